@@ -1,0 +1,2 @@
+/* STUB: to be replaced by its owner. */
+typedef int stub_ref_plugin;

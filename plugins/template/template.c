@@ -1,0 +1,2 @@
+/* STUB */
+typedef int stub_template;

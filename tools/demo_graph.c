@@ -1,0 +1,1 @@
+typedef int stub_demo_graph;
