@@ -139,19 +139,18 @@ struct plinth_model {
     uint32_t n_programs, cap_programs;
 };
 
-/* A view before buffers exist: pool + byte offsets; resolved at bind. */
-typedef struct planned_view {
-    int32_t pool;      /* enum pool_id */
-    plinth_view view;  /* buffer/data filled by bind; base/offset set     */
-} planned_view;
-
+/* One step of a program. Views are planned at compile time as pool ids plus
+ * byte offsets (view.base, view.offset); bind fills view.buffer/view.data
+ * and `fn`. `in` is a plain array because kernels take it as one. */
 typedef struct instruction {
     plinth_kernel_fn fn;   /* resolved at bind (NULL before)              */
     uint32_t op;
     uint32_t n_in;
     int32_t node;          /* graph node index, for messages              */
-    planned_view out;
-    planned_view in[PLINTH_MAX_INPUTS];
+    int32_t out_pool;      /* enum pool_id                                */
+    int32_t in_pool[PLINTH_MAX_INPUTS];
+    plinth_view out;
+    plinth_view in[PLINTH_MAX_INPUTS];
     plinth_attrs attrs;
 } instruction;
 
