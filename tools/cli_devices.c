@@ -1,1 +1,73 @@
-typedef int stub_cli_devices;
+/*
+ * cli_devices.c — `plinth devices`: every plugin found, its devices and
+ * features, and every plugin file that was refused with the reason.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+
+static const char *type_name(int32_t type)
+{
+    switch (type) {
+    case PLINTH_DEVICE_CPU: return "cpu";
+    case PLINTH_DEVICE_GPU_DISCRETE: return "discrete gpu";
+    case PLINTH_DEVICE_GPU_INTEGRATED: return "integrated gpu";
+    case PLINTH_DEVICE_GPU_VIRTUAL: return "virtual gpu";
+    case PLINTH_DEVICE_SOFTWARE: return "software";
+    default: return "other";
+    }
+}
+
+int cli_devices(const cli_options *o, int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 0) {
+        fprintf(stderr, "plinth: devices takes no arguments\n");
+        return 2;
+    }
+    plinth_context *ctx = cli_context(o);
+    if (!ctx)
+        return 1;
+    if (plinth_plugins_scan(ctx) != PLINTH_OK) {
+        int rc = cli_fail(ctx, "plugin scan");
+        plinth_context_destroy(ctx);
+        return rc;
+    }
+    uint32_t n = plinth_plugin_count(ctx), n_loaded = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        plinth_plugin_report r;
+        if (plinth_plugin_query(ctx, i, &r) != PLINTH_OK || !r.loaded)
+            continue;
+        n_loaded++;
+        printf("%s %s  (%s)\n", r.name, r.version, r.path);
+        if (r.n_devices == 0)
+            printf("  no devices%s%s\n", r.unavailable[0] ? ": " : "", r.unavailable);
+        for (uint32_t d = 0; d < r.n_devices; d++) {
+            plinth_device_info info = {.struct_size = sizeof info};
+            if (plinth_plugin_device_info(ctx, i, d, &info) != PLINTH_OK) {
+                printf("  %u: (error: %s)\n", d, plinth_context_error(ctx));
+                continue;
+            }
+            char mem[32] = "-";
+            if (info.memory_bytes)
+                cli_bytes(info.memory_bytes, mem, sizeof mem);
+            printf("  %u: %-28s %-14s memory %-10s %s\n", d, info.name, type_name(info.type),
+                   mem, info.features);
+            if (info.description[0])
+                printf("     %s\n", info.description);
+        }
+    }
+    int refused = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        plinth_plugin_report r;
+        if (plinth_plugin_query(ctx, i, &r) != PLINTH_OK || r.loaded)
+            continue;
+        if (!refused++)
+            printf("refused:\n");
+        printf("  %s: %s\n", r.path, r.error);
+    }
+    if (n_loaded == 0)
+        fprintf(stderr, "plinth: no backend plugins found (try --plugin-dir or PLINTH_PLUGIN_PATH)\n");
+    plinth_context_destroy(ctx);
+    return n_loaded ? 0 : 1;
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages plinth's build and tests need, if any is
+# missing. Idempotent and quick when everything is there. Sourced by test.sh
+# and run.sh.
+set -euo pipefail
+
+PLINTH_DEBS=(
+  gcc pkg-config meson ninja-build   # build
+  libcjson-dev                       # safetensors headers, plan JSON
+  libcriterion-dev                   # tests
+  valgrind                           # instruction counts for benchmarks
+)
+
+plinth_missing_debs() {
+  local missing=()
+  for p in "${PLINTH_DEBS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  echo "${missing[@]:-}"
+}
+
+plinth_install_deps() {
+  local missing
+  missing=$(plinth_missing_debs)
+  [ -z "$missing" ] && return 0
+  echo "plinth: installing missing packages: $missing" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >&2
+}

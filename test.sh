@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# plinth's test command (CI runs exactly this): installs what is missing,
+# builds with warnings as errors, runs every test suite, then runs them again
+# under AddressSanitizer + UndefinedBehaviorSanitizer. Exits non-zero on any
+# failure. Quick when nothing changed.
+#
+#   ./test.sh                 everything
+#   ./test.sh --no-sanitize   skip the sanitizer build (faster local loop)
+#   ./test.sh -- ARGS         extra arguments for `meson test` (e.g. --suite unit)
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/deps.sh
+plinth_install_deps
+
+sanitize=1
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-sanitize) sanitize=0 ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+setup() { # dir, meson options...
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+run_suite() { # dir, label
+  local dir=$1 label=$2 rc=0
+  echo "== $label: build"
+  ninja -C "$dir" >"$dir/build.log" 2>&1 || { cat "$dir/build.log"; return 1; }
+  echo "== $label: test"
+  meson test -C "$dir" --print-errorlogs "${extra[@]}" || rc=$?
+  # Count Criterion's individual test cases from the TAP in meson's log.
+  local log="$dir/meson-logs/testlog.txt" ok=0 bad=0
+  if [ -f "$log" ]; then
+    ok=$(grep -cE '^ok [0-9]+' "$log" || true)
+    bad=$(grep -cE '^not ok [0-9]+' "$log" || true)
+  fi
+  echo "$label: $ok passed, $bad failed"
+  total_ok=$((total_ok + ok)); total_bad=$((total_bad + bad))
+  return $rc
+}
+
+total_ok=0; total_bad=0; status=0
+setup build -Dwerror=true
+run_suite build "plain" || status=1
+if [ "$sanitize" = 1 ]; then
+  setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dc_args=-fno-sanitize-recover=all -Dbuildtype=debug
+  run_suite build-asan "asan+ubsan" || status=1
+fi
+echo
+echo "all: $total_ok passed, $total_bad failed"
+[ "$total_bad" -eq 0 ] || status=1
+exit $status

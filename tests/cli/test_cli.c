@@ -1,0 +1,124 @@
+/*
+ * test_cli.c — the `plinth` command as a user runs it: exit statuses,
+ * stdout/stderr content, and the link-time independence of the binary and
+ * libplinth from every backend (backends arrive only by dlopen).
+ */
+#include <criterion/criterion.h>
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static char out[1 << 16];
+
+/* Runs `plinth ARGS` (stderr merged into the captured text); returns the
+ * exit status. */
+static int plinth(const char *args)
+{
+    const char *exe = getenv("PLINTH_EXE");
+    cr_assert(exe, "PLINTH_EXE not set");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", exe, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p, "popen failed");
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static void expect_contains(const char *needle)
+{
+    cr_expect(strstr(out, needle) != NULL, "expected '%s' in output:\n%s", needle, out);
+}
+
+Test(cli, version_and_help)
+{
+    cr_assert_eq(plinth("--version"), 0);
+    expect_contains("plinth 0.1.0");
+    cr_assert_eq(plinth("--help"), 0);
+    expect_contains("devices");
+    expect_contains("--plugin-dir");
+}
+
+Test(cli, bad_usage_exits_2)
+{
+    cr_expect_eq(plinth(""), 2);
+    cr_expect_eq(plinth("frobnicate"), 2);
+    expect_contains("unknown command 'frobnicate'");
+    cr_expect_eq(plinth("--device=abc plan"), 2);
+    expect_contains("--device wants a non-negative integer");
+    cr_expect_eq(plinth("--no-such-flag devices"), 2);
+}
+
+Test(cli, devices_lists_ref_and_template)
+{
+    cr_assert_eq(plinth("devices"), 0, "%s", out);
+    expect_contains("ref ");
+    expect_contains("template ");
+    expect_contains("0: ");
+}
+
+Test(cli, plan_prints_lower_bound)
+{
+    cr_assert_eq(plinth("plan"), 0, "%s", out);
+    expect_contains("lower bound");
+    expect_contains("arena");
+    expect_contains("folded at load");
+}
+
+Test(cli, plan_json_is_json)
+{
+    cr_assert_eq(plinth("plan --json"), 0, "%s", out);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert(j, "not JSON:\n%.400s", out);
+    cJSON *arena = cJSON_GetObjectItemCaseSensitive(j, "arena_bytes");
+    cJSON *lb = cJSON_GetObjectItemCaseSensitive(j, "lower_bound");
+    cr_expect(cJSON_IsNumber(arena) && cJSON_IsNumber(lb));
+    cr_expect(arena->valuedouble >= lb->valuedouble);
+    cr_expect(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "instructions")) > 10);
+    cJSON_Delete(j);
+}
+
+Test(cli, unknown_backend_is_named)
+{
+    cr_expect_eq(plinth("--backend=nope plan"), 1);
+    expect_contains("no backend named 'nope'");
+}
+
+Test(cli, demo_runs)
+{
+    cr_assert_eq(plinth("demo"), 0, "%s", out);
+    expect_contains("sum(y)");
+    expect_contains("run ");
+}
+
+Test(cli, unsupported_op_named_at_compile)
+{
+    /* The template plugin implements add/mul/scale only. */
+    cr_expect_eq(plinth("--backend=template demo"), 1);
+    expect_contains("does not support");
+}
+
+static void expect_no_backend_link(const char *file)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "ldd '%s'", file);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    cr_assert(strstr(out, "libc.so"), "ldd gave no libc for %s:\n%s", file, out);
+    cr_expect(!strstr(out, "plinth-"), "%s links a plugin:\n%s", file, out);
+    cr_expect(!strstr(out, "vulkan"), "%s links Vulkan:\n%s", file, out);
+    cr_expect(!strstr(out, "openblas"), "%s links OpenBLAS:\n%s", file, out);
+}
+
+Test(cli, no_backend_linked_into_core)
+{
+    expect_no_backend_link(getenv("PLINTH_EXE"));
+    expect_no_backend_link(getenv("PLINTH_LIB"));
+}
