@@ -1,2 +1,398 @@
-/* STUB: to be replaced by its owner. */
-typedef int stub_ref_plugin;
+/*
+ * ref_plugin.c — the ref backend's face to the host.
+ *
+ * Sections:
+ *   1. errors and shared view checks (used by every kernel file)
+ *   2. devices: one CPU device named "ref"
+ *   3. buffers: 256-aligned host memory, bounds-checked copies
+ *   4. supports: the same checks the kernels run, minus memory
+ *   5. the tables and the entry point (the only exported symbol)
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ref.h"
+
+/* The host's services, remembered by the entry point. The host promises it
+ * outlives the table. */
+static const plinth_host *g_host;
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+int32_t ref_fail(plinth_device *dev, int32_t status, const char *fmt, ...)
+{
+    if (dev) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(dev->error, sizeof dev->error, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+static const char *const op_names[] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = #n,
+    PLINTH_OP_LIST(X)
+#undef X
+};
+static const uint8_t op_min_in[] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = lo,
+    PLINTH_OP_LIST(X)
+#undef X
+};
+static const uint8_t op_max_in[] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = hi,
+    PLINTH_OP_LIST(X)
+#undef X
+};
+
+const char *ref_op_name(uint32_t op)
+{
+    return op < PLINTH_OP_COUNT ? op_names[op] : "?";
+}
+
+const char *ref_shape_str(const plinth_view *v, char *buf, size_t size)
+{
+    snprintf(buf, size, "[%lld, %lld, %lld, %lld]", (long long)v->shape[0],
+             (long long)v->shape[1], (long long)v->shape[2], (long long)v->shape[3]);
+    return buf;
+}
+
+bool ref_same_shape(const plinth_view *a, const plinth_view *b)
+{
+    for (int k = 0; k < 4; k++)
+        if (a->shape[k] != b->shape[k])
+            return false;
+    return true;
+}
+
+bool ref_broadcastable(const plinth_view *v, const plinth_view *to)
+{
+    for (int k = 0; k < 4; k++)
+        if (v->shape[k] != to->shape[k] && v->shape[k] != 1)
+            return false;
+    return true;
+}
+
+int32_t ref_check_view(plinth_device *dev, uint32_t op, const char *what,
+                       const plinth_view *v)
+{
+    const char *name = ref_op_name(op);
+    if (!ref_dtype_valid(v->dtype))
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has unknown dtype %d", name, what,
+                        (int)v->dtype);
+    if (v->ndim < 0 || v->ndim > PLINTH_MAX_DIMS)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has ndim %d", name, what,
+                        (int)v->ndim);
+    for (int k = 0; k < 4; k++)
+        if (v->shape[k] < 0)
+            return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has negative dim %d", name,
+                            what, k);
+    /* Element counts are int64 products everywhere else: make them safe. */
+    int64_t n = 1;
+    for (int k = 0; k < 4; k++)
+        if (__builtin_mul_overflow(n, v->shape[k], &n))
+            return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has too many elements", name,
+                            what);
+    return PLINTH_OK;
+}
+
+int32_t ref_check_arity(plinth_device *dev, uint32_t op, const plinth_view *out,
+                        const plinth_view *in, uint32_t n_in)
+{
+    const char *name = ref_op_name(op);
+    if (op >= PLINTH_OP_COUNT)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "unknown op %u", op);
+    if (n_in < op_min_in[op] || n_in > op_max_in[op])
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: takes %u to %u inputs, got %u", name,
+                        (unsigned)op_min_in[op], (unsigned)op_max_in[op], n_in);
+    if (!out || (n_in > 0 && !in))
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: NULL view", name);
+    int32_t st = ref_check_view(dev, op, "out", out);
+    for (uint32_t i = 0; st == PLINTH_OK && i < n_in; i++) {
+        char what[16];
+        snprintf(what, sizeof what, "in[%u]", i);
+        st = ref_check_view(dev, op, what, &in[i]);
+    }
+    return st;
+}
+
+/* Does the byte range a view touches lie inside its buffer? Overflowing
+ * arithmetic counts as "no". */
+static bool view_in_buffer(const plinth_view *v)
+{
+    int64_t lo = (int64_t)v->offset, hi = (int64_t)v->offset;
+    if (v->offset > (uint64_t)INT64_MAX)
+        return false;
+    for (int k = 0; k < 4; k++) {
+        int64_t span;
+        if (__builtin_mul_overflow(v->shape[k] - 1, v->stride[k], &span))
+            return false;
+        if (span < 0 ? __builtin_add_overflow(lo, span, &lo)
+                     : __builtin_add_overflow(hi, span, &hi))
+            return false;
+    }
+    if (__builtin_add_overflow(hi, (int64_t)ref_dtype_size(v->dtype), &hi))
+        return false;
+    return lo >= 0 && (uint64_t)hi <= v->buffer->size;
+}
+
+static int32_t check_one_memory(plinth_device *dev, uint32_t op, const char *what,
+                                const plinth_view *v)
+{
+    if (ref_numel(v) == 0)
+        return PLINTH_OK;
+    if (!v->data)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has no host data", ref_op_name(op),
+                        what);
+    /* Only checkable when the view says where it lives. */
+    if (v->buffer && v->buffer->host && v->data == v->buffer->host + v->offset &&
+        !view_in_buffer(v)) {
+        char s[96];
+        return ref_fail(dev, PLINTH_ERR_INVALID,
+                        "%s: %s %s at offset %llu reaches outside its %llu-byte buffer",
+                        ref_op_name(op), what, ref_shape_str(v, s, sizeof s),
+                        (unsigned long long)v->offset, (unsigned long long)v->buffer->size);
+    }
+    return PLINTH_OK;
+}
+
+int32_t ref_check_memory(plinth_device *dev, uint32_t op, const plinth_view *out,
+                         const plinth_view *in, uint32_t n_in)
+{
+    int32_t st = check_one_memory(dev, op, "out", out);
+    for (uint32_t i = 0; st == PLINTH_OK && i < n_in; i++) {
+        char what[16];
+        snprintf(what, sizeof what, "in[%u]", i);
+        st = check_one_memory(dev, op, what, &in[i]);
+    }
+    return st;
+}
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+/* Does the host's struct reach past field `end` (offset + size)? */
+#define HAS_FIELD(s, type, field) \
+    ((s)->struct_size >= offsetof(type, field) + sizeof((s)->field))
+
+static void host_log(int level, const char *msg)
+{
+    if (g_host && HAS_FIELD(g_host, plinth_host, log) && g_host->log)
+        g_host->log(g_host->user, level, msg);
+}
+
+static uint32_t ref_device_count(void)
+{
+    return 1;
+}
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+    snprintf(dst, size, "%s", src);
+}
+
+static int32_t ref_device_info(uint32_t index, plinth_device_info *out)
+{
+    if (!out || index != 0)
+        return PLINTH_ERR_INVALID;
+    /* Write only the fields the host's struct has room for. */
+    if (HAS_FIELD(out, plinth_device_info, name))
+        copy_str(out->name, sizeof out->name, "ref");
+    if (HAS_FIELD(out, plinth_device_info, description))
+        copy_str(out->description, sizeof out->description,
+                 "plinth reference backend: plain loops, f64 accumulation");
+    if (HAS_FIELD(out, plinth_device_info, type))
+        out->type = PLINTH_DEVICE_CPU;
+    if (HAS_FIELD(out, plinth_device_info, memory_bytes)) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        out->memory_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    }
+    if (HAS_FIELD(out, plinth_device_info, features))
+        copy_str(out->features, sizeof out->features, "f64-accumulation");
+    return PLINTH_OK;
+}
+
+static int32_t ref_device_open(uint32_t index, const plinth_device_options *opts,
+                               plinth_device **out)
+{
+    if (!out)
+        return PLINTH_ERR_INVALID;
+    *out = NULL;
+    if (index != 0) {
+        /* No device exists yet to hold the message: the log is the only way. */
+        host_log(PLINTH_LOG_ERROR, "ref: device index out of range (ref has one device)");
+        return PLINTH_ERR_INVALID;
+    }
+    if (opts && HAS_FIELD(opts, plinth_device_options, config) && opts->config &&
+        opts->config[0])
+        host_log(PLINTH_LOG_WARN, "ref: device config ignored (ref has no options)");
+
+    /* Bookkeeping goes through the host's allocator when it offers one. */
+    const plinth_host *h = g_host;
+    if (!(h && HAS_FIELD(h, plinth_host, free) && h->malloc && h->free))
+        h = NULL;
+    plinth_device *dev = h ? h->malloc(h->user, sizeof *dev) : malloc(sizeof *dev);
+    if (!dev)
+        return PLINTH_ERR_NO_MEMORY;
+    memset(dev, 0, sizeof *dev);
+    dev->index = index;
+    dev->alloc_host = h;
+    *out = dev;
+    return PLINTH_OK;
+}
+
+static void ref_device_close(plinth_device *dev)
+{
+    if (!dev)
+        return;
+    const plinth_host *h = dev->alloc_host;
+    if (h)
+        h->free(h->user, dev);
+    else
+        free(dev);
+}
+
+static const char *ref_last_error(plinth_device *dev)
+{
+    return dev ? dev->error : "ref: no device";
+}
+
+/* ---------------------------------------------------------------- 3 ---- */
+
+static int32_t ref_buffer_alloc(plinth_device *dev, uint64_t size, plinth_buffer *out)
+{
+    if (!out)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "buffer_alloc: NULL out");
+    memset(out, 0, sizeof *out);
+    /* Size 0 still gets one aligned block, so the buffer is a real address. */
+    uint64_t rounded = size == 0 ? PLINTH_ALIGNMENT
+                                 : (size + PLINTH_ALIGNMENT - 1) / PLINTH_ALIGNMENT *
+                                       PLINTH_ALIGNMENT;
+    if (size > UINT64_MAX - PLINTH_ALIGNMENT || rounded > SIZE_MAX)
+        return ref_fail(dev, PLINTH_ERR_NO_MEMORY, "buffer_alloc: %llu bytes is too large",
+                        (unsigned long long)size);
+    void *p = aligned_alloc(PLINTH_ALIGNMENT, (size_t)rounded);
+    if (!p)
+        return ref_fail(dev, PLINTH_ERR_NO_MEMORY, "buffer_alloc: out of memory (%llu bytes)",
+                        (unsigned long long)rounded);
+    /* Zeroed, so nothing from an earlier owner of the memory leaks into a run. */
+    memset(p, 0, (size_t)rounded);
+    out->handle = p;
+    out->host = p;
+    out->size = rounded;
+    return PLINTH_OK;
+}
+
+static void ref_buffer_free(plinth_device *dev, plinth_buffer *buf)
+{
+    if (!buf)
+        return;
+    free(buf->handle);
+    memset(buf, 0, sizeof *buf);
+}
+
+static int32_t check_range(plinth_device *dev, const char *what, const plinth_buffer *buf,
+                           uint64_t offset, const void *host, uint64_t size)
+{
+    if (!buf || !buf->host)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: no buffer", what);
+    if (size > 0 && !host)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: NULL host pointer", what);
+    if (offset > buf->size || size > buf->size - offset)
+        return ref_fail(dev, PLINTH_ERR_INVALID,
+                        "%s: %llu bytes at offset %llu exceed the %llu-byte buffer", what,
+                        (unsigned long long)size, (unsigned long long)offset,
+                        (unsigned long long)buf->size);
+    return PLINTH_OK;
+}
+
+static int32_t ref_upload(plinth_device *dev, const plinth_buffer *dst, uint64_t offset,
+                          const void *src, uint64_t size)
+{
+    int32_t st = check_range(dev, "upload", dst, offset, src, size);
+    if (st == PLINTH_OK && size > 0)
+        memcpy(dst->host + offset, src, (size_t)size);
+    return st;
+}
+
+static int32_t ref_download(plinth_device *dev, const plinth_buffer *src, uint64_t offset,
+                            void *dst, uint64_t size)
+{
+    int32_t st = check_range(dev, "download", src, offset, dst, size);
+    if (st == PLINTH_OK && size > 0)
+        memcpy(dst, src->host + offset, (size_t)size);
+    return st;
+}
+
+/* ---------------------------------------------------------------- 4 ---- */
+
+typedef int32_t (*check_fn)(plinth_device *dev, const plinth_view *out,
+                            const plinth_view *in, uint32_t n_in, const void *attrs);
+
+static const check_fn checks[PLINTH_OP_COUNT] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = ref_check_##n,
+    PLINTH_OP_LIST(X)
+#undef X
+};
+
+/* Honest by construction: the answer is the kernel's own validation. A "no"
+ * leaves its reason in last_error. */
+static bool ref_supports(plinth_device *dev, uint32_t op, const plinth_view *out,
+                         const plinth_view *in, uint32_t n_in, const void *attrs)
+{
+    if (op >= PLINTH_OP_COUNT) {
+        ref_fail(dev, PLINTH_ERR_UNSUPPORTED, "ref: unknown op %u", op);
+        return false;
+    }
+    return checks[op](dev, out, in, n_in, attrs) == PLINTH_OK;
+}
+
+/* ---------------------------------------------------------------- 5 ---- */
+
+static const plinth_kernel_fn kernels[PLINTH_OP_COUNT] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = ref_##n,
+    PLINTH_OP_LIST(X)
+#undef X
+};
+
+static const plinth_backend_api api = {
+    .struct_size = sizeof(plinth_backend_api),
+    .abi_version = PLINTH_ABI_VERSION,
+    .name = "ref",
+    .version = "0.1.0",
+    .description = "reference backend: the definition of correct (slow)",
+    .device_count = ref_device_count,
+    .device_info = ref_device_info,
+    .device_open = ref_device_open,
+    .device_close = ref_device_close,
+    .last_error = ref_last_error,
+    .buffer_alloc = ref_buffer_alloc,
+    .buffer_free = ref_buffer_free,
+    .upload = ref_upload,
+    .download = ref_download,
+    .supports = ref_supports,
+    .op_count = PLINTH_OP_COUNT,
+    .kernels = kernels,
+    .prepare = NULL,
+    .execute = NULL,
+    .release = NULL,
+    .synchronize = NULL, /* every call completes before it returns */
+    .unavailable_reason = NULL,
+};
+
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
+                                                                   const plinth_host *host);
+
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
+                                                                   const plinth_host *host)
+{
+    /* Version 1 is the only one this plugin speaks; a newer host still
+     * understands a version-1 table. */
+    if (host_abi_version < PLINTH_ABI_VERSION)
+        return NULL;
+    g_host = host;
+    return &api;
+}

@@ -1,0 +1,113 @@
+/*
+ * ref.h — internals shared by the files of the ref backend.
+ *
+ * The ref backend is the definition of correct: plain 4-D loops, every value
+ * loaded as a double, f64 accumulation, one rounding on store. Nothing here
+ * crosses the plugin boundary; the only exported symbol is the entry point in
+ * ref_plugin.c.
+ *
+ * Sections:
+ *   1. the device object and errors          (ref_plugin.c)
+ *   2. dtypes: sizes, names, load/store       (ref_dtype.c)
+ *   3. views: addressing and validation        (inline here, ref_plugin.c)
+ *   4. kernels and their checks                (one file per op family)
+ */
+#ifndef PLINTH_REF_H
+#define PLINTH_REF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plinth_plugin.h"
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+#define REF_ERROR_SIZE 512
+
+struct plinth_device {
+    uint32_t index;
+    char error[REF_ERROR_SIZE]; /* last failure, "" when none yet */
+    const plinth_host *alloc_host; /* whose malloc made this struct; NULL: libc */
+};
+
+/* Formats a message into dev->error (when dev is not NULL) and returns
+ * `status`, so a check reads `return ref_fail(dev, PLINTH_ERR_INVALID, ...)`. */
+int32_t ref_fail(plinth_device *dev, int32_t status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The op's lower-case name ("matmul"), "?" when out of range. */
+const char *ref_op_name(uint32_t op);
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+bool ref_dtype_valid(int32_t dtype);
+bool ref_dtype_is_float(int32_t dtype);
+size_t ref_dtype_size(int32_t dtype); /* 0 for an invalid dtype */
+const char *ref_dtype_name(int32_t dtype);
+
+/* Every element travels as a double: each dtype's values are exact in f64,
+ * so a load never rounds and a store rounds exactly once. */
+double ref_load(const uint8_t *p, int32_t dtype);
+void ref_store(uint8_t *p, int32_t dtype, double v);
+
+/* The rounding rules, exposed for the cast kernel and for clarity. */
+uint16_t ref_f16_from_double(double v);
+uint16_t ref_bf16_from_double(double v);
+double ref_f16_to_double(uint16_t h);
+double ref_bf16_to_double(uint16_t h);
+/* Round half to even, saturate to the int32 range, NaN -> 0. */
+int32_t ref_i32_from_double(double v);
+
+/* ---------------------------------------------------------------- 3 ---- */
+
+static inline uint8_t *ref_at(const plinth_view *v, int64_t i0, int64_t i1, int64_t i2,
+                              int64_t i3)
+{
+    return v->data + i0 * v->stride[0] + i1 * v->stride[1] + i2 * v->stride[2] +
+           i3 * v->stride[3];
+}
+
+static inline int64_t ref_numel(const plinth_view *v)
+{
+    return v->shape[0] * v->shape[1] * v->shape[2] * v->shape[3];
+}
+
+/* Index into an input dim that broadcasts (size 1) against the output. */
+static inline int64_t ref_bcast(int64_t in_dim, int64_t i)
+{
+    return in_dim == 1 ? 0 : i;
+}
+
+/* Arity: n_in within the op's [min, max] and `in` non-NULL when needed. */
+int32_t ref_check_arity(plinth_device *dev, uint32_t op, const plinth_view *out,
+                        const plinth_view *in, uint32_t n_in);
+/* A view's own sanity: known dtype, ndim in [0, 4], no negative dim. */
+int32_t ref_check_view(plinth_device *dev, uint32_t op, const char *what,
+                       const plinth_view *v);
+/* Run-time only: every non-empty view has data, and when its buffer is known
+ * the view's extent lies inside the buffer (so ref never writes outside). */
+int32_t ref_check_memory(plinth_device *dev, uint32_t op, const plinth_view *out,
+                         const plinth_view *in, uint32_t n_in);
+/* `v` can broadcast to `to` (every dim equal or 1). */
+bool ref_broadcastable(const plinth_view *v, const plinth_view *to);
+bool ref_same_shape(const plinth_view *a, const plinth_view *b);
+/* "[2, 3, 4, 5]" into buf, for messages. */
+const char *ref_shape_str(const plinth_view *v, char *buf, size_t size);
+
+/* ---------------------------------------------------------------- 4 ---- */
+
+/*
+ * For every op: ref_check_<op> validates arity, dtypes, shapes and attrs
+ * without touching memory (it serves `supports`, where buffers are NULL);
+ * ref_<op> is the kernel: the check, the memory check, then the loops.
+ */
+#define REF_X_DECL(E, n, lo, hi)                                                      \
+    int32_t ref_check_##n(plinth_device *dev, const plinth_view *out,                \
+                          const plinth_view *in, uint32_t n_in, const void *attrs);  \
+    int32_t ref_##n(plinth_device *dev, const plinth_view *out, const plinth_view *in, \
+                    uint32_t n_in, const void *attrs);
+PLINTH_OP_LIST(REF_X_DECL)
+#undef REF_X_DECL
+
+#endif /* PLINTH_REF_H */
