@@ -77,32 +77,40 @@ typedef enum plinth_dtype {
  * Shapes below are written outermost first; "[..., N]" means any leading
  * dims. Unless said otherwise the output dtype is the first input's dtype.
  *
- *  add sub mul div  a ∘ b with numpy broadcasting; a, b same dtype.
- *  scale            x * attrs.scale.s
+ *  add sub mul div  a ∘ b with numpy broadcasting; a, b same dtype. On i32:
+ *                   add/sub/mul wrap (two's complement), div truncates
+ *                   toward zero, x/0 = 0.
+ *  scale            x * attrs.scale.s (float dtypes)
  *  gelu_tanh        0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))
  *  silu             x / (1 + e^-x)
  *  rms_norm         x [..., N], optional w [N] (any float dtype):
  *                   x / sqrt(mean(x²) + eps) (* w)
- *  softmax          x [..., N], optional mask broadcastable to x (added
- *                   after scaling): softmax(x * scale + mask) over the last dim
+ *  softmax          x [..., N], optional float mask broadcastable to x (added
+ *                   after scaling): softmax(x * scale + mask) over the last
+ *                   dim; a row that is entirely -inf gives zeros
  *  matmul           a [..., M, K] x b [..., K, N] (or b [..., N, K] with
  *                   transpose_b) -> [..., M, N]; leading dims broadcast;
  *                   a float, b any float dtype; out dtype = a's dtype
  *  get_rows         table [R, C] (any dtype), idx i32 [N] -> [N, C] in
  *                   attrs.get_rows.dtype (a float table may widen to f32)
- *  set_rows         out = a state tensor [R, C]; in: src [N, C], idx i32 [N]:
- *                   out[idx[i]] = src[i]; other rows untouched
+ *  set_rows         out = a state tensor [R, C]; in: src [N, C] (any float
+ *                   dtype), idx i32 [N]: out[idx[i]] = src[i]; other rows
+ *                   untouched (the one op exempt from "writes every
+ *                   element", rule 6); a repeated index: the last write wins
  *  rope             x [T, H, D] or [B, T, H, D], pos i32 [T]: NeoX
  *                   rotate-half over the first n_dims of D with
  *                   theta_i = pos * base^(-2i/n_dims)
  *  attention        q [T, Hq, D], k [S, Hkv, D], v [S, Hkv, D], pos i32 [T],
  *                   kv_len i32 [1] -> [T, Hq, D]. Query t attends to key j
  *                   when j < kv_len, j <= pos[t] (causal) and, if window > 0,
- *                   pos[t] - j < window. Hq is a multiple of Hkv (GQA).
- *  cast             x -> attrs.cast.dtype (round to nearest even)
+ *                   pos[t] - j < window. Hq is a multiple of Hkv (GQA). A
+ *                   query with no visible key gives zeros.
+ *  cast             x -> attrs.cast.dtype (round to nearest even; float ->
+ *                   i32 saturates, NaN -> 0)
  *  copy             x -> same values, contiguous
  *  concat           a, b equal except on attrs.concat.axis -> joined
- *  argmax           x [..., N] float -> i32 [...] (first maximum)
+ *  argmax           x [..., N] float -> i32 [...] (first maximum; NaN counts
+ *                   as the maximum, as in numpy)
  */
 #define PLINTH_OP_LIST(X)                \
     X(ADD,       add,       2, 2)        \
@@ -173,8 +181,9 @@ typedef struct plinth_buffer {
  * A view: where a tensor's elements are and how to step through them.
  *
  * Always 4 dims, outermost first: shape[3] is the innermost dim. A tensor of
- * rank r < 4 has its leading 4 - r dims set to 1 (ndim keeps r for
- * messages). Strides are in bytes and may be anything a reshape, permute,
+ * rank r < 4 has its leading 4 - r dims set to 1; ndim keeps r, which
+ * matters where an attr names a logical axis (concat: the 4-D axis is
+ * axis + 4 - ndim). Strides are in bytes and may be anything a reshape, permute,
  * slice or broadcast produces (0 for a broadcast dim). A view never extends
  * outside the tensor it belongs to.
  *
@@ -357,7 +366,7 @@ typedef const plinth_backend_api *(*plinth_plugin_entry_fn)(uint32_t host_abi_ve
  *     Broken: compile succeeds but the run fails (or the conformance suite
  *     reports the op). Checked: by conformance.
  *  6. A kernel writes only inside `out` (its shape and strides), and writes
- *     every element of it. Broken: neighbouring tensors are corrupted, or
+ *     every element of it (set_rows: every indexed row). Broken: neighbouring tensors are corrupted, or
  *     stale values leak through. Checked: by conformance (guard bytes and
  *     NaN poisoning), not at run time.
  *  7. A kernel does not allocate, lock, or look anything up by name on the
@@ -369,9 +378,15 @@ typedef const plinth_backend_api *(*plinth_plugin_entry_fn)(uint32_t host_abi_ve
  *  9. Results agree with `ref` within the conformance thresholds for every
  *     case `supports` accepts. Checked: by conformance.
  * 10. Do not touch inputs (`in` views are read-only) except where an op's
- *     output aliases its input (the planner's in-place reuse: out and in[0]
- *     may be the same memory for elementwise ops). Kernels must therefore
- *     not assume out and in are disjoint. Checked: by conformance.
+ *     output aliases its input: the planner reuses an input's memory for
+ *     the output of add sub mul div scale gelu_tanh silu when that input
+ *     dies there, so out may be the very same view as in[0] or in[1] for
+ *     those ops. Kernels of those ops must read an element before writing
+ *     the same element, and must not assume out and in are disjoint.
+ *     Checked: by conformance.
+ * 11. device_open and device_info fail before a device exists to hold a
+ *     message: report the reason through host->log at PLINTH_LOG_ERROR.
+ *     Checked: no.
  */
 
 #ifdef __cplusplus
