@@ -1,45 +1,508 @@
-/* STUB: to be replaced by its owner. Every function fails. */
-#include "internal.h"
+/*
+ * graph.c — the graph object and its nodes that are not computations.
+ *
+ * Sections: node storage and sticky errors (shared with shape.c through
+ * graph_build.h); graph lifetime; leaves (input, param, constant, state)
+ * and outputs; views (reshape, permute, transpose, slice); inspection.
+ *
+ * Nodes live in one growing array and are named by their index, so the
+ * creation order is a topological order: a builder can only refer to nodes
+ * that already exist.
+ */
+#include "graph_build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Leaves and reshapes may not describe more bytes than this, so that every
+ * size computed later (bytes, offsets, strides) fits in an int64_t. */
+#define MAX_TENSOR_BYTES ((uint64_t)1 << 60)
+
+/* ------------------------------------------- node storage and errors --- */
+
+plinth_node graph_error(plinth_graph *g, plinth_status status, const char *fmt, ...)
+{
+    if (!g || g->status != PLINTH_OK)
+        return PLINTH_NODE_INVALID; /* keep the first message */
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    g->status = status;
+    ctx_error(g->ctx, status, "%s", msg);
+    return PLINTH_NODE_INVALID;
+}
+
+plinth_node node_error(plinth_graph *g, const char *what, const char *fmt, ...)
+{
+    if (!g || g->status != PLINTH_OK)
+        return PLINTH_NODE_INVALID;
+    char msg[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return graph_error(g, PLINTH_ERR_INVALID, "%s (node %u): %s", what, g->n_nodes, msg);
+}
+
+const graph_node *graph_arg(plinth_graph *g, const char *what, const char *role,
+                            plinth_node n)
+{
+    if (n < 0 || (uint32_t)n >= g->n_nodes) {
+        node_error(g, what, "%s is node %d, which is not a node of this graph (%u nodes)",
+                   role, (int)n, g->n_nodes);
+        return NULL;
+    }
+    return &g->nodes[n];
+}
+
+graph_node graph_node_init(int32_t kind)
+{
+    graph_node n;
+    memset(&n, 0, sizeof n);
+    n.kind = kind;
+    n.op = -1;
+    n.root = PLINTH_NODE_INVALID;
+    for (int i = 0; i < PLINTH_MAX_INPUTS + 1; i++)
+        n.in[i] = PLINTH_NODE_INVALID;
+    return n;
+}
+
+void graph_contiguous_strides(graph_node *n)
+{
+    int64_t s = (int64_t)plinth_dtype_size((plinth_dtype)n->dtype);
+    for (int i = n->ndim - 1; i >= 0; i--) {
+        n->stride[i] = s;
+        s *= n->shape[i];
+    }
+    for (int i = n->ndim; i < PLINTH_MAX_DIMS; i++)
+        n->stride[i] = 0;
+}
+
+const char *node_desc(const graph_node *n, char *buf, size_t size)
+{
+    char shape[128];
+    snprintf(buf, size, "%s %s", plinth_dtype_name((plinth_dtype)n->dtype),
+             shape_str(n->shape, n->ndim, shape, sizeof shape));
+    return buf;
+}
+
+plinth_node graph_add_node(plinth_graph *g, const graph_node *proto)
+{
+    if (g->n_nodes == g->cap_nodes) {
+        uint32_t cap = g->cap_nodes ? g->cap_nodes * 2 : 16;
+        graph_node *nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
+        if (!nodes)
+            return graph_error(g, PLINTH_ERR_NO_MEMORY, "out of memory adding node %u",
+                               g->n_nodes);
+        g->nodes = nodes;
+        g->cap_nodes = cap;
+    }
+    plinth_node id = (plinth_node)g->n_nodes;
+    graph_node *n = &g->nodes[id];
+    *n = *proto;
+    if (n->kind != PLINTH_NODE_VIEW) {
+        graph_contiguous_strides(n);
+        n->root = id;
+        n->offset = 0;
+    }
+    g->n_nodes++;
+    return id;
+}
+
+/* ---------------------------------------------------- graph lifetime --- */
 
 plinth_status plinth_graph_create(plinth_context *ctx, plinth_graph **out)
-{ (void)ctx; (void)out; return PLINTH_ERR_INTERNAL; }
+{
+    if (out)
+        *out = NULL;
+    if (!ctx || !out)
+        return ctx_error(ctx, PLINTH_ERR_INVALID, "plinth_graph_create: %s is NULL",
+                         ctx ? "out" : "ctx");
+    plinth_graph *g = calloc(1, sizeof *g);
+    if (!g)
+        return ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "out of memory creating a graph");
+    g->ctx = ctx;
+    g->status = PLINTH_OK;
+    *out = g;
+    return PLINTH_OK;
+}
 
 void plinth_graph_destroy(plinth_graph *g)
-{ (void)g; }
+{
+    if (!g)
+        return;
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        free(g->nodes[i].name);
+        free(g->nodes[i].data);
+        free(g->nodes[i].output_name);
+    }
+    free(g->nodes);
+    free(g);
+}
 
 plinth_status plinth_graph_status(const plinth_graph *g)
-{ (void)g; return PLINTH_ERR_INTERNAL; }
+{
+    return g ? g->status : PLINTH_ERR_INVALID;
+}
 
 uint32_t plinth_graph_node_count(const plinth_graph *g)
-{ (void)g; return 0; }
+{
+    return g ? g->n_nodes : 0;
+}
 
-plinth_node plinth_input(plinth_graph *g, const char *name, plinth_dtype dtype, int ndim, const int64_t *shape)
-{ (void)g;(void)name;(void)dtype;(void)ndim;(void)shape; return PLINTH_NODE_INVALID; }
+/* ------------------------------------------------- leaves and outputs --- */
 
-plinth_node plinth_param(plinth_graph *g, const char *name, plinth_dtype dtype, int ndim, const int64_t *shape)
-{ (void)g;(void)name;(void)dtype;(void)ndim;(void)shape; return PLINTH_NODE_INVALID; }
+static const char *kind_name(int32_t kind)
+{
+    switch (kind) {
+    case PLINTH_NODE_INPUT: return "input";
+    case PLINTH_NODE_PARAM: return "param";
+    case PLINTH_NODE_CONSTANT: return "constant";
+    case PLINTH_NODE_STATE: return "state";
+    case PLINTH_NODE_OP: return "op";
+    case PLINTH_NODE_VIEW: return "view";
+    default: return "?";
+    }
+}
 
-plinth_node plinth_constant(plinth_graph *g, const char *name, plinth_dtype dtype, int ndim, const int64_t *shape, const void *data)
-{ (void)g;(void)name;(void)dtype;(void)ndim;(void)shape;(void)data; return PLINTH_NODE_INVALID; }
+/* Fills n's dtype and shape from a user's description, or records why it
+ * is not one. `label` is e.g. "param 'model.norm.weight'". */
+static bool leaf_shape(plinth_graph *g, const char *label, plinth_dtype dtype, int ndim,
+                       const int64_t *shape, graph_node *n)
+{
+    if (!dtype_valid(dtype)) {
+        graph_error(g, PLINTH_ERR_INVALID, "%s: dtype %d is not a dtype", label, (int)dtype);
+        return false;
+    }
+    if (ndim < 0 || ndim > PLINTH_MAX_DIMS) {
+        graph_error(g, PLINTH_ERR_INVALID, "%s: ndim %d is outside 0..%d", label, ndim,
+                    PLINTH_MAX_DIMS);
+        return false;
+    }
+    if (ndim > 0 && !shape) {
+        graph_error(g, PLINTH_ERR_INVALID, "%s: shape is NULL with ndim %d", label, ndim);
+        return false;
+    }
+    n->dtype = dtype;
+    n->ndim = ndim ? ndim : 1; /* a scalar is [1] */
+    n->shape[0] = 1;
+    bool empty = false;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) {
+            graph_error(g, PLINTH_ERR_INVALID, "%s: dim %d is %lld", label, i,
+                        (long long)shape[i]);
+            return false;
+        }
+        n->shape[i] = shape[i];
+        empty |= shape[i] == 0;
+    }
+    /* An empty tensor is fine however large its other dims; otherwise the
+     * byte size must stay far from overflow. */
+    uint64_t bytes = plinth_dtype_size(dtype);
+    for (int i = 0; i < n->ndim && !empty; i++) {
+        uint64_t d = (uint64_t)n->shape[i];
+        if (bytes > MAX_TENSOR_BYTES / d) {
+            char buf[128];
+            graph_error(g, PLINTH_ERR_INVALID, "%s: shape %s is too large", label,
+                        shape_str(n->shape, n->ndim, buf, sizeof buf));
+            return false;
+        }
+        bytes *= d;
+    }
+    return true;
+}
 
-plinth_node plinth_state(plinth_graph *g, const char *name, plinth_dtype dtype, int ndim, const int64_t *shape)
-{ (void)g;(void)name;(void)dtype;(void)ndim;(void)shape; return PLINTH_NODE_INVALID; }
+static plinth_node add_leaf(plinth_graph *g, int32_t kind, const char *name,
+                            plinth_dtype dtype, int ndim, const int64_t *shape,
+                            const void *data)
+{
+    if (!graph_usable(g))
+        return PLINTH_NODE_INVALID;
+    const char *what = kind_name(kind);
+    if (!name || !name[0])
+        return graph_error(g, PLINTH_ERR_INVALID, "%s (node %u): the name is %s", what,
+                           g->n_nodes, name ? "empty" : "NULL");
+    char label[300];
+    snprintf(label, sizeof label, "%s '%s'", what, name);
+    /* Names identify params and states in the state dict and inputs at run
+     * time: a second leaf of a kind with one name would be ambiguous. */
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].kind == kind && strcmp(g->nodes[i].name, name) == 0)
+            return graph_error(g, PLINTH_ERR_INVALID,
+                               "%s: the name is already used by node %u", label, i);
+    graph_node n = graph_node_init(kind);
+    if (!leaf_shape(g, label, dtype, ndim, shape, &n))
+        return PLINTH_NODE_INVALID;
+    uint64_t bytes = node_bytes(&n);
+    if (kind == PLINTH_NODE_CONSTANT) {
+        if (!data && bytes)
+            return graph_error(g, PLINTH_ERR_INVALID, "%s: data is NULL", label);
+        n.data = malloc(bytes ? bytes : 1);
+        if (!n.data)
+            return graph_error(g, PLINTH_ERR_NO_MEMORY, "%s: out of memory copying %llu bytes",
+                               label, (unsigned long long)bytes);
+        if (bytes)
+            memcpy(n.data, data, bytes);
+    }
+    n.name = strdup(name);
+    plinth_node id = n.name ? graph_add_node(g, &n) : PLINTH_NODE_INVALID;
+    if (id == PLINTH_NODE_INVALID) {
+        free(n.name);
+        free(n.data);
+        return graph_error(g, PLINTH_ERR_NO_MEMORY, "%s: out of memory", label);
+    }
+    return id;
+}
+
+plinth_node plinth_input(plinth_graph *g, const char *name, plinth_dtype dtype, int ndim,
+                         const int64_t *shape)
+{
+    return add_leaf(g, PLINTH_NODE_INPUT, name, dtype, ndim, shape, NULL);
+}
+
+plinth_node plinth_param(plinth_graph *g, const char *name, plinth_dtype dtype, int ndim,
+                         const int64_t *shape)
+{
+    return add_leaf(g, PLINTH_NODE_PARAM, name, dtype, ndim, shape, NULL);
+}
+
+plinth_node plinth_constant(plinth_graph *g, const char *name, plinth_dtype dtype, int ndim,
+                            const int64_t *shape, const void *data)
+{
+    return add_leaf(g, PLINTH_NODE_CONSTANT, name, dtype, ndim, shape, data);
+}
+
+plinth_node plinth_state(plinth_graph *g, const char *name, plinth_dtype dtype, int ndim,
+                         const int64_t *shape)
+{
+    return add_leaf(g, PLINTH_NODE_STATE, name, dtype, ndim, shape, NULL);
+}
 
 plinth_status plinth_output(plinth_graph *g, plinth_node node, const char *name)
-{ (void)g;(void)node;(void)name; return PLINTH_ERR_INTERNAL; }
+{
+    if (!g)
+        return PLINTH_ERR_INVALID;
+    if (g->status != PLINTH_OK)
+        return g->status;
+    if (!name || !name[0]) {
+        graph_error(g, PLINTH_ERR_INVALID, "output (node %d): the name is %s", (int)node,
+                    name ? "empty" : "NULL");
+        return g->status;
+    }
+    if (node < 0 || (uint32_t)node >= g->n_nodes) {
+        graph_error(g, PLINTH_ERR_INVALID,
+                    "output '%s': node %d is not a node of this graph (%u nodes)", name,
+                    (int)node, g->n_nodes);
+        return g->status;
+    }
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].output_name && strcmp(g->nodes[i].output_name, name) == 0) {
+            graph_error(g, PLINTH_ERR_INVALID,
+                        "output '%s' (node %d): the name is already the output of node %u",
+                        name, (int)node, i);
+            return g->status;
+        }
+    graph_node *n = &g->nodes[node];
+    if (n->output_name) {
+        graph_error(g, PLINTH_ERR_INVALID,
+                    "output '%s' (node %d): the node is already output '%s'", name,
+                    (int)node, n->output_name);
+        return g->status;
+    }
+    n->output_name = strdup(name);
+    if (!n->output_name) {
+        graph_error(g, PLINTH_ERR_NO_MEMORY, "output '%s': out of memory", name);
+        return g->status;
+    }
+    return PLINTH_OK;
+}
+
+/* ------------------------------------------------------------- views --- */
+
+/* A view of `src` with its dtype: root and offset resolved through src, so
+ * that a view of a view points straight at the memory's owner. The caller
+ * sets shape and strides and adds to offset. */
+static graph_node view_of(const graph_node *src, plinth_node src_id)
+{
+    graph_node v = graph_node_init(PLINTH_NODE_VIEW);
+    v.dtype = src->dtype;
+    v.n_in = 1;
+    v.in[0] = src_id;
+    v.root = src->kind == PLINTH_NODE_VIEW ? src->root : src_id;
+    v.offset = src->kind == PLINTH_NODE_VIEW ? src->offset : 0;
+    return v;
+}
+
+static bool axis_norm(int axis, int ndim, int *out)
+{
+    if (axis < 0)
+        axis += ndim;
+    if (axis < 0 || axis >= ndim)
+        return false;
+    *out = axis;
+    return true;
+}
 
 plinth_node plinth_reshape(plinth_graph *g, plinth_node x, int ndim, const int64_t *shape)
-{ (void)g;(void)x;(void)ndim;(void)shape; return PLINTH_NODE_INVALID; }
+{
+    if (!graph_usable(g))
+        return PLINTH_NODE_INVALID;
+    const graph_node *src = graph_arg(g, "reshape", "x", x);
+    if (!src)
+        return PLINTH_NODE_INVALID;
+    char a[160], b[128];
+    if (ndim < 0 || ndim > PLINTH_MAX_DIMS)
+        return node_error(g, "reshape", "ndim %d is outside 0..%d (x %s)", ndim,
+                          PLINTH_MAX_DIMS, node_desc(src, a, sizeof a));
+    if (ndim > 0 && !shape)
+        return node_error(g, "reshape", "shape is NULL with ndim %d", ndim);
+    int64_t dims[PLINTH_MAX_DIMS] = {1, 1, 1, 1};
+    int infer = -1;
+    uint64_t known = 1, count = 1;
+    for (int i = 0; i < src->ndim; i++)
+        count *= (uint64_t)src->shape[i];
+    for (int i = 0; i < ndim; i++) {
+        dims[i] = shape[i];
+        if (shape[i] == -1 && infer < 0) {
+            infer = i;
+            continue;
+        }
+        if (shape[i] < 0)
+            return node_error(g, "reshape", "dim %d of %s is %lld (x %s)", i,
+                              shape_str(shape, ndim, b, sizeof b), (long long)shape[i],
+                              node_desc(src, a, sizeof a));
+        if (shape[i] && known > MAX_TENSOR_BYTES / (uint64_t)shape[i])
+            return node_error(g, "reshape", "shape %s is too large",
+                              shape_str(shape, ndim, b, sizeof b));
+        known *= (uint64_t)shape[i];
+    }
+    if (infer >= 0) {
+        if (known == 0 || count % known != 0)
+            return node_error(g, "reshape", "cannot infer dim %d of %s from x %s", infer,
+                              shape_str(shape, ndim, b, sizeof b),
+                              node_desc(src, a, sizeof a));
+        dims[infer] = (int64_t)(count / known);
+        known = count;
+    }
+    if (known != count)
+        return node_error(g, "reshape", "x %s has %llu elements, shape %s has %llu",
+                          node_desc(src, a, sizeof a), (unsigned long long)count,
+                          shape_str(dims, ndim ? ndim : 1, b, sizeof b),
+                          (unsigned long long)known);
+    /* A strided view cannot in general be re-viewed with new dims: make it
+     * contiguous first and view the copy. */
+    if (!node_is_contiguous(src)) {
+        x = plinth_copy(g, x);
+        if (x == PLINTH_NODE_INVALID)
+            return PLINTH_NODE_INVALID;
+        src = &g->nodes[x];
+    }
+    graph_node v = view_of(src, x);
+    v.ndim = ndim ? ndim : 1;
+    for (int i = 0; i < v.ndim; i++)
+        v.shape[i] = dims[i];
+    graph_contiguous_strides(&v);
+    return graph_add_node(g, &v);
+}
 
 plinth_node plinth_permute(plinth_graph *g, plinth_node x, const int *perm)
-{ (void)g;(void)x;(void)perm; return PLINTH_NODE_INVALID; }
+{
+    if (!graph_usable(g))
+        return PLINTH_NODE_INVALID;
+    const graph_node *src = graph_arg(g, "permute", "x", x);
+    if (!src)
+        return PLINTH_NODE_INVALID;
+    char a[160];
+    if (!perm)
+        return node_error(g, "permute", "perm is NULL (x %s)", node_desc(src, a, sizeof a));
+    graph_node v = view_of(src, x);
+    v.ndim = src->ndim;
+    bool seen[PLINTH_MAX_DIMS] = {false};
+    for (int i = 0; i < src->ndim; i++) {
+        int axis;
+        if (!axis_norm(perm[i], src->ndim, &axis) || seen[axis]) {
+            char p[64];
+            int used = 0;
+            p[0] = '\0';
+            for (int j = 0; j < src->ndim; j++)
+                used += snprintf(p + used, sizeof p - (size_t)used, j ? ", %d" : "%d", perm[j]);
+            return node_error(g, "permute", "(%s) is not a permutation of the %d axes of x %s",
+                              p, src->ndim, node_desc(src, a, sizeof a));
+        }
+        seen[axis] = true;
+        v.shape[i] = src->shape[axis];
+        v.stride[i] = src->stride[axis];
+    }
+    return graph_add_node(g, &v);
+}
 
 plinth_node plinth_transpose(plinth_graph *g, plinth_node x)
-{ (void)g;(void)x; return PLINTH_NODE_INVALID; }
+{
+    if (!graph_usable(g))
+        return PLINTH_NODE_INVALID;
+    const graph_node *src = graph_arg(g, "transpose", "x", x);
+    if (!src)
+        return PLINTH_NODE_INVALID;
+    char a[160];
+    if (src->ndim < 2)
+        return node_error(g, "transpose", "x %s has rank %d, needs rank >= 2",
+                          node_desc(src, a, sizeof a), src->ndim);
+    int perm[PLINTH_MAX_DIMS] = {0, 1, 2, 3};
+    perm[src->ndim - 2] = src->ndim - 1;
+    perm[src->ndim - 1] = src->ndim - 2;
+    return plinth_permute(g, x, perm);
+}
 
 plinth_node plinth_slice(plinth_graph *g, plinth_node x, int axis, int64_t start, int64_t len)
-{ (void)g;(void)x;(void)axis;(void)start;(void)len; return PLINTH_NODE_INVALID; }
+{
+    if (!graph_usable(g))
+        return PLINTH_NODE_INVALID;
+    const graph_node *src = graph_arg(g, "slice", "x", x);
+    if (!src)
+        return PLINTH_NODE_INVALID;
+    char a[160];
+    int ax;
+    if (!axis_norm(axis, src->ndim, &ax))
+        return node_error(g, "slice", "axis %d is outside x %s", axis,
+                          node_desc(src, a, sizeof a));
+    if (start < 0 || len < 0 || start > src->shape[ax] - len)
+        return node_error(g, "slice", "[%lld, %lld + %lld) is outside dim %d (%lld) of x %s",
+                          (long long)start, (long long)start, (long long)len, ax,
+                          (long long)src->shape[ax], node_desc(src, a, sizeof a));
+    graph_node v = view_of(src, x);
+    v.ndim = src->ndim;
+    for (int i = 0; i < src->ndim; i++) {
+        v.shape[i] = src->shape[i];
+        v.stride[i] = src->stride[i];
+    }
+    v.shape[ax] = len;
+    v.offset += start * src->stride[ax];
+    return graph_add_node(g, &v);
+}
 
-plinth_status plinth_graph_node_info(const plinth_graph *g, plinth_node node, plinth_node_info *out)
-{ (void)g;(void)node;(void)out; return PLINTH_ERR_INTERNAL; }
+/* -------------------------------------------------------- inspection --- */
 
+plinth_status plinth_graph_node_info(const plinth_graph *g, plinth_node node,
+                                     plinth_node_info *out)
+{
+    if (!g || !out)
+        return PLINTH_ERR_INVALID;
+    memset(out, 0, sizeof *out);
+    if (node < 0 || (uint32_t)node >= g->n_nodes)
+        return ctx_error(g->ctx, PLINTH_ERR_INVALID,
+                         "node_info: node %d is not a node of this graph (%u nodes)", (int)node,
+                         g->n_nodes);
+    const graph_node *n = &g->nodes[node];
+    out->kind = n->kind;
+    out->op = n->op;
+    out->dtype = n->dtype;
+    out->ndim = n->ndim;
+    for (int i = 0; i < n->ndim; i++)
+        out->shape[i] = n->shape[i];
+    /* A leaf is known by its own name even when it is also an output. */
+    out->name = n->name ? n->name : n->output_name;
+    return PLINTH_OK;
+}
