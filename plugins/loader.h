@@ -53,4 +53,12 @@ plinth_status backend_synchronize(plinth_backend *b);
 /* The plugin's last error text, never NULL. */
 const char *backend_last_error(plinth_backend *b);
 
+/* ---- added for core/backend.c (plinth_backend_open) ---- */
+/* Resolves `name` as plinth_backend_open does: if it contains a '/', the
+ * plugin file at that path (opened once and then kept in ctx->plugins, which
+ * owns it); otherwise, after a scan, the loaded plugin whose backend is called
+ * `name`. On failure the error lists the backends found and the directories
+ * searched. The plugin stays owned by the context. */
+plinth_status loader_resolve(plinth_context *ctx, const char *name, plinth_plugin **out);
+
 #endif /* PLINTH_LOADER_H */

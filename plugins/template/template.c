@@ -1,2 +1,412 @@
-/* STUB */
-typedef int stub_template;
+/*
+ * template.c — the smallest complete plinth backend plugin. Copy it.
+ *
+ * It runs three ops (add, mul, scale) on f32 tensors with plain C loops on
+ * one CPU "device". Everything a real backend needs is here in small form:
+ * version negotiation, device enumeration, an allocator that keeps the
+ * 256-byte alignment contract, upload/download, an honest supports(), an
+ * out-kernel table, and error messages kept for last_error() instead of
+ * printed.
+ *
+ * Sections:
+ *   1. plugin state and errors
+ *   2. devices
+ *   3. buffers
+ *   4. kernels (add, mul, scale) and supports()
+ *   5. the table and the entry point
+ *
+ * The plugin includes plinth_plugin.h and nothing else of plinth: it never
+ * calls into the core. Rename every `template_` to your backend's prefix
+ * (`mybackend_`), change `.name`, and grow the kernel table.
+ */
+#include "plinth_plugin.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ 1 --- */
+
+/* The host services, copied at entry. A copy rather than the pointer: the
+ * loaded image is shared by every plinth context of the process, each of
+ * which calls the entry with its own `host`, and the last caller's context
+ * need not be the last one destroyed. Copy at most the bytes the host's
+ * struct_size says it has, and at most the bytes we know about. */
+static plinth_host g_host;
+
+/* Our device object. The host sees only an opaque `plinth_device *`; the
+ * struct is ours to define. */
+struct plinth_device {
+    char error[256]; /* message of the last failure on this device */
+};
+
+/* Errors of calls that have no device yet (device_open, device_info):
+ * last_error(NULL) returns this. Thread-local so two threads opening
+ * devices do not overwrite each other's message. */
+static _Thread_local char g_error[256];
+
+/* Records a message for last_error() and returns `status`. A plugin never
+ * prints (rule 8): the host decides what the user sees. */
+static int32_t fail(plinth_device *dev, int32_t status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int32_t fail(plinth_device *dev, int32_t status, const char *fmt, ...)
+{
+    char *buf = dev ? dev->error : g_error;
+    size_t size = dev ? sizeof dev->error : sizeof g_error;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+static const char *template_last_error(plinth_device *dev)
+{
+    return dev ? dev->error : g_error;
+}
+
+/* ------------------------------------------------------------------ 2 --- */
+
+/* One device: the CPU we run on. A GPU backend would enumerate its adapters
+ * here (and return 0 plus an unavailable_reason when there is no driver). */
+static uint32_t template_device_count(void)
+{
+    return 1;
+}
+
+static int32_t template_device_info(uint32_t index, plinth_device_info *out)
+{
+    if (index != 0 || !out)
+        return fail(NULL, PLINTH_ERR_INVALID, "template: no device %u", index);
+
+    /* Fill a full-size copy, then hand over only as many bytes as the host's
+     * struct has (its struct_size): a host built against an older header
+     * has a shorter struct, and writing past it would corrupt its memory. */
+    plinth_device_info info = {.struct_size = out->struct_size};
+    snprintf(info.name, sizeof info.name, "template-cpu");
+    snprintf(info.description, sizeof info.description,
+             "plinth template plugin: plain C loops, f32 add/mul/scale");
+    info.type = PLINTH_DEVICE_CPU;
+    info.memory_bytes = 0; /* unknown */
+    snprintf(info.features, sizeof info.features, "scalar");
+
+    size_t n = out->struct_size < sizeof info ? out->struct_size : sizeof info;
+    memcpy(out, &info, n);
+    return PLINTH_OK;
+}
+
+static int32_t template_device_open(uint32_t index, const plinth_device_options *opts,
+                                    plinth_device **out)
+{
+    if (!out)
+        return fail(NULL, PLINTH_ERR_INVALID, "template: device_open: out is NULL");
+    *out = NULL;
+    if (index != 0)
+        return fail(NULL, PLINTH_ERR_INVALID, "template: no device %u (there is 1)", index);
+
+    /* Options grow like every other struct: read `config` only if the
+     * caller's struct_size covers it. We take no configuration at all, and
+     * say so rather than ignoring a setting the user thinks is applied. */
+    const char *config = NULL;
+    if (opts && opts->struct_size >= offsetof(plinth_device_options, config) + sizeof config)
+        config = opts->config;
+    if (config && config[0])
+        return fail(NULL, PLINTH_ERR_INVALID, "template: unknown device config '%s'", config);
+
+    /* Bookkeeping goes through the host's allocator, so the host can count
+     * it, limit it, or fail it on purpose in tests. */
+    plinth_device *dev = g_host.malloc(g_host.user, sizeof *dev);
+    if (!dev)
+        return fail(NULL, PLINTH_ERR_NO_MEMORY, "template: out of memory opening device");
+    memset(dev, 0, sizeof *dev);
+    *out = dev;
+    return PLINTH_OK;
+}
+
+static void template_device_close(plinth_device *dev)
+{
+    if (dev)
+        g_host.free(g_host.user, dev);
+}
+
+/* ------------------------------------------------------------------ 3 --- */
+
+/*
+ * Buffers are plain host memory. The contract (rule 4): `host` is a multiple
+ * of PLINTH_ALIGNMENT (256) and `size` >= the size asked for. The host checks
+ * both on every allocation and refuses the buffer otherwise.
+ *
+ * aligned_alloc wants the size to be a multiple of the alignment, so round
+ * up; a zero-byte request still gets a real (256-byte) block, so the buffer
+ * is valid and free() has something to free.
+ */
+static int32_t template_buffer_alloc(plinth_device *dev, uint64_t size, plinth_buffer *out)
+{
+    const uint64_t align = PLINTH_ALIGNMENT;
+    if (size > SIZE_MAX - align)
+        return fail(dev, PLINTH_ERR_NO_MEMORY, "template: %llu bytes is too large",
+                    (unsigned long long)size);
+    uint64_t rounded = size == 0 ? align : (size + align - 1) / align * align;
+    void *p = aligned_alloc(align, (size_t)rounded);
+    if (!p)
+        return fail(dev, PLINTH_ERR_NO_MEMORY, "template: cannot allocate %llu bytes",
+                    (unsigned long long)size);
+    out->handle = p;
+    out->host = p;
+    out->size = rounded;
+    return PLINTH_OK;
+}
+
+static void template_buffer_free(plinth_device *dev, plinth_buffer *buf)
+{
+    (void)dev;
+    if (buf)
+        free(buf->handle);
+}
+
+/* offset + size inside the buffer, written so that it cannot overflow. */
+static int in_bounds(const plinth_buffer *buf, uint64_t offset, uint64_t size)
+{
+    return offset <= buf->size && size <= buf->size - offset;
+}
+
+static int32_t template_upload(plinth_device *dev, const plinth_buffer *dst, uint64_t offset,
+                               const void *src, uint64_t size)
+{
+    if (!in_bounds(dst, offset, size))
+        return fail(dev, PLINTH_ERR_INVALID, "template: upload of %llu bytes at %llu overruns "
+                    "a buffer of %llu", (unsigned long long)size, (unsigned long long)offset,
+                    (unsigned long long)dst->size);
+    if (size)
+        memcpy(dst->host + offset, src, (size_t)size);
+    return PLINTH_OK;
+}
+
+static int32_t template_download(plinth_device *dev, const plinth_buffer *src, uint64_t offset,
+                                 void *dst, uint64_t size)
+{
+    if (!in_bounds(src, offset, size))
+        return fail(dev, PLINTH_ERR_INVALID, "template: download of %llu bytes at %llu "
+                    "overruns a buffer of %llu", (unsigned long long)size,
+                    (unsigned long long)offset, (unsigned long long)src->size);
+    if (size)
+        memcpy(dst, src->host + offset, (size_t)size);
+    return PLINTH_OK;
+}
+
+/* ------------------------------------------------------------------ 4 --- */
+
+/*
+ * Views (plinth_plugin.h, section 3): always 4 dims, outermost first, byte
+ * strides that may be anything (a slice, a permute, 0 for a broadcast). The
+ * element (i0,i1,i2,i3) lives at data + i0*stride[0] + ... + i3*stride[3].
+ * Never assume contiguity; a real backend adds fast paths for the
+ * contiguous case after the general one is right.
+ *
+ * Binary ops broadcast numpy-style: each input dim equals the output's or
+ * is 1. A dim of 1 is read with stride 0, whatever stride it carries.
+ */
+
+/* May `in` be broadcast to `out`'s shape? */
+static int broadcasts_to(const plinth_view *in, const plinth_view *out)
+{
+    for (int d = 0; d < PLINTH_MAX_DIMS; d++)
+        if (in->shape[d] != out->shape[d] && in->shape[d] != 1)
+            return 0;
+    return 1;
+}
+
+/* The one place that decides what this plugin can run. supports() answers
+ * with it, and the kernels call it too: it is a few comparisons, and a
+ * kernel handed a case it cannot run must fail cleanly, never crash
+ * (rule 8). Returns NULL when fine, else why not. */
+static const char *check(uint32_t op, const plinth_view *out, const plinth_view *in,
+                         uint32_t n_in, const void *attrs)
+{
+    uint32_t want = op == PLINTH_OP_SCALE ? 1 : 2;
+    if (op != PLINTH_OP_ADD && op != PLINTH_OP_MUL && op != PLINTH_OP_SCALE)
+        return "op not implemented";
+    if (!out || !in || n_in != want)
+        return "wrong number of inputs";
+    if (op == PLINTH_OP_SCALE && !attrs)
+        return "scale needs its attrs";
+    if (out->dtype != PLINTH_F32)
+        return "output is not f32";
+    for (int d = 0; d < PLINTH_MAX_DIMS; d++)
+        if (out->shape[d] < 0)
+            return "negative dimension";
+    for (uint32_t i = 0; i < n_in; i++) {
+        if (in[i].dtype != PLINTH_F32)
+            return "input is not f32";
+        if (!broadcasts_to(&in[i], out))
+            return "input shape does not broadcast to the output";
+    }
+    return NULL;
+}
+
+/* supports() is called at compile time with views whose buffers are NULL:
+ * decide from dtypes and shapes only. Say yes only to what the kernels
+ * really run (rule 5): the conformance suite will hold you to it. */
+static bool template_supports(plinth_device *dev, uint32_t op, const plinth_view *out,
+                              const plinth_view *in, uint32_t n_in, const void *attrs)
+{
+    (void)dev;
+    return check(op, out, in, n_in, attrs) == NULL;
+}
+
+/* The stride to step `v` along dim d of the output: 0 where v broadcasts. */
+static int64_t step(const plinth_view *v, int d)
+{
+    return v->shape[d] == 1 ? 0 : v->stride[d];
+}
+
+/*
+ * One 4-D loop for the three ops. Each output element is computed from the
+ * inputs at the same index and written once, so it is correct when `out`
+ * is the same memory as in[0] (the planner's in-place reuse, rule 10).
+ */
+enum binop { OP_ADD, OP_MUL, OP_SCALE };
+
+static int32_t elementwise_f32(plinth_device *dev, uint32_t op, enum binop kind,
+                               const plinth_view *out, const plinth_view *in, uint32_t n_in,
+                               const void *attrs)
+{
+    const char *why = check(op, out, in, n_in, attrs);
+    if (why)
+        return fail(dev, PLINTH_ERR_UNSUPPORTED, "template: %s", why);
+    /* supports() saw no buffers; at run time every view must have memory
+     * the CPU can reach (ours always do: our buffers are host memory). */
+    for (uint32_t i = 0; i < n_in; i++)
+        if (!in[i].data)
+            return fail(dev, PLINTH_ERR_INVALID, "template: input %u has no host memory", i);
+    if (!out->data)
+        return fail(dev, PLINTH_ERR_INVALID, "template: output has no host memory");
+
+    const plinth_view *a = &in[0];
+    const plinth_view *b = kind == OP_SCALE ? &in[0] : &in[1]; /* unused for scale */
+    const float s = kind == OP_SCALE ? ((const plinth_attr_scale *)attrs)->s : 0.0f;
+
+    for (int64_t i0 = 0; i0 < out->shape[0]; i0++)
+        for (int64_t i1 = 0; i1 < out->shape[1]; i1++)
+            for (int64_t i2 = 0; i2 < out->shape[2]; i2++) {
+                uint8_t *po = out->data + i0 * out->stride[0] + i1 * out->stride[1] +
+                              i2 * out->stride[2];
+                const uint8_t *pa = a->data + i0 * step(a, 0) + i1 * step(a, 1) +
+                                    i2 * step(a, 2);
+                const uint8_t *pb = b->data + i0 * step(b, 0) + i1 * step(b, 1) +
+                                    i2 * step(b, 2);
+                const int64_t so = out->stride[3], sa = step(a, 3), sb = step(b, 3);
+                /* memcpy, not *(float *): strides are in bytes and need not
+                 * keep float alignment; the compiler turns this into a plain
+                 * load/store. */
+                for (int64_t i3 = 0; i3 < out->shape[3]; i3++) {
+                    float x, y, r;
+                    memcpy(&x, pa + i3 * sa, sizeof x);
+                    switch (kind) {
+                    case OP_ADD:
+                        memcpy(&y, pb + i3 * sb, sizeof y);
+                        r = x + y;
+                        break;
+                    case OP_MUL:
+                        memcpy(&y, pb + i3 * sb, sizeof y);
+                        r = x * y;
+                        break;
+                    default:
+                        r = x * s;
+                        break;
+                    }
+                    memcpy(po + i3 * so, &r, sizeof r);
+                }
+            }
+    return PLINTH_OK;
+}
+
+/* Kernel names follow <backend>_<op>_<dtype>. One signature for all ops:
+ * (device, out, inputs, input count, the op's attrs member). */
+static int32_t template_add_f32(plinth_device *dev, const plinth_view *out,
+                                const plinth_view *in, uint32_t n_in, const void *attrs)
+{
+    return elementwise_f32(dev, PLINTH_OP_ADD, OP_ADD, out, in, n_in, attrs);
+}
+
+static int32_t template_mul_f32(plinth_device *dev, const plinth_view *out,
+                                const plinth_view *in, uint32_t n_in, const void *attrs)
+{
+    return elementwise_f32(dev, PLINTH_OP_MUL, OP_MUL, out, in, n_in, attrs);
+}
+
+static int32_t template_scale_f32(plinth_device *dev, const plinth_view *out,
+                                  const plinth_view *in, uint32_t n_in, const void *attrs)
+{
+    return elementwise_f32(dev, PLINTH_OP_SCALE, OP_SCALE, out, in, n_in, attrs);
+}
+
+/* ------------------------------------------------------------------ 5 --- */
+
+/* Indexed by plinth_op; ops we do not run stay NULL (the host then never
+ * asks supports() about them). Sized by the op count of the header we were
+ * built with: a newer host with more ops sees op_count and stops there. */
+static const plinth_kernel_fn template_kernels[PLINTH_OP_COUNT] = {
+    [PLINTH_OP_ADD] = template_add_f32,
+    [PLINTH_OP_MUL] = template_mul_f32,
+    [PLINTH_OP_SCALE] = template_scale_f32,
+};
+
+/* static const, designated initializers: every slot is named, a slot added
+ * to the header later is zero (absent) here until we fill it. */
+static const plinth_backend_api template_api = {
+    .struct_size = sizeof(plinth_backend_api),
+    .abi_version = PLINTH_ABI_VERSION,
+    .name = "template",
+    .version = "0.1.0",
+    .description = "minimal example backend: f32 add, mul, scale in plain C",
+
+    .device_count = template_device_count,
+    .device_info = template_device_info,
+    .device_open = template_device_open,
+    .device_close = template_device_close,
+    .last_error = template_last_error,
+
+    .buffer_alloc = template_buffer_alloc,
+    .buffer_free = template_buffer_free,
+    .upload = template_upload,
+    .download = template_download,
+
+    .supports = template_supports,
+    .op_count = PLINTH_OP_COUNT,
+    .kernels = template_kernels,
+
+    /* Optional, left NULL: no whole-program path (prepare/execute/release),
+     * synchronous (synchronize), always has its device (unavailable_reason). */
+};
+
+/*
+ * The one exported symbol (rule 1). Cheap and without side effects beyond
+ * remembering `host`: the host may call it just to list plugins.
+ *
+ * Negotiation (rule 2): we serve ABI version 1. A newer host still speaks
+ * version 1 (fields are only appended), so any host_abi_version >= 1 gets
+ * our version-1 table; an older host (0) gets NULL.
+ *
+ * (The separate declaration keeps -Wmissing-prototypes quiet.)
+ */
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
+                                                                   const plinth_host *host);
+
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
+                                                                   const plinth_host *host)
+{
+    if (host_abi_version < 1 || !host)
+        return NULL;
+    /* The host struct grows too: make sure it is long enough to hold the
+     * allocator we are about to rely on. */
+    if (host->struct_size < offsetof(plinth_host, free) + sizeof host->free || !host->malloc ||
+        !host->free)
+        return NULL;
+    size_t n = host->struct_size < sizeof g_host ? host->struct_size : sizeof g_host;
+    memset(&g_host, 0, sizeof g_host);
+    memcpy(&g_host, host, n);
+    return &template_api;
+}

@@ -1,0 +1,13 @@
+/* (g) Breaks rule 3: the table has no name. */
+#include "minimal_plugin.h"
+
+static plinth_backend_api api;
+
+const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
+                                              const plinth_host *host)
+{
+    (void)host_abi_version;
+    (void)host;
+    api = minimal_api(NULL);
+    return &api;
+}
