@@ -59,7 +59,9 @@ plinth_status plinth_plugin_device_info(plinth_context *ctx, uint32_t plugin, ui
         return ctx_error(ctx, PLINTH_ERR_INVALID, "backend '%s' has %u device%s; no device %u",
                          api->name, n, n == 1 ? "" : "s", device);
     plinth_device_info info = {.struct_size = sizeof info};
+    plinth_context *prev = loader_enter(ctx);
     int32_t st = api->device_info(device, &info);
+    loader_leave(prev);
     if (st != PLINTH_OK) {
         const char *msg = api->last_error(NULL);
         return ctx_error(ctx, st > 0 && st < PLINTH_STATUS_COUNT ? (plinth_status)st
@@ -118,7 +120,9 @@ plinth_status plinth_backend_open(plinth_context *ctx, const char *name, uint32_
 
     const plinth_device_options defaults = {.struct_size = sizeof defaults};
     plinth_device *dev = NULL;
+    plinth_context *prev = loader_enter(ctx);
     int32_t st = api->device_open(device, opts ? opts : &defaults, &dev);
+    loader_leave(prev);
     if (st != PLINTH_OK || !dev) {
         const char *msg = api->last_error(NULL);
         if (st == PLINTH_OK)
@@ -142,8 +146,11 @@ void plinth_backend_close(plinth_backend *backend)
 {
     if (!backend)
         return;
-    if (backend->dev)
+    if (backend->dev) {
+        plinth_context *prev = loader_enter(backend->ctx);
         backend->api->device_close(backend->dev);
+        loader_leave(prev);
+    }
     free(backend);
 }
 

@@ -114,25 +114,6 @@ bool node_is_contiguous(const graph_node *n)
 
 /* ----------------------------------------------------------- context --- */
 
-static void host_log(void *user, int level, const char *message)
-{
-    plinth_context *ctx = user;
-    if (ctx->log && level <= ctx->log_level)
-        ctx->log(ctx->log_user, level, message);
-}
-
-static void *host_malloc(void *user, size_t size)
-{
-    (void)user;
-    return malloc(size);
-}
-
-static void host_free(void *user, void *ptr)
-{
-    (void)user;
-    free(ptr);
-}
-
 plinth_status plinth_context_create(const plinth_context_options *opts, plinth_context **out)
 {
     if (!out)
@@ -168,14 +149,6 @@ plinth_status plinth_context_create(const plinth_context_options *opts, plinth_c
             }
         }
     }
-    ctx->host = (plinth_host){
-        .struct_size = sizeof(plinth_host),
-        .abi_version = PLINTH_ABI_VERSION,
-        .user = ctx,
-        .log = host_log,
-        .malloc = host_malloc,
-        .free = host_free,
-    };
     *out = ctx;
     return PLINTH_OK;
 }

@@ -28,7 +28,6 @@ struct plinth_context {
     void *log_user;
     int log_level;
     char **plugin_dirs; /* from options, NULL-terminated copy, may be NULL */
-    plinth_host host;   /* what plugins receive                          */
     plugin_entry *plugins;
     uint32_t n_plugins;
     bool scanned;
@@ -152,6 +151,14 @@ typedef struct instruction {
     plinth_view out;
     plinth_view in[PLINTH_MAX_INPUTS];
     plinth_attrs attrs;
+    /* For views in POOL_PERSISTENT/POOL_STATE: the index in model->tensors
+     * of the tensor the view belongs to, else -1. The compiler writes
+     * base = that tensor's offset as the registry held it at compile time;
+     * `offset - base` (the view's place inside the tensor) is final. If the
+     * model assigns offsets later (at load), bind re-resolves:
+     * base' = tensors[t].offset, offset' = base' + (offset - base). */
+    int32_t out_tensor;
+    int32_t in_tensor[PLINTH_MAX_INPUTS];
 } instruction;
 
 typedef struct io_slot {
@@ -176,6 +183,10 @@ struct plinth_program {
     bool bound;
     /* The plan as JSON text, built at compile time (for plan_json). */
     char *plan_json;
+    /* Added by the executor (program.c owns it): the plinth_instruction list
+     * handed to the backend's prepare; it points into `code`, and must stay
+     * valid until release. NULL when the backend has no program path. */
+    plinth_instruction *prep_code;
 };
 
 /* Resolves every planned view of `prog` (code and fold) to the model's and

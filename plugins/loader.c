@@ -135,6 +135,63 @@ static const char *check_table(const plinth_backend_api *api, char *why, size_t 
     return NULL;
 }
 
+/* ------------------------------------------------------- host services --- */
+
+/* One dlopen-ed image serves every context of the process, so the services a
+ * plugin keeps from its entry call cannot belong to one context. They are
+ * process-wide; a plugin's log line goes to the context that made the call
+ * in progress, which every wrapper records here (thread-local, so two
+ * threads with two contexts do not mix). */
+static _Thread_local plinth_context *calling_ctx;
+
+plinth_context *loader_enter(plinth_context *ctx)
+{
+    plinth_context *prev = calling_ctx;
+    calling_ctx = ctx;
+    return prev;
+}
+
+void loader_leave(plinth_context *prev)
+{
+    calling_ctx = prev;
+}
+
+static void host_log(void *user, int level, const char *message)
+{
+    (void)user;
+    if (calling_ctx && message)
+        ctx_log(calling_ctx, level, "%s", message);
+}
+
+static void *host_malloc(void *user, size_t size)
+{
+    (void)user;
+    return malloc(size);
+}
+
+static void host_free(void *user, void *ptr)
+{
+    (void)user;
+    free(ptr);
+}
+
+/* Runs `stmt` (a plugin call) with `ctx` as the calling context. */
+#define IN_PLUGIN(ctx_, stmt)                          \
+    do {                                               \
+        plinth_context *prev_ = loader_enter(ctx_);    \
+        stmt;                                          \
+        loader_leave(prev_);                           \
+    } while (0)
+
+static const plinth_host loader_host = {
+    .struct_size = sizeof(plinth_host),
+    .abi_version = PLINTH_ABI_VERSION,
+    .user = NULL,
+    .log = host_log,
+    .malloc = host_malloc,
+    .free = host_free,
+};
+
 plinth_status loader_open(plinth_context *ctx, const char *path, plinth_plugin **out)
 {
     if (!out)
@@ -185,7 +242,9 @@ plinth_status loader_open(plinth_context *ctx, const char *path, plinth_plugin *
                          PLINTH_PLUGIN_ENTRY_SYMBOL);
     }
 
-    const plinth_backend_api *api = entry(PLINTH_ABI_VERSION, &ctx->host);
+    plinth_context *prev = loader_enter(ctx);
+    const plinth_backend_api *api = entry(PLINTH_ABI_VERSION, &loader_host);
+    loader_leave(prev);
     if (!api) {
         loader_close(p);
         return ctx_error(ctx, PLINTH_ERR_PLUGIN,
@@ -307,7 +366,7 @@ static void report_fill(plinth_plugin_report *r, const plinth_plugin *p)
     put(r->version, sizeof r->version, "%s", api->version ? api->version : "");
     r->n_devices = api->device_count();
     if (r->n_devices == 0 && API_HAS(api, unavailable_reason) && api->unavailable_reason) {
-        const char *why = api->unavailable_reason();
+        const char *why = api->unavailable_reason(); /* scan holds calling_ctx */
         put(r->unavailable, sizeof r->unavailable, "%s", why ? why : "");
     }
 }
@@ -317,7 +376,7 @@ static plinth_status loader_adopt(plinth_context *ctx, plinth_plugin *p)
     plugin_entry *e = entry_append(ctx, p);
     if (!e)
         return ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "plugin '%s': out of memory", p->path);
-    report_fill(&e->report, p);
+    IN_PLUGIN(ctx, report_fill(&e->report, p));
     e->report.loaded = true;
     return PLINTH_OK;
 }
@@ -427,8 +486,10 @@ plinth_status loader_scan(plinth_context *ctx)
         dirs_free(&dirs);
         return ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "plugin scan: out of memory");
     }
+    plinth_context *prev = loader_enter(ctx);
     for (size_t i = 0; s == PLINTH_OK && i < dirs.n; i++)
         s = scan_dir(ctx, dirs.v[i]);
+    loader_leave(prev);
     dirs_free(&dirs);
 
     if (s != PLINTH_OK) {
@@ -542,14 +603,15 @@ static plinth_status plugin_failed(plinth_backend *b, int32_t status, const char
 plinth_status backend_buffer_alloc(plinth_backend *b, uint64_t size, plinth_buffer *out)
 {
     *out = (plinth_buffer){0};
-    int32_t st = b->api->buffer_alloc(b->dev, size, out);
+    int32_t st;
+    IN_PLUGIN(b->ctx, st = b->api->buffer_alloc(b->dev, size, out));
     if (st != PLINTH_OK) {
         *out = (plinth_buffer){0};
         return plugin_failed(b, st, "buffer_alloc");
     }
     if (out->host && (uintptr_t)out->host % PLINTH_ALIGNMENT != 0) {
         uintptr_t addr = (uintptr_t)out->host;
-        b->api->buffer_free(b->dev, out);
+        IN_PLUGIN(b->ctx, b->api->buffer_free(b->dev, out));
         *out = (plinth_buffer){0};
         return ctx_error(b->ctx, PLINTH_ERR_PLUGIN,
                          "plugin '%s' (%s): allocator returned misaligned buffer 0x%" PRIxPTR
@@ -558,7 +620,7 @@ plinth_status backend_buffer_alloc(plinth_backend *b, uint64_t size, plinth_buff
     }
     if (out->size < size) {
         uint64_t got = out->size;
-        b->api->buffer_free(b->dev, out);
+        IN_PLUGIN(b->ctx, b->api->buffer_free(b->dev, out));
         *out = (plinth_buffer){0};
         return ctx_error(b->ctx, PLINTH_ERR_PLUGIN,
                          "plugin '%s' (%s): allocator returned %" PRIu64 " bytes for a request "
@@ -573,7 +635,7 @@ void backend_buffer_free(plinth_backend *b, plinth_buffer *buf)
     if (!b || !buf)
         return;
     if (buf->handle || buf->host)
-        b->api->buffer_free(b->dev, buf);
+        IN_PLUGIN(b->ctx, b->api->buffer_free(b->dev, buf));
     *buf = (plinth_buffer){0};
 }
 
@@ -593,7 +655,8 @@ plinth_status backend_upload(plinth_backend *b, const plinth_buffer *dst, uint64
                          b->name, size, offset, dst->size);
     if (size == 0)
         return PLINTH_OK;
-    int32_t st = b->api->upload(b->dev, dst, offset, src, size);
+    int32_t st;
+    IN_PLUGIN(b->ctx, st = b->api->upload(b->dev, dst, offset, src, size));
     return st == PLINTH_OK ? PLINTH_OK : plugin_failed(b, st, "upload");
 }
 
@@ -607,7 +670,8 @@ plinth_status backend_download(plinth_backend *b, const plinth_buffer *src, uint
                          b->name, size, offset, src->size);
     if (size == 0)
         return PLINTH_OK;
-    int32_t st = b->api->download(b->dev, src, offset, dst, size);
+    int32_t st;
+    IN_PLUGIN(b->ctx, st = b->api->download(b->dev, src, offset, dst, size));
     return st == PLINTH_OK ? PLINTH_OK : plugin_failed(b, st, "download");
 }
 
@@ -637,7 +701,9 @@ bool backend_supports(plinth_backend *b, uint32_t op, const plinth_view *out,
 {
     if (!backend_kernel(b, op))
         return false;
-    return b->api->supports(b->dev, op, out, in, n_in, attrs);
+    bool yes;
+    IN_PLUGIN(b->ctx, yes = b->api->supports(b->dev, op, out, in, n_in, attrs));
+    return yes;
 }
 
 plinth_kernel_fn backend_kernel(plinth_backend *b, uint32_t op)
@@ -659,7 +725,8 @@ plinth_status backend_prepare(plinth_backend *b, const plinth_instruction *code,
     *out_program = NULL;
     if (!backend_has_program_path(b))
         return PLINTH_OK; /* default: no program, the executor runs kernels */
-    int32_t st = b->api->prepare(b->dev, code, n, out_program);
+    int32_t st;
+    IN_PLUGIN(b->ctx, st = b->api->prepare(b->dev, code, n, out_program));
     if (st != PLINTH_OK) {
         *out_program = NULL;
         return plugin_failed(b, st, "prepare");
@@ -672,21 +739,23 @@ plinth_status backend_execute(plinth_backend *b, void *program)
     if (!backend_has_program_path(b))
         return ctx_error(b->ctx, PLINTH_ERR_UNSUPPORTED,
                          "backend '%s' has no whole-program path (prepare/execute)", b->name);
-    int32_t st = b->api->execute(b->dev, program);
+    int32_t st;
+    IN_PLUGIN(b->ctx, st = b->api->execute(b->dev, program));
     return st == PLINTH_OK ? PLINTH_OK : plugin_failed(b, st, "execute");
 }
 
 void backend_release(plinth_backend *b, void *program)
 {
     if (program && backend_has_program_path(b))
-        b->api->release(b->dev, program);
+        IN_PLUGIN(b->ctx, b->api->release(b->dev, program));
 }
 
 plinth_status backend_synchronize(plinth_backend *b)
 {
     if (!API_HAS(b->api, synchronize) || !b->api->synchronize)
         return PLINTH_OK; /* default: the plugin is synchronous */
-    int32_t st = b->api->synchronize(b->dev);
+    int32_t st;
+    IN_PLUGIN(b->ctx, st = b->api->synchronize(b->dev));
     return st == PLINTH_OK ? PLINTH_OK : plugin_failed(b, st, "synchronize");
 }
 

@@ -61,4 +61,10 @@ const char *backend_last_error(plinth_backend *b);
  * searched. The plugin stays owned by the context. */
 plinth_status loader_resolve(plinth_context *ctx, const char *name, plinth_plugin **out);
 
+/* Records `ctx` as the context of the plugin call about to be made (plugin
+ * log lines go to it) and returns the previous one for loader_leave. Every
+ * wrapper does this; core/backend.c does it around device_* calls. */
+plinth_context *loader_enter(plinth_context *ctx);
+void loader_leave(plinth_context *prev);
+
 #endif /* PLINTH_LOADER_H */

@@ -216,7 +216,8 @@ enum plinth_log_level {
 };
 
 /* Services the host gives the plugin. A plugin never prints and never calls
- * into the core except through these. All may be called from any thread. */
+ * into the core except through these. All may be called from any thread.
+ * The struct is process-wide: one loaded image serves every context. */
 typedef struct plinth_host {
     uint32_t struct_size;
     uint32_t abi_version;
@@ -385,8 +386,12 @@ typedef const plinth_backend_api *(*plinth_plugin_entry_fn)(uint32_t host_abi_ve
  *     the same element, and must not assume out and in are disjoint.
  *     Checked: by conformance.
  * 11. device_open and device_info fail before a device exists to hold a
- *     message: report the reason through host->log at PLINTH_LOG_ERROR.
- *     Checked: no.
+ *     message: `last_error(NULL)` returns the message of the last such
+ *     failure (NULL or "" if none). Broken: the host reports the status
+ *     without a reason. Checked: no.
+ * 12. `host` (given to the entry) is process-wide and outlives the plugin;
+ *     keep the pointer. Its log lines reach the context whose call is in
+ *     progress, so log only from inside a call the host made.
  */
 
 #ifdef __cplusplus

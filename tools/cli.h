@@ -1,25 +1,60 @@
 /*
- * cli.h — what the `plinth` command's parts share: parsed common flags, the
- * context they open, and one entry per subcommand.
+ * cli.h — what the `plinth` command's parts share: the common flags, the
+ * context they open, and one entry point per subcommand.
+ *
+ * A command gets argv starting at its own name and parses it with
+ * getopt_long over its own options followed by CLI_COMMON_LONGOPTS, passing
+ * every option code it does not know to cli_common_flag().
  */
 #ifndef PLINTH_CLI_H
 #define PLINTH_CLI_H
 
 #include "plinth.h"
 
+#include <getopt.h>
 #include <stdbool.h>
 
 #define CLI_MAX_PLUGIN_DIRS 16
 
 typedef struct cli_options {
-    const char *backend;   /* --backend (default "ref" until faster ones land) */
-    uint32_t device;       /* --device                                      */
-    uint32_t threads;      /* --threads, 0 = backend default                */
-    bool verbose;          /* --verbose                                     */
-    bool json;             /* --json                                        */
+    const char *backend;   /* --backend (default: PLINTH_DEFAULT_BACKEND)    */
+    bool backend_given;    /* --backend was on the command line              */
+    uint32_t device;       /* --device                                       */
+    uint32_t threads;      /* --threads, 0 = backend default                 */
+    const char *config;    /* --backend-config key=value,...                 */
+    bool verbose;          /* --verbose                                      */
+    bool json;             /* --json                                         */
     const char *plugin_dirs[CLI_MAX_PLUGIN_DIRS + 1];
     int n_plugin_dirs;
 } cli_options;
+
+/* getopt codes of the common options (long-only ones are >= 256). */
+enum { CLI_OPT_JSON = 256, CLI_OPT_CONFIG, CLI_OPT_FIRST_FREE = 300 };
+
+#define CLI_COMMON_OPTSTRING "b:d:t:P:vh"
+#define CLI_COMMON_LONGOPTS                                     \
+    {"backend", required_argument, NULL, 'b'},                  \
+    {"device", required_argument, NULL, 'd'},                   \
+    {"threads", required_argument, NULL, 't'},                  \
+    {"plugin-dir", required_argument, NULL, 'P'},               \
+    {"backend-config", required_argument, NULL, CLI_OPT_CONFIG}, \
+    {"json", no_argument, NULL, CLI_OPT_JSON},                  \
+    {"verbose", no_argument, NULL, 'v'},                        \
+    {"help", no_argument, NULL, 'h'},                           \
+    {NULL, 0, NULL, 0}
+
+/* Returned by cli_common_flag when it consumed the option. */
+#define CLI_PARSED (-1)
+/* Handles a common option code (c from getopt_long); returns CLI_PARSED, or
+ * an exit status (0 after --help with `usage` printed, 2 for a bad value or
+ * an unknown option). */
+int cli_common_flag(int c, cli_options *o, const char *usage);
+/* For commands with no options of their own: parses the common flags of
+ * argv; positional arguments are then argv[optind..argc). Returns
+ * CLI_PARSED or an exit status. */
+int cli_parse_common(cli_options *o, int argc, char **argv, const char *cmd_usage);
+/* Parses a non-negative integer flag value; prints and returns -1 if bad. */
+int cli_parse_u32(const char *s, const char *flag, uint32_t *out);
 
 /* Creates the context with the CLI's log sink (stderr) and plugin dirs. */
 plinth_context *cli_context(const cli_options *o);
@@ -31,8 +66,18 @@ int cli_fail(plinth_context *ctx, const char *what);
 const char *cli_bytes(uint64_t bytes, char *buf, size_t size);
 double cli_now_ms(void);
 
-int cli_devices(const cli_options *o, int argc, char **argv);
-int cli_plan(const cli_options *o, int argc, char **argv);
-int cli_demo(const cli_options *o, int argc, char **argv);
+/* Subcommands: argv[0] is the command's name. */
+int cli_devices(cli_options *o, int argc, char **argv);
+int cli_plan(cli_options *o, int argc, char **argv);   /* demo block, or MODEL */
+int cli_demo(cli_options *o, int argc, char **argv);
+int cli_conformance(cli_options *o, int argc, char **argv); /* cli_conformance.c */
+int cli_run(cli_options *o, int argc, char **argv);         /* cli_model.c */
+int cli_logits(cli_options *o, int argc, char **argv);      /* cli_model.c */
+int cli_tokenize(cli_options *o, int argc, char **argv);    /* cli_model.c */
+int cli_bench(cli_options *o, int argc, char **argv);       /* cli_model.c */
+int cli_init_random(cli_options *o, int argc, char **argv); /* cli_model.c */
+/* `plinth plan MODEL` (flags already parsed): the model's programs' plans
+ * (cli_model.c). */
+int cli_model_plan(cli_options *o, const char *model_dir);
 
 #endif

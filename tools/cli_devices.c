@@ -18,10 +18,17 @@ static const char *type_name(int32_t type)
     }
 }
 
-int cli_devices(const cli_options *o, int argc, char **argv)
+static const char devices_usage[] =
+    "usage: plinth devices [--plugin-dir=DIR]\n"
+    "Lists every backend plugin found, its devices and their features, and every\n"
+    "plugin file that was refused, with the reason.\n";
+
+int cli_devices(cli_options *o, int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 0) {
+    int rc = cli_parse_common(o, argc, argv, devices_usage);
+    if (rc != CLI_PARSED)
+        return rc;
+    if (optind < argc) {
         fprintf(stderr, "plinth: devices takes no arguments\n");
         return 2;
     }
@@ -29,7 +36,7 @@ int cli_devices(const cli_options *o, int argc, char **argv)
     if (!ctx)
         return 1;
     if (plinth_plugins_scan(ctx) != PLINTH_OK) {
-        int rc = cli_fail(ctx, "plugin scan");
+        rc = cli_fail(ctx, "plugin scan");
         plinth_context_destroy(ctx);
         return rc;
     }

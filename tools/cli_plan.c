@@ -72,16 +72,25 @@ static void print_plan(const demo_config *c, const plinth_plan_stats *s, double 
     printf("  compile         %.1f ms\n", compile_ms);
 }
 
-int cli_plan(const cli_options *o, int argc, char **argv)
+static const char plan_usage[] =
+    "usage: plinth plan [MODEL] [--json] [--backend=NAME]\n"
+    "Prints the memory plan of MODEL's programs, or of the built-in demo block:\n"
+    "arena bytes next to the lower bound, persistent, state and io bytes.\n";
+
+int cli_plan(cli_options *o, int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 0) {
-        fprintf(stderr, "plinth: plan takes no model yet (the built-in demo block is used)\n");
+    int rc = cli_parse_common(o, argc, argv, plan_usage);
+    if (rc != CLI_PARSED)
+        return rc;
+    if (argc - optind > 1) {
+        fprintf(stderr, "plinth: plan takes at most one MODEL\n");
         return 2;
     }
+    if (optind < argc) /* a model: its own builder knows its programs */
+        return cli_model_plan(o, argv[optind]);
     demo d;
     double compile_ms = 0;
-    int rc = demo_compile(o, &d, &compile_ms);
+    rc = demo_compile(o, &d, &compile_ms);
     if (rc == 0) {
         /* Persistent and state sizes are fixed at load; an empty load makes
          * them known without weights. */
@@ -150,17 +159,24 @@ static plinth_status demo_weights(plinth_model *m, const demo_config *c)
     return PLINTH_OK;
 }
 
-int cli_demo(const cli_options *o, int argc, char **argv)
+static const char demo_usage[] =
+    "usage: plinth demo [--backend=NAME]\n"
+    "Compiles the built-in demo block, loads deterministic pseudo-random weights,\n"
+    "runs it once and prints a checksum of the output with the timings.\n";
+
+int cli_demo(cli_options *o, int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 0) {
+    int rc = cli_parse_common(o, argc, argv, demo_usage);
+    if (rc != CLI_PARSED)
+        return rc;
+    if (optind < argc) {
         fprintf(stderr, "plinth: demo takes no arguments\n");
         return 2;
     }
     const demo_config *c = &demo_default;
     demo d;
     double compile_ms = 0;
-    int rc = demo_compile(o, &d, &compile_ms);
+    rc = demo_compile(o, &d, &compile_ms);
     if (rc) {
         demo_close(&d);
         return rc;

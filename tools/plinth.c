@@ -15,19 +15,26 @@ static const char usage[] =
     "usage: plinth [options] COMMAND [args]\n"
     "\n"
     "commands:\n"
-    "  devices              backends found, their devices and features\n"
-    "  plan [--json]        compile the built-in demo block; print its memory plan\n"
-    "  demo                 compile, load and run the demo block on --backend\n"
+    "  devices                  backends found, their devices and features\n"
+    "  plan [MODEL] [--json]    memory plans (the built-in demo block without MODEL)\n"
+    "  demo                     compile, load and run the demo block\n"
+    "  run MODEL -p TEXT        generate text, streamed, timings at the end\n"
+    "  logits MODEL --tokens 2,17,9 --out FILE   raw f32 [n_tokens][vocab]\n"
+    "  tokenize MODEL -p TEXT   token ids, comma-separated\n"
+    "  bench MODEL              prefill and decode tokens/s, memory\n"
+    "  init-random DIR --like 270m|tiny|CONFIG.json   a random-weight Gemma 3\n"
+    "  conformance              every backend and device against ref\n"
     "\n"
-    "options:\n"
-    "  -b, --backend=NAME   backend plugin to use (default: ref), or a plugin path\n"
-    "  -d, --device=N       device index within the backend (default: 0)\n"
-    "  -t, --threads=N      worker threads for backends that have them\n"
-    "  -P, --plugin-dir=DIR look for plugins in DIR first (repeatable)\n"
-    "      --json           machine-readable output where supported\n"
-    "  -v, --verbose        log what the runtime does\n"
-    "  -h, --help           this text\n"
-    "  -V, --version        print the version\n"
+    "options (before or after the command):\n"
+    "  -b, --backend=NAME       backend plugin (default: " PLINTH_DEFAULT_BACKEND "), or a plugin path\n"
+    "  -d, --device=N           device index within the backend (default: 0)\n"
+    "  -t, --threads=N          worker threads for backends that have them\n"
+    "      --backend-config=S   backend options, key=value,...\n"
+    "  -P, --plugin-dir=DIR     look for plugins in DIR first (repeatable)\n"
+    "      --json               machine-readable output where supported\n"
+    "  -v, --verbose            log what the runtime does\n"
+    "  -h, --help               this text (COMMAND --help: the command's own)\n"
+    "  -V, --version            print the version\n"
     "\n"
     "Plugins are searched in --plugin-dir, $PLINTH_PLUGIN_PATH, the install\n"
     "libdir and the build tree, in that order.\n";
@@ -58,7 +65,8 @@ plinth_context *cli_context(const cli_options *o)
 
 plinth_backend *cli_open_backend(plinth_context *ctx, const cli_options *o)
 {
-    plinth_device_options dopts = {.struct_size = sizeof dopts, .n_threads = o->threads};
+    plinth_device_options dopts = {
+        .struct_size = sizeof dopts, .n_threads = o->threads, .config = o->config};
     plinth_backend *b = NULL;
     if (plinth_backend_open(ctx, o->backend, o->device, &dopts, &b) != PLINTH_OK) {
         cli_fail(ctx, "cannot open backend");
@@ -93,11 +101,11 @@ double cli_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int parse_u32(const char *s, const char *flag, uint32_t *out)
+int cli_parse_u32(const char *s, const char *flag, uint32_t *out)
 {
     char *end;
     unsigned long v = strtoul(s, &end, 10);
-    if (!*s || *end || v > 0xffffffffUL) {
+    if (!*s || *end || *s == '-' || v > 0xffffffffUL) {
         fprintf(stderr, "plinth: %s wants a non-negative integer, got '%s'\n", flag, s);
         return -1;
     }
@@ -105,77 +113,80 @@ static int parse_u32(const char *s, const char *flag, uint32_t *out)
     return 0;
 }
 
-enum { OPT_JSON = 256, PARSED = -1 };
-
-static const struct option longopts[] = {
-    {"backend", required_argument, NULL, 'b'},
-    {"device", required_argument, NULL, 'd'},
-    {"threads", required_argument, NULL, 't'},
-    {"plugin-dir", required_argument, NULL, 'P'},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
-};
-
-/* Parses the common flags of argv[optind..]; returns PARSED, or the exit
- * status when the flags already decided it (--help, --version, an error). */
-static int parse_flags(int argc, char **argv, const char *optstring, cli_options *o)
+int cli_common_flag(int c, cli_options *o, const char *cmd_usage)
 {
-    int c;
-    while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b': o->backend = optarg; break;
-        case 'd': if (parse_u32(optarg, "--device", &o->device)) return 2; break;
-        case 't': if (parse_u32(optarg, "--threads", &o->threads)) return 2; break;
-        case 'P':
-            if (o->n_plugin_dirs == CLI_MAX_PLUGIN_DIRS) {
-                fprintf(stderr, "plinth: at most %d --plugin-dir\n", CLI_MAX_PLUGIN_DIRS);
-                return 2;
-            }
-            o->plugin_dirs[o->n_plugin_dirs++] = optarg;
-            break;
-        case OPT_JSON: o->json = true; break;
-        case 'v': o->verbose = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        case 'V':
-            printf("plinth %s (plugin ABI %u)\n", PLINTH_VERSION_STRING, PLINTH_ABI_VERSION);
-            return 0;
-        default: fputs(usage, stderr); return 2;
+    switch (c) {
+    case 'b': o->backend = optarg; o->backend_given = true; return CLI_PARSED;
+    case 'd': return cli_parse_u32(optarg, "--device", &o->device) ? 2 : CLI_PARSED;
+    case 't': return cli_parse_u32(optarg, "--threads", &o->threads) ? 2 : CLI_PARSED;
+    case CLI_OPT_CONFIG: o->config = optarg; return CLI_PARSED;
+    case 'P':
+        if (o->n_plugin_dirs == CLI_MAX_PLUGIN_DIRS) {
+            fprintf(stderr, "plinth: at most %d --plugin-dir\n", CLI_MAX_PLUGIN_DIRS);
+            return 2;
         }
+        o->plugin_dirs[o->n_plugin_dirs++] = optarg;
+        return CLI_PARSED;
+    case CLI_OPT_JSON: o->json = true; return CLI_PARSED;
+    case 'v': o->verbose = true; return CLI_PARSED;
+    case 'h': fputs(cmd_usage ? cmd_usage : usage, stdout); return 0;
+    default: fputs(cmd_usage ? cmd_usage : usage, stderr); return 2;
     }
-    return PARSED;
 }
+
+int cli_parse_common(cli_options *o, int argc, char **argv, const char *cmd_usage)
+{
+    static const struct option longopts[] = {CLI_COMMON_LONGOPTS};
+    int c;
+    while ((c = getopt_long(argc, argv, CLI_COMMON_OPTSTRING, longopts, NULL)) != -1) {
+        int rc = cli_common_flag(c, o, cmd_usage);
+        if (rc != CLI_PARSED)
+            return rc;
+    }
+    return CLI_PARSED;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(cli_options *o, int argc, char **argv);
+} commands[] = {
+    {"devices", cli_devices},   {"plan", cli_plan},     {"demo", cli_demo},
+    {"run", cli_run},           {"logits", cli_logits}, {"tokenize", cli_tokenize},
+    {"bench", cli_bench},       {"init-random", cli_init_random},
+    {"conformance", cli_conformance},
+};
 
 int main(int argc, char **argv)
 {
-    cli_options o = {.backend = "ref"};
-    /* '+' stops at the command; flags may also follow it, so the command's
-     * own arguments are parsed again with the same table. */
-    int rc = parse_flags(argc, argv, "+b:d:t:P:vhV", &o);
-    if (rc != PARSED)
-        return rc;
+    cli_options o = {.backend = PLINTH_DEFAULT_BACKEND};
+    static const struct option longopts[] = {
+        {"version", no_argument, NULL, 'V'},
+        CLI_COMMON_LONGOPTS,
+    };
+    /* '+': stop at the command; it parses the rest (common flags included). */
+    int c;
+    while ((c = getopt_long(argc, argv, "+" CLI_COMMON_OPTSTRING "V", longopts, NULL)) != -1) {
+        if (c == 'V') {
+            printf("plinth %s (plugin ABI %u)\n", PLINTH_VERSION_STRING, PLINTH_ABI_VERSION);
+            return 0;
+        }
+        int rc = cli_common_flag(c, &o, NULL);
+        if (rc != CLI_PARSED)
+            return rc;
+    }
     if (optind >= argc) {
         fputs(usage, stderr);
         return 2;
     }
     const char *cmd = argv[optind];
-    int sub_argc = argc - optind;
-    char **sub_argv = argv + optind;
-    optind = 1;
-    rc = parse_flags(sub_argc, sub_argv, "b:d:t:P:vhV", &o);
-    if (rc != PARSED)
-        return rc;
-    sub_argc -= optind;
-    sub_argv += optind;
-
-    if (strcmp(cmd, "devices") == 0)
-        return cli_devices(&o, sub_argc, sub_argv);
-    if (strcmp(cmd, "plan") == 0)
-        return cli_plan(&o, sub_argc, sub_argv);
-    if (strcmp(cmd, "demo") == 0)
-        return cli_demo(&o, sub_argc, sub_argv);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(cmd, commands[i].name) == 0) {
+            int sub_argc = argc - optind;
+            char **sub_argv = argv + optind;
+            optind = 0; /* a full getopt reset for the command's own parse */
+            return commands[i].fn(&o, sub_argc, sub_argv);
+        }
+    }
     fprintf(stderr, "plinth: unknown command '%s' (see plinth --help)\n", cmd);
     return 2;
 }

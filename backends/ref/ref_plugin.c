@@ -178,8 +178,14 @@ int32_t ref_check_memory(plinth_device *dev, uint32_t op, const plinth_view *out
 #define HAS_FIELD(s, type, field) \
     ((s)->struct_size >= offsetof(type, field) + sizeof((s)->field))
 
+/* The message of the last failure that had no device to hold it (rule 11):
+ * device_open and device_info. */
+static _Thread_local char g_error[256];
+
 static void host_log(int level, const char *msg)
 {
+    if (level == PLINTH_LOG_ERROR)
+        snprintf(g_error, sizeof g_error, "%s", msg);
     if (g_host && HAS_FIELD(g_host, plinth_host, log) && g_host->log)
         g_host->log(g_host->user, level, msg);
 }
@@ -196,8 +202,10 @@ static void copy_str(char *dst, size_t size, const char *src)
 
 static int32_t ref_device_info(uint32_t index, plinth_device_info *out)
 {
-    if (!out || index != 0)
+    if (!out || index != 0) {
+        host_log(PLINTH_LOG_ERROR, "ref: no such device (ref has one device)");
         return PLINTH_ERR_INVALID;
+    }
     /* Write only the fields the host's struct has room for. */
     if (HAS_FIELD(out, plinth_device_info, name))
         copy_str(out->name, sizeof out->name, "ref");
@@ -257,7 +265,7 @@ static void ref_device_close(plinth_device *dev)
 
 static const char *ref_last_error(plinth_device *dev)
 {
-    return dev ? dev->error : "ref: no device";
+    return dev ? dev->error : g_error;
 }
 
 /* ---------------------------------------------------------------- 3 ---- */

@@ -1,0 +1,2 @@
+/* STUB: model builders land here. */
+typedef int stub_models;

@@ -1,0 +1,2 @@
+/* STUB: the conformance suite library lands here. */
+typedef int stub_conformance;
