@@ -1,2 +1,0 @@
-/* STUB: model builders land here. */
-typedef int stub_models;

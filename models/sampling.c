@@ -1,0 +1,2 @@
+/* STUB: sampling lands here. */
+typedef int stub_sampling;

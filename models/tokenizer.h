@@ -1,0 +1,54 @@
+/*
+ * tokenizer.h — the BPE tokenizer of a Hugging Face tokenizer.json (the
+ * Gemma 3 one: byte fallback, special/added tokens, the normalizer and
+ * decoder it declares), and the Gemma chat template.
+ *
+ * Errors: functions that can fail return 0 on success or -1, with a message
+ * naming the file (and token/offset) in `err` (may be NULL).
+ * Thread-safety: a loaded tokenizer is immutable; encode/decode may run on
+ * many threads at once.
+ */
+#ifndef PLINTH_TOKENIZER_H
+#define PLINTH_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tokenizer tokenizer;
+
+/* Loads `path` (a tokenizer.json, or a folder holding one). */
+int tokenizer_load(const char *path, tokenizer **out, char *err, size_t err_size);
+void tokenizer_free(tokenizer *t);
+
+uint32_t tokenizer_vocab_size(const tokenizer *t);
+/* Id of a token given by its text ("<bos>", "<end_of_turn>"), or -1. */
+int32_t tokenizer_token_id(const tokenizer *t, const char *token);
+int32_t tokenizer_bos(const tokenizer *t); /* -1 if none */
+int32_t tokenizer_eos(const tokenizer *t); /* -1 if none */
+
+/* Encodes `len` bytes of text (any bytes; invalid UTF-8 is encoded through
+ * byte fallback). Special tokens written in the text ("<start_of_turn>")
+ * become their ids. With add_bos, <bos> comes first. *out_ids is malloc'ed;
+ * the caller frees it. */
+int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_bos,
+                     int32_t **out_ids, size_t *out_n, char *err, size_t err_size);
+
+/* Decodes ids to text (malloc'ed, NUL-terminated, *out_len bytes without the
+ * NUL). Special tokens are kept as their text unless skip_special. */
+int tokenizer_decode(const tokenizer *t, const int32_t *ids, size_t n, bool skip_special,
+                     char **out_text, size_t *out_len, char *err, size_t err_size);
+
+/* The raw bytes one token contributes to decoded text, for streaming: writes
+ * up to `cap` bytes and returns their count (-1 for a bad id). A byte-fallback
+ * token yields its single byte, so a caller streaming UTF-8 must hold back an
+ * incomplete sequence until the next token completes it. `first` is true for
+ * the first token of a text (the decoder strips a leading space there). */
+int tokenizer_piece(const tokenizer *t, int32_t id, bool first, char *buf, size_t cap);
+
+/* Gemma's chat template for one user turn, ready to encode (without <bos>:
+ * pass add_bos to encode): "<start_of_turn>user\n{text}<end_of_turn>\n
+ * <start_of_turn>model\n". Malloc'ed. */
+char *tokenizer_chat_prompt(const char *user_text);
+
+#endif /* PLINTH_TOKENIZER_H */
