@@ -113,8 +113,8 @@ enum pool_id {
 };
 
 /* A tensor with a fixed home in the model's persistent or state pool.
- * Programs find theirs by name (params, states) or own them (constants,
- * folded values, named "<program id>:<node>"). */
+ * Programs find theirs by name (params, states) or own them (constants and
+ * folded values, named "#p<serial>/c<node>:<name>" and "#p<serial>/n<node>"). */
 typedef struct model_tensor {
     char *name;
     int32_t kind;  /* PLINTH_NODE_PARAM, _CONSTANT, _STATE, or _OP (folded) */

@@ -1,0 +1,269 @@
+/*
+ * compile_emit.c — the compiler's output: instructions with every view
+ * resolved to a pool and byte offsets, the backend's yes or no for each,
+ * and the plan as JSON. The decisions (order, pools, offsets) are made in
+ * compile.c; see compile.h for what the two share.
+ *
+ * Sections:
+ *   1. instructions   4-D views from nodes, io slots and placements
+ *   2. backend check  supports() for every run and fold instruction
+ *   3. plan JSON      prog->plan_json, built with cJSON
+ */
+#include "compile.h"
+
+#include "../plugins/loader.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *pool_name(int32_t pool)
+{
+    switch (pool) {
+    case POOL_ARENA: return "arena";
+    case POOL_PERSISTENT: return "persistent";
+    case POOL_STATE: return "state";
+    case POOL_IO: return "io";
+    case POOL_SCRATCH: return "scratch";
+    default: return "?";
+    }
+}
+
+/* The 4-D form of a rank-`ndim` tensor: leading dims of size 1 whose
+ * strides continue the outermost real one, so a contiguous tensor still
+ * looks contiguous. */
+static void view_shape(plinth_view *v, int32_t dtype, int32_t ndim, const int64_t *shape,
+                       const int64_t *stride)
+{
+    int lead = PLINTH_MAX_DIMS - ndim;
+    v->dtype = dtype;
+    v->ndim = ndim;
+    for (int d = 0; d < ndim; d++) {
+        v->shape[lead + d] = shape[d];
+        v->stride[lead + d] = stride[d];
+    }
+    for (int d = lead - 1; d >= 0; d--) {
+        v->shape[d] = 1;
+        v->stride[d] = v->stride[d + 1] * v->shape[d + 1];
+    }
+}
+
+/* ---------------------------------------------------- 1. instructions --- */
+
+static void node_view(const compiler *c, int32_t n, plinth_view *v, int32_t *pool,
+                      int32_t *tensor)
+{
+    const graph_node *gn = &c->g->nodes[n];
+    const cnode *m = &c->cn[c->cn[n].mem];
+    memset(v, 0, sizeof *v);
+    view_shape(v, gn->dtype, gn->ndim, gn->shape, gn->stride);
+    v->base = m->base;
+    v->offset = m->base + (uint64_t)compile_node_offset(c, n);
+    *pool = m->pool;
+    *tensor = (m->pool == POOL_PERSISTENT || m->pool == POOL_STATE) ? m->ref : -1;
+}
+
+static void slot_view(const compiler *c, int32_t n, int32_t slot, plinth_view *v)
+{
+    const graph_node *gn = &c->g->nodes[n];
+    int64_t stride[PLINTH_MAX_DIMS];
+    int64_t s = (int64_t)plinth_dtype_size((plinth_dtype)gn->dtype);
+    for (int d = gn->ndim - 1; d >= 0; d--) {
+        stride[d] = s;
+        s *= gn->shape[d];
+    }
+    memset(v, 0, sizeof *v);
+    view_shape(v, gn->dtype, gn->ndim, gn->shape, stride);
+    v->base = v->offset = c->prog->outputs[slot].offset;
+}
+
+static void emit_one(const compiler *c, const proto *p, instruction *ins)
+{
+    memset(ins, 0, sizeof *ins);
+    ins->op = p->op;
+    ins->n_in = p->n_in;
+    ins->node = p->node;
+    if (p->op != PLINTH_OP_COPY || p->in_node[0] != p->node)
+        ins->attrs = c->g->nodes[p->node].attrs;
+    if (p->out_node >= 0) {
+        node_view(c, p->out_node, &ins->out, &ins->out_pool, &ins->out_tensor);
+    } else {
+        slot_view(c, p->node, p->out_slot, &ins->out);
+        ins->out_pool = POOL_IO;
+        ins->out_tensor = -1;
+    }
+    for (uint32_t j = 0; j < PLINTH_MAX_INPUTS; j++) {
+        ins->in_pool[j] = -1;
+        ins->in_tensor[j] = -1;
+    }
+    for (uint32_t j = 0; j < p->n_in; j++)
+        node_view(c, p->in_node[j], &ins->in[j], &ins->in_pool[j], &ins->in_tensor[j]);
+}
+
+plinth_status emit_instructions(compiler *c)
+{
+    plinth_program *p = c->prog;
+    if (!p->code && c->n_code)
+        p->code = calloc(c->n_code, sizeof *p->code);
+    if (!p->fold && c->n_fold)
+        p->fold = calloc(c->n_fold, sizeof *p->fold);
+    if ((c->n_code && !p->code) || (c->n_fold && !p->fold))
+        return ctx_error(c->ctx, PLINTH_ERR_NO_MEMORY, "compile: out of memory (instructions)");
+    p->n_code = c->n_code;
+    p->n_fold = c->n_fold;
+    for (uint32_t i = 0; i < c->n_code; i++)
+        emit_one(c, &c->code[i], &p->code[i]);
+    for (uint32_t i = 0; i < c->n_fold; i++)
+        emit_one(c, &c->fold[i], &p->fold[i]);
+    return PLINTH_OK;
+}
+
+/* --------------------------------------------------- 2. backend check --- */
+
+static plinth_status check_list(compiler *c, const instruction *list, uint32_t n,
+                                const char *when)
+{
+    plinth_backend *b = c->model->backend;
+    for (uint32_t i = 0; i < n; i++) {
+        const instruction *ins = &list[i];
+        if (backend_supports(b, ins->op, &ins->out, ins->in, ins->n_in, &ins->attrs))
+            continue;
+        char types[128];
+        size_t len = 0;
+        types[0] = '\0';
+        for (uint32_t j = 0; j < ins->n_in && len < sizeof types; j++)
+            len += (size_t)snprintf(types + len, sizeof types - len, "%s%s", j ? " x " : "",
+                                    plinth_dtype_name((plinth_dtype)ins->in[j].dtype));
+        if (len < sizeof types)
+            snprintf(types + len, sizeof types - len, " -> %s",
+                     plinth_dtype_name((plinth_dtype)ins->out.dtype));
+        return ctx_error(c->ctx, PLINTH_ERR_UNSUPPORTED,
+                         "backend '%s' does not support %s (%s) at node %d%s",
+                         c->model->backend->name, plinth_op_name((plinth_op)ins->op), types,
+                         (int)ins->node, when);
+    }
+    return PLINTH_OK;
+}
+
+plinth_status emit_check_supports(compiler *c)
+{
+    plinth_status st = check_list(c, c->prog->fold, c->prog->n_fold, " (folded at load)");
+    return st ? st : check_list(c, c->prog->code, c->prog->n_code, "");
+}
+
+/* ------------------------------------------------------ 3. plan JSON --- */
+
+static cJSON *json_dims(const int64_t *v, int32_t ndim)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int32_t d = 0; a && d < ndim; d++)
+        if (!cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[d]))) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* A view as {"pool", "offset", "base", "shape", "strides", "dtype"} with
+ * the logical rank; model tensors also carry their "tensor" name. */
+static cJSON *json_view(const compiler *c, const plinth_view *v, int32_t pool,
+                        int32_t tensor)
+{
+    cJSON *o = cJSON_CreateObject();
+    int lead = PLINTH_MAX_DIMS - v->ndim;
+    if (!o)
+        return NULL;
+    bool ok = cJSON_AddStringToObject(o, "pool", pool_name(pool)) &&
+              cJSON_AddNumberToObject(o, "offset", (double)v->offset) &&
+              cJSON_AddNumberToObject(o, "base", (double)v->base) &&
+              cJSON_AddItemToObject(o, "shape", json_dims(v->shape + lead, v->ndim)) &&
+              cJSON_AddItemToObject(o, "strides", json_dims(v->stride + lead, v->ndim)) &&
+              cJSON_AddStringToObject(o, "dtype", plinth_dtype_name((plinth_dtype)v->dtype));
+    if (ok && tensor >= 0 && (uint32_t)tensor < c->model->n_tensors)
+        ok = cJSON_AddStringToObject(o, "tensor", c->model->tensors[tensor].name) != NULL;
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static cJSON *json_code(const compiler *c, const instruction *list, uint32_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    bool ok = a != NULL;
+    for (uint32_t i = 0; ok && i < n; i++) {
+        const instruction *ins = &list[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(a, o)) {
+            cJSON_Delete(o);
+            ok = false;
+            break;
+        }
+        ok = cJSON_AddStringToObject(o, "op", plinth_op_name((plinth_op)ins->op)) &&
+             cJSON_AddNumberToObject(o, "node", ins->node) &&
+             cJSON_AddItemToObject(o, "out",
+                                   json_view(c, &ins->out, ins->out_pool, ins->out_tensor));
+        cJSON *in = ok ? cJSON_AddArrayToObject(o, "in") : NULL;
+        ok = in != NULL;
+        for (uint32_t j = 0; ok && j < ins->n_in; j++)
+            ok = cJSON_AddItemToArray(in, json_view(c, &ins->in[j], ins->in_pool[j],
+                                                    ins->in_tensor[j]));
+    }
+    if (!ok) {
+        cJSON_Delete(a);
+        return NULL;
+    }
+    return a;
+}
+
+static cJSON *json_slots(const io_slot *s, uint32_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (uint32_t i = 0; a && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(a, o)) {
+            cJSON_Delete(o);
+            cJSON_Delete(a);
+            return NULL;
+        }
+        bool ok = cJSON_AddStringToObject(o, "name", s[i].name) &&
+                  cJSON_AddStringToObject(o, "dtype",
+                                          plinth_dtype_name((plinth_dtype)s[i].info.dtype)) &&
+                  cJSON_AddItemToObject(o, "shape", json_dims(s[i].info.shape, s[i].info.ndim)) &&
+                  cJSON_AddNumberToObject(o, "offset", (double)s[i].offset) &&
+                  cJSON_AddNumberToObject(o, "bytes", (double)s[i].bytes);
+        if (!ok) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+plinth_status emit_plan_json(compiler *c)
+{
+    const plinth_program *p = c->prog;
+    const plinth_plan_stats *s = &p->stats;
+    cJSON *root = cJSON_CreateObject();
+    bool ok = root &&
+              cJSON_AddNumberToObject(root, "arena_bytes", (double)s->arena_bytes) &&
+              cJSON_AddNumberToObject(root, "lower_bound", (double)s->lower_bound) &&
+              cJSON_AddNumberToObject(root, "naive_bytes", (double)s->naive_bytes) &&
+              cJSON_AddNumberToObject(root, "io_bytes", (double)s->io_bytes) &&
+              cJSON_AddNumberToObject(root, "scratch_bytes",
+                                      (double)p->pool_bytes[POOL_SCRATCH]) &&
+              cJSON_AddNumberToObject(root, "n_inplace", s->n_inplace) &&
+              cJSON_AddNumberToObject(root, "n_views", s->n_views) &&
+              cJSON_AddItemToObject(root, "instructions", json_code(c, p->code, p->n_code)) &&
+              cJSON_AddItemToObject(root, "fold", json_code(c, p->fold, p->n_fold)) &&
+              cJSON_AddItemToObject(root, "inputs", json_slots(p->inputs, p->n_inputs)) &&
+              cJSON_AddItemToObject(root, "outputs", json_slots(p->outputs, p->n_outputs));
+    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!text)
+        return ctx_error(c->ctx, PLINTH_ERR_NO_MEMORY, "compile: out of memory (plan json)");
+    c->prog->plan_json = text;
+    return PLINTH_OK;
+}
