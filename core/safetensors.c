@@ -547,7 +547,8 @@ static plinth_status open_index(plinth_context *ctx, st_dict *d, const char *pat
     }
 
     /* Across shards: every name once. */
-    qsort(d->tensors, d->n_tensors, sizeof *d->tensors, cmp_by_name);
+    if (d->n_tensors > 0) /* qsort(NULL, 0) is undefined behaviour */
+        qsort(d->tensors, d->n_tensors, sizeof *d->tensors, cmp_by_name);
     for (uint32_t i = 1; i < d->n_tensors; i++)
         if (strcmp(d->tensors[i - 1].name, d->tensors[i].name) == 0) {
             s = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: tensor '%s' is in both %s and %s", path,
@@ -628,7 +629,8 @@ plinth_status st_open(plinth_context *ctx, const char *path, st_dict **out)
         return s;
     }
     /* A single file was sorted by data offset last; st_find needs names. */
-    qsort(d->tensors, d->n_tensors, sizeof *d->tensors, cmp_by_name);
+    if (d->n_tensors > 0) /* qsort(NULL, 0) is undefined behaviour */
+        qsort(d->tensors, d->n_tensors, sizeof *d->tensors, cmp_by_name);
     *out = d;
     return PLINTH_OK;
 }

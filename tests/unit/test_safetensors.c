@@ -339,6 +339,18 @@ Test(st, empty_tensor_and_empty_data)
     CHECK_NO_LEAKS();
 }
 
+/* A state dict with no tensors at all (only metadata) is valid and empty. */
+Test(st, no_tensors)
+{
+    const char *path = write_st("none.safetensors", "{\"__metadata__\":{\"format\":\"pt\"}}",
+                                NULL, 0);
+    st_dict *d = open_ok(path);
+    cr_assert_eq(st_count(d), 0u);
+    cr_assert_null(st_find(d, "anything"));
+    st_close(d);
+    CHECK_NO_LEAKS();
+}
+
 Test(st, scalar_and_eight_dims)
 {
     uint8_t data[8] = {0};
