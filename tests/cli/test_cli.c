@@ -102,19 +102,27 @@ Test(cli, unsupported_op_named_at_compile)
     expect_contains("does not support");
 }
 
+/* Checks the libraries `file` needs at load time (ldd's first column: the
+ * soname, not the path, which may well contain "plinth-"). */
 static void expect_no_backend_link(const char *file)
 {
-    char cmd[4096];
+    char cmd[4096], line[1024];
     snprintf(cmd, sizeof cmd, "ldd '%s'", file);
     FILE *p = popen(cmd, "r");
     cr_assert(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
+    int n_libs = 0;
+    while (fgets(line, sizeof line, p)) {
+        char soname[512];
+        if (sscanf(line, " %511s", soname) != 1)
+            continue;
+        n_libs++;
+        cr_expect(strncmp(soname, "plinth-", 7) != 0, "%s links plugin %s", file, soname);
+        cr_expect(!strstr(soname, "vulkan"), "%s links %s", file, soname);
+        cr_expect(!strstr(soname, "openblas") && !strstr(soname, "libblas"), "%s links %s",
+                  file, soname);
+    }
     pclose(p);
-    cr_assert(strstr(out, "libc.so"), "ldd gave no libc for %s:\n%s", file, out);
-    cr_expect(!strstr(out, "plinth-"), "%s links a plugin:\n%s", file, out);
-    cr_expect(!strstr(out, "vulkan"), "%s links Vulkan:\n%s", file, out);
-    cr_expect(!strstr(out, "openblas"), "%s links OpenBLAS:\n%s", file, out);
+    cr_assert_gt(n_libs, 1, "ldd listed nothing for %s", file);
 }
 
 Test(cli, no_backend_linked_into_core)
