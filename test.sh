@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/deps.sh
 plinth_install_deps
+bash scripts/fetch-tokenizer.sh >/dev/null   # the Gemma 3 tokenizer.json, cached in .cache/
 
 sanitize=1
 extra=()

@@ -35,7 +35,10 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_
                      int32_t **out_ids, size_t *out_n, char *err, size_t err_size);
 
 /* Decodes ids to text (malloc'ed, NUL-terminated, *out_len bytes without the
- * NUL). Special tokens are kept as their text unless skip_special. */
+ * NUL). Special tokens are kept as their text unless skip_special.
+ * Byte-fallback tokens give their raw bytes (an invalid UTF-8 run is not
+ * turned into U+FFFD), so decode(encode(b)) == b for any bytes b, except
+ * that Gemma's decoder turns a literal "▁" (U+2581) in the text into " ". */
 int tokenizer_decode(const tokenizer *t, const int32_t *ids, size_t n, bool skip_special,
                      char **out_text, size_t *out_len, char *err, size_t err_size);
 
@@ -43,12 +46,20 @@ int tokenizer_decode(const tokenizer *t, const int32_t *ids, size_t n, bool skip
  * up to `cap` bytes and returns their count (-1 for a bad id). A byte-fallback
  * token yields its single byte, so a caller streaming UTF-8 must hold back an
  * incomplete sequence until the next token completes it. `first` is true for
- * the first token of a text (the decoder strips a leading space there). */
+ * the first token of a text (the decoder strips a leading space there, if it
+ * declares a Strip; Gemma 3's does not). Bytes past `cap` are dropped: a
+ * buffer of tokenizer_max_piece_len() bytes always suffices. */
 int tokenizer_piece(const tokenizer *t, int32_t id, bool first, char *buf, size_t cap);
 
 /* Gemma's chat template for one user turn, ready to encode (without <bos>:
  * pass add_bos to encode): "<start_of_turn>user\n{text}<end_of_turn>\n
- * <start_of_turn>model\n". Malloc'ed. */
+ * <start_of_turn>model\n". Malloc'ed. Like the checkpoints' Jinja template
+ * (`content | trim`), leading and trailing ASCII whitespace of the text is
+ * dropped. */
 char *tokenizer_chat_prompt(const char *user_text);
+
+/* The longest piece any token yields (tokenizer_piece with first=false), so
+ * a streaming caller can size one buffer. */
+uint32_t tokenizer_max_piece_len(const tokenizer *t);
 
 #endif /* PLINTH_TOKENIZER_H */

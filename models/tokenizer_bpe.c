@@ -1,0 +1,349 @@
+/*
+ * tokenizer_bpe.c — encoding text to ids.
+ * Sections: scratch buffers, added-token split, normalizer, pre-tokenizer,
+ * BPE merge loop (a binary heap over a linked list of symbols), driver.
+ *
+ * The pipeline follows tokenizers / transformers.js: added tokens are cut
+ * out of the raw text first (leftmost-longest); each remaining section is
+ * normalized, pre-tokenized into words, and each word is split into
+ * characters and merged by rank. Characters missing from the vocab (and
+ * bytes that are not valid UTF-8) become <0xXX> byte-fallback tokens and
+ * never merge. Gemma 3 has no effective pre-tokenizer (its Split on " "
+ * runs after " " became "▁"), so a whole line is one BPE word: the merge
+ * loop must stay O(n log n) for long inputs.
+ */
+#include "tokenizer_internal.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --------------------------------------------------------- scratch buffers */
+
+int tok_ids_push(tok_ids *o, int32_t id)
+{
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 64;
+        int32_t *v = realloc(o->v, cap * sizeof *v);
+        if (!v) return -1;
+        o->v = v;
+        o->cap = cap;
+    }
+    o->v[o->n++] = id;
+    return 0;
+}
+
+enum { SYM_VOCAB, SYM_BYTES, SYM_UNK, SYM_DEAD };
+typedef struct {
+    int32_t id;
+    int32_t prev, next;
+    uint32_t start, len; /* bytes of the word this symbol covers */
+    uint8_t kind;
+} sym;
+
+/* A candidate merge is one u64, (rank << 32) | left slot: the heap compares
+ * plain integers, giving lowest rank first and, on ties, the leftmost pair,
+ * as in HF's (rank, position) order and transformers.js' rank + position
+ * bias. An entry is stale when the pair now at `left` has another rank;
+ * ranks name pairs uniquely and a slot's token only grows, so an entry
+ * whose rank still matches is exactly the merge a fresh entry would ask. */
+typedef uint64_t cand;
+
+typedef struct {
+    char *norm;
+    size_t norm_cap;
+    size_t *words; /* (start, len) pairs */
+    size_t words_cap;
+    sym *syms;
+    size_t syms_cap;
+    cand *heap;
+    size_t heap_n, heap_cap;
+} scratch;
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    size_t c = *cap ? *cap : 64;
+    while (c < need) c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q) return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- heap */
+
+static void sift_down(cand *h, size_t n, size_t i)
+{
+    cand x = h[i];
+    for (;;) {
+        size_t l = 2 * i + 1, m = l;
+        if (l >= n) break;
+        if (l + 1 < n && h[l + 1] < h[l]) m = l + 1;
+        if (h[m] >= x) break;
+        h[i] = h[m];
+        i = m;
+    }
+    h[i] = x;
+}
+
+static int heap_push(scratch *s, cand c)
+{
+    if (grow((void **)&s->heap, &s->heap_cap, s->heap_n + 1, sizeof *s->heap)) return -1;
+    size_t i = s->heap_n++;
+    while (i > 0 && c < s->heap[(i - 1) / 2]) {
+        s->heap[i] = s->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    s->heap[i] = c;
+    return 0;
+}
+
+static cand heap_pop(scratch *s)
+{
+    cand top = s->heap[0];
+    s->heap[0] = s->heap[--s->heap_n];
+    if (s->heap_n) sift_down(s->heap, s->heap_n, 0);
+    return top;
+}
+
+/* ------------------------------------------------------------ BPE merge */
+
+/* The merge of syms[l] with its right neighbour, or NULL. */
+static const tok_map64_slot *pair_merge(const tokenizer *t, const scratch *s, int32_t l)
+{
+    const sym *a = &s->syms[l];
+    if (a->kind != SYM_VOCAB || a->next < 0) return NULL;
+    const sym *b = &s->syms[a->next];
+    if (b->kind != SYM_VOCAB) return NULL;
+    return tok_map64_get(&t->merges, ((uint64_t)(uint32_t)a->id << 32) | (uint32_t)b->id);
+}
+
+static int push_pair(const tokenizer *t, scratch *s, int32_t l)
+{
+    const tok_map64_slot *m = pair_merge(t, s, l);
+    return m ? heap_push(s, ((uint64_t)m->a << 32) | (uint32_t)l) : 0;
+}
+
+static int emit_bytes(const tokenizer *t, const unsigned char *w, const sym *y, tok_ids *out)
+{
+    for (uint32_t k = 0; k < y->len; k++)
+        if (tok_ids_push(out, t->byte_id[w[y->start + k]])) return -1;
+    return 0;
+}
+
+static int bpe_word(const tokenizer *t, scratch *s, const unsigned char *w, size_t n, tok_ids *out)
+{
+    if (n == 0) return 0;
+    if (n > INT32_MAX) return -1; /* symbol slots are int32 */
+    if (t->ignore_merges) {
+        int32_t id = tok_lookup(t, (const char *)w, n);
+        if (id >= 0) return tok_ids_push(out, id);
+    }
+    if (grow((void **)&s->syms, &s->syms_cap, n, sizeof *s->syms)) return -1;
+
+    /* Characters -> symbols. */
+    int32_t ns = 0;
+    for (size_t i = 0; i < n;) {
+        size_t cl = tok_utf8_len(w + i, n - i);
+        sym y = {-1, ns - 1, -1, (uint32_t)i, (uint32_t)(cl ? cl : 1), SYM_VOCAB};
+        if (cl == 1 && w[i] < 128) y.id = t->ascii_id[w[i]];
+        else if (cl) y.id = tok_lookup(t, (const char *)w + i, cl);
+        if (y.id < 0) y.kind = (t->byte_fallback && t->byte_id[w[i]] >= 0) ? SYM_BYTES : SYM_UNK;
+        if (ns > 0) s->syms[ns - 1].next = ns;
+        s->syms[ns++] = y;
+        i += y.len;
+    }
+
+    /* Merge by rank. A merged symbol keeps its left part's slot, so slot
+     * order is text order and "leftmost" is the smaller slot. The first
+     * candidates are heapified in O(n) rather than pushed one by one. */
+    if (grow((void **)&s->heap, &s->heap_cap, (size_t)ns, sizeof *s->heap)) return -1;
+    s->heap_n = 0;
+    for (int32_t i = 0; i + 1 < ns; i++) {
+        const tok_map64_slot *m = pair_merge(t, s, i);
+        if (m) s->heap[s->heap_n++] = ((uint64_t)m->a << 32) | (uint32_t)i;
+    }
+    for (size_t i = s->heap_n / 2; i-- > 0;) sift_down(s->heap, s->heap_n, i);
+    while (s->heap_n) {
+        cand c = heap_pop(s);
+        int32_t l = (int32_t)(uint32_t)c;
+        const tok_map64_slot *m = pair_merge(t, s, l);
+        if (!m || m->a != (uint32_t)(c >> 32)) continue; /* stale */
+        sym *a = &s->syms[l], *b = &s->syms[a->next];
+        a->id = (int32_t)m->b;
+        a->len += b->len;
+        a->next = b->next;
+        if (b->next >= 0) s->syms[b->next].prev = l;
+        b->kind = SYM_DEAD;
+        if (a->prev >= 0 && push_pair(t, s, a->prev)) return -1;
+        if (push_pair(t, s, l)) return -1;
+    }
+
+    /* Emit. */
+    bool last_unk = false;
+    for (int32_t i = 0; i >= 0; i = s->syms[i].next) {
+        const sym *y = &s->syms[i];
+        if (y->kind == SYM_BYTES) {
+            if (emit_bytes(t, w, y, out)) return -1;
+        } else if (y->kind == SYM_UNK) {
+            if (t->unk_id < 0) return -2;
+            if (!(t->fuse_unk && last_unk) && tok_ids_push(out, t->unk_id)) return -1;
+        } else if (tok_ids_push(out, y->id)) {
+            return -1;
+        }
+        last_unk = y->kind == SYM_UNK;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ normalizer */
+
+/* Applies the normalizer steps to a section; the result is in s->norm. */
+static int normalize(const tokenizer *t, scratch *s, const char *text, size_t len, size_t *out_len)
+{
+    if (grow((void **)&s->norm, &s->norm_cap, len + 1, 1)) return -1;
+    memcpy(s->norm, text, len);
+    size_t n = len;
+    char *tmp = NULL;
+    for (size_t k = 0; k < t->n_norm; k++) {
+        const tok_norm_step *st = &t->norm[k];
+        if (st->kind == TOK_NORM_PREPEND) {
+            if (n == 0) continue; /* HF prepends only to non-empty text */
+            if (grow((void **)&s->norm, &s->norm_cap, n + st->clen + 1, 1)) return -1;
+            memmove(s->norm + st->clen, s->norm, n);
+            memcpy(s->norm, st->content, st->clen);
+            n += st->clen;
+            continue;
+        }
+        /* Replace: count, then rebuild once. */
+        size_t hits = 0;
+        for (size_t i = 0; i + st->plen <= n;)
+            if (memcmp(s->norm + i, st->pattern, st->plen) == 0) { hits++; i += st->plen; } else i++;
+        if (!hits) continue;
+        size_t nn = n - hits * st->plen + hits * st->clen;
+        tmp = malloc(nn + 1);
+        if (!tmp) return -1;
+        size_t o = 0;
+        for (size_t i = 0; i < n;) {
+            if (i + st->plen <= n && memcmp(s->norm + i, st->pattern, st->plen) == 0) {
+                memcpy(tmp + o, st->content, st->clen);
+                o += st->clen;
+                i += st->plen;
+            } else {
+                tmp[o++] = s->norm[i++];
+            }
+        }
+        if (grow((void **)&s->norm, &s->norm_cap, nn + 1, 1)) { free(tmp); return -1; }
+        memcpy(s->norm, tmp, nn);
+        free(tmp);
+        tmp = NULL;
+        n = nn;
+    }
+    *out_len = n;
+    return 0;
+}
+
+/* --------------------------------------------------------- pre-tokenizer */
+
+static int add_word(scratch *s, size_t *nw, size_t start, size_t len)
+{
+    if (len == 0) return 0;
+    if (grow((void **)&s->words, &s->words_cap, 2 * (*nw + 1), sizeof *s->words)) return -1;
+    s->words[2 * *nw] = start;
+    s->words[2 * *nw + 1] = len;
+    (*nw)++;
+    return 0;
+}
+
+/* Split on a literal string with HF's delimiter behaviours. */
+static int split_words(const tokenizer *t, scratch *s, size_t n, size_t *nw)
+{
+    *nw = 0;
+    if (!t->has_split) return add_word(s, nw, 0, n);
+    const char *p = s->norm;
+    size_t pl = t->split_len, piece = 0; /* start of the pending piece */
+    int b = t->split_behavior;
+    for (size_t i = 0; i + pl <= n;) {
+        if (memcmp(p + i, t->split_pat, pl) != 0) { i++; continue; }
+        size_t d = i, dend = i + pl;
+        if (b == TOK_SPLIT_CONTIGUOUS)
+            while (dend + pl <= n && memcmp(p + dend, t->split_pat, pl) == 0) dend += pl;
+        int rc = 0;
+        switch (b) {
+        case TOK_SPLIT_REMOVED: rc = add_word(s, nw, piece, d - piece); piece = dend; break;
+        case TOK_SPLIT_ISOLATED:
+        case TOK_SPLIT_CONTIGUOUS:
+            rc = add_word(s, nw, piece, d - piece) || add_word(s, nw, d, dend - d);
+            piece = dend;
+            break;
+        case TOK_SPLIT_PREV: rc = add_word(s, nw, piece, dend - piece); piece = dend; break;
+        default: /* TOK_SPLIT_NEXT */ rc = add_word(s, nw, piece, d - piece); piece = d; break;
+        }
+        if (rc) return -1;
+        i = dend;
+    }
+    return add_word(s, nw, piece, n - piece);
+}
+
+/* ---------------------------------------------------------------- driver */
+
+static int encode_section(const tokenizer *t, scratch *s, const char *text, size_t len, tok_ids *out)
+{
+    size_t n, nw;
+    if (len == 0) return 0;
+    if (normalize(t, s, text, len, &n) || split_words(t, s, n, &nw)) return -1;
+    for (size_t k = 0; k < nw; k++) {
+        int rc = bpe_word(t, s, (const unsigned char *)s->norm + s->words[2 * k], s->words[2 * k + 1], out);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* Longest added token starting at text[i], or -1 (length in *mlen). */
+static int32_t match_added(const tokenizer *t, const unsigned char *text, size_t len, size_t i, size_t *mlen)
+{
+    int32_t best = -1;
+    uint32_t node = 0;
+    for (size_t j = i; j < len; j++) {
+        const tok_map64_slot *e = tok_map64_get(&t->trie, ((uint64_t)node << 8) | text[j]);
+        if (!e) break;
+        node = e->a;
+        if (t->node_tok[node] >= 0) { best = t->node_tok[node]; *mlen = j + 1 - i; }
+    }
+    return best;
+}
+
+static bool is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/* Cuts added tokens out of the raw text (leftmost-longest, like
+ * transformers.js' DictionarySplitter and HF's aho-corasick), honouring
+ * lstrip/rstrip by trimming ASCII whitespace next to such tokens. */
+int tok_encode_text(const tokenizer *t, const char *text, size_t len, tok_ids *out)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    scratch s = {0};
+    size_t start = 0, i = 0;
+    int rc = 0;
+    while (i < len && rc == 0) {
+        size_t ml = 0;
+        int32_t id = t->can_start[u[i]] ? match_added(t, u, len, i, &ml) : -1;
+        if (id < 0) { i++; continue; }
+        size_t end = i;
+        if (t->flags[id] & TOKF_LSTRIP)
+            while (end > start && is_space(u[end - 1])) end--;
+        rc = encode_section(t, &s, text + start, end - start, out);
+        if (rc == 0) rc = tok_ids_push(out, id);
+        i += ml;
+        if (t->flags[id] & TOKF_RSTRIP)
+            while (i < len && is_space(u[i])) i++;
+        start = i;
+    }
+    if (rc == 0) rc = encode_section(t, &s, text + start, len - start, out);
+    free(s.norm);
+    free(s.words);
+    free(s.syms);
+    free(s.heap);
+    return rc;
+}
