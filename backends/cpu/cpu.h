@@ -1,0 +1,160 @@
+/*
+ * cpu.h — internals shared by the files of the cpu backend.
+ *
+ * The cpu backend runs every op ref runs. Common layouts (contiguous rows of
+ * f32, bf16/f16 weights) take SIMD fast paths; everything else falls back to
+ * ref's own kernels, compiled into this plugin (the backends/ref sources minus the
+ * entry file), so the rare cases have exactly ref's semantics by
+ * construction and `supports` is ref's validation.
+ *
+ * Sections:
+ *   1. the device object (prefixed by ref's, so ref_fail and the fallback
+ *      kernels can take it) and ISA levels
+ *   2. the thread pool                            (cpu_pool.c)
+ *   3. ISA detection                               (cpu_isa.c)
+ *   4. fast kernels: each returns true when it ran the case, false when the
+ *      caller must fall back to ref (one file per op family)
+ *   5. the program path: fusion and replay         (cpu_program.c)
+ */
+#ifndef PLINTH_CPU_H
+#define PLINTH_CPU_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ref.h"
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+enum cpu_isa { CPU_ISA_SCALAR = 0, CPU_ISA_AVX2 = 1, CPU_ISA_AVX512 = 2 };
+
+typedef struct cpu_pool cpu_pool;
+
+typedef struct cpu_device {
+    plinth_device base;   /* first: the ref kernels and ref_fail see this */
+    int isa;              /* enum cpu_isa in use                          */
+    bool has_bf16;        /* avx512_bf16 usable (and allowed by isa)      */
+    bool bf16_compute;    /* prefill matmul with vdpbf16ps (inexact)      */
+    uint32_t n_threads;
+    cpu_pool *pool;
+    float *scratch[64];   /* per-thread packing buffers (GEMM), or NULL   */
+    size_t scratch_size;  /* floats in each                               */
+    float *apack;         /* shared packed-A buffer for GEMM              */
+    size_t apack_size;    /* floats                                       */
+    struct cpu_rope_freq {  /* rope inverse frequencies, by (base, n_dims) */
+        float base;
+        int32_t n_dims;
+        double inv[256];
+    } rope_freq[4];
+    uint32_t rope_next;   /* round-robin slot to refill                   */
+} cpu_device;
+
+/* A table of cos/sin for T positions and n_dims/2 frequencies, reused by
+ * every rope step of a program with the same base, n_dims and positions
+ * (q and k of every layer). Filled lazily; `pos` keeps the positions it was
+ * filled for. */
+typedef struct cpu_rope_table {
+    float base;
+    int32_t n_dims;
+    int64_t t;        /* positions held, 0: empty */
+    int64_t cap_t;    /* room for */
+    int32_t *pos;     /* [cap_t]                  */
+    float *cs;        /* [cap_t][n_dims/2][2]     */
+} cpu_rope_table;
+
+static inline cpu_device *cpu_dev(plinth_device *d)
+{
+    return (cpu_device *)d;
+}
+
+/* Element size in bytes of a dtype (0 when unknown). */
+static inline size_t cpu_esize(int32_t dt)
+{
+    return dt == PLINTH_F32 || dt == PLINTH_I32 ? 4 : dt == PLINTH_F16 || dt == PLINTH_BF16 ? 2 : 0;
+}
+
+static inline float cpu_bf16_to_f32(uint16_t h)
+{
+    union { uint32_t u; float f; } v = {.u = (uint32_t)h << 16};
+    return v.f;
+}
+
+float cpu_f16_to_f32(uint16_t h);
+/* Loads element i of a float row of dtype dt as f32 (exact). */
+float cpu_load_f(const uint8_t *row, int32_t dt, int64_t i);
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+/* fn(ctx, task, thread) runs tasks [0, n_tasks) handed out dynamically; the
+ * caller's thread takes part. With one thread, or n_tasks == 1, it runs
+ * inline. Not reentrant: one parallel region at a time per pool. */
+typedef void (*cpu_task_fn)(void *ctx, int64_t task, uint32_t thread);
+
+int32_t cpu_pool_create(uint32_t n_threads, cpu_pool **out);
+void cpu_pool_destroy(cpu_pool *pool);
+void cpu_parallel(cpu_device *dev, int64_t n_tasks, cpu_task_fn fn, void *ctx);
+
+/* ---------------------------------------------------------------- 3 ---- */
+
+typedef struct cpu_features {
+    bool avx2_fma; /* AVX2 + FMA + F16C with OS ymm state */
+    bool avx512;   /* AVX-512 F/BW/VL/DQ with OS zmm state */
+    bool avx512_bf16;
+} cpu_features;
+
+void cpu_detect(cpu_features *out);
+const char *cpu_isa_name(int isa);
+
+/* ---------------------------------------------------------------- 4 ---- */
+
+bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view *a,
+                     const plinth_view *b, bool tb);
+bool cpu_binary_fast(cpu_device *dev, uint32_t op, const plinth_view *out,
+                     const plinth_view *a, const plinth_view *b);
+bool cpu_unary_fast(cpu_device *dev, uint32_t op, const plinth_view *out,
+                    const plinth_view *x, float s);
+/* rms_norm; when `mul` is not NULL the result is also multiplied by it
+ * elementwise (the fused rms_norm -> mul step), mul being out-shaped f32. */
+bool cpu_rms_norm_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
+                       const plinth_view *w, float eps, const plinth_view *mul);
+bool cpu_softmax_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
+                      const plinth_view *mask, float scale);
+bool cpu_rope_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
+                   const plinth_view *pos, const plinth_attr_rope *a);
+/* The same with a table (NULL: compute the angles in place). */
+bool cpu_rope_table_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
+                         const plinth_view *pos, const plinth_attr_rope *a,
+                         cpu_rope_table *table);
+bool cpu_matmul_reserve(cpu_device *dev, int64_t m, int64_t k);
+bool cpu_attention_fast(cpu_device *dev, const plinth_view *out, const plinth_view *in,
+                        const plinth_attr_attention *a);
+bool cpu_get_rows_fast(cpu_device *dev, const plinth_view *out, const plinth_view *table,
+                       const plinth_view *idx);
+bool cpu_set_rows_fast(cpu_device *dev, const plinth_view *out, const plinth_view *src,
+                       const plinth_view *idx);
+bool cpu_copy_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x);
+bool cpu_argmax_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x);
+/* gelu_tanh(g) * u into out, all f32 with the same shape (fused step). */
+bool cpu_gelu_mul_fast(cpu_device *dev, const plinth_view *out, const plinth_view *g,
+                       const plinth_view *u);
+
+/* Runs one op: the fast path when it applies, else ref's kernel. No checks
+ * beyond what the fallback does: callers validated the instruction. */
+int32_t cpu_run_op(cpu_device *dev, uint32_t op, const plinth_view *out,
+                   const plinth_view *in, uint32_t n_in, const void *attrs);
+
+/* ---------------------------------------------------------------- 5 ---- */
+
+int32_t cpu_prepare(plinth_device *dev, const plinth_instruction *code, uint32_t n,
+                    void **out_program);
+int32_t cpu_execute(plinth_device *dev, void *program);
+void cpu_release(plinth_device *dev, void *program);
+
+/* Host services, remembered by the entry point (cpu_plugin.c). */
+extern const plinth_host *cpu_host;
+void *cpu_malloc(size_t size);
+void cpu_free(void *p);
+
+#endif /* PLINTH_CPU_H */

@@ -1,0 +1,394 @@
+/*
+ * cpu_plugin.c — the cpu backend's face to the host.
+ *
+ * Sections:
+ *   1. host services and the device-less error (rule 11)
+ *   2. devices: one CPU device; options isa=, threads=; the ISA level
+ *   3. buffers: 256-aligned host memory (large ones mmap'd, huge pages)
+ *   4. supports and the kernel table: ref's validation, then cpu_run_op
+ *   5. the table and the entry point (the only exported symbol)
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cpu.h"
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+#define HAS_FIELD(s, type, field) \
+    ((s)->struct_size >= offsetof(type, field) + sizeof((s)->field))
+
+const plinth_host *cpu_host;
+static _Thread_local char g_error[256];
+
+static bool host_alloc_ok(void)
+{
+    return cpu_host && HAS_FIELD(cpu_host, plinth_host, free) && cpu_host->malloc &&
+           cpu_host->free;
+}
+
+void *cpu_malloc(size_t size)
+{
+    return host_alloc_ok() ? cpu_host->malloc(cpu_host->user, size) : malloc(size);
+}
+
+void cpu_free(void *p)
+{
+    if (!p)
+        return;
+    if (host_alloc_ok())
+        cpu_host->free(cpu_host->user, p);
+    else
+        free(p);
+}
+
+static void host_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void host_log(int level, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (level == PLINTH_LOG_ERROR)
+        snprintf(g_error, sizeof g_error, "%s", msg);
+    if (cpu_host && HAS_FIELD(cpu_host, plinth_host, log) && cpu_host->log)
+        cpu_host->log(cpu_host->user, level, msg);
+}
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+#define MAX_THREADS 64
+
+/* The highest level this CPU and OS run, lowered by PLINTH_CPU_ISA (so the
+ * conformance suite can test every level a machine has). */
+static int detected_isa(bool *bf16)
+{
+    cpu_features f;
+    cpu_detect(&f);
+    int isa = f.avx512 ? CPU_ISA_AVX512 : f.avx2_fma ? CPU_ISA_AVX2 : CPU_ISA_SCALAR;
+    const char *env = getenv("PLINTH_CPU_ISA");
+    if (env && env[0]) {
+        int cap = !strcmp(env, "scalar") ? CPU_ISA_SCALAR : !strcmp(env, "avx2") ? CPU_ISA_AVX2
+                                                                                  : CPU_ISA_AVX512;
+        if (cap < isa)
+            isa = cap;
+    }
+    *bf16 = f.avx512_bf16 && isa == CPU_ISA_AVX512;
+    return isa;
+}
+
+static uint32_t default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (uint32_t)n;
+}
+
+static uint32_t cpu_device_count(void)
+{
+    return 1;
+}
+
+static int32_t cpu_device_info(uint32_t index, plinth_device_info *out)
+{
+    if (!out || index != 0) {
+        host_log(PLINTH_LOG_ERROR, "cpu: no such device (cpu has one device)");
+        return PLINTH_ERR_INVALID;
+    }
+    bool bf16;
+    int isa = detected_isa(&bf16);
+    if (HAS_FIELD(out, plinth_device_info, name))
+        snprintf(out->name, sizeof out->name, "cpu");
+    if (HAS_FIELD(out, plinth_device_info, description))
+        snprintf(out->description, sizeof out->description,
+                 "plinth cpu backend: SIMD kernels, f32 accumulation, thread pool");
+    if (HAS_FIELD(out, plinth_device_info, type))
+        out->type = PLINTH_DEVICE_CPU;
+    if (HAS_FIELD(out, plinth_device_info, memory_bytes)) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        out->memory_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    }
+    if (HAS_FIELD(out, plinth_device_info, features))
+        snprintf(out->features, sizeof out->features, "isa=%s%s threads=%u blas=none",
+                 cpu_isa_name(isa), bf16 ? " avx512_bf16" : "", default_threads());
+    return PLINTH_OK;
+}
+
+/* "isa=avx2,threads=1": unknown keys and bad values are errors, so a typo
+ * is not silently a default. */
+static int32_t parse_config(cpu_device *d, const char *cfg)
+{
+    while (cfg && *cfg) {
+        const char *end = strchr(cfg, ',');
+        size_t len = end ? (size_t)(end - cfg) : strlen(cfg);
+        char kv[64];
+        if (len >= sizeof kv) {
+            host_log(PLINTH_LOG_ERROR, "cpu: config entry too long");
+            return PLINTH_ERR_INVALID;
+        }
+        memcpy(kv, cfg, len);
+        kv[len] = 0;
+        char *eq = strchr(kv, '=');
+        const char *val = eq ? eq + 1 : "";
+        if (eq)
+            *eq = 0;
+        if (!strcmp(kv, "isa")) {
+            int want = !strcmp(val, "scalar") ? CPU_ISA_SCALAR
+                       : !strcmp(val, "avx2") ? CPU_ISA_AVX2
+                       : !strcmp(val, "avx512") ? CPU_ISA_AVX512 : -1;
+            if (want < 0) {
+                host_log(PLINTH_LOG_ERROR, "cpu: isa=%s: expected scalar, avx2 or avx512", val);
+                return PLINTH_ERR_INVALID;
+            }
+            if (want > d->isa) {
+                /* refused, not lowered: a test of avx512 must not pass on avx2 */
+                host_log(PLINTH_LOG_ERROR, "cpu: isa=%s is not available here (highest: %s)",
+                         val, cpu_isa_name(d->isa));
+                return PLINTH_ERR_UNSUPPORTED;
+            }
+            d->isa = want;
+        } else if (!strcmp(kv, "threads")) {
+            char *e;
+            long n = strtol(val, &e, 10);
+            if (*val == 0 || *e || n < 1 || n > MAX_THREADS) {
+                host_log(PLINTH_LOG_ERROR, "cpu: threads=%s: expected 1..%d", val, MAX_THREADS);
+                return PLINTH_ERR_INVALID;
+            }
+            d->n_threads = (uint32_t)n;
+        } else if (kv[0]) {
+            host_log(PLINTH_LOG_ERROR, "cpu: unknown config key '%s' (isa, threads)", kv);
+            return PLINTH_ERR_INVALID;
+        }
+        cfg = end ? end + 1 : NULL;
+    }
+    return PLINTH_OK;
+}
+
+static void cpu_device_close(plinth_device *pd);
+
+static int32_t cpu_device_open(uint32_t index, const plinth_device_options *opts,
+                               plinth_device **out)
+{
+    if (!out)
+        return PLINTH_ERR_INVALID;
+    *out = NULL;
+    if (index != 0) {
+        host_log(PLINTH_LOG_ERROR, "cpu: device index out of range (cpu has one device)");
+        return PLINTH_ERR_INVALID;
+    }
+    cpu_device *d = cpu_malloc(sizeof *d);
+    if (!d) {
+        host_log(PLINTH_LOG_ERROR, "cpu: out of memory opening the device");
+        return PLINTH_ERR_NO_MEMORY;
+    }
+    memset(d, 0, sizeof *d);
+    d->isa = detected_isa(&d->has_bf16);
+    d->n_threads = default_threads();
+    if (opts && HAS_FIELD(opts, plinth_device_options, n_threads) && opts->n_threads)
+        d->n_threads = opts->n_threads > MAX_THREADS ? MAX_THREADS : opts->n_threads;
+    int32_t st = PLINTH_OK;
+    if (opts && HAS_FIELD(opts, plinth_device_options, config))
+        st = parse_config(d, opts->config);
+    d->has_bf16 = d->has_bf16 && d->isa == CPU_ISA_AVX512;
+    if (st == PLINTH_OK) {
+        st = cpu_pool_create(d->n_threads, &d->pool);
+        if (st != PLINTH_OK)
+            host_log(PLINTH_LOG_ERROR, "cpu: cannot create the thread pool");
+    }
+    if (st != PLINTH_OK) {
+        cpu_device_close(&d->base);
+        return st;
+    }
+    host_log(PLINTH_LOG_DEBUG, "cpu: isa=%s threads=%u", cpu_isa_name(d->isa), d->n_threads);
+    *out = &d->base;
+    return PLINTH_OK;
+}
+
+static void cpu_device_close(plinth_device *pd)
+{
+    if (!pd)
+        return;
+    cpu_device *d = cpu_dev(pd);
+    cpu_pool_destroy(d->pool);
+    for (int i = 0; i < MAX_THREADS; i++)
+        free(d->scratch[i]);
+    free(d->apack);
+    cpu_free(d);
+}
+
+static const char *cpu_last_error(plinth_device *dev)
+{
+    return dev ? dev->error : g_error;
+}
+
+/* ---------------------------------------------------------------- 3 ---- */
+
+/* Large buffers are mmap'd: zero pages come free from the kernel (ref zeroes
+ * explicitly; touching 1 GB of weights twice costs load time), and huge
+ * pages cut TLB misses when the weights stream through at full bandwidth. */
+#define MMAP_MIN (2u << 20)
+
+static int32_t cpu_buffer_alloc(plinth_device *dev, uint64_t size, plinth_buffer *out)
+{
+    if (!out)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "buffer_alloc: NULL out");
+    memset(out, 0, sizeof *out);
+    if (size > UINT64_MAX / 2 || size > SIZE_MAX / 2)
+        return ref_fail(dev, PLINTH_ERR_NO_MEMORY, "buffer_alloc: %llu bytes is too large",
+                        (unsigned long long)size);
+    /* One spare vector at the end: SIMD tails may over-read (never write). */
+    uint64_t rounded = (size + 64 + PLINTH_ALIGNMENT - 1) / PLINTH_ALIGNMENT * PLINTH_ALIGNMENT;
+    void *p;
+    if (rounded >= MMAP_MIN) {
+        rounded = (rounded + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
+        p = mmap(NULL, (size_t)rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
+        if (p == MAP_FAILED)
+            p = NULL;
+#ifdef MADV_HUGEPAGE
+        else
+            madvise(p, (size_t)rounded, MADV_HUGEPAGE);
+#endif
+    } else {
+        p = aligned_alloc(PLINTH_ALIGNMENT, (size_t)rounded);
+        if (p)
+            memset(p, 0, (size_t)rounded);
+    }
+    if (!p)
+        return ref_fail(dev, PLINTH_ERR_NO_MEMORY, "buffer_alloc: out of memory (%llu bytes)",
+                        (unsigned long long)rounded);
+    out->handle = p;
+    out->host = p;
+    out->size = rounded;
+    return PLINTH_OK;
+}
+
+static void cpu_buffer_free(plinth_device *dev, plinth_buffer *buf)
+{
+    if (!buf || !buf->handle)
+        return;
+    if (buf->size >= MMAP_MIN)
+        munmap(buf->handle, (size_t)buf->size);
+    else
+        free(buf->handle);
+    memset(buf, 0, sizeof *buf);
+}
+
+static int32_t check_range(plinth_device *dev, const char *what, const plinth_buffer *buf,
+                           uint64_t offset, const void *host, uint64_t size)
+{
+    if (!buf || !buf->host)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: no buffer", what);
+    if (size > 0 && !host)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: NULL host pointer", what);
+    if (offset > buf->size || size > buf->size - offset)
+        return ref_fail(dev, PLINTH_ERR_INVALID,
+                        "%s: %llu bytes at offset %llu exceed the %llu-byte buffer", what,
+                        (unsigned long long)size, (unsigned long long)offset,
+                        (unsigned long long)buf->size);
+    return PLINTH_OK;
+}
+
+static int32_t cpu_upload(plinth_device *dev, const plinth_buffer *dst, uint64_t offset,
+                          const void *src, uint64_t size)
+{
+    int32_t st = check_range(dev, "upload", dst, offset, src, size);
+    if (st == PLINTH_OK && size > 0)
+        memcpy(dst->host + offset, src, (size_t)size);
+    return st;
+}
+
+static int32_t cpu_download(plinth_device *dev, const plinth_buffer *src, uint64_t offset,
+                            void *dst, uint64_t size)
+{
+    int32_t st = check_range(dev, "download", src, offset, dst, size);
+    if (st == PLINTH_OK && size > 0)
+        memcpy(dst, src->host + offset, (size_t)size);
+    return st;
+}
+
+/* ---------------------------------------------------------------- 4 ---- */
+
+typedef int32_t (*check_fn)(plinth_device *dev, const plinth_view *out,
+                            const plinth_view *in, uint32_t n_in, const void *attrs);
+
+static const check_fn checks[PLINTH_OP_COUNT] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = ref_check_##n,
+    PLINTH_OP_LIST(X)
+#undef X
+};
+
+/* Honest by construction: every case ref's validation accepts runs, on a
+ * fast path or on ref's own kernel. */
+static bool cpu_supports(plinth_device *dev, uint32_t op, const plinth_view *out,
+                         const plinth_view *in, uint32_t n_in, const void *attrs)
+{
+    if (op >= PLINTH_OP_COUNT) {
+        ref_fail(dev, PLINTH_ERR_UNSUPPORTED, "cpu: unknown op %u", op);
+        return false;
+    }
+    return checks[op](dev, out, in, n_in, attrs) == PLINTH_OK;
+}
+
+#define CPU_KERNEL(E, n, lo, hi)                                                          \
+    static int32_t cpu_kernel_##n(plinth_device *dev, const plinth_view *out,             \
+                                  const plinth_view *in, uint32_t n_in, const void *attrs) \
+    {                                                                                     \
+        int32_t st = ref_check_##n(dev, out, in, n_in, attrs);                            \
+        if (st == PLINTH_OK)                                                              \
+            st = ref_check_memory(dev, PLINTH_OP_##E, out, in, n_in);                     \
+        if (st != PLINTH_OK)                                                              \
+            return st;                                                                    \
+        return cpu_run_op(cpu_dev(dev), PLINTH_OP_##E, out, in, n_in, attrs);             \
+    }
+PLINTH_OP_LIST(CPU_KERNEL)
+#undef CPU_KERNEL
+
+static const plinth_kernel_fn kernels[PLINTH_OP_COUNT] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = cpu_kernel_##n,
+    PLINTH_OP_LIST(X)
+#undef X
+};
+
+/* ---------------------------------------------------------------- 5 ---- */
+
+static const plinth_backend_api api = {
+    .struct_size = sizeof(plinth_backend_api),
+    .abi_version = PLINTH_ABI_VERSION,
+    .name = "cpu",
+    .version = "0.1.0",
+    .description = "cpu backend: AVX-512/AVX2/scalar kernels, bf16 weights, thread pool",
+    .device_count = cpu_device_count,
+    .device_info = cpu_device_info,
+    .device_open = cpu_device_open,
+    .device_close = cpu_device_close,
+    .last_error = cpu_last_error,
+    .buffer_alloc = cpu_buffer_alloc,
+    .buffer_free = cpu_buffer_free,
+    .upload = cpu_upload,
+    .download = cpu_download,
+    .supports = cpu_supports,
+    .op_count = PLINTH_OP_COUNT,
+    .kernels = kernels,
+    .prepare = cpu_prepare,
+    .execute = cpu_execute,
+    .release = cpu_release,
+    .synchronize = NULL, /* every call completes before it returns */
+    .unavailable_reason = NULL,
+};
+
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
+                                                                   const plinth_host *host);
+
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
+                                                                   const plinth_host *host)
+{
+    if (host_abi_version < PLINTH_ABI_VERSION)
+        return NULL;
+    cpu_host = host;
+    return &api;
+}

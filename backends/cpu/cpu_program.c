@@ -1,0 +1,227 @@
+/*
+ * cpu_program.c — the whole-program path: prepare fuses, execute replays.
+ *
+ * Sections:
+ *   1. the program: validated steps, fused pairs, rope tables
+ *   2. fusion rules
+ *   3. prepare / execute / release
+ *
+ * Fusion is only done where it cannot change what any reader sees: a pair
+ * of adjacent instructions whose second writes over the first's output in
+ * place (the planner aliases the mul's output onto its dying input). After
+ * the pair, that memory holds exactly what the unfused pair leaves there,
+ * and nothing ran in between that could have read the intermediate.
+ *   rms_norm(x[, w]) -> t ; mul(t, y) -> t   =>  one pass: x/rms * w * y
+ *   gelu_tanh(g) -> t     ; mul(t, u) -> t   =>  one pass: gelu(g) * u
+ * Rope steps with the same base, n_dims and positions (q and k of every
+ * layer) share one cos/sin table per execute instead of one sincos per
+ * element pair per step.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+enum step_kind { STEP_OP, STEP_NORM_MUL, STEP_GELU_MUL, STEP_ROPE };
+
+typedef struct step {
+    int kind;
+    const plinth_instruction *ins;
+    const plinth_view *other; /* the mul's other operand (fused kinds)  */
+    const plinth_view *out;   /* the pair's final output                */
+    int table;                /* STEP_ROPE: index into tables           */
+} step;
+
+typedef struct program {
+    uint32_t n_steps;
+    step *steps;
+    uint32_t n_tables;
+    cpu_rope_table tables[8];
+} program;
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+static bool same_view(const plinth_view *a, const plinth_view *b)
+{
+    if (a->data != b->data || a->dtype != b->dtype)
+        return false;
+    for (int k = 0; k < 4; k++)
+        if (a->shape[k] != b->shape[k] || (a->shape[k] != 1 && a->stride[k] != b->stride[k]))
+            return false;
+    return true;
+}
+
+/* Is `second` a mul that takes `first`'s output and writes over it? Sets
+ * *other to the mul's other input. */
+static bool mul_in_place(const plinth_instruction *first, const plinth_instruction *second,
+                         const plinth_view **other)
+{
+    if (second->op != PLINTH_OP_MUL || !same_view(second->out, first->out))
+        return false;
+    const plinth_view *t = first->out;
+    if (same_view(&second->in[0], t) && !same_view(&second->in[1], t))
+        *other = &second->in[1];
+    else if (same_view(&second->in[1], t) && !same_view(&second->in[0], t))
+        *other = &second->in[0];
+    else
+        return false;
+    /* the fused kernels read `other` with the output's shape */
+    return (*other)->dtype == PLINTH_F32 && ref_same_shape(*other, t) && t->dtype == PLINTH_F32;
+}
+
+/* ---------------------------------------------------------------- 3 ---- */
+
+void cpu_release(plinth_device *pd, void *prog)
+{
+    program *p = prog;
+    if (!p)
+        return;
+    for (uint32_t i = 0; i < p->n_tables; i++) {
+        cpu_free(p->tables[i].pos);
+        cpu_free(p->tables[i].cs);
+    }
+    cpu_free(p->steps);
+    cpu_free(p);
+}
+
+static int rope_table_for(program *p, const plinth_instruction *ins)
+{
+    const plinth_attr_rope *a = ins->attrs;
+    const int64_t t = ins->in[0].shape[1];
+    if (ins->in[0].dtype != PLINTH_F32 || a->n_dims <= 0 || a->n_dims > 512)
+        return -1;
+    for (uint32_t i = 0; i < p->n_tables; i++)
+        if (p->tables[i].base == a->base && p->tables[i].n_dims == a->n_dims) {
+            if (p->tables[i].cap_t < t)
+                p->tables[i].cap_t = t;
+            return (int)i;
+        }
+    if (p->n_tables == 8)
+        return -1;
+    cpu_rope_table *tb = &p->tables[p->n_tables];
+    *tb = (cpu_rope_table){.base = a->base, .n_dims = a->n_dims, .cap_t = t};
+    return (int)p->n_tables++;
+}
+
+int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *code, uint32_t n,
+                    void **out_program)
+{
+    cpu_device *dev = cpu_dev(pd);
+    if (!out_program)
+        return ref_fail(pd, PLINTH_ERR_INVALID, "prepare: NULL out_program");
+    *out_program = NULL;
+    program *p = cpu_malloc(sizeof *p);
+    if (!p)
+        return ref_fail(pd, PLINTH_ERR_NO_MEMORY, "prepare: out of memory");
+    memset(p, 0, sizeof *p);
+    p->steps = cpu_malloc(sizeof(step) * (n ? n : 1));
+    if (!p->steps) {
+        cpu_release(pd, p);
+        return ref_fail(pd, PLINTH_ERR_NO_MEMORY, "prepare: out of memory");
+    }
+    typedef int32_t (*check_fn)(plinth_device *, const plinth_view *, const plinth_view *,
+                                uint32_t, const void *);
+    static const check_fn checks[PLINTH_OP_COUNT] = {
+#define X(E, nm, lo, hi) [PLINTH_OP_##E] = ref_check_##nm,
+        PLINTH_OP_LIST(X)
+#undef X
+    };
+    int64_t mm_m = 0, mm_k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const plinth_instruction *ins = &code[i];
+        int32_t st = ins->op < PLINTH_OP_COUNT
+                         ? checks[ins->op](pd, ins->out, ins->in, ins->n_in, ins->attrs)
+                         : ref_fail(pd, PLINTH_ERR_INVALID, "prepare: unknown op %u", ins->op);
+        if (st == PLINTH_OK)
+            st = ref_check_memory(pd, ins->op, ins->out, ins->in, ins->n_in);
+        if (st != PLINTH_OK) {
+            cpu_release(pd, p);
+            return st;
+        }
+        if (ins->op == PLINTH_OP_MATMUL) {
+            if (ins->out->shape[2] > mm_m)
+                mm_m = ins->out->shape[2];
+            if (ins->in[0].shape[3] > mm_k)
+                mm_k = ins->in[0].shape[3];
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const plinth_instruction *ins = &code[i];
+        step s = {.kind = STEP_OP, .ins = ins, .out = ins->out, .table = -1};
+        const plinth_view *other = NULL;
+        if (i + 1 < n && (ins->op == PLINTH_OP_RMS_NORM || ins->op == PLINTH_OP_GELU_TANH) &&
+            mul_in_place(ins, &code[i + 1], &other)) {
+            s.kind = ins->op == PLINTH_OP_RMS_NORM ? STEP_NORM_MUL : STEP_GELU_MUL;
+            s.other = other;
+            s.out = code[i + 1].out;
+            p->steps[p->n_steps++] = s;
+            i++; /* the mul is part of this step */
+            continue;
+        }
+        if (ins->op == PLINTH_OP_ROPE) {
+            s.table = rope_table_for(p, ins);
+            if (s.table >= 0)
+                s.kind = STEP_ROPE;
+        }
+        p->steps[p->n_steps++] = s;
+    }
+    for (uint32_t i = 0; i < p->n_tables; i++) {
+        cpu_rope_table *tb = &p->tables[i];
+        tb->pos = cpu_malloc(sizeof(int32_t) * (size_t)(tb->cap_t ? tb->cap_t : 1));
+        tb->cs = cpu_malloc(sizeof(float) * (size_t)(tb->cap_t ? tb->cap_t : 1) *
+                            (size_t)tb->n_dims);
+        if (!tb->pos || !tb->cs) {
+            cpu_release(pd, p);
+            return ref_fail(pd, PLINTH_ERR_NO_MEMORY, "prepare: out of memory");
+        }
+    }
+    if (dev->isa == CPU_ISA_AVX512 && mm_m > 0 && !cpu_matmul_reserve(dev, mm_m, mm_k)) {
+        cpu_release(pd, p);
+        return ref_fail(pd, PLINTH_ERR_NO_MEMORY, "prepare: out of memory for matmul buffers");
+    }
+    *out_program = p;
+    return PLINTH_OK;
+}
+
+int32_t cpu_execute(plinth_device *pd, void *prog)
+{
+    cpu_device *dev = cpu_dev(pd);
+    program *p = prog;
+    if (!p)
+        return ref_fail(pd, PLINTH_ERR_INVALID, "execute: NULL program");
+    for (uint32_t i = 0; i < p->n_tables; i++)
+        p->tables[i].t = 0; /* positions may have changed since the last run */
+    for (uint32_t i = 0; i < p->n_steps; i++) {
+        const step *s = &p->steps[i];
+        const plinth_instruction *ins = s->ins;
+        bool done = false;
+        switch (s->kind) {
+        case STEP_NORM_MUL:
+            done = cpu_rms_norm_fast(dev, s->out, &ins->in[0], ins->n_in == 2 ? &ins->in[1] : NULL,
+                                     ((const plinth_attr_rms_norm *)ins->attrs)->eps, s->other);
+            break;
+        case STEP_GELU_MUL:
+            done = cpu_gelu_mul_fast(dev, s->out, &ins->in[0], s->other);
+            break;
+        case STEP_ROPE:
+            done = cpu_rope_table_fast(dev, ins->out, &ins->in[0], &ins->in[1], ins->attrs,
+                                       &p->tables[s->table]);
+            break;
+        default:
+            break;
+        }
+        if (done)
+            continue;
+        int32_t st = cpu_run_op(dev, ins->op, ins->out, ins->in, ins->n_in, ins->attrs);
+        if (st == PLINTH_OK && s->kind != STEP_OP && s->kind != STEP_ROPE) {
+            /* a fused pair the fast kernel declined: run its mul too */
+            const plinth_instruction *mul = ins + 1;
+            st = cpu_run_op(dev, mul->op, mul->out, mul->in, mul->n_in, mul->attrs);
+        }
+        if (st != PLINTH_OK)
+            return st;
+    }
+    return PLINTH_OK;
+}

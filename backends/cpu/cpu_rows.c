@@ -1,0 +1,348 @@
+/*
+ * cpu_rows.c — row-wise ops and the op dispatcher.
+ *
+ * Sections:
+ *   1. element loads (f16/bf16 widen exactly)
+ *   2. rms_norm (optionally fused with the following mul)
+ *   3. get_rows, set_rows, copy, argmax
+ *   4. cpu_run_op: the fast path when it applies, else ref's kernel
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cpu_simd.h"
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+float cpu_f16_to_f32(uint16_t h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    float v;
+    if (e == 0)
+        v = ldexpf((float)m, -24);
+    else if (e == 31)
+        v = m ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(m | 0x400), (int)e - 25);
+    union { float f; uint32_t u; } u = {.f = v};
+    u.u |= sign;
+    return u.f;
+}
+
+float cpu_load_f(const uint8_t *row, int32_t dt, int64_t i)
+{
+    if (dt == PLINTH_F32) {
+        float f;
+        memcpy(&f, row + i * 4, 4);
+        return f;
+    }
+    uint16_t h;
+    memcpy(&h, row + i * 2, 2);
+    return dt == PLINTH_BF16 ? cpu_bf16_to_f32(h) : cpu_f16_to_f32(h);
+}
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+typedef struct norm_job {
+    const plinth_view *out, *x, *w, *mul;
+    float eps;
+    int isa;
+    int64_t rows_per_task;
+} norm_job;
+
+static void row_index(const plinth_view *v, int64_t r, int64_t idx[3])
+{
+    idx[2] = r % v->shape[2];
+    r /= v->shape[2];
+    idx[1] = r % v->shape[1];
+    idx[0] = r / v->shape[1];
+}
+
+static const uint8_t *row_ptr(const plinth_view *v, const int64_t idx[3])
+{
+    int64_t off = 0;
+    for (int k = 0; k < 3; k++)
+        off += (v->shape[k] == 1 ? 0 : idx[k]) * v->stride[k];
+    return v->data + off;
+}
+
+#if defined(__x86_64__)
+CPU_AVX512 static void norm_row_avx512(float *o, const float *x, const uint8_t *w, int32_t wdt,
+                                       const float *mul, int64_t n, float eps)
+{
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+        __m512 v = v16_load(x + i, PLINTH_F32, n - i >= 16 ? 16 : (int)(n - i));
+        acc = _mm512_fmadd_ps(v, v, acc);
+    }
+    const double ss = _mm512_reduce_add_ps(acc);
+    const __m512 inv = _mm512_set1_ps((float)(1.0 / sqrt(ss / (double)n + eps)));
+    const size_t ws = cpu_esize(wdt);
+    for (int64_t i = 0; i < n; i += 16) {
+        const int m = n - i >= 16 ? 16 : (int)(n - i);
+        const __mmask16 k = (__mmask16)(m == 16 ? 0xffff : (1u << m) - 1);
+        __m512 v = _mm512_mul_ps(v16_load(x + i, PLINTH_F32, m), inv);
+        if (w)
+            v = _mm512_mul_ps(v, v16_load(w + i * ws, wdt, m));
+        if (mul)
+            v = _mm512_mul_ps(v, v16_load(mul + i, PLINTH_F32, m));
+        _mm512_mask_storeu_ps(o + i, k, v);
+    }
+}
+#endif
+
+static void norm_row(const norm_job *j, int64_t r)
+{
+    int64_t idx[3];
+    row_index(j->out, r, idx);
+    float *o = (float *)row_ptr(j->out, idx);
+    const float *x = (const float *)row_ptr(j->x, idx);
+    const uint8_t *w = j->w ? row_ptr(j->w, idx) : NULL;
+    const float *mul = j->mul ? (const float *)row_ptr(j->mul, idx) : NULL;
+    const int64_t n = j->x->shape[3];
+    const int32_t wdt = j->w ? j->w->dtype : PLINTH_F32;
+#if defined(__x86_64__)
+    if (j->isa == CPU_ISA_AVX512) {
+        norm_row_avx512(o, x, w, wdt, mul, n, j->eps);
+        return;
+    }
+#endif
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += x[i + l] * x[i + l];
+    for (; i < n; i++)
+        acc[0] += x[i] * x[i];
+    double ss = 0;
+    for (int l = 0; l < 8; l++)
+        ss += acc[l];
+    const float inv = (float)(1.0 / sqrt(ss / (double)n + j->eps));
+    for (i = 0; i < n; i++) {
+        float v = x[i] * inv;
+        if (w)
+            v *= cpu_load_f(w, wdt, i);
+        if (mul)
+            v *= mul[i];
+        o[i] = v;
+    }
+}
+
+static void norm_task(void *ctx, int64_t t, uint32_t thread)
+{
+    const norm_job *j = ctx;
+    const int64_t rows = j->out->shape[0] * j->out->shape[1] * j->out->shape[2];
+    for (int64_t r = t * j->rows_per_task; r < rows && r < (t + 1) * j->rows_per_task; r++)
+        norm_row(j, r);
+}
+
+/* Contiguous rows only: out and x (and mul) f32 with inner stride 4, w a
+ * float vector of the row length (inner stride = its element size). out may
+ * be x: a row is fully reduced before it is written. */
+bool cpu_rms_norm_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
+                       const plinth_view *w, float eps, const plinth_view *mul)
+{
+    if (out->dtype != PLINTH_F32 || x->dtype != PLINTH_F32 || out->stride[3] != 4 ||
+        x->stride[3] != 4)
+        return false;
+    if (w && (w->shape[3] != x->shape[3] || w->stride[3] != (int64_t)cpu_esize(w->dtype)))
+        return false;
+    if (mul && (mul->dtype != PLINTH_F32 || mul->stride[3] != 4 ||
+                !ref_same_shape(mul, out)))
+        return false;
+    const int64_t rows = out->shape[0] * out->shape[1] * out->shape[2];
+    if (rows == 0 || x->shape[3] == 0)
+        return rows == 0 || false;
+    norm_job j = {out, x, w, mul, eps, dev->isa, 1};
+    j.rows_per_task = (16384 + x->shape[3] - 1) / x->shape[3];
+    cpu_parallel(dev, (rows + j.rows_per_task - 1) / j.rows_per_task, norm_task, &j);
+    return true;
+}
+
+bool cpu_softmax_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
+                      const plinth_view *mask, float scale)
+{
+    return false; /* rare outside attention: ref's kernel serves it */
+}
+
+/* ---------------------------------------------------------------- 3 ---- */
+
+static bool indices_ok(const plinth_view *idx, int64_t n_rows)
+{
+    for (int64_t p = 0; p < idx->shape[1]; p++)
+        for (int64_t q = 0; q < idx->shape[2]; q++)
+            for (int64_t r = 0; r < idx->shape[3]; r++) {
+                int32_t v;
+                memcpy(&v, ref_at(idx, 0, p, q, r), 4);
+                if (v < 0 || v >= n_rows)
+                    return false;
+            }
+    return true;
+}
+
+/* Rows move as bytes when the dtypes match; a bf16/f16 table widens to f32
+ * exactly. Anything else (narrowing, strided rows) is ref's. */
+static bool move_row(uint8_t *dst, int32_t ddt, const uint8_t *src, int32_t sdt, int64_t n)
+{
+    if (ddt == sdt) {
+        memmove(dst, src, (size_t)n * cpu_esize(sdt));
+        return true;
+    }
+    if (ddt != PLINTH_F32 || (sdt != PLINTH_BF16 && sdt != PLINTH_F16))
+        return false;
+    for (int64_t i = 0; i < n; i++) {
+        float f = cpu_load_f(src, sdt, i);
+        memcpy(dst + i * 4, &f, 4);
+    }
+    return true;
+}
+
+static bool rows_contiguous(const plinth_view *v)
+{
+    return v->stride[3] == (int64_t)cpu_esize(v->dtype);
+}
+
+bool cpu_get_rows_fast(cpu_device *dev, const plinth_view *out, const plinth_view *table,
+                       const plinth_view *idx)
+{
+    if (!rows_contiguous(out) || !rows_contiguous(table) ||
+        (out->dtype != table->dtype && out->dtype != PLINTH_F32) ||
+        (out->dtype != table->dtype && table->dtype == PLINTH_I32) ||
+        !indices_ok(idx, table->shape[2]))
+        return false;
+    for (int64_t p = 0; p < idx->shape[1]; p++)
+        for (int64_t q = 0; q < idx->shape[2]; q++)
+            for (int64_t r = 0; r < idx->shape[3]; r++) {
+                int32_t v;
+                memcpy(&v, ref_at(idx, 0, p, q, r), 4);
+                move_row(ref_at(out, p, q, r, 0), out->dtype, ref_at(table, 0, 0, v, 0),
+                         table->dtype, out->shape[3]);
+            }
+    return true;
+}
+
+bool cpu_set_rows_fast(cpu_device *dev, const plinth_view *out, const plinth_view *src,
+                       const plinth_view *idx)
+{
+    if (out->dtype != src->dtype || !rows_contiguous(out) || !rows_contiguous(src) ||
+        !indices_ok(idx, out->shape[2]))
+        return false;
+    for (int64_t p = 0; p < idx->shape[1]; p++)
+        for (int64_t q = 0; q < idx->shape[2]; q++)
+            for (int64_t r = 0; r < idx->shape[3]; r++) {
+                int32_t v;
+                memcpy(&v, ref_at(idx, 0, p, q, r), 4);
+                move_row(ref_at(out, 0, 0, v, 0), out->dtype, ref_at(src, p, q, r, 0),
+                         src->dtype, out->shape[3]);
+            }
+    return true;
+}
+
+static bool dense(const plinth_view *v)
+{
+    int64_t s = (int64_t)cpu_esize(v->dtype);
+    for (int k = 3; k >= 0; k--) {
+        if (v->shape[k] != 1 && v->stride[k] != s)
+            return false;
+        s *= v->shape[k];
+    }
+    return true;
+}
+
+bool cpu_copy_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x)
+{
+    if (!dense(out) || !dense(x) || out->dtype != x->dtype)
+        return false;
+    const int64_t n = ref_numel(out);
+    if (n > 0)
+        memmove(out->data, x->data, (size_t)n * cpu_esize(x->dtype));
+    return true;
+}
+
+bool cpu_argmax_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x)
+{
+    if (x->dtype != PLINTH_F32 || x->stride[3] != 4 || x->shape[3] == 0)
+        return false;
+    for (int64_t i0 = 0; i0 < x->shape[0]; i0++)
+        for (int64_t i1 = 0; i1 < x->shape[1]; i1++)
+            for (int64_t i2 = 0; i2 < x->shape[2]; i2++) {
+                const float *row = (const float *)ref_at(x, i0, i1, i2, 0);
+                int32_t best = 0;
+                float bv = row[0];
+                /* First maximum; the first NaN wins (as ref and numpy). */
+                for (int64_t i = 1; i < x->shape[3] && !isnan(bv); i++)
+                    if (isnan(row[i]) || row[i] > bv) {
+                        bv = row[i];
+                        best = (int32_t)i;
+                    }
+                memcpy(ref_at(out, 0, i0, i1, i2), &best, 4);
+            }
+    return true;
+}
+
+/* ---------------------------------------------------------------- 4 ---- */
+
+int32_t cpu_run_op(cpu_device *dev, uint32_t op, const plinth_view *out,
+                   const plinth_view *in, uint32_t n_in, const void *attrs)
+{
+    plinth_device *pd = &dev->base;
+    bool done = false;
+    switch (op) {
+    case PLINTH_OP_ADD:
+    case PLINTH_OP_SUB:
+    case PLINTH_OP_MUL:
+    case PLINTH_OP_DIV:
+        done = cpu_binary_fast(dev, op, out, &in[0], &in[1]);
+        break;
+    case PLINTH_OP_SCALE:
+        done = cpu_unary_fast(dev, op, out, &in[0], ((const plinth_attr_scale *)attrs)->s);
+        break;
+    case PLINTH_OP_GELU_TANH:
+    case PLINTH_OP_SILU:
+        done = cpu_unary_fast(dev, op, out, &in[0], 0.0f);
+        break;
+    case PLINTH_OP_RMS_NORM:
+        done = cpu_rms_norm_fast(dev, out, &in[0], n_in == 2 ? &in[1] : NULL,
+                                 ((const plinth_attr_rms_norm *)attrs)->eps, NULL);
+        break;
+    case PLINTH_OP_SOFTMAX:
+        done = cpu_softmax_fast(dev, out, &in[0], n_in == 2 ? &in[1] : NULL,
+                                ((const plinth_attr_softmax *)attrs)->scale);
+        break;
+    case PLINTH_OP_MATMUL:
+        done = cpu_matmul_fast(dev, out, &in[0], &in[1],
+                               ((const plinth_attr_matmul *)attrs)->transpose_b != 0);
+        break;
+    case PLINTH_OP_GET_ROWS:
+        done = cpu_get_rows_fast(dev, out, &in[0], &in[1]);
+        break;
+    case PLINTH_OP_SET_ROWS:
+        done = cpu_set_rows_fast(dev, out, &in[0], &in[1]);
+        break;
+    case PLINTH_OP_ROPE:
+        done = cpu_rope_fast(dev, out, &in[0], &in[1], attrs);
+        break;
+    case PLINTH_OP_ATTENTION:
+        done = cpu_attention_fast(dev, out, in, attrs);
+        break;
+    case PLINTH_OP_COPY:
+        done = cpu_copy_fast(dev, out, &in[0]);
+        break;
+    case PLINTH_OP_ARGMAX:
+        done = cpu_argmax_fast(dev, out, &in[0]);
+        break;
+    default:
+        break;
+    }
+    if (done)
+        return PLINTH_OK;
+    switch (op) {
+#define X(E, n, lo, hi)       \
+    case PLINTH_OP_##E:       \
+        return ref_##n(pd, out, in, n_in, attrs);
+        PLINTH_OP_LIST(X)
+#undef X
+    default:
+        return ref_fail(pd, PLINTH_ERR_INVALID, "cpu: unknown op %u", op);
+    }
+}

@@ -1,0 +1,77 @@
+/*
+ * cpu_simd.h — target attributes and small SIMD helpers shared by the
+ * kernel files. Each helper is `static inline` with the same target as the
+ * kernels that call it, so gcc inlines it into them.
+ *
+ * Sections:
+ *   1. target attribute strings
+ *   2. AVX-512 helpers: loads that widen bf16/f16, exp, horizontal sums
+ */
+#ifndef PLINTH_CPU_SIMD_H
+#define PLINTH_CPU_SIMD_H
+
+#include "cpu.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+#define CPU_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx2")))
+#define CPU_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+/* 16 elements of dtype dt at p (n <= 16 valid, the rest read as 0), as f32.
+ * bf16 widens exactly (it is the top half of an f32). */
+CPU_AVX512 static inline __m512 v16_load(const void *p, int32_t dt, int n)
+{
+    const __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+    if (dt == PLINTH_F32)
+        return _mm512_maskz_loadu_ps(m, p);
+    __m256i h = _mm256_maskz_loadu_epi16(m, p);
+    if (dt == PLINTH_BF16)
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return _mm512_cvtph_ps(h);
+}
+
+/* e^x, ~1 ulp (Cephes expf polynomial); scalef handles overflow to inf
+ * and underflow to 0; NaN propagates. */
+CPU_AVX512 static inline __m512 v16_exp(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(89.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500E-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* 8 elements of dtype dt at p (all 8 valid), as f32. */
+CPU_AVX2 static inline __m256 v8_load(const void *p, int32_t dt)
+{
+    if (dt == PLINTH_F32)
+        return _mm256_loadu_ps(p);
+    __m128i h = _mm_loadu_si128(p);
+    if (dt == PLINTH_BF16)
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return _mm256_cvtph_ps(h);
+}
+
+CPU_AVX2 static inline float v8_hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#endif /* __x86_64__ */
+
+#endif /* PLINTH_CPU_SIMD_H */

@@ -1,0 +1,161 @@
+/*
+ * ref_views.c — errors and the view checks every ref kernel runs before it
+ * touches memory. A file of its own because the cpu backend compiles ref's
+ * kernels in as its generic fallback: both plugins then share these checks
+ * (and so accept and refuse exactly the same cases) without a copy.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "ref.h"
+
+
+int32_t ref_fail(plinth_device *dev, int32_t status, const char *fmt, ...)
+{
+    if (dev) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(dev->error, sizeof dev->error, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+static const char *const op_names[] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = #n,
+    PLINTH_OP_LIST(X)
+#undef X
+};
+static const uint8_t op_min_in[] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = lo,
+    PLINTH_OP_LIST(X)
+#undef X
+};
+static const uint8_t op_max_in[] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = hi,
+    PLINTH_OP_LIST(X)
+#undef X
+};
+
+const char *ref_op_name(uint32_t op)
+{
+    return op < PLINTH_OP_COUNT ? op_names[op] : "?";
+}
+
+const char *ref_shape_str(const plinth_view *v, char *buf, size_t size)
+{
+    snprintf(buf, size, "[%lld, %lld, %lld, %lld]", (long long)v->shape[0],
+             (long long)v->shape[1], (long long)v->shape[2], (long long)v->shape[3]);
+    return buf;
+}
+
+bool ref_same_shape(const plinth_view *a, const plinth_view *b)
+{
+    for (int k = 0; k < 4; k++)
+        if (a->shape[k] != b->shape[k])
+            return false;
+    return true;
+}
+
+bool ref_broadcastable(const plinth_view *v, const plinth_view *to)
+{
+    for (int k = 0; k < 4; k++)
+        if (v->shape[k] != to->shape[k] && v->shape[k] != 1)
+            return false;
+    return true;
+}
+
+int32_t ref_check_view(plinth_device *dev, uint32_t op, const char *what,
+                       const plinth_view *v)
+{
+    const char *name = ref_op_name(op);
+    if (!ref_dtype_valid(v->dtype))
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has unknown dtype %d", name, what,
+                        (int)v->dtype);
+    if (v->ndim < 0 || v->ndim > PLINTH_MAX_DIMS)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has ndim %d", name, what,
+                        (int)v->ndim);
+    for (int k = 0; k < 4; k++)
+        if (v->shape[k] < 0)
+            return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has negative dim %d", name,
+                            what, k);
+    /* Element counts are int64 products everywhere else: make them safe. */
+    int64_t n = 1;
+    for (int k = 0; k < 4; k++)
+        if (__builtin_mul_overflow(n, v->shape[k], &n))
+            return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has too many elements", name,
+                            what);
+    return PLINTH_OK;
+}
+
+int32_t ref_check_arity(plinth_device *dev, uint32_t op, const plinth_view *out,
+                        const plinth_view *in, uint32_t n_in)
+{
+    const char *name = ref_op_name(op);
+    if (op >= PLINTH_OP_COUNT)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "unknown op %u", op);
+    if (n_in < op_min_in[op] || n_in > op_max_in[op])
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: takes %u to %u inputs, got %u", name,
+                        (unsigned)op_min_in[op], (unsigned)op_max_in[op], n_in);
+    if (!out || (n_in > 0 && !in))
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: NULL view", name);
+    int32_t st = ref_check_view(dev, op, "out", out);
+    for (uint32_t i = 0; st == PLINTH_OK && i < n_in; i++) {
+        char what[16];
+        snprintf(what, sizeof what, "in[%u]", i);
+        st = ref_check_view(dev, op, what, &in[i]);
+    }
+    return st;
+}
+
+/* Does the byte range a view touches lie inside its buffer? Overflowing
+ * arithmetic counts as "no". */
+static bool view_in_buffer(const plinth_view *v)
+{
+    int64_t lo = (int64_t)v->offset, hi = (int64_t)v->offset;
+    if (v->offset > (uint64_t)INT64_MAX)
+        return false;
+    for (int k = 0; k < 4; k++) {
+        int64_t span;
+        if (__builtin_mul_overflow(v->shape[k] - 1, v->stride[k], &span))
+            return false;
+        if (span < 0 ? __builtin_add_overflow(lo, span, &lo)
+                     : __builtin_add_overflow(hi, span, &hi))
+            return false;
+    }
+    if (__builtin_add_overflow(hi, (int64_t)ref_dtype_size(v->dtype), &hi))
+        return false;
+    return lo >= 0 && (uint64_t)hi <= v->buffer->size;
+}
+
+static int32_t check_one_memory(plinth_device *dev, uint32_t op, const char *what,
+                                const plinth_view *v)
+{
+    if (ref_numel(v) == 0)
+        return PLINTH_OK;
+    if (!v->data)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has no host data", ref_op_name(op),
+                        what);
+    /* Only checkable when the view says where it lives. */
+    if (v->buffer && v->buffer->host && v->data == v->buffer->host + v->offset &&
+        !view_in_buffer(v)) {
+        char s[96];
+        return ref_fail(dev, PLINTH_ERR_INVALID,
+                        "%s: %s %s at offset %llu reaches outside its %llu-byte buffer",
+                        ref_op_name(op), what, ref_shape_str(v, s, sizeof s),
+                        (unsigned long long)v->offset, (unsigned long long)v->buffer->size);
+    }
+    return PLINTH_OK;
+}
+
+int32_t ref_check_memory(plinth_device *dev, uint32_t op, const plinth_view *out,
+                         const plinth_view *in, uint32_t n_in)
+{
+    int32_t st = check_one_memory(dev, op, "out", out);
+    for (uint32_t i = 0; st == PLINTH_OK && i < n_in; i++) {
+        char what[16];
+        snprintf(what, sizeof what, "in[%u]", i);
+        st = check_one_memory(dev, op, what, &in[i]);
+    }
+    return st;
+}

@@ -1,2 +1,0 @@
-/* STUB: the conformance suite library lands here. */
-typedef int stub_conformance;

@@ -1,0 +1,284 @@
+/*
+ * conformance.h — the cross-backend conformance suite as a library.
+ *
+ * Used by `plinth conformance` (tools/cli_conformance.c) and by the Criterion
+ * suite (tests/conformance/). One suite, every backend: cases are generated
+ * from PLINTH_OP_LIST (cases.c), each is run on the backend under test and on
+ * `ref` (the oracle) with the same inputs (harness.c), and judged by the same
+ * traps: NaN-poisoned outputs, guard bytes around every output view, inputs
+ * checked unchanged, 256-byte alignment, NaN/Inf agreement, and a normalised
+ * MSE threshold derived from the dtype and the reduction length (compare.c).
+ * Whole graphs (graphs.c) run through the compiler and the static executor.
+ * Expectations (expect.c) mark cases skip/xfail per backend, with a reason;
+ * reports (report.c) are a terminal table, JSON and JUnit XML.
+ *
+ * Sections: 1 tensors and cases; 2 results; 3 expectations; 4 running;
+ * 5 whole graphs; 6 reports.
+ */
+#ifndef PLINTH_CONFORMANCE_H
+#define PLINTH_CONFORMANCE_H
+
+#include "plinth.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ------------------------------------------------------------------ 1 --- */
+
+/* How a tensor's values are drawn. Every generator avoids exact zeros for
+ * floats, so the NMSE denominator is never 0 and an all-zero bug shows. */
+enum conf_gen {
+    CONF_GEN_UNIFORM = 0, /* uniform in ±[lo, hi) (hi=0: ±1)             */
+    CONF_GEN_INT,         /* integers in [lo, hi]                         */
+    CONF_GEN_INDEX,       /* i32 indices in [0, hi) (distinct if lo == 1) */
+    CONF_GEN_ARANGE,      /* lo, lo+1, ... (positions)                    */
+    CONF_GEN_CONST,       /* every element = lo                           */
+    CONF_GEN_ARGMAX,      /* rows in ±1 with one clear maximum (2 ties if lo) */
+    CONF_GEN_CAUSAL_MASK, /* 0 on/below the diagonal, -inf above, + noise */
+    CONF_GEN_SPECIAL,     /* NaN, ±Inf, ties, saturating values, repeated */
+};
+
+/* One tensor of a case: a 4-D view (outermost first) into a block of
+ * `alloc` elements. Element (i0..i3) is element offset + Σ i_d * stride[d]
+ * of the block. A dense tensor has offset 0 and row-major strides. */
+typedef struct conf_tensor {
+    int32_t dtype;
+    int32_t ndim;        /* logical rank (concat's axis is relative to it) */
+    int64_t shape[4];
+    int64_t stride[4];   /* in elements; 0 = broadcast                     */
+    int64_t offset;      /* in elements, from the block's start            */
+    int64_t alloc;       /* elements in the block                          */
+    int32_t gen;         /* enum conf_gen                                  */
+    double lo, hi;
+} conf_tensor;
+
+enum conf_case_flag {
+    CONF_BASIC = 1u << 0,     /* the op's plain f32 case: a backend whose kernel
+                                 table has the op must support it            */
+    CONF_ALIAS_IN0 = 1u << 1, /* out is the very view in[0] (in-place, rule 10) */
+    CONF_STATE_OUT = 1u << 2, /* out holds data before the run (set_rows)    */
+};
+
+#define CONF_NAME_SIZE 256
+
+typedef struct conf_case {
+    char name[CONF_NAME_SIZE]; /* "matmul f32 x bf16 -> f32 [7,33]x[33,257]^T" */
+    uint32_t op;
+    uint32_t n_in;
+    uint32_t flags;            /* enum conf_case_flag                        */
+    conf_tensor in[PLINTH_MAX_INPUTS];
+    conf_tensor out;
+    plinth_attrs attrs;
+    /* Error growth for the tolerance (compare.c): the reduction length K of
+     * a dot product or sum, or for rope the largest position squared. */
+    double k;
+    /* Per-op factor on the unit roundoff: how many roundings of slack the
+     * op's arithmetic (transcendentals, two-pass reductions) deserves. */
+    double c;
+} conf_case;
+
+typedef struct conf_case_list {
+    conf_case *v;
+    uint32_t n, cap;
+} conf_case_list;
+
+/* All cases of every op (op_filter == PLINTH_OP_COUNT) or of one op. Returns
+ * false on out-of-memory. Free with conf_cases_free. */
+bool conf_cases_build(conf_case_list *out, uint32_t op_filter);
+void conf_cases_free(conf_case_list *l);
+
+/* The per-case seed: a hash of the run's base seed and the case name, so a
+ * case keeps its seed when others are filtered out. */
+uint32_t conf_case_seed(uint32_t base, const char *name);
+
+/* ------------------------------------------------------------------ 2 --- */
+
+enum conf_status {
+    CONF_PASS = 0,
+    CONF_FAIL,
+    CONF_UNSUPPORTED, /* supports() said no: counted, not a failure */
+    CONF_SKIP,        /* an expectation said skip (with a reason)   */
+    CONF_XFAIL,       /* failed as an expectation said it would     */
+    CONF_XPASS,       /* an xfail that passes: stale, a failure     */
+    CONF_STATUS_COUNT
+};
+
+/* Why a case failed. The names (conf_fail_name) are stable: tests and
+ * report readers match on them. */
+enum conf_fail {
+    CONF_FAIL_NONE = 0,
+    CONF_FAIL_BASIC_UNSUPPORTED, /* op in the kernel table, basic f32 case refused */
+    CONF_FAIL_ALLOC,             /* buffer refused (misaligned, too small, error)  */
+    CONF_FAIL_KERNEL,            /* kernel returned an error after supports() yes  */
+    CONF_FAIL_GUARD,             /* wrote outside the output view                  */
+    CONF_FAIL_UNWRITTEN,         /* left an output element poisoned                */
+    CONF_FAIL_INPUT_CHANGED,     /* wrote into an input                            */
+    CONF_FAIL_NONFINITE,         /* NaN/Inf where ref has none, or vice versa      */
+    CONF_FAIL_MISMATCH,          /* exact (integer) output differs                 */
+    CONF_FAIL_ACCURACY,          /* normalised MSE over the threshold              */
+    CONF_FAIL_GRAPH,             /* whole graph: compile/load/run failed           */
+    CONF_FAIL_ORACLE,            /* ref itself failed: a bug in the suite or ref   */
+    CONF_FAIL_XPASS,             /* expected to fail, passed                       */
+    CONF_FAIL_COUNT
+};
+const char *conf_fail_name(int kind);
+const char *conf_status_name(int status);
+
+typedef struct conf_result {
+    int32_t status;     /* enum conf_status */
+    int32_t fail;       /* enum conf_fail   */
+    uint32_t seed;
+    double nmse, max_nmse;
+    double ms;          /* wall time of the case (both backends) */
+    char message[768];
+} conf_result;
+
+/* ------------------------------------------------------------------ 3 --- */
+
+#define CONF_MAX_CONFIGS 16
+
+typedef struct conf_expect_entry {
+    int32_t status;     /* CONF_SKIP or CONF_XFAIL */
+    char pattern[192];  /* glob (* and ?) on the case name */
+    char config[128];   /* only under this config ("" = any) */
+    char reason[256];
+    uint32_t hits;
+} conf_expect_entry;
+
+/* The data of tests/conformance/expectations/<backend>.txt:
+ *
+ *   # comment
+ *   config isa=avx2 threads=2        a configuration to run (default: one,
+ *                                    the backend's defaults); words are
+ *                                    joined with ',' into --backend-config
+ *   skip  PATTERN : REASON           do not run matching cases
+ *   xfail PATTERN : REASON           run; failing is expected, passing is XPASS
+ *   xfail@isa=avx512 PATTERN : REASON   the same, under one config only
+ *
+ * A skip or xfail without a reason is a parse error: the file is refused. */
+typedef struct conf_expect {
+    char backend[64];
+    char path[1024];   /* "" when there was no file */
+    char configs[CONF_MAX_CONFIGS][128];
+    uint32_t n_configs; /* 0: run the default config only */
+    conf_expect_entry *entries;
+    uint32_t n_entries;
+} conf_expect;
+
+/* Loads `dir/<backend>.txt`; a missing file gives an empty expectation
+ * (true). On a parse error returns false with the message in err. */
+bool conf_expect_load(conf_expect *e, const char *dir, const char *backend, char *err,
+                      size_t err_size);
+/* Parses text (for tests). */
+bool conf_expect_parse(conf_expect *e, const char *text, const char *where, char *err,
+                       size_t err_size);
+void conf_expect_free(conf_expect *e);
+/* Glob match with '*' and '?' only ('[' is literal: case names hold shapes). */
+bool conf_glob(const char *pattern, const char *s);
+/* The entry that applies to a case under a config, or NULL. */
+conf_expect_entry *conf_expect_match(conf_expect *e, const char *case_name, const char *config);
+
+/* ------------------------------------------------------------------ 4 --- */
+
+/* Runs one case on `b` against `ref` (both open). Fills r (status PASS, FAIL
+ * or UNSUPPORTED; expectations are applied by the caller). */
+void conf_run_case(plinth_backend *ref, plinth_backend *b, const conf_case *c, uint32_t seed,
+                   conf_result *r);
+
+/* Applies an expectation to a finished result: FAIL -> XFAIL, PASS -> XPASS. */
+void conf_apply_expectation(conf_result *r, const conf_expect_entry *x);
+
+/* One backend × device × config target of a run, and its tallies. */
+typedef struct conf_target {
+    char backend[64];
+    char plugin_path[1024];
+    uint32_t device;
+    char device_name[128];
+    char config[128];           /* "" = defaults */
+    bool available;             /* false: skipped with `reason`   */
+    char reason[512];
+    uint32_t counts[CONF_STATUS_COUNT];
+    double ms;
+} conf_target;
+
+/* One reported case (kept for the reports; passes are kept too, for JUnit). */
+typedef struct conf_record {
+    uint32_t target;            /* index into the run's targets */
+    char name[CONF_NAME_SIZE];
+    uint32_t op;                /* PLINTH_OP_COUNT for whole graphs */
+    conf_result r;
+    char reason[256];           /* of the expectation that applied */
+} conf_record;
+
+typedef struct conf_run {
+    uint32_t base_seed;
+    conf_target *targets;
+    uint32_t n_targets, cap_targets;
+    conf_record *records;
+    uint32_t n_records, cap_records;
+    double ms;
+} conf_run;
+
+typedef struct conf_options {
+    const char *backend;        /* name, plugin path, or "all" (NULL = all)   */
+    bool all_devices;           /* else `device` only                          */
+    uint32_t device;
+    uint32_t op;                /* PLINTH_OP_COUNT = every op                 */
+    const char *case_glob;      /* NULL or a glob on case names               */
+    bool graphs;                /* also run the whole-graph cases             */
+    bool only_graphs;
+    uint32_t seed;
+    const char *config;         /* overrides the expectation file's configs   */
+    bool config_given;
+    uint32_t n_threads;
+    const char *expect_dir;     /* NULL: PLINTH_CONFORMANCE_EXPECTATIONS_DIR  */
+    const char *const *plugin_dirs; /* NULL-terminated, may be NULL           */
+    /* Called after every case (progress); may be NULL. */
+    void (*progress)(void *user, const conf_run *run, const conf_target *t,
+                     const conf_record *rec, uint32_t done, uint32_t total);
+    void *user;
+} conf_options;
+
+/* Runs everything the options select. Returns PLINTH_OK when the run itself
+ * worked (cases may still have failed: see conf_run_failed); an error (with
+ * a message in err) when e.g. the backend named does not exist or an
+ * expectation file is malformed. */
+plinth_status conf_run_all(const conf_options *o, conf_run *run, char *err, size_t err_size);
+void conf_run_free(conf_run *run);
+uint32_t conf_run_failed(const conf_run *run); /* FAIL + XPASS over all targets */
+
+/* ------------------------------------------------------------------ 5 --- */
+
+/* A whole-graph case: builds its graph(s) on `model`, runs them and writes
+ * its outputs into `out` (n_out floats). Called once per backend with the
+ * same seed; the harness compares the two. The Gemma end-to-end tests can
+ * register a tiny model here (conf_graph_register) without touching the
+ * suite. Return PLINTH_ERR_UNSUPPORTED when the backend cannot compile it. */
+typedef plinth_status (*conf_graph_fn)(plinth_backend *b, uint32_t seed, float *out,
+                                       uint64_t n_out, char *err, size_t err_size);
+
+typedef struct conf_graph_case {
+    const char *name;
+    conf_graph_fn fn;
+    uint64_t n_out;   /* floats written to out */
+    double max_nmse;
+} conf_graph_case;
+
+/* Adds a whole-graph case (e.g. a Gemma tiny model). Returns false when full. */
+bool conf_graph_register(const conf_graph_case *g);
+uint32_t conf_graph_count(void);
+const conf_graph_case *conf_graph_get(uint32_t i);
+void conf_run_graph(plinth_backend *ref, plinth_backend *b, const conf_graph_case *g,
+                    uint32_t seed, conf_result *r);
+
+/* ------------------------------------------------------------------ 6 --- */
+
+/* The summary table: one row per target. */
+void conf_report_table(FILE *f, const conf_run *run);
+/* Each failure (FAIL and XPASS) with everything needed to reproduce it. */
+void conf_report_failures(FILE *f, const conf_run *run);
+bool conf_report_json(const conf_run *run, const char *path, char *err, size_t err_size);
+bool conf_report_junit(const conf_run *run, const char *path, char *err, size_t err_size);
+
+#endif /* PLINTH_CONFORMANCE_H */
