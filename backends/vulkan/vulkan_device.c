@@ -1,0 +1,508 @@
+/*
+ * vulkan_device.c — opening a device and the objects every dispatch uses.
+ *
+ * Sections:
+ *   1. configuration ("validation=1,matmul=blocked|tiled,matvec=rows|subgroup,
+ *      memory=auto|staging"; env PLINTH_VULKAN_VALIDATION=1)
+ *   2. the validation layer's messages (counted, turned into errors)
+ *   3. device_open / device_close
+ *   4. pipelines (created on first use of a (shader, spec) pair, kept)
+ *   5. recording and submitting
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vulkan.h"
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+typedef struct config {
+    bool validation;
+    bool force_staging;
+    int matmul, matvec;
+} config;
+
+static int32_t parse_config(const char *s, config *c)
+{
+    const char *env = getenv("PLINTH_VULKAN_VALIDATION");
+    c->validation = env && env[0] && strcmp(env, "0") != 0;
+    while (s && *s) {
+        const char *end = strchr(s, ',');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        char item[64];
+        if (len >= sizeof item)
+            return vulkan_fail(NULL, PLINTH_ERR_INVALID, "vulkan: config item too long");
+        memcpy(item, s, len);
+        item[len] = '\0';
+        char *eq = strchr(item, '=');
+        const char *val = eq ? eq + 1 : "1";
+        if (eq)
+            *eq = '\0';
+        if (strcmp(item, "validation") == 0)
+            c->validation = strcmp(val, "0") != 0;
+        else if (strcmp(item, "matmul") == 0 && strcmp(val, "blocked") == 0)
+            c->matmul = VULKAN_CPU_STYLE;
+        else if (strcmp(item, "matmul") == 0 && strcmp(val, "tiled") == 0)
+            c->matmul = VULKAN_GPU_STYLE;
+        else if (strcmp(item, "matvec") == 0 && strcmp(val, "rows") == 0)
+            c->matvec = VULKAN_CPU_STYLE;
+        else if (strcmp(item, "matvec") == 0 && strcmp(val, "subgroup") == 0)
+            c->matvec = VULKAN_GPU_STYLE;
+        else if (strcmp(item, "memory") == 0 && strcmp(val, "staging") == 0)
+            c->force_staging = true;
+        else if (strcmp(item, "memory") == 0 && strcmp(val, "auto") == 0)
+            c->force_staging = false;
+        else if (item[0])
+            return vulkan_fail(NULL, PLINTH_ERR_INVALID,
+                               "vulkan: unknown config '%s=%s' (known: validation=0|1, "
+                               "matmul=blocked|tiled, matvec=rows|subgroup, "
+                               "memory=auto|staging)", item, val);
+        s = end ? end + 1 : NULL;
+    }
+    return PLINTH_OK;
+}
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT sev,
+                                                 VkDebugUtilsMessageTypeFlagsEXT type,
+                                                 const VkDebugUtilsMessengerCallbackDataEXT *data,
+                                                 void *user)
+{
+    (void)type;
+    plinth_device *dev = user;
+    if (sev < VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT)
+        return VK_FALSE;
+    if (dev->n_messages == dev->n_reported)
+        snprintf(dev->message, sizeof dev->message, "%s",
+                 data && data->pMessage ? data->pMessage : "(no text)");
+    dev->n_messages++;
+    vulkan_log(PLINTH_LOG_WARN, "vulkan validation: %s",
+               data && data->pMessage ? data->pMessage : "(no text)");
+    return VK_FALSE;
+}
+
+int32_t vulkan_check_messages(plinth_device *dev)
+{
+    if (dev->n_messages == dev->n_reported)
+        return PLINTH_OK;
+    uint32_t n = dev->n_messages - dev->n_reported;
+    dev->n_reported = dev->n_messages;
+    return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: %u validation message%s: %s", n,
+                       n == 1 ? "" : "s", dev->message);
+}
+
+/* ---------------------------------------------------------------- 3 ---- */
+
+static bool has_layer(const char *name)
+{
+    VkLayerProperties layers[64];
+    uint32_t n = 64;
+    VkResult r = vkEnumerateInstanceLayerProperties(&n, layers);
+    if (r != VK_SUCCESS && r != VK_INCOMPLETE)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(layers[i].layerName, name) == 0)
+            return true;
+    return false;
+}
+
+static int32_t create_instance(plinth_device *dev)
+{
+    static const char *const layer = "VK_LAYER_KHRONOS_validation";
+    static const char *const ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+    if (dev->validation && !has_layer(layer))
+        return vulkan_fail(NULL, PLINTH_ERR_UNSUPPORTED,
+                           "vulkan: validation asked for, but %s is not installed "
+                           "(Debian: vulkan-validationlayers)", layer);
+    VkDebugUtilsMessengerCreateInfoEXT mci = {
+        .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+        .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                           VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+        .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+        .pfnUserCallback = on_message,
+        .pUserData = dev,
+    };
+    VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+                             .pApplicationName = "plinth",
+                             .apiVersion = VK_API_VERSION_1_2};
+    VkInstanceCreateInfo ici = {
+        .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+        .pNext = dev->validation ? &mci : NULL,
+        .pApplicationInfo = &app,
+        .enabledLayerCount = dev->validation ? 1 : 0,
+        .ppEnabledLayerNames = &layer,
+        .enabledExtensionCount = dev->validation ? 1 : 0,
+        .ppEnabledExtensionNames = &ext,
+    };
+    VkResult r = vkCreateInstance(&ici, NULL, &dev->instance);
+    if (r != VK_SUCCESS)
+        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: vkCreateInstance: %s",
+                           vulkan_result_name(r));
+    volkLoadInstanceOnly(dev->instance);
+    if (dev->validation &&
+        vkCreateDebugUtilsMessengerEXT(dev->instance, &mci, NULL, &dev->messenger) != VK_SUCCESS)
+        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: cannot create debug messenger");
+    return PLINTH_OK;
+}
+
+/* Picks memory types: one host-visible device-local type whose heap is the
+ * largest local heap (lavapipe, integrated GPUs, resizable BAR) makes every
+ * pool mappable; otherwise pools are device-local and copies go through a
+ * host-visible staging buffer. */
+static int32_t pick_memory(plinth_device *dev, bool force_staging)
+{
+    VkPhysicalDeviceMemoryProperties mp;
+    vkGetPhysicalDeviceMemoryProperties(dev->phys, &mp);
+    const VkMemoryPropertyFlags local = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+    const VkMemoryPropertyFlags hv =
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    uint64_t best_heap = 0;
+    for (uint32_t h = 0; h < mp.memoryHeapCount; h++)
+        if ((mp.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+            mp.memoryHeaps[h].size > best_heap)
+            best_heap = mp.memoryHeaps[h].size;
+    int32_t local_t = -1, both_t = -1, host_t = -1;
+    for (uint32_t t = 0; t < mp.memoryTypeCount; t++) {
+        VkMemoryPropertyFlags f = mp.memoryTypes[t].propertyFlags;
+        uint64_t heap = mp.memoryHeaps[mp.memoryTypes[t].heapIndex].size;
+        if ((f & local) && local_t < 0 && heap == best_heap)
+            local_t = (int32_t)t;
+        if ((f & local) && (f & hv) == hv && both_t < 0 && heap == best_heap)
+            both_t = (int32_t)t;
+        if ((f & hv) == hv && host_t < 0)
+            host_t = (int32_t)t;
+    }
+    if (local_t < 0)
+        local_t = host_t; /* no device-local memory at all */
+    if (local_t < 0 || host_t < 0)
+        return vulkan_fail(NULL, PLINTH_ERR_UNSUPPORTED,
+                           "vulkan: the device has no usable memory type");
+    dev->mappable = both_t >= 0 && !force_staging;
+    dev->mem_type = (uint32_t)(dev->mappable ? both_t : local_t);
+    dev->staging_type = (uint32_t)host_t;
+    dev->heap_size = mp.memoryHeaps[mp.memoryTypes[dev->mem_type].heapIndex].size;
+    return PLINTH_OK;
+}
+
+static int32_t open_device(plinth_device *dev, const config *cfg)
+{
+    VkPhysicalDevice pds[16];
+    uint32_t n = 16;
+    VkResult r = vkEnumeratePhysicalDevices(dev->instance, &n, pds);
+    if ((r != VK_SUCCESS && r != VK_INCOMPLETE) || dev->index >= n)
+        return vulkan_fail(NULL, PLINTH_ERR_INVALID, "vulkan: no device %u (there are %u)",
+                           dev->index, n);
+    dev->phys = pds[dev->index];
+
+    VkPhysicalDeviceSubgroupProperties sg = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceVulkan11Properties p11 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_PROPERTIES, .pNext = &sg};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                      .pNext = &p11};
+    vkGetPhysicalDeviceProperties2(dev->phys, &p2);
+    dev->props = p2.properties;
+    dev->subgroup_size = sg.subgroupSize;
+    dev->subgroup_arith = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                          (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+    dev->min_align = dev->props.limits.minStorageBufferOffsetAlignment;
+    dev->max_alloc = p11.maxMemoryAllocationSize;
+    dev->max_buffer = p11.maxMemoryAllocationSize;
+    dev->shared_mem = dev->props.limits.maxComputeSharedMemorySize;
+
+    VkPhysicalDeviceVulkan11Features f11 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+    VkPhysicalDeviceVulkan12Features f12 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, .pNext = &f11};
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                    .pNext = &f12};
+    vkGetPhysicalDeviceFeatures2(dev->phys, &f2);
+    if (dev->props.apiVersion < VK_API_VERSION_1_2 || !f12.bufferDeviceAddress ||
+        !f11.storageBuffer16BitAccess || !f2.features.shaderInt16)
+        return vulkan_fail(NULL, PLINTH_ERR_UNSUPPORTED,
+                           "vulkan: device %u (%s) lacks %s; plinth's Vulkan backend needs "
+                           "Vulkan 1.2 with bufferDeviceAddress, storageBuffer16BitAccess "
+                           "and shaderInt16", dev->index, dev->props.deviceName,
+                           dev->props.apiVersion < VK_API_VERSION_1_2 ? "Vulkan 1.2"
+                           : !f12.bufferDeviceAddress ? "bufferDeviceAddress"
+                           : !f11.storageBuffer16BitAccess ? "storageBuffer16BitAccess"
+                                                           : "shaderInt16");
+
+    VkQueueFamilyProperties qf[16];
+    uint32_t nq = 16;
+    vkGetPhysicalDeviceQueueFamilyProperties(dev->phys, &nq, qf);
+    dev->queue_family = UINT32_MAX;
+    for (uint32_t i = 0; i < nq && dev->queue_family == UINT32_MAX; i++)
+        if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT)
+            dev->queue_family = i;
+    if (dev->queue_family == UINT32_MAX)
+        return vulkan_fail(NULL, PLINTH_ERR_UNSUPPORTED, "vulkan: device has no compute queue");
+
+    int32_t st = pick_memory(dev, cfg->force_staging);
+    if (st != PLINTH_OK)
+        return st;
+
+    /* Enable exactly what the shaders use. */
+    VkPhysicalDeviceVulkan11Features e11 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
+        .storageBuffer16BitAccess = VK_TRUE};
+    VkPhysicalDeviceVulkan12Features e12 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, .pNext = &e11,
+        .bufferDeviceAddress = VK_TRUE};
+    VkPhysicalDeviceFeatures2 e2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                    .pNext = &e12};
+    e2.features.shaderInt16 = VK_TRUE;
+    const float prio = 1.0f;
+    VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+                                   .queueFamilyIndex = dev->queue_family,
+                                   .queueCount = 1,
+                                   .pQueuePriorities = &prio};
+    VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+                              .pNext = &e2,
+                              .queueCreateInfoCount = 1,
+                              .pQueueCreateInfos = &qci};
+    r = vkCreateDevice(dev->phys, &dci, NULL, &dev->device);
+    if (r != VK_SUCCESS)
+        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: vkCreateDevice: %s",
+                           vulkan_result_name(r));
+    volkLoadDeviceTable(&dev->vk, dev->device);
+    dev->vk.vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
+
+    VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                   .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+                                   .queueFamilyIndex = dev->queue_family};
+    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VkPushConstantRange range = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+                                 .size = VULKAN_PUSH_MAX};
+    VkPipelineLayoutCreateInfo lci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                      .pushConstantRangeCount = 1,
+                                      .pPushConstantRanges = &range};
+    if (dev->vk.vkCreateCommandPool(dev->device, &pci, NULL, &dev->pool) != VK_SUCCESS ||
+        dev->vk.vkCreateFence(dev->device, &fci, NULL, &dev->fence) != VK_SUCCESS ||
+        dev->vk.vkCreatePipelineLayout(dev->device, &lci, NULL, &dev->layout) != VK_SUCCESS)
+        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: cannot create command objects");
+    VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                       .commandPool = dev->pool,
+                                       .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                       .commandBufferCount = 1};
+    if (dev->vk.vkAllocateCommandBuffers(dev->device, &cai, &dev->cmd) != VK_SUCCESS)
+        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: cannot allocate a command buffer");
+
+    /* Variants from what the device reports, unless the config says
+     * otherwise: shared-memory tiles when 8 KiB of shared memory is there,
+     * a subgroup per matvec row when subgroup arithmetic is there. Measured
+     * on lavapipe: with device-address loads, lanes reading neighbouring
+     * memory matter more than avoiding barriers, so the tiled/subgroup
+     * variants win there too (2.7 GFLOP/s vs 0.8, 0.8 GB/s vs 0.26); the
+     * register-blocked and row-per-invocation variants (matmul=blocked,
+     * matvec=rows) are kept for devices without shared memory/subgroups. */
+    dev->matmul_variant = cfg->matmul ? cfg->matmul
+                          : dev->shared_mem < 8192 ? VULKAN_CPU_STYLE
+                                                   : VULKAN_GPU_STYLE;
+    dev->matvec_variant = cfg->matvec ? cfg->matvec
+                          : !dev->subgroup_arith ? VULKAN_CPU_STYLE
+                                                 : VULKAN_GPU_STYLE;
+    if (dev->matvec_variant == VULKAN_GPU_STYLE &&
+        (!dev->subgroup_arith || dev->subgroup_size == 0 || 64 % dev->subgroup_size != 0))
+        dev->matvec_variant = VULKAN_CPU_STYLE;
+    return vulkan_check_messages(dev);
+}
+
+int32_t vulkan_device_open(uint32_t index, const plinth_device_options *opts,
+                           plinth_device **out)
+{
+    if (!out)
+        return vulkan_fail(NULL, PLINTH_ERR_INVALID, "vulkan: device_open: NULL out");
+    *out = NULL;
+    if (!vulkan_loader_ready())
+        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: no Vulkan loader (libvulkan.so.1)");
+    const char *cfg_text = NULL;
+    if (opts && opts->struct_size >= offsetof(plinth_device_options, config) + sizeof(char *))
+        cfg_text = opts->config;
+    config cfg = {0};
+    int32_t st = parse_config(cfg_text, &cfg);
+    if (st != PLINTH_OK)
+        return st;
+    plinth_device *dev = vulkan_alloc(sizeof *dev);
+    if (!dev)
+        return vulkan_fail(NULL, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory opening a device");
+    memset(dev, 0, sizeof *dev);
+    dev->index = index;
+    dev->validation = cfg.validation;
+    st = create_instance(dev);
+    if (st == PLINTH_OK)
+        st = open_device(dev, &cfg);
+    if (st != PLINTH_OK) {
+        if (dev->error[0]) /* failed after the device existed: move the text */
+            vulkan_fail(NULL, st, "%s", dev->error);
+        else if (dev->n_messages > dev->n_reported)
+            vulkan_fail(NULL, st, "vulkan: validation: %s", dev->message);
+        vulkan_device_close(dev);
+        return st;
+    }
+    *out = dev;
+    return PLINTH_OK;
+}
+
+void vulkan_device_close(plinth_device *dev)
+{
+    if (!dev)
+        return;
+    if (dev->device) {
+        dev->vk.vkDeviceWaitIdle(dev->device);
+        for (uint32_t i = 0; i < dev->n_pipes; i++)
+            dev->vk.vkDestroyPipeline(dev->device, dev->pipes[i].pipeline, NULL);
+        vulkan_memory_release(dev);
+        if (dev->layout)
+            dev->vk.vkDestroyPipelineLayout(dev->device, dev->layout, NULL);
+        if (dev->fence)
+            dev->vk.vkDestroyFence(dev->device, dev->fence, NULL);
+        if (dev->pool)
+            dev->vk.vkDestroyCommandPool(dev->device, dev->pool, NULL);
+        dev->vk.vkDestroyDevice(dev->device, NULL);
+    }
+    vulkan_free(dev->pipes);
+    if (dev->messenger)
+        vkDestroyDebugUtilsMessengerEXT(dev->instance, dev->messenger, NULL);
+    if (dev->instance)
+        vkDestroyInstance(dev->instance, NULL);
+    /* device_close returns nothing: a late validation message goes to the
+     * host's log as an error (the test suite counts those too). */
+    if (dev->n_messages > dev->n_reported)
+        vulkan_log(PLINTH_LOG_ERROR, "vulkan: %u validation message(s) at close: %s",
+                   dev->n_messages - dev->n_reported, dev->message);
+    vulkan_free(dev);
+}
+
+/* ---------------------------------------------------------------- 4 ---- */
+
+int32_t vulkan_pipeline_get(plinth_device *dev, vulkan_dispatch *d)
+{
+    for (uint32_t i = 0; i < dev->n_pipes; i++) {
+        const vulkan_pipe *p = &dev->pipes[i];
+        if (p->shader == d->shader && p->n_spec == d->n_spec &&
+            memcmp(p->spec, d->spec, d->n_spec * sizeof d->spec[0]) == 0) {
+            d->pipeline = p->pipeline;
+            return PLINTH_OK;
+        }
+    }
+    if (dev->n_pipes == dev->cap_pipes) {
+        uint32_t cap = dev->cap_pipes ? dev->cap_pipes * 2 : 32;
+        vulkan_pipe *np = vulkan_alloc(cap * sizeof *np);
+        if (!np)
+            return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory (pipelines)");
+        if (dev->n_pipes)
+            memcpy(np, dev->pipes, dev->n_pipes * sizeof *np);
+        vulkan_free(dev->pipes);
+        dev->pipes = np;
+        dev->cap_pipes = cap;
+    }
+    const vulkan_spirv *sp = &vulkan_shaders[d->shader];
+    VkShaderModuleCreateInfo smi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                                    .codeSize = sp->size,
+                                    .pCode = sp->code};
+    VkShaderModule mod;
+    VkResult r = dev->vk.vkCreateShaderModule(dev->device, &smi, NULL, &mod);
+    if (r != VK_SUCCESS)
+        return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: shader %s: %s", sp->name,
+                           vulkan_result_name(r));
+    VkSpecializationMapEntry map[VULKAN_MAX_SPEC];
+    for (uint32_t i = 0; i < d->n_spec; i++)
+        map[i] = (VkSpecializationMapEntry){.constantID = i,
+                                            .offset = i * (uint32_t)sizeof(int32_t),
+                                            .size = sizeof(int32_t)};
+    VkSpecializationInfo spec = {.mapEntryCount = d->n_spec,
+                                 .pMapEntries = map,
+                                 .dataSize = d->n_spec * sizeof(int32_t),
+                                 .pData = d->spec};
+    VkComputePipelineCreateInfo cpi = {
+        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                  .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                  .module = mod,
+                  .pName = "main",
+                  .pSpecializationInfo = d->n_spec ? &spec : NULL},
+        .layout = dev->layout,
+    };
+    VkPipeline pipe;
+    r = dev->vk.vkCreateComputePipelines(dev->device, VK_NULL_HANDLE, 1, &cpi, NULL, &pipe);
+    dev->vk.vkDestroyShaderModule(dev->device, mod, NULL);
+    if (r != VK_SUCCESS)
+        return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: pipeline for %s: %s", sp->name,
+                           vulkan_result_name(r));
+    vulkan_pipe *p = &dev->pipes[dev->n_pipes++];
+    memset(p, 0, sizeof *p);
+    p->shader = d->shader;
+    p->n_spec = d->n_spec;
+    memcpy(p->spec, d->spec, d->n_spec * sizeof d->spec[0]);
+    p->pipeline = pipe;
+    d->pipeline = pipe;
+    return PLINTH_OK;
+}
+
+/* ---------------------------------------------------------------- 5 ---- */
+
+void vulkan_record(plinth_device *dev, VkCommandBuffer cmd, const vulkan_dispatch *d)
+{
+    dev->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline);
+    if (d->push_size)
+        dev->vk.vkCmdPushConstants(cmd, dev->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                                   d->push_size, d->push);
+    dev->vk.vkCmdDispatch(cmd, d->groups[0], d->groups[1], d->groups[2]);
+}
+
+void vulkan_barrier(plinth_device *dev, VkCommandBuffer cmd)
+{
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+    dev->vk.vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0,
+                                 NULL);
+}
+
+void vulkan_barrier_host(plinth_device *dev, VkCommandBuffer cmd)
+{
+    /* A fence wait does not make device writes visible to the host: this
+     * barrier at the end of every command buffer does. */
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_HOST_READ_BIT};
+    dev->vk.vkCmdPipelineBarrier(cmd,
+                                 VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
+                                     VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                 VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+int32_t vulkan_oneshot_begin(plinth_device *dev)
+{
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                   .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    VkResult r = dev->vk.vkBeginCommandBuffer(dev->cmd, &bi);
+    if (r != VK_SUCCESS)
+        return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: vkBeginCommandBuffer: %s",
+                           vulkan_result_name(r));
+    return PLINTH_OK;
+}
+
+int32_t vulkan_oneshot_submit(plinth_device *dev)
+{
+    vulkan_barrier_host(dev, dev->cmd);
+    VkResult r = dev->vk.vkEndCommandBuffer(dev->cmd);
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+                       .commandBufferCount = 1,
+                       .pCommandBuffers = &dev->cmd};
+    if (r == VK_SUCCESS)
+        r = dev->vk.vkResetFences(dev->device, 1, &dev->fence);
+    if (r == VK_SUCCESS)
+        r = dev->vk.vkQueueSubmit(dev->queue, 1, &si, dev->fence);
+    if (r == VK_SUCCESS)
+        r = dev->vk.vkWaitForFences(dev->device, 1, &dev->fence, VK_TRUE, UINT64_MAX);
+    if (r != VK_SUCCESS)
+        return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: submit: %s", vulkan_result_name(r));
+    return vulkan_check_messages(dev);
+}

@@ -1,0 +1,48 @@
+/*
+ * vulkan_kernels.c — the out-kernel table: one op, one dispatch, one submit.
+ *
+ * Sections: the shared body; the table (one entry per op).
+ *
+ * This path serves the conformance suite, folds at load time and any
+ * caller that runs kernels one by one; compiled programs take the
+ * prepare/execute path (vulkan_program.c) instead. A pipeline is created on
+ * a (shader, spec) pair's first use and kept; after that a kernel call is
+ * encode + record + submit + wait, with no allocation.
+ */
+#include "vulkan.h"
+
+static int32_t run_one(plinth_device *dev, uint32_t op, const plinth_view *out,
+                       const plinth_view *in, uint32_t n_in, const void *attrs)
+{
+    if (!dev)
+        return vulkan_fail(NULL, PLINTH_ERR_INVALID, "vulkan: kernel called without a device");
+    vulkan_dispatch d;
+    int32_t st = vulkan_encode(dev, op, out, in, n_in, attrs, false, &d);
+    if (st != PLINTH_OK)
+        return st;
+    if ((uint64_t)d.groups[0] * d.groups[1] * d.groups[2] == 0)
+        return vulkan_check_messages(dev); /* nothing to compute */
+    st = vulkan_pipeline_get(dev, &d);
+    if (st == PLINTH_OK)
+        st = vulkan_oneshot_begin(dev);
+    if (st != PLINTH_OK)
+        return st;
+    vulkan_barrier(dev, dev->cmd); /* earlier submits' writes -> this dispatch */
+    vulkan_record(dev, dev->cmd, &d);
+    return vulkan_oneshot_submit(dev);
+}
+
+#define KERNEL(E, n, lo, hi)                                                            \
+    static int32_t vulkan_##n(plinth_device *dev, const plinth_view *out,               \
+                              const plinth_view *in, uint32_t n_in, const void *attrs)  \
+    {                                                                                   \
+        return run_one(dev, PLINTH_OP_##E, out, in, n_in, attrs);                       \
+    }
+PLINTH_OP_LIST(KERNEL)
+#undef KERNEL
+
+const plinth_kernel_fn vulkan_kernels[PLINTH_OP_COUNT] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = vulkan_##n,
+    PLINTH_OP_LIST(X)
+#undef X
+};

@@ -1,0 +1,482 @@
+/*
+ * vulkan_ops.c — turning one op on views into one dispatch.
+ *
+ * Sections:
+ *   1. views: element strides, device addresses, byte ranges
+ *   2. elementwise: add sub mul div, scale gelu_tanh silu
+ *   3. rows: rms_norm softmax argmax
+ *   4. moves: cast copy concat
+ *   5. vulkan_encode: arity, then the op's encoder
+ *
+ * Each encoder checks the case completely first (dtypes, shapes, attrs,
+ * view layout), so supports() (check_only) and the kernels agree. The
+ * push-constant structs mirror the shaders' blocks field by field.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "vulkan_ops.h"
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+bool vulkan_is_float(int32_t dtype)
+{
+    return dtype == PLINTH_F32 || dtype == PLINTH_F16 || dtype == PLINTH_BF16;
+}
+
+int64_t vulkan_numel(const plinth_view *v)
+{
+    return v->shape[0] * v->shape[1] * v->shape[2] * v->shape[3];
+}
+
+bool vulkan_same_shape(const plinth_view *a, const plinth_view *b)
+{
+    for (int k = 0; k < 4; k++)
+        if (a->shape[k] != b->shape[k])
+            return false;
+    return true;
+}
+
+bool vulkan_dense(const int64_t shape[4], const int32_t s[4])
+{
+    int64_t want = 1;
+    for (int k = 3; k >= 0; k--) {
+        if (shape[k] != 1 && s[k] != want)
+            return false;
+        want *= shape[k];
+    }
+    return true;
+}
+
+void vulkan_groups_1d(uint64_t n, uint32_t groups[3])
+{
+    uint64_t g = (n + 63) / 64;
+    uint64_t gx = g < 65535 ? g : 65535;
+    groups[0] = (uint32_t)gx;
+    groups[1] = gx ? (uint32_t)((g + gx - 1) / gx) : 0;
+    groups[2] = 1;
+}
+
+const char *vulkan_shape_str(const plinth_view *v, char *buf, size_t size)
+{
+    snprintf(buf, size, "[%lld, %lld, %lld, %lld]", (long long)v->shape[0],
+             (long long)v->shape[1], (long long)v->shape[2], (long long)v->shape[3]);
+    return buf;
+}
+
+int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const plinth_view *v,
+                    bool check_only, vview *out)
+{
+    const char *name = vulkan_op_name(op);
+    memset(out, 0, sizeof *out);
+    const int64_t es = (int64_t)vulkan_dtype_size(v->dtype);
+    if (es == 0)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: %s has unknown dtype %d", name, what,
+                           (int)v->dtype);
+    int64_t lo = 0, hi = 0, n = 1;
+    for (int k = 0; k < 4; k++) {
+        if (v->shape[k] < 0)
+            return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: %s has a negative dim", name, what);
+        n *= v->shape[k] ? v->shape[k] : 1;
+        if (n > INT32_MAX)
+            return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                               "%s: %s has more than 2^31 elements (vulkan indexes with i32)",
+                               name, what);
+        if (v->shape[k] <= 1)
+            continue;
+        if (v->stride[k] % es != 0)
+            return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                               "%s: %s stride %lld is not a multiple of its element size",
+                               name, what, (long long)v->stride[k]);
+        int64_t span = (v->shape[k] - 1) * (v->stride[k] / es);
+        if (span < 0)
+            lo += span;
+        else
+            hi += span;
+        out->s[k] = (int32_t)(v->stride[k] / es);
+    }
+    if (hi >= INT32_MAX || lo <= INT32_MIN)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                           "%s: %s spans more than 2^31 elements (vulkan indexes with i32)",
+                           name, what);
+    if (check_only || vulkan_numel(v) == 0)
+        return PLINTH_OK;
+    if (!v->buffer || !v->buffer->handle)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: %s has no buffer", name, what);
+    const vulkan_buffer *vb = v->buffer->handle;
+    if (v->offset < v->base || (v->offset - v->base) % (uint64_t)es != 0)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                           "%s: %s starts %llu bytes into its tensor: not element-aligned",
+                           name, what, (unsigned long long)(v->offset - v->base));
+    /* Where the tensor is bound: a multiple of 256 and of the device's
+     * minStorageBufferOffsetAlignment (checked both, whatever the plan
+     * promises). */
+    const uint64_t bind = vb->addr + v->base;
+    if (bind % PLINTH_ALIGNMENT != 0 || bind % dev->min_align != 0)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID,
+                           "%s: %s tensor base %llu is not a multiple of 256 and of "
+                           "minStorageBufferOffsetAlignment %llu", name, what,
+                           (unsigned long long)v->base, (unsigned long long)dev->min_align);
+    int64_t blo = (int64_t)v->offset + lo * es, bhi = (int64_t)v->offset + (hi + 1) * es;
+    if (blo < 0 || (uint64_t)bhi > vb->size)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID,
+                           "%s: %s at offset %llu reaches outside its %llu-byte buffer", name,
+                           what, (unsigned long long)v->offset, (unsigned long long)vb->size);
+    out->byte_addr = vb->addr + v->offset;
+    out->addr[0] = (uint32_t)out->byte_addr;
+    out->addr[1] = (uint32_t)(out->byte_addr >> 32);
+    out->range = (vulkan_range){.buf = vb, .lo = (uint64_t)blo, .hi = (uint64_t)bhi};
+    return PLINTH_OK;
+}
+
+/* Sets d->write / d->reads from views already converted. */
+static void ranges(vulkan_dispatch *d, const vview *o, const vview *in, uint32_t n_in)
+{
+    d->write = o->range;
+    d->n_reads = n_in;
+    for (uint32_t i = 0; i < n_in; i++)
+        d->reads[i] = in[i].range;
+}
+
+static bool broadcasts(const plinth_view *v, const plinth_view *to)
+{
+    for (int k = 0; k < 4; k++)
+        if (v->shape[k] != to->shape[k] && v->shape[k] != 1)
+            return false;
+    return true;
+}
+
+static void copy4(int32_t dst[4], const int64_t src[4])
+{
+    for (int k = 0; k < 4; k++)
+        dst[k] = (int32_t)src[k];
+}
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+typedef struct pc_binary {
+    uint32_t o[2], a[2], b[2];
+    uint32_t n, pad;
+    int32_t ne[4], so[4], sa[4], sb[4];
+} pc_binary;
+
+static int32_t encode_binary(plinth_device *dev, uint32_t op, const plinth_view *out,
+                             const plinth_view *in, bool check_only, vulkan_dispatch *d)
+{
+    const char *name = vulkan_op_name(op);
+    if (in[0].dtype != in[1].dtype || out->dtype != in[0].dtype)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: dtypes differ (a %s, b %s, out %s)",
+                           name, vulkan_dtype_name(in[0].dtype), vulkan_dtype_name(in[1].dtype),
+                           vulkan_dtype_name(out->dtype));
+    if (!broadcasts(&in[0], out) || !broadcasts(&in[1], out))
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: inputs do not broadcast to out", name);
+    vview vo, vi[2];
+    int32_t st = vulkan_view(dev, op, "out", out, check_only, &vo);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, op, "a", &in[0], check_only, &vi[0]);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, op, "b", &in[1], check_only, &vi[1]);
+    if (st != PLINTH_OK || check_only)
+        return st;
+    static const uint32_t shader[] = {[PLINTH_OP_ADD] = VULKAN_SH_ADD,
+                                      [PLINTH_OP_SUB] = VULKAN_SH_SUB,
+                                      [PLINTH_OP_MUL] = VULKAN_SH_MUL,
+                                      [PLINTH_OP_DIV] = VULKAN_SH_DIV};
+    pc_binary pc = {.n = (uint32_t)vulkan_numel(out)};
+    memcpy(pc.o, vo.addr, 8);
+    memcpy(pc.a, vi[0].addr, 8);
+    memcpy(pc.b, vi[1].addr, 8);
+    copy4(pc.ne, out->shape);
+    memcpy(pc.so, vo.s, 16);
+    memcpy(pc.sa, vi[0].s, 16);
+    memcpy(pc.sb, vi[1].s, 16);
+    bool contig = vulkan_same_shape(&in[0], out) && vulkan_same_shape(&in[1], out) &&
+                  vulkan_dense(out->shape, vo.s) && vulkan_dense(out->shape, vi[0].s) &&
+                  vulkan_dense(out->shape, vi[1].s);
+    d->shader = shader[op];
+    d->n_spec = 2;
+    d->spec[0] = out->dtype;
+    d->spec[1] = contig;
+    VULKAN_PUSH(d, pc);
+    vulkan_groups_1d(pc.n, d->groups);
+    ranges(d, &vo, vi, 2);
+    return PLINTH_OK;
+}
+
+typedef struct pc_unary {
+    uint32_t o[2], a[2];
+    uint32_t n;
+    float s;
+    uint32_t pad[2];
+    int32_t ne[4], so[4], sa[4];
+} pc_unary;
+
+static int32_t encode_unary(plinth_device *dev, uint32_t op, const plinth_view *out,
+                            const plinth_view *in, const void *attrs, bool check_only,
+                            vulkan_dispatch *d)
+{
+    const char *name = vulkan_op_name(op);
+    if (!vulkan_is_float(in[0].dtype) || out->dtype != in[0].dtype)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "%s: x and out must be one float dtype",
+                           name);
+    if (!vulkan_same_shape(out, &in[0]))
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out and x differ in shape", name);
+    vview vo, vi;
+    int32_t st = vulkan_view(dev, op, "out", out, check_only, &vo);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, op, "x", &in[0], check_only, &vi);
+    if (st != PLINTH_OK || check_only)
+        return st;
+    pc_unary pc = {.n = (uint32_t)vulkan_numel(out)};
+    if (op == PLINTH_OP_SCALE)
+        pc.s = ((const plinth_attr_scale *)attrs)->s;
+    memcpy(pc.o, vo.addr, 8);
+    memcpy(pc.a, vi.addr, 8);
+    copy4(pc.ne, out->shape);
+    memcpy(pc.so, vo.s, 16);
+    memcpy(pc.sa, vi.s, 16);
+    d->shader = op == PLINTH_OP_SCALE ? VULKAN_SH_SCALE
+                : op == PLINTH_OP_GELU_TANH ? VULKAN_SH_GELU_TANH
+                                            : VULKAN_SH_SILU;
+    d->n_spec = 2;
+    d->spec[0] = out->dtype;
+    d->spec[1] = vulkan_dense(out->shape, vo.s) && vulkan_dense(out->shape, vi.s);
+    VULKAN_PUSH(d, pc);
+    vulkan_groups_1d(pc.n, d->groups);
+    ranges(d, &vo, &vi, 1);
+    return PLINTH_OK;
+}
+
+/* ---------------------------------------------------------------- 3 ---- */
+
+typedef struct pc_rows {
+    uint32_t o[2], x[2], w[2];
+    uint32_t rows;
+    float p;
+    int32_t ne[4], so[4], sx[4], sw[4];
+} pc_rows;
+
+static int32_t encode_rows(plinth_device *dev, uint32_t op, const plinth_view *out,
+                           const plinth_view *in, uint32_t n_in, const void *attrs,
+                           bool check_only, vulkan_dispatch *d)
+{
+    const char *name = vulkan_op_name(op);
+    const plinth_view *x = &in[0];
+    if (!vulkan_is_float(x->dtype))
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "%s: x must be a float dtype", name);
+    if (op == PLINTH_OP_ARGMAX) {
+        if (out->dtype != PLINTH_I32 || out->shape[0] != 1 || out->shape[1] != x->shape[0] ||
+            out->shape[2] != x->shape[1] || out->shape[3] != x->shape[2])
+            return vulkan_fail(dev, PLINTH_ERR_INVALID,
+                               "argmax: out must be i32 [1, a, b, c] for x [a, b, c, N]");
+        if (x->shape[3] == 0 && vulkan_numel(out) > 0)
+            return vulkan_fail(dev, PLINTH_ERR_INVALID, "argmax: empty last dim");
+    } else {
+        if (out->dtype != x->dtype || !vulkan_same_shape(out, x))
+            return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out must match x", name);
+        if (n_in == 2 && (!vulkan_is_float(in[1].dtype) || !broadcasts(&in[1], x)))
+            return vulkan_fail(dev, PLINTH_ERR_INVALID,
+                               "%s: the second input must be float and broadcast to x", name);
+    }
+    vview vo, vi[2];
+    memset(vi, 0, sizeof vi);
+    int32_t st = vulkan_view(dev, op, "out", out, check_only, &vo);
+    for (uint32_t i = 0; st == PLINTH_OK && i < n_in; i++)
+        st = vulkan_view(dev, op, i ? "weight" : "x", &in[i], check_only, &vi[i]);
+    if (st != PLINTH_OK || check_only)
+        return st;
+    pc_rows pc = {.rows = (uint32_t)(x->shape[0] * x->shape[1] * x->shape[2])};
+    if (op == PLINTH_OP_RMS_NORM)
+        pc.p = ((const plinth_attr_rms_norm *)attrs)->eps;
+    else if (op == PLINTH_OP_SOFTMAX)
+        pc.p = ((const plinth_attr_softmax *)attrs)->scale;
+    memcpy(pc.o, vo.addr, 8);
+    memcpy(pc.x, vi[0].addr, 8);
+    memcpy(pc.w, n_in == 2 ? vi[1].addr : vi[0].addr, 8);
+    copy4(pc.ne, x->shape);
+    if (op == PLINTH_OP_ARGMAX) {
+        pc.so[0] = vo.s[1], pc.so[1] = vo.s[2], pc.so[2] = vo.s[3];
+    } else {
+        memcpy(pc.so, vo.s, 16);
+    }
+    memcpy(pc.sx, vi[0].s, 16);
+    if (n_in == 2)
+        memcpy(pc.sw, vi[1].s, 16);
+    d->shader = op == PLINTH_OP_RMS_NORM ? VULKAN_SH_RMS_NORM
+                : op == PLINTH_OP_SOFTMAX ? VULKAN_SH_SOFTMAX
+                                          : VULKAN_SH_ARGMAX;
+    d->n_spec = 3;
+    d->spec[0] = x->dtype;
+    d->spec[1] = n_in == 2 ? in[1].dtype : 0;
+    d->spec[2] = n_in == 2;
+    VULKAN_PUSH(d, pc);
+    vulkan_groups_1d(pc.rows, d->groups);
+    ranges(d, &vo, vi, n_in);
+    return PLINTH_OK;
+}
+
+/* ---------------------------------------------------------------- 4 ---- */
+
+typedef struct pc_move {
+    uint32_t o[2], x[2];
+    uint32_t n, pad[3];
+    int32_t ne[4], so[4], nx[4], sx[4];
+} pc_move;
+
+static int32_t encode_move(plinth_device *dev, uint32_t op, const plinth_view *out,
+                           const plinth_view *in, const void *attrs, bool check_only,
+                           vulkan_dispatch *d)
+{
+    const char *name = vulkan_op_name(op);
+    int32_t want = op == PLINTH_OP_CAST ? ((const plinth_attr_cast *)attrs)->dtype : in[0].dtype;
+    if (vulkan_dtype_size(want) == 0 || out->dtype != want)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out dtype %s, expected %s", name,
+                           vulkan_dtype_name(out->dtype), vulkan_dtype_name(want));
+    if (vulkan_numel(out) != vulkan_numel(&in[0]))
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out and x differ in size", name);
+    vview vo, vi;
+    int32_t st = vulkan_view(dev, op, "out", out, check_only, &vo);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, op, "x", &in[0], check_only, &vi);
+    if (st != PLINTH_OK || check_only)
+        return st;
+    pc_move pc = {.n = (uint32_t)vulkan_numel(out)};
+    memcpy(pc.o, vo.addr, 8);
+    memcpy(pc.x, vi.addr, 8);
+    copy4(pc.ne, out->shape);
+    memcpy(pc.so, vo.s, 16);
+    copy4(pc.nx, in[0].shape);
+    memcpy(pc.sx, vi.s, 16);
+    d->shader = op == PLINTH_OP_CAST ? VULKAN_SH_CAST : VULKAN_SH_COPY;
+    d->n_spec = 3;
+    d->spec[0] = in[0].dtype;
+    d->spec[1] = out->dtype;
+    d->spec[2] = vulkan_same_shape(out, &in[0]);
+    VULKAN_PUSH(d, pc);
+    vulkan_groups_1d(pc.n, d->groups);
+    ranges(d, &vo, &vi, 1);
+    return PLINTH_OK;
+}
+
+typedef struct pc_concat {
+    uint32_t o[2], a[2], b[2];
+    uint32_t n;
+    int32_t axis;
+    int32_t ne[4], so[4], sa[4], sb[4];
+    int32_t split;
+} pc_concat;
+
+static int32_t encode_concat(plinth_device *dev, const plinth_view *out, const plinth_view *in,
+                             const void *attrs, bool check_only, vulkan_dispatch *d)
+{
+    const plinth_view *a = &in[0], *b = &in[1];
+    const int32_t nd = out->ndim, axis = ((const plinth_attr_concat *)attrs)->axis;
+    const int32_t la = axis < 0 ? axis + nd : axis;
+    if (nd < 1 || nd > 4 || la < 0 || la >= nd)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "concat: axis %d out of range for rank %d",
+                           (int)axis, (int)nd);
+    const int ax = la + 4 - nd;
+    if (a->dtype != b->dtype || out->dtype != a->dtype)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "concat: dtypes differ");
+    bool ok = out->shape[ax] == a->shape[ax] + b->shape[ax];
+    for (int k = 0; k < 4; k++)
+        if (k != ax)
+            ok = ok && a->shape[k] == out->shape[k] && b->shape[k] == out->shape[k];
+    if (!ok)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "concat: shapes do not join on axis %d",
+                           (int)axis);
+    vview vo, vi[2];
+    int32_t st = vulkan_view(dev, PLINTH_OP_CONCAT, "out", out, check_only, &vo);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_CONCAT, "a", a, check_only, &vi[0]);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_CONCAT, "b", b, check_only, &vi[1]);
+    if (st != PLINTH_OK || check_only)
+        return st;
+    pc_concat pc = {.n = (uint32_t)vulkan_numel(out), .axis = ax, .split = (int32_t)a->shape[ax]};
+    memcpy(pc.o, vo.addr, 8);
+    memcpy(pc.a, vi[0].addr, 8);
+    memcpy(pc.b, vi[1].addr, 8);
+    copy4(pc.ne, out->shape);
+    memcpy(pc.so, vo.s, 16);
+    memcpy(pc.sa, vi[0].s, 16);
+    memcpy(pc.sb, vi[1].s, 16);
+    d->shader = VULKAN_SH_CONCAT;
+    d->n_spec = 1;
+    d->spec[0] = (int32_t)vulkan_dtype_size(out->dtype);
+    VULKAN_PUSH(d, pc);
+    vulkan_groups_1d(pc.n, d->groups);
+    ranges(d, &vo, vi, 2);
+    return PLINTH_OK;
+}
+
+/* ---------------------------------------------------------------- 5 ---- */
+
+static const uint8_t op_min_in[] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = lo,
+    PLINTH_OP_LIST(X)
+#undef X
+};
+static const uint8_t op_max_in[] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = hi,
+    PLINTH_OP_LIST(X)
+#undef X
+};
+
+int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
+                      const plinth_view *in, uint32_t n_in, const void *attrs,
+                      bool check_only, vulkan_dispatch *d)
+{
+    memset(d, 0, sizeof *d);
+    if (op >= PLINTH_OP_COUNT)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "vulkan: unknown op %u", op);
+    if (n_in < op_min_in[op] || n_in > op_max_in[op] || !out || (n_in && !in))
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: takes %u to %u inputs, got %u",
+                           vulkan_op_name(op), op_min_in[op], op_max_in[op], n_in);
+    if (!attrs && (op == PLINTH_OP_SCALE || op == PLINTH_OP_RMS_NORM ||
+                   op == PLINTH_OP_SOFTMAX || op == PLINTH_OP_MATMUL ||
+                   op == PLINTH_OP_GET_ROWS || op == PLINTH_OP_ROPE ||
+                   op == PLINTH_OP_ATTENTION || op == PLINTH_OP_CAST ||
+                   op == PLINTH_OP_CONCAT))
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: attrs missing", vulkan_op_name(op));
+    if (vulkan_dtype_size(out->dtype) == 0)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out has unknown dtype",
+                           vulkan_op_name(op));
+    for (uint32_t i = 0; i < n_in; i++)
+        if (vulkan_dtype_size(in[i].dtype) == 0)
+            return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: input %u has unknown dtype",
+                               vulkan_op_name(op), i);
+    switch (op) {
+    case PLINTH_OP_ADD:
+    case PLINTH_OP_SUB:
+    case PLINTH_OP_MUL:
+    case PLINTH_OP_DIV:
+        return encode_binary(dev, op, out, in, check_only, d);
+    case PLINTH_OP_SCALE:
+    case PLINTH_OP_GELU_TANH:
+    case PLINTH_OP_SILU:
+        return encode_unary(dev, op, out, in, attrs, check_only, d);
+    case PLINTH_OP_RMS_NORM:
+    case PLINTH_OP_SOFTMAX:
+    case PLINTH_OP_ARGMAX:
+        return encode_rows(dev, op, out, in, n_in, attrs, check_only, d);
+    case PLINTH_OP_CAST:
+    case PLINTH_OP_COPY:
+        return encode_move(dev, op, out, in, attrs, check_only, d);
+    case PLINTH_OP_CONCAT:
+        return encode_concat(dev, out, in, attrs, check_only, d);
+    case PLINTH_OP_MATMUL:
+        return vulkan_encode_matmul(dev, out, in, attrs, check_only, d);
+    case PLINTH_OP_GET_ROWS:
+        return vulkan_encode_get_rows(dev, out, in, attrs, check_only, d);
+    case PLINTH_OP_SET_ROWS:
+        return vulkan_encode_set_rows(dev, out, in, check_only, d);
+    case PLINTH_OP_ROPE:
+        return vulkan_encode_rope(dev, out, in, attrs, check_only, d);
+    case PLINTH_OP_ATTENTION:
+        return vulkan_encode_attention(dev, out, in, attrs, check_only, d);
+    default:
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "vulkan: op %s not implemented",
+                           vulkan_op_name(op));
+    }
+}

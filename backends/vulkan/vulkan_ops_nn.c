@@ -1,0 +1,377 @@
+/*
+ * vulkan_ops_nn.c — encoders for the ops of the transformer block.
+ *
+ * Sections:
+ *   1. matmul: choosing a variant (matrix-vector for few rows; register
+ *      blocking or shared-memory tiles for the rest) and vec4 loads
+ *   2. get_rows / set_rows
+ *   3. rope
+ *   4. attention (fused, over the KV cache)
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "vulkan_ops.h"
+
+static void copy4(int32_t dst[4], const int64_t src[4])
+{
+    for (int k = 0; k < 4; k++)
+        dst[k] = (int32_t)src[k];
+}
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+typedef struct pc_matmul {
+    uint32_t o[2], a[2], b[2];
+    int32_t m, n, k, o1;
+    int32_t pad[2];
+    int32_t so[4], sa[4], sb[4];
+} pc_matmul;
+
+/* Rows of a up to which the matrix-vector shader is used (decode). */
+#define MATVEC_MAX_M 2
+
+int32_t vulkan_encode_matmul(plinth_device *dev, const plinth_view *out, const plinth_view *in,
+                             const void *attrs, bool check_only, vulkan_dispatch *d)
+{
+    const plinth_view *a = &in[0], *b = &in[1];
+    const bool tb = ((const plinth_attr_matmul *)attrs)->transpose_b != 0;
+    if (!vulkan_is_float(a->dtype) || !vulkan_is_float(b->dtype))
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "matmul: a and b must be float dtypes");
+    if (out->dtype != a->dtype)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "matmul: out dtype differs from a's");
+    const int64_t m = a->shape[2], k = a->shape[3];
+    const int64_t bk = tb ? b->shape[3] : b->shape[2], n = tb ? b->shape[2] : b->shape[3];
+    bool ok = bk == k && out->shape[2] == m && out->shape[3] == n;
+    for (int i = 0; i < 2; i++) {
+        ok = ok && (a->shape[i] == out->shape[i] || a->shape[i] == 1);
+        ok = ok && (b->shape[i] == out->shape[i] || b->shape[i] == 1);
+    }
+    if (!ok) {
+        char s1[96], s2[96], s3[96];
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "matmul: shapes a %s, b %s%s, out %s do not fit",
+                           vulkan_shape_str(a, s1, sizeof s1), vulkan_shape_str(b, s2, sizeof s2),
+                           tb ? " (transposed)" : "", vulkan_shape_str(out, s3, sizeof s3));
+    }
+    const int64_t batch = out->shape[0] * out->shape[1];
+    if (batch > 65535 || m > 65535)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                           "matmul: more than 65535 batches or rows in one dispatch");
+    vview vo, va, vb;
+    int32_t st = vulkan_view(dev, PLINTH_OP_MATMUL, "out", out, check_only, &vo);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_MATMUL, "a", a, check_only, &va);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_MATMUL, "b", b, check_only, &vb);
+    if (st != PLINTH_OK || check_only)
+        return st;
+
+    pc_matmul pc = {.m = (int32_t)m, .n = (int32_t)n, .k = (int32_t)k,
+                    .o1 = (int32_t)out->shape[1]};
+    memcpy(pc.o, vo.addr, 8);
+    memcpy(pc.a, va.addr, 8);
+    memcpy(pc.b, vb.addr, 8);
+    memcpy(pc.so, vo.s, 16);
+    memcpy(pc.sa, va.s, 16);
+    pc.sb[0] = vb.s[0];
+    pc.sb[1] = vb.s[1];
+    pc.sb[2] = tb ? vb.s[3] : vb.s[2]; /* steps k */
+    pc.sb[3] = tb ? vb.s[2] : vb.s[3]; /* steps n */
+
+    /* vec4 along k: both operands contiguous in k, every row start and the
+     * base 16-byte aligned (b: 4 halves = 8 bytes), a in f32, K % 4 == 0. */
+    const bool b32 = b->dtype == PLINTH_F32;
+    bool kvec = a->dtype == PLINTH_F32 && k % 4 == 0 && k > 0 &&
+                (pc.sa[3] == 1 || k == 1) && (pc.sb[2] == 1 || k == 1) &&
+                va.byte_addr % 16 == 0 && vb.byte_addr % (b32 ? 16 : 8) == 0;
+    for (int i = 0; i < 3 && kvec; i++)
+        kvec = pc.sa[i] % 4 == 0;
+    kvec = kvec && pc.sb[0] % 4 == 0 && pc.sb[1] % 4 == 0 && pc.sb[3] % 4 == 0;
+
+    d->spec[0] = a->dtype;
+    d->spec[1] = b->dtype;
+    d->spec[2] = kvec;
+    const uint32_t ny = (uint32_t)((m + 63) / 64), nx64 = (uint32_t)((n + 63) / 64);
+    if (m <= MATVEC_MAX_M) {
+        d->shader = VULKAN_SH_MATMUL_VEC;
+        d->n_spec = 4;
+        bool sg = dev->matvec_variant == VULKAN_GPU_STYLE;
+        d->spec[3] = sg;
+        uint32_t per_group = sg ? 64 / dev->subgroup_size : 64;
+        d->groups[0] = (uint32_t)((n + per_group - 1) / per_group);
+        d->groups[1] = (uint32_t)m;
+    } else if (dev->matmul_variant == VULKAN_GPU_STYLE) {
+        d->shader = VULKAN_SH_MATMUL_TILED;
+        d->n_spec = 3;
+        d->groups[0] = nx64;
+        d->groups[1] = ny;
+    } else {
+        d->shader = VULKAN_SH_MATMUL;
+        d->n_spec = 5;
+        d->spec[3] = 16; /* workgroup 16 x 16, 4 x 4 per invocation */
+        d->spec[4] = 16;
+        d->groups[0] = nx64;
+        d->groups[1] = ny;
+    }
+    d->groups[2] = (uint32_t)batch;
+    if (d->groups[0] > 65535)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "matmul: N = %lld is too wide",
+                           (long long)n);
+    VULKAN_PUSH(d, pc);
+    d->write = vo.range;
+    d->n_reads = 2;
+    d->reads[0] = va.range;
+    d->reads[1] = vb.range;
+    return PLINTH_OK;
+}
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+/* idx [1, p, q, r] pairs with rows [p, q, r, C]; the table is [1, 1, R, C]. */
+static int32_t check_rows(plinth_device *dev, const char *name, const plinth_view *table,
+                          const plinth_view *rows, const plinth_view *idx)
+{
+    if (idx->dtype != PLINTH_I32)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: idx must be i32", name);
+    if (table->shape[0] != 1 || table->shape[1] != 1 || idx->shape[0] != 1 ||
+        rows->shape[0] != idx->shape[1] || rows->shape[1] != idx->shape[2] ||
+        rows->shape[2] != idx->shape[3] || rows->shape[3] != table->shape[3])
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: shapes do not fit", name);
+    return PLINTH_OK;
+}
+
+typedef struct pc_rows_io {
+    uint32_t o[2], t[2], idx[2];
+    uint32_t n;
+    int32_t rows;
+    int32_t ne[4], so[4], si[4];
+    int32_t st[2];
+} pc_rows_io;
+
+int32_t vulkan_encode_get_rows(plinth_device *dev, const plinth_view *out,
+                               const plinth_view *in, const void *attrs, bool check_only,
+                               vulkan_dispatch *d)
+{
+    const plinth_view *table = &in[0];
+    const int32_t want = ((const plinth_attr_get_rows *)attrs)->dtype;
+    if (out->dtype != want)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "get_rows: out dtype differs from attrs");
+    if (out->dtype != table->dtype && !(vulkan_is_float(table->dtype) && out->dtype == PLINTH_F32))
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                           "get_rows: %s table to %s (only the same dtype or float to f32)",
+                           vulkan_dtype_name(table->dtype), vulkan_dtype_name(out->dtype));
+    int32_t st = check_rows(dev, "get_rows", table, out, &in[1]);
+    vview vo, vt, vi;
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_GET_ROWS, "out", out, check_only, &vo);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_GET_ROWS, "table", table, check_only, &vt);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_GET_ROWS, "idx", &in[1], check_only, &vi);
+    if (st != PLINTH_OK || check_only)
+        return st;
+    pc_rows_io pc = {.n = (uint32_t)vulkan_numel(out), .rows = (int32_t)table->shape[2]};
+    memcpy(pc.o, vo.addr, 8);
+    memcpy(pc.t, vt.addr, 8);
+    memcpy(pc.idx, vi.addr, 8);
+    copy4(pc.ne, out->shape);
+    memcpy(pc.so, vo.s, 16);
+    memcpy(pc.si, vi.s, 16);
+    pc.st[0] = vt.s[2];
+    pc.st[1] = vt.s[3];
+    d->shader = VULKAN_SH_GET_ROWS;
+    d->n_spec = 2;
+    d->spec[0] = table->dtype;
+    d->spec[1] = out->dtype;
+    VULKAN_PUSH(d, pc);
+    vulkan_groups_1d(pc.n, d->groups);
+    d->write = vo.range;
+    d->n_reads = 2;
+    d->reads[0] = vt.range;
+    d->reads[1] = vi.range;
+    return PLINTH_OK;
+}
+
+int32_t vulkan_encode_set_rows(plinth_device *dev, const plinth_view *out,
+                               const plinth_view *in, bool check_only, vulkan_dispatch *d)
+{
+    const plinth_view *src = &in[0];
+    if (out->dtype != src->dtype && !(vulkan_is_float(out->dtype) && vulkan_is_float(src->dtype)))
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "set_rows: %s src into %s state",
+                           vulkan_dtype_name(src->dtype), vulkan_dtype_name(out->dtype));
+    int32_t st = check_rows(dev, "set_rows", out, src, &in[1]);
+    vview vo, vs, vi;
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_SET_ROWS, "state", out, check_only, &vo);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_SET_ROWS, "src", src, check_only, &vs);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_SET_ROWS, "idx", &in[1], check_only, &vi);
+    if (st != PLINTH_OK || check_only)
+        return st;
+    pc_rows_io pc = {.n = (uint32_t)out->shape[3], .rows = (int32_t)out->shape[2]};
+    memcpy(pc.o, vo.addr, 8);
+    memcpy(pc.t, vs.addr, 8);
+    memcpy(pc.idx, vi.addr, 8);
+    copy4(pc.ne, src->shape);
+    memcpy(pc.so, vs.s, 16); /* the shader's "ss": src strides */
+    memcpy(pc.si, vi.s, 16);
+    pc.st[0] = vo.s[2]; /* the shader's "so": state row, column strides */
+    pc.st[1] = vo.s[3];
+    d->shader = VULKAN_SH_SET_ROWS;
+    d->n_spec = 2;
+    d->spec[0] = src->dtype;
+    d->spec[1] = out->dtype;
+    VULKAN_PUSH(d, pc);
+    vulkan_groups_1d(vulkan_numel(src) ? pc.n : 0, d->groups);
+    d->write = vo.range;
+    d->n_reads = 2;
+    d->reads[0] = vs.range;
+    d->reads[1] = vi.range;
+    return PLINTH_OK;
+}
+
+/* ---------------------------------------------------------------- 3 ---- */
+
+typedef struct pc_rope {
+    uint32_t o[2], x[2], pos[2];
+    uint32_t n;
+    int32_t half;
+    int32_t ne[4], so[4], sx[4];
+    float base;
+    int32_t n_dims, spos, pad;
+} pc_rope;
+
+int32_t vulkan_encode_rope(plinth_device *dev, const plinth_view *out, const plinth_view *in,
+                           const void *attrs, bool check_only, vulkan_dispatch *d)
+{
+    const plinth_view *x = &in[0], *pos = &in[1];
+    const plinth_attr_rope *a = attrs;
+    if (!vulkan_is_float(x->dtype) || out->dtype != x->dtype || !vulkan_same_shape(out, x))
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "rope: out must match x (a float dtype)");
+    if (pos->dtype != PLINTH_I32 || pos->shape[0] != 1 || pos->shape[1] != 1 ||
+        pos->shape[2] != 1 || pos->shape[3] != x->shape[1])
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "rope: pos must be i32 [T]");
+    if (a->n_dims < 0 || a->n_dims % 2 != 0 || a->n_dims > x->shape[3])
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "rope: n_dims %d must be even and within "
+                           "the head dim", (int)a->n_dims);
+    vview vo, vx, vp;
+    int32_t st = vulkan_view(dev, PLINTH_OP_ROPE, "out", out, check_only, &vo);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_ROPE, "x", x, check_only, &vx);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_ROPE, "pos", pos, check_only, &vp);
+    if (st != PLINTH_OK || check_only)
+        return st;
+    const int32_t half = a->n_dims / 2;
+    pc_rope pc = {.half = half, .base = a->base, .n_dims = a->n_dims, .spos = vp.s[3]};
+    pc.n = (uint32_t)(x->shape[0] * x->shape[1] * x->shape[2] * (x->shape[3] - half));
+    memcpy(pc.o, vo.addr, 8);
+    memcpy(pc.x, vx.addr, 8);
+    memcpy(pc.pos, vp.addr, 8);
+    copy4(pc.ne, x->shape);
+    memcpy(pc.so, vo.s, 16);
+    memcpy(pc.sx, vx.s, 16);
+    d->shader = VULKAN_SH_ROPE;
+    d->n_spec = 1;
+    d->spec[0] = x->dtype;
+    VULKAN_PUSH(d, pc);
+    vulkan_groups_1d(pc.n, d->groups);
+    d->write = vo.range;
+    d->n_reads = 2;
+    d->reads[0] = vx.range;
+    d->reads[1] = vp.range;
+    return PLINTH_OK;
+}
+
+/* ---------------------------------------------------------------- 4 ---- */
+
+typedef struct pc_attention {
+    uint32_t q[2], k[2], v[2], o[2], pos[2], kvl[2];
+    int32_t dk, dv, s_len, window;
+    float scale;
+    int32_t group, spos, pad;
+    int32_t sq[3], sk[3], sv[3], so[3];
+} pc_attention;
+
+enum { Q, K, V, POS, KV_LEN };
+
+int32_t vulkan_encode_attention(plinth_device *dev, const plinth_view *out,
+                                const plinth_view *in, const void *attrs, bool check_only,
+                                vulkan_dispatch *d)
+{
+    const plinth_view *q = &in[Q], *k = &in[K], *v = &in[V];
+    const plinth_attr_attention *a = attrs;
+    if (!vulkan_is_float(q->dtype) || !vulkan_is_float(k->dtype) || !vulkan_is_float(v->dtype))
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "attention: q, k, v must be float");
+    if (out->dtype != q->dtype)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "attention: out dtype differs from q's");
+    const int64_t hq = q->shape[2], hkv = k->shape[2];
+    bool ok = k->shape[0] == q->shape[0] && v->shape[0] == q->shape[0] &&
+              k->shape[3] == q->shape[3] && v->shape[1] == k->shape[1] && v->shape[2] == hkv &&
+              out->shape[0] == q->shape[0] && out->shape[1] == q->shape[1] &&
+              out->shape[2] == hq && out->shape[3] == v->shape[3] &&
+              (hkv == 0 ? hq == 0 : hq % hkv == 0);
+    if (!ok)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "attention: shapes do not fit");
+    const plinth_view *pos = &in[POS], *kvl = &in[KV_LEN];
+    if (pos->dtype != PLINTH_I32 || pos->shape[0] != 1 || pos->shape[1] != 1 ||
+        pos->shape[2] != 1 || pos->shape[3] != q->shape[1])
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "attention: pos must be i32 [T]");
+    if (kvl->dtype != PLINTH_I32 || vulkan_numel(kvl) != 1)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "attention: kv_len must be one i32");
+    if (a->window < 0)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "attention: negative window");
+    /* Limits of this shader (documented in attention.comp). */
+    if (q->shape[0] > 1)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                           "attention: batch dim %lld > 1 not implemented on vulkan",
+                           (long long)q->shape[0]);
+    if (q->shape[3] > 512 || v->shape[3] > 512 || q->shape[1] > 65535 || hq > 65535)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                           "attention: head dims above 512 or more than 65535 queries/heads");
+    vview vq, vk, vv, vo, vp, vl;
+    int32_t st = vulkan_view(dev, PLINTH_OP_ATTENTION, "out", out, check_only, &vo);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "q", q, check_only, &vq);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "k", k, check_only, &vk);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "v", v, check_only, &vv);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "pos", pos, check_only, &vp);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "kv_len", kvl, check_only, &vl);
+    if (st != PLINTH_OK || check_only)
+        return st;
+    pc_attention pc = {.dk = (int32_t)q->shape[3], .dv = (int32_t)v->shape[3],
+                       .s_len = (int32_t)k->shape[1], .window = a->window, .scale = a->scale,
+                       .group = hkv ? (int32_t)(hq / hkv) : 1, .spos = vp.s[3]};
+    memcpy(pc.q, vq.addr, 8);
+    memcpy(pc.k, vk.addr, 8);
+    memcpy(pc.v, vv.addr, 8);
+    memcpy(pc.o, vo.addr, 8);
+    memcpy(pc.pos, vp.addr, 8);
+    memcpy(pc.kvl, vl.addr, 8);
+    memcpy(pc.sq, &vq.s[1], 12);
+    memcpy(pc.sk, &vk.s[1], 12);
+    memcpy(pc.sv, &vv.s[1], 12);
+    memcpy(pc.so, &vo.s[1], 12);
+    d->shader = VULKAN_SH_ATTENTION;
+    d->n_spec = 3;
+    d->spec[0] = q->dtype;
+    d->spec[1] = k->dtype;
+    d->spec[2] = v->dtype;
+    VULKAN_PUSH(d, pc);
+    d->groups[0] = vulkan_numel(out) ? (uint32_t)hq : 0;
+    d->groups[1] = (uint32_t)q->shape[1];
+    d->groups[2] = 1;
+    d->write = vo.range;
+    d->n_reads = 5;
+    d->reads[0] = vq.range;
+    d->reads[1] = vk.range;
+    d->reads[2] = vv.range;
+    d->reads[3] = vp.range;
+    d->reads[4] = vl.range;
+    return PLINTH_OK;
+}

@@ -1,0 +1,186 @@
+/*
+ * vulkan_program.c — the whole-program path: prepare once, execute many.
+ *
+ * Sections:
+ *   1. dependencies: which dispatches need a barrier before them
+ *   2. prepare: encode every instruction, create its pipeline, record the
+ *      whole list into one command buffer
+ *   3. execute (one submit, one wait) and release
+ *
+ * Run-time scalars (positions, kv_len) are i32 tensors in the io pool that
+ * the shaders read, so the recorded command buffer never changes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "vulkan.h"
+
+typedef struct vulkan_program {
+    VkCommandBuffer cmd;
+    uint32_t n_dispatch, n_barriers;
+} vulkan_program;
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+/* Ranges read and written since the last barrier. A dispatch needs a
+ * barrier before it when it reads or writes what an earlier one wrote
+ * (RAW, WAW), or writes what an earlier one read (WAR). Dispatches with
+ * disjoint data run without one, and lavapipe/GPUs may overlap them. */
+typedef struct pending {
+    vulkan_range *writes, *reads;
+    uint32_t n_writes, n_reads;
+} pending;
+
+static bool overlaps(const vulkan_range *a, const vulkan_range *b)
+{
+    return a->buf && a->buf == b->buf && a->lo < b->hi && b->lo < a->hi;
+}
+
+static bool hits(const vulkan_range *r, const vulkan_range *list, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (overlaps(r, &list[i]))
+            return true;
+    return false;
+}
+
+static bool needs_barrier(const pending *p, const vulkan_dispatch *d)
+{
+    if (hits(&d->write, p->writes, p->n_writes) || hits(&d->write, p->reads, p->n_reads))
+        return true;
+    for (uint32_t i = 0; i < d->n_reads; i++)
+        if (hits(&d->reads[i], p->writes, p->n_writes))
+            return true;
+    return false;
+}
+
+static void add_pending(pending *p, const vulkan_dispatch *d)
+{
+    if (d->write.buf)
+        p->writes[p->n_writes++] = d->write;
+    for (uint32_t i = 0; i < d->n_reads; i++)
+        if (d->reads[i].buf)
+            p->reads[p->n_reads++] = d->reads[i];
+}
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+static int32_t record(plinth_device *dev, vulkan_program *prog, vulkan_dispatch *ds,
+                      uint32_t n)
+{
+    pending p = {0};
+    p.writes = vulkan_alloc((n ? n : 1) * sizeof *p.writes);
+    p.reads = vulkan_alloc((n ? n : 1) * PLINTH_MAX_INPUTS * sizeof *p.reads);
+    if (!p.writes || !p.reads) {
+        vulkan_free(p.writes);
+        vulkan_free(p.reads);
+        return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory (prepare)");
+    }
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    VkResult r = dev->vk.vkBeginCommandBuffer(prog->cmd, &bi);
+    if (r == VK_SUCCESS) {
+        /* The previous run's (and uploads') writes before this run's reads. */
+        vulkan_barrier(dev, prog->cmd);
+        for (uint32_t i = 0; i < n; i++) {
+            const vulkan_dispatch *d = &ds[i];
+            if ((uint64_t)d->groups[0] * d->groups[1] * d->groups[2] == 0)
+                continue;
+            if (needs_barrier(&p, d)) {
+                vulkan_barrier(dev, prog->cmd);
+                prog->n_barriers++;
+                p.n_writes = p.n_reads = 0;
+            }
+            add_pending(&p, d);
+            vulkan_record(dev, prog->cmd, d);
+            prog->n_dispatch++;
+        }
+        vulkan_barrier_host(dev, prog->cmd);
+        r = dev->vk.vkEndCommandBuffer(prog->cmd);
+    }
+    vulkan_free(p.writes);
+    vulkan_free(p.reads);
+    if (r != VK_SUCCESS)
+        return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: recording the program: %s",
+                           vulkan_result_name(r));
+    return PLINTH_OK;
+}
+
+int32_t vulkan_prepare(plinth_device *dev, const plinth_instruction *code, uint32_t n,
+                       void **out_program)
+{
+    if (!dev || !out_program || (n && !code))
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "vulkan: prepare: NULL argument");
+    *out_program = NULL;
+    vulkan_program *prog = vulkan_alloc(sizeof *prog);
+    vulkan_dispatch *ds = vulkan_alloc((n ? n : 1) * sizeof *ds);
+    if (!prog || !ds) {
+        vulkan_free(prog);
+        vulkan_free(ds);
+        return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory (prepare)");
+    }
+    memset(prog, 0, sizeof *prog);
+    int32_t st = PLINTH_OK;
+    for (uint32_t i = 0; i < n && st == PLINTH_OK; i++) {
+        const plinth_instruction *ins = &code[i];
+        st = vulkan_encode(dev, ins->op, ins->out, ins->in, ins->n_in, ins->attrs, false, &ds[i]);
+        if (st == PLINTH_OK && (uint64_t)ds[i].groups[0] * ds[i].groups[1] * ds[i].groups[2] != 0)
+            st = vulkan_pipeline_get(dev, &ds[i]);
+        if (st != PLINTH_OK) {
+            char why[sizeof dev->error];
+            snprintf(why, sizeof why, "%s", dev->error);
+            vulkan_fail(dev, st, "instruction %u (%s): %s", i, vulkan_op_name(ins->op), why);
+        }
+    }
+    if (st == PLINTH_OK) {
+        VkCommandBufferAllocateInfo cai = {
+            .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+            .commandPool = dev->pool,
+            .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+            .commandBufferCount = 1};
+        if (dev->vk.vkAllocateCommandBuffers(dev->device, &cai, &prog->cmd) != VK_SUCCESS)
+            st = vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: cannot allocate a command buffer");
+    }
+    if (st == PLINTH_OK)
+        st = record(dev, prog, ds, n);
+    vulkan_free(ds);
+    if (st == PLINTH_OK)
+        st = vulkan_check_messages(dev);
+    if (st != PLINTH_OK) {
+        vulkan_release(dev, prog);
+        return st;
+    }
+    vulkan_log(PLINTH_LOG_DEBUG, "vulkan: program of %u instructions: %u dispatches, %u barriers",
+               n, prog->n_dispatch, prog->n_barriers);
+    *out_program = prog;
+    return PLINTH_OK;
+}
+
+/* ---------------------------------------------------------------- 3 ---- */
+
+int32_t vulkan_execute(plinth_device *dev, void *program)
+{
+    vulkan_program *prog = program;
+    if (!dev || !prog)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "vulkan: execute: NULL argument");
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+                       .commandBufferCount = 1,
+                       .pCommandBuffers = &prog->cmd};
+    VkResult r = dev->vk.vkResetFences(dev->device, 1, &dev->fence);
+    if (r == VK_SUCCESS)
+        r = dev->vk.vkQueueSubmit(dev->queue, 1, &si, dev->fence);
+    if (r == VK_SUCCESS)
+        r = dev->vk.vkWaitForFences(dev->device, 1, &dev->fence, VK_TRUE, UINT64_MAX);
+    if (r != VK_SUCCESS)
+        return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: execute: %s", vulkan_result_name(r));
+    return vulkan_check_messages(dev);
+}
+
+void vulkan_release(plinth_device *dev, void *program)
+{
+    vulkan_program *prog = program;
+    if (!dev || !prog)
+        return;
+    if (prog->cmd)
+        dev->vk.vkFreeCommandBuffers(dev->device, dev->pool, 1, &prog->cmd);
+    vulkan_free(prog);
+}

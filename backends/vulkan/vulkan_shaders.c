@@ -1,0 +1,43 @@
+/*
+ * vulkan_shaders.c — the embedded SPIR-V, one array per .comp in shaders/,
+ * compiled at build time by glslangValidator (backends/vulkan/meson.build).
+ *
+ * Sections: the generated headers; the table indexed by enum vulkan_shader.
+ * The generated arrays have external linkage: include each header here
+ * only (the plugin's hidden visibility keeps them unexported).
+ */
+#include "vulkan.h"
+
+#include <stdint.h>
+
+#include "add_spv.h"
+#include "argmax_spv.h"
+#include "attention_spv.h"
+#include "cast_spv.h"
+#include "concat_spv.h"
+#include "copy_spv.h"
+#include "div_spv.h"
+#include "gelu_tanh_spv.h"
+#include "get_rows_spv.h"
+#include "matmul_spv.h"
+#include "matmul_tiled_spv.h"
+#include "matmul_vec_spv.h"
+#include "mul_spv.h"
+#include "rms_norm_spv.h"
+#include "rope_spv.h"
+#include "scale_spv.h"
+#include "set_rows_spv.h"
+#include "silu_spv.h"
+#include "softmax_spv.h"
+#include "sub_spv.h"
+
+#define SH(E, n) [VULKAN_SH_##E] = {#n, n##_spv, sizeof n##_spv}
+
+const vulkan_spirv vulkan_shaders[VULKAN_SH_COUNT] = {
+    SH(ADD, add), SH(SUB, sub), SH(MUL, mul), SH(DIV, div), SH(SCALE, scale),
+    SH(GELU_TANH, gelu_tanh), SH(SILU, silu), SH(RMS_NORM, rms_norm),
+    SH(SOFTMAX, softmax), SH(ARGMAX, argmax), SH(MATMUL, matmul),
+    SH(MATMUL_TILED, matmul_tiled), SH(MATMUL_VEC, matmul_vec), SH(GET_ROWS, get_rows),
+    SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention), SH(CAST, cast),
+    SH(COPY, copy), SH(CONCAT, concat),
+};

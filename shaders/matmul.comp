@@ -1,0 +1,63 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// matmul.comp — the prefill matmul: register blocking without shared
+// memory. Each invocation computes a TM x TN block of out (rows and columns
+// interleaved by the workgroup size, so neighbouring invocations read
+// neighbouring columns); a workgroup covers (WX*TN) x (WY*TM). The variant
+// for devices without (enough) shared memory; matmul_tiled.comp is the
+// default (see vulkan_device.c for the lavapipe measurements).
+#include "matmul.glsl"
+
+layout(local_size_x_id = 3, local_size_y_id = 4) in;
+#define TM 4
+#define TN 4
+
+void main()
+{
+    int wx = int(gl_WorkGroupSize.x), wy = int(gl_WorkGroupSize.y);
+    int n0 = int(gl_WorkGroupID.x) * wx * TN + int(gl_LocalInvocationID.x);
+    int m0 = int(gl_WorkGroupID.y) * wy * TM + int(gl_LocalInvocationID.y);
+    int z = int(gl_WorkGroupID.z), i0 = z / pc.o1, i1 = z % pc.o1;
+    int ba = i0 * pc.sa.x + i1 * pc.sa.y, bb = i0 * pc.sb.x + i1 * pc.sb.y;
+    int ra[TM], rb[TN];
+    for (int i = 0; i < TM; i++)
+        ra[i] = ba + min(m0 + i * wy, pc.M - 1) * pc.sa.z;
+    for (int j = 0; j < TN; j++)
+        rb[j] = bb + min(n0 + j * wx, pc.N - 1) * pc.sb.w;
+    float acc[TM][TN];
+    for (int i = 0; i < TM; i++)
+        for (int j = 0; j < TN; j++)
+            acc[i][j] = 0.0;
+    if (KVEC) {
+        for (int k = 0; k < pc.K; k += 4) {
+            vec4 av[TM], bv[TN];
+            for (int i = 0; i < TM; i++)
+                av[i] = F32x4(pc.a).v[(ra[i] + k) >> 2];
+            for (int j = 0; j < TN; j++)
+                bv[j] = ld_b4(rb[j] + k);
+            for (int i = 0; i < TM; i++)
+                for (int j = 0; j < TN; j++)
+                    acc[i][j] += dot(av[i], bv[j]);
+        }
+    } else {
+        for (int k = 0; k < pc.K; k++) {
+            float av[TM], bv[TN];
+            for (int i = 0; i < TM; i++)
+                av[i] = ld(pc.a, DT_A, ra[i] + k * pc.sa.w);
+            for (int j = 0; j < TN; j++)
+                bv[j] = ld(pc.b, DT_B, rb[j] + k * pc.sb.z);
+            for (int i = 0; i < TM; i++)
+                for (int j = 0; j < TN; j++)
+                    acc[i][j] += av[i] * bv[j];
+        }
+    }
+    int bo = i0 * pc.so.x + i1 * pc.so.y;
+    for (int i = 0; i < TM; i++) {
+        int m = m0 + i * wy;
+        for (int j = 0; j < TN; j++) {
+            int n = n0 + j * wx;
+            if (m < pc.M && n < pc.N)
+                st(pc.o, DT_A, bo + m * pc.so.z + n * pc.so.w, acc[i][j]);
+        }
+    }
+}

@@ -1,0 +1,32 @@
+// matmul.glsl — push constants and operand access shared by the matmul
+// shaders. out [o0, o1, M, N] = a [.., M, K] x b [.., K, N]; transpose_b is
+// folded into b's strides by the host (sb.z steps k, sb.w steps n), batch
+// dims that broadcast have stride 0. The batch index comes from
+// gl_WorkGroupID.z = i0 * o1 + i1.
+#include "common.glsl"
+
+layout(constant_id = 0) const int DT_A = 0;  // a and out
+layout(constant_id = 1) const int DT_B = 0;
+// k runs along contiguous, 16-byte aligned memory in both a and b, K % 4 == 0
+// and a is f32: load 4 k at a time (vec4 / 4 halves).
+layout(constant_id = 2) const bool KVEC = false;
+
+layout(push_constant) uniform PC {
+    uvec2 o, a, b;
+    int M, N, K, o1;
+    int pad0_, pad1_;
+    ivec4 so, sa, sb;
+} pc;
+
+// 4 consecutive k of b at element index i (i % 4 == 0), widened to f32.
+vec4 ld_b4(int i)
+{
+    if (DT_B == DT_F32)
+        return F32x4(pc.b).v[i >> 2];
+    uvec2 u = U32x2(pc.b).v[i >> 2];
+    if (DT_B == DT_BF16)
+        return vec4(uintBitsToFloat(u.x << 16), uintBitsToFloat(u.x & 0xffff0000u),
+                    uintBitsToFloat(u.y << 16), uintBitsToFloat(u.y & 0xffff0000u));
+    return vec4(f16_to_f32(u.x & 0xffffu), f16_to_f32(u.x >> 16),
+                f16_to_f32(u.y & 0xffffu), f16_to_f32(u.y >> 16));
+}

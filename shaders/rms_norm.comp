@@ -1,0 +1,27 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// rms_norm.comp — out = x / sqrt(mean(x^2) + eps) (* w), one row per
+// invocation (see rows.glsl). The row is read in full before it is
+// written, so out may be x.
+#include "rows.glsl"
+
+void main()
+{
+    ivec3 r;
+    if (!row_index(r))
+        return;
+    int bx = row_base(r, pc.sx), bo = row_base(r, pc.so), bw = row_base(r, pc.sw);
+    int n = pc.ne.w;
+    float ss = 0.0;
+    for (int i = 0; i < n; i++) {
+        float v = ld(pc.x, DT, bx + i * pc.sx.w);
+        ss += v * v;
+    }
+    float inv = 1.0 / sqrt(ss / float(n) + pc.p);
+    for (int i = 0; i < n; i++) {
+        float v = ld(pc.x, DT, bx + i * pc.sx.w) * inv;
+        if (HAS_W)
+            v *= ld(pc.w, DT_W, bw + i * pc.sw.w);
+        st(pc.o, DT, bo + i * pc.so.w, v);
+    }
+}
