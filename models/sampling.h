@@ -1,0 +1,49 @@
+/*
+ * sampling.h — picking the next token from logits: greedy, temperature,
+ * top-k, top-p (nucleus), with a seeded RNG so a run can be repeated; and
+ * the stop rule of generation.
+ *
+ * Order of the filters (as Hugging Face applies them): temperature, top-k,
+ * top-p, then a draw from the renormalised distribution. temperature <= 0
+ * (or top_k == 1) is greedy: the first maximum, no randomness.
+ *
+ * Thread-safety: a sampler is used from one thread at a time.
+ */
+#ifndef PLINTH_SAMPLING_H
+#define PLINTH_SAMPLING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sampler_options {
+    float temperature; /* <= 0: greedy                              */
+    int32_t top_k;     /* <= 0: no limit                            */
+    float top_p;       /* >= 1 or <= 0: no limit                    */
+    uint64_t seed;
+} sampler_options;
+
+typedef struct sampler sampler;
+
+/* Creates a sampler for a vocabulary of n_vocab logits; NULL if out of
+ * memory. */
+sampler *sampler_create(const sampler_options *opts, int32_t n_vocab);
+void sampler_free(sampler *s);
+/* The next token. `logits` (n_vocab) is read, not modified. */
+int32_t sampler_sample(sampler *s, const float *logits);
+/* Index of the first maximum (NaN counts as the maximum). */
+int32_t sampler_argmax(const float *logits, int32_t n);
+/* A uniform double in [0, 1) from the sampler's RNG (for tests). */
+double sampler_uniform(sampler *s);
+
+/* Generation stops at any of `stop` ids, or after max_tokens. */
+typedef struct stop_rule {
+    int32_t ids[16];
+    int32_t n_ids;
+    int32_t max_tokens;
+} stop_rule;
+/* Adds id to the rule (ignored if negative, a duplicate, or full). */
+void stop_rule_add(stop_rule *r, int32_t id);
+bool stop_rule_hit(const stop_rule *r, int32_t id, int32_t n_generated);
+
+#endif /* PLINTH_SAMPLING_H */
