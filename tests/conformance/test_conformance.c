@@ -14,6 +14,7 @@
  * Seeds: fixed (0x5EED0001) so CI is reproducible; set
  * PLINTH_CONFORMANCE_SEED=N to explore others.
  */
+#include "conf_internal.h"
 #include "conformance.h"
 
 #include <criterion/criterion.h>
@@ -345,4 +346,30 @@ Test(cases, every_op_has_a_basic_case_and_names_are_unique)
                       per_op[op]);
     }
     conf_cases_free(&l);
+}
+
+/* The cancellation-aware bound (compare.c): unchanged when a dot product
+ * does not cancel, wider only by the partial sums' size when it does, and
+ * still far below what a wrong accumulation produces. */
+Test(bounds, cancellation_widens_only_what_rounding_can_explain)
+{
+    conf_case c = {.op = PLINTH_OP_MATMUL, .k = 640, .c = 8};
+    c.out.dtype = PLINTH_F32;
+    const double base = conf_max_nmse(&c);
+
+    /* No cancellation: |ref| ~ Σ|a·b|/√K, the bound is the plain one. */
+    double want[2] = {1.0, -2.0}, mag[2] = {25.0, 50.0};
+    cr_expect_float_eq(conf_cancellation_bound(&c, want, mag, 2), base, base * 1e-12);
+
+    /* Terms of size ~1 summing to 0.009: the allowance grows with the
+     * partial sums (mag²/K over ref²), about (20²/640)/0.009² ≈ 7700×. */
+    double want_c[1] = {0.009}, mag_c[1] = {20.0};
+    const double wide = conf_cancellation_bound(&c, want_c, mag_c, 1);
+    cr_expect_gt(wide, base * 1000, "bound %g vs base %g", wide, base);
+
+    /* An f16 accumulator over K = 640 errs by ~√K·2^-11·mag/√K ≈ 20·4.9e-4
+     * ≈ 1e-2 on this element: an NMSE of ~1.2, still refused. */
+    const double f16_err = 20.0 * 0x1p-11;
+    cr_expect_gt(f16_err * f16_err / (0.009 * 0.009), wide,
+                 "an f16-accumulated result would pass: bound %g", wide);
 }

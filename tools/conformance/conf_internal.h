@@ -23,6 +23,12 @@ void conf_fill(const conf_tensor *t, uint8_t *block, uint64_t *rng);
 /* compare.c */
 /* The NMSE threshold of a case (see the derivation there). */
 double conf_max_nmse(const conf_case *c);
+/* The two parts of conf_max_nmse: the output rounding and the f32 reduction. */
+void conf_nmse_terms(const conf_case *c, double *out_term, double *sum_term);
+/* conf_max_nmse with the reduction term scaled for cancellation, given
+ * mag[i] = Σ|terms| of each output element (ref run on |inputs|). */
+double conf_cancellation_bound(const conf_case *c, const double *want, const double *mag,
+                               int64_t n);
 /* Compares got with want (n logical elements of `dtype`, as doubles). Fills
  * r->fail, r->nmse, r->max_nmse and the message (without the op prefix);
  * returns true when they agree. `exact`: equal values required. */
