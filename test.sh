@@ -36,12 +36,21 @@ run_suite() { # dir, label
   echo "== $label: build"
   ninja -C "$dir" >"$dir/build.log" 2>&1 || { cat "$dir/build.log"; return 1; }
   echo "== $label: test"
-  meson test -C "$dir" --print-errorlogs "${extra[@]}" || rc=$?
+  set +e
+  meson test -C "$dir" --print-errorlogs "${extra[@]}" | tee "$dir/test.out"
+  rc=${PIPESTATUS[0]}
+  set -e
   # Count Criterion's individual test cases from the TAP in meson's log.
   local log="$dir/meson-logs/testlog.txt" ok=0 bad=0
   if [ -f "$log" ]; then
     ok=$(grep -cE '^ok ' "$log" || true)
     bad=$(grep -cE '^not ok ' "$log" || true)
+  fi
+  # A binary that failed without a "not ok" line (a crash, a leak report, a
+  # timeout) still counts: never report 0 failed for a failing run.
+  if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+    bad=$(awk '/^(Fail|Timeout):/ {n += $2} END {print n + 0}' "$dir/test.out")
+    [ "$bad" -gt 0 ] || bad=1
   fi
   echo "$label: $ok passed, $bad failed"
   total_ok=$((total_ok + ok)); total_bad=$((total_bad + bad))
