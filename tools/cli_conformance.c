@@ -34,6 +34,8 @@ static const char usage[] =
     "      --op=NAME            only this op's cases\n"
     "      --case=GLOB          only cases whose name matches GLOB\n"
     "      --no-graphs          skip the whole-graph cases\n"
+    "      --model=DIR          also run the Gemma 3 model in DIR end to end, every\n"
+    "                           position's logits against ref (repeatable)\n"
     "      --seed=S             base seed (default: fresh, printed); each case's seed\n"
     "                           derives from it and the case name\n"
     "      --report=FILE.json   write the full JSON report\n"
@@ -46,6 +48,7 @@ static const char usage[] =
 enum {
     OPT_DEVICE = CLI_OPT_FIRST_FREE,
     OPT_PLUGIN,
+    OPT_MODEL,
     OPT_OP,
     OPT_CASE,
     OPT_NO_GRAPHS,
@@ -96,6 +99,7 @@ int cli_conformance(cli_options *o, int argc, char **argv)
     static const struct option longopts[] = {
         {"device", required_argument, NULL, OPT_DEVICE},
         {"plugin", required_argument, NULL, OPT_PLUGIN},
+        {"model", required_argument, NULL, OPT_MODEL},
         {"op", required_argument, NULL, OPT_OP},
         {"case", required_argument, NULL, OPT_CASE},
         {"no-graphs", no_argument, NULL, OPT_NO_GRAPHS},
@@ -125,6 +129,14 @@ int cli_conformance(cli_options *o, int argc, char **argv)
             }
             break;
         case OPT_PLUGIN: plugin = optarg; break;
+        case OPT_MODEL: {
+            char err[512];
+            if (!conf_graph_register_gemma3(optarg, err, sizeof err)) {
+                fprintf(stderr, "plinth: conformance: --model: %s\n", err);
+                return 2;
+            }
+            break;
+        }
         case OPT_OP:
             co.op = plinth_op_from_name(optarg);
             if (co.op >= PLINTH_OP_COUNT) {

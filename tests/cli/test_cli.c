@@ -6,10 +6,12 @@
 #include <criterion/criterion.h>
 
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static char out[1 << 16];
 
@@ -130,3 +132,80 @@ Test(cli, no_backend_linked_into_core)
     expect_no_backend_link(getenv("PLINTH_EXE"));
     expect_no_backend_link(getenv("PLINTH_LIB"));
 }
+
+/* `plinth logits` on the golden tiny model reproduces the exact float64
+ * reference (relative L2 over the whole [24][512] array) on `backend`. */
+static void logits_match_golden(const char *backend, double limit)
+{
+    const char *built = getenv("PLINTH_TEST_BACKENDS");
+    cr_assert(built, "PLINTH_TEST_BACKENDS not set");
+    char list[256];
+    snprintf(list, sizeof list, ",%s,", built);
+    char key[64];
+    snprintf(key, sizeof key, ",%s,", backend);
+    if (!strstr(list, key))
+        cr_skip_test("backend '%s' is not built in this tree (built: %s)", backend, built);
+    const char *data = getenv("PLINTH_TEST_DATA");
+    cr_assert(data, "PLINTH_TEST_DATA not set");
+    char path[1024], tokens[512] = "";
+    snprintf(path, sizeof path, "%s/gemma3-tiny-a/tokens.json", data);
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "cannot open %s", path);
+    char json[4096];
+    size_t n = fread(json, 1, sizeof json - 1, f);
+    fclose(f);
+    json[n] = '\0';
+    cJSON *j = cJSON_Parse(json);
+    cJSON *ids = cJSON_GetObjectItemCaseSensitive(j, "tokens");
+    cr_assert(cJSON_IsArray(ids));
+    const int n_tokens = cJSON_GetArraySize(ids);
+    for (int i = 0; i < n_tokens; i++) {
+        char id[16];
+        snprintf(id, sizeof id, i ? ",%d" : "%d", cJSON_GetArrayItem(ids, i)->valueint);
+        strncat(tokens, id, sizeof tokens - strlen(tokens) - 1);
+    }
+    cJSON_Delete(j);
+
+    char out_path[] = "/tmp/plinth-logits-XXXXXX";
+    int fd = mkstemp(out_path);
+    cr_assert(fd >= 0);
+    close(fd);
+    char args[2048];
+    snprintf(args, sizeof args, "logits --backend=%s '%s/gemma3-tiny-a' --tokens %s --out %s",
+             backend, data, tokens, out_path);
+    int rc = plinth(args);
+    if (rc != 0 && strstr(out, "no devices")) {
+        unlink(out_path);
+        cr_skip_test("%s has no device here: %s", backend, out);
+    }
+    cr_assert_eq(rc, 0, "plinth %s\n%s", args, out);
+
+    const size_t count = (size_t)n_tokens * 512;
+    float *got = malloc(count * sizeof *got), *want = malloc(count * sizeof *want);
+    f = fopen(out_path, "rb");
+    cr_assert(f);
+    cr_assert_eq(fread(got, sizeof *got, count + 1, f), count, "logits file has the wrong size");
+    fclose(f);
+    unlink(out_path);
+    snprintf(path, sizeof path, "%s/gemma3-tiny-a/reference_pytorch.f32", data);
+    f = fopen(path, "rb");
+    cr_assert(f);
+    cr_assert_eq(fread(want, sizeof *want, count, f), count);
+    fclose(f);
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < count; i++) {
+        err += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
+        norm += (double)want[i] * want[i];
+    }
+    const double rel = sqrt(err / norm);
+    cr_log_info("plinth logits --backend=%s: relative L2 %.3g vs the exact reference", backend,
+                rel);
+    cr_expect_leq(rel, limit, "%s: relative L2 %g > %g", backend, rel, limit);
+    free(got);
+    free(want);
+}
+
+Test(cli_logits, ref) { logits_match_golden("ref", 1e-5); }
+Test(cli_logits, cpu) { logits_match_golden("cpu", 1e-5); }
+/* Vulkan's acceptance bound is 1e-4 (f32 on any device, issue 6). */
+Test(cli_logits, vulkan) { logits_match_golden("vulkan", 1e-4); }

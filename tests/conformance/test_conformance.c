@@ -57,6 +57,17 @@ static void run_or_skip(const char *backend, uint32_t op, bool graphs, const cha
     }
 }
 
+/* The whole-model cases: the tiny Gemma 3 of tests/data joins the graphs
+ * (PLINTH_GEMMA_TINY, set by meson). Its absence is a failure, not a skip:
+ * the data ships with the tree. */
+static void register_models(void)
+{
+    const char *dir = getenv("PLINTH_GEMMA_TINY");
+    cr_assert(dir && *dir, "PLINTH_GEMMA_TINY is not set");
+    char err[512];
+    cr_assert(conf_graph_register_gemma3(dir, err, sizeof err), "%s", err);
+}
+
 /* The verdict: every failure is logged (backend, device, config, case,
  * seed, kind, message); the test fails if there is any. */
 static void expect_no_failures(conf_run *run)
@@ -107,6 +118,7 @@ static void check_backend_op(const char *backend, uint32_t op)
     Test(BACKEND, graphs, .timeout = 300)                                              \
     {                                                                                  \
         conf_run run;                                                                  \
+        register_models();                                                             \
         run_or_skip(#BACKEND, PLINTH_OP_COUNT, true, NULL, &run);                      \
         expect_no_failures(&run);                                                      \
     }

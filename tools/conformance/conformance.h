@@ -255,18 +255,24 @@ uint32_t conf_run_failed(const conf_run *run); /* FAIL + XPASS over all targets 
  * same seed; the harness compares the two. The Gemma end-to-end tests can
  * register a tiny model here (conf_graph_register) without touching the
  * suite. Return PLINTH_ERR_UNSUPPORTED when the backend cannot compile it. */
-typedef plinth_status (*conf_graph_fn)(plinth_backend *b, uint32_t seed, float *out,
-                                       uint64_t n_out, char *err, size_t err_size);
+typedef plinth_status (*conf_graph_fn)(plinth_backend *b, const char *arg, uint32_t seed,
+                                       float *out, uint64_t n_out, char *err, size_t err_size);
 
 typedef struct conf_graph_case {
     const char *name;
     conf_graph_fn fn;
     uint64_t n_out;   /* floats written to out */
     double max_nmse;
+    const char *arg;  /* passed to fn (e.g. a model folder); may be NULL */
 } conf_graph_case;
 
 /* Adds a whole-graph case (e.g. a Gemma tiny model). Returns false when full. */
 bool conf_graph_register(const conf_graph_case *g);
+/* Registers the Gemma 3 model in `dir` (config.json + model.safetensors) as
+ * a whole-model case: a chunked prefill then token-by-token decode, every
+ * position's logits compared with ref's (graph_gemma.c). `dir` must outlive
+ * the run. false (message in err) if the folder is not a usable model. */
+bool conf_graph_register_gemma3(const char *dir, char *err, size_t err_size);
 uint32_t conf_graph_count(void);
 const conf_graph_case *conf_graph_get(uint32_t i);
 void conf_run_graph(plinth_backend *ref, plinth_backend *b, const conf_graph_case *g,

@@ -103,8 +103,8 @@ static void random_f32(float *v, size_t n, uint64_t *rng)
 
 enum { MLP_T = 7, MLP_E = 64, MLP_F = 96 };
 
-static plinth_status graph_mlp(plinth_backend *b, uint32_t seed, float *out, uint64_t n_out,
-                               char *err, size_t err_size)
+static plinth_status graph_mlp(plinth_backend *b, const char *arg, uint32_t seed, float *out,
+                               uint64_t n_out, char *err, size_t err_size)
 {
     plinth_status st = PLINTH_OK;
     plinth_model *m = NULL;
@@ -185,8 +185,8 @@ done:
     return st;
 }
 
-static plinth_status graph_attention_kv(plinth_backend *b, uint32_t seed, float *out,
-                                        uint64_t n_out, char *err, size_t err_size)
+static plinth_status graph_attention_kv(plinth_backend *b, const char *arg, uint32_t seed,
+                                        float *out, uint64_t n_out, char *err, size_t err_size)
 {
     plinth_status st = PLINTH_OK;
     plinth_model *m = NULL;
@@ -246,10 +246,10 @@ static void register_builtins(void)
      * output; 1e-5 is (6u)² with margin for a few matmuls of slack. */
     registry[n_registry++] = (conf_graph_case){"graph mlp [7,64] (rms_norm, bf16/f16 matmul, "
                                                "gelu, softmax)",
-                                               graph_mlp, MLP_T * MLP_E, 1e-5};
+                                               graph_mlp, MLP_T * MLP_E, 1e-5, NULL};
     registry[n_registry++] = (conf_graph_case){
         "graph attention kv-cache (prefill 7 + decode 3, GQA 2:1, f16 cache)",
-        graph_attention_kv, (AT_PREFILL + AT_DECODES) * AT_E, 1e-5};
+        graph_attention_kv, (AT_PREFILL + AT_DECODES) * AT_E, 1e-5, NULL};
 }
 
 /* ------------------------------------------------------------------ 5 --- */
@@ -267,7 +267,7 @@ void conf_run_graph(plinth_backend *ref, plinth_backend *b, const conf_graph_cas
         conf_result_set(r, CONF_FAIL, CONF_FAIL_ORACLE, "out of memory");
         goto done;
     }
-    plinth_status st = g->fn(b, seed, fg, g->n_out, err, sizeof err);
+    plinth_status st = g->fn(b, g->arg, seed, fg, g->n_out, err, sizeof err);
     if (st == PLINTH_ERR_UNSUPPORTED) {
         conf_result_set(r, CONF_UNSUPPORTED, CONF_FAIL_NONE, "%s", err);
         goto done;
@@ -277,7 +277,7 @@ void conf_run_graph(plinth_backend *ref, plinth_backend *b, const conf_graph_cas
                         plinth_status_name(st));
         goto done;
     }
-    st = g->fn(ref, seed, fw, g->n_out, err, sizeof err);
+    st = g->fn(ref, g->arg, seed, fw, g->n_out, err, sizeof err);
     if (st != PLINTH_OK) {
         conf_result_set(r, CONF_FAIL, CONF_FAIL_ORACLE, "ref: %s (%s)", err,
                         plinth_status_name(st));
