@@ -21,5 +21,5 @@ void main()
             best = i;
         }
     }
-    I32(pc.o).v[bo] = best;
+    I32_AT(pc.o, bo) = best;
 }

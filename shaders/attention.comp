@@ -35,8 +35,8 @@ void main()
     int lane = int(gl_LocalInvocationID.x);
     int h = int(gl_WorkGroupID.x), t = int(gl_WorkGroupID.y);
     int kh = h / pc.group;
-    int p = I32(pc.pos).v[t * pc.spos];
-    int kv_len = I32(pc.kvl).v[0];
+    int p = I32_AT(pc.pos, t * pc.spos);
+    int kv_len = I32_AT(pc.kvl, 0);
     int hi = min(p + 1, min(kv_len, pc.s_len));
     int lo = pc.window > 0 ? max(p - pc.window + 1, 0) : 0;
     for (int d = lane; d < pc.dk; d += 64)

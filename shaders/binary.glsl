@@ -30,8 +30,8 @@ void main()
         ib = i.x * pc.sb.x + i.y * pc.sb.y + i.z * pc.sb.z + i.w * pc.sb.w;
     }
     if (DT == DT_I32) {
-        int x = I32(pc.a).v[ia], y = I32(pc.b).v[ib];
-        I32(pc.o).v[io] = IOP(x, y);
+        int x = I32_AT(pc.a, ia), y = I32_AT(pc.b, ib);
+        I32_AT(pc.o, io) = IOP(x, y);
     } else {
         float x = ld(pc.a, DT, ia), y = ld(pc.b, DT, ib);
         st(pc.o, DT, io, FOP(x, y));

@@ -1,15 +1,13 @@
 // common.glsl — what every plinth compute shader shares.
 //
-// Sections: extensions; buffer-reference types (tensors are addressed by
-// device address, see backends/vulkan/vulkan.h for why); dtype load/store
+// Sections: extensions; operand access (descriptor slot or device address,
+// see backends/vulkan/vulkan.h); dtype load/store
 // with the conversions done in f32 registers; the flat invocation index.
 //
 // dtype numbers are plinth's: f32 0, f16 1, bf16 2, i32 3. 16-bit values are
 // read and written as uint16_t (storageBuffer16BitAccess) and converted in
 // integer arithmetic, so neither shaderFloat16 nor a bf16 type is needed;
 // stores round to nearest even.
-#extension GL_EXT_buffer_reference : require
-#extension GL_EXT_buffer_reference_uvec2 : require
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_EXT_shader_explicit_arithmetic_types_int16 : require
 
@@ -18,6 +16,33 @@
 #define DT_BF16 2
 #define DT_I32 3
 
+// A tensor operand is a uvec2 in the push constants, read through the
+// X_AT(operand, index) accessors (loads and stores alike). Each shader is
+// compiled twice (backends/vulkan/meson.build):
+//  - PLINTH_DESC: the operand is (binding slot, byte offset in the binding);
+//    every tensor is a storage-buffer descriptor in set 0, binding 0[slot].
+//    CPU drivers (llvmpipe) load these several times faster than device
+//    addresses (see backends/vulkan/vulkan.h).
+//  - otherwise: the operand is a buffer device address (GL_EXT_buffer_reference).
+#ifdef PLINTH_DESC
+#define NB 8 // VULKAN_MAX_BINDS
+layout(set = 0, binding = 0, std430) buffer DF32 { float v[]; } b_f32[NB];
+layout(set = 0, binding = 0, std430) buffer DI32 { int v[]; } b_i32[NB];
+layout(set = 0, binding = 0, std430) buffer DU32 { uint v[]; } b_u32[NB];
+layout(set = 0, binding = 0, std430) buffer DU16 { uint16_t v[]; } b_u16[NB];
+layout(set = 0, binding = 0, std430) buffer DF32x4 { vec4 v[]; } b_f32x4[NB];
+layout(set = 0, binding = 0, std430) buffer DU32x2 { uvec2 v[]; } b_u32x2[NB];
+layout(set = 0, binding = 0, std430) buffer DU32x4 { uvec4 v[]; } b_u32x4[NB];
+#define F32_AT(a, i) b_f32[(a).x].v[int((a).y >> 2) + (i)]
+#define I32_AT(a, i) b_i32[(a).x].v[int((a).y >> 2) + (i)]
+#define U32_AT(a, i) b_u32[(a).x].v[int((a).y >> 2) + (i)]
+#define U16_AT(a, i) b_u16[(a).x].v[int((a).y >> 1) + (i)]
+#define F32x4_AT(a, i) b_f32x4[(a).x].v[int((a).y >> 4) + (i)]
+#define U32x2_AT(a, i) b_u32x2[(a).x].v[int((a).y >> 3) + (i)]
+#define U32x4_AT(a, i) b_u32x4[(a).x].v[int((a).y >> 4) + (i)]
+#else
+#extension GL_EXT_buffer_reference : require
+#extension GL_EXT_buffer_reference_uvec2 : require
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer F32 { float v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer I32 { int v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer U32 { uint v[]; };
@@ -25,6 +50,14 @@ layout(buffer_reference, std430, buffer_reference_align = 2) buffer U16 { uint16
 layout(buffer_reference, std430, buffer_reference_align = 16) buffer F32x4 { vec4 v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 8) buffer U32x2 { uvec2 v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 16) buffer U32x4 { uvec4 v[]; };
+#define F32_AT(a, i) F32(a).v[i]
+#define I32_AT(a, i) I32(a).v[i]
+#define U32_AT(a, i) U32(a).v[i]
+#define U16_AT(a, i) U16(a).v[i]
+#define F32x4_AT(a, i) F32x4(a).v[i]
+#define U32x2_AT(a, i) U32x2(a).v[i]
+#define U32x4_AT(a, i) U32x4(a).v[i]
+#endif
 
 float bf16_to_f32(uint h) { return uintBitsToFloat(h << 16); }
 // f16 widened by hand: unpackHalf2x16 may flush f16 subnormals (llvmpipe
@@ -78,12 +111,12 @@ uint f32_to_f16(float f)
 float ld(uvec2 a, int dt, int i)
 {
     if (dt == DT_F32)
-        return F32(a).v[i];
+        return F32_AT(a, i);
     if (dt == DT_F16)
-        return f16_to_f32(uint(U16(a).v[i]));
+        return f16_to_f32(uint(U16_AT(a, i)));
     if (dt == DT_BF16)
-        return bf16_to_f32(uint(U16(a).v[i]));
-    return float(I32(a).v[i]);
+        return bf16_to_f32(uint(U16_AT(a, i)));
+    return float(I32_AT(a, i));
 }
 
 int f32_to_i32(float v)
@@ -100,22 +133,22 @@ int f32_to_i32(float v)
 void st(uvec2 a, int dt, int i, float x)
 {
     if (dt == DT_F32)
-        F32(a).v[i] = x;
+        F32_AT(a, i) = x;
     else if (dt == DT_F16)
-        U16(a).v[i] = uint16_t(f32_to_f16(x));
+        U16_AT(a, i) = uint16_t(f32_to_f16(x));
     else if (dt == DT_BF16)
-        U16(a).v[i] = uint16_t(f32_to_bf16(x));
+        U16_AT(a, i) = uint16_t(f32_to_bf16(x));
     else
-        I32(a).v[i] = f32_to_i32(x);
+        I32_AT(a, i) = f32_to_i32(x);
 }
 
 // Raw element moves (same dtype: bit-exact, NaN payloads kept).
 void mv(uvec2 dst, int di, uvec2 src, int si, int esize)
 {
     if (esize == 4)
-        U32(dst).v[di] = U32(src).v[si];
+        U32_AT(dst, di) = U32_AT(src, si);
     else
-        U16(dst).v[di] = U16(src).v[si];
+        U16_AT(dst, di) = U16_AT(src, si);
 }
 
 // Dispatches are 2-D when one row of workgroups is not enough (65535 cap):

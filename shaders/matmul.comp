@@ -32,7 +32,7 @@ void main()
         for (int k = 0; k < pc.K; k += 4) {
             vec4 av[TM], bv[TN];
             for (int i = 0; i < TM; i++)
-                av[i] = F32x4(pc.a).v[(ra[i] + k) >> 2];
+                av[i] = F32x4_AT(OPA, (ra[i] + k) >> 2);
             for (int j = 0; j < TN; j++)
                 bv[j] = ld_b4(rb[j] + k);
             for (int i = 0; i < TM; i++)

@@ -5,8 +5,9 @@
 //  - SG true (default with subgroup arithmetic): one column per subgroup,
 //    its lanes striding over k, then a subgroupAdd: neighbouring lanes read
 //    neighbouring memory (GPUs, and lavapipe too: 3x the other variant).
-//  - SG false: one output column n per invocation, k walked with vec4 loads
-//    (devices without subgroup arithmetic).
+//  - SG false: NR consecutive output columns n per invocation, k walked
+//    with vec4 loads, each a loaded once for the NR columns (CPU devices,
+//    where lanes gather anyway, and devices without subgroup arithmetic).
 // gl_WorkGroupID.y is the row m of a, .z the batch.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -14,6 +15,25 @@
 
 layout(local_size_x = 64) in;
 layout(constant_id = 3) const bool SG = false;
+layout(constant_id = 4) const int NR = 1; // columns per invocation (SG false, KVEC)
+// 16-bit b, K % 8 == 0, b rows 16-byte aligned: 8 k per load (uvec4).
+layout(constant_id = 5) const bool K8 = false;
+
+// 8 consecutive k of a 16-bit b at element index i (i % 8 == 0).
+void ld_b8(int i, out vec4 lo, out vec4 hi)
+{
+    uvec4 u = U32x4_AT(OPB, i >> 3);
+    if (DT_B == DT_BF16) {
+        uvec4 l = u << 16, h = u & 0xffff0000u;
+        lo = uintBitsToFloat(uvec4(l.x, h.x, l.y, h.y));
+        hi = uintBitsToFloat(uvec4(l.z, h.z, l.w, h.w));
+    } else {
+        lo = vec4(f16_to_f32(u.x & 0xffffu), f16_to_f32(u.x >> 16),
+                  f16_to_f32(u.y & 0xffffu), f16_to_f32(u.y >> 16));
+        hi = vec4(f16_to_f32(u.z & 0xffffu), f16_to_f32(u.z >> 16),
+                  f16_to_f32(u.w & 0xffffu), f16_to_f32(u.w >> 16));
+    }
+}
 
 float dot_col(int pa, int pb, int k_begin, int k_step)
 {
@@ -21,7 +41,7 @@ float dot_col(int pa, int pb, int k_begin, int k_step)
     if (KVEC) {
         vec4 acc4 = vec4(0.0);
         for (int k = k_begin * 4; k < pc.K; k += k_step * 4)
-            acc4 += F32x4(pc.a).v[(pa + k) >> 2] * ld_b4(pb + k);
+            acc4 += F32x4_AT(OPA, (pa + k) >> 2) * ld_b4(pb + k);
         acc = (acc4.x + acc4.y) + (acc4.z + acc4.w);
     } else {
         for (int k = k_begin; k < pc.K; k += k_step)
@@ -44,6 +64,39 @@ void main()
         acc = subgroupAdd(dot_col(pa, pb, int(gl_SubgroupInvocationID), int(gl_SubgroupSize)));
         if (!subgroupElect())
             return;
+    } else if (KVEC && NR > 1) {
+        int nb = int(gl_WorkGroupID.x * 64u + gl_LocalInvocationID.x) * NR;
+        if (nb >= pc.N)
+            return;
+        int pa = i0 * pc.sa.x + i1 * pc.sa.y + m * pc.sa.z;
+        int pb[NR];
+        vec4 acc4[NR];
+        for (int j = 0; j < NR; j++) {
+            pb[j] = i0 * pc.sb.x + i1 * pc.sb.y + min(nb + j, pc.N - 1) * pc.sb.w;
+            acc4[j] = vec4(0.0);
+        }
+        if (K8) {
+            for (int k = 0; k < pc.K; k += 8) {
+                vec4 a0 = F32x4_AT(OPA, (pa + k) >> 2), a1 = F32x4_AT(OPA, (pa + k + 4) >> 2);
+                for (int j = 0; j < NR; j++) {
+                    vec4 lo, hi;
+                    ld_b8(pb[j] + k, lo, hi);
+                    acc4[j] += a0 * lo + a1 * hi;
+                }
+            }
+        } else {
+            for (int k = 0; k < pc.K; k += 4) {
+                vec4 av = F32x4_AT(OPA, (pa + k) >> 2);
+                for (int j = 0; j < NR; j++)
+                    acc4[j] += av * ld_b4(pb[j] + k);
+            }
+        }
+        int bo = i0 * pc.so.x + i1 * pc.so.y + m * pc.so.z;
+        for (int j = 0; j < NR; j++)
+            if (nb + j < pc.N)
+                st(pc.o, DT_A, bo + (nb + j) * pc.so.w,
+                   (acc4[j].x + acc4[j].y) + (acc4[j].z + acc4[j].w));
+        return;
     } else {
         n = int(gl_WorkGroupID.x * 64u + gl_LocalInvocationID.x);
         if (n >= pc.N)

@@ -28,7 +28,7 @@ void main()
     if (DT_X == DT_O)
         mv(pc.o, io, pc.x, ix, DT_O == DT_F16 || DT_O == DT_BF16 ? 2 : 4);
     else if (DT_X == DT_I32 && DT_O == DT_F32)
-        F32(pc.o).v[io] = float(I32(pc.x).v[ix]);
+        F32_AT(pc.o, io) = float(I32_AT(pc.x, ix));
     else
         st(pc.o, DT_O, io, ld(pc.x, DT_X, ix));
 }

@@ -38,7 +38,7 @@ void main()
         st(pc.o, DT, bo + d * pc.so.w, ld(pc.x, DT, bx + d * pc.sx.w));
         return;
     }
-    float p = float(I32(pc.pos).v[t * pc.spos]);
+    float p = float(I32_AT(pc.pos, t * pc.spos));
     float theta = p * exp2(-2.0 * float(j) / float(pc.n_dims) * log2(pc.base));
     float c = cos(theta), s = sin(theta);
     float x0 = ld(pc.x, DT, bx + j * pc.sx.w);

@@ -29,7 +29,7 @@ void main()
     for (int p = 0; p < pc.ne.x; p++)
         for (int q = 0; q < pc.ne.y; q++)
             for (int r = 0; r < pc.ne.z; r++) {
-                int row = I32(pc.idx).v[p * pc.si.y + q * pc.si.z + r * pc.si.w];
+                int row = I32_AT(pc.idx, p * pc.si.y + q * pc.si.z + r * pc.si.w);
                 if (row < 0 || row >= pc.rows)
                     continue;
                 int is = p * pc.ss.x + q * pc.ss.y + r * pc.ss.z + c * pc.ss.w;

@@ -25,26 +25,28 @@
 /* ---------------------------------------------------------------- 1 ---- */
 
 /*
- * Tensors are addressed by buffer device address (Vulkan 1.2
- * bufferDeviceAddress + GL_EXT_buffer_reference), not by descriptor
- * bindings. Why: the Gemma 3 270M bf16 embedding alone is 335 MB and the
- * persistent pool more, while lavapipe's maxStorageBufferRange is 128 MiB
- * (many GPUs: 2-4 GiB); a descriptor binding cannot reach past that range,
- * so matmul/get_rows over the embedding would have to be split by rows into
- * several dispatches. A device address has no range limit, needs no
- * descriptor sets at all (each dispatch is a pipeline, push constants with
- * the addresses and strides, and vkCmdDispatch), and keeps the plan's
- * offsets as they are: a view's address is buffer address + base + (offset -
- * base), where buffer address + base is checked to be a multiple of 256 and
- * of minStorageBufferOffsetAlignment.
+ * Two ways for a shader to reach a tensor, chosen per device at open
+ * (vulkan_device.c; config "address=descriptor|device"); every shader is
+ * compiled for both (shaders/common.glsl) and takes each operand as a uvec2
+ * push constant:
  *
- * Fallback: a device without bufferDeviceAddress (or without
- * storageBuffer16BitAccess) is listed by `plinth devices` with what it lacks
- * and refused by device_open with that message. A descriptor path would
- * bind each tensor's base with range <= maxStorageBufferRange and split
- * matmul/get_rows over larger tables by row ranges; it is not written,
- * because every Vulkan 1.3 device has bufferDeviceAddress (it is required
- * there) and most 1.2 desktop and mobile drivers expose it.
+ *  - descriptors (VkDeviceType CPU, or no bufferDeviceAddress): each
+ *    operand is a storage-buffer descriptor, set 0 binding 0[slot], bound at
+ *    a multiple of 256 and of minStorageBufferOffsetAlignment at or below
+ *    the view's first byte, range <= maxStorageBufferRange; the uvec2 is
+ *    (slot, byte offset of element 0 in the binding). A view wider than the
+ *    range is split by rows into several dispatches (matmul's b, get_rows'
+ *    table: the 335 MB Gemma embedding against lavapipe's 128 MiB); other
+ *    ops refuse it. Measured on lavapipe (Mesa 22.3, bench in the README):
+ *    the same row-per-invocation matvec loads 4.7 GB/s through a binding,
+ *    0.4 through a device address (llvmpipe emits 64-bit per-lane address
+ *    arithmetic and a scalar loop for global loads).
+ *  - device addresses (GPUs): GL_EXT_buffer_reference, no range limit and no
+ *    descriptor sets; the uvec2 is the address of element 0.
+ *
+ * Descriptor sets are allocated and written at prepare time (one per
+ * dispatch, from a pool owned by the program); the one-shot kernel path
+ * has its own small set of sets, rewritten before each submit.
  */
 
 /* ---------------------------------------------------------------- 2 ---- */
@@ -66,9 +68,18 @@ typedef struct vulkan_spirv {
 } vulkan_spirv;
 
 extern const vulkan_spirv vulkan_shaders[VULKAN_SH_COUNT];
+extern const vulkan_spirv vulkan_shaders_desc[VULKAN_SH_COUNT]; /* -DPLINTH_DESC */
 
 #define VULKAN_MAX_SPEC 6
 #define VULKAN_PUSH_MAX 128 /* the minimum maxPushConstantsSize */
+#define VULKAN_MAX_BINDS 8  /* descriptor slots per dispatch (NB in common.glsl) */
+#define VULKAN_MAX_SPLIT 16 /* dispatches one op may be split into */
+
+/* One descriptor slot: a byte range of a VkBuffer. */
+typedef struct vulkan_bind {
+    VkBuffer buffer;
+    uint64_t offset, range;
+} vulkan_bind;
 
 /* A byte range of one buffer that a dispatch reads or writes. */
 typedef struct vulkan_range {
@@ -87,15 +98,27 @@ typedef struct vulkan_dispatch {
     vulkan_range write;
     uint32_t n_reads;
     vulkan_range reads[PLINTH_MAX_INPUTS];
+    uint32_t n_binds; /* descriptor mode: the slots the views took */
+    vulkan_bind binds[VULKAN_MAX_BINDS];
     VkPipeline pipeline; /* filled by vulkan_pipeline_get */
+    VkDescriptorSet set; /* descriptor mode: written before recording */
 } vulkan_dispatch;
 
-/* Encodes `op` into `d`. With `check_only` (supports(): views carry no
- * buffers) it only decides whether the device runs the case. Returns a
- * plinth_status and leaves a message in dev->error. (vulkan_ops.c) */
+/* Encodes `op` into d[0 .. *n_d) (room for VULKAN_MAX_SPLIT; more than one
+ * when a view is split over maxStorageBufferRange). With `check_only`
+ * (supports(): views carry no buffers) it only decides whether the device
+ * runs the case. Returns a plinth_status and leaves a message in
+ * dev->error. (vulkan_ops.c) */
 int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
                       const plinth_view *in, uint32_t n_in, const void *attrs,
-                      bool check_only, vulkan_dispatch *d);
+                      bool check_only, vulkan_dispatch *d, uint32_t *n_d);
+/* Fusion (vulkan_fuse.c): when code[i..] starts a pattern it fuses,
+ * encodes it into d[0 .. *n_d) and says how many instructions it took
+ * (*used); PLINTH_ERR_UNSUPPORTED when nothing fuses there. */
+int32_t vulkan_fuse(plinth_device *dev, const plinth_instruction *code, uint32_t n, uint32_t i,
+                    vulkan_dispatch *d, uint32_t *n_d, uint32_t *used);
+/* Points d->set's slots at d->binds (unused slots repeat slot 0). */
+void vulkan_write_set(plinth_device *dev, const vulkan_dispatch *d);
 
 /* ---------------------------------------------------------------- 3 ---- */
 
@@ -136,7 +159,13 @@ struct plinth_device {
     VkCommandPool pool;
     VkCommandBuffer cmd; /* one-shot work: kernels, staging copies */
     VkFence fence;
-    VkPipelineLayout layout; /* push constants only: no descriptor sets */
+    VkPipelineLayout layout; /* push constants (+ set 0 in descriptor mode) */
+    bool desc;               /* descriptor mode (section 1) */
+    bool has_bda;            /* bufferDeviceAddress enabled */
+    uint64_t max_range;      /* maxStorageBufferRange */
+    VkDescriptorSetLayout set_layout;
+    VkDescriptorPool oneshot_pool; /* VULKAN_MAX_SPLIT sets for kernels */
+    VkDescriptorSet oneshot_sets[VULKAN_MAX_SPLIT];
 
     vulkan_pipe *pipes;
     uint32_t n_pipes, cap_pipes;
@@ -157,6 +186,9 @@ struct plinth_device {
     /* Configuration (device_open config / environment). */
     bool validation;
     int matmul_variant, matvec_variant;
+    int matvec_rows; /* columns per invocation of the CPU-style matvec */
+    bool no_k8;      /* matvec: 16-bit b 4 k per load instead of 8 */
+    bool fuse; /* prepare fuses instruction patterns (vulkan_fuse.c) */
 
     /* Staging for upload/download when pools are not mappable. */
     vulkan_buffer staging;
@@ -173,6 +205,8 @@ int32_t vulkan_oneshot_submit(plinth_device *dev);
 int32_t vulkan_pipeline_get(plinth_device *dev, vulkan_dispatch *d);
 /* Records one dispatch into `cmd`. */
 void vulkan_record(plinth_device *dev, VkCommandBuffer cmd, const vulkan_dispatch *d);
+/* A pool for `sets` descriptor sets of the device's layout. */
+int32_t vulkan_descriptor_pool(plinth_device *dev, uint32_t sets, VkDescriptorPool *pool);
 /* A compute-to-compute memory barrier into `cmd`. */
 void vulkan_barrier(plinth_device *dev, VkCommandBuffer cmd);
 /* Device writes -> host reads, at the end of a command buffer. */

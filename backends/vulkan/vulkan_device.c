@@ -3,7 +3,8 @@
  *
  * Sections:
  *   1. configuration ("validation=1,matmul=blocked|tiled,matvec=rows|subgroup,
- *      memory=auto|staging"; env PLINTH_VULKAN_VALIDATION=1)
+ *      memory=auto|staging,address=descriptor|device,fuse=0|1,
+ *      matvec_rows=1..8,matvec_k8=0|1"; env PLINTH_VULKAN_VALIDATION=1)
  *   2. the validation layer's messages (counted, turned into errors)
  *   3. device_open / device_close
  *   4. pipelines (created on first use of a (shader, spec) pair, kept)
@@ -21,6 +22,10 @@ typedef struct config {
     bool validation;
     bool force_staging;
     int matmul, matvec;
+    int address; /* 0 auto, 1 descriptor, 2 device */
+    int fuse;    /* 0 auto (on), 1 off, 2 on */
+    int matvec_rows;
+    bool no_k8;
 } config;
 
 static int32_t parse_config(const char *s, config *c)
@@ -53,11 +58,22 @@ static int32_t parse_config(const char *s, config *c)
             c->force_staging = true;
         else if (strcmp(item, "memory") == 0 && strcmp(val, "auto") == 0)
             c->force_staging = false;
+        else if (strcmp(item, "matvec_rows") == 0 && atoi(val) >= 1 && atoi(val) <= 8)
+            c->matvec_rows = atoi(val);
+        else if (strcmp(item, "matvec_k8") == 0 && (strcmp(val, "0") == 0 || strcmp(val, "1") == 0))
+            c->no_k8 = val[0] == '0';
+        else if (strcmp(item, "address") == 0 && strcmp(val, "descriptor") == 0)
+            c->address = 1;
+        else if (strcmp(item, "address") == 0 && strcmp(val, "device") == 0)
+            c->address = 2;
+        else if (strcmp(item, "fuse") == 0 && (strcmp(val, "0") == 0 || strcmp(val, "1") == 0))
+            c->fuse = val[0] == '0' ? 1 : 2;
         else if (item[0])
             return vulkan_fail(NULL, PLINTH_ERR_INVALID,
                                "vulkan: unknown config '%s=%s' (known: validation=0|1, "
                                "matmul=blocked|tiled, matvec=rows|subgroup, "
-                               "memory=auto|staging)", item, val);
+                               "memory=auto|staging, address=descriptor|device, fuse=0|1, "
+                               "matvec_rows=1..8, matvec_k8=0|1)", item, val);
         s = end ? end + 1 : NULL;
     }
     return PLINTH_OK;
@@ -221,16 +237,24 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
                                     .pNext = &f12};
     vkGetPhysicalDeviceFeatures2(dev->phys, &f2);
-    if (dev->props.apiVersion < VK_API_VERSION_1_2 || !f12.bufferDeviceAddress ||
-        !f11.storageBuffer16BitAccess || !f2.features.shaderInt16)
+    if (dev->props.apiVersion < VK_API_VERSION_1_2 || !f11.storageBuffer16BitAccess ||
+        !f2.features.shaderInt16)
         return vulkan_fail(NULL, PLINTH_ERR_UNSUPPORTED,
                            "vulkan: device %u (%s) lacks %s; plinth's Vulkan backend needs "
-                           "Vulkan 1.2 with bufferDeviceAddress, storageBuffer16BitAccess "
-                           "and shaderInt16", dev->index, dev->props.deviceName,
+                           "Vulkan 1.2 with storageBuffer16BitAccess and shaderInt16",
+                           dev->index, dev->props.deviceName,
                            dev->props.apiVersion < VK_API_VERSION_1_2 ? "Vulkan 1.2"
-                           : !f12.bufferDeviceAddress ? "bufferDeviceAddress"
                            : !f11.storageBuffer16BitAccess ? "storageBuffer16BitAccess"
                                                            : "shaderInt16");
+    /* How shaders reach tensors (vulkan.h section 1): descriptors on CPU
+     * devices (measured: llvmpipe loads through a device address 5-11x
+     * slower) and wherever bufferDeviceAddress is missing; device
+     * addresses elsewhere. */
+    dev->max_range = dev->props.limits.maxStorageBufferRange;
+    dev->desc = cfg->address == 1 || !f12.bufferDeviceAddress ||
+                (cfg->address == 0 && dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU);
+    dev->has_bda = !dev->desc;
+    dev->fuse = cfg->fuse != 1;
 
     VkQueueFamilyProperties qf[16];
     uint32_t nq = 16;
@@ -252,7 +276,7 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
         .storageBuffer16BitAccess = VK_TRUE};
     VkPhysicalDeviceVulkan12Features e12 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, .pNext = &e11,
-        .bufferDeviceAddress = VK_TRUE};
+        .bufferDeviceAddress = dev->has_bda};
     VkPhysicalDeviceFeatures2 e2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
                                     .pNext = &e12};
     e2.features.shaderInt16 = VK_TRUE;
@@ -278,9 +302,36 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
     VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VkPushConstantRange range = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
                                  .size = VULKAN_PUSH_MAX};
+    VkDescriptorSetLayoutBinding slots = {.binding = 0,
+                                          .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                          .descriptorCount = VULKAN_MAX_BINDS,
+                                          .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
+    VkDescriptorSetLayoutCreateInfo sli = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+        .bindingCount = 1,
+        .pBindings = &slots};
+    if (dev->desc && dev->vk.vkCreateDescriptorSetLayout(dev->device, &sli, NULL,
+                                                         &dev->set_layout) != VK_SUCCESS)
+        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: cannot create a set layout");
     VkPipelineLayoutCreateInfo lci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                      .setLayoutCount = dev->desc ? 1 : 0,
+                                      .pSetLayouts = &dev->set_layout,
                                       .pushConstantRangeCount = 1,
                                       .pPushConstantRanges = &range};
+    if (dev->desc) {
+        VkDescriptorSetLayout layouts[VULKAN_MAX_SPLIT];
+        for (int i = 0; i < VULKAN_MAX_SPLIT; i++)
+            layouts[i] = dev->set_layout;
+        st = vulkan_descriptor_pool(dev, VULKAN_MAX_SPLIT, &dev->oneshot_pool);
+        VkDescriptorSetAllocateInfo sai = {
+            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+            .descriptorPool = dev->oneshot_pool,
+            .descriptorSetCount = VULKAN_MAX_SPLIT,
+            .pSetLayouts = layouts};
+        if (st != PLINTH_OK ||
+            dev->vk.vkAllocateDescriptorSets(dev->device, &sai, dev->oneshot_sets) != VK_SUCCESS)
+            return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: cannot allocate descriptor sets");
+    }
     if (dev->vk.vkCreateCommandPool(dev->device, &pci, NULL, &dev->pool) != VK_SUCCESS ||
         dev->vk.vkCreateFence(dev->device, &fci, NULL, &dev->fence) != VK_SUCCESS ||
         dev->vk.vkCreatePipelineLayout(dev->device, &lci, NULL, &dev->layout) != VK_SUCCESS)
@@ -293,19 +344,21 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
         return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: cannot allocate a command buffer");
 
     /* Variants from what the device reports, unless the config says
-     * otherwise: shared-memory tiles when 8 KiB of shared memory is there,
-     * a subgroup per matvec row when subgroup arithmetic is there. Measured
-     * on lavapipe: with device-address loads, lanes reading neighbouring
-     * memory matter more than avoiding barriers, so the tiled/subgroup
-     * variants win there too (2.7 GFLOP/s vs 0.8, 0.8 GB/s vs 0.26); the
-     * register-blocked and row-per-invocation variants (matmul=blocked,
-     * matvec=rows) are kept for devices without shared memory/subgroups. */
+     * otherwise. GPUs: shared-memory tiles when 8 KiB of shared memory is
+     * there, a subgroup per matvec row when subgroup arithmetic is there.
+     * CPU devices (workgroups run as loops over SIMD lanes, barriers are
+     * expensive, caches are big): register blocking without shared memory
+     * and a row per invocation (measured on lavapipe through descriptors:
+     * see the README's performance section). */
+    const bool cpu = dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     dev->matmul_variant = cfg->matmul ? cfg->matmul
-                          : dev->shared_mem < 8192 ? VULKAN_CPU_STYLE
-                                                   : VULKAN_GPU_STYLE;
+                          : cpu || dev->shared_mem < 8192 ? VULKAN_CPU_STYLE
+                                                          : VULKAN_GPU_STYLE;
     dev->matvec_variant = cfg->matvec ? cfg->matvec
-                          : !dev->subgroup_arith ? VULKAN_CPU_STYLE
-                                                 : VULKAN_GPU_STYLE;
+                          : cpu || !dev->subgroup_arith ? VULKAN_CPU_STYLE
+                                                        : VULKAN_GPU_STYLE;
+    dev->matvec_rows = cfg->matvec_rows; /* 0: the default (vulkan_ops_nn.c) */
+    dev->no_k8 = cfg->no_k8;
     if (dev->matvec_variant == VULKAN_GPU_STYLE &&
         (!dev->subgroup_arith || dev->subgroup_size == 0 || 64 % dev->subgroup_size != 0))
         dev->matvec_variant = VULKAN_CPU_STYLE;
@@ -357,6 +410,10 @@ void vulkan_device_close(plinth_device *dev)
         for (uint32_t i = 0; i < dev->n_pipes; i++)
             dev->vk.vkDestroyPipeline(dev->device, dev->pipes[i].pipeline, NULL);
         vulkan_memory_release(dev);
+        if (dev->oneshot_pool)
+            dev->vk.vkDestroyDescriptorPool(dev->device, dev->oneshot_pool, NULL);
+        if (dev->set_layout)
+            dev->vk.vkDestroyDescriptorSetLayout(dev->device, dev->set_layout, NULL);
         if (dev->layout)
             dev->vk.vkDestroyPipelineLayout(dev->device, dev->layout, NULL);
         if (dev->fence)
@@ -401,7 +458,8 @@ int32_t vulkan_pipeline_get(plinth_device *dev, vulkan_dispatch *d)
         dev->pipes = np;
         dev->cap_pipes = cap;
     }
-    const vulkan_spirv *sp = &vulkan_shaders[d->shader];
+    const vulkan_spirv *sp =
+        dev->desc ? &vulkan_shaders_desc[d->shader] : &vulkan_shaders[d->shader];
     VkShaderModuleCreateInfo smi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
                                     .codeSize = sp->size,
                                     .pCode = sp->code};
@@ -449,10 +507,43 @@ int32_t vulkan_pipeline_get(plinth_device *dev, vulkan_dispatch *d)
 void vulkan_record(plinth_device *dev, VkCommandBuffer cmd, const vulkan_dispatch *d)
 {
     dev->vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipeline);
+    if (d->set)
+        dev->vk.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, dev->layout, 0, 1,
+                                        &d->set, 0, NULL);
     if (d->push_size)
         dev->vk.vkCmdPushConstants(cmd, dev->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                                    d->push_size, d->push);
     dev->vk.vkCmdDispatch(cmd, d->groups[0], d->groups[1], d->groups[2]);
+}
+
+int32_t vulkan_descriptor_pool(plinth_device *dev, uint32_t sets, VkDescriptorPool *pool)
+{
+    VkDescriptorPoolSize size = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                 .descriptorCount = sets * VULKAN_MAX_BINDS};
+    VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                      .maxSets = sets,
+                                      .poolSizeCount = 1,
+                                      .pPoolSizes = &size};
+    VkResult r = dev->vk.vkCreateDescriptorPool(dev->device, &pci, NULL, pool);
+    if (r != VK_SUCCESS)
+        return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: descriptor pool of %u sets: %s", sets,
+                           vulkan_result_name(r));
+    return PLINTH_OK;
+}
+
+void vulkan_write_set(plinth_device *dev, const vulkan_dispatch *d)
+{
+    VkDescriptorBufferInfo info[VULKAN_MAX_BINDS];
+    for (uint32_t i = 0; i < VULKAN_MAX_BINDS; i++) {
+        const vulkan_bind *b = &d->binds[i < d->n_binds ? i : 0];
+        info[i] = (VkDescriptorBufferInfo){b->buffer, b->offset, b->range};
+    }
+    VkWriteDescriptorSet w = {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                              .dstSet = d->set,
+                              .descriptorCount = VULKAN_MAX_BINDS,
+                              .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                              .pBufferInfo = info};
+    dev->vk.vkUpdateDescriptorSets(dev->device, 1, &w, 0, NULL);
 }
 
 void vulkan_barrier(plinth_device *dev, VkCommandBuffer cmd)

@@ -1,7 +1,9 @@
 /*
- * vulkan_kernels.c — the out-kernel table: one op, one dispatch, one submit.
+ * vulkan_kernels.c — the out-kernel table: one op, one submit.
  *
  * Sections: the shared body; the table (one entry per op).
+ * An op split over maxStorageBufferRange (vulkan.h) is several dispatches
+ * in the one command buffer.
  *
  * This path serves the conformance suite, folds at load time and any
  * caller that runs kernels one by one; compiled programs take the
@@ -16,19 +18,33 @@ static int32_t run_one(plinth_device *dev, uint32_t op, const plinth_view *out,
 {
     if (!dev)
         return vulkan_fail(NULL, PLINTH_ERR_INVALID, "vulkan: kernel called without a device");
-    vulkan_dispatch d;
-    int32_t st = vulkan_encode(dev, op, out, in, n_in, attrs, false, &d);
+    vulkan_dispatch d[VULKAN_MAX_SPLIT];
+    uint32_t nd = 0, live = 0;
+    int32_t st = vulkan_encode(dev, op, out, in, n_in, attrs, false, d, &nd);
+    for (uint32_t i = 0; i < nd && st == PLINTH_OK; i++) {
+        if ((uint64_t)d[i].groups[0] * d[i].groups[1] * d[i].groups[2] == 0)
+            continue;
+        live++;
+        st = vulkan_pipeline_get(dev, &d[i]);
+    }
     if (st != PLINTH_OK)
         return st;
-    if ((uint64_t)d.groups[0] * d.groups[1] * d.groups[2] == 0)
+    if (live == 0)
         return vulkan_check_messages(dev); /* nothing to compute */
-    st = vulkan_pipeline_get(dev, &d);
-    if (st == PLINTH_OK)
-        st = vulkan_oneshot_begin(dev);
+    st = vulkan_oneshot_begin(dev);
     if (st != PLINTH_OK)
         return st;
-    vulkan_barrier(dev, dev->cmd); /* earlier submits' writes -> this dispatch */
-    vulkan_record(dev, dev->cmd, &d);
+    /* The one-shot sets are free: the last one-shot submit was waited for. */
+    for (uint32_t i = 0; i < nd; i++) {
+        if ((uint64_t)d[i].groups[0] * d[i].groups[1] * d[i].groups[2] == 0)
+            continue;
+        if (dev->desc) {
+            d[i].set = dev->oneshot_sets[i];
+            vulkan_write_set(dev, &d[i]);
+        }
+        vulkan_barrier(dev, dev->cmd); /* earlier writes -> this dispatch */
+        vulkan_record(dev, dev->cmd, &d[i]);
+    }
     return vulkan_oneshot_submit(dev);
 }
 

@@ -13,9 +13,11 @@
  *
  * Alignment: the device address of usable byte 0 is a multiple of 256 and
  * of minStorageBufferOffsetAlignment (both checked), so every tensor base
- * the planner places (a multiple of 256) keeps both. Shaders reach tensors
- * by device address, so maxStorageBufferRange does not bound a pool (see
- * vulkan.h); maxMemoryAllocationSize and the heap do.
+ * the planner places (a multiple of 256) keeps both (descriptor mode: the
+ * offset from the VkBuffer's start, byte 0 itself). maxStorageBufferRange
+ * does not bound a pool (device addresses have no range; descriptor mode
+ * binds each view, splitting the few that are wider: vulkan.h);
+ * maxMemoryAllocationSize and the heap do.
  */
 #include <stdio.h>
 #include <string.h>
@@ -70,7 +72,8 @@ static int32_t create(plinth_device *dev, uint64_t size, uint32_t type, bool map
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
         .size = total,
         .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                 VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT,
+                 VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+                 (dev->has_bda ? VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT : 0),
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
     VkResult r = dev->vk.vkCreateBuffer(dev->device, &bci, NULL, &vb->buffer);
@@ -87,7 +90,7 @@ static int32_t create(plinth_device *dev, uint64_t size, uint32_t type, bool map
     VkMemoryAllocateFlagsInfo flags = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO,
                                        .flags = VK_MEMORY_ALLOCATE_DEVICE_ADDRESS_BIT};
     VkMemoryAllocateInfo mai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-                                .pNext = &flags,
+                                .pNext = dev->has_bda ? &flags : NULL,
                                 .allocationSize = req.size,
                                 .memoryTypeIndex = type};
     r = dev->vk.vkAllocateMemory(dev->device, &mai, NULL, &vb->memory);
@@ -99,9 +102,13 @@ static int32_t create(plinth_device *dev, uint64_t size, uint32_t type, bool map
                            "vulkan: cannot allocate %llu bytes of device memory: %s",
                            (unsigned long long)req.size, vulkan_result_name(r));
     }
-    VkBufferDeviceAddressInfo ai = {.sType = VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO,
-                                    .buffer = vb->buffer};
-    VkDeviceAddress addr = dev->vk.vkGetBufferDeviceAddress(dev->device, &ai);
+    /* Descriptor mode: offsets count from the VkBuffer's start, address 0. */
+    VkDeviceAddress addr = 0;
+    if (dev->has_bda) {
+        VkBufferDeviceAddressInfo ai = {.sType = VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO,
+                                        .buffer = vb->buffer};
+        addr = dev->vk.vkGetBufferDeviceAddress(dev->device, &ai);
+    }
     vb->shift = (SLACK - addr % SLACK) % SLACK;
     vb->addr = addr + vb->shift;
     vb->size = size;

@@ -64,8 +64,62 @@ const char *vulkan_shape_str(const plinth_view *v, char *buf, size_t size)
     return buf;
 }
 
+/* Lowest and highest element a view reaches, relative to element 0. */
+static void extent(const plinth_view *v, int64_t es, int64_t *lo, int64_t *hi)
+{
+    *lo = *hi = 0;
+    for (int k = 0; k < 4; k++) {
+        if (v->shape[k] <= 1)
+            continue;
+        int64_t span = (v->shape[k] - 1) * (v->stride[k] / es);
+        if (span < 0)
+            *lo += span;
+        else
+            *hi += span;
+    }
+}
+
+uint64_t vulkan_view_bytes(const plinth_view *v)
+{
+    const int64_t es = (int64_t)vulkan_dtype_size(v->dtype);
+    if (es == 0 || vulkan_numel(v) == 0)
+        return 0;
+    int64_t lo, hi;
+    extent(v, es, &lo, &hi);
+    return (uint64_t)((hi - lo + 1) * es);
+}
+
+/* Descriptor mode: the next slot of d binds `v` (bytes [blo, bhi) of vb);
+ * out->addr = (slot, offset of element 0 in the binding). Slots follow the
+ * order of the encoder's vulkan_view calls (out first), so hot shaders may
+ * name them as constants (matmul.glsl). */
+static int32_t bind_view(plinth_device *dev, const char *name, const char *what,
+                         const plinth_view *v, const vulkan_buffer *vb, uint64_t blo,
+                         uint64_t bhi, vulkan_dispatch *d, vview *out)
+{
+    const uint64_t align = dev->min_align > PLINTH_ALIGNMENT ? dev->min_align : PLINTH_ALIGNMENT;
+    const uint64_t at = blo / align * align;
+    uint64_t end = (bhi + 15) / 16 * 16; /* whole vec4s */
+    if (end > vb->size)
+        end = vb->size;
+    if (end - at > dev->max_range)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                           "%s: %s spans %llu bytes, more than maxStorageBufferRange %llu",
+                           name, what, (unsigned long long)(end - at),
+                           (unsigned long long)dev->max_range);
+    const vulkan_bind b = {.buffer = vb->buffer, .offset = vb->shift + at, .range = end - at};
+    if (d->n_binds == VULKAN_MAX_BINDS)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "%s: more than %d operands", name,
+                           VULKAN_MAX_BINDS);
+    const uint32_t slot = d->n_binds++;
+    d->binds[slot] = b;
+    out->addr[0] = slot;
+    out->addr[1] = (uint32_t)(v->offset - at);
+    return PLINTH_OK;
+}
+
 int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const plinth_view *v,
-                    bool check_only, vview *out)
+                    bool check_only, vulkan_dispatch *d, vview *out)
 {
     const char *name = vulkan_op_name(op);
     memset(out, 0, sizeof *out);
@@ -73,7 +127,7 @@ int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const pli
     if (es == 0)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: %s has unknown dtype %d", name, what,
                            (int)v->dtype);
-    int64_t lo = 0, hi = 0, n = 1;
+    int64_t n = 1;
     for (int k = 0; k < 4; k++) {
         if (v->shape[k] < 0)
             return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: %s has a negative dim", name, what);
@@ -88,17 +142,19 @@ int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const pli
             return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                                "%s: %s stride %lld is not a multiple of its element size",
                                name, what, (long long)v->stride[k]);
-        int64_t span = (v->shape[k] - 1) * (v->stride[k] / es);
-        if (span < 0)
-            lo += span;
-        else
-            hi += span;
         out->s[k] = (int32_t)(v->stride[k] / es);
     }
+    int64_t lo, hi;
+    extent(v, es, &lo, &hi);
     if (hi >= INT32_MAX || lo <= INT32_MIN)
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                            "%s: %s spans more than 2^31 elements (vulkan indexes with i32)",
                            name, what);
+    if (dev->desc && vulkan_view_bytes(v) + 2 * PLINTH_ALIGNMENT > dev->max_range)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                           "%s: %s spans %llu bytes, more than maxStorageBufferRange %llu",
+                           name, what, (unsigned long long)vulkan_view_bytes(v),
+                           (unsigned long long)dev->max_range);
     if (check_only || vulkan_numel(v) == 0)
         return PLINTH_OK;
     if (!v->buffer || !v->buffer->handle)
@@ -108,9 +164,9 @@ int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const pli
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                            "%s: %s starts %llu bytes into its tensor: not element-aligned",
                            name, what, (unsigned long long)(v->offset - v->base));
-    /* Where the tensor is bound: a multiple of 256 and of the device's
+    /* Where the tensor starts: a multiple of 256 and of the device's
      * minStorageBufferOffsetAlignment (checked both, whatever the plan
-     * promises). */
+     * promises). vb->addr is 0 in descriptor mode. */
     const uint64_t bind = vb->addr + v->base;
     if (bind % PLINTH_ALIGNMENT != 0 || bind % dev->min_align != 0)
         return vulkan_fail(dev, PLINTH_ERR_INVALID,
@@ -123,9 +179,11 @@ int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const pli
                            "%s: %s at offset %llu reaches outside its %llu-byte buffer", name,
                            what, (unsigned long long)v->offset, (unsigned long long)vb->size);
     out->byte_addr = vb->addr + v->offset;
+    out->range = (vulkan_range){.buf = vb, .lo = (uint64_t)blo, .hi = (uint64_t)bhi};
+    if (dev->desc)
+        return bind_view(dev, name, what, v, vb, (uint64_t)blo, (uint64_t)bhi, d, out);
     out->addr[0] = (uint32_t)out->byte_addr;
     out->addr[1] = (uint32_t)(out->byte_addr >> 32);
-    out->range = (vulkan_range){.buf = vb, .lo = (uint64_t)blo, .hi = (uint64_t)bhi};
     return PLINTH_OK;
 }
 
@@ -171,11 +229,11 @@ static int32_t encode_binary(plinth_device *dev, uint32_t op, const plinth_view 
     if (!broadcasts(&in[0], out) || !broadcasts(&in[1], out))
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: inputs do not broadcast to out", name);
     vview vo, vi[2];
-    int32_t st = vulkan_view(dev, op, "out", out, check_only, &vo);
+    int32_t st = vulkan_view(dev, op, "out", out, check_only, d, &vo);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, op, "a", &in[0], check_only, &vi[0]);
+        st = vulkan_view(dev, op, "a", &in[0], check_only, d, &vi[0]);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, op, "b", &in[1], check_only, &vi[1]);
+        st = vulkan_view(dev, op, "b", &in[1], check_only, d, &vi[1]);
     if (st != PLINTH_OK || check_only)
         return st;
     static const uint32_t shader[] = {[PLINTH_OP_ADD] = VULKAN_SH_ADD,
@@ -222,9 +280,9 @@ static int32_t encode_unary(plinth_device *dev, uint32_t op, const plinth_view *
     if (!vulkan_same_shape(out, &in[0]))
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out and x differ in shape", name);
     vview vo, vi;
-    int32_t st = vulkan_view(dev, op, "out", out, check_only, &vo);
+    int32_t st = vulkan_view(dev, op, "out", out, check_only, d, &vo);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, op, "x", &in[0], check_only, &vi);
+        st = vulkan_view(dev, op, "x", &in[0], check_only, d, &vi);
     if (st != PLINTH_OK || check_only)
         return st;
     pc_unary pc = {.n = (uint32_t)vulkan_numel(out)};
@@ -280,9 +338,9 @@ static int32_t encode_rows(plinth_device *dev, uint32_t op, const plinth_view *o
     }
     vview vo, vi[2];
     memset(vi, 0, sizeof vi);
-    int32_t st = vulkan_view(dev, op, "out", out, check_only, &vo);
+    int32_t st = vulkan_view(dev, op, "out", out, check_only, d, &vo);
     for (uint32_t i = 0; st == PLINTH_OK && i < n_in; i++)
-        st = vulkan_view(dev, op, i ? "weight" : "x", &in[i], check_only, &vi[i]);
+        st = vulkan_view(dev, op, i ? "weight" : "x", &in[i], check_only, d, &vi[i]);
     if (st != PLINTH_OK || check_only)
         return st;
     pc_rows pc = {.rows = (uint32_t)(x->shape[0] * x->shape[1] * x->shape[2])};
@@ -335,9 +393,9 @@ static int32_t encode_move(plinth_device *dev, uint32_t op, const plinth_view *o
     if (vulkan_numel(out) != vulkan_numel(&in[0]))
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out and x differ in size", name);
     vview vo, vi;
-    int32_t st = vulkan_view(dev, op, "out", out, check_only, &vo);
+    int32_t st = vulkan_view(dev, op, "out", out, check_only, d, &vo);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, op, "x", &in[0], check_only, &vi);
+        st = vulkan_view(dev, op, "x", &in[0], check_only, d, &vi);
     if (st != PLINTH_OK || check_only)
         return st;
     pc_move pc = {.n = (uint32_t)vulkan_numel(out)};
@@ -386,11 +444,11 @@ static int32_t encode_concat(plinth_device *dev, const plinth_view *out, const p
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "concat: shapes do not join on axis %d",
                            (int)axis);
     vview vo, vi[2];
-    int32_t st = vulkan_view(dev, PLINTH_OP_CONCAT, "out", out, check_only, &vo);
+    int32_t st = vulkan_view(dev, PLINTH_OP_CONCAT, "out", out, check_only, d, &vo);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_CONCAT, "a", a, check_only, &vi[0]);
+        st = vulkan_view(dev, PLINTH_OP_CONCAT, "a", a, check_only, d, &vi[0]);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_CONCAT, "b", b, check_only, &vi[1]);
+        st = vulkan_view(dev, PLINTH_OP_CONCAT, "b", b, check_only, d, &vi[1]);
     if (st != PLINTH_OK || check_only)
         return st;
     pc_concat pc = {.n = (uint32_t)vulkan_numel(out), .axis = ax, .split = (int32_t)a->shape[ax]};
@@ -425,9 +483,10 @@ static const uint8_t op_max_in[] = {
 
 int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
                       const plinth_view *in, uint32_t n_in, const void *attrs,
-                      bool check_only, vulkan_dispatch *d)
+                      bool check_only, vulkan_dispatch *d, uint32_t *n_d)
 {
     memset(d, 0, sizeof *d);
+    *n_d = 1;
     if (op >= PLINTH_OP_COUNT)
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "vulkan: unknown op %u", op);
     if (n_in < op_min_in[op] || n_in > op_max_in[op] || !out || (n_in && !in))
@@ -466,9 +525,9 @@ int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
     case PLINTH_OP_CONCAT:
         return encode_concat(dev, out, in, attrs, check_only, d);
     case PLINTH_OP_MATMUL:
-        return vulkan_encode_matmul(dev, out, in, attrs, check_only, d);
+        return vulkan_encode_matmul(dev, out, in, attrs, check_only, d, n_d);
     case PLINTH_OP_GET_ROWS:
-        return vulkan_encode_get_rows(dev, out, in, attrs, check_only, d);
+        return vulkan_encode_get_rows(dev, out, in, attrs, check_only, d, n_d);
     case PLINTH_OP_SET_ROWS:
         return vulkan_encode_set_rows(dev, out, in, check_only, d);
     case PLINTH_OP_ROPE:

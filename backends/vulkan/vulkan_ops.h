@@ -2,8 +2,9 @@
  * vulkan_ops.h — helpers shared by the op encoders (vulkan_ops.c,
  * vulkan_ops_nn.c): turning a plinth_view into what a shader takes.
  *
- * A view becomes a device address (uvec2 in the push constants) and
- * element strides (int32). Views must be element-aligned (byte strides and
+ * A view becomes a uvec2 in the push constants (a device address, or a
+ * descriptor slot of the dispatch and a byte offset: vulkan.h section 1)
+ * and element strides (int32). Views must be element-aligned (byte strides and
  * the offset inside the tensor multiples of the element size) and reach at
  * most 2^31 - 1 elements from their start; supports() refuses the rest.
  */
@@ -16,13 +17,16 @@ typedef struct vview {
     uint32_t addr[2];  /* device address, low word first            */
     int32_t s[4];      /* element strides; 0 where the dim is 1      */
     vulkan_range range; /* bytes it may touch, for barriers          */
-    uint64_t byte_addr; /* the same address as one number            */
+    uint64_t byte_addr; /* device address (descriptor mode: offset in its
+                         * VkBuffer), for alignment tests             */
 } vview;
 
 /* Validates and converts `v` (what names it in messages). With check_only
  * the buffer is not looked at. */
 int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const plinth_view *v,
-                    bool check_only, vview *out);
+                    bool check_only, vulkan_dispatch *d, vview *out);
+/* Bytes between the lowest and the highest byte a view reaches. */
+uint64_t vulkan_view_bytes(const plinth_view *v);
 
 bool vulkan_is_float(int32_t dtype);
 int64_t vulkan_numel(const plinth_view *v);
@@ -36,10 +40,11 @@ const char *vulkan_shape_str(const plinth_view *v, char *buf, size_t size);
 
 /* Encoders of vulkan_ops_nn.c (same contract as vulkan_encode). */
 int32_t vulkan_encode_matmul(plinth_device *dev, const plinth_view *out, const plinth_view *in,
-                             const void *attrs, bool check_only, vulkan_dispatch *d);
+                             const void *attrs, bool check_only, vulkan_dispatch *d,
+                             uint32_t *n_d);
 int32_t vulkan_encode_get_rows(plinth_device *dev, const plinth_view *out,
                                const plinth_view *in, const void *attrs, bool check_only,
-                               vulkan_dispatch *d);
+                               vulkan_dispatch *d, uint32_t *n_d);
 int32_t vulkan_encode_set_rows(plinth_device *dev, const plinth_view *out,
                                const plinth_view *in, bool check_only, vulkan_dispatch *d);
 int32_t vulkan_encode_rope(plinth_device *dev, const plinth_view *out, const plinth_view *in,

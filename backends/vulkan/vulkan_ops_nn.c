@@ -31,8 +31,8 @@ typedef struct pc_matmul {
 /* Rows of a up to which the matrix-vector shader is used (decode). */
 #define MATVEC_MAX_M 2
 
-int32_t vulkan_encode_matmul(plinth_device *dev, const plinth_view *out, const plinth_view *in,
-                             const void *attrs, bool check_only, vulkan_dispatch *d)
+static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plinth_view *in,
+                          const void *attrs, bool check_only, vulkan_dispatch *d)
 {
     const plinth_view *a = &in[0], *b = &in[1];
     const bool tb = ((const plinth_attr_matmul *)attrs)->transpose_b != 0;
@@ -58,11 +58,11 @@ int32_t vulkan_encode_matmul(plinth_device *dev, const plinth_view *out, const p
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                            "matmul: more than 65535 batches or rows in one dispatch");
     vview vo, va, vb;
-    int32_t st = vulkan_view(dev, PLINTH_OP_MATMUL, "out", out, check_only, &vo);
+    int32_t st = vulkan_view(dev, PLINTH_OP_MATMUL, "out", out, check_only, d, &vo);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_MATMUL, "a", a, check_only, &va);
+        st = vulkan_view(dev, PLINTH_OP_MATMUL, "a", a, check_only, d, &va);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_MATMUL, "b", b, check_only, &vb);
+        st = vulkan_view(dev, PLINTH_OP_MATMUL, "b", b, check_only, d, &vb);
     if (st != PLINTH_OK || check_only)
         return st;
 
@@ -94,10 +94,17 @@ int32_t vulkan_encode_matmul(plinth_device *dev, const plinth_view *out, const p
     const uint32_t ny = (uint32_t)((m + 63) / 64), nx64 = (uint32_t)((n + 63) / 64);
     if (m <= MATVEC_MAX_M) {
         d->shader = VULKAN_SH_MATMUL_VEC;
-        d->n_spec = 4;
+        d->n_spec = 6;
         bool sg = dev->matvec_variant == VULKAN_GPU_STYLE;
         d->spec[3] = sg;
-        uint32_t per_group = sg ? 64 / dev->subgroup_size : 64;
+        /* Columns per invocation: measured on lavapipe (262144 x 640),
+         * bf16 1.9 / 2.8 / 3.5 / 1.0 GB/s with 1 / 2 / 4 / 8 columns; under
+         * load, 4 against 1: f32 2.8 vs 1.2-1.7, bf16 2.2 vs 0.6-0.9. */
+        d->spec[4] = sg || !kvec ? 1 : dev->matvec_rows ? dev->matvec_rows : 4;
+        d->spec[5] = !dev->no_k8 && d->spec[4] > 1 && !b32 && k % 8 == 0 &&
+                     vb.byte_addr % 16 == 0 &&
+                     pc.sb[0] % 8 == 0 && pc.sb[1] % 8 == 0 && pc.sb[3] % 8 == 0;
+        uint32_t per_group = sg ? 64 / dev->subgroup_size : 64 * (uint32_t)d->spec[4];
         d->groups[0] = (uint32_t)((n + per_group - 1) / per_group);
         d->groups[1] = (uint32_t)m;
     } else if (dev->matmul_variant == VULKAN_GPU_STYLE) {
@@ -125,6 +132,67 @@ int32_t vulkan_encode_matmul(plinth_device *dev, const plinth_view *out, const p
     return PLINTH_OK;
 }
 
+/* Descriptor mode: how many of `total` rows (step `stride` bytes, the
+ * rest of a row `rest` bytes) fit one binding, a multiple of 64 when it can
+ * be; 0 when not even one does. */
+static int64_t rows_per_binding(const plinth_device *dev, int64_t total, int64_t stride,
+                                uint64_t rest)
+{
+    const uint64_t room = dev->max_range - 2 * PLINTH_ALIGNMENT;
+    if (rest > room)
+        return 0;
+    int64_t r = stride ? (int64_t)((room - rest) / (uint64_t)(stride < 0 ? -stride : stride)) + 1
+                       : total;
+    if (r > 64)
+        r = r / 64 * 64;
+    return r < total ? r : total;
+}
+
+/* Splits `total` rows into dispatches of `per` rows: fails when it would
+ * take more than VULKAN_MAX_SPLIT. */
+static int32_t split_count(plinth_device *dev, const char *name, int64_t total, int64_t per,
+                           uint32_t *n_d)
+{
+    int64_t n = per > 0 ? (total + per - 1) / per : INT64_MAX;
+    if (n > VULKAN_MAX_SPLIT)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                           "%s: an operand would need more than %d bindings of "
+                           "maxStorageBufferRange %llu", name, VULKAN_MAX_SPLIT,
+                           (unsigned long long)dev->max_range);
+    *n_d = (uint32_t)n;
+    return PLINTH_OK;
+}
+
+/* A wide b (the tied logits embedding) is split along n: each dispatch
+ * takes a range of b's n rows and the matching columns of out. */
+int32_t vulkan_encode_matmul(plinth_device *dev, const plinth_view *out, const plinth_view *in,
+                             const void *attrs, bool check_only, vulkan_dispatch *d,
+                             uint32_t *n_d)
+{
+    const plinth_view *b = &in[1];
+    *n_d = 1;
+    if (!dev->desc || vulkan_view_bytes(b) + 2 * PLINTH_ALIGNMENT <= dev->max_range ||
+        vulkan_dtype_size(b->dtype) == 0)
+        return matmul_one(dev, out, in, attrs, check_only, d);
+    const int nd = ((const plinth_attr_matmul *)attrs)->transpose_b ? 2 : 3;
+    plinth_view one = *b;
+    one.shape[nd] = 1;
+    const int64_t n = b->shape[nd];
+    const int64_t per = rows_per_binding(dev, n, b->stride[nd], vulkan_view_bytes(&one));
+    int32_t st = split_count(dev, "matmul", n, per, n_d);
+    for (uint32_t c = 0; c < *n_d && st == PLINTH_OK; c++) {
+        const int64_t n0 = (int64_t)c * per, len = n - n0 < per ? n - n0 : per;
+        plinth_view o = *out, part[2] = {in[0], *b};
+        part[1].shape[nd] = len;
+        part[1].offset = (uint64_t)((int64_t)b->offset + n0 * b->stride[nd]);
+        o.shape[3] = len;
+        o.offset = (uint64_t)((int64_t)out->offset + n0 * out->stride[3]);
+        memset(&d[c], 0, sizeof d[c]);
+        st = matmul_one(dev, &o, part, attrs, check_only, &d[c]);
+    }
+    return st;
+}
+
 /* ---------------------------------------------------------------- 2 ---- */
 
 /* idx [1, p, q, r] pairs with rows [p, q, r, C]; the table is [1, 1, R, C]. */
@@ -146,11 +214,12 @@ typedef struct pc_rows_io {
     int32_t rows;
     int32_t ne[4], so[4], si[4];
     int32_t st[2];
+    int32_t row0, total; /* get_rows: this dispatch's table rows start at row0 */
 } pc_rows_io;
 
-int32_t vulkan_encode_get_rows(plinth_device *dev, const plinth_view *out,
-                               const plinth_view *in, const void *attrs, bool check_only,
-                               vulkan_dispatch *d)
+static int32_t get_rows_one(plinth_device *dev, const plinth_view *out, const plinth_view *in,
+                            const void *attrs, bool check_only, int64_t row0, int64_t total,
+                            vulkan_dispatch *d)
 {
     const plinth_view *table = &in[0];
     const int32_t want = ((const plinth_attr_get_rows *)attrs)->dtype;
@@ -163,14 +232,15 @@ int32_t vulkan_encode_get_rows(plinth_device *dev, const plinth_view *out,
     int32_t st = check_rows(dev, "get_rows", table, out, &in[1]);
     vview vo, vt, vi;
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_GET_ROWS, "out", out, check_only, &vo);
+        st = vulkan_view(dev, PLINTH_OP_GET_ROWS, "out", out, check_only, d, &vo);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_GET_ROWS, "table", table, check_only, &vt);
+        st = vulkan_view(dev, PLINTH_OP_GET_ROWS, "table", table, check_only, d, &vt);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_GET_ROWS, "idx", &in[1], check_only, &vi);
+        st = vulkan_view(dev, PLINTH_OP_GET_ROWS, "idx", &in[1], check_only, d, &vi);
     if (st != PLINTH_OK || check_only)
         return st;
-    pc_rows_io pc = {.n = (uint32_t)vulkan_numel(out), .rows = (int32_t)table->shape[2]};
+    pc_rows_io pc = {.n = (uint32_t)vulkan_numel(out), .rows = (int32_t)table->shape[2],
+                     .row0 = (int32_t)row0, .total = (int32_t)total};
     memcpy(pc.o, vo.addr, 8);
     memcpy(pc.t, vt.addr, 8);
     memcpy(pc.idx, vi.addr, 8);
@@ -192,6 +262,36 @@ int32_t vulkan_encode_get_rows(plinth_device *dev, const plinth_view *out,
     return PLINTH_OK;
 }
 
+/* A table wider than a binding (the embedding) is split by rows: each
+ * dispatch copies the indices that fall in its rows; the first one also
+ * writes the zeros of out-of-range indices. */
+int32_t vulkan_encode_get_rows(plinth_device *dev, const plinth_view *out,
+                               const plinth_view *in, const void *attrs, bool check_only,
+                               vulkan_dispatch *d, uint32_t *n_d)
+{
+    const plinth_view *t = &in[0];
+    const int64_t rows = t->shape[2];
+    *n_d = 1;
+    if (rows > INT32_MAX)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "get_rows: more than 2^31 rows");
+    if (!dev->desc || vulkan_view_bytes(t) + 2 * PLINTH_ALIGNMENT <= dev->max_range ||
+        vulkan_dtype_size(t->dtype) == 0)
+        return get_rows_one(dev, out, in, attrs, check_only, 0, rows, d);
+    plinth_view one = *t;
+    one.shape[2] = 1;
+    const int64_t per = rows_per_binding(dev, rows, t->stride[2], vulkan_view_bytes(&one));
+    int32_t st = split_count(dev, "get_rows", rows, per, n_d);
+    for (uint32_t c = 0; c < *n_d && st == PLINTH_OK; c++) {
+        const int64_t r0 = (int64_t)c * per;
+        plinth_view part[2] = {*t, in[1]};
+        part[0].shape[2] = rows - r0 < per ? rows - r0 : per;
+        part[0].offset = (uint64_t)((int64_t)t->offset + r0 * t->stride[2]);
+        memset(&d[c], 0, sizeof d[c]);
+        st = get_rows_one(dev, out, part, attrs, check_only, r0, rows, &d[c]);
+    }
+    return st;
+}
+
 int32_t vulkan_encode_set_rows(plinth_device *dev, const plinth_view *out,
                                const plinth_view *in, bool check_only, vulkan_dispatch *d)
 {
@@ -202,11 +302,11 @@ int32_t vulkan_encode_set_rows(plinth_device *dev, const plinth_view *out,
     int32_t st = check_rows(dev, "set_rows", out, src, &in[1]);
     vview vo, vs, vi;
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_SET_ROWS, "state", out, check_only, &vo);
+        st = vulkan_view(dev, PLINTH_OP_SET_ROWS, "state", out, check_only, d, &vo);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_SET_ROWS, "src", src, check_only, &vs);
+        st = vulkan_view(dev, PLINTH_OP_SET_ROWS, "src", src, check_only, d, &vs);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_SET_ROWS, "idx", &in[1], check_only, &vi);
+        st = vulkan_view(dev, PLINTH_OP_SET_ROWS, "idx", &in[1], check_only, d, &vi);
     if (st != PLINTH_OK || check_only)
         return st;
     pc_rows_io pc = {.n = (uint32_t)out->shape[3], .rows = (int32_t)out->shape[2]};
@@ -256,11 +356,11 @@ int32_t vulkan_encode_rope(plinth_device *dev, const plinth_view *out, const pli
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "rope: n_dims %d must be even and within "
                            "the head dim", (int)a->n_dims);
     vview vo, vx, vp;
-    int32_t st = vulkan_view(dev, PLINTH_OP_ROPE, "out", out, check_only, &vo);
+    int32_t st = vulkan_view(dev, PLINTH_OP_ROPE, "out", out, check_only, d, &vo);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_ROPE, "x", x, check_only, &vx);
+        st = vulkan_view(dev, PLINTH_OP_ROPE, "x", x, check_only, d, &vx);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_ROPE, "pos", pos, check_only, &vp);
+        st = vulkan_view(dev, PLINTH_OP_ROPE, "pos", pos, check_only, d, &vp);
     if (st != PLINTH_OK || check_only)
         return st;
     const int32_t half = a->n_dims / 2;
@@ -331,17 +431,17 @@ int32_t vulkan_encode_attention(plinth_device *dev, const plinth_view *out,
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                            "attention: head dims above 512 or more than 65535 queries/heads");
     vview vq, vk, vv, vo, vp, vl;
-    int32_t st = vulkan_view(dev, PLINTH_OP_ATTENTION, "out", out, check_only, &vo);
+    int32_t st = vulkan_view(dev, PLINTH_OP_ATTENTION, "out", out, check_only, d, &vo);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "q", q, check_only, &vq);
+        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "q", q, check_only, d, &vq);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "k", k, check_only, &vk);
+        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "k", k, check_only, d, &vk);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "v", v, check_only, &vv);
+        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "v", v, check_only, d, &vv);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "pos", pos, check_only, &vp);
+        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "pos", pos, check_only, d, &vp);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "kv_len", kvl, check_only, &vl);
+        st = vulkan_view(dev, PLINTH_OP_ATTENTION, "kv_len", kvl, check_only, d, &vl);
     if (st != PLINTH_OK || check_only)
         return st;
     pc_attention pc = {.dk = (int32_t)q->shape[3], .dv = (int32_t)v->shape[3],

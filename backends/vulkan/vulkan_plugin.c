@@ -294,8 +294,9 @@ static const char *vulkan_last_error(plinth_device *dev)
 static bool vulkan_supports(plinth_device *dev, uint32_t op, const plinth_view *out,
                             const plinth_view *in, uint32_t n_in, const void *attrs)
 {
-    vulkan_dispatch d;
-    return vulkan_encode(dev, op, out, in, n_in, attrs, true, &d) == PLINTH_OK;
+    vulkan_dispatch d[VULKAN_MAX_SPLIT];
+    uint32_t nd;
+    return vulkan_encode(dev, op, out, in, n_in, attrs, true, d, &nd) == PLINTH_OK;
 }
 
 static int32_t vulkan_synchronize(plinth_device *dev)

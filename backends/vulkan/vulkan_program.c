@@ -3,8 +3,9 @@
  *
  * Sections:
  *   1. dependencies: which dispatches need a barrier before them
- *   2. prepare: encode every instruction, create its pipeline, record the
- *      whole list into one command buffer
+ *   2. prepare: encode every instruction (one or a few dispatches each),
+ *      create pipelines and (descriptor mode) one descriptor set per
+ *      dispatch, record the whole list into one command buffer
  *   3. execute (one submit, one wait) and release
  *
  * Run-time scalars (positions, kv_len) are i32 tensors in the io pool that
@@ -17,6 +18,7 @@
 
 typedef struct vulkan_program {
     VkCommandBuffer cmd;
+    VkDescriptorPool pool; /* descriptor mode */
     uint32_t n_dispatch, n_barriers;
 } vulkan_program;
 
@@ -105,6 +107,78 @@ static int32_t record(plinth_device *dev, vulkan_program *prog, vulkan_dispatch 
     return PLINTH_OK;
 }
 
+/* The dispatch list, grown as instructions are encoded. */
+typedef struct dlist {
+    vulkan_dispatch *d;
+    uint32_t n, cap;
+} dlist;
+
+static int32_t encode_all(plinth_device *dev, const plinth_instruction *code, uint32_t n,
+                          dlist *l)
+{
+    vulkan_dispatch tmp[VULKAN_MAX_SPLIT];
+    for (uint32_t i = 0, used = 1; i < n; i += used) {
+        const plinth_instruction *ins = &code[i];
+        uint32_t nd = 0;
+        used = 1;
+        int32_t st = dev->fuse ? vulkan_fuse(dev, code, n, i, tmp, &nd, &used)
+                               : PLINTH_ERR_UNSUPPORTED;
+        if (st == PLINTH_ERR_UNSUPPORTED) {
+            used = 1;
+            st = vulkan_encode(dev, ins->op, ins->out, ins->in, ins->n_in, ins->attrs, false,
+                               tmp, &nd);
+        }
+        for (uint32_t j = 0; j < nd && st == PLINTH_OK; j++)
+            if ((uint64_t)tmp[j].groups[0] * tmp[j].groups[1] * tmp[j].groups[2] != 0)
+                st = vulkan_pipeline_get(dev, &tmp[j]);
+        if (st != PLINTH_OK) {
+            char why[sizeof dev->error];
+            snprintf(why, sizeof why, "%s", dev->error);
+            return vulkan_fail(dev, st, "instruction %u (%s): %s", i, vulkan_op_name(ins->op),
+                               why);
+        }
+        for (uint32_t j = 0; j < nd; j++) {
+            if ((uint64_t)tmp[j].groups[0] * tmp[j].groups[1] * tmp[j].groups[2] == 0)
+                continue;
+            if (l->n == l->cap) {
+                uint32_t cap = l->cap ? l->cap * 2 : 64;
+                vulkan_dispatch *nd2 = vulkan_alloc(cap * sizeof *nd2);
+                if (!nd2)
+                    return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY,
+                                       "vulkan: out of memory (prepare)");
+                if (l->n)
+                    memcpy(nd2, l->d, l->n * sizeof *nd2);
+                vulkan_free(l->d);
+                l->d = nd2;
+                l->cap = cap;
+            }
+            l->d[l->n++] = tmp[j];
+        }
+    }
+    return PLINTH_OK;
+}
+
+/* Descriptor mode: one set per dispatch from a pool the program owns. */
+static int32_t make_sets(plinth_device *dev, vulkan_program *prog, dlist *l)
+{
+    if (!dev->desc || l->n == 0)
+        return PLINTH_OK;
+    int32_t st = vulkan_descriptor_pool(dev, l->n, &prog->pool);
+    for (uint32_t i = 0; i < l->n && st == PLINTH_OK; i++) {
+        if (l->d[i].n_binds == 0)
+            return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: a dispatch binds no tensor");
+        VkDescriptorSetAllocateInfo sai = {
+            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+            .descriptorPool = prog->pool,
+            .descriptorSetCount = 1,
+            .pSetLayouts = &dev->set_layout};
+        if (dev->vk.vkAllocateDescriptorSets(dev->device, &sai, &l->d[i].set) != VK_SUCCESS)
+            return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: cannot allocate a descriptor set");
+        vulkan_write_set(dev, &l->d[i]);
+    }
+    return st;
+}
+
 int32_t vulkan_prepare(plinth_device *dev, const plinth_instruction *code, uint32_t n,
                        void **out_program)
 {
@@ -112,25 +186,13 @@ int32_t vulkan_prepare(plinth_device *dev, const plinth_instruction *code, uint3
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "vulkan: prepare: NULL argument");
     *out_program = NULL;
     vulkan_program *prog = vulkan_alloc(sizeof *prog);
-    vulkan_dispatch *ds = vulkan_alloc((n ? n : 1) * sizeof *ds);
-    if (!prog || !ds) {
-        vulkan_free(prog);
-        vulkan_free(ds);
+    if (!prog)
         return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory (prepare)");
-    }
     memset(prog, 0, sizeof *prog);
-    int32_t st = PLINTH_OK;
-    for (uint32_t i = 0; i < n && st == PLINTH_OK; i++) {
-        const plinth_instruction *ins = &code[i];
-        st = vulkan_encode(dev, ins->op, ins->out, ins->in, ins->n_in, ins->attrs, false, &ds[i]);
-        if (st == PLINTH_OK && (uint64_t)ds[i].groups[0] * ds[i].groups[1] * ds[i].groups[2] != 0)
-            st = vulkan_pipeline_get(dev, &ds[i]);
-        if (st != PLINTH_OK) {
-            char why[sizeof dev->error];
-            snprintf(why, sizeof why, "%s", dev->error);
-            vulkan_fail(dev, st, "instruction %u (%s): %s", i, vulkan_op_name(ins->op), why);
-        }
-    }
+    dlist l = {0};
+    int32_t st = encode_all(dev, code, n, &l);
+    if (st == PLINTH_OK)
+        st = make_sets(dev, prog, &l);
     if (st == PLINTH_OK) {
         VkCommandBufferAllocateInfo cai = {
             .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
@@ -141,8 +203,8 @@ int32_t vulkan_prepare(plinth_device *dev, const plinth_instruction *code, uint3
             st = vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: cannot allocate a command buffer");
     }
     if (st == PLINTH_OK)
-        st = record(dev, prog, ds, n);
-    vulkan_free(ds);
+        st = record(dev, prog, l.d, l.n);
+    vulkan_free(l.d);
     if (st == PLINTH_OK)
         st = vulkan_check_messages(dev);
     if (st != PLINTH_OK) {
@@ -182,5 +244,7 @@ void vulkan_release(plinth_device *dev, void *program)
         return;
     if (prog->cmd)
         dev->vk.vkFreeCommandBuffers(dev->device, dev->pool, 1, &prog->cmd);
+    if (prog->pool)
+        dev->vk.vkDestroyDescriptorPool(dev->device, prog->pool, NULL);
     vulkan_free(prog);
 }
