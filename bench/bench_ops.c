@@ -34,6 +34,16 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU time of the whole process: with 1 thread it does not count the time
+ * the scheduler gave to other processes (a kernel's efficiency on a busy
+ * machine); with a spinning pool it counts the spinning too. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -52,15 +62,32 @@ typedef struct sum_arg {
     float out;
 } sum_arg;
 
+/* The reference read loop: what a streaming kernel can get. 512-bit loads
+ * from 4 streams per thread (a single stream per core leaves bandwidth on
+ * the table here; the GEMV reads 4 rows at once), 8 accumulators, software
+ * prefetch 2 KB ahead, so the ratio kernel/reference is not flattered by a
+ * weak loop. */
 __attribute__((target("avx512f"))) static void *sum_part(void *arg)
 {
     sum_arg *a = arg;
     typedef float v16 __attribute__((vector_size(64)));
     v16 acc[8] = {{0}};
-    const v16 *p = (const v16 *)a->p;
-    for (size_t i = 0; i + 8 <= a->n / 16; i += 8)
-        for (int j = 0; j < 8; j++)
-            acc[j] += p[i + j];
+    const size_t q = a->n / 16 / 4 / 2 * 2; /* vectors per stream */
+    const v16 *p0 = (const v16 *)a->p, *p1 = p0 + q, *p2 = p1 + q, *p3 = p2 + q;
+    for (size_t i = 0; i + 2 <= q; i += 2) {
+        __builtin_prefetch((const char *)(p0 + i) + 2048, 0, 3);
+        __builtin_prefetch((const char *)(p1 + i) + 2048, 0, 3);
+        __builtin_prefetch((const char *)(p2 + i) + 2048, 0, 3);
+        __builtin_prefetch((const char *)(p3 + i) + 2048, 0, 3);
+        acc[0] += p0[i];
+        acc[1] += p0[i + 1];
+        acc[2] += p1[i];
+        acc[3] += p1[i + 1];
+        acc[4] += p2[i];
+        acc[5] += p2[i + 1];
+        acc[6] += p3[i];
+        acc[7] += p3[i + 1];
+    }
     float s = 0;
     for (int j = 0; j < 8; j++)
         for (int l = 0; l < 16; l++)
@@ -163,6 +190,9 @@ int main(int argc, char **argv)
     const char *path = getenv("PLINTH_BENCH_PLUGIN");
     int threads = 2, reps = 21;
     bool prefill_logits = false;
+    int readbw_only = 0;     /* --readbw N: print N read-bandwidth samples, exit */
+    const char *only = NULL; /* --shape NAME: just that shape */
+    int64_t only_m = 0;      /* --m 1|512: just that pass */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--plugin") && i + 1 < argc)
             path = argv[++i];
@@ -172,14 +202,32 @@ int main(int argc, char **argv)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--prefill-logits"))
             prefill_logits = true;
+        else if (!strcmp(argv[i], "--readbw") && i + 1 < argc)
+            readbw_only = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--shape") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--m") && i + 1 < argc)
+            only_m = atoll(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_ops [--plugin PATH] [--threads N] [--reps N] "
-                            "[--prefill-logits]\n");
+                            "[--prefill-logits] [--shape NAME] [--m ROWS] [--readbw N]\n");
             return 2;
         }
     }
     if (reps > 31)
         reps = 31;
+    if (readbw_only) {
+        /* the same-run reference for `plinth bench`: run it before/after */
+        const size_t n = (size_t)128 << 20;
+        float *buf = aligned_alloc(64, n * 4);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = 1.0f;
+        for (int r = 0; r < readbw_only; r++)
+            printf("readbw 1T %.1f GB/s  2T %.1f GB/s\n", read_bw(buf, n, 1, 5),
+                   read_bw(buf, n, 2, 5));
+        free(buf);
+        return 0;
+    }
     if (!path) {
         fprintf(stderr, "bench_ops: give --plugin PATH/plinth-cpu.so\n");
         return 2;
@@ -210,13 +258,19 @@ int main(int argc, char **argv)
     float *bw_buf = aligned_alloc(64, bw_n * 4);
     for (size_t i = 0; i < bw_n; i++)
         bw_buf[i] = 1.0f;
-    printf("%-8s %4s %5s | %9s %8s %7s | %9s %8s %7s | %7s %6s\n", "shape", "M", "w", "plinth ms",
-           "GFLOP/s", "GB/s", "OBLAS ms", "GFLOP/s", "GB/s", "readBW", "ratio");
-    for (int pass = 0; pass < 2; pass++) {
-        const int64_t m = pass == 0 ? 1 : 512;
+    printf("%-8s %4s %5s | %9s %8s %7s | %9s %8s %7s | %7s %6s | %s\n", "shape", "M", "w",
+           "plinth ms", "GFLOP/s", "GB/s", "OBLAS ms", "GFLOP/s", "GB/s", "readBW", "ratio",
+           "GFLOP per CPU-second per thread: plinth, OBLAS");
+    for (int pass = 0; pass < (only_m ? 1 : 2); pass++) {
+        /* --m N: that many rows only (any N: the GEMV/GEMM crossover) */
+        const int64_t m = only_m ? only_m : pass == 0 ? 1 : 512;
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             const int64_t n = shapes[s].n, k = shapes[s].k;
             const bool logits = n == 262144;
+            if (only && strcmp(only, shapes[s].name))
+                continue;
+            if (only && logits && m > 1)
+                prefill_logits = true;
             if (logits && m > 1 && !prefill_logits)
                 continue;
             for (int wd = 0; wd < 2; wd++) {
@@ -224,7 +278,7 @@ int main(int argc, char **argv)
                 const int64_t es = wdt == PLINTH_F32 ? 4 : 2;
                 const uint64_t wbytes = (uint64_t)(n * k * es);
                 /* copies so decode reads from DRAM, as it does in a model */
-                int copies = m == 1 && !logits ? (int)(96e6 / (double)wbytes) + 1 : 1;
+                int copies = m < 64 && !logits ? (int)(96e6 / (double)wbytes) + 1 : 1;
                 plinth_buffer wb, ab, ob;
                 api->buffer_alloc(dev, wbytes * (uint64_t)copies, &wb);
                 api->buffer_alloc(dev, (uint64_t)(m * k * 4), &ab);
@@ -235,23 +289,25 @@ int main(int argc, char **argv)
                     ((float *)ab.host)[i] = (float)(i % 7) * 0.1f;
                 plinth_view v_in[2], v_out;
                 plinth_attrs at = {.matmul = {1}};
-                double t[32], tb[32];
+                double t[32], tb[32], tc[32], tcb[32];
                 const int r_here = logits ? (m > 1 ? 3 : 7) : reps;
                 for (int r = 0; r < r_here; r++) {
                     view2(&v_in[0], &ab, 0, PLINTH_F32, m, k);
                     view2(&v_in[1], &wb, (uint64_t)(r % copies) * wbytes, wdt, n, k);
                     view2(&v_out, &ob, 0, PLINTH_F32, m, n);
-                    double t0 = now();
+                    double c0 = cpu_now(), t0 = now();
                     api->kernels[PLINTH_OP_MATMUL](dev, &v_out, v_in, 2, &at);
                     t[r] = now() - t0;
+                    tc[r] = cpu_now() - c0;
                 }
-                double tp = median(t, r_here), tob = 0;
+                double tp = median(t, r_here), tob = 0, tcob = 0;
+                const double tcp = median(tc, r_here);
                 /* OpenBLAS on the same shape with f32 weights (no bf16 GEMV
                  * there): the reference for what a BLAS call costs. */
                 if (ob_sgemv && wdt == PLINTH_F32) {
                     for (int r = 0; r < r_here; r++) {
                         const float *w = (const float *)(wb.host + (uint64_t)(r % copies) * wbytes);
-                        double t0 = now();
+                        double c0 = cpu_now(), t0 = now();
                         if (m == 1)
                             ob_sgemv(101, 111, (int)n, (int)k, 1.0f, w, (int)k,
                                      (const float *)ab.host, 1, 0.0f, (float *)ob.host, 1);
@@ -260,19 +316,22 @@ int main(int argc, char **argv)
                                      (const float *)ab.host, (int)k, w, (int)k, 0.0f,
                                      (float *)ob.host, (int)n);
                         tb[r] = now() - t0;
+                        tcb[r] = cpu_now() - c0;
                     }
                     tob = median(tb, r_here);
+                    tcob = median(tcb, r_here);
                 }
                 const double flop = 2.0 * (double)m * (double)n * (double)k;
-                double bw = m == 1 ? read_bw(bw_buf, bw_n, threads, 5) : 0;
+                double bw = m < 64 ? read_bw(bw_buf, bw_n, threads, 5) : 0;
                 char obs[64] = "        -        -       -";
                 if (tob > 0)
                     snprintf(obs, sizeof obs, "%9.3f %8.1f %7.1f", tob * 1e3, flop / tob / 1e9,
                              (double)n * (double)k * 4 / tob / 1e9);
                 const double gbs = (double)wbytes / tp / 1e9;
-                printf("%-8s %4lld %5s | %9.3f %8.1f %7.1f | %s | %7.1f %5.0f%%\n", shapes[s].name,
-                       (long long)m, wdt == PLINTH_F32 ? "f32" : "bf16", tp * 1e3, flop / tp / 1e9,
-                       gbs, obs, bw, bw > 0 ? 100 * gbs / bw : 0.0);
+                printf("%-8s %4lld %5s | %9.3f %8.1f %7.1f | %s | %7.1f %5.0f%% | %7.1f %7.1f\n",
+                       shapes[s].name, (long long)m, wdt == PLINTH_F32 ? "f32" : "bf16", tp * 1e3,
+                       flop / tp / 1e9, gbs, obs, bw, bw > 0 ? 100 * gbs / bw : 0.0,
+                       flop / tcp / 1e9 / threads, tcob > 0 ? flop / tcob / 1e9 / threads : 0.0);
                 fflush(stdout);
                 api->buffer_free(dev, &wb);
                 api->buffer_free(dev, &ab);

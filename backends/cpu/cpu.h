@@ -43,6 +43,8 @@ typedef struct cpu_device {
     size_t scratch_size;  /* floats in each                               */
     float *apack;         /* shared packed-A buffer for GEMM              */
     size_t apack_size;    /* floats                                       */
+    float *attn_pack;     /* packed K and V of one attention call (prefill) */
+    size_t attn_pack_size; /* floats                                      */
     struct cpu_rope_freq {  /* rope inverse frequencies, by (base, n_dims) */
         float base;
         int32_t n_dims;

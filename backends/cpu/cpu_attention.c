@@ -7,10 +7,16 @@
  *   2. attention: online softmax over blocks of keys (no score matrix is
  *      materialised; a block of 64 scores lives on the stack), GQA heads of
  *      a group share the key/value loads, causal + window + kv_len masks
+ *   3. attention for many query rows (prefill, AVX-512): the same online
+ *      softmax, but 12 query rows (positions x heads of a GQA group) at a
+ *      time through the GEMM micro-tile: S = Q K^T on K packed once per
+ *      call, exp in registers, O = O * corr + P V on V packed once
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cpu_matmul.h"
 #include "cpu_simd.h"
 
 /* ---------------------------------------------------------------- 1 ---- */
@@ -40,17 +46,37 @@ static void angles(const double *inv, int64_t half, int32_t p, float *cs)
     for (int64_t i = 0; i < half; i++) {
         double s, c;
         sincos((double)p * inv[i], &s, &c);
-        cs[2 * i] = (float)c;
-        cs[2 * i + 1] = (float)s;
+        cs[i] = (float)c; /* [cos x half][sin x half]: vector loads */
+        cs[half + i] = (float)s;
     }
 }
 
 typedef struct rope_job {
     const plinth_view *out, *x, *pos;
     const double *inv;
-    const float *table; /* [T][half][2] or NULL */
+    const float *table; /* [T][2][half] (cos, then sin) or NULL */
     int64_t half;
+    int isa;
 } rope_job;
+
+#if defined(__x86_64__)
+/* The rotation 16 pairs at a time (the same f32 operations as the scalar
+ * loop: x0*c - x1*s with a separate rounding of each product, no FMA, so
+ * results match ref's bit for bit); returns how many it did. */
+CPU_AVX512 static int64_t rope_row_avx512(const float *x, float *o, const float *cs, int64_t half)
+{
+    int64_t i = 0;
+    for (; i + 16 <= half; i += 16) {
+        const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + half + i);
+        const __m512 c = _mm512_loadu_ps(cs + i), s = _mm512_loadu_ps(cs + half + i);
+        const __m512 r0 = _mm512_sub_ps(_mm512_mul_ps(x0, c), _mm512_mul_ps(x1, s));
+        const __m512 r1 = _mm512_add_ps(_mm512_mul_ps(x1, c), _mm512_mul_ps(x0, s));
+        _mm512_storeu_ps(o + i, r0);
+        _mm512_storeu_ps(o + half + i, r1);
+    }
+    return i;
+}
+#endif
 
 static void rope_task(void *ctx, int64_t bt, uint32_t thread)
 {
@@ -65,8 +91,13 @@ static void rope_task(void *ctx, int64_t bt, uint32_t thread)
         const float *x = (const float *)ref_at(j->x, b, t, h, 0);
         float *o = (float *)ref_at(j->out, b, t, h, 0);
         /* Reads both halves before writing: out may be x. */
-        for (int64_t i = 0; i < half; i++) {
-            const float x0 = x[i], x1 = x[i + half], c = cs[2 * i], s = cs[2 * i + 1];
+        int64_t i = 0;
+#if defined(__x86_64__)
+        if (j->isa == CPU_ISA_AVX512)
+            i = rope_row_avx512(x, o, cs, half);
+#endif
+        for (; i < half; i++) {
+            const float x0 = x[i], x1 = x[i + half], c = cs[i], s = cs[half + i];
             o[i] = x0 * c - x1 * s;
             o[i + half] = x1 * c + x0 * s;
         }
@@ -100,7 +131,7 @@ bool cpu_rope_table_fast(cpu_device *dev, const plinth_view *out, const plinth_v
         }
         cs = table->cs;
     }
-    rope_job j = {out, x, pos, inv, cs, half};
+    rope_job j = {out, x, pos, inv, cs, half, dev->isa};
     cpu_parallel(dev, x->shape[0] * t_len, rope_task, &j);
     return true;
 }
@@ -236,6 +267,202 @@ static void attn_task(void *ctx, int64_t task, uint32_t thread)
     }
 }
 
+/* ---------------------------------------------------------------- 3 ---- */
+
+#if defined(__x86_64__)
+#define FA_KB 64      /* keys per block: S is 12 x 64            */
+#define FA_MAXD 512   /* head dims held in the task's stack tiles */
+
+typedef struct fa_job {
+    const plinth_view *out, *q, *k, *v, *pos;
+    int32_t kv_len, window;
+    float scale;
+    int64_t group, b, kh;
+    int64_t kbase, nk, nk_pad; /* keys packed: [kbase, kbase + nk), padded */
+    int64_t ntiles;            /* 12-row tiles of T x group query rows     */
+    float *kp;                 /* [nk_pad/32][d][32]                       */
+    float *vp;                 /* [ceil(dv/32)][nk_pad][32]                */
+} fa_job;
+
+static void fa_range(const fa_job *j, int64_t t, int64_t *lo, int64_t *hi)
+{
+    const int64_t p = pos_at(j->pos, t);
+    *hi = p + 1 < j->kv_len ? p + 1 : j->kv_len;
+    *lo = j->window > 0 ? p - j->window + 1 : 0;
+    if (*lo < 0)
+        *lo = 0;
+}
+
+static void fa_pack_task(void *ctx, int64_t task, uint32_t thread)
+{
+    const fa_job *j = ctx;
+    const int64_t d = j->q->shape[3], dv = j->v->shape[3], kpan = j->nk_pad / 32;
+    if (task < kpan) { /* 32 keys as [d][32]: columns of K^T */
+        mm_problem p = {.w = ref_at(j->k, j->b, j->kbase, j->kh, 0), .ldw = j->k->stride[1],
+                        .m = 1, .n = j->nk, .k = d, .wdt = j->k->dtype, .tb = true};
+        cpu_pack_b_avx512(&p, task * 32, j->kp + task * d * 32);
+        return;
+    }
+    const int64_t c = task - kpan; /* 32 dims of V as [nk_pad][32] */
+    mm_problem p = {.w = ref_at(j->v, j->b, j->kbase, j->kh, 0), .ldw = j->v->stride[1],
+                    .m = 1, .n = dv, .k = j->nk, .wdt = j->v->dtype, .tb = false};
+    float *dst = j->vp + c * j->nk_pad * 32;
+    cpu_pack_b_avx512(&p, c * 32, dst);
+    memset(dst + j->nk * 32, 0, (size_t)(j->nk_pad - j->nk) * 32 * 4); /* P is 0 there */
+}
+
+CPU_AVX512 static void fa_task(void *ctx, int64_t task, uint32_t thread)
+{
+    const fa_job *j = ctx;
+    const int64_t tile = j->ntiles - 1 - task; /* the longest rows first */
+    const int64_t d = j->q->shape[3], dv = j->v->shape[3], g = j->group;
+    const int64_t rows = j->q->shape[1] * g, r0 = tile * CPU_MR;
+    const int mr = (int)(rows - r0 < CPU_MR ? rows - r0 : CPU_MR);
+    float qa[FA_MAXD * CPU_MR] __attribute__((aligned(64)));
+    float o[CPU_MR * FA_MAXD] __attribute__((aligned(64)));
+    float sc[CPU_MR * FA_KB] __attribute__((aligned(64)));
+    float pa[FA_KB * CPU_MR] __attribute__((aligned(64)));
+    float mx[CPU_MR], sum[CPU_MR], rs[CPU_MR];
+    int64_t lo[CPU_MR], hi[CPU_MR], lo_all = INT64_MAX, hi_all = 0;
+    const float *qr[CPU_MR];
+    for (int r = 0; r < mr; r++) {
+        const int64_t t = (r0 + r) / g, h = j->kh * g + (r0 + r) % g;
+        qr[r] = (const float *)ref_at(j->q, j->b, t, h, 0);
+        fa_range(j, t, &lo[r], &hi[r]);
+        if (hi[r] > lo[r]) {
+            lo_all = lo[r] < lo_all ? lo[r] : lo_all;
+            hi_all = hi[r] > hi_all ? hi[r] : hi_all;
+        }
+        mx[r] = -INFINITY;
+        sum[r] = 0.0f;
+    }
+    cpu_pack_rows_avx512(qr, mr, d, qa);
+    memset(o, 0, sizeof(float) * CPU_MR * (size_t)dv);
+    memset(pa, 0, sizeof pa);
+    const int64_t ldo = dv * 4;
+    if (lo_all < j->kbase)
+        lo_all = j->kbase; /* cannot happen: kbase is the minimum */
+    for (int64_t j0 = j->kbase + (lo_all - j->kbase) / 32 * 32; j0 < hi_all; j0 += FA_KB) {
+        const int64_t nb = hi_all - j0 < FA_KB ? hi_all - j0 : FA_KB;
+        const int64_t nbp = (nb + 31) / 32 * 32;
+        for (int64_t c = 0; c < nbp; c += 32)
+            cpu_tile_avx512(qa, j->kp + (j0 - j->kbase + c) * d, d, (uint8_t *)(sc + c),
+                            FA_KB * 4, mr, 32);
+        for (int r = 0; r < mr; r++) {
+            float *s = sc + r * FA_KB;
+            __m512 vmax = _mm512_set1_ps(-INFINITY);
+            for (int64_t c = 0; c < nbp; c += 16) {
+                const __m512i key = _mm512_add_epi32(_mm512_set1_epi32((int)(j0 + c)),
+                                                     _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8,
+                                                                       9, 10, 11, 12, 13, 14, 15));
+                const __mmask16 ok =
+                    _mm512_cmpge_epi32_mask(key, _mm512_set1_epi32((int)lo[r])) &
+                    _mm512_cmplt_epi32_mask(key, _mm512_set1_epi32((int)hi[r]));
+                const __m512 v = _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), ok,
+                                                    _mm512_loadu_ps(s + c),
+                                                    _mm512_set1_ps(j->scale));
+                _mm512_storeu_ps(s + c, v);
+                /* NaN scores: max may drop them, but exp(NaN) brings them back */
+                vmax = _mm512_max_ps(vmax, v);
+            }
+            const float bmax = _mm512_reduce_max_ps(vmax);
+            const float bm = bmax > mx[r] ? bmax : mx[r];
+            if (bm == -INFINITY) { /* every key of this block masked for this row */
+                rs[r] = 1.0f;
+                for (int64_t c = 0; c < nbp; c++)
+                    pa[c * CPU_MR + r] = 0.0f;
+                continue;
+            }
+            const float corr = mx[r] == -INFINITY ? 0.0f : expf(mx[r] - bm);
+            __m512 vs = _mm512_setzero_ps();
+            float e[16] __attribute__((aligned(64)));
+            for (int64_t c = 0; c < nbp; c += 16) {
+                const __m512 ev = v16_exp(_mm512_sub_ps(_mm512_loadu_ps(s + c), _mm512_set1_ps(bm)));
+                vs = _mm512_add_ps(vs, ev);
+                _mm512_store_ps(e, ev);
+                for (int l = 0; l < 16; l++)
+                    pa[(c + l) * CPU_MR + r] = e[l];
+            }
+            sum[r] = sum[r] * corr + _mm512_reduce_add_ps(vs);
+            mx[r] = bm;
+            rs[r] = corr;
+        }
+        const int64_t off = j0 - j->kbase;
+        for (int64_t c = 0; c < dv; c += 32)
+            cpu_tile_scale_avx512(pa, j->vp + (c / 32) * j->nk_pad * 32 + off * 32, nbp,
+                                  (uint8_t *)(o + c), ldo, mr, dv - c < 32 ? dv - c : 32, rs);
+    }
+    for (int r = 0; r < mr; r++) {
+        const int64_t t = (r0 + r) / g, h = j->kh * g + (r0 + r) % g;
+        float *out = (float *)ref_at(j->out, j->b, t, h, 0);
+        const float inv = hi[r] > lo[r] ? 1.0f / sum[r] : 0.0f;
+        for (int64_t i = 0; i < dv; i++)
+            out[i] = hi[r] > lo[r] ? o[r * dv + i] * inv : 0.0f;
+    }
+}
+
+static bool grow_f(float **p, size_t *have, size_t want)
+{
+    if (*p && *have >= want)
+        return true;
+    free(*p);
+    *p = NULL;
+    *have = 0;
+    void *q = NULL;
+    if (posix_memalign(&q, 64, want * sizeof(float) + 64) != 0)
+        return false;
+    *p = q;
+    *have = want;
+    return true;
+}
+
+/* Many query rows: false when the shapes do not suit it (the caller then
+ * runs the row-at-a-time path). */
+static bool flash_attention(cpu_device *dev, const plinth_view *out, const plinth_view *in,
+                            const plinth_attr_attention *a, int32_t kv_len, int64_t group)
+{
+    const plinth_view *q = &in[0], *k = &in[1], *v = &in[2];
+    const int64_t d = q->shape[3], dv = v->shape[3], T = q->shape[1];
+    if (dev->isa != CPU_ISA_AVX512 || T * group < 2 * CPU_MR || d > FA_MAXD || dv > FA_MAXD ||
+        (k->dtype != PLINTH_F32 && k->dtype != PLINTH_BF16 && k->dtype != PLINTH_F16) ||
+        (v->dtype != PLINTH_F32 && v->dtype != PLINTH_BF16 && v->dtype != PLINTH_F16) ||
+        k->shape[1] > INT32_MAX / 2)
+        return false;
+    fa_job j = {.out = out, .q = q, .k = k, .v = v, .pos = &in[3], .kv_len = kv_len,
+                .window = a->window, .scale = a->scale, .group = group};
+    /* the keys any row of the call can see */
+    int64_t lo_all = INT64_MAX, hi_all = 0;
+    for (int64_t t = 0; t < T; t++) {
+        int64_t lo, hi;
+        fa_range(&j, t, &lo, &hi);
+        if (hi > lo) {
+            lo_all = lo < lo_all ? lo : lo_all;
+            hi_all = hi > hi_all ? hi : hi_all;
+        }
+    }
+    if (hi_all == 0)
+        lo_all = hi_all = 0;
+    j.kbase = lo_all / 32 * 32;
+    j.nk = hi_all - j.kbase;
+    j.nk_pad = (j.nk + 31) / 32 * 32;
+    j.ntiles = (T * group + CPU_MR - 1) / CPU_MR;
+    const size_t kp = (size_t)j.nk_pad * (size_t)d, vp = (size_t)((dv + 31) / 32) * j.nk_pad * 32;
+    if (!grow_f(&dev->attn_pack, &dev->attn_pack_size, kp + vp + 16))
+        return false;
+    j.kp = dev->attn_pack;
+    j.vp = dev->attn_pack + kp;
+    for (int64_t b = 0; b < q->shape[0]; b++)
+        for (int64_t kh = 0; kh < k->shape[2]; kh++) {
+            j.b = b;
+            j.kh = kh;
+            if (j.nk > 0)
+                cpu_parallel(dev, j.nk_pad / 32 + (dv + 31) / 32, fa_pack_task, &j);
+            cpu_parallel(dev, j.ntiles, fa_task, &j);
+        }
+    return true;
+}
+#endif
+
 bool cpu_attention_fast(cpu_device *dev, const plinth_view *out, const plinth_view *in,
                         const plinth_attr_attention *a)
 {
@@ -252,6 +479,10 @@ bool cpu_attention_fast(cpu_device *dev, const plinth_view *out, const plinth_vi
     const int64_t bt = q->shape[0] * q->shape[1];
     if (ref_numel(out) == 0)
         return true;
+#if defined(__x86_64__)
+    if (flash_attention(dev, out, in, a, kv_len, group))
+        return true;
+#endif
     attn_job j = {out, q, k, v, &in[3], kv_len, a->window, a->scale, dev->isa, group, group};
     if (bt * k->shape[2] < 2 * (int64_t)dev->n_threads || group > 64 ||
         group * v->shape[3] > MAX_GD)

@@ -2,12 +2,14 @@
  * cpu_matmul.c — matmul: which path, how the work is split, scratch.
  *
  * Sections:
- *   1. scratch: per-thread B panels and the shared packed A (grown outside
- *      the hot path: prepare sizes them for the whole program)
+ *   1. scratch: per-thread B panel blocks and the shared packed A (grown
+ *      outside the hot path: prepare sizes them for the whole program)
  *   2. portable kernel (scalar level; f32 accumulation)
  *   3. GEMV for few rows (decode): tasks of >= 64 KB of weights each
- *   4. GEMM for many rows (prefill, AVX-512): pack A once, then one task
- *      per 32-column panel (pack it, run every 12-row tile against it)
+ *   4. GEMM for many rows (prefill, AVX-512): pack A once (shared), then
+ *      one task per block of up to 8 32-column panels (packed into the
+ *      thread's L2; disjoint column ranges per task, >= 2 tasks per
+ *      thread): every 12-row block of A against every panel of the block
  *   5. entry: layout checks, batch dims, path choice
  */
 #include <stdlib.h>
@@ -15,10 +17,25 @@
 
 #include "cpu_matmul.h"
 
-/* Rows of a from which the blocked GEMM beats the GEMV (measured with
- * bench_ops on the Gemma shapes: the GEMV re-reads each weight row per row
- * of a from L1, the GEMM pays for packing; they cross near 8). */
-#define GEMM_MIN_M 8
+/* Rows of a from which the blocked GEMM beats the GEMV. The GEMV streams
+ * each weight row once from DRAM and re-reads it from L1 per row of a; the
+ * GEMM pays for packing but runs at the FMA rate. Measured with
+ * `bench_ops --m N` (PLINTH_CPU_GEMM_MIN_M forces either path) on the
+ * gate+up shape (4096 x 640, cold weights), 2 threads, a noisy machine:
+ *   M      2     4     6     8     12    16      (ms, bf16 | f32)
+ *   GEMV  0.28  0.42  0.91  0.66  1.56  1.95  | 0.69 0.88 0.97 0.59 1.35 1.55
+ *   GEMM  1.57  1.73  1.66  0.83  0.83  1.94  | 2.06 2.08 2.07 1.09 1.04 2.43
+ * GEMV wins through M = 8, GEMM from 12: the switch is at 10. */
+#define GEMM_MIN_M 10
+static int64_t gemm_min_m(void)
+{
+    static int64_t v = -1;
+    if (v < 0) {
+        const char *e = getenv("PLINTH_CPU_GEMM_MIN_M");
+        v = e && atoll(e) > 0 ? atoll(e) : GEMM_MIN_M;
+    }
+    return v;
+}
 
 /* ---------------------------------------------------------------- 1 ---- */
 
@@ -37,10 +54,22 @@ static bool grow(float **p, size_t *have, size_t want)
     return true;
 }
 
+/* The GEMM packs a block of B panels per task, as many 32-column panels
+ * (up to 8) as fit in ~640 KB of the 1 MB L2: each 12-row block of packed
+ * A is then read from L3 once per block of panels instead of once per
+ * panel, and sits in L1 (12 x 640 floats = 30 KB) while the tile runs
+ * against every panel of the block. */
+#define GEMM_BLOCK_FLOATS (160 * 1024)
+static int64_t gemm_max_panels(int64_t k)
+{
+    int64_t np = GEMM_BLOCK_FLOATS / (k * CPU_NR);
+    return np < 1 ? 1 : np > 8 ? 8 : np;
+}
+
 /* Makes the GEMM buffers big enough for m x k by k x n; false: no memory. */
 static bool gemm_scratch(cpu_device *dev, int64_t m, int64_t k)
 {
-    const size_t panel = (size_t)k * CPU_NR;
+    const size_t panel = (size_t)k * CPU_NR * (size_t)gemm_max_panels(k);
     const size_t apack = (size_t)((m + CPU_MR - 1) / CPU_MR) * CPU_MR * (size_t)k;
     if (!grow(&dev->apack, &dev->apack_size, apack))
         return false;
@@ -110,15 +139,17 @@ static void gemv_task(void *ctx, int64_t t, uint32_t thread)
 
 static void gemv(cpu_device *dev, const mm_problem *p)
 {
+    /* ~16 tasks per thread: enough to balance two cores on a shared
+     * machine, few enough that the shared task counter is not a cache
+     * line ping-ponged every few microseconds (the logits matrix made
+     * 5000 tasks of 64 KB before), and few task boundaries, where the
+     * GEMV's prefetch stops. At least 32 KB of weights per task. */
     const int64_t row_bytes = p->k * (int64_t)cpu_esize(p->wdt) * (p->m > 0 ? p->m : 1);
-    int64_t rows = (65536 + row_bytes - 1) / (row_bytes ? row_bytes : 1);
-    /* enough tasks to balance two busy cores on a shared machine */
-    const int64_t max_rows = (p->n + 8 * dev->n_threads - 1) / (8 * dev->n_threads);
-    if (rows > max_rows)
-        rows = max_rows;
-    rows = (rows + 3) & ~(int64_t)3;
-    if (rows < 4)
-        rows = 4;
+    int64_t rows = (p->n + 16 * dev->n_threads - 1) / (16 * dev->n_threads);
+    const int64_t min_rows = (32768 + row_bytes - 1) / (row_bytes ? row_bytes : 1);
+    if (rows < min_rows)
+        rows = min_rows;
+    rows = (rows + 3) & ~(int64_t)3; /* whole 4-row steps */
     gemv_job j = {p, dev->isa, rows};
     cpu_parallel(dev, (p->n + rows - 1) / rows, gemv_task, &j);
 }
@@ -129,33 +160,70 @@ static void gemv(cpu_device *dev, const mm_problem *p)
 typedef struct gemm_job {
     const mm_problem *p;
     cpu_device *dev;
+    int64_t npan; /* 32-column panels per task */
+    bool bf16;    /* the vdpbf16ps variant (bf16_compute=1)     */
 } gemm_job;
 
 static void pack_a_task(void *ctx, int64_t blk, uint32_t thread)
 {
     const gemm_job *j = ctx;
-    cpu_pack_a_avx512(j->p, blk, j->dev->apack + blk * CPU_MR * j->p->k);
+    if (j->bf16)
+        cpu_pack_a_bf16(j->p, blk, (uint32_t *)j->dev->apack + blk * CPU_MR * ((j->p->k + 1) / 2));
+    else
+        cpu_pack_a_avx512(j->p, blk, j->dev->apack + blk * CPU_MR * j->p->k);
 }
 
-static void panel_task(void *ctx, int64_t t, uint32_t thread)
+/* One block of npan panels: pack them (L2), then every 12-row block of A
+ * (L1) against each panel. Tasks are disjoint column ranges. */
+static void block_task(void *ctx, int64_t t, uint32_t thread)
 {
     const gemm_job *j = ctx;
     const mm_problem *p = j->p;
     float *bp = j->dev->scratch[thread];
-    const int64_t n0 = t * CPU_NR, nr = p->n - n0 < CPU_NR ? p->n - n0 : CPU_NR;
-    cpu_pack_b_avx512(p, n0, bp);
+    const int64_t n0 = t * j->npan * CPU_NR;
+    const int64_t n1 = n0 + j->npan * CPU_NR < p->n ? n0 + j->npan * CPU_NR : p->n;
+    const int64_t np = (n1 - n0 + CPU_NR - 1) / CPU_NR;
+    if (j->bf16) { /* the same loops on bf16 pairs */
+        const int64_t kp = (p->k + 1) / 2;
+        uint32_t *bu = (uint32_t *)bp;
+        const uint32_t *au = (const uint32_t *)j->dev->apack;
+        for (int64_t q = 0; q < np; q++)
+            cpu_pack_b_bf16(p, n0 + q * CPU_NR, bu + q * kp * CPU_NR);
+        for (int64_t i = 0; i < p->m; i += CPU_MR) {
+            const int64_t mr = p->m - i < CPU_MR ? p->m - i : CPU_MR;
+            for (int64_t q = 0; q < np; q++) {
+                const int64_t c0 = n0 + q * CPU_NR, nr = n1 - c0 < CPU_NR ? n1 - c0 : CPU_NR;
+                cpu_tile_bf16(au + i * kp, bu + q * kp * CPU_NR, kp,
+                              p->out + i * p->ldo + c0 * 4, p->ldo, mr, nr);
+            }
+        }
+        return;
+    }
+    for (int64_t q = 0; q < np; q++)
+        cpu_pack_b_avx512(p, n0 + q * CPU_NR, bp + q * p->k * CPU_NR);
     for (int64_t i = 0; i < p->m; i += CPU_MR) {
         const int64_t mr = p->m - i < CPU_MR ? p->m - i : CPU_MR;
-        cpu_tile_avx512(j->dev->apack + i * p->k, bp, p->k, p->out + i * p->ldo + n0 * 4,
-                        p->ldo, mr, nr);
+        const float *ap = j->dev->apack + i * p->k;
+        for (int64_t q = 0; q < np; q++) {
+            const int64_t c0 = n0 + q * CPU_NR, nr = n1 - c0 < CPU_NR ? n1 - c0 : CPU_NR;
+            cpu_tile_avx512(ap, bp + q * p->k * CPU_NR, p->k, p->out + i * p->ldo + c0 * 4,
+                            p->ldo, mr, nr);
+        }
     }
 }
 
 static void gemm(cpu_device *dev, const mm_problem *p)
 {
-    gemm_job j = {p, dev};
+    /* panels per task: as many as fit the L2 block, but at least eight
+     * tasks per thread: on a shared machine one core may run slower, and
+     * coarse tasks (two per thread) made 2 threads scale 1.3x, not 1.8x */
+    const int64_t pans = (p->n + CPU_NR - 1) / CPU_NR;
+    const int64_t per = (pans + 8 * dev->n_threads - 1) / (8 * dev->n_threads);
+    const int64_t maxp = gemm_max_panels(p->k);
+    gemm_job j = {p, dev, per < 1 ? 1 : per > maxp ? maxp : per,
+                  dev->bf16_compute && p->wdt == PLINTH_BF16 && p->tb};
     cpu_parallel(dev, (p->m + CPU_MR - 1) / CPU_MR, pack_a_task, &j);
-    cpu_parallel(dev, (p->n + CPU_NR - 1) / CPU_NR, panel_task, &j);
+    cpu_parallel(dev, (pans + j.npan - 1) / j.npan, block_task, &j);
 }
 #endif
 
@@ -178,7 +246,7 @@ bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view 
                     .m = m, .n = n, .k = k, .wdt = b->dtype, .tb = tb};
     bool use_gemm = false;
 #if defined(__x86_64__)
-    use_gemm = dev->isa == CPU_ISA_AVX512 && (m >= GEMM_MIN_M || !tb);
+    use_gemm = dev->isa == CPU_ISA_AVX512 && (m >= gemm_min_m() || !tb);
     if (use_gemm && !gemm_scratch(dev, m, k))
         return false; /* out of memory: ref needs none */
 #endif

@@ -33,5 +33,17 @@ void cpu_pack_a_avx512(const mm_problem *p, int64_t blk, float *dst);
 void cpu_pack_b_avx512(const mm_problem *p, int64_t n0, float *dst);
 void cpu_tile_avx512(const float *ap, const float *bp, int64_t k, uint8_t *c, int64_t ldc,
                      int64_t mr, int64_t nr);
+/* The same tile, accumulating: c[i][j] = c[i][j] * rs[i] + sum (i < mr). */
+void cpu_tile_scale_avx512(const float *ap, const float *bp, int64_t k, uint8_t *c,
+                           int64_t ldc, int64_t mr, int64_t nr, const float *rs);
+/* The vdpbf16ps variant (bf16_compute=1, bf16 [N][K] weights): A rounded
+ * to bf16 and packed as pairs dst[ceil(k/2)][12] (u32: k even low half),
+ * B panels as pairs [ceil(k/2)][32], the 12x32 tile on pairs. */
+void cpu_pack_a_bf16(const mm_problem *p, int64_t blk, uint32_t *dst);
+void cpu_pack_b_bf16(const mm_problem *p, int64_t n0, uint32_t *dst);
+void cpu_tile_bf16(const uint32_t *ap, const uint32_t *bp, int64_t kp, uint8_t *c, int64_t ldc,
+                   int64_t mr, int64_t nr);
+/* Arbitrary f32 rows as an A block dst[k][12] (rows past nrows zero). */
+void cpu_pack_rows_avx512(const float *const *rows, int nrows, int64_t k, float *dst);
 
 #endif /* PLINTH_CPU_MATMUL_H */

@@ -2,17 +2,25 @@
  * cpu_matmul_x86.c — the SIMD bodies of matmul.
  *
  * Sections:
- *   1. GEMV, AVX-512: 4 weight rows at a time, 2 accumulators each; bf16 is
- *      widened in registers (exact), f16 through F16C
+ *   1. GEMV, AVX-512: 4 weight rows at a time, 2 accumulators each, one
+ *      loop per weight dtype (bf16 widened in registers: exact; f16
+ *      through F16C), software prefetch of the rows 8 further on
  *   2. GEMV, AVX2: the same with 8 lanes
  *   3. GEMM, AVX-512: packing (16x16 register transposes for [N][K]
- *      weights), the 12x32 micro-tile (24 zmm accumulators)
+ *      weights and for A), the 12x32 micro-tile (24 zmm accumulators),
+ *      its rescale-and-accumulate twin for flash attention
+ *   4. GEMM with vdpbf16ps (bf16_compute=1): packing into bf16 pairs, the
+ *      12x32 tile on pairs
  *
  * Decode is read-bound: the GEMV streams every weight byte once and does
  * its arithmetic in f32 in registers. Prefill is compute-bound: the GEMM
  * widens bf16 weights to f32 once per 32-column panel while packing, and
- * the micro-tile runs at the f32 FMA peak on the packed panels.
+ * the micro-tile runs at the f32 FMA rate on the packed panels (measured
+ * alone, hot in L1/L2: 174-177 GFLOP per CPU-second when a plain FMA loop
+ * gets 204 on the same, shared, core; 12x32, 14x32, 8x48, 6x64 and 4x96
+ * tiles all measured within 2% of each other).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu_matmul.h"
@@ -27,32 +35,111 @@ CPU_AVX512 static inline __mmask16 tail16(int64_t n)
     return (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
 }
 
-/* Four dot products of x with rows r[0..3] (dtype dt), length k. */
-CPU_AVX512 static inline void dot4_avx512(const float *x, const uint8_t *const r[4], int32_t dt,
-                                          int64_t k, float *res)
+/* How far ahead (in weight rows) the GEMV prefetches: DRAM latency is
+ * ~100+ ns and a 4-row step of bf16 K=640 rows takes ~130 ns at 40 GB/s,
+ * so 8 rows ahead covers it; PLINTH_CPU_GEMV_PF overrides (benchmarks). */
+static int gemv_pf_rows(void)
 {
-    const size_t es = cpu_esize(dt);
+    static int pf = -1;
+    if (pf < 0) {
+        const char *e = getenv("PLINTH_CPU_GEMV_PF");
+        pf = e ? atoi(e) : 8;
+    }
+    return pf;
+}
+
+/* Four dot products of x with rows r[0..3] of dtype DT, length k; rows
+ * pf bytes further on are prefetched one cache line per row per 64 bytes
+ * (the next rows of a contiguous matrix: the hardware prefetcher alone
+ * ramps up too slowly on short rows). DT is a constant at every call site,
+ * so each dtype gets its own loop with no branch inside. */
+#define GEMV_KERNEL(NAME, DT, ES)                                                              \
+    CPU_AVX512 static void NAME(const float *x, const uint8_t *const r[4], int64_t k,         \
+                                int64_t pf, float *res)                                        \
+    {                                                                                          \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                            \
+        __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                             \
+        const uint8_t *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3];                          \
+        int64_t i = 0;                                                                         \
+        for (; i + 32 <= k; i += 32) {                                                         \
+            if (pf) {                                                                          \
+                for (int l = 0; l < 32 * ES; l += 64) {                                        \
+                    _mm_prefetch((const char *)(r0 + pf + i * ES + l), _MM_HINT_T0);           \
+                    _mm_prefetch((const char *)(r1 + pf + i * ES + l), _MM_HINT_T0);           \
+                    _mm_prefetch((const char *)(r2 + pf + i * ES + l), _MM_HINT_T0);           \
+                    _mm_prefetch((const char *)(r3 + pf + i * ES + l), _MM_HINT_T0);           \
+                }                                                                              \
+            }                                                                                  \
+            const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);        \
+            a0 = _mm512_fmadd_ps(x0, v16_load(r0 + i * ES, DT, 16), a0);                       \
+            a1 = _mm512_fmadd_ps(x0, v16_load(r1 + i * ES, DT, 16), a1);                       \
+            a2 = _mm512_fmadd_ps(x0, v16_load(r2 + i * ES, DT, 16), a2);                       \
+            a3 = _mm512_fmadd_ps(x0, v16_load(r3 + i * ES, DT, 16), a3);                       \
+            b0 = _mm512_fmadd_ps(x1, v16_load(r0 + (i + 16) * ES, DT, 16), b0);                \
+            b1 = _mm512_fmadd_ps(x1, v16_load(r1 + (i + 16) * ES, DT, 16), b1);                \
+            b2 = _mm512_fmadd_ps(x1, v16_load(r2 + (i + 16) * ES, DT, 16), b2);                \
+            b3 = _mm512_fmadd_ps(x1, v16_load(r3 + (i + 16) * ES, DT, 16), b3);                \
+        }                                                                                      \
+        for (; i < k; i += 16) {                                                               \
+            const int n = k - i >= 16 ? 16 : (int)(k - i);                                     \
+            const __m512 x0 = _mm512_maskz_loadu_ps(tail16(n), x + i);                         \
+            a0 = _mm512_fmadd_ps(x0, v16_load(r0 + i * ES, DT, n), a0);                        \
+            a1 = _mm512_fmadd_ps(x0, v16_load(r1 + i * ES, DT, n), a1);                        \
+            a2 = _mm512_fmadd_ps(x0, v16_load(r2 + i * ES, DT, n), a2);                        \
+            a3 = _mm512_fmadd_ps(x0, v16_load(r3 + i * ES, DT, n), a3);                        \
+        }                                                                                      \
+        res[0] = _mm512_reduce_add_ps(_mm512_add_ps(a0, b0));                                  \
+        res[1] = _mm512_reduce_add_ps(_mm512_add_ps(a1, b1));                                  \
+        res[2] = _mm512_reduce_add_ps(_mm512_add_ps(a2, b2));                                  \
+        res[3] = _mm512_reduce_add_ps(_mm512_add_ps(a3, b3));                                  \
+    }
+GEMV_KERNEL(dot4_f32, PLINTH_F32, 4)
+GEMV_KERNEL(dot4_f16, PLINTH_F16, 2)
+#undef GEMV_KERNEL
+
+/* bf16 with fewer instructions per byte: one 64-byte load per row per 32
+ * k, widened by interleaving with zeros (unpacklo/hi: bf16 is the top half
+ * of an f32) instead of two vpmovzxwd + two shifts. Interleaving works per
+ * 128-bit lane, so lo holds k = 0-3, 8-11, 16-19, 24-27 and hi the rest;
+ * x is permuted the same way once per 32 k for all four rows. Exact: the
+ * same products, summed in a different order. The k tail (< 32) takes the
+ * 16-wide path. */
+CPU_AVX512 static void dot4_bf16(const float *x, const uint8_t *const r[4], int64_t k,
+                                 int64_t pf, float *res)
+{
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    const uint8_t *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3];
+    const __m512i ilo = _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+    const __m512i ihi = _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    const __m512i z = _mm512_setzero_si512();
     int64_t i = 0;
     for (; i + 32 <= k; i += 32) {
+        if (pf) {
+            _mm_prefetch((const char *)(r0 + pf + i * 2), _MM_HINT_T0);
+            _mm_prefetch((const char *)(r1 + pf + i * 2), _MM_HINT_T0);
+            _mm_prefetch((const char *)(r2 + pf + i * 2), _MM_HINT_T0);
+            _mm_prefetch((const char *)(r3 + pf + i * 2), _MM_HINT_T0);
+        }
         const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
-        a0 = _mm512_fmadd_ps(x0, v16_load(r[0] + i * es, dt, 16), a0);
-        a1 = _mm512_fmadd_ps(x0, v16_load(r[1] + i * es, dt, 16), a1);
-        a2 = _mm512_fmadd_ps(x0, v16_load(r[2] + i * es, dt, 16), a2);
-        a3 = _mm512_fmadd_ps(x0, v16_load(r[3] + i * es, dt, 16), a3);
-        b0 = _mm512_fmadd_ps(x1, v16_load(r[0] + (i + 16) * es, dt, 16), b0);
-        b1 = _mm512_fmadd_ps(x1, v16_load(r[1] + (i + 16) * es, dt, 16), b1);
-        b2 = _mm512_fmadd_ps(x1, v16_load(r[2] + (i + 16) * es, dt, 16), b2);
-        b3 = _mm512_fmadd_ps(x1, v16_load(r[3] + (i + 16) * es, dt, 16), b3);
+        const __m512 xl = _mm512_permutex2var_ps(x0, ilo, x1);
+        const __m512 xh = _mm512_permutex2var_ps(x0, ihi, x1);
+#define ROW(R, A, B)                                                                  \
+    {                                                                                 \
+        const __m512i w = _mm512_loadu_si512(R + i * 2);                              \
+        A = _mm512_fmadd_ps(xl, _mm512_castsi512_ps(_mm512_unpacklo_epi16(z, w)), A); \
+        B = _mm512_fmadd_ps(xh, _mm512_castsi512_ps(_mm512_unpackhi_epi16(z, w)), B); \
+    }
+        ROW(r0, a0, b0) ROW(r1, a1, b1) ROW(r2, a2, b2) ROW(r3, a3, b3)
+#undef ROW
     }
     for (; i < k; i += 16) {
         const int n = k - i >= 16 ? 16 : (int)(k - i);
         const __m512 x0 = _mm512_maskz_loadu_ps(tail16(n), x + i);
-        a0 = _mm512_fmadd_ps(x0, v16_load(r[0] + i * es, dt, n), a0);
-        a1 = _mm512_fmadd_ps(x0, v16_load(r[1] + i * es, dt, n), a1);
-        a2 = _mm512_fmadd_ps(x0, v16_load(r[2] + i * es, dt, n), a2);
-        a3 = _mm512_fmadd_ps(x0, v16_load(r[3] + i * es, dt, n), a3);
+        a0 = _mm512_fmadd_ps(x0, v16_load(r0 + i * 2, PLINTH_BF16, n), a0);
+        a1 = _mm512_fmadd_ps(x0, v16_load(r1 + i * 2, PLINTH_BF16, n), a1);
+        a2 = _mm512_fmadd_ps(x0, v16_load(r2 + i * 2, PLINTH_BF16, n), a2);
+        a3 = _mm512_fmadd_ps(x0, v16_load(r3 + i * 2, PLINTH_BF16, n), a3);
     }
     res[0] = _mm512_reduce_add_ps(_mm512_add_ps(a0, b0));
     res[1] = _mm512_reduce_add_ps(_mm512_add_ps(a1, b1));
@@ -62,14 +149,20 @@ CPU_AVX512 static inline void dot4_avx512(const float *x, const uint8_t *const r
 
 CPU_AVX512 void cpu_gemv_avx512(const mm_problem *p, int64_t n0, int64_t n1)
 {
+    void (*dot4)(const float *, const uint8_t *const[4], int64_t, int64_t, float *) =
+        p->wdt == PLINTH_F32 ? dot4_f32 : p->wdt == PLINTH_BF16 ? dot4_bf16 : dot4_f16;
+    const int64_t pf_rows = gemv_pf_rows();
     for (int64_t n = n0; n < n1; n += 4) {
         const int nr = n1 - n >= 4 ? 4 : (int)(n1 - n);
         const uint8_t *r[4];
         for (int j = 0; j < 4; j++)
             r[j] = p->w + (n + (j < nr ? j : 0)) * p->ldw; /* tail: repeat a valid row */
+        /* prefetch the rows pf_rows further on, within this task only:
+         * the rows past its end are most likely another thread's */
+        const int64_t pf = n + 4 + pf_rows <= n1 ? pf_rows * p->ldw : 0;
         for (int64_t i = 0; i < p->m; i++) {
             float res[4];
-            dot4_avx512((const float *)(p->a + i * p->lda), r, p->wdt, p->k, res);
+            dot4((const float *)(p->a + i * p->lda), r, p->k, i == 0 ? pf : 0, res);
             float *o = (float *)(p->out + i * p->ldo) + n;
             for (int j = 0; j < nr; j++)
                 o[j] = res[j];
@@ -112,25 +205,9 @@ CPU_AVX2 void cpu_gemv_avx2(const mm_problem *p, int64_t n0, int64_t n1)
 
 /* ---------------------------------------------------------------- 3 ---- */
 
-/* a block: rows blk*12 .. +12 of a as dst[k][12]; rows past m are zero. */
-CPU_AVX512 void cpu_pack_a_avx512(const mm_problem *p, int64_t blk, float *dst)
-{
-    const int64_t i0 = blk * CPU_MR;
-    for (int i = 0; i < CPU_MR; i++) {
-        if (i0 + i >= p->m) {
-            for (int64_t kk = 0; kk < p->k; kk++)
-                dst[kk * CPU_MR + i] = 0.0f;
-            continue;
-        }
-        const float *x = (const float *)(p->a + (i0 + i) * p->lda);
-        for (int64_t kk = 0; kk < p->k; kk++)
-            dst[kk * CPU_MR + i] = x[kk];
-    }
-}
-
 /* In-register transpose of 16 rows of 16 floats (see the derivation in
  * the comments: pairs, then quads, then 128-bit lanes). */
-CPU_AVX512 static inline void transpose16(__m512 r[16])
+CPU_AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
 {
     __m512 t[16];
     for (int i = 0; i < 8; i++) {
@@ -159,6 +236,29 @@ CPU_AVX512 static inline void transpose16(__m512 r[16])
     }
     for (int i = 0; i < 16; i++)
         r[i] = o[i];
+}
+
+/* a block: rows blk*12 .. +12 of a as dst[k][12]; rows past m are zero.
+ * 16 k at a time: 12 rows (and 4 zero rows) through the 16x16 register
+ * transpose, then 12 lanes stored per k (a scalar loop here cost ~5% of
+ * prefill: it runs once per matmul over all of A). */
+CPU_AVX512 void cpu_pack_a_avx512(const mm_problem *p, int64_t blk, float *dst)
+{
+    const int64_t i0 = blk * CPU_MR;
+    const int rows = p->m - i0 < CPU_MR ? (int)(p->m - i0) : CPU_MR;
+    const float *x[CPU_MR];
+    for (int i = 0; i < rows; i++)
+        x[i] = (const float *)(p->a + (i0 + i) * p->lda);
+    for (int64_t kk = 0; kk < p->k; kk += 16) {
+        const int kn = p->k - kk >= 16 ? 16 : (int)(p->k - kk);
+        const __mmask16 km = tail16(kn);
+        __m512 r[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = i < rows ? _mm512_maskz_loadu_ps(km, x[i] + kk) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int c = 0; c < kn; c++)
+            _mm512_mask_storeu_ps(dst + (kk + c) * CPU_MR, (__mmask16)0x0fff, r[c]);
+    }
 }
 
 /* Columns n0 .. n0+32 of w as dst[k][32] f32; columns past n are zero. */
@@ -192,9 +292,12 @@ CPU_AVX512 void cpu_pack_b_avx512(const mm_problem *p, int64_t n0, float *dst)
 }
 
 /* c[i][j] = sum_k ap[k][i] * bp[k][j] for i < mr, j < nr (the 12x32 tile,
- * rows of c ldc bytes apart). */
-CPU_AVX512 void cpu_tile_avx512(const float *ap, const float *bp, int64_t k, uint8_t *c,
-                                int64_t ldc, int64_t mr, int64_t nr)
+ * rows of c ldc bytes apart); with rs, c[i][j] = c[i][j] * rs[i] + sum
+ * instead (flash attention's rescale-and-accumulate). rs is a constant
+ * NULL in one caller, so each variant is compiled without the branch. */
+CPU_AVX512 static inline __attribute__((always_inline)) void
+tile_body(const float *ap, const float *bp, int64_t k, uint8_t *c, int64_t ldc, int64_t mr,
+          int64_t nr, const float *rs)
 {
 #define Z(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
     Z(0) Z(1) Z(2) Z(3) Z(4) Z(5) Z(6) Z(7) Z(8) Z(9) Z(10) Z(11)
@@ -206,6 +309,117 @@ CPU_AVX512 void cpu_tile_avx512(const float *ap, const float *bp, int64_t k, uin
         const __m512 av = _mm512_set1_ps(ap[i]);         \
         c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);      \
         c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);      \
+    }
+        S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
+#undef S
+        ap += CPU_MR;
+        bp += CPU_NR;
+    }
+    const __mmask16 m0 = tail16(nr), m1 = tail16(nr - 16 > 0 ? nr - 16 : 0);
+#define W(i)                                                                              \
+    if (i < mr) {                                                                         \
+        float *o = (float *)(c + (i) * ldc);                                              \
+        if (rs) {                                                                         \
+            const __m512 r = _mm512_set1_ps(rs[i]);                                       \
+            c##i##a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, o), r, c##i##a);          \
+            c##i##b = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, o + 16), r, c##i##b);     \
+        }                                                                                 \
+        _mm512_mask_storeu_ps(o, m0, c##i##a);                                            \
+        _mm512_mask_storeu_ps(o + 16, m1, c##i##b);                                       \
+    }
+    W(0) W(1) W(2) W(3) W(4) W(5) W(6) W(7) W(8) W(9) W(10) W(11)
+#undef W
+}
+
+CPU_AVX512 void cpu_tile_avx512(const float *ap, const float *bp, int64_t k, uint8_t *c,
+                                int64_t ldc, int64_t mr, int64_t nr)
+{
+    tile_body(ap, bp, k, c, ldc, mr, nr, NULL);
+}
+
+CPU_AVX512 void cpu_tile_scale_avx512(const float *ap, const float *bp, int64_t k, uint8_t *c,
+                                      int64_t ldc, int64_t mr, int64_t nr, const float *rs)
+{
+    tile_body(ap, bp, k, c, ldc, mr, nr, rs);
+}
+
+/* Rows rows[0..nrows) (f32, length k) as dst[k][12]; rows past nrows are 0. */
+CPU_AVX512 void cpu_pack_rows_avx512(const float *const *rows, int nrows, int64_t k, float *dst)
+{
+    for (int i = 0; i < CPU_MR; i++) {
+        const float *x = i < nrows ? rows[i] : NULL;
+        for (int64_t kk = 0; kk < k; kk++)
+            dst[kk * CPU_MR + i] = x ? x[kk] : 0.0f;
+    }
+}
+
+/* ---------------------------------------------------------------- 4 ---- */
+
+/* bf16_compute=1: vdpbf16ps does two bf16 products per f32 lane, twice
+ * the f32 FMA rate. The weights are bf16 already (exact); the activations
+ * are rounded to bf16 (round to nearest even) when A is packed. Pairs of
+ * consecutive k are the unit: for [N][K] weights they are adjacent in
+ * memory, so the B panel is the same 16x16 transpose on 32-bit units. */
+CPU_AVX512BF16 void cpu_pack_a_bf16(const mm_problem *p, int64_t blk, uint32_t *dst)
+{
+    const int64_t i0 = blk * CPU_MR, kp = (p->k + 1) / 2;
+    const int rows = p->m - i0 < CPU_MR ? (int)(p->m - i0) : CPU_MR;
+    for (int64_t u = 0; u < kp; u += 16) { /* 16 pairs = 32 k */
+        const int64_t kk = 2 * u;
+        const int64_t kn = p->k - kk >= 32 ? 32 : p->k - kk;
+        const __mmask16 lo = tail16(kn), hi = tail16(kn > 16 ? kn - 16 : 0);
+        const int un = kp - u >= 16 ? 16 : (int)(kp - u);
+        __m512 r[16];
+        for (int i = 0; i < 16; i++) {
+            if (i >= rows) {
+                r[i] = _mm512_setzero_ps();
+                continue;
+            }
+            const float *x = (const float *)(p->a + (i0 + i) * p->lda) + kk;
+            const __m512bh h = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + 16),
+                                                   _mm512_maskz_loadu_ps(lo, x));
+            r[i] = (__m512)h;
+        }
+        transpose16(r);
+        for (int c = 0; c < un; c++)
+            _mm512_mask_storeu_ps((float *)(dst + (u + c) * CPU_MR), (__mmask16)0x0fff, r[c]);
+    }
+}
+
+CPU_AVX512BF16 void cpu_pack_b_bf16(const mm_problem *p, int64_t n0, uint32_t *dst)
+{
+    const int64_t kp = (p->k + 1) / 2;
+    for (int g = 0; g < CPU_NR; g += 16) {
+        for (int64_t u = 0; u < kp; u += 16) {
+            const int64_t kn = p->k - 2 * u >= 32 ? 32 : p->k - 2 * u;
+            const __mmask32 m = kn >= 32 ? 0xffffffffu : (__mmask32)((1u << kn) - 1);
+            const int un = kp - u >= 16 ? 16 : (int)(kp - u);
+            __m512 r[16];
+            for (int j = 0; j < 16; j++)
+                r[j] = n0 + g + j < p->n
+                           ? _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(
+                                 m, p->w + (n0 + g + j) * p->ldw + 2 * u * 2))
+                           : _mm512_setzero_ps();
+            transpose16(r);
+            for (int c = 0; c < un; c++)
+                _mm512_store_ps((float *)(dst + (u + c) * CPU_NR + g), r[c]);
+        }
+    }
+}
+
+CPU_AVX512BF16 void cpu_tile_bf16(const uint32_t *ap, const uint32_t *bp, int64_t kp, uint8_t *c,
+                                  int64_t ldc, int64_t mr, int64_t nr)
+{
+#define Z(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
+    Z(0) Z(1) Z(2) Z(3) Z(4) Z(5) Z(6) Z(7) Z(8) Z(9) Z(10) Z(11)
+#undef Z
+    for (int64_t u = 0; u < kp; u++) {
+        const __m512bh b0 = (__m512bh)_mm512_load_si512(bp), b1 = (__m512bh)_mm512_load_si512(bp + 16);
+#define S(i)                                                         \
+    {                                                                \
+        const __m512bh av = (__m512bh)_mm512_set1_epi32((int)ap[i]); \
+        c##i##a = _mm512_dpbf16_ps(c##i##a, av, b0);                 \
+        c##i##b = _mm512_dpbf16_ps(c##i##b, av, b1);                 \
     }
         S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
 #undef S

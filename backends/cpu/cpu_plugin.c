@@ -159,8 +159,17 @@ static int32_t parse_config(cpu_device *d, const char *cfg)
                 return PLINTH_ERR_INVALID;
             }
             d->n_threads = (uint32_t)n;
+        } else if (!strcmp(kv, "bf16_compute")) {
+            /* prefill matmuls with bf16 weights through vdpbf16ps: the
+             * activations are rounded to bf16 (inexact; default off) */
+            if (strcmp(val, "0") && strcmp(val, "1")) {
+                host_log(PLINTH_LOG_ERROR, "cpu: bf16_compute=%s: expected 0 or 1", val);
+                return PLINTH_ERR_INVALID;
+            }
+            d->bf16_compute = val[0] == '1';
         } else if (kv[0]) {
-            host_log(PLINTH_LOG_ERROR, "cpu: unknown config key '%s' (isa, threads)", kv);
+            host_log(PLINTH_LOG_ERROR, "cpu: unknown config key '%s' (isa, threads, bf16_compute)",
+                     kv);
             return PLINTH_ERR_INVALID;
         }
         cfg = end ? end + 1 : NULL;
@@ -194,6 +203,7 @@ static int32_t cpu_device_open(uint32_t index, const plinth_device_options *opts
     if (opts && HAS_FIELD(opts, plinth_device_options, config))
         st = parse_config(d, opts->config);
     d->has_bf16 = d->has_bf16 && d->isa == CPU_ISA_AVX512;
+    d->bf16_compute = d->bf16_compute && d->has_bf16; /* asked for, and there */
     if (st == PLINTH_OK) {
         st = cpu_pool_create(d->n_threads, &d->pool);
         if (st != PLINTH_OK)
@@ -217,6 +227,7 @@ static void cpu_device_close(plinth_device *pd)
     for (int i = 0; i < MAX_THREADS; i++)
         free(d->scratch[i]);
     free(d->apack);
+    free(d->attn_pack);
     cpu_free(d);
 }
 

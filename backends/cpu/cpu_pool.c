@@ -11,8 +11,16 @@
  * that slept between ops would lose milliseconds per token. Why bounded: a
  * worker that spins forever steals a core from everyone else when the
  * program is idle. The spin budget is ~2 ms of wall time.
+ *
+ * On a busy machine (more runnable threads than cores) a worker can be
+ * preempted inside its task, and the caller then waits a scheduler slice
+ * (milliseconds) at the end of every job: 2 threads measured slower than
+ * 1. The caller yields while it waits, and when a wait was long while the
+ * workers got little CPU (their CPU clocks say so), it runs the next 256
+ * jobs alone before trying both cores again.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -26,6 +34,8 @@
 #endif
 
 #define SPIN_NS 2000000LL
+#define SLOW_WAIT_NS 200000LL /* a wait this long, with the workers off-CPU */
+#define SERIAL_JOBS 256       /* then this many jobs on the caller alone  */
 
 /* ---------------------------------------------------------------- 1 ---- */
 
@@ -44,6 +54,7 @@ struct cpu_pool {
     _Atomic int64_t next;      /* next task to hand out                   */
     _Atomic bool closed;       /* the caller is done: join no more        */
     _Atomic uint32_t active;   /* workers inside the job                  */
+    uint32_t serial_left;      /* caller only: run this many jobs inline  */
 };
 
 typedef struct worker_arg {
@@ -170,12 +181,28 @@ void cpu_pool_destroy(cpu_pool *p)
 
 /* ---------------------------------------------------------------- 3 ---- */
 
+/* CPU time the workers have used (ns): the slow path of the wait only. */
+static int64_t workers_cpu_ns(cpu_pool *p)
+{
+    int64_t sum = 0;
+    for (uint32_t i = 1; i < p->n_threads; i++) {
+        clockid_t cid;
+        struct timespec ts;
+        if (pthread_getcpuclockid(p->threads[i - 1], &cid) == 0 &&
+            clock_gettime(cid, &ts) == 0)
+            sum += (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    }
+    return sum;
+}
+
 void cpu_parallel(cpu_device *dev, int64_t n_tasks, cpu_task_fn fn, void *ctx)
 {
     cpu_pool *p = dev->pool;
     if (n_tasks <= 0)
         return;
-    if (!p || p->n_threads <= 1 || n_tasks == 1) {
+    if (!p || p->n_threads <= 1 || n_tasks == 1 || p->serial_left > 0) {
+        if (p && p->serial_left > 0)
+            p->serial_left--;
         for (int64_t t = 0; t < n_tasks; t++)
             fn(ctx, t, 0);
         return;
@@ -195,6 +222,30 @@ void cpu_parallel(cpu_device *dev, int64_t n_tasks, cpu_task_fn fn, void *ctx)
     /* Every task is taken; wait only for workers that joined (they may
      * still be running theirs). seq_cst pairs with the workers' join. */
     atomic_store(&p->closed, true);
-    while (atomic_load_explicit(&p->active, memory_order_acquire) > 0)
+    /* A worker still inside its task normally finishes within
+     * microseconds; when it does not, the scheduler has taken its core
+     * (a busy machine): yield ours instead of spinning against it. */
+    uint32_t spins = 0;
+    int64_t t0 = 0, c0 = 0;
+    while (atomic_load_explicit(&p->active, memory_order_acquire) > 0) {
         CPU_RELAX();
+        if (++spins > 2048) {
+            if (t0 == 0) {
+                t0 = now_ns();
+                c0 = workers_cpu_ns(p);
+            }
+            sched_yield();
+        }
+    }
+    /* Waited long while the workers got little CPU: the scheduler gave
+     * their core to another process, and every job would wait for a
+     * preempted worker again. Run the next jobs on this thread alone,
+     * then try both cores again. A worker that is merely busy with a long
+     * task (a GEMM block runs ~1 ms) is not preempted: it used the CPU. */
+    if (t0 != 0) {
+        const int64_t wall = now_ns() - t0;
+        if (wall > SLOW_WAIT_NS &&
+            workers_cpu_ns(p) - c0 < wall / 2 * (int64_t)(p->n_threads - 1))
+            p->serial_left = SERIAL_JOBS;
+    }
 }

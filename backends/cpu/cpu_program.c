@@ -17,10 +17,59 @@
  * layer) share one cos/sin table per execute instead of one sincos per
  * element pair per step.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cpu.h"
+
+/* PLINTH_CPU_PROFILE=1: wall time per op kind (matmuls split by whether
+ * they stream more than 16 MB of weights, i.e. the logits), printed to
+ * stderr when the process exits. Costs two clock reads per step; off, one
+ * predictable branch. For finding the per-token overhead outside the
+ * matmuls, which bandwidth-bound decode cannot afford. */
+static int prof_on = -1;
+static double prof_ns[PLINTH_OP_COUNT + 2];
+static long prof_n[PLINTH_OP_COUNT + 2];
+static const char *const prof_names[PLINTH_OP_COUNT + 2] = {
+#define X(E, nm, lo, hi) [PLINTH_OP_##E] = #nm,
+    PLINTH_OP_LIST(X)
+#undef X
+    [PLINTH_OP_COUNT] = "matmul>16MB",
+    [PLINTH_OP_COUNT + 1] = "(fused pairs)",
+};
+
+static void prof_report(void)
+{
+    double total = 0;
+    for (int i = 0; i < PLINTH_OP_COUNT + 2; i++)
+        total += prof_ns[i];
+    fprintf(stderr, "cpu profile: %.1f ms in execute\n", total / 1e6);
+    for (int i = 0; i < PLINTH_OP_COUNT + 2; i++)
+        if (prof_n[i])
+            fprintf(stderr, "  %-14s %8ld calls %10.1f ms %5.1f%% %8.2f us/call\n",
+                    prof_names[i] ? prof_names[i] : "?", prof_n[i], prof_ns[i] / 1e6,
+                    100 * prof_ns[i] / total, prof_ns[i] / 1e3 / (double)prof_n[i]);
+}
+
+static bool prof_enabled(void)
+{
+    if (prof_on < 0) {
+        const char *e = getenv("PLINTH_CPU_PROFILE");
+        prof_on = e && e[0] == '1';
+        if (prof_on)
+            atexit(prof_report);
+    }
+    return prof_on;
+}
+
+static double prof_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
 
 /* ---------------------------------------------------------------- 1 ---- */
 
@@ -185,6 +234,16 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *code, uint32_t 
     return PLINTH_OK;
 }
 
+static int prof_slot(const step *q)
+{
+    if (q->kind == STEP_NORM_MUL || q->kind == STEP_GELU_MUL)
+        return PLINTH_OP_COUNT + 1;
+    if (q->ins->op == PLINTH_OP_MATMUL &&
+        ref_numel(&q->ins->in[1]) * (int64_t)cpu_esize(q->ins->in[1].dtype) > (16 << 20))
+        return PLINTH_OP_COUNT;
+    return (int)q->ins->op;
+}
+
 int32_t cpu_execute(plinth_device *pd, void *prog)
 {
     cpu_device *dev = cpu_dev(pd);
@@ -193,7 +252,16 @@ int32_t cpu_execute(plinth_device *pd, void *prog)
         return ref_fail(pd, PLINTH_ERR_INVALID, "execute: NULL program");
     for (uint32_t i = 0; i < p->n_tables; i++)
         p->tables[i].t = 0; /* positions may have changed since the last run */
+    const bool prof = prof_enabled();
+    double t0 = prof ? prof_now() : 0;
     for (uint32_t i = 0; i < p->n_steps; i++) {
+        if (prof && i > 0) {
+            const int slot = prof_slot(&p->steps[i - 1]);
+            const double t1 = prof_now();
+            prof_ns[slot] += t1 - t0;
+            prof_n[slot]++;
+            t0 = t1;
+        }
         const step *s = &p->steps[i];
         const plinth_instruction *ins = s->ins;
         bool done = false;
@@ -222,6 +290,11 @@ int32_t cpu_execute(plinth_device *pd, void *prog)
         }
         if (st != PLINTH_OK)
             return st;
+    }
+    if (prof && p->n_steps > 0) { /* the last step */
+        const int slot = prof_slot(&p->steps[p->n_steps - 1]);
+        prof_ns[slot] += prof_now() - t0;
+        prof_n[slot]++;
     }
     return PLINTH_OK;
 }

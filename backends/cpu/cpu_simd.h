@@ -19,6 +19,8 @@
 
 #define CPU_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx2")))
 #define CPU_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define CPU_AVX512BF16                                                                         \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,f16c,avx2")))
 
 /* ---------------------------------------------------------------- 2 ---- */
 
