@@ -20,19 +20,28 @@ static const char *cfg(const conf_target *t)
 
 void conf_report_table(FILE *f, const conf_run *run)
 {
-    fprintf(f, "%-10s %-3s %-18s %-22s %7s %7s %7s %7s %6s %8s\n", "backend", "dev", "device",
-            "config", "passed", "failed", "unsupp", "skipped", "xfail", "time");
+    /* The device and config columns are as wide as their longest entry, so
+     * long configs (vulkan's shader variants) keep the numbers aligned. */
+    int wd = (int)strlen("device"), wc = (int)strlen("config");
+    for (uint32_t i = 0; i < run->n_targets; i++) {
+        const conf_target *t = &run->targets[i];
+        int d = (int)strlen(t->available ? t->device_name : "-"), c = (int)strlen(cfg(t));
+        wd = d > wd ? d : wd;
+        wc = c > wc ? c : wc;
+    }
+    fprintf(f, "%-10s %-3s %-*s  %-*s %7s %7s %7s %7s %6s %8s\n", "backend", "dev", wd, "device",
+            wc, "config", "passed", "failed", "unsupp", "skipped", "xfail", "time");
     for (uint32_t i = 0; i < run->n_targets; i++) {
         const conf_target *t = &run->targets[i];
         if (!t->available) {
-            fprintf(f, "%-10s %-3u %-18s %-22s SKIPPED: %s\n", t->backend, t->device, "-",
+            fprintf(f, "%-10s %-3u %-*s  %-*s SKIPPED: %s\n", t->backend, t->device, wd, "-", wc,
                     cfg(t), t->reason);
             continue;
         }
-        fprintf(f, "%-10s %-3u %-18.18s %-22s %7u %7u %7u %7u %6u %7.1fs\n", t->backend, t->device,
-                t->device_name, cfg(t), t->counts[CONF_PASS], t->counts[CONF_FAIL] + t->counts[CONF_XPASS],
-                t->counts[CONF_UNSUPPORTED], t->counts[CONF_SKIP], t->counts[CONF_XFAIL],
-                t->ms / 1e3);
+        fprintf(f, "%-10s %-3u %-*s  %-*s %7u %7u %7u %7u %6u %7.1fs\n", t->backend, t->device,
+                wd, t->device_name, wc, cfg(t), t->counts[CONF_PASS],
+                t->counts[CONF_FAIL] + t->counts[CONF_XPASS], t->counts[CONF_UNSUPPORTED],
+                t->counts[CONF_SKIP], t->counts[CONF_XFAIL], t->ms / 1e3);
     }
 }
 
