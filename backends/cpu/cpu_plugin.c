@@ -289,61 +289,10 @@ static void cpu_buffer_free(plinth_device *dev, plinth_buffer *buf)
     memset(buf, 0, sizeof *buf);
 }
 
-static int32_t check_range(plinth_device *dev, const char *what, const plinth_buffer *buf,
-                           uint64_t offset, const void *host, uint64_t size)
-{
-    if (!buf || !buf->host)
-        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: no buffer", what);
-    if (size > 0 && !host)
-        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: NULL host pointer", what);
-    if (offset > buf->size || size > buf->size - offset)
-        return ref_fail(dev, PLINTH_ERR_INVALID,
-                        "%s: %llu bytes at offset %llu exceed the %llu-byte buffer", what,
-                        (unsigned long long)size, (unsigned long long)offset,
-                        (unsigned long long)buf->size);
-    return PLINTH_OK;
-}
-
-static int32_t cpu_upload(plinth_device *dev, const plinth_buffer *dst, uint64_t offset,
-                          const void *src, uint64_t size)
-{
-    int32_t st = check_range(dev, "upload", dst, offset, src, size);
-    if (st == PLINTH_OK && size > 0)
-        memcpy(dst->host + offset, src, (size_t)size);
-    return st;
-}
-
-static int32_t cpu_download(plinth_device *dev, const plinth_buffer *src, uint64_t offset,
-                            void *dst, uint64_t size)
-{
-    int32_t st = check_range(dev, "download", src, offset, dst, size);
-    if (st == PLINTH_OK && size > 0)
-        memcpy(dst, src->host + offset, (size_t)size);
-    return st;
-}
-
 /* ---------------------------------------------------------------- 4 ---- */
 
-typedef int32_t (*check_fn)(plinth_device *dev, const plinth_view *out,
-                            const plinth_view *in, uint32_t n_in, const void *attrs);
-
-static const check_fn checks[PLINTH_OP_COUNT] = {
-#define X(E, n, lo, hi) [PLINTH_OP_##E] = ref_check_##n,
-    PLINTH_OP_LIST(X)
-#undef X
-};
-
-/* Honest by construction: every case ref's validation accepts runs, on a
- * fast path or on ref's own kernel. */
-static bool cpu_supports(plinth_device *dev, uint32_t op, const plinth_view *out,
-                         const plinth_view *in, uint32_t n_in, const void *attrs)
-{
-    if (op >= PLINTH_OP_COUNT) {
-        ref_fail(dev, PLINTH_ERR_UNSUPPORTED, "cpu: unknown op %u", op);
-        return false;
-    }
-    return checks[op](dev, out, in, n_in, attrs) == PLINTH_OK;
-}
+/* supports() is ref's validation (ref_views.c): honest by construction,
+ * since every case it accepts runs, on a fast path or on ref's own kernel. */
 
 #define CPU_KERNEL(E, n, lo, hi)                                                          \
     static int32_t cpu_kernel_##n(plinth_device *dev, const plinth_view *out,             \
@@ -380,9 +329,9 @@ static const plinth_backend_api api = {
     .last_error = cpu_last_error,
     .buffer_alloc = cpu_buffer_alloc,
     .buffer_free = cpu_buffer_free,
-    .upload = cpu_upload,
-    .download = cpu_download,
-    .supports = cpu_supports,
+    .upload = ref_host_upload,
+    .download = ref_host_download,
+    .supports = ref_supports,
     .op_count = PLINTH_OP_COUNT,
     .kernels = kernels,
     .prepare = cpu_prepare,

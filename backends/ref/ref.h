@@ -91,6 +91,14 @@ int32_t ref_check_memory(plinth_device *dev, uint32_t op, const plinth_view *out
                          const plinth_view *in, uint32_t n_in);
 /* `v` can broadcast to `to` (every dim equal or 1). */
 bool ref_broadcastable(const plinth_view *v, const plinth_view *to);
+/* Bounds-checked copies for buffers that are host memory (ref, cpu). */
+int32_t ref_host_upload(plinth_device *dev, const plinth_buffer *dst, uint64_t offset,
+                        const void *src, uint64_t size);
+int32_t ref_host_download(plinth_device *dev, const plinth_buffer *src, uint64_t offset,
+                          void *dst, uint64_t size);
+/* supports(): the kernels' own validation (ref_check_<op>). */
+bool ref_supports(plinth_device *dev, uint32_t op, const plinth_view *out,
+                  const plinth_view *in, uint32_t n_in, const void *attrs);
 bool ref_same_shape(const plinth_view *a, const plinth_view *b);
 /* "[2, 3, 4, 5]" into buf, for messages. */
 const char *ref_shape_str(const plinth_view *v, char *buf, size_t size);

@@ -154,61 +154,9 @@ static void ref_buffer_free(plinth_device *dev, plinth_buffer *buf)
     memset(buf, 0, sizeof *buf);
 }
 
-static int32_t check_range(plinth_device *dev, const char *what, const plinth_buffer *buf,
-                           uint64_t offset, const void *host, uint64_t size)
-{
-    if (!buf || !buf->host)
-        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: no buffer", what);
-    if (size > 0 && !host)
-        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: NULL host pointer", what);
-    if (offset > buf->size || size > buf->size - offset)
-        return ref_fail(dev, PLINTH_ERR_INVALID,
-                        "%s: %llu bytes at offset %llu exceed the %llu-byte buffer", what,
-                        (unsigned long long)size, (unsigned long long)offset,
-                        (unsigned long long)buf->size);
-    return PLINTH_OK;
-}
-
-static int32_t ref_upload(plinth_device *dev, const plinth_buffer *dst, uint64_t offset,
-                          const void *src, uint64_t size)
-{
-    int32_t st = check_range(dev, "upload", dst, offset, src, size);
-    if (st == PLINTH_OK && size > 0)
-        memcpy(dst->host + offset, src, (size_t)size);
-    return st;
-}
-
-static int32_t ref_download(plinth_device *dev, const plinth_buffer *src, uint64_t offset,
-                            void *dst, uint64_t size)
-{
-    int32_t st = check_range(dev, "download", src, offset, dst, size);
-    if (st == PLINTH_OK && size > 0)
-        memcpy(dst, src->host + offset, (size_t)size);
-    return st;
-}
-
 /* ---------------------------------------------------------------- 4 ---- */
 
-typedef int32_t (*check_fn)(plinth_device *dev, const plinth_view *out,
-                            const plinth_view *in, uint32_t n_in, const void *attrs);
-
-static const check_fn checks[PLINTH_OP_COUNT] = {
-#define X(E, n, lo, hi) [PLINTH_OP_##E] = ref_check_##n,
-    PLINTH_OP_LIST(X)
-#undef X
-};
-
-/* Honest by construction: the answer is the kernel's own validation. A "no"
- * leaves its reason in last_error. */
-static bool ref_supports(plinth_device *dev, uint32_t op, const plinth_view *out,
-                         const plinth_view *in, uint32_t n_in, const void *attrs)
-{
-    if (op >= PLINTH_OP_COUNT) {
-        ref_fail(dev, PLINTH_ERR_UNSUPPORTED, "ref: unknown op %u", op);
-        return false;
-    }
-    return checks[op](dev, out, in, n_in, attrs) == PLINTH_OK;
-}
+/* supports() and the host copies are shared with cpu: ref_views.c. */
 
 /* ---------------------------------------------------------------- 5 ---- */
 
@@ -231,8 +179,8 @@ static const plinth_backend_api api = {
     .last_error = ref_last_error,
     .buffer_alloc = ref_buffer_alloc,
     .buffer_free = ref_buffer_free,
-    .upload = ref_upload,
-    .download = ref_download,
+    .upload = ref_host_upload,
+    .download = ref_host_download,
     .supports = ref_supports,
     .op_count = PLINTH_OP_COUNT,
     .kernels = kernels,

@@ -2,10 +2,12 @@
  * ref_views.c — errors and the view checks every ref kernel runs before it
  * touches memory. A file of its own because the cpu backend compiles ref's
  * kernels in as its generic fallback: both plugins then share these checks
- * (and so accept and refuse exactly the same cases) without a copy.
+ * (and so accept and refuse exactly the same cases) without a copy. The
+ * host-memory copies and supports() that both plugins use live here too.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ref.h"
 
@@ -158,4 +160,60 @@ int32_t ref_check_memory(plinth_device *dev, uint32_t op, const plinth_view *out
         st = check_one_memory(dev, op, what, &in[i]);
     }
     return st;
+}
+
+/* ------------------------------------------ host buffers and supports() --- */
+
+static int32_t check_range(plinth_device *dev, const char *what, const plinth_buffer *buf,
+                           uint64_t offset, const void *host, uint64_t size)
+{
+    if (!buf || !buf->host)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: no buffer", what);
+    if (size > 0 && !host)
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: NULL host pointer", what);
+    if (offset > buf->size || size > buf->size - offset)
+        return ref_fail(dev, PLINTH_ERR_INVALID,
+                        "%s: %llu bytes at offset %llu exceed the %llu-byte buffer", what,
+                        (unsigned long long)size, (unsigned long long)offset,
+                        (unsigned long long)buf->size);
+    return PLINTH_OK;
+}
+
+int32_t ref_host_upload(plinth_device *dev, const plinth_buffer *dst, uint64_t offset,
+                        const void *src, uint64_t size)
+{
+    int32_t st = check_range(dev, "upload", dst, offset, src, size);
+    if (st == PLINTH_OK && size > 0)
+        memcpy(dst->host + offset, src, (size_t)size);
+    return st;
+}
+
+int32_t ref_host_download(plinth_device *dev, const plinth_buffer *src, uint64_t offset,
+                          void *dst, uint64_t size)
+{
+    int32_t st = check_range(dev, "download", src, offset, dst, size);
+    if (st == PLINTH_OK && size > 0)
+        memcpy(dst, src->host + offset, (size_t)size);
+    return st;
+}
+
+typedef int32_t (*check_fn)(plinth_device *dev, const plinth_view *out,
+                            const plinth_view *in, uint32_t n_in, const void *attrs);
+
+static const check_fn checks[PLINTH_OP_COUNT] = {
+#define X(E, n, lo, hi) [PLINTH_OP_##E] = ref_check_##n,
+    PLINTH_OP_LIST(X)
+#undef X
+};
+
+/* Honest by construction: the answer is the kernels' own validation. A "no"
+ * leaves its reason in last_error. */
+bool ref_supports(plinth_device *dev, uint32_t op, const plinth_view *out,
+                  const plinth_view *in, uint32_t n_in, const void *attrs)
+{
+    if (op >= PLINTH_OP_COUNT) {
+        ref_fail(dev, PLINTH_ERR_UNSUPPORTED, "unknown op %u", op);
+        return false;
+    }
+    return checks[op](dev, out, in, n_in, attrs) == PLINTH_OK;
 }
