@@ -265,6 +265,27 @@ plinth_status program_bind(plinth_program *prog)
 
 /* ------------------------------------------------------------ folds --- */
 
+/* The static executor: one flat loop over resolved instructions, for the
+ * run list and the fold list alike. No allocation, no look-up, no shape
+ * arithmetic; a kernel's error stops it, naming the instruction and op. */
+static plinth_status run_list(plinth_program *prog, const instruction *code, uint32_t n,
+                              const char *what)
+{
+    plinth_backend *b = prog->model->backend;
+    plinth_device *dev = b->dev;
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t st = code[i].fn(dev, &code[i].out, code[i].in, code[i].n_in, &code[i].attrs);
+        if (st != PLINTH_OK)
+            return ctx_error(prog->model->ctx,
+                             st > 0 && st < PLINTH_STATUS_COUNT ? (plinth_status)st
+                                                                 : PLINTH_ERR_PLUGIN,
+                             "%s %" PRIu32 " (%s, node %d): %s", what, i,
+                             plinth_op_name((plinth_op)code[i].op), (int)code[i].node,
+                             backend_last_error(b));
+    }
+    return backend_synchronize(b);
+}
+
 plinth_status program_run_folds(plinth_program *prog)
 {
     if (!prog || !prog->model)
@@ -272,7 +293,6 @@ plinth_status program_run_folds(plinth_program *prog)
     if (prog->n_fold == 0)
         return PLINTH_OK;
     plinth_model *m = prog->model;
-    plinth_backend *b = m->backend;
     if (!prog->bound)
         return ctx_error(m->ctx, PLINTH_ERR_INTERNAL,
                          "program %" PRIu32 ": folds run before bind", prog->id);
@@ -293,19 +313,7 @@ plinth_status program_run_folds(plinth_program *prog)
                 ins->in[k].data =
                     prog->scratch.host ? prog->scratch.host + ins->in[k].offset : NULL;
     }
-    plinth_device *dev = b->dev;
-    const instruction *fold = prog->fold;
-    for (uint32_t i = 0; i < prog->n_fold; i++) {
-        int32_t st = fold[i].fn(dev, &fold[i].out, fold[i].in, fold[i].n_in, &fold[i].attrs);
-        if (st != PLINTH_OK)
-            return ctx_error(m->ctx,
-                             st > 0 && st < PLINTH_STATUS_COUNT ? (plinth_status)st
-                                                                 : PLINTH_ERR_PLUGIN,
-                             "fold instruction %" PRIu32 " (%s, node %d): %s", i,
-                             plinth_op_name((plinth_op)fold[i].op), (int)fold[i].node,
-                             backend_last_error(b));
-    }
-    return backend_synchronize(b);
+    return run_list(prog, prog->fold, prog->n_fold, "fold instruction");
 }
 
 /* --------------------------------------------------------- executor --- */
@@ -323,21 +331,7 @@ plinth_status plinth_program_run(plinth_program *prog)
         plinth_status s = backend_execute(b, prog->prepared);
         return s != PLINTH_OK ? s : backend_synchronize(b);
     }
-    /* The static executor: no allocation, no look-up, no shape arithmetic. */
-    plinth_device *dev = b->dev;
-    const instruction *code = prog->code;
-    const uint32_t n = prog->n_code;
-    for (uint32_t i = 0; i < n; i++) {
-        int32_t st = code[i].fn(dev, &code[i].out, code[i].in, code[i].n_in, &code[i].attrs);
-        if (st != PLINTH_OK)
-            return ctx_error(m->ctx,
-                             st > 0 && st < PLINTH_STATUS_COUNT ? (plinth_status)st
-                                                                 : PLINTH_ERR_PLUGIN,
-                             "instruction %" PRIu32 " (%s, node %d): %s", i,
-                             plinth_op_name((plinth_op)code[i].op), (int)code[i].node,
-                             backend_last_error(b));
-    }
-    return backend_synchronize(b);
+    return run_list(prog, prog->code, prog->n_code, "instruction");
 }
 
 /* --------------------------------------------------- inputs, outputs --- */
