@@ -1,14 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// gelu_tanh.comp — 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))) (see
-// unary.glsl). Computed as x * sigmoid(2u) = x / (1 + e^(-2u)), which is
-// the same function: 1 + tanh(u) cancels for negative x (relative error
-// 1e-4 at x = -3.5), the exponential does not. u is clamped so e^(-2u)
-// stays finite.
-float gelu(float x)
-{
-    float u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -40.0, 40.0);
-    return x / (1.0 + exp(-2.0 * u));
-}
+// gelu_tanh.comp — GELU with the tanh approximation (see gelu.glsl and
+// unary.glsl).
+#include "gelu.glsl"
 #define UOP(x) gelu(x)
 #include "unary.glsl"

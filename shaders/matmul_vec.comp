@@ -5,19 +5,27 @@
 //  - SG true (default with subgroup arithmetic): one column per subgroup,
 //    its lanes striding over k, then a subgroupAdd: neighbouring lanes read
 //    neighbouring memory (GPUs, and lavapipe too: 3x the other variant).
-//  - SG false: NR consecutive output columns n per invocation, k walked
-//    with vec4 loads, each a loaded once for the NR columns (CPU devices,
-//    where lanes gather anyway, and devices without subgroup arithmetic).
+//  - SG false: NR consecutive output columns n per invocation (NR 1: the
+//    plain column per invocation), k walked with vec4 loads (uvec4: 8 k of
+//    a 16-bit b with K8), each a loaded once for the NR columns (CPU
+//    devices, where lanes gather anyway, and devices without subgroup
+//    arithmetic).
 // gl_WorkGroupID.y is the row m of a, .z the batch.
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #include "matmul.glsl"
 
-layout(local_size_x = 64) in;
+// Invocations per workgroup (constant 7; 64 for SG, where the host counts
+// 64 / subgroup size columns per group).
+layout(local_size_x_id = 7) in;
 layout(constant_id = 3) const bool SG = false;
 layout(constant_id = 4) const int NR = 1; // columns per invocation (SG false, KVEC)
 // 16-bit b, K % 8 == 0, b rows 16-byte aligned: 8 k per load (uvec4).
 layout(constant_id = 5) const bool K8 = false;
+// K known at pipeline creation (> 0; 0: the push constant): constant trip
+// counts, which llvmpipe unrolls.
+layout(constant_id = 6) const int KC = 0;
+#define KDIM (KC > 0 ? KC : pc.K)
 
 // 8 consecutive k of a 16-bit b at element index i (i % 8 == 0).
 void ld_b8(int i, out vec4 lo, out vec4 hi)
@@ -64,8 +72,8 @@ void main()
         acc = subgroupAdd(dot_col(pa, pb, int(gl_SubgroupInvocationID), int(gl_SubgroupSize)));
         if (!subgroupElect())
             return;
-    } else if (KVEC && NR > 1) {
-        int nb = int(gl_WorkGroupID.x * 64u + gl_LocalInvocationID.x) * NR;
+    } else if (KVEC) {
+        int nb = int(gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * NR;
         if (nb >= pc.N)
             return;
         int pa = i0 * pc.sa.x + i1 * pc.sa.y + m * pc.sa.z;
@@ -76,7 +84,7 @@ void main()
             acc4[j] = vec4(0.0);
         }
         if (K8) {
-            for (int k = 0; k < pc.K; k += 8) {
+            for (int k = 0; k < KDIM; k += 8) {
                 vec4 a0 = F32x4_AT(OPA, (pa + k) >> 2), a1 = F32x4_AT(OPA, (pa + k + 4) >> 2);
                 for (int j = 0; j < NR; j++) {
                     vec4 lo, hi;
@@ -85,7 +93,7 @@ void main()
                 }
             }
         } else {
-            for (int k = 0; k < pc.K; k += 4) {
+            for (int k = 0; k < KDIM; k += 4) {
                 vec4 av = F32x4_AT(OPA, (pa + k) >> 2);
                 for (int j = 0; j < NR; j++)
                     acc4[j] += av * ld_b4(pb[j] + k);
@@ -98,7 +106,7 @@ void main()
                    (acc4[j].x + acc4[j].y) + (acc4[j].z + acc4[j].w));
         return;
     } else {
-        n = int(gl_WorkGroupID.x * 64u + gl_LocalInvocationID.x);
+        n = int(gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x);
         if (n >= pc.N)
             return;
         int pa = i0 * pc.sa.x + i1 * pc.sa.y + m * pc.sa.z;

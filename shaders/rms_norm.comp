@@ -3,7 +3,13 @@
 // rms_norm.comp — out = x / sqrt(mean(x^2) + eps) (* w), one row per
 // invocation (see rows.glsl). The row is read in full before it is
 // written, so out may be x.
+//
+// ADD_R (fusion of rms_norm followed by a residual add, backends/vulkan/
+// vulkan_fuse.c; f32, o, r and s dense and of one shape): also writes
+// s[i] = r[i] + out[i], the add's output, after out[i] (which is kept).
 #include "rows.glsl"
+
+layout(constant_id = 3) const bool ADD_R = false;
 
 void main()
 {
@@ -23,5 +29,7 @@ void main()
         if (HAS_W)
             v *= ld(pc.w, DT_W, bw + i * pc.sw.w);
         st(pc.o, DT, bo + i * pc.so.w, v);
+        if (ADD_R)
+            st(pc.s, DT, bo + i * pc.so.w, ld(pc.r, DT, bo + i * pc.so.w) + v);
     }
 }

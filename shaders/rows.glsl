@@ -15,6 +15,7 @@ layout(push_constant) uniform PC {
     float p;          // eps (rms_norm) or scale (softmax)
     ivec4 ne;         // x shape; ne.w is the row length
     ivec4 so, sx, sw; // element strides (w: 0 where it broadcasts)
+    uvec2 r, s;       // rms_norm ADD_R: residual in, sum out (dense, like o)
 } pc;
 
 // The row of this invocation, or -1 past the end; r = (i0, i1, i2).

@@ -4,7 +4,8 @@
  * 100-dispatch program, 1024^3 f32 matmul, and the decode matvec
  * 262144 x 640 with f32 and bf16 weights. Medians; prints one line each.
  *
- * Usage: bench_vulkan PLUGIN [config]   (VK_DRIVER_FILES picks the driver)
+ * Usage: bench_vulkan PLUGIN [config [matvec]]   (VK_DRIVER_FILES picks the driver;
+ *        "matvec": only the decode matvec)
  *
  * Sections: plugin and helpers; the measurements.
  */
@@ -103,7 +104,10 @@ int main(int argc, char **argv)
     api->device_info(0, &info);
     printf("device: %s\n", info.name);
 
-    double t = time_program(NULL, 0, 301);
+    /* argv[3] "matvec": only the decode matvec (quick A/B of variants) */
+    const bool only_mv = argc > 3 && strcmp(argv[3], "matvec") == 0;
+    double t = only_mv ? 0 : time_program(NULL, 0, 301);
+    if (!only_mv) {
     printf("empty program (submit + wait): %.1f us median\n", t * 1e6);
 
     plinth_buffer small = alloc(256 * 101);
@@ -146,7 +150,13 @@ int main(int argc, char **argv)
     printf("matmul 1024^3 f32 (b plain):      %.1f ms = %.2f GFLOP/s\n", t * 1e3,
            2.0 * n * n * n / t * 1e-9);
 
+    api->buffer_free(dev, &ba);
+    api->buffer_free(dev, &bb);
+    api->buffer_free(dev, &bc);
+    api->buffer_free(dev, &small);
+    }
     const int64_t rows = 262144, k = 640;
+    plinth_attrs tb = {.matmul = {.transpose_b = 1}};
     for (int dt = 0; dt < 3; dt += 2) {
         const int32_t wdt = dt == 0 ? PLINTH_F32 : PLINTH_BF16;
         const uint64_t wbytes = (uint64_t)rows * k * (wdt == PLINTH_F32 ? 4 : 2);
@@ -161,10 +171,6 @@ int main(int argc, char **argv)
         api->buffer_free(dev, &bx);
         api->buffer_free(dev, &by);
     }
-    api->buffer_free(dev, &ba);
-    api->buffer_free(dev, &bb);
-    api->buffer_free(dev, &bc);
-    api->buffer_free(dev, &small);
     api->device_close(dev);
     return 0;
 }

@@ -720,6 +720,71 @@ Test(vulkan, program)
         free_buf(all[i]);
 }
 
+/* The patterns prepare fuses (vulkan_fuse.c): rms_norm then an in-place
+ * residual add, gelu_tanh then mul. Every output, the intermediates too,
+ * must match ref's kernels run one by one. */
+Test(vulkan, fused_program)
+{
+    enum { ROWS = 3, COLS = 64, NT = ROWS * COLS };
+    tinput x = R(V(PLINTH_F32, 1, 1, ROWS, COLS, DENSE));
+    tinput w = R(V(PLINTH_BF16, 1, 1, 1, COLS, DENSE));
+    tinput r = R(V(PLINTH_F32, 1, 1, ROWS, COLS, DENSE));
+    tinput gate = R(V(PLINTH_F32, 1, 1, ROWS, COLS, DENSE));
+    tinput up = R(V(PLINTH_F32, 1, 1, ROWS, COLS, DENSE));
+    tview t = V(PLINTH_F32, 1, 1, ROWS, COLS, DENSE);
+    tbuf bx, bw, br, bgate, bup, by, bg, bo;
+    tbuf *all[] = {&bx, &bw, &br, &bgate, &bup, &by, &bg, &bo};
+    const tinput *ins_of[] = {&x, &w, &r, &gate, &up};
+    for (int i = 0; i < 8; i++) {
+        make_buf(all[i], i < 5 ? &ins_of[i]->v : &t);
+        if (i < 5) {
+            fill_buf(all[i], ins_of[i]);
+            upload_both(all[i], all[i]->b[0].size);
+        }
+    }
+    plinth_attrs rn = {.rms_norm = {.eps = 1e-6f}}, none = {{0}};
+    plinth_view in_rn[2][2], in_add[2][2], in_gelu[2][1], in_mul[2][2];
+    plinth_instruction code[2][4];
+    for (int p = 0; p < 2; p++) {
+        in_rn[p][0] = bx.view[p];
+        in_rn[p][1] = bw.view[p];
+        in_add[p][0] = br.view[p];
+        in_add[p][1] = by.view[p];
+        in_gelu[p][0] = bgate.view[p];
+        in_mul[p][0] = bg.view[p];
+        in_mul[p][1] = bup.view[p];
+        code[p][0] = (plinth_instruction){PLINTH_OP_RMS_NORM, 2, &by.view[p], in_rn[p], &rn};
+        code[p][1] = (plinth_instruction){PLINTH_OP_ADD, 2, &br.view[p], in_add[p], &none};
+        code[p][2] = (plinth_instruction){PLINTH_OP_GELU_TANH, 1, &bg.view[p], in_gelu[p], &none};
+        code[p][3] = (plinth_instruction){PLINTH_OP_MUL, 2, &bo.view[p], in_mul[p], &none};
+    }
+    void *prog = NULL;
+    cr_assert_eq(vk.api->prepare(vk.dev, code[1], 4, &prog), PLINTH_OK, "prepare: %s",
+                 vk.api->last_error(vk.dev));
+    cr_assert_eq(vk.api->execute(vk.dev, prog), PLINTH_OK, "execute: %s",
+                 vk.api->last_error(vk.dev));
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(ref.api->kernels[code[0][i].op](ref.dev, code[0][i].out, code[0][i].in,
+                                                     code[0][i].n_in, code[0][i].attrs),
+                     PLINTH_OK);
+    tbuf *outs[] = {&by, &br, &bg, &bo};
+    const char *names[] = {"rms_norm out", "residual sum", "gelu out", "mul out"};
+    for (int k = 0; k < 4; k++) {
+        float a[NT], b[NT];
+        ref.api->download(ref.dev, &outs[k]->b[0], GUARD, a, sizeof a);
+        vk.api->download(vk.dev, &outs[k]->b[1], GUARD, b, sizeof b);
+        double num = 0, den = 0;
+        for (int i = 0; i < NT; i++) {
+            num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+            den += (double)a[i] * a[i];
+        }
+        cr_expect(den > 0 && num / den < 1e-10, "%s: nmse %g", names[k], num / den);
+    }
+    vk.api->release(vk.dev, prog);
+    for (int i = 0; i < 8; i++)
+        free_buf(all[i]);
+}
+
 /* The staging path (pools not mapped, copies through a staging buffer), as
  * a discrete GPU without resizable BAR takes it. */
 Test(vulkan, staging_memory)

@@ -70,7 +70,7 @@ typedef struct vulkan_spirv {
 extern const vulkan_spirv vulkan_shaders[VULKAN_SH_COUNT];
 extern const vulkan_spirv vulkan_shaders_desc[VULKAN_SH_COUNT]; /* -DPLINTH_DESC */
 
-#define VULKAN_MAX_SPEC 6
+#define VULKAN_MAX_SPEC 8
 #define VULKAN_PUSH_MAX 128 /* the minimum maxPushConstantsSize */
 #define VULKAN_MAX_BINDS 8  /* descriptor slots per dispatch (NB in common.glsl) */
 #define VULKAN_MAX_SPLIT 16 /* dispatches one op may be split into */
@@ -96,6 +96,7 @@ typedef struct vulkan_dispatch {
     uint32_t push_size;
     uint8_t push[VULKAN_PUSH_MAX];
     vulkan_range write;
+    vulkan_range write2; /* a second output (fused patterns), or none */
     uint32_t n_reads;
     vulkan_range reads[PLINTH_MAX_INPUTS];
     uint32_t n_binds; /* descriptor mode: the slots the views took */
@@ -117,6 +118,19 @@ int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
  * (*used); PLINTH_ERR_UNSUPPORTED when nothing fuses there. */
 int32_t vulkan_fuse(plinth_device *dev, const plinth_instruction *code, uint32_t n, uint32_t i,
                     vulkan_dispatch *d, uint32_t *n_d, uint32_t *used);
+/* gelu_tanh(x) -> g followed by op(g, b) -> out (add/sub/mul/div), as one
+ * dispatch that writes both g and out; f32, all four dense and of one
+ * shape. PLINTH_ERR_UNSUPPORTED when the case does not fit. (vulkan_ops.c) */
+int32_t vulkan_encode_gelu_binary(plinth_device *dev, uint32_t op, const plinth_view *out,
+                                  const plinth_view *x, const plinth_view *b,
+                                  const plinth_view *g, vulkan_dispatch *d);
+/* rms_norm(in) -> out followed by add(out, r) -> s, as one dispatch that
+ * writes both out and s; f32, out, r and s dense and of one shape.
+ * (vulkan_ops.c) */
+int32_t vulkan_encode_rms_norm_add(plinth_device *dev, const plinth_view *out,
+                                   const plinth_view *in, uint32_t n_in, const void *attrs,
+                                   const plinth_view *r, const plinth_view *s,
+                                   vulkan_dispatch *d);
 /* Points d->set's slots at d->binds (unused slots repeat slot 0). */
 void vulkan_write_set(plinth_device *dev, const vulkan_dispatch *d);
 
@@ -188,6 +202,8 @@ struct plinth_device {
     int matmul_variant, matvec_variant;
     int matvec_rows; /* columns per invocation of the CPU-style matvec */
     bool no_k8;      /* matvec: 16-bit b 4 k per load instead of 8 */
+    int matvec_wg;   /* CPU-style matvec invocations per workgroup (0: default) */
+    int matvec_kc;   /* K as a specialisation constant: 0 default, 1 off, 2 on */
     bool fuse; /* prepare fuses instruction patterns (vulkan_fuse.c) */
 
     /* Staging for upload/download when pools are not mappable. */

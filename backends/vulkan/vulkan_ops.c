@@ -216,6 +216,7 @@ typedef struct pc_binary {
     uint32_t o[2], a[2], b[2];
     uint32_t n, pad;
     int32_t ne[4], so[4], sa[4], sb[4];
+    uint32_t g[2]; /* fused gelu(a) (vulkan_fuse.c) */
 } pc_binary;
 
 static int32_t encode_binary(plinth_device *dev, uint32_t op, const plinth_view *out,
@@ -258,6 +259,37 @@ static int32_t encode_binary(plinth_device *dev, uint32_t op, const plinth_view 
     VULKAN_PUSH(d, pc);
     vulkan_groups_1d(pc.n, d->groups);
     ranges(d, &vo, vi, 2);
+    return PLINTH_OK;
+}
+
+int32_t vulkan_encode_gelu_binary(plinth_device *dev, uint32_t op, const plinth_view *out,
+                                  const plinth_view *x, const plinth_view *b,
+                                  const plinth_view *g, vulkan_dispatch *d)
+{
+    memset(d, 0, sizeof *d);
+    if (op != PLINTH_OP_ADD && op != PLINTH_OP_SUB && op != PLINTH_OP_MUL &&
+        op != PLINTH_OP_DIV)
+        return PLINTH_ERR_UNSUPPORTED;
+    if (out->dtype != PLINTH_F32 || x->dtype != PLINTH_F32 || b->dtype != PLINTH_F32 ||
+        g->dtype != PLINTH_F32 || !vulkan_same_shape(x, out) || !vulkan_same_shape(b, out) ||
+        !vulkan_same_shape(g, out))
+        return PLINTH_ERR_UNSUPPORTED;
+    const plinth_view in[2] = {*x, *b};
+    int32_t st = encode_binary(dev, op, out, in, false, d);
+    vview vg;
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, op, "gelu out", g, false, d, &vg);
+    if (st != PLINTH_OK)
+        return st;
+    pc_binary pc;
+    memcpy(&pc, d->push, sizeof pc);
+    if (!d->spec[1] || !vulkan_dense(out->shape, vg.s))
+        return PLINTH_ERR_UNSUPPORTED; /* not CONTIG: g would need its own index */
+    memcpy(pc.g, vg.addr, 8);
+    VULKAN_PUSH(d, pc);
+    d->n_spec = 3;
+    d->spec[2] = 1; /* GELU_A */
+    d->write2 = vg.range;
     return PLINTH_OK;
 }
 
@@ -312,6 +344,7 @@ typedef struct pc_rows {
     uint32_t rows;
     float p;
     int32_t ne[4], so[4], sx[4], sw[4];
+    uint32_t r[2], s[2]; /* fused residual add (vulkan_fuse.c) */
 } pc_rows;
 
 static int32_t encode_rows(plinth_device *dev, uint32_t op, const plinth_view *out,
@@ -370,6 +403,39 @@ static int32_t encode_rows(plinth_device *dev, uint32_t op, const plinth_view *o
     VULKAN_PUSH(d, pc);
     vulkan_groups_1d(pc.rows, d->groups);
     ranges(d, &vo, vi, n_in);
+    return PLINTH_OK;
+}
+
+int32_t vulkan_encode_rms_norm_add(plinth_device *dev, const plinth_view *out,
+                                   const plinth_view *in, uint32_t n_in, const void *attrs,
+                                   const plinth_view *r, const plinth_view *s,
+                                   vulkan_dispatch *d)
+{
+    memset(d, 0, sizeof *d);
+    if (!attrs || n_in < 1 || n_in > 2 || out->dtype != PLINTH_F32 ||
+        in[0].dtype != PLINTH_F32 || r->dtype != PLINTH_F32 || s->dtype != PLINTH_F32 ||
+        !vulkan_same_shape(r, out) || !vulkan_same_shape(s, out))
+        return PLINTH_ERR_UNSUPPORTED;
+    int32_t st = encode_rows(dev, PLINTH_OP_RMS_NORM, out, in, n_in, attrs, false, d);
+    vview vr, vs;
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_RMS_NORM, "residual", r, false, d, &vr);
+    if (st == PLINTH_OK)
+        st = vulkan_view(dev, PLINTH_OP_RMS_NORM, "sum", s, false, d, &vs);
+    if (st != PLINTH_OK)
+        return st;
+    pc_rows pc;
+    memcpy(&pc, d->push, sizeof pc);
+    if (!vulkan_dense(out->shape, pc.so) || !vulkan_dense(out->shape, vr.s) ||
+        !vulkan_dense(out->shape, vs.s))
+        return PLINTH_ERR_UNSUPPORTED; /* r and s are indexed like out */
+    memcpy(pc.r, vr.addr, 8);
+    memcpy(pc.s, vs.addr, 8);
+    VULKAN_PUSH(d, pc);
+    d->n_spec = 4;
+    d->spec[3] = 1; /* ADD_R */
+    d->reads[d->n_reads++] = vr.range;
+    d->write2 = vs.range;
     return PLINTH_OK;
 }
 

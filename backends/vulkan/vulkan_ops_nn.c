@@ -94,17 +94,28 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
     const uint32_t ny = (uint32_t)((m + 63) / 64), nx64 = (uint32_t)((n + 63) / 64);
     if (m <= MATVEC_MAX_M) {
         d->shader = VULKAN_SH_MATMUL_VEC;
-        d->n_spec = 6;
+        d->n_spec = 8;
         bool sg = dev->matvec_variant == VULKAN_GPU_STYLE;
         d->spec[3] = sg;
         /* Columns per invocation: measured on lavapipe (262144 x 640),
          * bf16 1.9 / 2.8 / 3.5 / 1.0 GB/s with 1 / 2 / 4 / 8 columns; under
-         * load, 4 against 1: f32 2.8 vs 1.2-1.7, bf16 2.2 vs 0.6-0.9. */
+         * load, 4 against 1: f32 2.8 vs 1.2-1.7, bf16 2.2 vs 0.6-0.9.
+         * Again at load ~1 (bench_vulkan ... matvec, 3 alternating rounds):
+         * f32 / bf16 GB/s 5.4-5.7 / 4.4-4.5 with 4 columns, 4.4-4.6 / 3.3
+         * with 2, 3.2-3.4 / 2.4 with 1 (8 k per uvec4 load for bf16 too),
+         * 3.6 / 2.1 a subgroup per column; 8 columns 6.2 / 5.2 (the
+         * default on CPU devices, with 32-invocation workgroups: see
+         * vulkan_device.c). Workgroups of 128 and K as a specialisation
+         * constant (matvec_kc) change nothing measurable there; kc is off
+         * by default. Without the loads of a, bf16 goes from 4.4 to 5.6:
+         * llvmpipe seems to gather a per lane though its index is uniform. */
         d->spec[4] = sg || !kvec ? 1 : dev->matvec_rows ? dev->matvec_rows : 4;
-        d->spec[5] = !dev->no_k8 && d->spec[4] > 1 && !b32 && k % 8 == 0 &&
+        d->spec[5] = !sg && kvec && !dev->no_k8 && !b32 && k % 8 == 0 &&
                      vb.byte_addr % 16 == 0 &&
                      pc.sb[0] % 8 == 0 && pc.sb[1] % 8 == 0 && pc.sb[3] % 8 == 0;
-        uint32_t per_group = sg ? 64 / dev->subgroup_size : 64 * (uint32_t)d->spec[4];
+        d->spec[6] = !sg && kvec && dev->matvec_kc == 2 ? (int32_t)k : 0;
+        d->spec[7] = sg ? 64 : dev->matvec_wg ? dev->matvec_wg : 64;
+        uint32_t per_group = sg ? 64 / dev->subgroup_size : (uint32_t)(d->spec[7] * d->spec[4]);
         d->groups[0] = (uint32_t)((n + per_group - 1) / per_group);
         d->groups[1] = (uint32_t)m;
     } else if (dev->matmul_variant == VULKAN_GPU_STYLE) {
