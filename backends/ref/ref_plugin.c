@@ -2,11 +2,12 @@
  * ref_plugin.c — the ref backend's face to the host.
  *
  * Sections:
- *   1. (errors and shared view checks: ref_views.c)
- *   2. devices: one CPU device named "ref"
- *   3. buffers: 256-aligned host memory, bounds-checked copies
- *   4. supports: the same checks the kernels run, minus memory
- *   5. the tables and the entry point (the only exported symbol)
+ *   1. devices: one CPU device named "ref"
+ *   2. buffers: 256-aligned host memory
+ *   3. the tables and the entry point (the only exported symbol)
+ *
+ * Errors, the view checks, supports() and the bounds-checked host copies
+ * live in ref_views.c, which the cpu backend compiles in as well.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,10 +22,6 @@
 static const plinth_host *g_host;
 
 /* ---------------------------------------------------------------- 1 ---- */
-
-/* Errors and shared view checks live in ref_views.c. */
-
-/* ---------------------------------------------------------------- 2 ---- */
 
 /* Does the host's struct reach past field `end` (offset + size)? */
 #define HAS_FIELD(s, type, field) \
@@ -120,7 +117,7 @@ static const char *ref_last_error(plinth_device *dev)
     return dev ? dev->error : g_error;
 }
 
-/* ---------------------------------------------------------------- 3 ---- */
+/* ---------------------------------------------------------------- 2 ---- */
 
 static int32_t ref_buffer_alloc(plinth_device *dev, uint64_t size, plinth_buffer *out)
 {
@@ -154,11 +151,7 @@ static void ref_buffer_free(plinth_device *dev, plinth_buffer *buf)
     memset(buf, 0, sizeof *buf);
 }
 
-/* ---------------------------------------------------------------- 4 ---- */
-
-/* supports() and the host copies are shared with cpu: ref_views.c. */
-
-/* ---------------------------------------------------------------- 5 ---- */
+/* ---------------------------------------------------------------- 3 ---- */
 
 static const plinth_kernel_fn kernels[PLINTH_OP_COUNT] = {
 #define X(E, n, lo, hi) [PLINTH_OP_##E] = ref_##n,
