@@ -16,6 +16,10 @@ layout(push_constant) uniform PC {
     int M, N, K, o1;
     int pad0_, pad1_;
     ivec4 so, sa, sb;
+    // Stacked matrix-vector products (matmul_vec only): columns [0, n1) go
+    // to o, [n1, n1 + n2) to o2, the rest to o3 (dense, one row).
+    uvec2 o2, o3;
+    int n1, n2;
 } pc;
 
 // a and b for the vec4 paths: descriptor slots 1 and 2 as constants (the

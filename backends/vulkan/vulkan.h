@@ -56,6 +56,7 @@ enum vulkan_shader {
     VULKAN_SH_ADD, VULKAN_SH_SUB, VULKAN_SH_MUL, VULKAN_SH_DIV, VULKAN_SH_SCALE,
     VULKAN_SH_GELU_TANH, VULKAN_SH_SILU, VULKAN_SH_RMS_NORM, VULKAN_SH_SOFTMAX,
     VULKAN_SH_ARGMAX, VULKAN_SH_MATMUL, VULKAN_SH_MATMUL_TILED, VULKAN_SH_MATMUL_VEC,
+    VULKAN_SH_MATMUL_VEC_I64,
     VULKAN_SH_GET_ROWS, VULKAN_SH_SET_ROWS, VULKAN_SH_ROPE, VULKAN_SH_ATTENTION,
     VULKAN_SH_CAST, VULKAN_SH_COPY, VULKAN_SH_CONCAT,
     VULKAN_SH_COUNT
@@ -176,6 +177,7 @@ struct plinth_device {
     VkPipelineLayout layout; /* push constants (+ set 0 in descriptor mode) */
     bool desc;               /* descriptor mode (section 1) */
     bool has_bda;            /* bufferDeviceAddress enabled */
+    bool int64;              /* shaderInt64 enabled: matmul_vec_i64 */
     uint64_t max_range;      /* maxStorageBufferRange */
     VkDescriptorSetLayout set_layout;
     VkDescriptorPool oneshot_pool; /* VULKAN_MAX_SPLIT sets for kernels */
@@ -200,8 +202,8 @@ struct plinth_device {
     /* Configuration (device_open config / environment). */
     bool validation;
     int matmul_variant, matvec_variant;
-    int matvec_rows; /* columns per invocation of the CPU-style matvec */
-    bool no_k8;      /* matvec: 16-bit b 4 k per load instead of 8 */
+    int matvec_rows; /* columns per invocation of the CPU-style matvec (-1: per dispatch) */
+    bool no_k8;      /* matvec: b 4 k per load (no 16- or 32-byte loads) */
     int matvec_wg;   /* CPU-style matvec invocations per workgroup (0: default) */
     int matvec_kc;   /* K as a specialisation constant: 0 default, 1 off, 2 on */
     bool fuse; /* prepare fuses instruction patterns (vulkan_fuse.c) */
@@ -213,6 +215,21 @@ struct plinth_device {
     uint32_t n_messages, n_reported;
     char message[768];
 };
+
+/* PLINTH_VULKAN_PROFILE=1 (vulkan_profile.c): timestamps around every
+ * dispatch of a prepared program, summed per shader, printed at exit. */
+typedef struct vulkan_profile {
+    VkQueryPool pool;
+    uint32_t n, cap;
+    uint16_t *keys; /* per query: the shader whose dispatch ended there */
+} vulkan_profile;
+bool vulkan_profile_enabled(void);
+int32_t vulkan_profile_begin(plinth_device *dev, vulkan_profile *p, uint32_t n_dispatch);
+/* d NULL: reset and the first timestamp (at the start of the program). */
+void vulkan_profile_mark(plinth_device *dev, VkCommandBuffer cmd, vulkan_profile *p,
+                         const vulkan_dispatch *d);
+void vulkan_profile_collect(plinth_device *dev, vulkan_profile *p);
+void vulkan_profile_end(plinth_device *dev, vulkan_profile *p);
 
 /* Runs the one-shot command buffer: begin / end + submit + wait. */
 int32_t vulkan_oneshot_begin(plinth_device *dev);

@@ -4,7 +4,8 @@
  * Sections:
  *   1. configuration ("validation=1,matmul=blocked|tiled,matvec=rows|subgroup,
  *      memory=auto|staging,address=descriptor|device,fuse=0|1,
- *      matvec_rows=1..8,matvec_k8=0|1,matvec_wg=32|64|128|256,matvec_kc=0|1";
+ *      matvec_rows=1..32,matvec_k8=0|1,matvec_wg=32|64|128|256,matvec_kc=0|1,
+ *      int64=0|1";
  *      env PLINTH_VULKAN_VALIDATION=1)
  *   2. the validation layer's messages (counted, turned into errors)
  *   3. device_open / device_close
@@ -28,6 +29,7 @@ typedef struct config {
     int matvec_rows;
     bool no_k8;
     int matvec_wg, matvec_kc;
+    bool no_int64; /* int64=0: no shaderInt64, matmul_vec without 64-bit loads */
 } config;
 
 static int32_t parse_config(const char *s, config *c)
@@ -60,7 +62,7 @@ static int32_t parse_config(const char *s, config *c)
             c->force_staging = true;
         else if (strcmp(item, "memory") == 0 && strcmp(val, "auto") == 0)
             c->force_staging = false;
-        else if (strcmp(item, "matvec_rows") == 0 && atoi(val) >= 1 && atoi(val) <= 8)
+        else if (strcmp(item, "matvec_rows") == 0 && atoi(val) >= 1 && atoi(val) <= 32)
             c->matvec_rows = atoi(val);
         else if (strcmp(item, "matvec_k8") == 0 && (strcmp(val, "0") == 0 || strcmp(val, "1") == 0))
             c->no_k8 = val[0] == '0';
@@ -75,13 +77,15 @@ static int32_t parse_config(const char *s, config *c)
             c->address = 2;
         else if (strcmp(item, "fuse") == 0 && (strcmp(val, "0") == 0 || strcmp(val, "1") == 0))
             c->fuse = val[0] == '0' ? 1 : 2;
+        else if (strcmp(item, "int64") == 0 && (strcmp(val, "0") == 0 || strcmp(val, "1") == 0))
+            c->no_int64 = val[0] == '0';
         else if (item[0])
             return vulkan_fail(NULL, PLINTH_ERR_INVALID,
                                "vulkan: unknown config '%s=%s' (known: validation=0|1, "
                                "matmul=blocked|tiled, matvec=rows|subgroup, "
                                "memory=auto|staging, address=descriptor|device, fuse=0|1, "
-                               "matvec_rows=1..8, matvec_k8=0|1, matvec_wg=32|64|128|256, "
-                               "matvec_kc=0|1)", item, val);
+                               "matvec_rows=1..32, matvec_k8=0|1, matvec_wg=32|64|128|256, "
+                               "matvec_kc=0|1, int64=0|1)", item, val);
         s = end ? end + 1 : NULL;
     }
     return PLINTH_OK;
@@ -262,6 +266,7 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
     dev->desc = cfg->address == 1 || !f12.bufferDeviceAddress ||
                 (cfg->address == 0 && dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU);
     dev->has_bda = !dev->desc;
+    dev->int64 = f2.features.shaderInt64 && !cfg->no_int64;
     dev->fuse = cfg->fuse != 1;
 
     VkQueueFamilyProperties qf[16];
@@ -288,6 +293,7 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
     VkPhysicalDeviceFeatures2 e2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
                                     .pNext = &e12};
     e2.features.shaderInt16 = VK_TRUE;
+    e2.features.shaderInt64 = dev->int64; /* matmul_vec_i64 */
     const float prio = 1.0f;
     VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
                                    .queueFamilyIndex = dev->queue_family,
@@ -365,13 +371,14 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
     dev->matvec_variant = cfg->matvec ? cfg->matvec
                           : cpu || !dev->subgroup_arith ? VULKAN_CPU_STYLE
                                                         : VULKAN_GPU_STYLE;
-    /* CPU-style matvec on a CPU device: 8 columns per invocation, 32
-     * invocations per workgroup (measured on lavapipe: the 262144 x 640
-     * matvec 6.2 / 5.2 GB/s f32 / bf16 against 5.5 / 4.4 with 4 x 64, and
-     * the gemma-3-270m bf16 decode 7.4-8.4 tokens/s against 6.5-7.3: the
-     * small matvecs get more workgroups, so both cores). Elsewhere 0: the
+    /* CPU-style matvec on a CPU device: many columns per invocation (-1:
+     * chosen per dispatch in vulkan_ops_nn.c), 32 invocations per
+     * workgroup (measured on lavapipe: the 262144 x 640 matvec 6.2 / 5.2
+     * GB/s f32 / bf16 with 8 x 32 against 5.5 / 4.4 with 4 x 64, and the
+     * gemma-3-270m bf16 decode 7.4-8.4 tokens/s against 6.5-7.3: the small
+     * matvecs get more workgroups, so both cores). Elsewhere 0: the
      * defaults in vulkan_ops_nn.c (4 x 64). */
-    dev->matvec_rows = cfg->matvec_rows ? cfg->matvec_rows : cpu ? 8 : 0;
+    dev->matvec_rows = cfg->matvec_rows ? cfg->matvec_rows : cpu ? -1 : 0;
     dev->no_k8 = cfg->no_k8;
     dev->matvec_wg = cfg->matvec_wg ? cfg->matvec_wg : cpu ? 32 : 0;
     dev->matvec_kc = cfg->matvec_kc;

@@ -11,12 +11,15 @@
  * not be guaranteed: other dtypes, views that are not dense, operands that
  * partly overlap.
  *
- * Patterns: gelu_tanh(x) -> g followed by mul/add/sub/div(g, b) (the Gemma
+ * Patterns: 2 or 3 one-row matmuls of the same a with matrices stacked in
+ * memory (Gemma's q/k/v and gate/up projections) as one matrix-vector
+ * dispatch; gelu_tanh(x) -> g followed by mul/add/sub/div(g, b) (the Gemma
  * MLP's gelu(gate) * up; mul and add also with g second); rms_norm(x, w)
  * -> y followed by add(r, y) (Gemma's post-attention and post-MLP norms
- * and the residual add). Not fused yet: rope of q and k, the q/k/v
- * matvecs. On lavapipe a decoded token spends ~5-15 ms of its time in
- * dispatch overhead against ~150 ms in the matvecs (README).
+ * and the residual add). Not fused yet: q_norm with k_norm, rope of q and
+ * k, the two set_rows into the cache, norm -> add -> norm chains. On
+ * lavapipe each dispatch costs ~60-110 us of hand-off between threads
+ * (PLINTH_VULKAN_PROFILE=1), ~10 ms of a decoded token's ~100.
  */
 #include <string.h>
 
@@ -128,9 +131,54 @@ static int32_t fuse_rms_norm_add(plinth_device *dev, const plinth_instruction *c
     return st == PLINTH_OK ? PLINTH_OK : PLINTH_ERR_UNSUPPORTED; /* else: unfused */
 }
 
+/* 2 or 3 matmuls of the same one-row a with matrices that lie one after
+ * another in memory (b [N][K], the same strides: rows of one bigger
+ * matrix), as one matrix-vector dispatch over the stacked rows: Gemma's
+ * q/k/v and gate/up projections, whose weights the planner lays out in
+ * order of use. Each output column is the same dot product as unfused. */
+static int32_t fuse_matvec_stack(plinth_device *dev, const plinth_instruction *c, uint32_t n_ins,
+                                 vulkan_dispatch *d)
+{
+    const plinth_view *a = &c[0].in[0];
+    plinth_view outs[3], b = c[0].in[1];
+    for (uint32_t j = 0; j < n_ins; j++) {
+        const plinth_view *bj = &c[j].in[1], *o = c[j].out;
+        if (c[j].op != PLINTH_OP_MATMUL || c[j].n_in != 2 ||
+            !((const plinth_attr_matmul *)c[j].attrs)->transpose_b || !same_view(&c[j].in[0], a))
+            return PLINTH_ERR_UNSUPPORTED;
+        if (a->dtype != PLINTH_F32 || a->shape[0] * a->shape[1] * a->shape[2] != 1 ||
+            o->dtype != PLINTH_F32 || o->stride[3] != 4 || o->buffer != c[0].out->buffer ||
+            bj->shape[0] != 1 || bj->shape[1] != 1 || bj->buffer != b.buffer ||
+            bj->dtype != b.dtype || bj->stride[2] != b.stride[2] || bj->stride[3] != b.stride[3] ||
+            bj->shape[3] != b.shape[3])
+            return PLINTH_ERR_UNSUPPORTED;
+        /* independent: no output touches a, a b, or another output */
+        if (!disjoint_any(o, a))
+            return PLINTH_ERR_UNSUPPORTED;
+        for (uint32_t q = 0; q < n_ins; q++)
+            if (!disjoint_any(o, &c[q].in[1]) || (q != j && !disjoint_any(o, c[q].out)))
+                return PLINTH_ERR_UNSUPPORTED;
+        if (j > 0) { /* the next rows of the stack */
+            if ((int64_t)bj->offset != (int64_t)b.offset + b.shape[2] * b.stride[2])
+                return PLINTH_ERR_UNSUPPORTED;
+            b.shape[2] += bj->shape[2];
+        }
+        outs[j] = *o;
+    }
+    const plinth_view in[2] = {*a, b};
+    int32_t st = vulkan_encode_matvec_stack(dev, outs, (int)n_ins, in, c[0].attrs, d);
+    return st == PLINTH_OK ? PLINTH_OK : PLINTH_ERR_UNSUPPORTED; /* else: unfused */
+}
+
 int32_t vulkan_fuse(plinth_device *dev, const plinth_instruction *code, uint32_t n, uint32_t i,
                     vulkan_dispatch *d, uint32_t *n_d, uint32_t *used)
 {
+    for (uint32_t k = 3; k >= 2; k--)
+        if (i + k <= n && fuse_matvec_stack(dev, &code[i], k, d) == PLINTH_OK) {
+            *n_d = 1;
+            *used = k;
+            return PLINTH_OK;
+        }
     if (i + 1 < n && (fuse_gelu_binary(dev, &code[i], d) == PLINTH_OK ||
                       fuse_rms_norm_add(dev, &code[i], d) == PLINTH_OK)) {
         *n_d = 1;

@@ -42,6 +42,13 @@ const char *vulkan_shape_str(const plinth_view *v, char *buf, size_t size);
 int32_t vulkan_encode_matmul(plinth_device *dev, const plinth_view *out, const plinth_view *in,
                              const void *attrs, bool check_only, vulkan_dispatch *d,
                              uint32_t *n_d);
+/* Matrix-vector products of one a (one row) with 2 or 3 matrices stacked
+ * row after row in b ([N1 + N2 (+ N3), K], transposed), as one dispatch
+ * writing outs[0..n_out) (dense f32, one buffer). UNSUPPORTED where the
+ * matvec shader would not run it. */
+int32_t vulkan_encode_matvec_stack(plinth_device *dev, const plinth_view *outs, int n_out,
+                                   const plinth_view *in, const void *attrs,
+                                   vulkan_dispatch *d);
 int32_t vulkan_encode_get_rows(plinth_device *dev, const plinth_view *out,
                                const plinth_view *in, const void *attrs, bool check_only,
                                vulkan_dispatch *d, uint32_t *n_d);

@@ -3,7 +3,8 @@
  *
  * Sections:
  *   1. matmul: choosing a variant (matrix-vector for few rows; register
- *      blocking or shared-memory tiles for the rest) and vec4 loads
+ *      blocking or shared-memory tiles for the rest), vec4 / 32-byte loads,
+ *      stacked matrix-vector products (vulkan_fuse.c)
  *   2. get_rows / set_rows
  *   3. rope
  *   4. attention (fused, over the KV cache)
@@ -26,13 +27,21 @@ typedef struct pc_matmul {
     int32_t m, n, k, o1;
     int32_t pad[2];
     int32_t so[4], sa[4], sb[4];
+    /* Stacked matrix-vector products (vulkan_encode_matvec_stack): columns
+     * [0, n1) go to o, [n1, n1 + n2) to o2, the rest to o3. Otherwise
+     * n1 = n and o2 = o3 = o. */
+    uint32_t o2[2], o3[2];
+    int32_t n1, n2;
 } pc_matmul;
 
 /* Rows of a up to which the matrix-vector shader is used (decode). */
 #define MATVEC_MAX_M 2
 
+/* One dispatch; `more` (n_more <= 2) are the further outputs of a stack
+ * (then m == 1, no batch, every output dense f32 in one buffer). */
 static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plinth_view *in,
-                          const void *attrs, bool check_only, vulkan_dispatch *d)
+                          const void *attrs, bool check_only, vulkan_dispatch *d,
+                          const plinth_view *more, int n_more)
 {
     const plinth_view *a = &in[0], *b = &in[1];
     const bool tb = ((const plinth_attr_matmul *)attrs)->transpose_b != 0;
@@ -42,7 +51,10 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "matmul: out dtype differs from a's");
     const int64_t m = a->shape[2], k = a->shape[3];
     const int64_t bk = tb ? b->shape[3] : b->shape[2], n = tb ? b->shape[2] : b->shape[3];
-    bool ok = bk == k && out->shape[2] == m && out->shape[3] == n;
+    int64_t n_outs = out->shape[3];
+    for (int j = 0; j < n_more; j++)
+        n_outs += more[j].shape[3];
+    bool ok = bk == k && out->shape[2] == m && n_outs == n;
     for (int i = 0; i < 2; i++) {
         ok = ok && (a->shape[i] == out->shape[i] || a->shape[i] == 1);
         ok = ok && (b->shape[i] == out->shape[i] || b->shape[i] == 1);
@@ -63,11 +75,17 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
         st = vulkan_view(dev, PLINTH_OP_MATMUL, "a", a, check_only, d, &va);
     if (st == PLINTH_OK)
         st = vulkan_view(dev, PLINTH_OP_MATMUL, "b", b, check_only, d, &vb);
+    vview vm[2];
+    for (int j = 0; j < n_more && st == PLINTH_OK; j++)
+        st = vulkan_view(dev, PLINTH_OP_MATMUL, "out", &more[j], check_only, d, &vm[j]);
     if (st != PLINTH_OK || check_only)
         return st;
 
     pc_matmul pc = {.m = (int32_t)m, .n = (int32_t)n, .k = (int32_t)k,
-                    .o1 = (int32_t)out->shape[1]};
+                    .o1 = (int32_t)out->shape[1], .n1 = (int32_t)out->shape[3],
+                    .n2 = n_more == 2 ? (int32_t)more[0].shape[3] : (int32_t)n};
+    memcpy(pc.o2, n_more ? vm[0].addr : vo.addr, 8);
+    memcpy(pc.o3, n_more ? vm[n_more - 1].addr : vo.addr, 8);
     memcpy(pc.o, vo.addr, 8);
     memcpy(pc.a, va.addr, 8);
     memcpy(pc.b, vb.addr, 8);
@@ -93,28 +111,49 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
     d->spec[2] = kvec;
     const uint32_t ny = (uint32_t)((m + 63) / 64), nx64 = (uint32_t)((n + 63) / 64);
     if (m <= MATVEC_MAX_M) {
-        d->shader = VULKAN_SH_MATMUL_VEC;
+        d->shader = dev->int64 ? VULKAN_SH_MATMUL_VEC_I64 : VULKAN_SH_MATMUL_VEC;
         d->n_spec = 8;
         bool sg = dev->matvec_variant == VULKAN_GPU_STYLE;
         d->spec[3] = sg;
-        /* Columns per invocation: measured on lavapipe (262144 x 640),
-         * bf16 1.9 / 2.8 / 3.5 / 1.0 GB/s with 1 / 2 / 4 / 8 columns; under
-         * load, 4 against 1: f32 2.8 vs 1.2-1.7, bf16 2.2 vs 0.6-0.9.
-         * Again at load ~1 (bench_vulkan ... matvec, 3 alternating rounds):
-         * f32 / bf16 GB/s 5.4-5.7 / 4.4-4.5 with 4 columns, 4.4-4.6 / 3.3
-         * with 2, 3.2-3.4 / 2.4 with 1 (8 k per uvec4 load for bf16 too),
-         * 3.6 / 2.1 a subgroup per column; 8 columns 6.2 / 5.2 (the
-         * default on CPU devices, with 32-invocation workgroups: see
-         * vulkan_device.c). Workgroups of 128 and K as a specialisation
-         * constant (matvec_kc) change nothing measurable there; kc is off
-         * by default. Without the loads of a, bf16 goes from 4.4 to 5.6:
-         * llvmpipe seems to gather a per lane though its index is uniform. */
-        d->spec[4] = sg || !kvec ? 1 : dev->matvec_rows ? dev->matvec_rows : 4;
-        d->spec[5] = !sg && kvec && !dev->no_k8 && !b32 && k % 8 == 0 &&
-                     vb.byte_addr % 16 == 0 &&
-                     pc.sb[0] % 8 == 0 && pc.sb[1] % 8 == 0 && pc.sb[3] % 8 == 0;
+        /* k per load (matvec.glsl KW): 32 bytes of b where the rows allow
+         * it and the device has 64-bit integers, else 16 bytes of a 16-bit
+         * b, else 4 k. a is read 16 bytes at a time in all three. */
+        const int64_t k32 = b32 ? 8 : 16;
+        const bool w32 = !sg && kvec && dev->int64 && k % k32 == 0 && vb.byte_addr % 32 == 0 &&
+                         va.byte_addr % 16 == 0 && pc.sb[0] % k32 == 0 &&
+                         pc.sb[1] % k32 == 0 && pc.sb[3] % k32 == 0;
+        const bool w16 = !sg && kvec && !b32 && k % 8 == 0 && vb.byte_addr % 16 == 0 &&
+                         pc.sb[0] % 8 == 0 && pc.sb[1] % 8 == 0 && pc.sb[3] % 8 == 0;
+        d->spec[5] = dev->no_k8 ? 0 : w32 ? 2 : w16 ? 1 : 0;
+        /* Columns per invocation (CPU style). llvmpipe (Mesa 22.3) runs a
+         * storage-buffer load whose address differs per lane as a loop over
+         * lanes and components (matvec.glsl), so what counts is loads per
+         * byte: a is loaded once per NR columns, b in 32-byte pieces.
+         * Measured on the 262144 x 640 logits matvec (bench_vulkan ...
+         * matvec, GB/s f32 / bf16): 16-byte loads, NR 1 / 2 / 4 / 8: 3.3 /
+         * 2.4, 4.5 / 3.3, 5.5 / 4.4, 6.2 / 5.2; 32-byte loads, NR 4 / 8 /
+         * 16 / 24 / 32: 7.0 / 5.7, 8.6 / 6.9, 8.8 / 7.3, 7.2 / 8.0, 6.6 /
+         * 7.6. So 16 for f32 and 24 for 16-bit b, 8 with smaller loads;
+         * fewer where the matrix is too small to give every core several
+         * workgroups (below). */
+        int nr = sg || !kvec ? 1 : dev->matvec_rows > 0 ? dev->matvec_rows
+                               : dev->matvec_rows == 0 ? 4
+                               : d->spec[5] == 2 ? (b32 ? 16 : 24) : 8;
         d->spec[6] = !sg && kvec && dev->matvec_kc == 2 ? (int32_t)k : 0;
         d->spec[7] = sg ? 64 : dev->matvec_wg ? dev->matvec_wg : 64;
+        /* Enough workgroups to keep every core of a CPU device busy on the
+         * small per-layer matrices: with 32 x 8 columns per group, a
+         * 256-column k_proj was one group (one busy core) and 640-column
+         * o/down_proj three (two rounds on two cores). Halve the group down
+         * to one subgroup until there are at least 16, then (per-dispatch
+         * choice only) the columns per invocation until there are 8. */
+        while (!sg && d->spec[7] > (int32_t)dev->subgroup_size && d->spec[7] % 2 == 0 &&
+               n < (int64_t)16 * d->spec[7] * nr)
+            d->spec[7] /= 2;
+        while (!sg && dev->matvec_rows < 0 && nr > 4 && nr % 2 == 0 &&
+               n < (int64_t)8 * d->spec[7] * nr)
+            nr /= 2;
+        d->spec[4] = nr;
         uint32_t per_group = sg ? 64 / dev->subgroup_size : (uint32_t)(d->spec[7] * d->spec[4]);
         d->groups[0] = (uint32_t)((n + per_group - 1) / per_group);
         d->groups[1] = (uint32_t)m;
@@ -135,12 +174,29 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
     if (d->groups[0] > 65535)
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "matmul: N = %lld is too wide",
                            (long long)n);
+    if (n_more && d->shader != VULKAN_SH_MATMUL_VEC && d->shader != VULKAN_SH_MATMUL_VEC_I64)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "matmul: a stack needs the matvec");
     VULKAN_PUSH(d, pc);
     d->write = vo.range;
+    for (int j = 0; j < n_more; j++) { /* one span over the outputs (same buffer) */
+        d->write.lo = vm[j].range.lo < d->write.lo ? vm[j].range.lo : d->write.lo;
+        d->write.hi = vm[j].range.hi > d->write.hi ? vm[j].range.hi : d->write.hi;
+    }
     d->n_reads = 2;
     d->reads[0] = va.range;
     d->reads[1] = vb.range;
     return PLINTH_OK;
+}
+
+int32_t vulkan_encode_matvec_stack(plinth_device *dev, const plinth_view *outs, int n_out,
+                                   const plinth_view *in, const void *attrs,
+                                   vulkan_dispatch *d)
+{
+    memset(d, 0, sizeof *d);
+    if (n_out < 2 || n_out > 3 || in[0].shape[2] != 1 || (dev->desc &&
+        vulkan_view_bytes(&in[1]) + 2 * PLINTH_ALIGNMENT > dev->max_range))
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "matmul: no stack here");
+    return matmul_one(dev, &outs[0], in, attrs, false, d, outs + 1, n_out - 1);
 }
 
 /* Descriptor mode: how many of `total` rows (step `stride` bytes, the
@@ -184,7 +240,7 @@ int32_t vulkan_encode_matmul(plinth_device *dev, const plinth_view *out, const p
     *n_d = 1;
     if (!dev->desc || vulkan_view_bytes(b) + 2 * PLINTH_ALIGNMENT <= dev->max_range ||
         vulkan_dtype_size(b->dtype) == 0)
-        return matmul_one(dev, out, in, attrs, check_only, d);
+        return matmul_one(dev, out, in, attrs, check_only, d, NULL, 0);
     const int nd = ((const plinth_attr_matmul *)attrs)->transpose_b ? 2 : 3;
     plinth_view one = *b;
     one.shape[nd] = 1;
@@ -199,7 +255,7 @@ int32_t vulkan_encode_matmul(plinth_device *dev, const plinth_view *out, const p
         o.shape[3] = len;
         o.offset = (uint64_t)((int64_t)out->offset + n0 * out->stride[3]);
         memset(&d[c], 0, sizeof d[c]);
-        st = matmul_one(dev, &o, part, attrs, check_only, &d[c]);
+        st = matmul_one(dev, &o, part, attrs, check_only, &d[c], NULL, 0);
     }
     return st;
 }

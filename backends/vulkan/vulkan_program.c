@@ -20,6 +20,7 @@ typedef struct vulkan_program {
     VkCommandBuffer cmd;
     VkDescriptorPool pool; /* descriptor mode */
     uint32_t n_dispatch, n_barriers;
+    vulkan_profile prof; /* PLINTH_VULKAN_PROFILE=1 */
 } vulkan_program;
 
 /* ---------------------------------------------------------------- 1 ---- */
@@ -87,6 +88,8 @@ static int32_t record(plinth_device *dev, vulkan_program *prog, vulkan_dispatch 
     if (r == VK_SUCCESS) {
         /* The previous run's (and uploads') writes before this run's reads. */
         vulkan_barrier(dev, prog->cmd);
+        if (prog->prof.pool)
+            vulkan_profile_mark(dev, prog->cmd, &prog->prof, NULL);
         for (uint32_t i = 0; i < n; i++) {
             const vulkan_dispatch *d = &ds[i];
             if ((uint64_t)d->groups[0] * d->groups[1] * d->groups[2] == 0)
@@ -98,6 +101,8 @@ static int32_t record(plinth_device *dev, vulkan_program *prog, vulkan_dispatch 
             }
             add_pending(&p, d);
             vulkan_record(dev, prog->cmd, d);
+            if (prog->prof.pool)
+                vulkan_profile_mark(dev, prog->cmd, &prog->prof, d);
             prog->n_dispatch++;
         }
         vulkan_barrier_host(dev, prog->cmd);
@@ -206,6 +211,8 @@ int32_t vulkan_prepare(plinth_device *dev, const plinth_instruction *code, uint3
         if (dev->vk.vkAllocateCommandBuffers(dev->device, &cai, &prog->cmd) != VK_SUCCESS)
             st = vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: cannot allocate a command buffer");
     }
+    if (st == PLINTH_OK && vulkan_profile_enabled())
+        st = vulkan_profile_begin(dev, &prog->prof, l.n);
     if (st == PLINTH_OK)
         st = record(dev, prog, l.d, l.n);
     vulkan_free(l.d);
@@ -238,6 +245,8 @@ int32_t vulkan_execute(plinth_device *dev, void *program)
         r = dev->vk.vkWaitForFences(dev->device, 1, &dev->fence, VK_TRUE, UINT64_MAX);
     if (r != VK_SUCCESS)
         return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: execute: %s", vulkan_result_name(r));
+    if (prog->prof.pool)
+        vulkan_profile_collect(dev, &prog->prof);
     return vulkan_check_messages(dev);
 }
 
@@ -250,5 +259,6 @@ void vulkan_release(plinth_device *dev, void *program)
         dev->vk.vkFreeCommandBuffers(dev->device, dev->pool, 1, &prog->cmd);
     if (prog->pool)
         dev->vk.vkDestroyDescriptorPool(dev->device, prog->pool, NULL);
+    vulkan_profile_end(dev, &prog->prof);
     vulkan_free(prog);
 }

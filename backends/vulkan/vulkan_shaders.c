@@ -23,6 +23,7 @@
 #include "matmul_spv.h"
 #include "matmul_tiled_spv.h"
 #include "matmul_vec_spv.h"
+#include "matmul_vec_i64_spv.h"
 #include "mul_spv.h"
 #include "rms_norm_spv.h"
 #include "rope_spv.h"
@@ -43,6 +44,7 @@
 #include "matmul_desc_spv.h"
 #include "matmul_tiled_desc_spv.h"
 #include "matmul_vec_desc_spv.h"
+#include "matmul_vec_i64_desc_spv.h"
 #include "mul_desc_spv.h"
 #include "rms_norm_desc_spv.h"
 #include "rope_desc_spv.h"
@@ -58,7 +60,7 @@ const vulkan_spirv vulkan_shaders[VULKAN_SH_COUNT] = {
     SH(ADD, add), SH(SUB, sub), SH(MUL, mul), SH(DIV, div), SH(SCALE, scale),
     SH(GELU_TANH, gelu_tanh), SH(SILU, silu), SH(RMS_NORM, rms_norm),
     SH(SOFTMAX, softmax), SH(ARGMAX, argmax), SH(MATMUL, matmul),
-    SH(MATMUL_TILED, matmul_tiled), SH(MATMUL_VEC, matmul_vec), SH(GET_ROWS, get_rows),
+    SH(MATMUL_TILED, matmul_tiled), SH(MATMUL_VEC, matmul_vec), SH(MATMUL_VEC_I64, matmul_vec_i64), SH(GET_ROWS, get_rows),
     SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention), SH(CAST, cast),
     SH(COPY, copy), SH(CONCAT, concat),
 };
@@ -70,7 +72,7 @@ const vulkan_spirv vulkan_shaders_desc[VULKAN_SH_COUNT] = {
     SH(ADD, add), SH(SUB, sub), SH(MUL, mul), SH(DIV, div), SH(SCALE, scale),
     SH(GELU_TANH, gelu_tanh), SH(SILU, silu), SH(RMS_NORM, rms_norm),
     SH(SOFTMAX, softmax), SH(ARGMAX, argmax), SH(MATMUL, matmul),
-    SH(MATMUL_TILED, matmul_tiled), SH(MATMUL_VEC, matmul_vec), SH(GET_ROWS, get_rows),
+    SH(MATMUL_TILED, matmul_tiled), SH(MATMUL_VEC, matmul_vec), SH(MATMUL_VEC_I64, matmul_vec_i64), SH(GET_ROWS, get_rows),
     SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention), SH(CAST, cast),
     SH(COPY, copy), SH(CONCAT, concat),
 };
