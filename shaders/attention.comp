@@ -4,9 +4,10 @@
 // per (query head, query), keys in blocks of 64 with an online softmax, so
 // scores are never written to memory. Lane l scores key j0 + l; then each
 // lane accumulates the output dims d = l, l + 64, ... over the block.
-// Visible keys for query t: j < kv_len, j <= pos[t], pos[t] - j < window
-// (window > 0). GQA: head h reads kv head h / group. No visible key: zeros.
+// Any dtypes and strides; GPUs (attention_lanes.comp is the CPU devices'
+// variant). Which keys a query sees: attention.glsl.
 #include "common.glsl"
+#include "attention.glsl"
 
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const int DT_Q = 0; // q and out
@@ -14,17 +15,6 @@ layout(constant_id = 1) const int DT_K = 0;
 layout(constant_id = 2) const int DT_V = 0;
 #define MAXC 8       // dv <= 512
 #define MAXD 512     // dk <= 512
-
-layout(push_constant) uniform PC {
-    uvec2 q, k, v, o, pos, kvl;
-    int dk, dv, s_len, window;
-    float scale;
-    int group, spos, pad_;
-    int sq[3];  // t, h, d (arrays of int: no vec3 padding)
-    int sk[3];  // s, h, d
-    int sv[3];
-    int so[3];
-} pc;
 
 shared float qs[MAXD];
 shared float sc[64];
@@ -35,10 +25,8 @@ void main()
     int lane = int(gl_LocalInvocationID.x);
     int h = int(gl_WorkGroupID.x), t = int(gl_WorkGroupID.y);
     int kh = h / pc.group;
-    int p = I32_AT(pc.pos, t * pc.spos);
-    int kv_len = I32_AT(pc.kvl, 0);
-    int hi = min(p + 1, min(kv_len, pc.s_len));
-    int lo = pc.window > 0 ? max(p - pc.window + 1, 0) : 0;
+    int lo, hi;
+    visible_keys(t, lo, hi);
     for (int d = lane; d < pc.dk; d += 64)
         qs[d] = ld(pc.q, DT_Q, t * pc.sq[0] + h * pc.sq[1] + d * pc.sq[2]);
     barrier();

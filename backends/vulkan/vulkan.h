@@ -58,6 +58,7 @@ enum vulkan_shader {
     VULKAN_SH_ARGMAX, VULKAN_SH_MATMUL, VULKAN_SH_MATMUL_TILED, VULKAN_SH_MATMUL_VEC,
     VULKAN_SH_MATMUL_VEC_I64,
     VULKAN_SH_GET_ROWS, VULKAN_SH_SET_ROWS, VULKAN_SH_ROPE, VULKAN_SH_ATTENTION,
+    VULKAN_SH_ATTENTION_LANES,
     VULKAN_SH_CAST, VULKAN_SH_COPY, VULKAN_SH_CONCAT,
     VULKAN_SH_COUNT
 };
@@ -202,6 +203,7 @@ struct plinth_device {
     /* Configuration (device_open config / environment). */
     bool validation;
     int matmul_variant, matvec_variant;
+    int attention_variant; /* CPU style: attention_lanes.comp where it applies */
     int matvec_rows; /* columns per invocation of the CPU-style matvec (-1: per dispatch) */
     bool no_k8;      /* matvec: b 4 k per load (no 16- or 32-byte loads) */
     int matvec_wg;   /* CPU-style matvec invocations per workgroup (0: default) */

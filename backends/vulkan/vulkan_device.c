@@ -3,6 +3,7 @@
  *
  * Sections:
  *   1. configuration ("validation=1,matmul=blocked|tiled,matvec=rows|subgroup,
+ *      attention=lanes|blocks,
  *      memory=auto|staging,address=descriptor|device,fuse=0|1,
  *      matvec_rows=1..32,matvec_k8=0|1,matvec_wg=32|64|128|256,matvec_kc=0|1,
  *      int64=0|1";
@@ -23,7 +24,7 @@
 typedef struct config {
     bool validation;
     bool force_staging;
-    int matmul, matvec;
+    int matmul, matvec, attention;
     int address; /* 0 auto, 1 descriptor, 2 device */
     int fuse;    /* 0 auto (on), 1 off, 2 on */
     int matvec_rows;
@@ -58,6 +59,10 @@ static int32_t parse_config(const char *s, config *c)
             c->matvec = VULKAN_CPU_STYLE;
         else if (strcmp(item, "matvec") == 0 && strcmp(val, "subgroup") == 0)
             c->matvec = VULKAN_GPU_STYLE;
+        else if (strcmp(item, "attention") == 0 && strcmp(val, "lanes") == 0)
+            c->attention = VULKAN_CPU_STYLE;
+        else if (strcmp(item, "attention") == 0 && strcmp(val, "blocks") == 0)
+            c->attention = VULKAN_GPU_STYLE;
         else if (strcmp(item, "memory") == 0 && strcmp(val, "staging") == 0)
             c->force_staging = true;
         else if (strcmp(item, "memory") == 0 && strcmp(val, "auto") == 0)
@@ -82,7 +87,7 @@ static int32_t parse_config(const char *s, config *c)
         else if (item[0])
             return vulkan_fail(NULL, PLINTH_ERR_INVALID,
                                "vulkan: unknown config '%s=%s' (known: validation=0|1, "
-                               "matmul=blocked|tiled, matvec=rows|subgroup, "
+                               "matmul=blocked|tiled, matvec=rows|subgroup, attention=lanes|blocks, "
                                "memory=auto|staging, address=descriptor|device, fuse=0|1, "
                                "matvec_rows=1..32, matvec_k8=0|1, matvec_wg=32|64|128|256, "
                                "matvec_kc=0|1, int64=0|1)", item, val);
@@ -382,6 +387,15 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
     dev->no_k8 = cfg->no_k8;
     dev->matvec_wg = cfg->matvec_wg ? cfg->matvec_wg : cpu ? 32 : 0;
     dev->matvec_kc = cfg->matvec_kc;
+    /* Attention: one subgroup per query with 32-byte loads on CPU devices
+     * (attention_lanes.comp; needs shaderInt64 and subgroup arithmetic, and
+     * a workgroup of the reported subgroup size being one subgroup, which
+     * GPUs with varying subgroup sizes do not promise), 64-lane blocks with
+     * shared scores elsewhere. */
+    dev->attention_variant = cpu && cfg->attention != VULKAN_GPU_STYLE ? VULKAN_CPU_STYLE
+                                                                        : VULKAN_GPU_STYLE;
+    if (!dev->int64 || !dev->subgroup_arith)
+        dev->attention_variant = VULKAN_GPU_STYLE;
     if (dev->matvec_variant == VULKAN_GPU_STYLE &&
         (!dev->subgroup_arith || dev->subgroup_size == 0 || 64 % dev->subgroup_size != 0))
         dev->matvec_variant = VULKAN_CPU_STYLE;

@@ -529,6 +529,19 @@ int32_t vulkan_encode_attention(plinth_device *dev, const plinth_view *out,
     d->spec[0] = q->dtype;
     d->spec[1] = k->dtype;
     d->spec[2] = v->dtype;
+    /* attention_lanes.comp: lane chunks of 8 dims read as 32 bytes. */
+    const int64_t dk = q->shape[3], dv = v->shape[3], span = 8 * (int64_t)dev->subgroup_size;
+    if (dev->attention_variant == VULKAN_CPU_STYLE && k->dtype == PLINTH_F32 &&
+        v->dtype == PLINTH_F32 && dk % 8 == 0 && dv % 8 == 0 && pc.sk[2] == 1 &&
+        pc.sv[2] == 1 && pc.sk[0] % 8 == 0 && pc.sk[1] % 8 == 0 && pc.sv[0] % 8 == 0 &&
+        pc.sv[1] % 8 == 0 && vk.byte_addr % 32 == 0 && vv.byte_addr % 32 == 0 &&
+        dev->subgroup_size > 0 && dev->subgroup_size <= 128) {
+        d->shader = VULKAN_SH_ATTENTION_LANES;
+        d->n_spec = 4;
+        d->spec[1] = (int32_t)((dk + span - 1) / span);
+        d->spec[2] = (int32_t)((dv + span - 1) / span);
+        d->spec[3] = (int32_t)dev->subgroup_size;
+    }
     VULKAN_PUSH(d, pc);
     d->groups[0] = vulkan_numel(out) ? (uint32_t)hq : 0;
     d->groups[1] = (uint32_t)q->shape[1];

@@ -14,6 +14,7 @@
 #include "add_spv.h"
 #include "argmax_spv.h"
 #include "attention_spv.h"
+#include "attention_lanes_spv.h"
 #include "cast_spv.h"
 #include "concat_spv.h"
 #include "copy_spv.h"
@@ -35,6 +36,7 @@
 #include "add_desc_spv.h"
 #include "argmax_desc_spv.h"
 #include "attention_desc_spv.h"
+#include "attention_lanes_desc_spv.h"
 #include "cast_desc_spv.h"
 #include "concat_desc_spv.h"
 #include "copy_desc_spv.h"
@@ -61,7 +63,7 @@ const vulkan_spirv vulkan_shaders[VULKAN_SH_COUNT] = {
     SH(GELU_TANH, gelu_tanh), SH(SILU, silu), SH(RMS_NORM, rms_norm),
     SH(SOFTMAX, softmax), SH(ARGMAX, argmax), SH(MATMUL, matmul),
     SH(MATMUL_TILED, matmul_tiled), SH(MATMUL_VEC, matmul_vec), SH(MATMUL_VEC_I64, matmul_vec_i64), SH(GET_ROWS, get_rows),
-    SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention), SH(CAST, cast),
+    SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention), SH(ATTENTION_LANES, attention_lanes), SH(CAST, cast),
     SH(COPY, copy), SH(CONCAT, concat),
 };
 
@@ -73,6 +75,6 @@ const vulkan_spirv vulkan_shaders_desc[VULKAN_SH_COUNT] = {
     SH(GELU_TANH, gelu_tanh), SH(SILU, silu), SH(RMS_NORM, rms_norm),
     SH(SOFTMAX, softmax), SH(ARGMAX, argmax), SH(MATMUL, matmul),
     SH(MATMUL_TILED, matmul_tiled), SH(MATMUL_VEC, matmul_vec), SH(MATMUL_VEC_I64, matmul_vec_i64), SH(GET_ROWS, get_rows),
-    SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention), SH(CAST, cast),
+    SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention), SH(ATTENTION_LANES, attention_lanes), SH(CAST, cast),
     SH(COPY, copy), SH(CONCAT, concat),
 };
