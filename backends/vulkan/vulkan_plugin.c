@@ -192,8 +192,9 @@ static void describe(VkPhysicalDevice pd, device_entry *e)
                           : !f11.storageBuffer16BitAccess ? "storageBuffer16BitAccess"
                                                           : NULL;
     snprintf(info->features, sizeof info->features,
-             "heaps=%.96s subgroup=%u%s%s%s%s%s bf16=emulated%s%s", heaps, sg.subgroupSize,
+             "heaps=%.96s subgroup=%u%s%s%s%s%s%s bf16=emulated%s%s", heaps, sg.subgroupSize,
              f12.shaderFloat16 ? " fp16" : "", f12.shaderInt8 ? " int8" : "",
+             f2.features.shaderInt64 ? " int64" : "",
              f11.storageBuffer16BitAccess ? " storage16" : "",
              f12.storageBuffer8BitAccess ? " storage8" : "",
              f12.bufferDeviceAddress ? " bda" : "", missing ? " UNUSABLE: lacks " : "",
