@@ -3,6 +3,7 @@
  * matmul shapes, next to references measured in the same run.
  *
  *   bench_ops [--plugin PATH] [--threads N] [--reps N] [--prefill-logits]
+ *             [--shape NAME] [--m ROWS] [--readbw N] [--no-blas]
  *
  * Sections: timing and references (read bandwidth, OpenBLAS); the plugin;
  * shapes; main.
@@ -11,10 +12,13 @@
  * so every figure is a median of repeats and the read-only bandwidth is
  * measured right before each decode shape: compare ratios, not absolutes.
  * Decode (M = 1) rotates over enough copies of the weights to defeat the
- * 32 MB L3 (as real decode does: each layer's weights are read once).
+ * L3 (260 MB on the 2-core VM; as real decode does: each layer's weights
+ * are read once).
  * OpenBLAS is dlopen'ed after OPENBLAS_CORETYPE=SkylakeX is set (the Debian
  * build otherwise runs its Haswell kernels here; see toolchain notes);
- * absent, its columns read "-".
+ * absent, its columns read "-". --no-blas leaves it out: its threads keep
+ * spinning after each call and took a core from the plugin's next shape
+ * (bf16 rows after an f32 OpenBLAS run measured at half speed).
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -193,6 +197,7 @@ int main(int argc, char **argv)
     int readbw_only = 0;     /* --readbw N: print N read-bandwidth samples, exit */
     const char *only = NULL; /* --shape NAME: just that shape */
     int64_t only_m = 0;      /* --m 1|512: just that pass */
+    bool blas = true;        /* --no-blas: no OpenBLAS columns */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--plugin") && i + 1 < argc)
             path = argv[++i];
@@ -208,9 +213,11 @@ int main(int argc, char **argv)
             only = argv[++i];
         else if (!strcmp(argv[i], "--m") && i + 1 < argc)
             only_m = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--no-blas"))
+            blas = false;
         else {
             fprintf(stderr, "usage: bench_ops [--plugin PATH] [--threads N] [--reps N] "
-                            "[--prefill-logits] [--shape NAME] [--m ROWS] [--readbw N]\n");
+                            "[--prefill-logits] [--shape NAME] [--m ROWS] [--readbw N] [--no-blas]\n");
             return 2;
         }
     }
@@ -250,7 +257,8 @@ int main(int argc, char **argv)
     }
     plinth_device_info info = {.struct_size = sizeof info};
     api->device_info(0, &info);
-    load_openblas(threads);
+    if (blas)
+        load_openblas(threads);
     printf("plugin %s: %s | OpenBLAS core %s | threads %d | median of %d\n", path,
            info.features, ob_core, threads, reps);
 
@@ -278,7 +286,7 @@ int main(int argc, char **argv)
                 const int64_t es = wdt == PLINTH_F32 ? 4 : 2;
                 const uint64_t wbytes = (uint64_t)(n * k * es);
                 /* copies so decode reads from DRAM, as it does in a model */
-                int copies = m < 64 && !logits ? (int)(96e6 / (double)wbytes) + 1 : 1;
+                int copies = m < 64 && !logits ? (int)(640e6 / (double)wbytes) + 1 : 1;
                 plinth_buffer wb, ab, ob;
                 api->buffer_alloc(dev, wbytes * (uint64_t)copies, &wb);
                 api->buffer_alloc(dev, (uint64_t)(m * k * 4), &ab);

@@ -97,6 +97,16 @@ typedef void (*cpu_task_fn)(void *ctx, int64_t task, uint32_t thread);
 int32_t cpu_pool_create(uint32_t n_threads, cpu_pool **out);
 void cpu_pool_destroy(cpu_pool *pool);
 void cpu_parallel(cpu_device *dev, int64_t n_tasks, cpu_task_fn fn, void *ctx);
+/* The same, but the tasks are cut into one contiguous block per thread
+ * (block b: tasks [cpu_block_start(n, T, b), cpu_block_start(n, T, b + 1))
+ * with T = cpu_pool_threads()), each thread runs its own block in order
+ * and then helps with the others: a streaming kernel sees one long run of
+ * addresses per thread and may prefetch across its tasks' boundaries up to
+ * its block's end. */
+void cpu_parallel_blocked(cpu_device *dev, int64_t n_tasks, cpu_task_fn fn, void *ctx);
+int64_t cpu_block_start(int64_t n_tasks, uint32_t n_blocks, uint32_t b);
+/* Threads the next job will run on (1 while the pool runs jobs inline). */
+uint32_t cpu_pool_threads(cpu_device *dev);
 
 /* ---------------------------------------------------------------- 3 ---- */
 

@@ -21,8 +21,9 @@ typedef struct mm_problem {
     bool tb;
 } mm_problem;
 
-/* GEMV: rows [n0, n1) of the output columns, all m rows of a; tb only. */
-void cpu_gemv_avx512(const mm_problem *p, int64_t n0, int64_t n1);
+/* GEMV: rows [n0, n1) of the output columns, all m rows of a; tb only.
+ * The AVX-512 one prefetches weight rows ahead up to row pf_end (>= n1). */
+void cpu_gemv_avx512(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end);
 void cpu_gemv_avx2(const mm_problem *p, int64_t n0, int64_t n1);
 
 /* GEMM pieces (AVX-512): pack 12-row blocks of a as [k][12] (zero padded),

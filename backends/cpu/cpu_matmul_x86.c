@@ -4,7 +4,8 @@
  * Sections:
  *   1. GEMV, AVX-512: 4 weight rows at a time, 2 accumulators each, one
  *      loop per weight dtype (bf16 widened in registers: exact; f16
- *      through F16C), software prefetch of the rows 8 further on
+ *      through F16C), software prefetch ahead (bf16: at two distances,
+ *      into L1 and L2)
  *   2. GEMV, AVX2: the same with 8 lanes
  *   3. GEMM, AVX-512: packing (16x16 register transposes for [N][K]
  *      weights and for A), the 12x32 micro-tile (24 zmm accumulators),
@@ -35,17 +36,50 @@ CPU_AVX512 static inline __mmask16 tail16(int64_t n)
     return (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1);
 }
 
-/* How far ahead (in weight rows) the GEMV prefetches: DRAM latency is
- * ~100+ ns and a 4-row step of bf16 K=640 rows takes ~130 ns at 40 GB/s,
- * so 8 rows ahead covers it; PLINTH_CPU_GEMV_PF overrides (benchmarks). */
-static int gemv_pf_rows(void)
+/* The GEMV's software prefetch. bf16 rows: two levels, the 4-row block
+ * 10 KB ahead into L1 (T0) and the one 40 KB ahead into L2 (T2), each in
+ * address order, spread over the k loop (one run of lines per 32 k).
+ * Measured streaming 512 MB of bf16 K=640 rows (1 | 2 threads, GB/s; a
+ * read-only loop got 16.8 | 32.8 in the same run):
+ *   T0 line i of each row 8 rows ahead (before)   15.3 | 30.1
+ *   T0 in address order, 4-12 rows ahead           15.7 | 31.4
+ *   T0 8 rows + T2 16-48 rows ahead               16.9 | 33.5-34.1
+ *   T1/T2 alone 8-16 rows, NTA                     <= 14.6 | 29.5, 7
+ * With the widening and the FMAs in the loop the core does not run far
+ * enough ahead with its demand loads; the far T2 prefetch keeps L2 misses
+ * in flight and the near T0 one brings them on to L1. f32 and f16 rows
+ * keep T0 on line i of each row 8 rows ahead: for f32 (half the work per
+ * byte) the two levels measured 2-9% slower (logits matrix and decode, 1
+ * thread), T0 alone in address order 10% slower; f16 is not measured.
+ * PLINTH_CPU_GEMV_PF=N sets near (bf16: KB, else rows), 0 turns
+ * prefetching off (benchmarks). */
+static int64_t gemv_pf_near(int32_t wdt)
 {
-    static int pf = -1;
-    if (pf < 0) {
+    static int64_t pf = -2; /* -2: not read yet; -1: not set */
+    if (pf == -2) {
         const char *e = getenv("PLINTH_CPU_GEMV_PF");
-        pf = e ? atoi(e) : 8;
+        pf = e && atoll(e) >= 0 ? atoll(e) : -1;
     }
-    return pf;
+    return pf >= 0 ? pf : wdt == PLINTH_BF16 ? 10 : 8;
+}
+
+typedef struct gemv_pf {
+    const char *near, *far; /* NULL: none */
+    int64_t step;           /* bytes per 32 k, whole lines */
+} gemv_pf;
+
+CPU_AVX512 static inline __attribute__((always_inline)) void gemv_prefetch(gemv_pf *f)
+{
+    if (f->near) {
+        for (int64_t l = 0; l < f->step; l += 64)
+            _mm_prefetch(f->near + l, _MM_HINT_T0);
+        f->near += f->step;
+    }
+    if (f->far) {
+        for (int64_t l = 0; l < f->step; l += 64)
+            _mm_prefetch(f->far + l, _MM_HINT_T2);
+        f->far += f->step;
+    }
 }
 
 /* Four dot products of x with rows r[0..3] of dtype DT, length k; rows
@@ -105,7 +139,7 @@ GEMV_KERNEL(dot4_f16, PLINTH_F16, 2)
  * same products, summed in a different order. The k tail (< 32) takes the
  * 16-wide path. */
 CPU_AVX512 static void dot4_bf16(const float *x, const uint8_t *const r[4], int64_t k,
-                                 int64_t pf, float *res)
+                                 gemv_pf f, float *res)
 {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
@@ -115,12 +149,7 @@ CPU_AVX512 static void dot4_bf16(const float *x, const uint8_t *const r[4], int6
     const __m512i z = _mm512_setzero_si512();
     int64_t i = 0;
     for (; i + 32 <= k; i += 32) {
-        if (pf) {
-            _mm_prefetch((const char *)(r0 + pf + i * 2), _MM_HINT_T0);
-            _mm_prefetch((const char *)(r1 + pf + i * 2), _MM_HINT_T0);
-            _mm_prefetch((const char *)(r2 + pf + i * 2), _MM_HINT_T0);
-            _mm_prefetch((const char *)(r3 + pf + i * 2), _MM_HINT_T0);
-        }
+        gemv_prefetch(&f);
         const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
         const __m512 xl = _mm512_permutex2var_ps(x0, ilo, x1);
         const __m512 xh = _mm512_permutex2var_ps(x0, ihi, x1);
@@ -147,22 +176,47 @@ CPU_AVX512 static void dot4_bf16(const float *x, const uint8_t *const r[4], int6
     res[3] = _mm512_reduce_add_ps(_mm512_add_ps(a3, b3));
 }
 
-CPU_AVX512 void cpu_gemv_avx512(const mm_problem *p, int64_t n0, int64_t n1)
+/* bf16: the prefetches for the 4-row block at row n (see gemv_pf_near),
+ * each only while the block it reaches ends by row pf_end (the rows past
+ * it are most likely another thread's). */
+static gemv_pf gemv_pf_for(const mm_problem *p, int64_t n, int64_t pf_end, int64_t near_kb)
+{
+    gemv_pf f = {NULL, NULL, 0};
+    const int64_t iters = p->k / 32;
+    if (near_kb <= 0 || iters == 0)
+        return f;
+    const char *blk = (const char *)(p->w + n * p->ldw);
+    const char *end = (const char *)(p->w + pf_end * p->ldw);
+    const int64_t span = 4 * p->ldw, near = near_kb * 1024;
+    f.step = (span + 64 * iters - 1) / (64 * iters) * 64;
+    if (blk + near + span <= end)
+        f.near = blk + near;
+    if (blk + 4 * near + span <= end)
+        f.far = blk + 4 * near;
+    return f;
+}
+
+CPU_AVX512 void cpu_gemv_avx512(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end)
 {
     void (*dot4)(const float *, const uint8_t *const[4], int64_t, int64_t, float *) =
-        p->wdt == PLINTH_F32 ? dot4_f32 : p->wdt == PLINTH_BF16 ? dot4_bf16 : dot4_f16;
-    const int64_t pf_rows = gemv_pf_rows();
+        p->wdt == PLINTH_F32 ? dot4_f32 : dot4_f16;
+    const bool bf16 = p->wdt == PLINTH_BF16;
+    const int64_t near = gemv_pf_near(p->wdt);
+    const gemv_pf none = {NULL, NULL, 0};
     for (int64_t n = n0; n < n1; n += 4) {
         const int nr = n1 - n >= 4 ? 4 : (int)(n1 - n);
         const uint8_t *r[4];
         for (int j = 0; j < 4; j++)
             r[j] = p->w + (n + (j < nr ? j : 0)) * p->ldw; /* tail: repeat a valid row */
-        /* prefetch the rows pf_rows further on, within this task only:
-         * the rows past its end are most likely another thread's */
-        const int64_t pf = n + 4 + pf_rows <= n1 ? pf_rows * p->ldw : 0;
+        const gemv_pf f = bf16 ? gemv_pf_for(p, n, pf_end, near) : none;
+        const int64_t pf = !bf16 && n + 4 + near <= pf_end ? near * p->ldw : 0;
         for (int64_t i = 0; i < p->m; i++) {
             float res[4];
-            dot4((const float *)(p->a + i * p->lda), r, p->k, i == 0 ? pf : 0, res);
+            const float *x = (const float *)(p->a + i * p->lda);
+            if (bf16)
+                dot4_bf16(x, r, p->k, i == 0 ? f : none, res);
+            else
+                dot4(x, r, p->k, i == 0 ? pf : 0, res);
             float *o = (float *)(p->out + i * p->ldo) + n;
             for (int j = 0; j < nr; j++)
                 o[j] = res[j];
