@@ -9,8 +9,41 @@
 #include "matmul.glsl"
 
 layout(local_size_x_id = 3, local_size_y_id = 4) in;
+// b contiguous along n (not transposed), a along k, f32 a, K % 4 == 0,
+// N % 4 == 0, rows 16-byte aligned: each invocation takes 4 neighbouring
+// columns instead of 4 interleaved ones, and every load is a vec4 (4 k of
+// a, 4 n of b), 64 FMAs per 8 loads where the scalar path does 16 per 8.
+// llvmpipe's cost is per load (see matvec.glsl): 1024^3 with b plain
+// 2.9 -> 7.1 GFLOP/s on lavapipe (bench_vulkan).
+layout(constant_id = 5) const bool NVEC = false;
 #define TM 4
 #define TN 4
+
+// NVEC: the TM x 4 block at rows m0 + i * wy, columns nb .. nb + 3.
+void block_nvec(int m0, int nb, int wy, int ba, int bb, int bo)
+{
+    int ra[TM];
+    for (int i = 0; i < TM; i++)
+        ra[i] = ba + min(m0 + i * wy, pc.M - 1) * pc.sa.z;
+    const int cb = bb + min(nb, pc.N - 4); // whole vec4s: N % 4 == 0
+    vec4 acc[TM];
+    for (int i = 0; i < TM; i++)
+        acc[i] = vec4(0.0);
+    for (int k = 0; k < pc.K; k += 4) {
+        vec4 b0 = ld_b4(cb + k * pc.sb.z), b1 = ld_b4(cb + (k + 1) * pc.sb.z);
+        vec4 b2 = ld_b4(cb + (k + 2) * pc.sb.z), b3 = ld_b4(cb + (k + 3) * pc.sb.z);
+        for (int i = 0; i < TM; i++) {
+            vec4 av = F32x4_AT(OPA, (ra[i] + k) >> 2);
+            acc[i] += av.x * b0 + av.y * b1 + av.z * b2 + av.w * b3;
+        }
+    }
+    for (int i = 0; i < TM; i++) {
+        int m = m0 + i * wy;
+        for (int j = 0; j < 4; j++)
+            if (m < pc.M && nb + j < pc.N)
+                st(pc.o, DT_A, bo + m * pc.so.z + (nb + j) * pc.so.w, acc[i][j]);
+    }
+}
 
 void main()
 {
@@ -19,6 +52,11 @@ void main()
     int m0 = int(gl_WorkGroupID.y) * wy * TM + int(gl_LocalInvocationID.y);
     int z = int(gl_WorkGroupID.z), i0 = z / pc.o1, i1 = z % pc.o1;
     int ba = i0 * pc.sa.x + i1 * pc.sa.y, bb = i0 * pc.sb.x + i1 * pc.sb.y;
+    if (NVEC) {
+        int nb = (int(gl_WorkGroupID.x) * wx + int(gl_LocalInvocationID.x)) * TN;
+        block_nvec(m0, nb, wy, ba, bb, i0 * pc.so.x + i1 * pc.so.y);
+        return;
+    }
     int ra[TM], rb[TN];
     for (int i = 0; i < TM; i++)
         ra[i] = ba + min(m0 + i * wy, pc.M - 1) * pc.sa.z;

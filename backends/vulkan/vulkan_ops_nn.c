@@ -164,9 +164,16 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
         d->groups[1] = ny;
     } else {
         d->shader = VULKAN_SH_MATMUL;
-        d->n_spec = 5;
+        d->n_spec = 6;
         d->spec[3] = 16; /* workgroup 16 x 16, 4 x 4 per invocation */
         d->spec[4] = 16;
+        /* b along n, a along k, vec4 loads of both (matmul.comp NVEC). */
+        const int64_t eb = b32 ? 4 : 2;
+        d->spec[5] = !kvec && a->dtype == PLINTH_F32 && k % 4 == 0 && n % 4 == 0 &&
+                     pc.sa[3] == 1 && pc.sb[3] == 1 && va.byte_addr % 16 == 0 &&
+                     vb.byte_addr % (uint64_t)(4 * eb) == 0 && pc.sa[0] % 4 == 0 &&
+                     pc.sa[1] % 4 == 0 && pc.sa[2] % 4 == 0 && pc.sb[0] % 4 == 0 &&
+                     pc.sb[1] % 4 == 0 && pc.sb[2] % 4 == 0;
         d->groups[0] = nx64;
         d->groups[1] = ny;
     }
