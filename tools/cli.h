@@ -65,6 +65,9 @@ int cli_fail(plinth_context *ctx, const char *what);
 /* "1.50 MiB" */
 const char *cli_bytes(uint64_t bytes, char *buf, size_t size);
 double cli_now_ms(void);
+/* Read bandwidth in GB/s with `threads` threads, the median of `samples`
+ * passes over 1 GiB (cli_readbw.c); 0 if the buffer cannot be had. */
+double cli_read_bandwidth(uint32_t threads, uint32_t samples);
 
 /* Subcommands: argv[0] is the command's name. */
 int cli_devices(cli_options *o, int argc, char **argv);

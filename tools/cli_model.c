@@ -135,7 +135,8 @@ static const char run_usage[] =
     "      --ctx N         KV cache length (default: prompt + N)\n";
 
 enum { OPT_CHAT = CLI_OPT_FIRST_FREE, OPT_TEMP, OPT_TOPK, OPT_TOPP, OPT_SEED, OPT_CTX,
-       OPT_TOKENS, OPT_OUT, OPT_CHUNK, OPT_PREFILL, OPT_DECODE, OPT_REPEATS, OPT_F32 };
+       OPT_TOKENS, OPT_OUT, OPT_CHUNK, OPT_PREFILL, OPT_DECODE, OPT_REPEATS, OPT_F32,
+       OPT_NO_READBW };
 
 typedef struct gen_stats {
     int32_t n_prompt, n_gen;
@@ -464,11 +465,13 @@ int cli_tokenize(cli_options *o, int argc, char **argv)
 
 static const char bench_usage[] =
     "usage: plinth bench MODEL [--prefill N] [--decode N] [--repeats N] [--f32] [--json]\n"
-    "                    [--backend=NAME] [--threads=N]\n"
+    "                    [--no-readbw] [--backend=NAME] [--threads=N]\n"
     "Times a prefill of N tokens (default 512, logits of the last one) and a decode of\n"
     "N tokens after it (default 128), the median of --repeats runs (default 5), and\n"
     "reports load time, peak RSS, the memory plans, and for decode the weight bytes\n"
-    "read per token with the bandwidth they imply. Token ids are pseudo-random.\n";
+    "read per token with the bandwidth they imply, next to the read bandwidth of this\n"
+    "machine measured right after the runs with as many threads (--no-readbw: not).\n"
+    "Token ids are pseudo-random.\n";
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -485,6 +488,9 @@ static double median(double *v, uint32_t n)
 typedef struct bench_result {
     double prefill_ms, decode_ms; /* medians, whole phase */
     plinth_plan_stats prefill_plan, decode_plan;
+    uint64_t peak_rss;            /* before the bandwidth reference */
+    double read_gbs;              /* the reference; 0: not measured */
+    uint32_t read_threads;
 } bench_result;
 
 static int bench_runs(session *s, uint32_t P, uint32_t D, uint32_t repeats, bench_result *r)
@@ -545,22 +551,24 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
                         uint32_t D, uint32_t repeats, const bench_result *r)
 {
     const double pf = P ? P * 1e3 / r->prefill_ms : 0, dc = D ? D * 1e3 / r->decode_ms : 0;
-    const uint64_t wb = gemma3_weight_bytes(s->m), rss = peak_rss_bytes();
+    const uint64_t wb = gemma3_weight_bytes(s->m), rss = r->peak_rss;
     const double gbs = dc * (double)wb / 1e9;
+    const double ratio = r->read_gbs > 0 ? gbs / r->read_gbs : 0;
     if (o->json) {
         printf("{\"model\": \"%s\", \"backend\": \"%s\", \"threads\": %u, \"weights\": \"%s\", "
                "\"converted_to_f32\": %s, \"params\": %llu, \"repeats\": %u, "
                "\"load_ms\": %.1f, \"prefill_tokens\": %u, \"prefill_ms\": %.2f, "
                "\"prefill_tokens_per_s\": %.2f, \"decode_tokens\": %u, \"decode_ms\": %.2f, "
                "\"decode_tokens_per_s\": %.2f, \"weight_bytes_per_token\": %llu, "
-               "\"decode_weight_gb_per_s\": %.2f, \"peak_rss_bytes\": %llu, "
+               "\"decode_weight_gb_per_s\": %.2f, \"read_gb_per_s\": %.2f, "
+               "\"read_threads\": %u, \"decode_bandwidth_ratio\": %.4f, \"peak_rss_bytes\": %llu, "
                "\"prefill_arena_bytes\": %llu, \"decode_arena_bytes\": %llu, "
                "\"persistent_bytes\": %llu, \"state_bytes\": %llu}\n",
                dir, plinth_backend_name(s->backend), o->threads, gemma3_weights_dtype(s->m),
                gemma3_weights_converted(s->m) ? "true" : "false",
                (unsigned long long)gemma3_param_count(s->m), repeats, s->load_ms, P,
                r->prefill_ms, pf, D, r->decode_ms, dc, (unsigned long long)wb, gbs,
-               (unsigned long long)rss, (unsigned long long)r->prefill_plan.arena_bytes,
+               r->read_gbs, r->read_threads, ratio, (unsigned long long)rss, (unsigned long long)r->prefill_plan.arena_bytes,
                (unsigned long long)r->decode_plan.arena_bytes,
                (unsigned long long)r->prefill_plan.persistent_bytes,
                (unsigned long long)r->prefill_plan.state_bytes);
@@ -576,6 +584,9 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
     printf("  decode          %u tokens in %.1f ms: %.2f tokens/s\n", D, r->decode_ms, dc);
     printf("  weights/token   %s read per decoded token: %.1f GB/s implied\n",
            cli_bytes(wb, a, sizeof a), gbs);
+    if (r->read_gbs > 0)
+        printf("  bandwidth       %.0f%% of %.1f GB/s, this machine's read bandwidth right after "
+               "the runs (%u threads)\n", 100 * ratio, r->read_gbs, r->read_threads);
     printf("  peak RSS        %s\n", cli_bytes(rss, b, sizeof b));
     printf("  arena           prefill %s, decode %s\n",
            cli_bytes(r->prefill_plan.arena_bytes, c, sizeof c),
@@ -591,9 +602,10 @@ int cli_bench(cli_options *o, int argc, char **argv)
         {"prefill", required_argument, NULL, OPT_PREFILL},
         {"decode", required_argument, NULL, OPT_DECODE},
         {"repeats", required_argument, NULL, OPT_REPEATS},
-        {"f32", no_argument, NULL, OPT_F32}, CLI_COMMON_LONGOPTS};
+        {"f32", no_argument, NULL, OPT_F32},
+        {"no-readbw", no_argument, NULL, OPT_NO_READBW}, CLI_COMMON_LONGOPTS};
     uint32_t P = 512, D = 128, repeats = 5;
-    bool f32 = false;
+    bool f32 = false, readbw = true;
     int c;
     while ((c = getopt_long(argc, argv, CLI_COMMON_OPTSTRING, longopts, NULL)) != -1) {
         int bad = 0;
@@ -602,6 +614,7 @@ int cli_bench(cli_options *o, int argc, char **argv)
         case OPT_DECODE: bad = cli_parse_u32(optarg, "--decode", &D); break;
         case OPT_REPEATS: bad = cli_parse_u32(optarg, "--repeats", &repeats); break;
         case OPT_F32: f32 = true; break;
+        case OPT_NO_READBW: readbw = false; break;
         default: {
             int rc = cli_common_flag(c, o, bench_usage);
             if (rc != CLI_PARSED)
@@ -621,8 +634,15 @@ int cli_bench(cli_options *o, int argc, char **argv)
     bench_result r = {0};
     if (!rc)
         rc = bench_runs(&s, P, D, repeats, &r);
-    if (!rc)
+    if (!rc) {
+        /* The peak first: the reference's buffer would raise it. */
+        r.peak_rss = peak_rss_bytes();
+        const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        r.read_threads = o->threads ? o->threads : cores > 0 ? (uint32_t)cores : 1;
+        if (readbw && D > 0)
+            r.read_gbs = cli_read_bandwidth(r.read_threads, 5);
         bench_print(o, &s, argv[optind], P, D, repeats, &r);
+    }
     session_close(&s);
     return rc;
 }

@@ -205,6 +205,43 @@ static void logits_match_golden(const char *backend, double limit)
     free(want);
 }
 
+/* `plinth bench` reports decode against a read-bandwidth reference taken in
+ * the same run: the ratio printed is the one its own numbers give, and
+ * --no-readbw leaves the reference out. */
+Test(cli, bench_reports_bandwidth_ratio)
+{
+    const char *data = getenv("PLINTH_TEST_DATA");
+    cr_assert(data, "PLINTH_TEST_DATA not set");
+    char args[1024];
+    snprintf(args, sizeof args,
+             "bench --backend=ref '%s/gemma3-tiny-a' --prefill 4 --decode 3 --repeats 1 --json",
+             data);
+    cr_assert_eq(plinth(args), 0, "%s", out);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert(j, "not JSON: %s", out);
+    const double dec = cJSON_GetObjectItem(j, "decode_weight_gb_per_s")->valuedouble;
+    const double ref = cJSON_GetObjectItem(j, "read_gb_per_s")->valuedouble;
+    const double ratio = cJSON_GetObjectItem(j, "decode_bandwidth_ratio")->valuedouble;
+    cr_expect_gt(cJSON_GetObjectItem(j, "decode_tokens_per_s")->valuedouble, 0);
+    cr_expect_gt(ref, 0.1, "read bandwidth %g GB/s", ref);
+    cr_expect(fabs(ratio - dec / ref) < 1e-3 + 1e-2 * ratio, "ratio %g, %g / %g", ratio, dec,
+              ref);
+    cr_expect_gt(cJSON_GetObjectItem(j, "read_threads")->valueint, 0);
+    cJSON_Delete(j);
+
+    snprintf(args, sizeof args,
+             "bench --backend=ref '%s/gemma3-tiny-a' --prefill 4 --decode 3 --repeats 1", data);
+    cr_assert_eq(plinth(args), 0, "%s", out);
+    expect_contains("% of ");
+    expect_contains("read bandwidth right after the runs");
+    snprintf(args, sizeof args,
+             "bench --backend=ref '%s/gemma3-tiny-a' --prefill 4 --decode 3 --repeats 1 "
+             "--no-readbw",
+             data);
+    cr_assert_eq(plinth(args), 0, "%s", out);
+    cr_expect(!strstr(out, "read bandwidth"), "--no-readbw still measured:\n%s", out);
+}
+
 Test(cli_logits, ref) { logits_match_golden("ref", 1e-5); }
 Test(cli_logits, cpu) { logits_match_golden("cpu", 1e-5); }
 /* Vulkan's acceptance bound is 1e-4 (f32 on any device, issue 6). */
