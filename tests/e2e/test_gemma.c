@@ -518,6 +518,46 @@ Test(gemma, errors, .timeout = 60)
 
 /* ----------------------------------------------------------- sampling --- */
 
+/* The blocked argmax (sampling.c) against the plain definition: the first
+ * NaN, else the first maximum (-0 and +0 equal), on arrays across block
+ * boundaries made of runs of one value (so blocks differ: a -0 block
+ * before a +0 block, ties between blocks), with signed zeros, infinities
+ * and NaNs. */
+static int32_t argmax_plain(const float *x, int32_t n)
+{
+    int32_t best = 0;
+    for (int32_t i = 1; i < n; i++) {
+        if (isnan(x[best]))
+            break;
+        if (x[i] > x[best] || isnan(x[i]))
+            best = i;
+    }
+    return best;
+}
+
+Test(sampling, argmax_matches_definition)
+{
+    static float x[2000];
+    /* the first 4: a maximum of signed zeros; 7: no NaN; 8: all */
+    const float pool[] = {-1.0f, 0.0f, -0.0f, -INFINITY, 1.0f, 3.0f, INFINITY, NAN};
+    uint32_t r = 7;
+    for (int t = 0; t < 3000; t++) {
+        const int32_t n = 1 + (int32_t)(r % 2000);
+        const uint32_t kinds = t % 3 == 0 ? 4 : t % 3 == 1 ? 7 : 8;
+        for (int32_t i = 0; i < n;) {
+            r ^= r << 13, r ^= r >> 17, r ^= r << 5;
+            float v = pool[(r >> 8) % kinds];
+            if (v != v && (r >> 20) % 16 != 0)
+                v = -1.0f; /* NaN rare, so the max path runs too */
+            for (int32_t run = 1 + (int32_t)((r >> 24) % 300); run > 0 && i < n; run--)
+                x[i++] = v;
+        }
+        const int32_t want = argmax_plain(x, n), got = sampler_argmax(x, n);
+        cr_assert_eq(got, want, "case %d (n %d): argmax %d, the definition gives %d", t, (int)n,
+                     (int)got, (int)want);
+    }
+}
+
 Test(sampling, greedy_and_top_k_one)
 {
     float logits[6] = {0.1f, 2.0f, -1.0f, 2.5f, 2.5f, 0.0f};
