@@ -139,12 +139,15 @@ static int32_t fuse_rms_norm_add(plinth_device *dev, const plinth_instruction *c
 static int32_t fuse_matvec_stack(plinth_device *dev, const plinth_instruction *c, uint32_t n_ins,
                                  vulkan_dispatch *d)
 {
+    for (uint32_t j = 0; j < n_ins; j++) /* before touching in[1] or attrs */
+        if (c[j].op != PLINTH_OP_MATMUL || c[j].n_in != 2 || !c[j].attrs ||
+            !((const plinth_attr_matmul *)c[j].attrs)->transpose_b)
+            return PLINTH_ERR_UNSUPPORTED;
     const plinth_view *a = &c[0].in[0];
     plinth_view outs[3], b = c[0].in[1];
     for (uint32_t j = 0; j < n_ins; j++) {
         const plinth_view *bj = &c[j].in[1], *o = c[j].out;
-        if (c[j].op != PLINTH_OP_MATMUL || c[j].n_in != 2 ||
-            !((const plinth_attr_matmul *)c[j].attrs)->transpose_b || !same_view(&c[j].in[0], a))
+        if (!same_view(&c[j].in[0], a))
             return PLINTH_ERR_UNSUPPORTED;
         if (a->dtype != PLINTH_F32 || a->shape[0] * a->shape[1] * a->shape[2] != 1 ||
             o->dtype != PLINTH_F32 || o->stride[3] != 4 || o->buffer != c[0].out->buffer ||
