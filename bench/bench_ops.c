@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "plinth_plugin.h"
+#include "readbw.h"
 
 /* ------------------------------------------------ timing and references --- */
 
@@ -60,63 +61,11 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-typedef struct sum_arg {
-    const float *p;
-    size_t n;
-    float out;
-} sum_arg;
-
-/* The reference read loop: what a streaming kernel can get. 512-bit loads
- * from 4 streams per thread (a single stream per core leaves bandwidth on
- * the table here; the GEMV reads 4 rows at once), 8 accumulators, software
- * prefetch 2 KB ahead, so the ratio kernel/reference is not flattered by a
- * weak loop. */
-__attribute__((target("avx512f"))) static void *sum_part(void *arg)
-{
-    sum_arg *a = arg;
-    typedef float v16 __attribute__((vector_size(64)));
-    v16 acc[8] = {{0}};
-    const size_t q = a->n / 16 / 4 / 2 * 2; /* vectors per stream */
-    const v16 *p0 = (const v16 *)a->p, *p1 = p0 + q, *p2 = p1 + q, *p3 = p2 + q;
-    for (size_t i = 0; i + 2 <= q; i += 2) {
-        __builtin_prefetch((const char *)(p0 + i) + 2048, 0, 3);
-        __builtin_prefetch((const char *)(p1 + i) + 2048, 0, 3);
-        __builtin_prefetch((const char *)(p2 + i) + 2048, 0, 3);
-        __builtin_prefetch((const char *)(p3 + i) + 2048, 0, 3);
-        acc[0] += p0[i];
-        acc[1] += p0[i + 1];
-        acc[2] += p1[i];
-        acc[3] += p1[i + 1];
-        acc[4] += p2[i];
-        acc[5] += p2[i + 1];
-        acc[6] += p3[i];
-        acc[7] += p3[i + 1];
-    }
-    float s = 0;
-    for (int j = 0; j < 8; j++)
-        for (int l = 0; l < 16; l++)
-            s += acc[j][l];
-    a->out = s;
-    return NULL;
-}
-
-/* Read-only bandwidth (GB/s) over a 512 MiB array with `threads` threads. */
+/* Read-only bandwidth (GB/s) over n floats with `threads` threads: the
+ * reference of readbw.c (shared with `plinth bench`). */
 static double read_bw(const float *buf, size_t n, int threads, int reps)
 {
-    double t[32];
-    for (int r = 0; r < reps; r++) {
-        pthread_t th[8];
-        sum_arg a[8];
-        double t0 = now();
-        for (int i = 0; i < threads; i++) {
-            a[i] = (sum_arg){buf + n / threads * i, n / threads, 0};
-            pthread_create(&th[i], NULL, sum_part, &a[i]);
-        }
-        for (int i = 0; i < threads; i++)
-            pthread_join(th[i], NULL);
-        t[r] = now() - t0;
-    }
-    return (double)n * 4 / median(t, reps) / 1e9;
+    return readbw_measure(buf, n * sizeof *buf, (uint32_t)threads, (uint32_t)reps);
 }
 
 typedef void (*sgemv_fn)(int, int, int, int, float, const float *, int, const float *, int,

@@ -788,25 +788,14 @@ Test(vulkan, fused_program)
         free_buf(all[i]);
 }
 
-/* Rows [r0, r0 + n) of a [R, C] view. */
-static plinth_view rows_of(const plinth_view *v, int64_t r0, int64_t n)
+/* Indices [i0, i0 + n) of dim `dim` of a view (rows: 2, columns: 3). */
+static plinth_view slice_of(const plinth_view *v, int dim, int64_t i0, int64_t n)
 {
     plinth_view s = *v;
-    s.shape[2] = n;
-    s.offset += (uint64_t)(r0 * v->stride[2]);
+    s.shape[dim] = n;
+    s.offset += (uint64_t)(i0 * v->stride[dim]);
     if (s.data)
-        s.data += r0 * v->stride[2];
-    return s;
-}
-
-/* Columns [c0, c0 + n) of a [1, C] view. */
-static plinth_view cols_of(const plinth_view *v, int64_t c0, int64_t n)
-{
-    plinth_view s = *v;
-    s.shape[3] = n;
-    s.offset += (uint64_t)(c0 * v->stride[3]);
-    if (s.data)
-        s.data += c0 * v->stride[3];
+        s.data += i0 * v->stride[dim];
     return s;
 }
 
@@ -839,8 +828,8 @@ Test(vulkan, stacked_matvec)
             for (int i = 0; i < 3; i++) {
                 const int j = perm[order][i];
                 in[p][i][0] = bx.view[p];
-                in[p][i][1] = rows_of(&bw.view[p], r0[j], n[j]);
-                out[p][i] = cols_of(&bo.view[p], c0[j], n[j]);
+                in[p][i][1] = slice_of(&bw.view[p], 2, r0[j], n[j]);
+                out[p][i] = slice_of(&bo.view[p], 3, c0[j], n[j]);
                 code[p][i] = (plinth_instruction){PLINTH_OP_MATMUL, 2, &out[p][i], in[p][i], &mm};
             }
         void *prog = NULL;
