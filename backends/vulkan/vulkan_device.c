@@ -497,6 +497,9 @@ int32_t vulkan_pipeline_get(plinth_device *dev, vulkan_dispatch *d)
     }
     const vulkan_spirv *sp =
         dev->desc ? &vulkan_shaders_desc[d->shader] : &vulkan_shaders[d->shader];
+    if (!sp->code) /* an enum entry without its line in vulkan_shaders.c */
+        return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: shader %u is not built in",
+                           d->shader);
     VkShaderModuleCreateInfo smi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
                                     .codeSize = sp->size,
                                     .pCode = sp->code};

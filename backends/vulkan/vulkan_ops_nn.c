@@ -163,8 +163,8 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
         d->groups[0] = nx64;
         d->groups[1] = ny;
     } else {
-        d->shader = VULKAN_SH_MATMUL;
-        d->n_spec = 6;
+        d->shader = dev->int64 ? VULKAN_SH_MATMUL_I64 : VULKAN_SH_MATMUL;
+        d->n_spec = 7;
         d->spec[3] = 16; /* workgroup 16 x 16, 4 x 4 per invocation */
         d->spec[4] = 16;
         /* b along n, a along k, vec4 loads of both (matmul.comp NVEC). */
@@ -174,6 +174,12 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
                      vb.byte_addr % (uint64_t)(4 * eb) == 0 && pc.sa[0] % 4 == 0 &&
                      pc.sa[1] % 4 == 0 && pc.sa[2] % 4 == 0 && pc.sb[0] % 4 == 0 &&
                      pc.sb[1] % 4 == 0 && pc.sb[2] % 4 == 0;
+        /* k along rows of both, 32 bytes per load (matmul_blocked.glsl W32) */
+        const int64_t ks = b32 ? 8 : 16;
+        d->spec[6] = dev->int64 && !dev->no_k8 && kvec && k % ks == 0 &&
+                     va.byte_addr % 32 == 0 && vb.byte_addr % 32 == 0 && pc.sa[0] % 8 == 0 &&
+                     pc.sa[1] % 8 == 0 && pc.sa[2] % 8 == 0 && pc.sb[0] % ks == 0 &&
+                     pc.sb[1] % ks == 0 && pc.sb[3] % ks == 0;
         d->groups[0] = nx64;
         d->groups[1] = ny;
     }

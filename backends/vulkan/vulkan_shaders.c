@@ -22,6 +22,7 @@
 #include "gelu_tanh_spv.h"
 #include "get_rows_spv.h"
 #include "matmul_spv.h"
+#include "matmul_i64_spv.h"
 #include "matmul_tiled_spv.h"
 #include "matmul_vec_spv.h"
 #include "matmul_vec_i64_spv.h"
@@ -44,6 +45,7 @@
 #include "gelu_tanh_desc_spv.h"
 #include "get_rows_desc_spv.h"
 #include "matmul_desc_spv.h"
+#include "matmul_i64_desc_spv.h"
 #include "matmul_tiled_desc_spv.h"
 #include "matmul_vec_desc_spv.h"
 #include "matmul_vec_i64_desc_spv.h"
@@ -62,9 +64,10 @@ const vulkan_spirv vulkan_shaders[VULKAN_SH_COUNT] = {
     SH(ADD, add), SH(SUB, sub), SH(MUL, mul), SH(DIV, div), SH(SCALE, scale),
     SH(GELU_TANH, gelu_tanh), SH(SILU, silu), SH(RMS_NORM, rms_norm),
     SH(SOFTMAX, softmax), SH(ARGMAX, argmax), SH(MATMUL, matmul),
-    SH(MATMUL_TILED, matmul_tiled), SH(MATMUL_VEC, matmul_vec), SH(MATMUL_VEC_I64, matmul_vec_i64), SH(GET_ROWS, get_rows),
-    SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention), SH(ATTENTION_LANES, attention_lanes), SH(CAST, cast),
-    SH(COPY, copy), SH(CONCAT, concat),
+    SH(MATMUL_I64, matmul_i64), SH(MATMUL_TILED, matmul_tiled), SH(MATMUL_VEC, matmul_vec),
+    SH(MATMUL_VEC_I64, matmul_vec_i64), SH(GET_ROWS, get_rows),
+    SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention),
+    SH(ATTENTION_LANES, attention_lanes), SH(CAST, cast), SH(COPY, copy), SH(CONCAT, concat),
 };
 
 #undef SH
@@ -74,7 +77,8 @@ const vulkan_spirv vulkan_shaders_desc[VULKAN_SH_COUNT] = {
     SH(ADD, add), SH(SUB, sub), SH(MUL, mul), SH(DIV, div), SH(SCALE, scale),
     SH(GELU_TANH, gelu_tanh), SH(SILU, silu), SH(RMS_NORM, rms_norm),
     SH(SOFTMAX, softmax), SH(ARGMAX, argmax), SH(MATMUL, matmul),
-    SH(MATMUL_TILED, matmul_tiled), SH(MATMUL_VEC, matmul_vec), SH(MATMUL_VEC_I64, matmul_vec_i64), SH(GET_ROWS, get_rows),
-    SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention), SH(ATTENTION_LANES, attention_lanes), SH(CAST, cast),
-    SH(COPY, copy), SH(CONCAT, concat),
+    SH(MATMUL_I64, matmul_i64), SH(MATMUL_TILED, matmul_tiled), SH(MATMUL_VEC, matmul_vec),
+    SH(MATMUL_VEC_I64, matmul_vec_i64), SH(GET_ROWS, get_rows),
+    SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention),
+    SH(ATTENTION_LANES, attention_lanes), SH(CAST, cast), SH(COPY, copy), SH(CONCAT, concat),
 };
