@@ -16,6 +16,7 @@ layout(push_constant) uniform PC {
     ivec4 ne;         // x shape; ne.w is the row length
     ivec4 so, sx, sw; // element strides (w: 0 where it broadcasts)
     uvec2 r, s;       // rms_norm ADD_R: residual in, sum out (dense, like o)
+    uvec2 z, w2;      // rms_norm NORM2: the sum's own norm out (dense), its weight
 } pc;
 
 // The row of this invocation, or -1 past the end; r = (i0, i1, i2).

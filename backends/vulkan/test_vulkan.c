@@ -788,6 +788,71 @@ Test(vulkan, fused_program)
         free_buf(all[i]);
 }
 
+/* Gemma's post-norm, residual add and next pre-norm as one dispatch
+ * (rms_norm -> add -> rms_norm of the sum): y, the sum and z must match
+ * ref's kernels run one by one, and the program must be one dispatch. */
+Test(vulkan, fused_norm_chain)
+{
+    enum { ROWS = 3, COLS = 64, NT = ROWS * COLS };
+    tinput x = R(V(PLINTH_F32, 1, 1, ROWS, COLS, DENSE));
+    tinput w = R(V(PLINTH_F32, 1, 1, 1, COLS, DENSE));
+    tinput w2 = R(V(PLINTH_F32, 1, 1, 1, COLS, DENSE));
+    tinput r = R(V(PLINTH_F32, 1, 1, ROWS, COLS, DENSE));
+    tview t = V(PLINTH_F32, 1, 1, ROWS, COLS, DENSE);
+    tbuf bx, bw, bw2, br, by, bz;
+    tbuf *all[] = {&bx, &bw, &bw2, &br, &by, &bz};
+    const tinput *ins_of[] = {&x, &w, &w2, &r};
+    for (int i = 0; i < 6; i++) {
+        make_buf(all[i], i < 4 ? &ins_of[i]->v : &t);
+        if (i < 4) {
+            fill_buf(all[i], ins_of[i]);
+            upload_both(all[i], all[i]->b[0].size);
+        }
+    }
+    plinth_attrs rn = {.rms_norm = {.eps = 1e-6f}}, none = {{0}};
+    plinth_view in_rn[2][2], in_add[2][2], in_rn2[2][2];
+    plinth_instruction code[2][3];
+    for (int p = 0; p < 2; p++) {
+        in_rn[p][0] = bx.view[p];
+        in_rn[p][1] = bw.view[p];
+        in_add[p][0] = br.view[p];
+        in_add[p][1] = by.view[p];
+        in_rn2[p][0] = br.view[p];
+        in_rn2[p][1] = bw2.view[p];
+        code[p][0] = (plinth_instruction){PLINTH_OP_RMS_NORM, 2, &by.view[p], in_rn[p], &rn};
+        code[p][1] = (plinth_instruction){PLINTH_OP_ADD, 2, &br.view[p], in_add[p], &none};
+        code[p][2] = (plinth_instruction){PLINTH_OP_RMS_NORM, 2, &bz.view[p], in_rn2[p], &rn};
+    }
+    void *prog = NULL;
+    g_last_program[0] = 0;
+    cr_assert_eq(vk.api->prepare(vk.dev, code[1], 3, &prog), PLINTH_OK, "prepare: %s",
+                 vk.api->last_error(vk.dev));
+    cr_expect(strstr(g_last_program, "3 instructions: 1 dispatches"), "the plugin said '%s'",
+              g_last_program);
+    cr_assert_eq(vk.api->execute(vk.dev, prog), PLINTH_OK, "execute: %s",
+                 vk.api->last_error(vk.dev));
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(ref.api->kernels[code[0][i].op](ref.dev, code[0][i].out, code[0][i].in,
+                                                     code[0][i].n_in, code[0][i].attrs),
+                     PLINTH_OK);
+    tbuf *outs[] = {&by, &br, &bz};
+    const char *names[] = {"first norm", "residual sum", "second norm"};
+    for (int k = 0; k < 3; k++) {
+        float a[NT], b[NT];
+        ref.api->download(ref.dev, &outs[k]->b[0], GUARD, a, sizeof a);
+        vk.api->download(vk.dev, &outs[k]->b[1], GUARD, b, sizeof b);
+        double num = 0, den = 0;
+        for (int i = 0; i < NT; i++) {
+            num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+            den += (double)a[i] * a[i];
+        }
+        cr_expect(den > 0 && num / den < 1e-10, "%s: nmse %g", names[k], num / den);
+    }
+    vk.api->release(vk.dev, prog);
+    for (int i = 0; i < 6; i++)
+        free_buf(all[i]);
+}
+
 /* Indices [i0, i0 + n) of dim `dim` of a view (rows: 2, columns: 3). */
 static plinth_view slice_of(const plinth_view *v, int dim, int64_t i0, int64_t n)
 {

@@ -100,6 +100,7 @@ typedef struct vulkan_dispatch {
     uint8_t push[VULKAN_PUSH_MAX];
     vulkan_range write;
     vulkan_range write2; /* a second output (fused patterns), or none */
+    vulkan_range write3; /* a third (rms_norm -> add -> rms_norm), or none */
     uint32_t n_reads;
     vulkan_range reads[PLINTH_MAX_INPUTS];
     uint32_t n_binds; /* descriptor mode: the slots the views took */
@@ -128,11 +129,13 @@ int32_t vulkan_encode_gelu_binary(plinth_device *dev, uint32_t op, const plinth_
                                   const plinth_view *x, const plinth_view *b,
                                   const plinth_view *g, vulkan_dispatch *d);
 /* rms_norm(in) -> out followed by add(out, r) -> s, as one dispatch that
- * writes both out and s; f32, out, r and s dense and of one shape.
- * (vulkan_ops.c) */
+ * writes both out and s; f32, out, r and s dense and of one shape. With z
+ * (w2: the weight, laid out like in[1]; NULL without one), then also
+ * rms_norm(s) -> z with the same eps. (vulkan_ops.c) */
 int32_t vulkan_encode_rms_norm_add(plinth_device *dev, const plinth_view *out,
                                    const plinth_view *in, uint32_t n_in, const void *attrs,
                                    const plinth_view *r, const plinth_view *s,
+                                   const plinth_view *z, const plinth_view *w2,
                                    vulkan_dispatch *d);
 /* Points d->set's slots at d->binds (unused slots repeat slot 0). */
 void vulkan_write_set(plinth_device *dev, const vulkan_dispatch *d);

@@ -16,8 +16,9 @@
  * dispatch; gelu_tanh(x) -> g followed by mul/add/sub/div(g, b) (the Gemma
  * MLP's gelu(gate) * up; mul and add also with g second); rms_norm(x, w)
  * -> y followed by add(r, y) (Gemma's post-attention and post-MLP norms
- * and the residual add). Not fused yet: q_norm with k_norm, rope of q and
- * k, the two set_rows into the cache, norm -> add -> norm chains. On
+ * and the residual add), and by a further rms_norm of that sum (the next
+ * pre-norm). Not fused yet: q_norm with k_norm, rope of q and k, the two
+ * set_rows into the cache. On
  * lavapipe each dispatch costs ~60-110 us of hand-off between threads
  * (PLINTH_VULKAN_PROFILE=1), ~10 ms of a decoded token's ~100.
  */
@@ -100,8 +101,9 @@ static int32_t fuse_gelu_binary(plinth_device *dev, const plinth_instruction *c,
     return st == PLINTH_OK ? PLINTH_OK : PLINTH_ERR_UNSUPPORTED; /* else: unfused */
 }
 
-/* rms_norm then an add of its output and a residual. */
-static int32_t fuse_rms_norm_add(plinth_device *dev, const plinth_instruction *c,
+/* rms_norm then an add of its output and a residual; with `norm2`, then
+ * also an rms_norm of the sum (c[2]). */
+static int32_t fuse_rms_norm_add(plinth_device *dev, const plinth_instruction *c, bool norm2,
                                  vulkan_dispatch *d)
 {
     if (c[0].op != PLINTH_OP_RMS_NORM || c[1].op != PLINTH_OP_ADD || c[1].n_in != 2 ||
@@ -127,7 +129,30 @@ static int32_t fuse_rms_norm_add(plinth_device *dev, const plinth_instruction *c
         return PLINTH_ERR_UNSUPPORTED;
     if (c[0].n_in == 2 && (!disjoint_any(&c[0].in[1], y) || !disjoint_any(&c[0].in[1], s)))
         return PLINTH_ERR_UNSUPPORTED;
-    int32_t st = vulkan_encode_rms_norm_add(dev, y, c[0].in, c[0].n_in, c[0].attrs, r, s, d);
+    const plinth_view *z = NULL, *w2 = NULL;
+    if (norm2) {
+        /* c[2] = rms_norm(s, w2) -> z, the same eps and weight layout. Its
+         * pass runs after the whole row of s is written: z may be any of
+         * the row buffers (x, y, r, s) or apart from them, but must not
+         * touch a weight, and w2 must not be written before it is read. */
+        const plinth_instruction *n2 = &c[2];
+        if (n2->op != PLINTH_OP_RMS_NORM || n2->n_in != c[0].n_in || !n2->attrs || !c[0].attrs ||
+            !same_view(&n2->in[0], s) ||
+            ((const plinth_attr_rms_norm *)n2->attrs)->eps !=
+                ((const plinth_attr_rms_norm *)c[0].attrs)->eps)
+            return PLINTH_ERR_UNSUPPORTED;
+        z = n2->out;
+        w2 = n2->n_in == 2 ? &n2->in[1] : NULL;
+        if (!same_or_disjoint(z, x, true) || !same_or_disjoint(z, y, true) ||
+            !same_or_disjoint(z, r, true) || !same_or_disjoint(z, s, true))
+            return PLINTH_ERR_UNSUPPORTED;
+        if (w2 && (!disjoint_any(w2, y) || !disjoint_any(w2, s) || !disjoint_any(w2, z)))
+            return PLINTH_ERR_UNSUPPORTED;
+        if (c[0].n_in == 2 && !disjoint_any(&c[0].in[1], z))
+            return PLINTH_ERR_UNSUPPORTED;
+    }
+    int32_t st =
+        vulkan_encode_rms_norm_add(dev, y, c[0].in, c[0].n_in, c[0].attrs, r, s, z, w2, d);
     return st == PLINTH_OK ? PLINTH_OK : PLINTH_ERR_UNSUPPORTED; /* else: unfused */
 }
 
@@ -182,8 +207,13 @@ int32_t vulkan_fuse(plinth_device *dev, const plinth_instruction *code, uint32_t
             *used = k;
             return PLINTH_OK;
         }
+    if (i + 2 < n && fuse_rms_norm_add(dev, &code[i], true, d) == PLINTH_OK) {
+        *n_d = 1;
+        *used = 3;
+        return PLINTH_OK;
+    }
     if (i + 1 < n && (fuse_gelu_binary(dev, &code[i], d) == PLINTH_OK ||
-                      fuse_rms_norm_add(dev, &code[i], d) == PLINTH_OK)) {
+                      fuse_rms_norm_add(dev, &code[i], false, d) == PLINTH_OK)) {
         *n_d = 1;
         *used = 2;
         return PLINTH_OK;

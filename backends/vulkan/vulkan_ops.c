@@ -345,6 +345,7 @@ typedef struct pc_rows {
     float p;
     int32_t ne[4], so[4], sx[4], sw[4];
     uint32_t r[2], s[2]; /* fused residual add (vulkan_fuse.c) */
+    uint32_t z[2], w2[2]; /* and the next rms_norm of its sum */
 } pc_rows;
 
 static int32_t encode_rows(plinth_device *dev, uint32_t op, const plinth_view *out,
@@ -409,6 +410,7 @@ static int32_t encode_rows(plinth_device *dev, uint32_t op, const plinth_view *o
 int32_t vulkan_encode_rms_norm_add(plinth_device *dev, const plinth_view *out,
                                    const plinth_view *in, uint32_t n_in, const void *attrs,
                                    const plinth_view *r, const plinth_view *s,
+                                   const plinth_view *z, const plinth_view *w2,
                                    vulkan_dispatch *d)
 {
     memset(d, 0, sizeof *d);
@@ -431,11 +433,33 @@ int32_t vulkan_encode_rms_norm_add(plinth_device *dev, const plinth_view *out,
         return PLINTH_ERR_UNSUPPORTED; /* r and s are indexed like out */
     memcpy(pc.r, vr.addr, 8);
     memcpy(pc.s, vs.addr, 8);
-    VULKAN_PUSH(d, pc);
-    d->n_spec = 4;
+    memcpy(pc.z, vs.addr, 8);
+    memcpy(pc.w2, pc.w, 8);
+    d->n_spec = 5;
     d->spec[3] = 1; /* ADD_R */
     d->reads[d->n_reads++] = vr.range;
     d->write2 = vs.range;
+    if (z) { /* NORM2: z like out, w2 like the first weight */
+        vview vz, vw2;
+        if ((n_in == 2) != (w2 != NULL) || z->dtype != PLINTH_F32 || !vulkan_same_shape(z, out))
+            return PLINTH_ERR_UNSUPPORTED;
+        st = vulkan_view(dev, PLINTH_OP_RMS_NORM, "out", z, false, d, &vz);
+        if (st == PLINTH_OK && w2)
+            st = vulkan_view(dev, PLINTH_OP_RMS_NORM, "weight", w2, false, d, &vw2);
+        if (st != PLINTH_OK)
+            return st;
+        if (!vulkan_dense(out->shape, vz.s) ||
+            (w2 && (w2->dtype != in[1].dtype || memcmp(vw2.s, pc.sw, sizeof pc.sw) != 0)))
+            return PLINTH_ERR_UNSUPPORTED;
+        memcpy(pc.z, vz.addr, 8);
+        if (w2) {
+            memcpy(pc.w2, vw2.addr, 8);
+            d->reads[d->n_reads++] = vw2.range;
+        }
+        d->write3 = vz.range;
+        d->spec[4] = 1; /* NORM2 */
+    }
+    VULKAN_PUSH(d, pc);
     return PLINTH_OK;
 }
 

@@ -53,6 +53,8 @@ static bool needs_barrier(const pending *p, const vulkan_dispatch *d)
         return true;
     if (hits(&d->write2, p->writes, p->n_writes) || hits(&d->write2, p->reads, p->n_reads))
         return true;
+    if (hits(&d->write3, p->writes, p->n_writes) || hits(&d->write3, p->reads, p->n_reads))
+        return true;
     for (uint32_t i = 0; i < d->n_reads; i++)
         if (hits(&d->reads[i], p->writes, p->n_writes))
             return true;
@@ -65,6 +67,8 @@ static void add_pending(pending *p, const vulkan_dispatch *d)
         p->writes[p->n_writes++] = d->write;
     if (d->write2.buf)
         p->writes[p->n_writes++] = d->write2;
+    if (d->write3.buf)
+        p->writes[p->n_writes++] = d->write3;
     for (uint32_t i = 0; i < d->n_reads; i++)
         if (d->reads[i].buf)
             p->reads[p->n_reads++] = d->reads[i];
@@ -76,7 +80,7 @@ static int32_t record(plinth_device *dev, vulkan_program *prog, vulkan_dispatch 
                       uint32_t n)
 {
     pending p = {0};
-    p.writes = vulkan_alloc((n ? n : 1) * 2 * sizeof *p.writes); /* write, write2 */
+    p.writes = vulkan_alloc((n ? n : 1) * 3 * sizeof *p.writes); /* write, 2, 3 */
     p.reads = vulkan_alloc((n ? n : 1) * PLINTH_MAX_INPUTS * sizeof *p.reads);
     if (!p.writes || !p.reads) {
         vulkan_free(p.writes);
