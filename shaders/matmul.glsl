@@ -33,6 +33,21 @@ layout(push_constant) uniform PC {
 #define OPB pc.b
 #endif
 
+// 8 halves (bf16 or f16, per DT_B) widened to f32, in k order.
+void widen8(uvec4 u, out vec4 lo, out vec4 hi)
+{
+    if (DT_B == DT_BF16) {
+        uvec4 l = u << 16, h = u & 0xffff0000u;
+        lo = uintBitsToFloat(uvec4(l.x, h.x, l.y, h.y));
+        hi = uintBitsToFloat(uvec4(l.z, h.z, l.w, h.w));
+    } else {
+        lo = vec4(f16_to_f32(u.x & 0xffffu), f16_to_f32(u.x >> 16),
+                  f16_to_f32(u.y & 0xffffu), f16_to_f32(u.y >> 16));
+        hi = vec4(f16_to_f32(u.z & 0xffffu), f16_to_f32(u.z >> 16),
+                  f16_to_f32(u.w & 0xffffu), f16_to_f32(u.w >> 16));
+    }
+}
+
 // 4 consecutive k of b at element index i (i % 4 == 0), widened to f32.
 vec4 ld_b4(int i)
 {

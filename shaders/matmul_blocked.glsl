@@ -44,21 +44,9 @@ void ld_b32(int i, out vec4 b0, out vec4 b1, out vec4 b2, out vec4 b3)
         b0 = uintBitsToFloat(u);
         b1 = uintBitsToFloat(v);
         b2 = b3 = vec4(0.0);
-    } else if (DT_B == DT_BF16) {
-        uvec4 l = u << 16, h = u & 0xffff0000u, l2 = v << 16, h2 = v & 0xffff0000u;
-        b0 = uintBitsToFloat(uvec4(l.x, h.x, l.y, h.y));
-        b1 = uintBitsToFloat(uvec4(l.z, h.z, l.w, h.w));
-        b2 = uintBitsToFloat(uvec4(l2.x, h2.x, l2.y, h2.y));
-        b3 = uintBitsToFloat(uvec4(l2.z, h2.z, l2.w, h2.w));
     } else {
-        b0 = vec4(f16_to_f32(u.x & 0xffffu), f16_to_f32(u.x >> 16),
-                  f16_to_f32(u.y & 0xffffu), f16_to_f32(u.y >> 16));
-        b1 = vec4(f16_to_f32(u.z & 0xffffu), f16_to_f32(u.z >> 16),
-                  f16_to_f32(u.w & 0xffffu), f16_to_f32(u.w >> 16));
-        b2 = vec4(f16_to_f32(v.x & 0xffffu), f16_to_f32(v.x >> 16),
-                  f16_to_f32(v.y & 0xffffu), f16_to_f32(v.y >> 16));
-        b3 = vec4(f16_to_f32(v.z & 0xffffu), f16_to_f32(v.z >> 16),
-                  f16_to_f32(v.w & 0xffffu), f16_to_f32(v.w >> 16));
+        widen8(u, b0, b1);
+        widen8(v, b2, b3);
     }
 }
 #endif

@@ -35,21 +35,6 @@ layout(constant_id = 5) const int KW = 0;
 layout(constant_id = 6) const int KC = 0;
 #define KDIM (KC > 0 ? KC : pc.K)
 
-// 8 halves (bf16 or f16, per DT_B) widened to f32, in k order.
-void widen8(uvec4 u, out vec4 lo, out vec4 hi)
-{
-    if (DT_B == DT_BF16) {
-        uvec4 l = u << 16, h = u & 0xffff0000u;
-        lo = uintBitsToFloat(uvec4(l.x, h.x, l.y, h.y));
-        hi = uintBitsToFloat(uvec4(l.z, h.z, l.w, h.w));
-    } else {
-        lo = vec4(f16_to_f32(u.x & 0xffffu), f16_to_f32(u.x >> 16),
-                  f16_to_f32(u.y & 0xffffu), f16_to_f32(u.y >> 16));
-        hi = vec4(f16_to_f32(u.z & 0xffffu), f16_to_f32(u.z >> 16),
-                  f16_to_f32(u.w & 0xffffu), f16_to_f32(u.w >> 16));
-    }
-}
-
 #ifdef PLINTH_INT64
 // 4 consecutive f32 of a at element index i (i % 4 == 0): two 64-bit
 // components instead of four 32-bit ones (see KW above).

@@ -723,6 +723,32 @@ Test(vulkan, program)
         free_buf(all[i]);
 }
 
+/* Runs code_ref[0..n) on ref one by one, then expects each of outs (nt
+ * f32 each) to agree between ref (b[0]) and vulkan (b[1]) within nmse
+ * 1e-10. */
+static void expect_fused_outputs(const plinth_instruction *code_ref, int n, tbuf *const *outs,
+                                 const char *const *names, int n_outs, int nt)
+{
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(ref.api->kernels[code_ref[i].op](ref.dev, code_ref[i].out, code_ref[i].in,
+                                                      code_ref[i].n_in, code_ref[i].attrs),
+                     PLINTH_OK);
+    float *a = malloc((size_t)nt * sizeof *a), *b = malloc((size_t)nt * sizeof *b);
+    cr_assert(a && b);
+    for (int k = 0; k < n_outs; k++) {
+        ref.api->download(ref.dev, &outs[k]->b[0], GUARD, a, (uint64_t)nt * sizeof *a);
+        vk.api->download(vk.dev, &outs[k]->b[1], GUARD, b, (uint64_t)nt * sizeof *b);
+        double num = 0, den = 0;
+        for (int i = 0; i < nt; i++) {
+            num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+            den += (double)a[i] * a[i];
+        }
+        cr_expect(den > 0 && num / den < 1e-10, "%s: nmse %g", names[k], num / den);
+    }
+    free(a);
+    free(b);
+}
+
 /* The patterns prepare fuses (vulkan_fuse.c): rms_norm then an in-place
  * residual add, gelu_tanh then mul. Every output, the intermediates too,
  * must match ref's kernels run one by one. */
@@ -766,23 +792,9 @@ Test(vulkan, fused_program)
                  vk.api->last_error(vk.dev));
     cr_assert_eq(vk.api->execute(vk.dev, prog), PLINTH_OK, "execute: %s",
                  vk.api->last_error(vk.dev));
-    for (int i = 0; i < 4; i++)
-        cr_assert_eq(ref.api->kernels[code[0][i].op](ref.dev, code[0][i].out, code[0][i].in,
-                                                     code[0][i].n_in, code[0][i].attrs),
-                     PLINTH_OK);
     tbuf *outs[] = {&by, &br, &bg, &bo};
     const char *names[] = {"rms_norm out", "residual sum", "gelu out", "mul out"};
-    for (int k = 0; k < 4; k++) {
-        float a[NT], b[NT];
-        ref.api->download(ref.dev, &outs[k]->b[0], GUARD, a, sizeof a);
-        vk.api->download(vk.dev, &outs[k]->b[1], GUARD, b, sizeof b);
-        double num = 0, den = 0;
-        for (int i = 0; i < NT; i++) {
-            num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-            den += (double)a[i] * a[i];
-        }
-        cr_expect(den > 0 && num / den < 1e-10, "%s: nmse %g", names[k], num / den);
-    }
+    expect_fused_outputs(code[0], 4, outs, names, 4, NT);
     vk.api->release(vk.dev, prog);
     for (int i = 0; i < 8; i++)
         free_buf(all[i]);
@@ -831,23 +843,9 @@ Test(vulkan, fused_norm_chain)
               g_last_program);
     cr_assert_eq(vk.api->execute(vk.dev, prog), PLINTH_OK, "execute: %s",
                  vk.api->last_error(vk.dev));
-    for (int i = 0; i < 3; i++)
-        cr_assert_eq(ref.api->kernels[code[0][i].op](ref.dev, code[0][i].out, code[0][i].in,
-                                                     code[0][i].n_in, code[0][i].attrs),
-                     PLINTH_OK);
     tbuf *outs[] = {&by, &br, &bz};
     const char *names[] = {"first norm", "residual sum", "second norm"};
-    for (int k = 0; k < 3; k++) {
-        float a[NT], b[NT];
-        ref.api->download(ref.dev, &outs[k]->b[0], GUARD, a, sizeof a);
-        vk.api->download(vk.dev, &outs[k]->b[1], GUARD, b, sizeof b);
-        double num = 0, den = 0;
-        for (int i = 0; i < NT; i++) {
-            num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-            den += (double)a[i] * a[i];
-        }
-        cr_expect(den > 0 && num / den < 1e-10, "%s: nmse %g", names[k], num / den);
-    }
+    expect_fused_outputs(code[0], 3, outs, names, 3, NT);
     vk.api->release(vk.dev, prog);
     for (int i = 0; i < 6; i++)
         free_buf(all[i]);
