@@ -4,8 +4,8 @@
  * Sections:
  *   1. GEMV, AVX-512: 4 weight rows at a time, 2 accumulators each, one
  *      loop per weight dtype (bf16 widened in registers: exact; f16
- *      through F16C), software prefetch ahead (bf16: at two distances,
- *      into L1 and L2)
+ *      through F16C), software prefetch ahead at two distances, into L1
+ *      and L2 (f16: L1 only)
  *   2. GEMV, AVX2: the same with 8 lanes
  *   3. GEMM, AVX-512: packing (16x16 register transposes for [N][K]
  *      weights and for A), the 12x32 micro-tile (24 zmm accumulators),
@@ -63,6 +63,24 @@ static int64_t gemv_pf_near(int32_t wdt)
     return pf >= 0 ? pf : wdt == PLINTH_BF16 ? 10 : 8;
 }
 
+/* f32 rows: besides T0 8 rows ahead, T2 this many rows ahead (into L2).
+ * Measured on the random gemma-3-270m with f32 weights, decode 64, 3
+ * alternating rounds: 2 threads 27.5-28.6 -> 29.1-29.3 tok/s (88-92% ->
+ * 93-99% of the same-run read bandwidth; per-layer matmuls and logits both
+ * faster), 1 thread 15.1 -> 15.3-15.6; 16 and 32 rows within noise of 24.
+ * (Earlier, one-thread runs of the logits matrix alone found the bf16
+ * scheme's two levels slower for f32; this is a farther second level.)
+ * PLINTH_CPU_GEMV_PF2=N overrides, 0 turns it off. */
+static int64_t gemv_pf_far_f32(void)
+{
+    static int64_t far = -1;
+    if (far < 0) {
+        const char *e = getenv("PLINTH_CPU_GEMV_PF2");
+        far = e && atoll(e) >= 0 ? atoll(e) : 24;
+    }
+    return far;
+}
+
 typedef struct gemv_pf {
     const char *near, *far; /* NULL: none */
     int64_t step;           /* bytes per 32 k, whole lines */
@@ -83,13 +101,14 @@ CPU_AVX512 static inline __attribute__((always_inline)) void gemv_prefetch(gemv_
 }
 
 /* Four dot products of x with rows r[0..3] of dtype DT, length k; rows
- * pf bytes further on are prefetched one cache line per row per 64 bytes
- * (the next rows of a contiguous matrix: the hardware prefetcher alone
- * ramps up too slowly on short rows). DT is a constant at every call site,
- * so each dtype gets its own loop with no branch inside. */
+ * pf bytes further on are prefetched into L1 and rows pf2 bytes on into L2
+ * (0: none), one cache line per row per 64 bytes (the next rows of a
+ * contiguous matrix: the hardware prefetcher alone ramps up too slowly on
+ * short rows). DT is a constant at every call site, so each dtype gets its
+ * own loop with no branch inside. */
 #define GEMV_KERNEL(NAME, DT, ES)                                                              \
     CPU_AVX512 static void NAME(const float *x, const uint8_t *const r[4], int64_t k,         \
-                                int64_t pf, float *res)                                        \
+                                int64_t pf, int64_t pf2, float *res)                           \
     {                                                                                          \
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                            \
         __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                             \
@@ -102,6 +121,14 @@ CPU_AVX512 static inline __attribute__((always_inline)) void gemv_prefetch(gemv_
                     _mm_prefetch((const char *)(r1 + pf + i * ES + l), _MM_HINT_T0);           \
                     _mm_prefetch((const char *)(r2 + pf + i * ES + l), _MM_HINT_T0);           \
                     _mm_prefetch((const char *)(r3 + pf + i * ES + l), _MM_HINT_T0);           \
+                }                                                                              \
+            }                                                                                  \
+            if (pf2) {                                                                         \
+                for (int l = 0; l < 32 * ES; l += 64) {                                        \
+                    _mm_prefetch((const char *)(r0 + pf2 + i * ES + l), _MM_HINT_T2);          \
+                    _mm_prefetch((const char *)(r1 + pf2 + i * ES + l), _MM_HINT_T2);          \
+                    _mm_prefetch((const char *)(r2 + pf2 + i * ES + l), _MM_HINT_T2);          \
+                    _mm_prefetch((const char *)(r3 + pf2 + i * ES + l), _MM_HINT_T2);          \
                 }                                                                              \
             }                                                                                  \
             const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);        \
@@ -198,7 +225,7 @@ static gemv_pf gemv_pf_for(const mm_problem *p, int64_t n, int64_t pf_end, int64
 
 CPU_AVX512 void cpu_gemv_avx512(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end)
 {
-    void (*dot4)(const float *, const uint8_t *const[4], int64_t, int64_t, float *) =
+    void (*dot4)(const float *, const uint8_t *const[4], int64_t, int64_t, int64_t, float *) =
         p->wdt == PLINTH_F32 ? dot4_f32 : dot4_f16;
     const bool bf16 = p->wdt == PLINTH_BF16;
     const int64_t near = gemv_pf_near(p->wdt);
@@ -210,13 +237,15 @@ CPU_AVX512 void cpu_gemv_avx512(const mm_problem *p, int64_t n0, int64_t n1, int
             r[j] = p->w + (n + (j < nr ? j : 0)) * p->ldw; /* tail: repeat a valid row */
         const gemv_pf f = bf16 ? gemv_pf_for(p, n, pf_end, near) : none;
         const int64_t pf = !bf16 && n + 4 + near <= pf_end ? near * p->ldw : 0;
+        const int64_t far = p->wdt == PLINTH_F32 ? gemv_pf_far_f32() : 0;
+        const int64_t pf2 = far && n + 4 + far <= pf_end ? far * p->ldw : 0;
         for (int64_t i = 0; i < p->m; i++) {
             float res[4];
             const float *x = (const float *)(p->a + i * p->lda);
             if (bf16)
                 dot4_bf16(x, r, p->k, i == 0 ? f : none, res);
             else
-                dot4(x, r, p->k, i == 0 ? pf : 0, res);
+                dot4(x, r, p->k, i == 0 ? pf : 0, i == 0 ? pf2 : 0, res);
             float *o = (float *)(p->out + i * p->ldo) + n;
             for (int j = 0; j < nr; j++)
                 o[j] = res[j];
