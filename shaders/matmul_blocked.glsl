@@ -21,7 +21,14 @@ layout(constant_id = 5) const bool NVEC = false;
 // invocation loads TM (or 2 TM) rows of a and TN of b as u64vec4, 128 or
 // 256 FMAs for 8 or 12 loads where vec4 loads give 64 for 8.
 layout(constant_id = 6) const bool W32 = false;
-#define TM 4
+// Rows per invocation: a row of a is loaded once for TN columns and a
+// column of b once for TM rows, and on llvmpipe loads are the cost.
+// Measured 1024^3 (b transposed / plain, GFLOP/s, lavapipe, W32/NVEC on):
+// TM 4: 13.0 / 7.0, 8: 14.9 / 10.0, 16: 18.5 / 12.8, 32: 19.7 / 12.9, with
+// the conformance run's shader compile time growing (14 / 17 / 22 / 36 s):
+// 16, with the workgroup's y halved to keep 64 rows per workgroup. TN stays
+// 4 (NVEC takes 4 neighbouring columns).
+#define TM 16
 #define TN 4
 
 #ifdef PLINTH_INT64

@@ -165,8 +165,8 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
     } else {
         d->shader = dev->int64 ? VULKAN_SH_MATMUL_I64 : VULKAN_SH_MATMUL;
         d->n_spec = 7;
-        d->spec[3] = 16; /* workgroup 16 x 16, 4 x 4 per invocation */
-        d->spec[4] = 16;
+        d->spec[3] = 16; /* workgroup 16 x 4, 16 rows x 4 columns per invocation */
+        d->spec[4] = 4;  /* (matmul_blocked.glsl TM): 64 x 64 per workgroup */
         /* b along n, a along k, vec4 loads of both (matmul.comp NVEC). */
         const int64_t eb = b32 ? 4 : 2;
         d->spec[5] = !kvec && a->dtype == PLINTH_F32 && k % 4 == 0 && n % 4 == 0 &&
