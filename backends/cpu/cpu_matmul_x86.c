@@ -106,6 +106,14 @@ CPU_AVX512 static inline __attribute__((always_inline)) void gemv_prefetch(gemv_
  * contiguous matrix: the hardware prefetcher alone ramps up too slowly on
  * short rows). DT is a constant at every call site, so each dtype gets its
  * own loop with no branch inside. */
+/* One prefetch per 64 bytes of [off, off + n) past each of r0..r3. */
+#define GEMV_PF4(off, n, hint)                                                                 \
+    for (int l = 0; l < (n); l += 64) {                                                        \
+        _mm_prefetch((const char *)(r0 + (off) + l), hint);                                    \
+        _mm_prefetch((const char *)(r1 + (off) + l), hint);                                    \
+        _mm_prefetch((const char *)(r2 + (off) + l), hint);                                    \
+        _mm_prefetch((const char *)(r3 + (off) + l), hint);                                    \
+    }
 #define GEMV_KERNEL(NAME, DT, ES)                                                              \
     CPU_AVX512 static void NAME(const float *x, const uint8_t *const r[4], int64_t k,         \
                                 int64_t pf, int64_t pf2, float *res)                           \
@@ -115,22 +123,10 @@ CPU_AVX512 static inline __attribute__((always_inline)) void gemv_prefetch(gemv_
         const uint8_t *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3];                          \
         int64_t i = 0;                                                                         \
         for (; i + 32 <= k; i += 32) {                                                         \
-            if (pf) {                                                                          \
-                for (int l = 0; l < 32 * ES; l += 64) {                                        \
-                    _mm_prefetch((const char *)(r0 + pf + i * ES + l), _MM_HINT_T0);           \
-                    _mm_prefetch((const char *)(r1 + pf + i * ES + l), _MM_HINT_T0);           \
-                    _mm_prefetch((const char *)(r2 + pf + i * ES + l), _MM_HINT_T0);           \
-                    _mm_prefetch((const char *)(r3 + pf + i * ES + l), _MM_HINT_T0);           \
-                }                                                                              \
-            }                                                                                  \
-            if (pf2) {                                                                         \
-                for (int l = 0; l < 32 * ES; l += 64) {                                        \
-                    _mm_prefetch((const char *)(r0 + pf2 + i * ES + l), _MM_HINT_T2);          \
-                    _mm_prefetch((const char *)(r1 + pf2 + i * ES + l), _MM_HINT_T2);          \
-                    _mm_prefetch((const char *)(r2 + pf2 + i * ES + l), _MM_HINT_T2);          \
-                    _mm_prefetch((const char *)(r3 + pf2 + i * ES + l), _MM_HINT_T2);          \
-                }                                                                              \
-            }                                                                                  \
+            if (pf)                                                                            \
+                GEMV_PF4(pf + i * ES, 32 * ES, _MM_HINT_T0);                                   \
+            if (pf2)                                                                           \
+                GEMV_PF4(pf2 + i * ES, 32 * ES, _MM_HINT_T2);                                  \
             const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);        \
             a0 = _mm512_fmadd_ps(x0, v16_load(r0 + i * ES, DT, 16), a0);                       \
             a1 = _mm512_fmadd_ps(x0, v16_load(r1 + i * ES, DT, 16), a1);                       \
@@ -157,6 +153,7 @@ CPU_AVX512 static inline __attribute__((always_inline)) void gemv_prefetch(gemv_
 GEMV_KERNEL(dot4_f32, PLINTH_F32, 4)
 GEMV_KERNEL(dot4_f16, PLINTH_F16, 2)
 #undef GEMV_KERNEL
+#undef GEMV_PF4
 
 /* bf16 with fewer instructions per byte: one 64-byte load per row per 32
  * k, widened by interleaving with zeros (unpacklo/hi: bf16 is the top half
