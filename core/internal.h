@@ -193,6 +193,9 @@ struct plinth_program {
  * the program's buffers, picks the kernels, and calls the backend's prepare.
  * Called by the model at load for each of its programs. */
 plinth_status program_bind(plinth_program *prog);
+/* Drops what bind made (prepared handle, arena, io, scratch); bind again
+ * to run. The model calls it before its pools go. */
+void program_unbind(plinth_program *prog);
 /* Runs the fold list (after params are in the persistent pool). */
 plinth_status program_run_folds(plinth_program *prog);
 

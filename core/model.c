@@ -246,19 +246,8 @@ static model_tensor *find_tensor(plinth_model *m, const char *name)
  * they refer to the pools, so this comes before the pools go. */
 static void programs_unbind(plinth_model *m)
 {
-    plinth_backend *b = m->backend;
-    for (uint32_t i = 0; i < m->n_programs; i++) {
-        plinth_program *p = m->programs[i];
-        if (p->prepared)
-            backend_release(b, p->prepared);
-        p->prepared = NULL;
-        free(p->prep_code);
-        p->prep_code = NULL;
-        backend_buffer_free(b, &p->arena);
-        backend_buffer_free(b, &p->io);
-        backend_buffer_free(b, &p->scratch);
-        p->bound = false;
-    }
+    for (uint32_t i = 0; i < m->n_programs; i++)
+        program_unbind(m->programs[i]);
 }
 
 static void pools_free(plinth_model *m)

@@ -176,7 +176,7 @@ static plinth_status bind_list(plinth_program *p, instruction *list, uint32_t n,
 }
 
 /* Drops what a previous bind made (prepared handle, buffers). */
-static void unbind(plinth_program *p)
+void program_unbind(plinth_program *p)
 {
     plinth_backend *b = p->model->backend;
     if (p->prepared)
@@ -229,7 +229,7 @@ plinth_status program_bind(plinth_program *prog)
 {
     if (!prog || !prog->model)
         return PLINTH_ERR_INVALID;
-    unbind(prog); /* rebinding (after a reload) starts over */
+    program_unbind(prog); /* rebinding (after a reload) starts over */
     plinth_status s = alloc_pool(prog, POOL_ARENA, &prog->arena);
     if (s == PLINTH_OK)
         s = alloc_pool(prog, POOL_IO, &prog->io);
@@ -254,7 +254,7 @@ plinth_status program_bind(plinth_program *prog)
     if (s == PLINTH_OK)
         s = prepare(prog);
     if (s != PLINTH_OK) {
-        unbind(prog);
+        program_unbind(prog);
         return s;
     }
     prog->stats.persistent_bytes = prog->model->persistent_bytes;
@@ -501,7 +501,7 @@ void plinth_program_destroy(plinth_program *prog)
         return;
     plinth_model *m = prog->model;
     if (m) {
-        unbind(prog);
+        program_unbind(prog);
         for (uint32_t i = 0; i < m->n_programs; i++) {
             if (m->programs[i] != prog)
                 continue;

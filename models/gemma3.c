@@ -20,6 +20,7 @@
  *   logits = (rms(x)*(1+w_norm)) embed^T
  */
 #include "gemma3.h"
+#include "errbuf.h"
 #include "st_io.h"
 
 #include <math.h>
@@ -55,18 +56,7 @@ struct gemma3 {
     float *scratch;       /* [n_prefill][vocab] when all-logits        */
 };
 
-static plinth_status fail(char *err, size_t size, plinth_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static plinth_status fail(char *err, size_t size, plinth_status st, const char *fmt, ...)
-{
-    if (err && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, size, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
+#define fail(err, size, st, ...) ((plinth_status)errbuf_fail(err, size, st, __VA_ARGS__))
 
 /* A failed plinth call: its message is on the context. */
 static plinth_status plinth_fail(const gemma3 *m, char *err, size_t es, plinth_status st,

@@ -6,6 +6,7 @@
  * types; the param list.
  */
 #include "gemma3.h"
+#include "errbuf.h"
 
 #include <cJSON.h>
 
@@ -17,18 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static plinth_status fail(char *err, size_t size, plinth_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static plinth_status fail(char *err, size_t size, plinth_status st, const char *fmt, ...)
-{
-    if (err && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, size, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
+#define fail(err, size, st, ...) ((plinth_status)errbuf_fail(err, size, st, __VA_ARGS__))
 
 /* ------------------------------------------------------------- the file --- */
 

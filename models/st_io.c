@@ -6,6 +6,7 @@
  * the index (file, sharded index, folder); tensor data (mmap); the writer.
  */
 #include "st_io.h"
+#include "errbuf.h"
 
 #include <cJSON.h>
 
@@ -23,18 +24,7 @@
 
 /* ------------------------------------------------------------ helpers --- */
 
-static int fail(char *err, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t size, const char *fmt, ...)
-{
-    if (err && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, size, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+#define fail(err, size, ...) errbuf_fail(err, size, -1, __VA_ARGS__)
 
 static bool is_dir(const char *path)
 {

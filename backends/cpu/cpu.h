@@ -168,5 +168,9 @@ void cpu_release(plinth_device *dev, void *program);
 extern const plinth_host *cpu_host;
 void *cpu_malloc(size_t size);
 void cpu_free(void *p);
+/* Grows *p (64-byte aligned, *have floats, freed with free()) to hold at
+ * least `want` floats; the old contents are not kept. False: out of
+ * memory (then *p is NULL). Kernel scratch, sized outside the hot path. */
+bool cpu_grow_floats(float **p, size_t *have, size_t want);
 
 #endif /* PLINTH_CPU_H */

@@ -401,21 +401,6 @@ CPU_AVX512 static void fa_task(void *ctx, int64_t task, uint32_t thread)
     }
 }
 
-static bool grow_f(float **p, size_t *have, size_t want)
-{
-    if (*p && *have >= want)
-        return true;
-    free(*p);
-    *p = NULL;
-    *have = 0;
-    void *q = NULL;
-    if (posix_memalign(&q, 64, want * sizeof(float) + 64) != 0)
-        return false;
-    *p = q;
-    *have = want;
-    return true;
-}
-
 /* Many query rows: false when the shapes do not suit it (the caller then
  * runs the row-at-a-time path). */
 static bool flash_attention(cpu_device *dev, const plinth_view *out, const plinth_view *in,
@@ -447,7 +432,7 @@ static bool flash_attention(cpu_device *dev, const plinth_view *out, const plint
     j.nk_pad = (j.nk + 31) / 32 * 32;
     j.ntiles = (T * group + CPU_MR - 1) / CPU_MR;
     const size_t kp = (size_t)j.nk_pad * (size_t)d, vp = (size_t)((dv + 31) / 32) * j.nk_pad * 32;
-    if (!grow_f(&dev->attn_pack, &dev->attn_pack_size, kp + vp + 16))
+    if (!cpu_grow_floats(&dev->attn_pack, &dev->attn_pack_size, kp + vp + 16))
         return false;
     j.kp = dev->attn_pack;
     j.vp = dev->attn_pack + kp;

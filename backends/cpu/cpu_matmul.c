@@ -40,7 +40,7 @@ static int64_t gemm_min_m(void)
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-static bool grow(float **p, size_t *have, size_t want)
+bool cpu_grow_floats(float **p, size_t *have, size_t want)
 {
     if (*p && *have >= want)
         return true;
@@ -72,12 +72,12 @@ static bool gemm_scratch(cpu_device *dev, int64_t m, int64_t k)
 {
     const size_t panel = (size_t)k * CPU_NR * (size_t)gemm_max_panels(k);
     const size_t apack = (size_t)((m + CPU_MR - 1) / CPU_MR) * CPU_MR * (size_t)k;
-    if (!grow(&dev->apack, &dev->apack_size, apack))
+    if (!cpu_grow_floats(&dev->apack, &dev->apack_size, apack))
         return false;
     if (dev->scratch_size < panel) {
         for (uint32_t t = 0; t < dev->n_threads; t++) {
             size_t have = dev->scratch_size;
-            if (!grow(&dev->scratch[t], &have, panel))
+            if (!cpu_grow_floats(&dev->scratch[t], &have, panel))
                 return false;
         }
         dev->scratch_size = panel;

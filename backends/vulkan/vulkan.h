@@ -237,6 +237,17 @@ void vulkan_profile_mark(plinth_device *dev, VkCommandBuffer cmd, vulkan_profile
 void vulkan_profile_collect(plinth_device *dev, vulkan_profile *p);
 void vulkan_profile_end(plinth_device *dev, vulkan_profile *p);
 
+/* The feature structs plinth reads (chained), and the first requirement a
+ * device misses (NULL: none) — the one rule both `plinth devices` and
+ * device_open apply. bufferDeviceAddress is optional (descriptor mode). */
+typedef struct vulkan_features {
+    VkPhysicalDeviceFeatures2 f2;
+    VkPhysicalDeviceVulkan11Features f11;
+    VkPhysicalDeviceVulkan12Features f12;
+} vulkan_features;
+void vulkan_get_features(VkPhysicalDevice pd, vulkan_features *f);
+const char *vulkan_missing_feature(const VkPhysicalDeviceProperties *p, const vulkan_features *f);
+
 /* Runs the one-shot command buffer: begin / end + submit + wait. */
 int32_t vulkan_oneshot_begin(plinth_device *dev);
 int32_t vulkan_oneshot_submit(plinth_device *dev);

@@ -221,6 +221,25 @@ static int32_t pick_memory(plinth_device *dev, bool force_staging)
     return PLINTH_OK;
 }
 
+void vulkan_get_features(VkPhysicalDevice pd, vulkan_features *f)
+{
+    f->f11 = (VkPhysicalDeviceVulkan11Features){
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+    f->f12 = (VkPhysicalDeviceVulkan12Features){
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, .pNext = &f->f11};
+    f->f2 = (VkPhysicalDeviceFeatures2){.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                        .pNext = &f->f12};
+    vkGetPhysicalDeviceFeatures2(pd, &f->f2);
+}
+
+const char *vulkan_missing_feature(const VkPhysicalDeviceProperties *p, const vulkan_features *f)
+{
+    return p->apiVersion < VK_API_VERSION_1_2       ? "Vulkan 1.2"
+           : !f->f11.storageBuffer16BitAccess       ? "storageBuffer16BitAccess"
+           : !f->f2.features.shaderInt16            ? "shaderInt16"
+                                                    : NULL;
+}
+
 static int32_t open_device(plinth_device *dev, const config *cfg)
 {
     VkPhysicalDevice pds[16];
@@ -247,31 +266,23 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
     dev->max_buffer = p11.maxMemoryAllocationSize;
     dev->shared_mem = dev->props.limits.maxComputeSharedMemorySize;
 
-    VkPhysicalDeviceVulkan11Features f11 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
-    VkPhysicalDeviceVulkan12Features f12 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, .pNext = &f11};
-    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
-                                    .pNext = &f12};
-    vkGetPhysicalDeviceFeatures2(dev->phys, &f2);
-    if (dev->props.apiVersion < VK_API_VERSION_1_2 || !f11.storageBuffer16BitAccess ||
-        !f2.features.shaderInt16)
+    vulkan_features vf;
+    vulkan_get_features(dev->phys, &vf);
+    const char *missing = vulkan_missing_feature(&dev->props, &vf);
+    if (missing)
         return vulkan_fail(NULL, PLINTH_ERR_UNSUPPORTED,
                            "vulkan: device %u (%s) lacks %s; plinth's Vulkan backend needs "
                            "Vulkan 1.2 with storageBuffer16BitAccess and shaderInt16",
-                           dev->index, dev->props.deviceName,
-                           dev->props.apiVersion < VK_API_VERSION_1_2 ? "Vulkan 1.2"
-                           : !f11.storageBuffer16BitAccess ? "storageBuffer16BitAccess"
-                                                           : "shaderInt16");
+                           dev->index, dev->props.deviceName, missing);
     /* How shaders reach tensors (vulkan.h section 1): descriptors on CPU
      * devices (measured: llvmpipe loads through a device address 5-11x
      * slower) and wherever bufferDeviceAddress is missing; device
      * addresses elsewhere. */
     dev->max_range = dev->props.limits.maxStorageBufferRange;
-    dev->desc = cfg->address == 1 || !f12.bufferDeviceAddress ||
+    dev->desc = cfg->address == 1 || !vf.f12.bufferDeviceAddress ||
                 (cfg->address == 0 && dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU);
     dev->has_bda = !dev->desc;
-    dev->int64 = f2.features.shaderInt64 && !cfg->no_int64;
+    dev->int64 = vf.f2.features.shaderInt64 && !cfg->no_int64;
     dev->fuse = cfg->fuse != 1;
 
     VkQueueFamilyProperties qf[16];

@@ -156,13 +156,10 @@ static void describe(VkPhysicalDevice pd, device_entry *e)
     VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
                                       .pNext = &p12};
     vkGetPhysicalDeviceProperties2(pd, &p2);
-    VkPhysicalDeviceVulkan11Features f11 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
-    VkPhysicalDeviceVulkan12Features f12 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, .pNext = &f11};
-    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
-                                    .pNext = &f12};
-    vkGetPhysicalDeviceFeatures2(pd, &f2);
+    vulkan_features vf;
+    vulkan_get_features(pd, &vf);
+    const VkPhysicalDeviceVulkan11Features *f11 = &vf.f11;
+    const VkPhysicalDeviceVulkan12Features *f12 = &vf.f12;
     VkPhysicalDeviceMemoryProperties mp;
     vkGetPhysicalDeviceMemoryProperties(pd, &mp);
 
@@ -187,17 +184,14 @@ static void describe(VkPhysicalDevice pd, device_entry *e)
         if (hp->flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT && hp->size > info->memory_bytes)
             info->memory_bytes = hp->size;
     }
-    const char *missing = p->apiVersion < VK_API_VERSION_1_2 ? "Vulkan 1.2"
-                          : !f12.bufferDeviceAddress     ? "bufferDeviceAddress"
-                          : !f11.storageBuffer16BitAccess ? "storageBuffer16BitAccess"
-                                                          : NULL;
+    const char *missing = vulkan_missing_feature(p, &vf);
     snprintf(info->features, sizeof info->features,
              "heaps=%.96s subgroup=%u%s%s%s%s%s%s bf16=emulated%s%s", heaps, sg.subgroupSize,
-             f12.shaderFloat16 ? " fp16" : "", f12.shaderInt8 ? " int8" : "",
-             f2.features.shaderInt64 ? " int64" : "",
-             f11.storageBuffer16BitAccess ? " storage16" : "",
-             f12.storageBuffer8BitAccess ? " storage8" : "",
-             f12.bufferDeviceAddress ? " bda" : "", missing ? " UNUSABLE: lacks " : "",
+             f12->shaderFloat16 ? " fp16" : "", f12->shaderInt8 ? " int8" : "",
+             vf.f2.features.shaderInt64 ? " int64" : "",
+             f11->storageBuffer16BitAccess ? " storage16" : "",
+             f12->storageBuffer8BitAccess ? " storage8" : "",
+             f12->bufferDeviceAddress ? " bda" : "", missing ? " UNUSABLE: lacks " : "",
              missing ? missing : "");
 }
 
