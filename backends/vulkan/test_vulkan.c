@@ -939,6 +939,20 @@ Test(vulkan, staging_memory)
     run_case(&c);
 }
 
+/* A pool the device cannot hold is refused with a message naming the limit
+ * and by how much, and the device stays usable. */
+Test(vulkan, refuses_oversize_buffer)
+{
+    plinth_buffer b;
+    const uint64_t huge = (uint64_t)1 << 50;
+    cr_assert_neq(vk.api->buffer_alloc(vk.dev, huge, &b), PLINTH_OK);
+    const char *msg = vk.api->last_error(vk.dev);
+    cr_expect(strstr(msg, "exceeds") && strstr(msg, "by"), "message: %s", msg);
+    cr_assert_eq(vk.api->buffer_alloc(vk.dev, 4096, &b), PLINTH_OK, "%s",
+                 vk.api->last_error(vk.dev));
+    vk.api->buffer_free(vk.dev, &b);
+}
+
 Test(vulkan, refuses_bad_config)
 {
     plinth_device *d = NULL;

@@ -242,6 +242,25 @@ Test(cli, bench_reports_bandwidth_ratio)
     cr_expect(!strstr(out, "read bandwidth"), "--no-readbw still measured:\n%s", out);
 }
 
+/* Without a Vulkan device (a driver file that does not exist), `plinth
+ * devices` says so in one line and still lists the others; asking for the
+ * vulkan backend fails with that reason and exit status 1. */
+Test(cli, vulkan_without_device)
+{
+    const char *built = getenv("PLINTH_TEST_BACKENDS");
+    cr_assert(built, "PLINTH_TEST_BACKENDS not set");
+    if (!strstr(built, "vulkan"))
+        cr_skip_test("the vulkan backend is not built in this tree (built: %s)", built);
+    cr_assert_eq(plinth("devices"), 0);
+    setenv("VK_DRIVER_FILES", "/nonexistent/plinth-no-driver.json", 1);
+    cr_assert_eq(plinth("devices"), 0, "%s", out);
+    expect_contains("no Vulkan device");
+    expect_contains("cpu");
+    cr_expect_eq(plinth("demo --backend=vulkan"), 1, "%s", out);
+    expect_contains("'vulkan' has no devices: no Vulkan device");
+    unsetenv("VK_DRIVER_FILES");
+}
+
 Test(cli_logits, ref) { logits_match_golden("ref", 1e-5); }
 Test(cli_logits, cpu) { logits_match_golden("cpu", 1e-5); }
 /* Vulkan's acceptance bound is 1e-4 (f32 on any device, issue 6). */
