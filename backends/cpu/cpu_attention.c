@@ -324,7 +324,7 @@ CPU_AVX512 static void fa_task(void *ctx, int64_t task, uint32_t thread)
     float pa[FA_KB * CPU_MR] __attribute__((aligned(64)));
     float mx[CPU_MR], sum[CPU_MR], rs[CPU_MR];
     int64_t lo[CPU_MR], hi[CPU_MR], lo_all = INT64_MAX, hi_all = 0;
-    const float *qr[CPU_MR];
+    const float *qr[CPU_MR] = {0};
     for (int r = 0; r < mr; r++) {
         const int64_t t = (r0 + r) / g, h = j->kh * g + (r0 + r) % g;
         qr[r] = (const float *)ref_at(j->q, j->b, t, h, 0);
@@ -338,7 +338,9 @@ CPU_AVX512 static void fa_task(void *ctx, int64_t task, uint32_t thread)
     }
     cpu_pack_rows_avx512(qr, mr, d, qa);
     memset(o, 0, sizeof(float) * CPU_MR * (size_t)dv);
-    memset(pa, 0, sizeof pa);
+    const float *prow[CPU_MR] = {0};
+    for (int r = 0; r < mr; r++)
+        prow[r] = sc + r * FA_KB;
     const int64_t ldo = dv * 4;
     if (lo_all < j->kbase)
         lo_all = j->kbase; /* cannot happen: kbase is the minimum */
@@ -369,24 +371,25 @@ CPU_AVX512 static void fa_task(void *ctx, int64_t task, uint32_t thread)
             const float bm = bmax > mx[r] ? bmax : mx[r];
             if (bm == -INFINITY) { /* every key of this block masked for this row */
                 rs[r] = 1.0f;
-                for (int64_t c = 0; c < nbp; c++)
-                    pa[c * CPU_MR + r] = 0.0f;
+                for (int64_t c = 0; c < nbp; c += 16)
+                    _mm512_storeu_ps(s + c, _mm512_setzero_ps());
                 continue;
             }
             const float corr = mx[r] == -INFINITY ? 0.0f : expf(mx[r] - bm);
             __m512 vs = _mm512_setzero_ps();
-            float e[16] __attribute__((aligned(64)));
             for (int64_t c = 0; c < nbp; c += 16) {
                 const __m512 ev = v16_exp(_mm512_sub_ps(_mm512_loadu_ps(s + c), _mm512_set1_ps(bm)));
                 vs = _mm512_add_ps(vs, ev);
-                _mm512_store_ps(e, ev);
-                for (int l = 0; l < 16; l++)
-                    pa[(c + l) * CPU_MR + r] = e[l];
+                _mm512_storeu_ps(s + c, ev);
             }
             sum[r] = sum[r] * corr + _mm512_reduce_add_ps(vs);
             mx[r] = bm;
             rs[r] = corr;
         }
+        /* P as the tile's A operand, [key][row]: the rows of weights through
+         * the register transpose (a scalar scatter of every weight here
+         * cost about as much as the two tiles' FMAs) */
+        cpu_pack_rows_avx512(prow, mr, nbp, pa);
         const int64_t off = j0 - j->kbase;
         for (int64_t c = 0; c < dv; c += 32)
             cpu_tile_scale_avx512(pa, j->vp + (c / 32) * j->nk_pad * 32 + off * 32, nbp,
@@ -395,9 +398,11 @@ CPU_AVX512 static void fa_task(void *ctx, int64_t task, uint32_t thread)
     for (int r = 0; r < mr; r++) {
         const int64_t t = (r0 + r) / g, h = j->kh * g + (r0 + r) % g;
         float *out = (float *)ref_at(j->out, j->b, t, h, 0);
-        const float inv = hi[r] > lo[r] ? 1.0f / sum[r] : 0.0f;
-        for (int64_t i = 0; i < dv; i++)
-            out[i] = hi[r] > lo[r] ? o[r * dv + i] * inv : 0.0f;
+        const __m512 inv = _mm512_set1_ps(hi[r] > lo[r] ? 1.0f / sum[r] : 0.0f);
+        for (int64_t i = 0; i < dv; i += 16) {
+            const __mmask16 m = dv - i >= 16 ? 0xffff : (__mmask16)((1u << (dv - i)) - 1);
+            _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, o + r * dv + i), inv));
+        }
     }
 }
 

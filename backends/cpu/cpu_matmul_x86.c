@@ -318,10 +318,7 @@ CPU_AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 
         r[i] = o[i];
 }
 
-/* a block: rows blk*12 .. +12 of a as dst[k][12]; rows past m are zero.
- * 16 k at a time: 12 rows (and 4 zero rows) through the 16x16 register
- * transpose, then 12 lanes stored per k (a scalar loop here cost ~5% of
- * prefill: it runs once per matmul over all of A). */
+/* a block: rows blk*12 .. +12 of a as dst[k][12]; rows past m are zero. */
 CPU_AVX512 void cpu_pack_a_avx512(const mm_problem *p, int64_t blk, float *dst)
 {
     const int64_t i0 = blk * CPU_MR;
@@ -329,16 +326,7 @@ CPU_AVX512 void cpu_pack_a_avx512(const mm_problem *p, int64_t blk, float *dst)
     const float *x[CPU_MR];
     for (int i = 0; i < rows; i++)
         x[i] = (const float *)(p->a + (i0 + i) * p->lda);
-    for (int64_t kk = 0; kk < p->k; kk += 16) {
-        const int kn = p->k - kk >= 16 ? 16 : (int)(p->k - kk);
-        const __mmask16 km = tail16(kn);
-        __m512 r[16];
-        for (int i = 0; i < 16; i++)
-            r[i] = i < rows ? _mm512_maskz_loadu_ps(km, x[i] + kk) : _mm512_setzero_ps();
-        transpose16(r);
-        for (int c = 0; c < kn; c++)
-            _mm512_mask_storeu_ps(dst + (kk + c) * CPU_MR, (__mmask16)0x0fff, r[c]);
-    }
+    cpu_pack_rows_avx512(x, rows, p->k, dst);
 }
 
 /* Columns n0 .. n0+32 of w as dst[k][32] f32; columns past n are zero. */
@@ -423,13 +411,23 @@ CPU_AVX512 void cpu_tile_scale_avx512(const float *ap, const float *bp, int64_t 
     tile_body(ap, bp, k, c, ldc, mr, nr, rs);
 }
 
-/* Rows rows[0..nrows) (f32, length k) as dst[k][12]; rows past nrows are 0. */
+/* Rows rows[0..nrows) (f32, length k) as dst[k][12]; rows past nrows are 0.
+ * 16 k at a time: the rows (and zero rows up to 16) through the 16x16
+ * register transpose, then 12 lanes stored per k. A scalar loop here cost
+ * ~5% of prefill when it packed A (it runs once per matmul over all of
+ * A), and as much again in attention, where it packs Q and every block of
+ * softmax weights P. */
 CPU_AVX512 void cpu_pack_rows_avx512(const float *const *rows, int nrows, int64_t k, float *dst)
 {
-    for (int i = 0; i < CPU_MR; i++) {
-        const float *x = i < nrows ? rows[i] : NULL;
-        for (int64_t kk = 0; kk < k; kk++)
-            dst[kk * CPU_MR + i] = x ? x[kk] : 0.0f;
+    for (int64_t kk = 0; kk < k; kk += 16) {
+        const int kn = k - kk >= 16 ? 16 : (int)(k - kk);
+        const __mmask16 km = tail16(kn);
+        __m512 r[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = i < nrows ? _mm512_maskz_loadu_ps(km, rows[i] + kk) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int c = 0; c < kn; c++)
+            _mm512_mask_storeu_ps(dst + (kk + c) * CPU_MR, (__mmask16)0x0fff, r[c]);
     }
 }
 
