@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "plinth_plugin.h"
+#include "fmapeak.h"
 #include "readbw.h"
 
 /* ------------------------------------------------ timing and references --- */
@@ -298,5 +299,8 @@ int main(int argc, char **argv)
     }
     api->device_close(dev);
     free(bw_buf);
+    /* the arithmetic reference for the M > 1 rows, as plinth bench has it */
+    printf("reference: f32 FMA peak %.1f GFLOP/s (%s, %d thread%s), measured after the shapes\n",
+           fmapeak_measure((uint32_t)threads, 9), fmapeak_isa(), threads, threads == 1 ? "" : "s");
     return 0;
 }

@@ -77,6 +77,29 @@ const char *gemma3_note(const gemma3 *m) { return m->note; }
 uint64_t gemma3_weight_bytes(const gemma3 *m) { return m->weight_bytes; }
 uint64_t gemma3_param_count(const gemma3 *m) { return m->n_params; }
 
+double gemma3_prefill_flops(const gemma3 *m)
+{
+    const gemma3_config *c = &m->cfg;
+    const int32_t n = m->prefill.T;
+    const double H = c->hidden, D = c->head_dim, Hq = c->n_heads, Hkv = c->n_kv_heads;
+    const double kv = 2 * H * Hkv * D;                        /* k and v, per row */
+    const double row = H * Hq * D + kv + Hq * D * H + 3 * H * c->ffn; /* per row */
+    const bool all = m->prefill.all;
+    double mac = 0;
+    for (int l = 0; l < c->n_layers; l++) {
+        const bool last = !all && n > 1 && l == c->n_layers - 1; /* as build() */
+        mac += last ? n * kv + (row - kv) : n * row;
+        for (int32_t t = last ? n - 1 : 0; t < n; t++) {
+            const int32_t keys = c->sliding[l] && c->sliding_window > 0 && t + 1 > c->sliding_window
+                                     ? c->sliding_window
+                                     : t + 1;
+            mac += 2 * Hq * D * keys; /* q.k and p.v per key and head */
+        }
+    }
+    mac += (double)c->vocab * H * (all ? n : 1); /* logits */
+    return 2 * mac;
+}
+
 /* ---------------------------------------------------------------- 2 ---- */
 
 typedef struct builder {

@@ -97,6 +97,11 @@ const char *gemma3_note(const gemma3 *m);
  * embedding is the logits matrix) and the number of parameters. */
 uint64_t gemma3_weight_bytes(const gemma3 *m);
 uint64_t gemma3_param_count(const gemma3 *m);
+/* FLOPs (2 per multiply-add) of the matmuls and attention of one run of
+ * the prefill program over n_prefill tokens at positions 0.. (the last
+ * layer's query, o_proj and MLP for the last row only unless all logits
+ * are asked for; keys limited by the window on sliding layers). */
+double gemma3_prefill_flops(const gemma3 *m);
 
 /* Feeds tokens[0..n) at positions start.. (chunked by n_prefill) and writes
  * logits: [n][vocab] with all_logits, else [vocab] of the last token.

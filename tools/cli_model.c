@@ -6,6 +6,7 @@
  * UTF-8 streaming); run; logits; tokenize; bench; plan.
  */
 #include "cli.h"
+#include "fmapeak.h"
 #include "gemma3.h"
 #include "sampling.h"
 #include "tokenizer.h"
@@ -136,7 +137,7 @@ static const char run_usage[] =
 
 enum { OPT_CHAT = CLI_OPT_FIRST_FREE, OPT_TEMP, OPT_TOPK, OPT_TOPP, OPT_SEED, OPT_CTX,
        OPT_TOKENS, OPT_OUT, OPT_CHUNK, OPT_PREFILL, OPT_DECODE, OPT_REPEATS, OPT_F32,
-       OPT_NO_READBW };
+       OPT_NO_READBW, OPT_NO_PEAK };
 
 typedef struct gen_stats {
     int32_t n_prompt, n_gen;
@@ -465,13 +466,14 @@ int cli_tokenize(cli_options *o, int argc, char **argv)
 
 static const char bench_usage[] =
     "usage: plinth bench MODEL [--prefill N] [--decode N] [--repeats N] [--f32] [--json]\n"
-    "                    [--no-readbw] [--backend=NAME] [--threads=N]\n"
+    "                    [--no-readbw] [--no-peak] [--backend=NAME] [--threads=N]\n"
     "Times a prefill of N tokens (default 512, logits of the last one) and a decode of\n"
     "N tokens after it (default 128), the median of --repeats runs (default 5), and\n"
     "reports load time, peak RSS, the memory plans, and for decode the weight bytes\n"
     "read per token with the bandwidth they imply, next to the read bandwidth of this\n"
-    "machine measured right after the runs with as many threads (--no-readbw: not).\n"
-    "Token ids are pseudo-random.\n";
+    "machine measured right after the runs with as many threads (--no-readbw: not),\n"
+    "and for prefill its FLOPs and rate next to this machine's f32 FMA peak measured\n"
+    "the same way (--no-peak: not). Token ids are pseudo-random.\n";
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -490,7 +492,9 @@ typedef struct bench_result {
     plinth_plan_stats prefill_plan, decode_plan;
     uint64_t peak_rss;            /* before the bandwidth reference */
     double read_gbs;              /* the reference; 0: not measured */
-    uint32_t read_threads;
+    uint32_t read_threads;        /* of both references            */
+    double prefill_gflop;         /* per prefill run               */
+    double peak_gflops;           /* f32 FMA reference; 0: not measured */
 } bench_result;
 
 static int bench_runs(session *s, uint32_t P, uint32_t D, uint32_t repeats, bench_result *r)
@@ -554,6 +558,8 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
     const uint64_t wb = gemma3_weight_bytes(s->m), rss = r->peak_rss;
     const double gbs = dc * (double)wb / 1e9;
     const double ratio = r->read_gbs > 0 ? gbs / r->read_gbs : 0;
+    const double pgf = P ? r->prefill_gflop * 1e3 / r->prefill_ms : 0; /* GFLOP/s */
+    const double pratio = r->peak_gflops > 0 ? pgf / r->peak_gflops : 0;
     if (o->json) {
         printf("{\"model\": \"%s\", \"backend\": \"%s\", \"threads\": %u, \"weights\": \"%s\", "
                "\"converted_to_f32\": %s, \"params\": %llu, \"repeats\": %u, "
@@ -561,14 +567,17 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
                "\"prefill_tokens_per_s\": %.2f, \"decode_tokens\": %u, \"decode_ms\": %.2f, "
                "\"decode_tokens_per_s\": %.2f, \"weight_bytes_per_token\": %llu, "
                "\"decode_weight_gb_per_s\": %.2f, \"read_gb_per_s\": %.2f, "
-               "\"read_threads\": %u, \"decode_bandwidth_ratio\": %.4f, \"peak_rss_bytes\": %llu, "
+               "\"read_threads\": %u, \"decode_bandwidth_ratio\": %.4f, \"prefill_flops\": %.0f, "
+               "\"prefill_gflop_per_s\": %.2f, \"fma_peak_gflop_per_s\": %.2f, "
+               "\"prefill_peak_ratio\": %.4f, \"peak_rss_bytes\": %llu, "
                "\"prefill_arena_bytes\": %llu, \"decode_arena_bytes\": %llu, "
                "\"persistent_bytes\": %llu, \"state_bytes\": %llu}\n",
                dir, plinth_backend_name(s->backend), o->threads, gemma3_weights_dtype(s->m),
                gemma3_weights_converted(s->m) ? "true" : "false",
                (unsigned long long)gemma3_param_count(s->m), repeats, s->load_ms, P,
                r->prefill_ms, pf, D, r->decode_ms, dc, (unsigned long long)wb, gbs,
-               r->read_gbs, r->read_threads, ratio, (unsigned long long)rss, (unsigned long long)r->prefill_plan.arena_bytes,
+               r->read_gbs, r->read_threads, ratio, r->prefill_gflop * 1e9, pgf, r->peak_gflops,
+               pratio, (unsigned long long)rss, (unsigned long long)r->prefill_plan.arena_bytes,
                (unsigned long long)r->decode_plan.arena_bytes,
                (unsigned long long)r->prefill_plan.persistent_bytes,
                (unsigned long long)r->prefill_plan.state_bytes);
@@ -586,7 +595,13 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
            cli_bytes(wb, a, sizeof a), gbs);
     if (r->read_gbs > 0)
         printf("  bandwidth       %.0f%% of %.1f GB/s, this machine's read bandwidth right after "
-               "the runs (%u threads)\n", 100 * ratio, r->read_gbs, r->read_threads);
+               "the runs (%u thread%s)\n", 100 * ratio, r->read_gbs, r->read_threads,
+               r->read_threads == 1 ? "" : "s");
+    if (r->peak_gflops > 0)
+        printf("  compute         prefill %.1f GFLOP at %.0f GFLOP/s: %.0f%% of %.0f GFLOP/s, this "
+               "machine's f32 FMA peak (%s) right after the runs (%u thread%s)\n",
+               r->prefill_gflop, pgf, 100 * pratio, r->peak_gflops, fmapeak_isa(),
+               r->read_threads, r->read_threads == 1 ? "" : "s");
     printf("  peak RSS        %s\n", cli_bytes(rss, b, sizeof b));
     printf("  arena           prefill %s, decode %s\n",
            cli_bytes(r->prefill_plan.arena_bytes, c, sizeof c),
@@ -603,9 +618,10 @@ int cli_bench(cli_options *o, int argc, char **argv)
         {"decode", required_argument, NULL, OPT_DECODE},
         {"repeats", required_argument, NULL, OPT_REPEATS},
         {"f32", no_argument, NULL, OPT_F32},
-        {"no-readbw", no_argument, NULL, OPT_NO_READBW}, CLI_COMMON_LONGOPTS};
+        {"no-readbw", no_argument, NULL, OPT_NO_READBW},
+        {"no-peak", no_argument, NULL, OPT_NO_PEAK}, CLI_COMMON_LONGOPTS};
     uint32_t P = 512, D = 128, repeats = 5;
-    bool f32 = false, readbw = true;
+    bool f32 = false, readbw = true, peak = true;
     int c;
     while ((c = getopt_long(argc, argv, CLI_COMMON_OPTSTRING, longopts, NULL)) != -1) {
         int bad = 0;
@@ -615,6 +631,7 @@ int cli_bench(cli_options *o, int argc, char **argv)
         case OPT_REPEATS: bad = cli_parse_u32(optarg, "--repeats", &repeats); break;
         case OPT_F32: f32 = true; break;
         case OPT_NO_READBW: readbw = false; break;
+        case OPT_NO_PEAK: peak = false; break;
         default: {
             int rc = cli_common_flag(c, o, bench_usage);
             if (rc != CLI_PARSED)
@@ -641,6 +658,9 @@ int cli_bench(cli_options *o, int argc, char **argv)
         r.read_threads = o->threads ? o->threads : cores > 0 ? (uint32_t)cores : 1;
         if (readbw && D > 0)
             r.read_gbs = cli_read_bandwidth(r.read_threads, 5);
+        r.prefill_gflop = gemma3_prefill_flops(s.m) / 1e9;
+        if (peak)
+            r.peak_gflops = fmapeak_measure(r.read_threads, 9);
         bench_print(o, &s, argv[optind], P, D, repeats, &r);
     }
     session_close(&s);

@@ -205,16 +205,17 @@ static void logits_match_golden(const char *backend, double limit)
     free(want);
 }
 
-/* `plinth bench` reports decode against a read-bandwidth reference taken in
- * the same run: the ratio printed is the one its own numbers give, and
- * --no-readbw leaves the reference out. */
+/* `plinth bench` reports decode against a read-bandwidth reference and
+ * prefill against an f32 FMA-peak reference, both taken in the same run:
+ * the ratios printed are the ones its own numbers give, the prefill's FLOPs
+ * are the model's, and --no-readbw / --no-peak leave the references out. */
 Test(cli, bench_reports_bandwidth_ratio)
 {
     const char *data = getenv("PLINTH_TEST_DATA");
     cr_assert(data, "PLINTH_TEST_DATA not set");
     char args[1024];
     snprintf(args, sizeof args,
-             "bench --backend=ref '%s/gemma3-tiny-a' --prefill 4 --decode 3 --repeats 1 --json",
+             "bench --backend=ref '%s/gemma3-tiny-a' --prefill 12 --decode 3 --repeats 1 --json",
              data);
     cr_assert_eq(plinth(args), 0, "%s", out);
     cJSON *j = cJSON_Parse(out);
@@ -227,6 +228,25 @@ Test(cli, bench_reports_bandwidth_ratio)
     cr_expect(fabs(ratio - dec / ref) < 1e-3 + 1e-2 * ratio, "ratio %g, %g / %g", ratio, dec,
               ref);
     cr_expect_gt(cJSON_GetObjectItem(j, "read_threads")->valueint, 0);
+    /* The tiny model (hidden 64, head_dim 32, 4 heads, 1 KV head, FFN 192,
+     * 6 layers of which the last is global, window 8, vocab 512), 12 tokens,
+     * in multiply-adds: per row and layer q 8192 + k,v 4096 + o 8192 + MLP
+     * 36864 = 57344; layers 0-4: 12 rows; layer 5: k,v for 12 rows and the
+     * rest for the last row; attention 2 * 4 * 32 per key: layers 0-4 see
+     * min(t+1, 8) keys (sum 68), layer 5 12 keys for its one query; logits
+     * 512 * 64 for the last row. */
+    const double mac = 5 * 12 * 57344.0 + (57344 - 4096 + 12 * 4096) + 5 * 256 * 68.0 +
+                       256 * 12.0 + 512 * 64.0;
+    cr_expect_eq(cJSON_GetObjectItem(j, "prefill_flops")->valuedouble, 2 * mac);
+    const double pgf = cJSON_GetObjectItem(j, "prefill_gflop_per_s")->valuedouble;
+    const double peak = cJSON_GetObjectItem(j, "fma_peak_gflop_per_s")->valuedouble;
+    const double pratio = cJSON_GetObjectItem(j, "prefill_peak_ratio")->valuedouble;
+    const double pms = cJSON_GetObjectItem(j, "prefill_ms")->valuedouble;
+    cr_expect(fabs(pgf - 2 * mac / 1e6 / pms) < 0.01 + 1e-2 * pgf, "%g GFLOP/s from %g ms", pgf,
+              pms);
+    cr_expect_gt(peak, 0.1, "FMA peak %g GFLOP/s", peak);
+    cr_expect(fabs(pratio - pgf / peak) < 1e-3 + 1e-2 * pratio, "ratio %g, %g / %g", pratio, pgf,
+              peak);
     cJSON_Delete(j);
 
     snprintf(args, sizeof args,
@@ -240,6 +260,14 @@ Test(cli, bench_reports_bandwidth_ratio)
              data);
     cr_assert_eq(plinth(args), 0, "%s", out);
     cr_expect(!strstr(out, "read bandwidth"), "--no-readbw still measured:\n%s", out);
+    expect_contains("FMA peak");
+    snprintf(args, sizeof args,
+             "bench --backend=ref '%s/gemma3-tiny-a' --prefill 4 --decode 3 --repeats 1 "
+             "--no-peak",
+             data);
+    cr_assert_eq(plinth(args), 0, "%s", out);
+    cr_expect(!strstr(out, "FMA peak"), "--no-peak still measured:\n%s", out);
+    expect_contains("read bandwidth right after the runs");
 }
 
 /* Without a Vulkan device (a driver file that does not exist), `plinth
