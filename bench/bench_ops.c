@@ -30,15 +30,9 @@
 #include "plinth_plugin.h"
 #include "fmapeak.h"
 #include "readbw.h"
+#include "timing.h"
 
 /* ------------------------------------------------ timing and references --- */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* CPU time of the whole process: with 1 thread it does not count the time
  * the scheduler gave to other processes (a kernel's efficiency on a busy
@@ -48,18 +42,6 @@ static double cpu_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* Read-only bandwidth (GB/s) over n floats with `threads` threads: the
@@ -253,19 +235,19 @@ int main(int argc, char **argv)
                     view2(&v_in[0], &ab, 0, PLINTH_F32, m, k);
                     view2(&v_in[1], &wb, (uint64_t)(r % copies) * wbytes, wdt, n, k);
                     view2(&v_out, &ob, 0, PLINTH_F32, m, n);
-                    double c0 = cpu_now(), t0 = now();
+                    double c0 = cpu_now(), t0 = timing_now();
                     api->kernels[PLINTH_OP_MATMUL](dev, &v_out, v_in, 2, &at);
-                    t[r] = now() - t0;
+                    t[r] = timing_now() - t0;
                     tc[r] = cpu_now() - c0;
                 }
-                double tp = median(t, r_here), tob = 0, tcob = 0;
-                const double tcp = median(tc, r_here);
+                double tp = timing_median(t, (uint32_t)r_here), tob = 0, tcob = 0;
+                const double tcp = timing_median(tc, (uint32_t)r_here);
                 /* OpenBLAS on the same shape with f32 weights (no bf16 GEMV
                  * there): the reference for what a BLAS call costs. */
                 if (ob_sgemv && wdt == PLINTH_F32) {
                     for (int r = 0; r < r_here; r++) {
                         const float *w = (const float *)(wb.host + (uint64_t)(r % copies) * wbytes);
-                        double c0 = cpu_now(), t0 = now();
+                        double c0 = cpu_now(), t0 = timing_now();
                         if (m == 1)
                             ob_sgemv(101, 111, (int)n, (int)k, 1.0f, w, (int)k,
                                      (const float *)ab.host, 1, 0.0f, (float *)ob.host, 1);
@@ -273,11 +255,11 @@ int main(int argc, char **argv)
                             ob_sgemm(101, 111, 112, (int)m, (int)n, (int)k, 1.0f,
                                      (const float *)ab.host, (int)k, w, (int)k, 0.0f,
                                      (float *)ob.host, (int)n);
-                        tb[r] = now() - t0;
+                        tb[r] = timing_now() - t0;
                         tcb[r] = cpu_now() - c0;
                     }
-                    tob = median(tb, r_here);
-                    tcob = median(tcb, r_here);
+                    tob = timing_median(tb, (uint32_t)r_here);
+                    tcob = timing_median(tcb, (uint32_t)r_here);
                 }
                 const double flop = 2.0 * (double)m * (double)n * (double)k;
                 double bw = m < 64 ? read_bw(bw_buf, bw_n, threads, 5) : 0;

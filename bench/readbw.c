@@ -12,10 +12,8 @@
  * 16-byte loads the same loop read 24 GB/s where 64-byte ones read 30+.
  */
 #include "readbw.h"
+#include "timing.h"
 
-#include <pthread.h>
-#include <stdlib.h>
-#include <time.h>
 
 typedef float v16 __attribute__((vector_size(64)));
 
@@ -56,43 +54,21 @@ static void *sum_part(void *arg)
     return NULL;
 }
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 double readbw_measure(const void *buf, size_t bytes, uint32_t threads, uint32_t samples)
 {
-    enum { MAX_THREADS = 64, MAX_SAMPLES = 32 };
-    threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+    enum { MAX_SAMPLES = 32 };
+    threads = threads < 1 ? 1 : threads > TIMING_MAX_THREADS ? TIMING_MAX_THREADS : threads;
     samples = samples < 1 ? 1 : samples > MAX_SAMPLES ? MAX_SAMPLES : samples;
     const size_t n = bytes / sizeof(v16);
     const v16 *v = buf;
     double gbs[MAX_SAMPLES];
     for (uint32_t s = 0; s < samples; s++) {
-        pthread_t th[MAX_THREADS];
-        part a[MAX_THREADS];
-        const double t0 = seconds();
-        uint32_t started = 1;
+        part a[TIMING_MAX_THREADS];
         for (uint32_t i = 0; i < threads; i++)
             a[i] = (part){v + n / threads * i, n / threads, 0};
-        for (uint32_t i = 1; i < threads && started == i; i++)
-            if (pthread_create(&th[i], NULL, sum_part, &a[i]) == 0)
-                started = i + 1;
-        sum_part(&a[0]);
-        for (uint32_t i = 1; i < started; i++)
-            pthread_join(th[i], NULL);
-        const double t = seconds() - t0;
+        double t;
+        const uint32_t started = timing_run_threads(sum_part, a, sizeof a[0], threads, &t);
         gbs[s] = t > 0 ? (double)(n / threads * started) * sizeof(v16) / t / 1e9 : 0;
     }
-    qsort(gbs, samples, sizeof gbs[0], cmp_double);
-    return gbs[samples / 2];
+    return timing_median(gbs, samples);
 }

@@ -77,6 +77,13 @@ const char *gemma3_note(const gemma3 *m) { return m->note; }
 uint64_t gemma3_weight_bytes(const gemma3 *m) { return m->weight_bytes; }
 uint64_t gemma3_param_count(const gemma3 *m) { return m->n_params; }
 
+/* Whether layer l of a T-row program passes on only its last row (see
+ * layer()): the last layer, when only the last logits are wanted. */
+static bool last_row_only(const gemma3_config *c, int l, int64_t T, bool all)
+{
+    return !all && T > 1 && l == c->n_layers - 1;
+}
+
 double gemma3_prefill_flops(const gemma3 *m)
 {
     const gemma3_config *c = &m->cfg;
@@ -87,7 +94,7 @@ double gemma3_prefill_flops(const gemma3 *m)
     const bool all = m->prefill.all;
     double mac = 0;
     for (int l = 0; l < c->n_layers; l++) {
-        const bool last = !all && n > 1 && l == c->n_layers - 1; /* as build() */
+        const bool last = last_row_only(c, l, n, all);
         mac += last ? n * kv + (row - kv) : n * row;
         for (int32_t t = last ? n - 1 : 0; t < n; t++) {
             const int32_t keys = c->sliding[l] && c->sliding_window > 0 && t + 1 > c->sliding_window
@@ -217,7 +224,7 @@ static plinth_status build(builder *b, int64_t T, bool all)
     plinth_node x = plinth_get_rows(g, embed, tokens, PLINTH_F32);                    /* [T, H] */
     x = plinth_scale(g, x, (float)sqrt((double)c->hidden));
     for (int l = 0; l < c->n_layers; l++)
-        x = layer(b, l, x, pos, kv_len, T, !all && T > 1 && l == c->n_layers - 1);
+        x = layer(b, l, x, pos, kv_len, T, last_row_only(c, l, T, all));
     x = norm(b, x, "model.norm.weight", c->hidden);                       /* [T or 1, H] */
     plinth_node head = c->tied ? embed : matrix(b, "lm_head.weight", c->vocab, c->hidden);
     plinth_output(g, plinth_matmul(g, x, head, true), "logits");        /* [T or 1, V] */

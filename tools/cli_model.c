@@ -493,7 +493,6 @@ typedef struct bench_result {
     uint64_t peak_rss;            /* before the bandwidth reference */
     double read_gbs;              /* the reference; 0: not measured */
     uint32_t read_threads;        /* of both references            */
-    double prefill_gflop;         /* per prefill run               */
     double peak_gflops;           /* f32 FMA reference; 0: not measured */
 } bench_result;
 
@@ -558,7 +557,8 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
     const uint64_t wb = gemma3_weight_bytes(s->m), rss = r->peak_rss;
     const double gbs = dc * (double)wb / 1e9;
     const double ratio = r->read_gbs > 0 ? gbs / r->read_gbs : 0;
-    const double pgf = P ? r->prefill_gflop * 1e3 / r->prefill_ms : 0; /* GFLOP/s */
+    const double gflop = gemma3_prefill_flops(s->m) / 1e9; /* per prefill run */
+    const double pgf = P ? gflop * 1e3 / r->prefill_ms : 0;  /* GFLOP/s */
     const double pratio = r->peak_gflops > 0 ? pgf / r->peak_gflops : 0;
     if (o->json) {
         printf("{\"model\": \"%s\", \"backend\": \"%s\", \"threads\": %u, \"weights\": \"%s\", "
@@ -576,7 +576,7 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
                gemma3_weights_converted(s->m) ? "true" : "false",
                (unsigned long long)gemma3_param_count(s->m), repeats, s->load_ms, P,
                r->prefill_ms, pf, D, r->decode_ms, dc, (unsigned long long)wb, gbs,
-               r->read_gbs, r->read_threads, ratio, r->prefill_gflop * 1e9, pgf, r->peak_gflops,
+               r->read_gbs, r->read_threads, ratio, gflop * 1e9, pgf, r->peak_gflops,
                pratio, (unsigned long long)rss, (unsigned long long)r->prefill_plan.arena_bytes,
                (unsigned long long)r->decode_plan.arena_bytes,
                (unsigned long long)r->prefill_plan.persistent_bytes,
@@ -598,9 +598,9 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
                "the runs (%u thread%s)\n", 100 * ratio, r->read_gbs, r->read_threads,
                r->read_threads == 1 ? "" : "s");
     if (r->peak_gflops > 0)
-        printf("  compute         prefill %.1f GFLOP at %.0f GFLOP/s: %.0f%% of %.0f GFLOP/s, this "
+        printf("  compute         prefill %.4g GFLOP at %.3g GFLOP/s: %.0f%% of %.0f GFLOP/s, this "
                "machine's f32 FMA peak (%s) right after the runs (%u thread%s)\n",
-               r->prefill_gflop, pgf, 100 * pratio, r->peak_gflops, fmapeak_isa(),
+               gflop, pgf, 100 * pratio, r->peak_gflops, fmapeak_isa(),
                r->read_threads, r->read_threads == 1 ? "" : "s");
     printf("  peak RSS        %s\n", cli_bytes(rss, b, sizeof b));
     printf("  arena           prefill %s, decode %s\n",
@@ -658,7 +658,6 @@ int cli_bench(cli_options *o, int argc, char **argv)
         r.read_threads = o->threads ? o->threads : cores > 0 ? (uint32_t)cores : 1;
         if (readbw && D > 0)
             r.read_gbs = cli_read_bandwidth(r.read_threads, 5);
-        r.prefill_gflop = gemma3_prefill_flops(s.m) / 1e9;
         if (peak)
             r.peak_gflops = fmapeak_measure(r.read_threads, 9);
         bench_print(o, &s, argv[optind], P, D, repeats, &r);
