@@ -57,21 +57,6 @@ static bool op_inplace_ok(int32_t op)
     }
 }
 
-static bool grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
-{
-    if (need <= *cap)
-        return true;
-    uint32_t cap2 = *cap ? *cap : 16;
-    while (cap2 < need)
-        cap2 *= 2;
-    void *p = realloc(*arr, (size_t)cap2 * elem);
-    if (!p)
-        return false;
-    *arr = p;
-    *cap = cap2;
-    return true;
-}
-
 static plinth_status oom(compiler *c, const char *what)
 {
     return ctx_error(c->ctx, PLINTH_ERR_NO_MEMORY, "compile: out of memory (%s)", what);
@@ -222,9 +207,10 @@ typedef struct edge {
     int32_t from, to;
 } edge;
 
-static bool add_edge(edge **e, uint32_t *n, uint32_t *cap, int32_t from, int32_t to)
+static bool add_edge(compiler *c, edge **e, uint32_t *n, uint32_t *cap, int32_t from,
+                     int32_t to)
 {
-    if (!grow((void **)e, cap, *n + 1, sizeof **e))
+    if (!ctx_grow(c->ctx, (void **)e, cap, *n + 1, sizeof **e))
         return false;
     (*e)[(*n)++] = (edge){from, to};
     return true;
@@ -247,7 +233,7 @@ static bool war_edges(compiler *c, int32_t r, const int32_t *first_writer,
         reads[nr++] = gn->root;
     for (int k = 0; k < nr; k++)
         for (int32_t w = first_writer[reads[k]]; w >= 0; w = next_writer[w])
-            if (w != r && !add_edge(e, n, cap, r, w))
+            if (w != r && !add_edge(c, e, n, cap, r, w))
                 return false;
     return true;
 }
@@ -257,15 +243,15 @@ static plinth_status order_nodes(compiler *c)
     const plinth_graph *g = c->g;
     uint32_t nn = g->n_nodes;
     plinth_status st = PLINTH_OK;
-    int32_t *first_writer = malloc(nn * sizeof *first_writer);
-    int32_t *next_writer = malloc(nn * sizeof *next_writer);
-    uint32_t *indeg = calloc(nn, sizeof *indeg);
-    uint32_t *start = calloc(nn + 1, sizeof *start);
+    int32_t *first_writer = ctx_calloc(c->ctx, nn, sizeof *first_writer);
+    int32_t *next_writer = ctx_calloc(c->ctx, nn, sizeof *next_writer);
+    uint32_t *indeg = ctx_calloc(c->ctx, nn, sizeof *indeg);
+    uint32_t *start = ctx_calloc(c->ctx, nn + 1, sizeof *start);
     int32_t *succ = NULL;
     edge *e = NULL;
     uint32_t ne = 0, cap = 0;
-    heap h = {malloc(nn * sizeof(int32_t)), 0};
-    c->order = malloc(nn * sizeof *c->order);
+    heap h = {ctx_calloc(c->ctx, nn, sizeof(int32_t)), 0};
+    c->order = ctx_calloc(c->ctx, nn, sizeof *c->order);
     if (!first_writer || !next_writer || !indeg || !start || !h.v || !c->order) {
         st = oom(c, "order");
         goto done;
@@ -283,7 +269,7 @@ static plinth_status order_nodes(compiler *c)
         if (!c->cn[i].runtime)
             continue;
         for (int32_t j = 0; j < n->n_in; j++)
-            if (c->cn[n->in[j]].runtime && !add_edge(&e, &ne, &cap, n->in[j], (int32_t)i)) {
+            if (c->cn[n->in[j]].runtime && !add_edge(c, &e, &ne, &cap, n->in[j], (int32_t)i)) {
                 st = oom(c, "order");
                 goto done;
             }
@@ -292,7 +278,7 @@ static plinth_status order_nodes(compiler *c)
             goto done;
         }
     }
-    succ = malloc((ne ? ne : 1) * sizeof *succ);
+    succ = ctx_calloc(c->ctx, ne, sizeof *succ);
     if (!succ) {
         st = oom(c, "order");
         goto done;
@@ -304,14 +290,14 @@ static plinth_status order_nodes(compiler *c)
     for (uint32_t i = 0; i < nn; i++)
         start[i + 1] += start[i];
     {
-        uint32_t *fill = calloc(nn, sizeof *fill);
+        uint32_t *fill = ctx_calloc(c->ctx, nn, sizeof *fill);
         if (!fill) {
             st = oom(c, "order");
             goto done;
         }
         for (uint32_t k = 0; k < ne; k++)
             succ[start[e[k].from] + fill[e[k].from]++] = e[k].to;
-        free(fill);
+        ctx_free(c->ctx, fill);
     }
     uint32_t n_rt = 0;
     for (uint32_t i = 0; i < nn; i++)
@@ -347,13 +333,13 @@ static plinth_status order_nodes(compiler *c)
         }
     }
 done:
-    free(first_writer);
-    free(next_writer);
-    free(indeg);
-    free(start);
-    free(succ);
-    free(e);
-    free(h.v);
+    ctx_free(c->ctx, first_writer);
+    ctx_free(c->ctx, next_writer);
+    ctx_free(c->ctx, indeg);
+    ctx_free(c->ctx, start);
+    ctx_free(c->ctx, succ);
+    ctx_free(c->ctx, e);
+    ctx_free(c->ctx, h.v);
     return st;
 }
 
@@ -362,7 +348,7 @@ done:
 static plinth_status io_slot_init(compiler *c, io_slot *s, const graph_node *n,
                                   const char *name, uint64_t *io_end)
 {
-    s->name = strdup(name);
+    s->name = ctx_strdup(c->ctx, name);
     if (!s->name)
         return oom(c, "io slot");
     s->info.kind = n->kind;
@@ -390,8 +376,8 @@ static plinth_status place_io(compiler *c)
         n_in += g->nodes[i].kind == PLINTH_NODE_INPUT;
         n_out += g->nodes[i].output_name != NULL;
     }
-    p->inputs = calloc(n_in ? n_in : 1, sizeof *p->inputs);
-    p->outputs = calloc(n_out, sizeof *p->outputs);
+    p->inputs = ctx_calloc(c->ctx, n_in, sizeof *p->inputs);
+    p->outputs = ctx_calloc(c->ctx, n_out, sizeof *p->outputs);
     if (!p->inputs || !p->outputs)
         return oom(c, "io slots");
     uint64_t end = 0;
@@ -449,7 +435,7 @@ static void place_roots(compiler *c)
 
 static bool push_proto(compiler *c, proto **list, uint32_t *n, uint32_t *cap, proto p)
 {
-    if (!grow((void **)list, cap, *n + 1, sizeof **list))
+    if (!ctx_grow(c->ctx, (void **)list, cap, *n + 1, sizeof **list))
         return false;
     (*list)[(*n)++] = p;
     return true;
@@ -576,11 +562,11 @@ static plinth_status plan_items(compiler *c, const proto *list, uint32_t n, int3
 {
     const plinth_graph *g = c->g;
     uint32_t nn = g->n_nodes, n_items = 0;
-    uint32_t *last = malloc((nn ? nn : 1) * sizeof *last);
-    plan_item *items = calloc(n ? n : 1, sizeof *items);
+    uint32_t *last = ctx_calloc(c->ctx, nn, sizeof *last);
+    plan_item *items = ctx_calloc(c->ctx, n, sizeof *items);
     if (!last || !items) {
-        free(last);
-        free(items);
+        ctx_free(c->ctx, last);
+        ctx_free(c->ctx, items);
         return oom(c, "liveness");
     }
     for (uint32_t i = 0; i < nn; i++)
@@ -618,7 +604,7 @@ static plinth_status plan_items(compiler *c, const proto *list, uint32_t n, int3
         if (pool == POOL_ARENA)
             c->n_arena_tensors++;
     }
-    free(last);
+    ctx_free(c->ctx, last);
     *out_items = items;
     *out_n = n_items;
     return PLINTH_OK;
@@ -632,7 +618,8 @@ static plinth_status plan_pool(compiler *c, plan_item *items, uint32_t n, const 
         *out_lower = 0;
     if (n == 0)
         return PLINTH_OK;
-    uint64_t size = plan_greedy_by_size(items, n, PLINTH_ALIGNMENT);
+    const plan_mem mem = {c->ctx->alloc, c->ctx->alloc_user};
+    uint64_t size = plan_greedy_by_size(&mem, items, n, PLINTH_ALIGNMENT);
     if (size == UINT64_MAX)
         return oom(c, what);
     char err[512];
@@ -640,7 +627,7 @@ static plinth_status plan_pool(compiler *c, plan_item *items, uint32_t n, const 
         return ctx_error(c->ctx, PLINTH_ERR_INTERNAL, "compile: the %s plan is invalid: %s",
                          what, err);
     if (out_lower) {
-        *out_lower = plan_lower_bound(items, n, PLINTH_ALIGNMENT);
+        *out_lower = plan_lower_bound(&mem, items, n, PLINTH_ALIGNMENT);
         if (*out_lower == UINT64_MAX)
             return oom(c, what);
     }
@@ -728,10 +715,11 @@ static plinth_status register_tensors(compiler *c)
                 snprintf(name, sizeof name, "#p%" PRIu32 "/n%" PRIu32, c->serial, i);
                 nm = name;
             }
-            int32_t t = model_tensor_register(model, nm, n->kind, n->dtype, n->ndim, n->shape,
-                                              data);
-            if (t < 0) /* the registry's message (naming the tensor) is on ctx */
-                return pass == 0 ? PLINTH_ERR_INVALID : PLINTH_ERR_NO_MEMORY;
+            int32_t t = -1;
+            plinth_status st = model_tensor_register(model, nm, n->kind, n->dtype, n->ndim,
+                                                     n->shape, data, &t);
+            if (st != PLINTH_OK) /* the registry's message (naming the tensor) is on ctx */
+                return st;
             cn->ref = t;
             cn->base = model->tensors[t].offset;
         }
@@ -740,26 +728,10 @@ static plinth_status register_tensors(compiler *c)
 
 /* ----------------------------------------------------------- 6. driver --- */
 
-static void program_free(plinth_program *p)
-{
-    if (!p)
-        return;
-    free(p->code);
-    free(p->fold);
-    for (uint32_t i = 0; i < p->n_inputs; i++)
-        free(p->inputs[i].name);
-    for (uint32_t i = 0; i < p->n_outputs; i++)
-        free(p->outputs[i].name);
-    free(p->inputs);
-    free(p->outputs);
-    free(p->plan_json);
-    free(p);
-}
-
 static plinth_status append_program(compiler *c)
 {
     plinth_model *m = c->model;
-    if (!grow((void **)&m->programs, &m->cap_programs, m->n_programs + 1,
+    if (!ctx_grow(c->ctx, (void **)&m->programs, &m->cap_programs, m->n_programs + 1,
               sizeof *m->programs))
         return oom(c, "program list");
     c->prog->id = m->n_programs;
@@ -826,8 +798,8 @@ static plinth_status run_passes(compiler *c)
     if ((st = emit_plan_json(c)) || (st = append_program(c)))
         goto done;
 done:
-    free(arena);
-    free(scratch);
+    ctx_free(c->ctx, arena);
+    ctx_free(c->ctx, scratch);
     return st;
 }
 
@@ -862,19 +834,17 @@ plinth_status plinth_program_compile(plinth_model *model, const plinth_graph *g,
         opts->struct_size >= offsetof(plinth_compile_options, no_inplace) + sizeof(bool))
         c.no_inplace = opts->no_inplace;
     c.serial = pick_serial(model);
-    c.cn = calloc(g->n_nodes ? g->n_nodes : 1, sizeof *c.cn);
-    c.prog = calloc(1, sizeof *c.prog);
-    plinth_status st;
-    if (!c.cn || !c.prog)
-        st = oom(&c, "program");
-    else {
+    c.cn = ctx_calloc(ctx, g->n_nodes, sizeof *c.cn);
+    c.prog = ctx_calloc(ctx, 1, sizeof *c.prog);
+    if (c.prog) {
         c.prog->model = model;
-        st = run_passes(&c);
+        model->refs++; /* released by program_free */
     }
-    free(c.cn);
-    free(c.order);
-    free(c.code);
-    free(c.fold);
+    plinth_status st = !c.cn || !c.prog ? oom(&c, "program") : run_passes(&c);
+    ctx_free(ctx, c.cn);
+    ctx_free(ctx, c.order);
+    ctx_free(ctx, c.code);
+    ctx_free(ctx, c.fold);
     if (st != PLINTH_OK) {
         program_free(c.prog);
         return st;

@@ -11,24 +11,12 @@
  */
 #include "compile.h"
 
-#include "../plugins/loader.h"
+#include "slots.h"
 
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *pool_name(int32_t pool)
-{
-    switch (pool) {
-    case POOL_ARENA: return "arena";
-    case POOL_PERSISTENT: return "persistent";
-    case POOL_STATE: return "state";
-    case POOL_IO: return "io";
-    case POOL_SCRATCH: return "scratch";
-    default: return "?";
-    }
-}
 
 /* The 4-D form of a rank-`ndim` tensor: leading dims of size 1 whose
  * strides continue the outermost real one, so a contiguous tensor still
@@ -105,9 +93,9 @@ plinth_status emit_instructions(compiler *c)
 {
     plinth_program *p = c->prog;
     if (!p->code && c->n_code)
-        p->code = calloc(c->n_code, sizeof *p->code);
+        p->code = ctx_calloc(c->ctx, c->n_code, sizeof *p->code);
     if (!p->fold && c->n_fold)
-        p->fold = calloc(c->n_fold, sizeof *p->fold);
+        p->fold = ctx_calloc(c->ctx, c->n_fold, sizeof *p->fold);
     if ((c->n_code && !p->code) || (c->n_fold && !p->fold))
         return ctx_error(c->ctx, PLINTH_ERR_NO_MEMORY, "compile: out of memory (instructions)");
     p->n_code = c->n_code;
@@ -127,7 +115,7 @@ static plinth_status check_list(compiler *c, const instruction *list, uint32_t n
     plinth_backend *b = c->model->backend;
     for (uint32_t i = 0; i < n; i++) {
         const instruction *ins = &list[i];
-        if (backend_supports(b, ins->op, &ins->out, ins->in, ins->n_in, &ins->attrs))
+        if (slot_supports(b, ins->op, &ins->out, ins->in, ins->n_in, &ins->attrs))
             continue;
         char types[128];
         size_t len = 0;
@@ -154,11 +142,35 @@ plinth_status emit_check_supports(compiler *c)
 
 /* ------------------------------------------------------ 3. plan JSON --- */
 
+/* Adds `item` under `key`, or deletes it: cJSON does not take an item it
+ * failed to add (the key's copy can fail), so it would be lost. */
+static bool add_owned(cJSON *o, const char *key, cJSON *item)
+{
+    if (!item)
+        return false;
+    if (!cJSON_AddItemToObject(o, key, item)) {
+        cJSON_Delete(item);
+        return false;
+    }
+    return true;
+}
+
+static bool push_owned(cJSON *a, cJSON *item)
+{
+    if (!item)
+        return false;
+    if (!cJSON_AddItemToArray(a, item)) {
+        cJSON_Delete(item);
+        return false;
+    }
+    return true;
+}
+
 static cJSON *json_dims(const int64_t *v, int32_t ndim)
 {
     cJSON *a = cJSON_CreateArray();
     for (int32_t d = 0; a && d < ndim; d++)
-        if (!cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[d]))) {
+        if (!push_owned(a, cJSON_CreateNumber((double)v[d]))) {
             cJSON_Delete(a);
             return NULL;
         }
@@ -177,8 +189,8 @@ static cJSON *json_view(const compiler *c, const plinth_view *v, int32_t pool,
     bool ok = cJSON_AddStringToObject(o, "pool", pool_name(pool)) &&
               cJSON_AddNumberToObject(o, "offset", (double)v->offset) &&
               cJSON_AddNumberToObject(o, "base", (double)v->base) &&
-              cJSON_AddItemToObject(o, "shape", json_dims(v->shape + lead, v->ndim)) &&
-              cJSON_AddItemToObject(o, "strides", json_dims(v->stride + lead, v->ndim)) &&
+              add_owned(o, "shape", json_dims(v->shape + lead, v->ndim)) &&
+              add_owned(o, "strides", json_dims(v->stride + lead, v->ndim)) &&
               cJSON_AddStringToObject(o, "dtype", plinth_dtype_name((plinth_dtype)v->dtype));
     if (ok && tensor >= 0 && (uint32_t)tensor < c->model->n_tensors)
         ok = cJSON_AddStringToObject(o, "tensor", c->model->tensors[tensor].name) != NULL;
@@ -196,20 +208,17 @@ static cJSON *json_code(const compiler *c, const instruction *list, uint32_t n)
     for (uint32_t i = 0; ok && i < n; i++) {
         const instruction *ins = &list[i];
         cJSON *o = cJSON_CreateObject();
-        if (!o || !cJSON_AddItemToArray(a, o)) {
-            cJSON_Delete(o);
+        if (!push_owned(a, o)) {
             ok = false;
             break;
         }
         ok = cJSON_AddStringToObject(o, "op", plinth_op_name((plinth_op)ins->op)) &&
              cJSON_AddNumberToObject(o, "node", ins->node) &&
-             cJSON_AddItemToObject(o, "out",
-                                   json_view(c, &ins->out, ins->out_pool, ins->out_tensor));
+             add_owned(o, "out", json_view(c, &ins->out, ins->out_pool, ins->out_tensor));
         cJSON *in = ok ? cJSON_AddArrayToObject(o, "in") : NULL;
         ok = in != NULL;
         for (uint32_t j = 0; ok && j < ins->n_in; j++)
-            ok = cJSON_AddItemToArray(in, json_view(c, &ins->in[j], ins->in_pool[j],
-                                                    ins->in_tensor[j]));
+            ok = push_owned(in, json_view(c, &ins->in[j], ins->in_pool[j], ins->in_tensor[j]));
     }
     if (!ok) {
         cJSON_Delete(a);
@@ -223,15 +232,14 @@ static cJSON *json_slots(const io_slot *s, uint32_t n)
     cJSON *a = cJSON_CreateArray();
     for (uint32_t i = 0; a && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
-        if (!o || !cJSON_AddItemToArray(a, o)) {
-            cJSON_Delete(o);
+        if (!push_owned(a, o)) {
             cJSON_Delete(a);
             return NULL;
         }
         bool ok = cJSON_AddStringToObject(o, "name", s[i].name) &&
                   cJSON_AddStringToObject(o, "dtype",
                                           plinth_dtype_name((plinth_dtype)s[i].info.dtype)) &&
-                  cJSON_AddItemToObject(o, "shape", json_dims(s[i].info.shape, s[i].info.ndim)) &&
+                  add_owned(o, "shape", json_dims(s[i].info.shape, s[i].info.ndim)) &&
                   cJSON_AddNumberToObject(o, "offset", (double)s[i].offset) &&
                   cJSON_AddNumberToObject(o, "bytes", (double)s[i].bytes);
         if (!ok) {
@@ -242,7 +250,17 @@ static cJSON *json_slots(const io_slot *s, uint32_t n)
     return a;
 }
 
+static plinth_status plan_json(compiler *c);
+
 plinth_status emit_plan_json(compiler *c)
+{
+    plinth_context *prev = json_enter(c->ctx); /* cJSON allocates from ctx */
+    plinth_status st = plan_json(c);
+    json_leave(prev);
+    return st;
+}
+
+static plinth_status plan_json(compiler *c)
 {
     const plinth_program *p = c->prog;
     const plinth_plan_stats *s = &p->stats;
@@ -256,10 +274,10 @@ plinth_status emit_plan_json(compiler *c)
                                       (double)p->pool_bytes[POOL_SCRATCH]) &&
               cJSON_AddNumberToObject(root, "n_inplace", s->n_inplace) &&
               cJSON_AddNumberToObject(root, "n_views", s->n_views) &&
-              cJSON_AddItemToObject(root, "instructions", json_code(c, p->code, p->n_code)) &&
-              cJSON_AddItemToObject(root, "fold", json_code(c, p->fold, p->n_fold)) &&
-              cJSON_AddItemToObject(root, "inputs", json_slots(p->inputs, p->n_inputs)) &&
-              cJSON_AddItemToObject(root, "outputs", json_slots(p->outputs, p->n_outputs));
+              add_owned(root, "instructions", json_code(c, p->code, p->n_code)) &&
+              add_owned(root, "fold", json_code(c, p->fold, p->n_fold)) &&
+              add_owned(root, "inputs", json_slots(p->inputs, p->n_inputs)) &&
+              add_owned(root, "outputs", json_slots(p->outputs, p->n_outputs));
     char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (!text)

@@ -2,11 +2,14 @@
  * context.c — the context object, error and log plumbing, and the name
  * tables generated from the one op list.
  *
- * Sections: names; shape helpers; context; errors and logging.
+ * Sections: names; shape helpers; allocator (and cJSON's routing);
+ * context (lifetime); errors and logging.
  */
 #include "internal.h"
 
-#include "../plugins/loader.h"
+#include "loader.h"
+
+#include <cjson/cJSON.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,7 @@ const char *plinth_status_name(plinth_status status)
         [PLINTH_ERR_PLUGIN] = "plugin error",
         [PLINTH_ERR_DEVICE] = "device error",
         [PLINTH_ERR_INTERNAL] = "internal error",
+        [PLINTH_ERR_BUSY] = "busy",
     };
     if ((unsigned)status >= PLINTH_STATUS_COUNT)
         return "unknown status";
@@ -43,11 +47,7 @@ const char *plinth_dtype_name(plinth_dtype dtype)
 
 size_t plinth_dtype_size(plinth_dtype dtype)
 {
-    static const size_t sizes[PLINTH_DTYPE_COUNT] = {
-        [PLINTH_F32] = 4, [PLINTH_F16] = 2, [PLINTH_BF16] = 2, [PLINTH_I32] = 4};
-    if ((unsigned)dtype >= PLINTH_DTYPE_COUNT)
-        return 0;
-    return sizes[dtype];
+    return plinth_dtype_bytes(dtype);
 }
 
 static const char *const op_names[PLINTH_OP_COUNT] = {
@@ -71,9 +71,62 @@ plinth_op plinth_op_from_name(const char *name)
     return PLINTH_OP_COUNT;
 }
 
-void plinth_free(void *ptr)
+const char *plinth_version(void)
 {
-    free(ptr);
+    return PLINTH_VERSION_STRING;
+}
+
+bool plinth_op_arity(plinth_op op, uint32_t *out_min, uint32_t *out_max)
+{
+    static const uint8_t lo[PLINTH_OP_COUNT] = {
+#define X(E, n, l, h) [PLINTH_OP_##E] = l,
+        PLINTH_OP_LIST(X)
+#undef X
+    };
+    static const uint8_t hi[PLINTH_OP_COUNT] = {
+#define X(E, n, l, h) [PLINTH_OP_##E] = h,
+        PLINTH_OP_LIST(X)
+#undef X
+    };
+    if ((unsigned)op >= PLINTH_OP_COUNT)
+        return false;
+    if (out_min)
+        *out_min = lo[op];
+    if (out_max)
+        *out_max = hi[op];
+    return true;
+}
+
+bool sized_out(void *out, const void *full, size_t size)
+{
+    uint32_t have;
+    memcpy(&have, out, sizeof have);
+    if (have < sizeof have)
+        return false;
+    size_t n = have < size ? have : size;
+    memcpy((char *)out + sizeof have, (const char *)full + sizeof have, n - sizeof have);
+    return true;
+}
+
+const char *pool_name(int32_t pool)
+{
+    static const char *const names[POOL_COUNT] = {
+        [POOL_ARENA] = "arena", [POOL_PERSISTENT] = "persistent", [POOL_STATE] = "state",
+        [POOL_IO] = "io", [POOL_SCRATCH] = "scratch"};
+    return (unsigned)pool < POOL_COUNT ? names[pool] : "?";
+}
+
+const char *node_kind_name(int32_t kind)
+{
+    switch (kind) {
+    case PLINTH_NODE_INPUT: return "input";
+    case PLINTH_NODE_PARAM: return "param";
+    case PLINTH_NODE_CONSTANT: return "constant";
+    case PLINTH_NODE_STATE: return "state";
+    case PLINTH_NODE_OP: return "folded value";
+    case PLINTH_NODE_VIEW: return "view";
+    default: return "tensor";
+    }
 }
 
 /* ----------------------------------------------------- shape helpers --- */
@@ -91,6 +144,37 @@ const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t size)
     if (used < size)
         snprintf(buf + used, size - used, "]");
     return buf;
+}
+
+bool view_span(const plinth_view *v, uint64_t *first, uint64_t *end)
+{
+    /* Extent relative to element 0. Any overflow is itself out of bounds. */
+    int64_t lo = 0, hi = 0;
+    bool empty = false, wrap = false;
+    for (int k = 0; k < PLINTH_MAX_DIMS; k++) {
+        if (v->shape[k] < 0)
+            return false;
+        if (v->shape[k] == 0)
+            empty = true;
+        int64_t span = 0;
+        if (v->shape[k] > 0)
+            wrap |= __builtin_mul_overflow(v->shape[k] - 1, v->stride[k], &span);
+        wrap |= __builtin_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi);
+    }
+    if (empty) {
+        *first = *end = v->offset;
+        return true;
+    }
+    int64_t f = 0, e = 0;
+    wrap |= v->offset > (uint64_t)INT64_MAX;
+    wrap |= __builtin_add_overflow((int64_t)v->offset, lo, &f);
+    wrap |= __builtin_add_overflow((int64_t)v->offset, hi, &e);
+    wrap |= __builtin_add_overflow(e, (int64_t)plinth_dtype_bytes(v->dtype), &e);
+    if (wrap || f < 0)
+        return false;
+    *first = (uint64_t)f;
+    *end = (uint64_t)e;
+    return true;
 }
 
 uint64_t node_bytes(const graph_node *n)
@@ -112,58 +196,195 @@ bool node_is_contiguous(const graph_node *n)
     return true;
 }
 
+/* --------------------------------------------------------- allocator --- */
+
+static void *libc_alloc(void *user, void *ptr, size_t size)
+{
+    (void)user;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+
+void *ctx_malloc(plinth_context *ctx, size_t size)
+{
+    return ctx->alloc(ctx->alloc_user, NULL, size ? size : 1);
+}
+
+void *ctx_calloc(plinth_context *ctx, size_t n, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes))
+        return NULL;
+    void *p = ctx_malloc(ctx, bytes);
+    if (p)
+        memset(p, 0, bytes ? bytes : 1);
+    return p;
+}
+
+void *ctx_realloc(plinth_context *ctx, void *ptr, size_t size)
+{
+    return ctx->alloc(ctx->alloc_user, ptr, size ? size : 1);
+}
+
+bool ctx_grow(plinth_context *ctx, void **v, uint32_t *cap, uint32_t need, size_t size)
+{
+    if (need <= *cap)
+        return true;
+    uint64_t n = *cap ? *cap : 8;
+    while (n < need)
+        n *= 2;
+    size_t bytes;
+    if (n > UINT32_MAX || __builtin_mul_overflow((size_t)n, size, &bytes))
+        return false;
+    void *grown = ctx_realloc(ctx, *v, bytes);
+    if (!grown)
+        return false;
+    *v = grown;
+    *cap = (uint32_t)n;
+    return true;
+}
+
+void ctx_free(plinth_context *ctx, void *ptr)
+{
+    if (ptr)
+        ctx->alloc(ctx->alloc_user, ptr, 0);
+}
+
+char *ctx_strdup(plinth_context *ctx, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = ctx_malloc(ctx, n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+void *plinth_context_alloc(plinth_context *ctx, void *ptr, size_t size)
+{
+    if (!ctx)
+        return NULL;
+    if (size == 0) {
+        ctx_free(ctx, ptr);
+        return NULL;
+    }
+    return ctx->alloc(ctx->alloc_user, ptr, size);
+}
+
+/* cJSON's hooks are process-wide and take no user pointer: they route to
+ * the context whose parse or print is running on this thread, else to the
+ * C library. Installed once; a host that installs its own hooks later
+ * takes them back, which costs only the routing. */
+static _Thread_local plinth_context *json_ctx;
+
+static void *json_malloc(size_t size)
+{
+    return json_ctx ? ctx_malloc(json_ctx, size) : malloc(size);
+}
+
+static void json_free(void *ptr)
+{
+    if (json_ctx)
+        ctx_free(json_ctx, ptr);
+    else
+        free(ptr);
+}
+
+static void json_hooks_install(void)
+{
+    cJSON_Hooks hooks = {.malloc_fn = json_malloc, .free_fn = json_free};
+    cJSON_InitHooks(&hooks);
+}
+
+plinth_context *json_enter(plinth_context *ctx)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, json_hooks_install);
+    plinth_context *prev = json_ctx;
+    json_ctx = ctx;
+    return prev;
+}
+
+void json_leave(plinth_context *prev)
+{
+    json_ctx = prev;
+}
+
 /* ----------------------------------------------------------- context --- */
+
+#define OPT(o, field, dflt) \
+    ((o) && PLINTH_HAS_FIELD(o, plinth_context_options, field) ? (o)->field : (dflt))
 
 plinth_status plinth_context_create(const plinth_context_options *opts, plinth_context **out)
 {
     if (!out)
         return PLINTH_ERR_INVALID;
     *out = NULL;
-    plinth_context *ctx = calloc(1, sizeof *ctx);
+    if (opts && opts->struct_size < sizeof(uint32_t))
+        return PLINTH_ERR_INVALID;
+    plinth_alloc_fn alloc = OPT(opts, alloc, NULL);
+    void *alloc_user = alloc ? OPT(opts, alloc_user, NULL) : NULL;
+    if (!alloc)
+        alloc = libc_alloc;
+    plinth_context *ctx = alloc(alloc_user, NULL, sizeof *ctx);
     if (!ctx)
         return PLINTH_ERR_NO_MEMORY;
-    ctx->log_level = PLINTH_LOG_WARN;
-    if (opts) {
-        if (opts->struct_size < sizeof(uint32_t)) {
-            free(ctx);
-            return PLINTH_ERR_INVALID;
-        }
-        ctx->log = opts->log;
-        ctx->log_user = opts->log_user;
-        ctx->log_level = opts->log_level;
-        if (opts->plugin_dirs) {
-            size_t n = 0;
-            while (opts->plugin_dirs[n])
-                n++;
-            ctx->plugin_dirs = calloc(n + 1, sizeof(char *));
-            if (!ctx->plugin_dirs) {
-                free(ctx);
+    memset(ctx, 0, sizeof *ctx);
+    ctx->alloc = alloc;
+    ctx->alloc_user = alloc_user;
+    ctx->refs = 1;
+    ctx->log = OPT(opts, log, NULL);
+    ctx->log_user = OPT(opts, log_user, NULL);
+    ctx->log_level = OPT(opts, log_level, PLINTH_LOG_WARN);
+    pthread_mutex_init(&ctx->log_lock, NULL);
+    const char *const *dirs = OPT(opts, plugin_dirs, NULL);
+    if (dirs) {
+        size_t n = 0;
+        while (dirs[n])
+            n++;
+        ctx->plugin_dirs = ctx_calloc(ctx, n + 1, sizeof(char *));
+        for (size_t i = 0; ctx->plugin_dirs && i < n; i++) {
+            ctx->plugin_dirs[i] = ctx_strdup(ctx, dirs[i]);
+            if (!ctx->plugin_dirs[i]) {
+                plinth_context_destroy(ctx);
                 return PLINTH_ERR_NO_MEMORY;
             }
-            for (size_t i = 0; i < n; i++) {
-                ctx->plugin_dirs[i] = strdup(opts->plugin_dirs[i]);
-                if (!ctx->plugin_dirs[i]) {
-                    plinth_context_destroy(ctx);
-                    return PLINTH_ERR_NO_MEMORY;
-                }
-            }
+        }
+        if (!ctx->plugin_dirs) {
+            plinth_context_destroy(ctx);
+            return PLINTH_ERR_NO_MEMORY;
         }
     }
     *out = ctx;
     return PLINTH_OK;
 }
 
-void plinth_context_destroy(plinth_context *ctx)
+void ctx_retain(plinth_context *ctx)
 {
-    if (!ctx)
+    ctx->refs++;
+}
+
+void ctx_release(plinth_context *ctx)
+{
+    if (!ctx || --ctx->refs > 0)
         return;
     loader_unload_all(ctx);
     if (ctx->plugin_dirs) {
         for (size_t i = 0; ctx->plugin_dirs[i]; i++)
-            free(ctx->plugin_dirs[i]);
-        free(ctx->plugin_dirs);
+            ctx_free(ctx, ctx->plugin_dirs[i]);
+        ctx_free(ctx, ctx->plugin_dirs);
     }
-    free(ctx);
+    pthread_mutex_destroy(&ctx->log_lock);
+    plinth_alloc_fn alloc = ctx->alloc;
+    void *user = ctx->alloc_user;
+    alloc(user, ctx, 0);
+}
+
+void plinth_context_destroy(plinth_context *ctx)
+{
+    ctx_release(ctx);
 }
 
 const char *plinth_context_error(const plinth_context *ctx)
@@ -184,6 +405,21 @@ plinth_status ctx_error(plinth_context *ctx, plinth_status status, const char *f
     return status;
 }
 
+plinth_status ctx_error_wrap(plinth_context *ctx, plinth_status status, const char *fmt, ...)
+{
+    if (!ctx)
+        return status;
+    char prefix[1024], why[sizeof ctx->error];
+    memcpy(why, ctx->error, sizeof why); /* never format ctx->error into itself */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    snprintf(ctx->error, sizeof ctx->error, "%s: %.*s", prefix, (int)(sizeof ctx->error / 2),
+             why);
+    return status;
+}
+
 void ctx_log(plinth_context *ctx, int level, const char *fmt, ...)
 {
     if (!ctx || !ctx->log || level > ctx->log_level)
@@ -193,5 +429,7 @@ void ctx_log(plinth_context *ctx, int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    pthread_mutex_lock(&ctx->log_lock);
     ctx->log(ctx->log_user, level, buf);
+    pthread_mutex_unlock(&ctx->log_lock);
 }

@@ -10,6 +10,7 @@
  * that already exist.
  */
 #include "graph_build.h"
+#include "plinth_limits.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 
 /* Leaves and reshapes may not describe more bytes than this, so that every
  * size computed later (bytes, offsets, strides) fits in an int64_t. */
-#define MAX_TENSOR_BYTES ((uint64_t)1 << 60)
+#define MAX_TENSOR_BYTES PLINTH_MAX_TENSOR_BYTES
 
 /* ------------------------------------------- node storage and errors --- */
 
@@ -92,13 +93,11 @@ const char *node_desc(const graph_node *n, char *buf, size_t size)
 plinth_node graph_add_node(plinth_graph *g, const graph_node *proto)
 {
     if (g->n_nodes == g->cap_nodes) {
-        uint32_t cap = g->cap_nodes ? g->cap_nodes * 2 : 16;
-        graph_node *nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
-        if (!nodes)
+        bool grown = ctx_grow(g->ctx, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1,
+                              sizeof *g->nodes);
+        if (!grown)
             return graph_error(g, PLINTH_ERR_NO_MEMORY, "out of memory adding node %u",
                                g->n_nodes);
-        g->nodes = nodes;
-        g->cap_nodes = cap;
     }
     plinth_node id = (plinth_node)g->n_nodes;
     graph_node *n = &g->nodes[id];
@@ -121,10 +120,11 @@ plinth_status plinth_graph_create(plinth_context *ctx, plinth_graph **out)
     if (!ctx || !out)
         return ctx_error(ctx, PLINTH_ERR_INVALID, "plinth_graph_create: %s is NULL",
                          ctx ? "out" : "ctx");
-    plinth_graph *g = calloc(1, sizeof *g);
+    plinth_graph *g = ctx_calloc(ctx, 1, sizeof *g);
     if (!g)
         return ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "out of memory creating a graph");
     g->ctx = ctx;
+    ctx_retain(ctx);
     g->status = PLINTH_OK;
     *out = g;
     return PLINTH_OK;
@@ -134,13 +134,15 @@ void plinth_graph_destroy(plinth_graph *g)
 {
     if (!g)
         return;
+    plinth_context *ctx = g->ctx;
     for (uint32_t i = 0; i < g->n_nodes; i++) {
-        free(g->nodes[i].name);
-        free(g->nodes[i].data);
-        free(g->nodes[i].output_name);
+        ctx_free(ctx, g->nodes[i].name);
+        ctx_free(ctx, g->nodes[i].data);
+        ctx_free(ctx, g->nodes[i].output_name);
     }
-    free(g->nodes);
-    free(g);
+    ctx_free(ctx, g->nodes);
+    ctx_free(ctx, g);
+    ctx_release(ctx);
 }
 
 plinth_status plinth_graph_status(const plinth_graph *g)
@@ -154,19 +156,6 @@ uint32_t plinth_graph_node_count(const plinth_graph *g)
 }
 
 /* ------------------------------------------------- leaves and outputs --- */
-
-static const char *kind_name(int32_t kind)
-{
-    switch (kind) {
-    case PLINTH_NODE_INPUT: return "input";
-    case PLINTH_NODE_PARAM: return "param";
-    case PLINTH_NODE_CONSTANT: return "constant";
-    case PLINTH_NODE_STATE: return "state";
-    case PLINTH_NODE_OP: return "op";
-    case PLINTH_NODE_VIEW: return "view";
-    default: return "?";
-    }
-}
 
 /* Fills n's dtype and shape from a user's description, or records why it
  * is not one. `label` is e.g. "param 'model.norm.weight'". */
@@ -221,7 +210,7 @@ static plinth_node add_leaf(plinth_graph *g, int32_t kind, const char *name,
 {
     if (!graph_usable(g))
         return PLINTH_NODE_INVALID;
-    const char *what = kind_name(kind);
+    const char *what = node_kind_name(kind);
     if (!name || !name[0])
         return graph_error(g, PLINTH_ERR_INVALID, "%s (node %u): the name is %s", what,
                            g->n_nodes, name ? "empty" : "NULL");
@@ -240,18 +229,18 @@ static plinth_node add_leaf(plinth_graph *g, int32_t kind, const char *name,
     if (kind == PLINTH_NODE_CONSTANT) {
         if (!data && bytes)
             return graph_error(g, PLINTH_ERR_INVALID, "%s: data is NULL", label);
-        n.data = malloc(bytes ? bytes : 1);
+        n.data = ctx_malloc(g->ctx, bytes);
         if (!n.data)
             return graph_error(g, PLINTH_ERR_NO_MEMORY, "%s: out of memory copying %llu bytes",
                                label, (unsigned long long)bytes);
         if (bytes)
             memcpy(n.data, data, bytes);
     }
-    n.name = strdup(name);
+    n.name = ctx_strdup(g->ctx, name);
     plinth_node id = n.name ? graph_add_node(g, &n) : PLINTH_NODE_INVALID;
     if (id == PLINTH_NODE_INVALID) {
-        free(n.name);
-        free(n.data);
+        ctx_free(g->ctx, n.name);
+        ctx_free(g->ctx, n.data);
         return graph_error(g, PLINTH_ERR_NO_MEMORY, "%s: out of memory", label);
     }
     return id;
@@ -312,7 +301,7 @@ plinth_status plinth_output(plinth_graph *g, plinth_node node, const char *name)
                     (int)node, n->output_name);
         return g->status;
     }
-    n->output_name = strdup(name);
+    n->output_name = ctx_strdup(g->ctx, name);
     if (!n->output_name) {
         graph_error(g, PLINTH_ERR_NO_MEMORY, "output '%s': out of memory", name);
         return g->status;
@@ -490,19 +479,19 @@ plinth_status plinth_graph_node_info(const plinth_graph *g, plinth_node node,
 {
     if (!g || !out)
         return PLINTH_ERR_INVALID;
-    memset(out, 0, sizeof *out);
     if (node < 0 || (uint32_t)node >= g->n_nodes)
         return ctx_error(g->ctx, PLINTH_ERR_INVALID,
                          "node_info: node %d is not a node of this graph (%u nodes)", (int)node,
                          g->n_nodes);
     const graph_node *n = &g->nodes[node];
-    out->kind = n->kind;
-    out->op = n->op;
-    out->dtype = n->dtype;
-    out->ndim = n->ndim;
+    plinth_node_info info = {.struct_size = sizeof info, .kind = n->kind, .op = n->op,
+                             .dtype = n->dtype, .ndim = n->ndim};
     for (int i = 0; i < n->ndim; i++)
-        out->shape[i] = n->shape[i];
+        info.shape[i] = n->shape[i];
     /* A leaf is known by its own name even when it is also an output. */
-    out->name = n->name ? n->name : n->output_name;
+    info.name = n->name ? n->name : n->output_name;
+    if (!sized_out(out, &info, sizeof info))
+        return ctx_error(g->ctx, PLINTH_ERR_INVALID, "node_info: out->struct_size is %u",
+                         out->struct_size);
     return PLINTH_OK;
 }

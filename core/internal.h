@@ -10,27 +10,34 @@
 
 #include "plinth/plinth.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 
 #define ALIGN_UP(x, a) (((x) + ((uint64_t)(a)-1)) & ~((uint64_t)(a)-1))
 
 /* ------------------------------------------------- context and errors --- */
 
-typedef struct plinth_plugin plinth_plugin; /* plugins/loader.h */
+typedef struct plinth_plugin plinth_plugin; /* loader.h */
 
 typedef struct plugin_entry {
     plinth_plugin_report report;
-    plinth_plugin *plugin; /* NULL when it failed to load */
+    plinth_plugin *plugin; /* NULL when it failed to load or was shadowed */
 } plugin_entry;
 
 struct plinth_context {
+    plinth_alloc_fn alloc;  /* never NULL (the C library's by default)   */
+    void *alloc_user;
     plinth_log_fn log;
     void *log_user;
     int log_level;
+    pthread_mutex_t log_lock; /* plugins may log from their threads       */
     char **plugin_dirs; /* from options, NULL-terminated copy, may be NULL */
     plugin_entry *plugins;
     uint32_t n_plugins;
     bool scanned;
+    /* Lifetime: the caller's handle plus one per live backend and graph;
+     * the context is freed when it drops to 0 (plinth.h, lifetimes). */
+    uint32_t refs;
     char error[4096];
 };
 
@@ -38,19 +45,35 @@ struct plinth_context {
  * can write `return ctx_error(ctx, PLINTH_ERR_IO, "...", ...)`). */
 plinth_status ctx_error(plinth_context *ctx, plinth_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Puts "<formatted>: <the message already on ctx>" on ctx: a caller adds
+ * what it was doing to a callee's error. */
+plinth_status ctx_error_wrap(plinth_context *ctx, plinth_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void ctx_log(plinth_context *ctx, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The context's allocator. calloc and the array helpers check n * size for
+ * overflow; every core allocation goes through these. */
+void *ctx_malloc(plinth_context *ctx, size_t size);
+void *ctx_calloc(plinth_context *ctx, size_t n, size_t size);
+void *ctx_realloc(plinth_context *ctx, void *ptr, size_t size);
+/* Grows *v (elements of `size` bytes, capacity *cap) to hold at least
+ * `need` elements, doubling; false on overflow or out of memory. */
+bool ctx_grow(plinth_context *ctx, void **v, uint32_t *cap, uint32_t need, size_t size);
+void ctx_free(plinth_context *ctx, void *ptr);
+char *ctx_strdup(plinth_context *ctx, const char *s);
+
+void ctx_retain(plinth_context *ctx);
+void ctx_release(plinth_context *ctx);
+
+/* Routes cJSON's allocations to ctx while a parse or print runs on this
+ * thread (json_enter returns the previous owner for json_leave). cJSON's
+ * hooks are process-wide; outside these brackets they are the C library's. */
+plinth_context *json_enter(plinth_context *ctx);
+void json_leave(plinth_context *prev);
+
 /* ------------------------------------------------------------- graph --- */
 
-enum plinth_node_kind {
-    PLINTH_NODE_INPUT = 0,
-    PLINTH_NODE_PARAM = 1,
-    PLINTH_NODE_CONSTANT = 2,
-    PLINTH_NODE_STATE = 3,
-    PLINTH_NODE_OP = 4,
-    PLINTH_NODE_VIEW = 5 /* reshape/permute/slice/transpose of in[0] */
-};
 
 typedef struct graph_node {
     int32_t kind;   /* enum plinth_node_kind                           */
@@ -83,6 +106,21 @@ struct plinth_graph {
     plinth_status status; /* first building error, sticky */
 };
 
+/* Copies a filled sized struct (`full`, `size` bytes, struct_size first)
+ * into the caller's `out`, as much as out->struct_size says the caller
+ * has; out->struct_size is kept. false when it is too small to hold even
+ * struct_size. */
+bool sized_out(void *out, const void *full, size_t size);
+
+/* "arena", "persistent", ... for messages. */
+const char *pool_name(int32_t pool);
+/* "param", "constant", "state", "folded value", ... for messages. */
+const char *node_kind_name(int32_t kind);
+
+/* The bytes [*first, *end) of its buffer a view can address (first == end
+ * for an empty view); false when a dim is negative or the extent overflows. */
+bool view_span(const plinth_view *v, uint64_t *first, uint64_t *end);
+
 /* Bytes of the contiguous tensor a node describes. */
 uint64_t node_bytes(const graph_node *n);
 /* true if the strides are the contiguous ones for the shape. */
@@ -93,13 +131,34 @@ const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t size);
 /* ---------------------------------------------------------- backends --- */
 
 struct plinth_backend {
-    plinth_context *ctx;
-    plinth_plugin *plugin;          /* owned by ctx->plugins, not here */
-    const plinth_backend_api *api;
+    plinth_context *ctx;            /* retained                            */
+    plinth_plugin *plugin;          /* owned by ctx->plugins, not here     */
+    const plinth_backend_api *api;  /* read by slots.c only                */
     plinth_device *dev;
     char name[64];
     uint32_t device_index;
+    /* The caller's handle plus one per live model and memory. */
+    uint32_t refs;
+    plinth_memory *memories;        /* live plinth_memory objects (list)   */
+    /* The last one-op case run_op checked and the plugin accepted (views
+     * without their buffers and offsets): a repeat of it, as a benchmark
+     * loop makes, skips the checks. */
+    struct {
+        bool valid;
+        uint32_t op, n_in;
+        plinth_view out, in[PLINTH_MAX_INPUTS];
+        plinth_attrs attrs;
+    } checked;
 };
+
+struct plinth_memory {
+    plinth_backend *backend;        /* retained                            */
+    plinth_buffer buf;
+    plinth_memory *next;
+};
+
+void backend_retain(plinth_backend *b);
+void backend_release(plinth_backend *b);
 
 /* ------------------------------------------------- model and program --- */
 
@@ -136,7 +195,18 @@ struct plinth_model {
     bool loaded;
     plinth_program **programs;
     uint32_t n_programs, cap_programs;
+    /* Lifetime: the caller's handle plus one per live program. */
+    uint32_t refs;
+    /* Set while a call uses the pools (run, set_input, get_output, load,
+     * set_param, reset_state): an overlapping call gets PLINTH_ERR_BUSY. */
+    _Atomic int busy;
 };
+
+/* Takes the model's busy flag for `what`, or fails with PLINTH_ERR_BUSY
+ * naming the model; model_leave gives it back. */
+plinth_status model_enter(plinth_model *m, const char *what);
+void model_leave(plinth_model *m);
+void model_release(plinth_model *m);
 
 /* One step of a program. Views are planned at compile time as pool ids plus
  * byte offsets (view.base, view.offset); bind fills view.buffer/view.data
@@ -196,14 +266,17 @@ plinth_status program_bind(plinth_program *prog);
 /* Drops what bind made (prepared handle, arena, io, scratch); bind again
  * to run. The model calls it before its pools go. */
 void program_unbind(plinth_program *prog);
+/* Frees a program (a failed compile's partial one too) and releases its
+ * model: plinth_program_destroy. */
+void program_free(plinth_program *prog);
 /* Runs the fold list (after params are in the persistent pool). */
 plinth_status program_run_folds(plinth_program *prog);
 
 /* Registers (or finds, by name) a persistent/state tensor; checks that a
- * second registration agrees in dtype and shape. Returns its index or -1
- * with the error on ctx. Fails after load. */
-int32_t model_tensor_register(plinth_model *model, const char *name, int32_t kind,
-                              int32_t dtype, int32_t ndim, const int64_t *shape,
-                              const void *const_data);
+ * second registration agrees in dtype and shape. Its index in *out_index,
+ * or the error (naming the tensor) on ctx. Fails after load. */
+plinth_status model_tensor_register(plinth_model *model, const char *name, int32_t kind,
+                                    int32_t dtype, int32_t ndim, const int64_t *shape,
+                                    const void *const_data, int32_t *out_index);
 
 #endif /* PLINTH_INTERNAL_H */

@@ -16,7 +16,7 @@
  */
 #include "internal.h"
 
-#include "../plugins/loader.h"
+#include "slots.h"
 #include "safetensors.h"
 
 #include <inttypes.h>
@@ -40,59 +40,61 @@ plinth_status plinth_model_create(plinth_backend *backend, plinth_model **out)
     *out = NULL;
     if (!backend)
         return PLINTH_ERR_INVALID;
-    plinth_model *m = calloc(1, sizeof *m);
+    plinth_model *m = ctx_calloc(backend->ctx, 1, sizeof *m);
     if (!m)
         return ctx_error(backend->ctx, PLINTH_ERR_NO_MEMORY, "model: out of memory");
     m->ctx = backend->ctx;
     m->backend = backend;
+    m->refs = 1;
+    backend_retain(backend);
     *out = m;
     return PLINTH_OK;
 }
 
+plinth_status model_enter(plinth_model *m, const char *what)
+{
+    int idle = 0;
+    if (!__atomic_compare_exchange_n(&m->busy, &idle, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
+        return ctx_error(m->ctx, PLINTH_ERR_BUSY,
+                         "%s: the model on backend '%s' is in use by another call (a model "
+                         "and its programs take one call at a time)",
+                         what, m->backend->name);
+    return PLINTH_OK;
+}
+
+void model_leave(plinth_model *m)
+{
+    __atomic_store_n(&m->busy, 0, __ATOMIC_RELEASE);
+}
+
 static void pools_free(plinth_model *m);
 
-/* Prefixes the message already on the context (from a wrapper) with what we
- * were doing; the copy avoids formatting ctx->error into itself. */
-static plinth_status rewrap(plinth_context *ctx, plinth_status s, const char *what)
+/* Frees the model once its last program and the caller's handle are gone
+ * (plinth.h, lifetimes). */
+void model_release(plinth_model *model)
 {
-    char why[1024];
-    snprintf(why, sizeof why, "%.900s", ctx->error);
-    return ctx_error(ctx, s, "%s: %s", what, why);
+    if (!model || --model->refs > 0)
+        return;
+    plinth_context *ctx = model->ctx;
+    plinth_backend *b = model->backend;
+    pools_free(model);
+    ctx_free(ctx, model->programs);
+    for (uint32_t i = 0; i < model->n_tensors; i++) {
+        ctx_free(ctx, model->tensors[i].name);
+        ctx_free(ctx, model->tensors[i].data);
+    }
+    ctx_free(ctx, model->tensors);
+    ctx_free(ctx, model);
+    backend_release(b);
 }
 
 void plinth_model_destroy(plinth_model *model)
 {
-    if (!model)
-        return;
-    /* plinth_program_destroy removes the program from the array. */
-    while (model->n_programs > 0) {
-        uint32_t before = model->n_programs;
-        plinth_program_destroy(model->programs[before - 1]);
-        if (model->n_programs == before) /* never loop on a broken array */
-            model->n_programs--;
-    }
-    free(model->programs);
-    pools_free(model);
-    for (uint32_t i = 0; i < model->n_tensors; i++) {
-        free(model->tensors[i].name);
-        free(model->tensors[i].data);
-    }
-    free(model->tensors);
-    free(model);
+    model_release(model);
 }
 
 /* ------------------------------------------------------ the registry --- */
-
-static const char *kind_name(int32_t kind)
-{
-    switch (kind) {
-    case PLINTH_NODE_PARAM: return "param";
-    case PLINTH_NODE_CONSTANT: return "constant";
-    case PLINTH_NODE_STATE: return "state";
-    case PLINTH_NODE_OP: return "folded value";
-    default: return "tensor";
-    }
-}
 
 /* Bytes of a contiguous dtype/shape, false on overflow or a bad shape. */
 static bool tensor_bytes(int32_t dtype, int32_t ndim, const int64_t *shape, uint64_t *out)
@@ -124,37 +126,29 @@ static bool layout(plinth_model *m)
     return true;
 }
 
-int32_t model_tensor_register(plinth_model *model, const char *name, int32_t kind,
-                              int32_t dtype, int32_t ndim, const int64_t *shape,
-                              const void *const_data)
+plinth_status model_tensor_register(plinth_model *model, const char *name, int32_t kind,
+                                    int32_t dtype, int32_t ndim, const int64_t *shape,
+                                    const void *const_data, int32_t *out_index)
 {
-    if (!model || !name)
-        return -1;
+    *out_index = -1;
     plinth_context *ctx = model->ctx;
-    if (model->loaded) {
-        ctx_error(ctx, PLINTH_ERR_INVALID,
-                  "cannot add %s '%s': model already loaded (compile every program before "
-                  "loading the model)",
-                  kind_name(kind), name);
-        return -1;
-    }
+    const char *what = node_kind_name(kind);
+    if (model->loaded)
+        return ctx_error(ctx, PLINTH_ERR_INVALID,
+                         "cannot add %s '%s': model already loaded (compile every program "
+                         "before loading the model)",
+                         what, name);
     if (kind != PLINTH_NODE_PARAM && kind != PLINTH_NODE_CONSTANT &&
-        kind != PLINTH_NODE_STATE && kind != PLINTH_NODE_OP) {
-        ctx_error(ctx, PLINTH_ERR_INTERNAL, "tensor '%s': kind %d cannot live in a model pool",
-                  name, (int)kind);
-        return -1;
-    }
+        kind != PLINTH_NODE_STATE && kind != PLINTH_NODE_OP)
+        return ctx_error(ctx, PLINTH_ERR_INTERNAL,
+                         "tensor '%s': kind %d cannot live in a model pool", name, (int)kind);
     uint64_t bytes = 0;
     if ((unsigned)dtype >= PLINTH_DTYPE_COUNT || ndim < 1 || ndim > PLINTH_MAX_DIMS || !shape ||
-        !tensor_bytes(dtype, ndim, shape, &bytes)) {
-        ctx_error(ctx, PLINTH_ERR_INVALID, "%s '%s': bad dtype %d or shape (ndim %d)",
-                  kind_name(kind), name, (int)dtype, (int)ndim);
-        return -1;
-    }
-    if (kind == PLINTH_NODE_CONSTANT && !const_data && bytes > 0) {
-        ctx_error(ctx, PLINTH_ERR_INTERNAL, "constant '%s': no data", name);
-        return -1;
-    }
+        !tensor_bytes(dtype, ndim, shape, &bytes))
+        return ctx_error(ctx, PLINTH_ERR_INVALID, "%s '%s': bad dtype %d or shape (ndim %d)",
+                         what, name, (int)dtype, (int)ndim);
+    if (kind == PLINTH_NODE_CONSTANT && !const_data && bytes > 0)
+        return ctx_error(ctx, PLINTH_ERR_INTERNAL, "constant '%s': no data", name);
 
     for (uint32_t i = 0; i < model->n_tensors; i++) {
         model_tensor *t = &model->tensors[i];
@@ -164,43 +158,33 @@ int32_t model_tensor_register(plinth_model *model, const char *name, int32_t kin
         for (int32_t k = 0; same && k < ndim; k++)
             same = t->shape[k] == shape[k];
         if (!same) {
-            char a[96], b[96];
+            char sa[96], sb[96];
             if (t->kind != kind)
-                ctx_error(ctx, PLINTH_ERR_INVALID,
-                          "'%s' declared as a %s %s %s by one program and a %s %s %s by "
-                          "another",
-                          name, kind_name(t->kind), plinth_dtype_name((plinth_dtype)t->dtype),
-                          shape_str(t->shape, t->ndim, a, sizeof a), kind_name(kind),
-                          plinth_dtype_name((plinth_dtype)dtype),
-                          shape_str(shape, ndim, b, sizeof b));
-            else
-                ctx_error(ctx, PLINTH_ERR_INVALID,
-                          "%s '%s' declared as %s %s by one program and %s %s by another",
-                          kind_name(kind), name, plinth_dtype_name((plinth_dtype)t->dtype),
-                          shape_str(t->shape, t->ndim, a, sizeof a),
-                          plinth_dtype_name((plinth_dtype)dtype),
-                          shape_str(shape, ndim, b, sizeof b));
-            return -1;
+                return ctx_error(ctx, PLINTH_ERR_INVALID,
+                                 "'%s' declared as a %s %s %s by one program and a %s %s %s "
+                                 "by another",
+                                 name, node_kind_name(t->kind),
+                                 plinth_dtype_name((plinth_dtype)t->dtype),
+                                 shape_str(t->shape, t->ndim, sa, sizeof sa), what,
+                                 plinth_dtype_name((plinth_dtype)dtype),
+                                 shape_str(shape, ndim, sb, sizeof sb));
+            return ctx_error(ctx, PLINTH_ERR_INVALID,
+                             "%s '%s' declared as %s %s by one program and %s %s by another",
+                             what, name, plinth_dtype_name((plinth_dtype)t->dtype),
+                             shape_str(t->shape, t->ndim, sa, sizeof sa),
+                             plinth_dtype_name((plinth_dtype)dtype),
+                             shape_str(shape, ndim, sb, sizeof sb));
         }
-        return (int32_t)i;
+        *out_index = (int32_t)i;
+        return PLINTH_OK;
     }
 
-    if (model->n_tensors >= (uint32_t)INT32_MAX) {
-        ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "%s '%s': too many tensors", kind_name(kind), name);
-        return -1;
-    }
-    if (model->n_tensors == model->cap_tensors) {
-        uint32_t cap = model->cap_tensors ? model->cap_tensors * 2 : 16;
-        model_tensor *grown = realloc(model->tensors, cap * sizeof *grown);
-        if (!grown) {
-            ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "%s '%s': out of memory", kind_name(kind), name);
-            return -1;
-        }
-        model->tensors = grown;
-        model->cap_tensors = cap;
-    }
+    if (model->n_tensors >= (uint32_t)INT32_MAX ||
+        !ctx_grow(ctx, (void **)&model->tensors, &model->cap_tensors, model->n_tensors + 1,
+                  sizeof *model->tensors))
+        return ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "%s '%s': out of memory", what, name);
     model_tensor t = {
-        .name = strdup(name),
+        .name = ctx_strdup(ctx, name),
         .kind = kind,
         .dtype = dtype,
         .ndim = ndim,
@@ -209,27 +193,26 @@ int32_t model_tensor_register(plinth_model *model, const char *name, int32_t kin
     };
     memcpy(t.shape, shape, (size_t)ndim * sizeof *shape);
     if (kind == PLINTH_NODE_CONSTANT && bytes > 0) {
-        t.data = malloc(bytes);
+        t.data = ctx_malloc(ctx, bytes);
         if (t.data)
             memcpy(t.data, const_data, bytes);
     }
     if (!t.name || (kind == PLINTH_NODE_CONSTANT && bytes > 0 && !t.data)) {
-        free(t.name);
-        free(t.data);
-        ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "%s '%s': out of memory", kind_name(kind), name);
-        return -1;
+        ctx_free(ctx, t.name);
+        ctx_free(ctx, t.data);
+        return ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "%s '%s': out of memory", what, name);
     }
     model->tensors[model->n_tensors++] = t;
     if (!layout(model)) {
         model->n_tensors--;
-        free(t.name);
-        free(t.data);
+        ctx_free(ctx, t.name);
+        ctx_free(ctx, t.data);
         layout(model);
-        ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "%s '%s': the pool would overflow 64 bits",
-                  kind_name(kind), name);
-        return -1;
+        return ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "%s '%s': the pool would overflow 64 bits",
+                         what, name);
     }
-    return (int32_t)(model->n_tensors - 1);
+    *out_index = (int32_t)(model->n_tensors - 1);
+    return PLINTH_OK;
 }
 
 static model_tensor *find_tensor(plinth_model *m, const char *name)
@@ -253,8 +236,8 @@ static void programs_unbind(plinth_model *m)
 static void pools_free(plinth_model *m)
 {
     programs_unbind(m);
-    backend_buffer_free(m->backend, &m->persistent);
-    backend_buffer_free(m->backend, &m->state);
+    slot_buffer_free(m->backend, &m->persistent);
+    slot_buffer_free(m->backend, &m->state);
     m->loaded = false;
 }
 
@@ -266,28 +249,24 @@ static plinth_status pools_alloc(plinth_model *m, bool zero_persistent)
     plinth_backend *b = m->backend;
     if (!layout(m))
         return ctx_error(m->ctx, PLINTH_ERR_NO_MEMORY, "model: pool sizes overflow");
-    char what[128];
-    plinth_status s = backend_buffer_alloc(b, m->persistent_bytes, &m->persistent);
-    if (s != PLINTH_OK) {
-        snprintf(what, sizeof what, "model: persistent pool of %" PRIu64 " bytes",
-                 m->persistent_bytes);
-        return rewrap(m->ctx, s, what);
-    }
-    s = backend_buffer_alloc(b, m->state_bytes, &m->state);
-    if (s != PLINTH_OK) {
-        snprintf(what, sizeof what, "model: state pool of %" PRIu64 " bytes", m->state_bytes);
-        return rewrap(m->ctx, s, what);
-    }
-    s = backend_zero(b, &m->state, 0, m->state_bytes);
+    plinth_status s = slot_buffer_alloc(b, m->persistent_bytes, &m->persistent);
+    if (s != PLINTH_OK)
+        return ctx_error_wrap(m->ctx, s, "model: persistent pool of %" PRIu64 " bytes",
+                              m->persistent_bytes);
+    s = slot_buffer_alloc(b, m->state_bytes, &m->state);
+    if (s != PLINTH_OK)
+        return ctx_error_wrap(m->ctx, s, "model: state pool of %" PRIu64 " bytes",
+                              m->state_bytes);
+    s = slot_zero(b, &m->state, 0, m->state_bytes);
     if (s == PLINTH_OK && zero_persistent)
-        s = backend_zero(b, &m->persistent, 0, m->persistent_bytes);
+        s = slot_zero(b, &m->persistent, 0, m->persistent_bytes);
     if (s != PLINTH_OK)
         return s;
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         const model_tensor *t = &m->tensors[i];
         if (t->kind != PLINTH_NODE_CONSTANT || t->bytes == 0)
             continue;
-        s = backend_upload(b, &m->persistent, t->offset, t->data, t->bytes);
+        s = slot_upload(b, &m->persistent, t->offset, t->data, t->bytes);
         if (s != PLINTH_OK)
             return s;
     }
@@ -298,7 +277,7 @@ static plinth_status pools_alloc(plinth_model *m, bool zero_persistent)
 static void scratch_free(plinth_model *m)
 {
     for (uint32_t i = 0; i < m->n_programs; i++)
-        backend_buffer_free(m->backend, &m->programs[i]->scratch);
+        slot_buffer_free(m->backend, &m->programs[i]->scratch);
 }
 
 static plinth_status run_all_folds(plinth_model *m)
@@ -312,16 +291,10 @@ static plinth_status run_all_folds(plinth_model *m)
 
 /* --------------------------------------------------------- loading --- */
 
-/* "[512, 64]" for a file's shape (up to ST_MAX_DIMS dims). */
+/* "[512, 64]" for a file's shape (up to PLINTH_STATE_DICT_MAX_DIMS dims). */
 static const char *st_shape_str(const st_tensor *t, char *buf, size_t size)
 {
-    size_t used = (size_t)snprintf(buf, size, "[");
-    for (int32_t i = 0; i < t->ndim && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, i ? ", %lld" : "%lld",
-                                 (long long)t->shape[i]);
-    if (used < size)
-        snprintf(buf + used, size - used, "]");
-    return buf;
+    return shape_str(t->shape, t->ndim, buf, size);
 }
 
 static bool shapes_match(const model_tensor *p, const st_tensor *t)
@@ -337,14 +310,20 @@ static bool shapes_match(const model_tensor *p, const st_tensor *t)
     return true;
 }
 
+static st_tensor *find(plinth_state_dict *d, const char *name)
+{
+    int32_t i = plinth_state_dict_find(d, name);
+    return i < 0 ? NULL : st_at(d, (uint32_t)i);
+}
+
 /* Every param present, with the right dtype and shape; all missing names
  * are reported in one message. */
-static plinth_status check_params(plinth_model *m, st_dict *d, const char *path)
+static plinth_status check_params(plinth_model *m, plinth_state_dict *d, const char *path)
 {
     plinth_context *ctx = m->ctx;
     uint32_t n_missing = 0;
     for (uint32_t i = 0; i < m->n_tensors; i++)
-        if (m->tensors[i].kind == PLINTH_NODE_PARAM && !st_find(d, m->tensors[i].name))
+        if (m->tensors[i].kind == PLINTH_NODE_PARAM && !find(d, m->tensors[i].name))
             n_missing++;
     if (n_missing > 0) {
         char list[3072];
@@ -353,7 +332,7 @@ static plinth_status check_params(plinth_model *m, st_dict *d, const char *path)
         list[0] = '\0';
         for (uint32_t i = 0; i < m->n_tensors && listed < MAX_LISTED; i++) {
             const model_tensor *t = &m->tensors[i];
-            if (t->kind != PLINTH_NODE_PARAM || st_find(d, t->name))
+            if (t->kind != PLINTH_NODE_PARAM || find(d, t->name))
                 continue;
             if (used < sizeof list)
                 used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
@@ -370,32 +349,57 @@ static plinth_status check_params(plinth_model *m, st_dict *d, const char *path)
         const model_tensor *p = &m->tensors[i];
         if (p->kind != PLINTH_NODE_PARAM)
             continue;
-        const st_tensor *t = st_find(d, p->name);
+        const st_tensor *t = find(d, p->name);
+        const char *file = st_file_path(d, t);
         if (t->dtype < 0)
             return ctx_error(ctx, PLINTH_ERR_FORMAT,
                              "tensor '%s' in %s has dtype %s, which plinth cannot use", p->name,
-                             t->file, t->dtype_name);
+                             file, t->dtype_name);
         if (t->dtype != p->dtype)
             return ctx_error(ctx, PLINTH_ERR_FORMAT,
                              "tensor '%s': file has %s, the graph wants %s (in %s)", p->name,
                              plinth_dtype_name((plinth_dtype)t->dtype),
-                             plinth_dtype_name((plinth_dtype)p->dtype), t->file);
+                             plinth_dtype_name((plinth_dtype)p->dtype), file);
         if (!shapes_match(p, t)) {
             char a[160], b[96];
             return ctx_error(ctx, PLINTH_ERR_FORMAT,
                              "tensor '%s': file has shape %s, the graph wants %s (in %s)",
                              p->name, st_shape_str(t, a, sizeof a),
-                             shape_str(p->shape, p->ndim, b, sizeof b), t->file);
+                             shape_str(p->shape, p->ndim, b, sizeof b), file);
         }
         if (t->bytes != p->bytes)
             return ctx_error(ctx, PLINTH_ERR_FORMAT,
                              "tensor '%s' in %s: %" PRIu64 " bytes of data, its shape needs %"
-                             PRIu64, p->name, t->file, t->bytes, p->bytes);
+                             PRIu64, p->name, file, t->bytes, p->bytes);
     }
     return PLINTH_OK;
 }
 
-static plinth_status upload_params(plinth_model *m, st_dict *d, const plinth_load_options *opts)
+/* Bytes read per step when the pool is not host-visible (a bounce buffer). */
+#define BOUNCE_BYTES ((uint64_t)4 << 20)
+
+/* One param from the file into the persistent pool: straight into the
+ * pool when the host can write it, else through a bounce buffer. */
+static plinth_status load_param(plinth_model *m, plinth_state_dict *d, uint32_t index,
+                                const model_tensor *p, uint8_t **bounce)
+{
+    if (m->persistent.host)
+        return plinth_state_dict_read(d, index, 0, m->persistent.host + p->offset, p->bytes);
+    if (!*bounce && !(*bounce = ctx_malloc(m->ctx, BOUNCE_BYTES)))
+        return ctx_error(m->ctx, PLINTH_ERR_NO_MEMORY, "load: out of memory");
+    for (uint64_t at = 0; at < p->bytes; at += BOUNCE_BYTES) {
+        uint64_t n = p->bytes - at < BOUNCE_BYTES ? p->bytes - at : BOUNCE_BYTES;
+        plinth_status s = plinth_state_dict_read(d, index, at, *bounce, n);
+        if (s == PLINTH_OK)
+            s = slot_upload(m->backend, &m->persistent, p->offset + at, *bounce, n);
+        if (s != PLINTH_OK)
+            return s;
+    }
+    return PLINTH_OK;
+}
+
+static plinth_status upload_params(plinth_model *m, plinth_state_dict *d,
+                                   const plinth_load_options *opts)
 {
     void (*progress)(void *, double) = OPT_HAS(opts, progress) ? opts->progress : NULL;
     void *user = OPT_HAS(opts, progress_user) ? opts->progress_user : NULL;
@@ -405,46 +409,51 @@ static plinth_status upload_params(plinth_model *m, st_dict *d, const plinth_loa
             total += m->tensors[i].bytes;
     if (progress)
         progress(user, 0.0);
-    for (uint32_t i = 0; i < m->n_tensors; i++) {
+    uint8_t *bounce = NULL;
+    plinth_status s = PLINTH_OK;
+    for (uint32_t i = 0; i < m->n_tensors && s == PLINTH_OK; i++) {
         const model_tensor *p = &m->tensors[i];
         if (p->kind != PLINTH_NODE_PARAM)
             continue;
-        st_tensor *t = st_find(d, p->name);
-        plinth_status s = backend_upload(m->backend, &m->persistent, p->offset, t->data, p->bytes);
+        int32_t index = plinth_state_dict_find(d, p->name);
+        st_tensor *t = st_at(d, (uint32_t)index);
+        s = load_param(m, d, (uint32_t)index, p, &bounce);
         if (s != PLINTH_OK) {
-            char what[512];
-            snprintf(what, sizeof what, "tensor '%s' (%s)", p->name, t->file);
-            return rewrap(m->ctx, s, what);
+            s = ctx_error_wrap(m->ctx, s, "tensor '%s' (%s)", p->name, st_file_path(d, t));
+            break;
         }
         t->used = true;
         done += p->bytes;
         if (progress && total > 0)
             progress(user, (double)done / (double)total);
     }
-    if (progress && total == 0)
+    ctx_free(m->ctx, bounce);
+    if (s == PLINTH_OK && progress && total == 0)
         progress(user, 1.0);
-    return PLINTH_OK;
+    return s;
 }
 
-static void report_unused(plinth_model *m, st_dict *d, const char *path)
+static void report_unused(plinth_model *m, plinth_state_dict *d, const char *path)
 {
-    uint32_t n = st_count(d), unused = 0;
+    uint32_t n = plinth_state_dict_count(d), unused = 0;
     for (uint32_t i = 0; i < n; i++) {
         const st_tensor *t = st_at(d, i);
         if (t->used)
             continue;
         unused++;
-        ctx_log(m->ctx, PLINTH_LOG_INFO, "unused tensor '%s' in %s", t->name, t->file);
+        ctx_log(m->ctx, PLINTH_LOG_INFO, "unused tensor '%s' in %s", t->name,
+                st_file_path(d, t));
     }
     ctx_log(m->ctx, PLINTH_LOG_INFO, "%" PRIu32 " of %" PRIu32 " tensors in %s unused", unused,
             n, path);
 }
 
 /* Shared by both loaders: `d` is NULL for load_empty (params zeroed). */
-static plinth_status load(plinth_model *m, st_dict *d, const char *path,
-                          const plinth_load_options *opts)
+static plinth_status load(plinth_model *m, plinth_state_dict *d, const plinth_load_options *opts)
 {
+    const char *path = d ? plinth_state_dict_path(d) : NULL;
     plinth_status s = PLINTH_OK;
+    pools_free(m); /* a reload starts from scratch */
     if (d)
         s = check_params(m, d, path);
     if (s == PLINTH_OK)
@@ -465,6 +474,23 @@ static plinth_status load(plinth_model *m, st_dict *d, const char *path,
     return PLINTH_OK;
 }
 
+plinth_status plinth_model_load(plinth_model *model, plinth_state_dict *sd,
+                                const plinth_load_options *opts)
+{
+    if (!model)
+        return PLINTH_ERR_INVALID;
+    if (!sd)
+        return ctx_error(model->ctx, PLINTH_ERR_INVALID, "model load: no state dict given");
+    plinth_status s = model_enter(model, "load");
+    if (s != PLINTH_OK)
+        return s;
+    for (uint32_t i = 0; i < plinth_state_dict_count(sd); i++)
+        st_at(sd, i)->used = false;
+    s = load(model, sd, opts);
+    model_leave(model);
+    return s;
+}
+
 plinth_status plinth_model_load_safetensors(plinth_model *model, const char *path,
                                             const plinth_load_options *opts)
 {
@@ -472,13 +498,11 @@ plinth_status plinth_model_load_safetensors(plinth_model *model, const char *pat
         return PLINTH_ERR_INVALID;
     if (!path)
         return ctx_error(model->ctx, PLINTH_ERR_INVALID, "model load: no path given");
-    pools_free(model); /* a reload starts from scratch */
-    st_dict *d = NULL;
-    plinth_status s = st_open(model->ctx, path, &d);
-    if (s != PLINTH_OK)
-        return s;
-    s = load(model, d, path, opts);
-    st_close(d);
+    plinth_state_dict *d = NULL;
+    plinth_status s = plinth_state_dict_open(model->ctx, path, &d);
+    if (s == PLINTH_OK)
+        s = plinth_model_load(model, d, opts);
+    plinth_state_dict_close(d);
     return s;
 }
 
@@ -486,8 +510,12 @@ plinth_status plinth_model_load_empty(plinth_model *model)
 {
     if (!model)
         return PLINTH_ERR_INVALID;
-    pools_free(model);
-    return load(model, NULL, NULL, NULL);
+    plinth_status s = model_enter(model, "load");
+    if (s != PLINTH_OK)
+        return s;
+    s = load(model, NULL, NULL);
+    model_leave(model);
+    return s;
 }
 
 /* ------------------------------------------------ after the load --- */
@@ -507,7 +535,7 @@ plinth_status plinth_model_set_param(plinth_model *model, const char *name, cons
     if (!t || t->kind != PLINTH_NODE_PARAM) {
         if (t)
             return ctx_error(ctx, PLINTH_ERR_INVALID, "'%s' is a %s, not a param", name,
-                             kind_name(t->kind));
+                             node_kind_name(t->kind));
         return ctx_error(ctx, PLINTH_ERR_INVALID, "no param named '%s' in any program", name);
     }
     if (bytes != t->bytes) {
@@ -519,10 +547,14 @@ plinth_status plinth_model_set_param(plinth_model *model, const char *name, cons
     }
     if (bytes > 0 && !data)
         return ctx_error(ctx, PLINTH_ERR_INVALID, "param '%s': data is NULL", name);
-    plinth_status s = backend_upload(model->backend, &model->persistent, t->offset, data, bytes);
+    plinth_status s = model_enter(model, "set_param");
     if (s != PLINTH_OK)
         return s;
-    return run_all_folds(model);
+    s = slot_upload(model->backend, &model->persistent, t->offset, data, bytes);
+    if (s == PLINTH_OK)
+        s = run_all_folds(model);
+    model_leave(model);
+    return s;
 }
 
 plinth_status plinth_model_reset_state(plinth_model *model)
@@ -532,5 +564,10 @@ plinth_status plinth_model_reset_state(plinth_model *model)
     if (!model->loaded)
         return ctx_error(model->ctx, PLINTH_ERR_INVALID,
                          "reset_state: load the model first");
-    return backend_zero(model->backend, &model->state, 0, model->state_bytes);
+    plinth_status s = model_enter(model, "reset_state");
+    if (s != PLINTH_OK)
+        return s;
+    s = slot_zero(model->backend, &model->state, 0, model->state_bytes);
+    model_leave(model);
+    return s;
 }

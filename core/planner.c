@@ -20,6 +20,26 @@
 
 /* ------------------------------------------------------------ 1. helpers */
 
+/* n elements of `size` bytes from the caller's allocator (the C library's
+ * when it gave none); NULL on overflow or failure. */
+static void *mem_array(const plan_mem *mem, uint32_t n, size_t size)
+{
+    size_t bytes = (size_t)(n ? n : 1) * size;
+    if (mem && mem->alloc)
+        return mem->alloc(mem->user, NULL, bytes);
+    return malloc(bytes);
+}
+
+static void mem_free(const plan_mem *mem, void *p)
+{
+    if (!p)
+        return;
+    if (mem && mem->alloc)
+        mem->alloc(mem->user, p, 0);
+    else
+        free(p);
+}
+
 static uint64_t norm_align(uint64_t alignment)
 {
     return alignment ? alignment : 1;
@@ -77,23 +97,23 @@ typedef struct placed {
     uint32_t *hits;     /* scratch: indices of the intersecting entries */
 } placed;
 
-static int placed_alloc(placed *pl, uint32_t n)
+static int placed_alloc(const plan_mem *mem, placed *pl, uint32_t n)
 {
-    pl->first = malloc((size_t)n * sizeof *pl->first);
-    pl->last = malloc((size_t)n * sizeof *pl->last);
-    pl->off = malloc((size_t)n * sizeof *pl->off);
-    pl->end = malloc((size_t)n * sizeof *pl->end);
-    pl->hits = malloc((size_t)n * sizeof *pl->hits);
+    pl->first = mem_array(mem, n, sizeof *pl->first);
+    pl->last = mem_array(mem, n, sizeof *pl->last);
+    pl->off = mem_array(mem, n, sizeof *pl->off);
+    pl->end = mem_array(mem, n, sizeof *pl->end);
+    pl->hits = mem_array(mem, n, sizeof *pl->hits);
     return pl->first && pl->last && pl->off && pl->end && pl->hits ? 0 : -1;
 }
 
-static void placed_free(placed *pl)
+static void placed_free(const plan_mem *mem, placed *pl)
 {
-    free(pl->first);
-    free(pl->last);
-    free(pl->off);
-    free(pl->end);
-    free(pl->hits);
+    mem_free(mem, pl->first);
+    mem_free(mem, pl->last);
+    mem_free(mem, pl->off);
+    mem_free(mem, pl->end);
+    mem_free(mem, pl->hits);
 }
 
 /* Places the nonzero items of `order` (m of them) one by one into the
@@ -213,19 +233,20 @@ static void fill_keys(const plan_item *items, const uint64_t *asize, const uint3
     qsort(keys, m, sizeof *keys, cmp_key);
 }
 
-uint64_t plan_greedy_by_size(plan_item *items, uint32_t n, uint64_t alignment)
+uint64_t plan_greedy_by_size(const plan_mem *mem, plan_item *items, uint32_t n,
+                             uint64_t alignment)
 {
     alignment = norm_align(alignment);
     if (n == 0)
         return 0;
 
-    uint64_t *asize = malloc((size_t)n * sizeof *asize);
-    uint32_t *nz = malloc((size_t)n * sizeof *nz);
-    order_key *keys = malloc((size_t)n * sizeof *keys);
+    uint64_t *asize = mem_array(mem, n, sizeof *asize);
+    uint32_t *nz = mem_array(mem, n, sizeof *nz);
+    order_key *keys = mem_array(mem, n, sizeof *keys);
     placed pl = { 0 };
-    int pl_ok = placed_alloc(&pl, n) == 0;
-    uint64_t *offs = malloc((size_t)n * sizeof *offs);
-    uint64_t *best = malloc((size_t)n * sizeof *best);
+    int pl_ok = placed_alloc(mem, &pl, n) == 0;
+    uint64_t *offs = mem_array(mem, n, sizeof *offs);
+    uint64_t *best = mem_array(mem, n, sizeof *best);
     uint64_t best_pool = UINT64_MAX;
 
     if (!asize || !nz || !keys || !pl_ok || !offs || !best)
@@ -248,7 +269,7 @@ uint64_t plan_greedy_by_size(plan_item *items, uint32_t n, uint64_t alignment)
 
     /* A plan that meets the lower bound is optimal; no other order can
      * beat it, so the remaining passes are skipped. */
-    uint64_t lb = plan_lower_bound(items, n, alignment);
+    uint64_t lb = plan_lower_bound(mem, items, n, alignment);
     for (int o = 0; o < ORDER_COUNT && best_pool != lb; o++) {
         fill_keys(items, asize, nz, m, o, keys);
         uint64_t pool = place_in_order(items, keys, m, asize, &pl, offs);
@@ -264,12 +285,12 @@ out:
     if (best_pool != UINT64_MAX)
         for (uint32_t i = 0; i < n; i++)
             items[i].offset = best[i];
-    free(asize);
-    free(nz);
-    free(keys);
-    placed_free(&pl);
-    free(offs);
-    free(best);
+    mem_free(mem, asize);
+    mem_free(mem, nz);
+    mem_free(mem, keys);
+    placed_free(mem, &pl);
+    mem_free(mem, offs);
+    mem_free(mem, best);
     return best_pool;
 }
 
@@ -307,7 +328,8 @@ static uint64_t lower_bound_quadratic(const plan_item *items, uint32_t n, uint64
     return peak;
 }
 
-uint64_t plan_lower_bound(const plan_item *items, uint32_t n, uint64_t alignment)
+uint64_t plan_lower_bound(const plan_mem *mem, const plan_item *items, uint32_t n,
+                          uint64_t alignment)
 {
     alignment = norm_align(alignment);
     if (n == 0)
@@ -315,11 +337,11 @@ uint64_t plan_lower_bound(const plan_item *items, uint32_t n, uint64_t alignment
 
     /* Starts and ends sorted separately: merging them, ends first at equal
      * steps, gives the live sum after each step without a typed event. */
-    event *starts = malloc((size_t)n * sizeof *starts);
-    event *ends = malloc((size_t)n * sizeof *ends);
+    event *starts = mem_array(mem, n, sizeof *starts);
+    event *ends = mem_array(mem, n, sizeof *ends);
     if (!starts || !ends) {
-        free(starts);
-        free(ends);
+        mem_free(mem, starts);
+        mem_free(mem, ends);
         return lower_bound_quadratic(items, n, alignment);
     }
     uint32_t m = 0;
@@ -343,8 +365,8 @@ uint64_t plan_lower_bound(const plan_item *items, uint32_t n, uint64_t alignment
         if (live > peak)
             peak = live;
     }
-    free(starts);
-    free(ends);
+    mem_free(mem, starts);
+    mem_free(mem, ends);
     return peak;
 }
 

@@ -11,7 +11,7 @@
  */
 #include "internal.h"
 
-#include "../plugins/loader.h"
+#include "slots.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,14 +19,6 @@
 #include <string.h>
 
 /* ---------------------------------------------------------- binding --- */
-
-static const char *pool_name(int32_t pool)
-{
-    static const char *const names[POOL_COUNT] = {
-        [POOL_ARENA] = "arena", [POOL_PERSISTENT] = "persistent", [POOL_STATE] = "state",
-        [POOL_IO] = "io", [POOL_SCRATCH] = "scratch"};
-    return (unsigned)pool < POOL_COUNT ? names[pool] : "?";
-}
 
 /* The buffer behind a pool id and the pool's planned size. */
 static plinth_buffer *pool_buffer(plinth_program *p, int32_t pool, uint64_t *size)
@@ -107,37 +99,14 @@ static plinth_status resolve(plinth_program *p, const site *at, plinth_view *v, 
         return view_error(p, at, "tensor base %" PRIu64 " in the %s pool is not %u-aligned",
                           v->base, pool_name(pool), PLINTH_ALIGNMENT);
 
-    /* Extent in bytes relative to element 0. Strides come from the
-     * compiler, but a broken one must not wrap the check: any overflow is
-     * itself out of bounds. */
-    int64_t lo = 0, hi = 0;
-    bool empty = false, wrap = false;
-    for (int k = 0; k < PLINTH_MAX_DIMS; k++) {
-        if (v->shape[k] < 0)
-            return view_error(p, at, "shape[%d] = %lld", k, (long long)v->shape[k]);
-        if (v->shape[k] == 0)
-            empty = true;
-        int64_t span = 0;
-        if (v->shape[k] > 0)
-            wrap |= __builtin_mul_overflow(v->shape[k] - 1, v->stride[k], &span);
-        wrap |= __builtin_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi);
-    }
-    if (!empty) {
-        int64_t first = 0, end = 0;
-        wrap |= v->offset > (uint64_t)INT64_MAX;
-        wrap |= __builtin_add_overflow((int64_t)v->offset, lo, &first);
-        wrap |= __builtin_add_overflow((int64_t)v->offset, hi, &end);
-        wrap |= __builtin_add_overflow(end, (int64_t)plinth_dtype_size((plinth_dtype)v->dtype),
-                                       &end);
-        if (wrap)
-            return view_error(p, at, "the view's extent overflows (offset %" PRIu64 ")",
-                              v->offset);
-        if (first < 0 || (uint64_t)first < v->base || (uint64_t)end > size)
-            return view_error(p, at,
-                              "view bytes [%lld, %lld) outside its tensor at %" PRIu64
-                              " in the %s pool of %" PRIu64 " bytes",
-                              (long long)first, (long long)end, v->base, pool_name(pool), size);
-    }
+    uint64_t first = 0, end = 0;
+    if (!view_span(v, &first, &end))
+        return view_error(p, at, "the view's extent overflows (offset %" PRIu64 ")", v->offset);
+    if (first < end && (first < v->base || end > size))
+        return view_error(p, at,
+                          "view bytes [%" PRIu64 ", %" PRIu64 ") outside its tensor at %" PRIu64
+                          " in the %s pool of %" PRIu64 " bytes",
+                          first, end, v->base, pool_name(pool), size);
     v->buffer = buf;
     v->data = buf->host ? buf->host + v->offset : NULL;
     return PLINTH_OK;
@@ -164,7 +133,7 @@ static plinth_status bind_list(plinth_program *p, instruction *list, uint32_t n,
         }
         if (s != PLINTH_OK)
             return s;
-        ins->fn = backend_kernel(b, ins->op);
+        ins->fn = slot_kernel(b, ins->op);
         if (!ins->fn)
             return ctx_error(p->model->ctx, PLINTH_ERR_INTERNAL,
                              "program %" PRIu32 ", %s %" PRIu32 " (node %d): backend '%s' has "
@@ -180,35 +149,32 @@ void program_unbind(plinth_program *p)
 {
     plinth_backend *b = p->model->backend;
     if (p->prepared)
-        backend_release(b, p->prepared);
+        slot_release(b, p->prepared);
     p->prepared = NULL;
-    free(p->prep_code);
+    ctx_free(b->ctx, p->prep_code);
     p->prep_code = NULL;
-    backend_buffer_free(b, &p->arena);
-    backend_buffer_free(b, &p->io);
-    backend_buffer_free(b, &p->scratch);
+    slot_buffer_free(b, &p->arena);
+    slot_buffer_free(b, &p->io);
+    slot_buffer_free(b, &p->scratch);
     p->bound = false;
 }
 
 static plinth_status alloc_pool(plinth_program *p, int32_t pool, plinth_buffer *buf)
 {
     plinth_model *m = p->model;
-    plinth_status s = backend_buffer_alloc(m->backend, p->pool_bytes[pool], buf);
-    if (s != PLINTH_OK) {
-        char why[1024];
-        snprintf(why, sizeof why, "%.900s", m->ctx->error);
-        return ctx_error(m->ctx, s, "program %" PRIu32 ": %s pool of %" PRIu64 " bytes: %s",
-                         p->id, pool_name(pool), p->pool_bytes[pool], why);
-    }
+    plinth_status s = slot_buffer_alloc(m->backend, p->pool_bytes[pool], buf);
+    if (s != PLINTH_OK)
+        return ctx_error_wrap(m->ctx, s, "program %" PRIu32 ": %s pool of %" PRIu64 " bytes",
+                              p->id, pool_name(pool), p->pool_bytes[pool]);
     return PLINTH_OK;
 }
 
 static plinth_status prepare(plinth_program *p)
 {
     plinth_backend *b = p->model->backend;
-    if (!backend_has_program_path(b))
+    if (!slot_has_program_path(b))
         return PLINTH_OK;
-    p->prep_code = calloc(p->n_code ? p->n_code : 1, sizeof *p->prep_code);
+    p->prep_code = ctx_calloc(b->ctx, p->n_code, sizeof *p->prep_code);
     if (!p->prep_code)
         return ctx_error(p->model->ctx, PLINTH_ERR_NO_MEMORY, "program %" PRIu32
                          ": out of memory", p->id);
@@ -222,7 +188,7 @@ static plinth_status prepare(plinth_program *p)
             .attrs = &ins->attrs,
         };
     }
-    return backend_prepare(b, p->prep_code, p->n_code, &p->prepared);
+    return slot_prepare(b, p->prep_code, p->n_code, &p->prepared);
 }
 
 plinth_status program_bind(plinth_program *prog)
@@ -265,27 +231,6 @@ plinth_status program_bind(plinth_program *prog)
 
 /* ------------------------------------------------------------ folds --- */
 
-/* The static executor: one flat loop over resolved instructions, for the
- * run list and the fold list alike. No allocation, no look-up, no shape
- * arithmetic; a kernel's error stops it, naming the instruction and op. */
-static plinth_status run_list(plinth_program *prog, const instruction *code, uint32_t n,
-                              const char *what)
-{
-    plinth_backend *b = prog->model->backend;
-    plinth_device *dev = b->dev;
-    for (uint32_t i = 0; i < n; i++) {
-        int32_t st = code[i].fn(dev, &code[i].out, code[i].in, code[i].n_in, &code[i].attrs);
-        if (st != PLINTH_OK)
-            return ctx_error(prog->model->ctx,
-                             st > 0 && st < PLINTH_STATUS_COUNT ? (plinth_status)st
-                                                                 : PLINTH_ERR_PLUGIN,
-                             "%s %" PRIu32 " (%s, node %d): %s", what, i,
-                             plinth_op_name((plinth_op)code[i].op), (int)code[i].node,
-                             backend_last_error(b));
-    }
-    return backend_synchronize(b);
-}
-
 plinth_status program_run_folds(plinth_program *prog)
 {
     if (!prog || !prog->model)
@@ -313,7 +258,7 @@ plinth_status program_run_folds(plinth_program *prog)
                 ins->in[k].data =
                     prog->scratch.host ? prog->scratch.host + ins->in[k].offset : NULL;
     }
-    return run_list(prog, prog->fold, prog->n_fold, "fold instruction");
+    return slot_run_list(prog->model->backend, prog->fold, prog->n_fold, "fold instruction");
 }
 
 /* --------------------------------------------------------- executor --- */
@@ -324,14 +269,18 @@ plinth_status plinth_program_run(plinth_program *prog)
         return PLINTH_ERR_INVALID;
     plinth_model *m = prog->model;
     plinth_backend *b = m->backend;
-    if (!m->loaded || !prog->bound)
+    plinth_status s = model_enter(m, "run");
+    if (s != PLINTH_OK)
+        return s;
+    if (!m->loaded || !prog->bound) {
+        model_leave(m);
         return ctx_error(m->ctx, PLINTH_ERR_INVALID,
                          "program %" PRIu32 ": load the model before running", prog->id);
-    if (prog->prepared) {
-        plinth_status s = backend_execute(b, prog->prepared);
-        return s != PLINTH_OK ? s : backend_synchronize(b);
     }
-    return run_list(prog, prog->code, prog->n_code, "instruction");
+    s = prog->prepared ? slot_execute(b, prog->prepared)
+                       : slot_run_list(b, prog->code, prog->n_code, "instruction");
+    model_leave(m);
+    return s;
 }
 
 /* --------------------------------------------------- inputs, outputs --- */
@@ -376,8 +325,12 @@ static plinth_status slot_info(const plinth_program *prog, const io_slot *slots,
         return ctx_error(prog->model->ctx, PLINTH_ERR_INVALID,
                          "program %" PRIu32 " has %" PRIu32 " %ss; no %s %" PRIu32, prog->id, n,
                          what, what, index);
-    *out = slots[index].info;
-    out->name = slots[index].name;
+    plinth_node_info info = slots[index].info;
+    info.struct_size = sizeof info;
+    info.name = slots[index].name;
+    if (!sized_out(out, &info, sizeof info))
+        return ctx_error(prog->model->ctx, PLINTH_ERR_INVALID, "%s_info: out->struct_size is %u",
+                         what, out->struct_size);
     return PLINTH_OK;
 }
 
@@ -436,12 +389,15 @@ plinth_status plinth_program_set_input(plinth_program *prog, uint32_t index, con
 {
     if (!prog || !prog->model)
         return PLINTH_ERR_INVALID;
-    plinth_status s = PLINTH_OK;
+    plinth_status s = model_enter(prog->model, "set_input");
+    if (s != PLINTH_OK)
+        return s;
     const io_slot *slot =
         io_check(prog, prog->inputs, prog->n_inputs, index, data, bytes, "input", &s);
-    if (!slot)
-        return s;
-    return backend_upload(prog->model->backend, &prog->io, slot->offset, data, bytes);
+    if (slot)
+        s = slot_upload(prog->model->backend, &prog->io, slot->offset, data, bytes);
+    model_leave(prog->model);
+    return s;
 }
 
 plinth_status plinth_program_get_output(plinth_program *prog, uint32_t index, void *data,
@@ -449,12 +405,15 @@ plinth_status plinth_program_get_output(plinth_program *prog, uint32_t index, vo
 {
     if (!prog || !prog->model)
         return PLINTH_ERR_INVALID;
-    plinth_status s = PLINTH_OK;
+    plinth_status s = model_enter(prog->model, "get_output");
+    if (s != PLINTH_OK)
+        return s;
     const io_slot *slot =
         io_check(prog, prog->outputs, prog->n_outputs, index, data, bytes, "output", &s);
-    if (!slot)
-        return s;
-    return backend_download(prog->model->backend, &prog->io, slot->offset, data, bytes);
+    if (slot)
+        s = slot_download(prog->model->backend, &prog->io, slot->offset, data, bytes);
+    model_leave(prog->model);
+    return s;
 }
 
 /* ----------------------------------------------------- plan figures --- */
@@ -463,14 +422,18 @@ plinth_status plinth_program_plan_stats(const plinth_program *prog, plinth_plan_
 {
     if (!prog || !out)
         return PLINTH_ERR_INVALID;
-    *out = prog->stats;
+    plinth_plan_stats st = prog->stats;
+    st.struct_size = sizeof st;
     /* The model's pools grow while programs are compiled: report them now. */
-    out->persistent_bytes = prog->model->persistent_bytes;
-    out->state_bytes = prog->model->state_bytes;
+    st.persistent_bytes = prog->model->persistent_bytes;
+    st.state_bytes = prog->model->state_bytes;
+    if (!sized_out(out, &st, sizeof st))
+        return ctx_error(prog->model->ctx, PLINTH_ERR_INVALID,
+                         "plan_stats: out->struct_size is %u", out->struct_size);
     return PLINTH_OK;
 }
 
-plinth_status plinth_program_plan_json(const plinth_program *prog, char **out_json)
+plinth_status plinth_program_plan_json(const plinth_program *prog, const char **out_json)
 {
     if (!out_json)
         return PLINTH_ERR_INVALID;
@@ -480,42 +443,45 @@ plinth_status plinth_program_plan_json(const plinth_program *prog, char **out_js
     if (!prog->plan_json)
         return ctx_error(prog->model->ctx, PLINTH_ERR_INVALID,
                          "program %" PRIu32 " has no plan JSON", prog->id);
-    *out_json = strdup(prog->plan_json);
-    if (!*out_json)
-        return ctx_error(prog->model->ctx, PLINTH_ERR_NO_MEMORY, "plan JSON: out of memory");
+    *out_json = prog->plan_json;
     return PLINTH_OK;
 }
 
 /* --------------------------------------------------------- teardown --- */
 
-static void slots_free(io_slot *slots, uint32_t n)
+static void slots_free(plinth_context *ctx, io_slot *slots, uint32_t n)
 {
     for (uint32_t i = 0; slots && i < n; i++)
-        free(slots[i].name);
-    free(slots);
+        ctx_free(ctx, slots[i].name);
+    ctx_free(ctx, slots);
 }
 
-void plinth_program_destroy(plinth_program *prog)
+void program_free(plinth_program *prog)
 {
     if (!prog)
         return;
     plinth_model *m = prog->model;
-    if (m) {
-        program_unbind(prog);
-        for (uint32_t i = 0; i < m->n_programs; i++) {
-            if (m->programs[i] != prog)
-                continue;
-            memmove(&m->programs[i], &m->programs[i + 1],
-                    (m->n_programs - i - 1) * sizeof *m->programs);
-            m->n_programs--;
-            break;
-        }
+    plinth_context *ctx = m->ctx;
+    program_unbind(prog);
+    for (uint32_t i = 0; i < m->n_programs; i++) {
+        if (m->programs[i] != prog)
+            continue;
+        memmove(&m->programs[i], &m->programs[i + 1],
+                (m->n_programs - i - 1) * sizeof *m->programs);
+        m->n_programs--;
+        break;
     }
-    free(prog->code);
-    free(prog->fold);
-    slots_free(prog->inputs, prog->n_inputs);
-    slots_free(prog->outputs, prog->n_outputs);
-    free(prog->plan_json);
-    free(prog->prep_code);
-    free(prog);
+    ctx_free(ctx, prog->code);
+    ctx_free(ctx, prog->fold);
+    slots_free(ctx, prog->inputs, prog->n_inputs);
+    slots_free(ctx, prog->outputs, prog->n_outputs);
+    ctx_free(ctx, prog->plan_json);
+    ctx_free(ctx, prog->prep_code);
+    ctx_free(ctx, prog);
+    model_release(m);
+}
+
+void plinth_program_destroy(plinth_program *prog)
+{
+    program_free(prog);
 }

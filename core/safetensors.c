@@ -1,14 +1,22 @@
 /*
- * safetensors.c — mmapped, bounds-checked safetensors state dicts.
+ * safetensors.c — state dicts from safetensors: one file, or the shards a
+ * model.safetensors.index.json names. The one parser of the format in the
+ * tree (the model builders and tools read checkpoints through
+ * plinth_state_dict_*).
  *
- * Sections: dtypes; the dict and its teardown; JSON number checks; one
- * file (map, header, entries, duplicates, overlaps); sharded indexes;
- * st_open and the accessors.
+ * Sections: dtypes; the dict and its teardown; reading files (no FIFO, no
+ * mmap); JSON number checks; one file (header, entries, duplicates,
+ * overlaps); sharded indexes; open and the accessors; reading tensors.
  *
- * Everything in a header is distrusted. A tensor's data pointer is formed
- * only after its offsets are known to lie inside the mapped data section,
- * and the JSON is parsed from a NUL-terminated private copy, so no input can
- * make us read outside what we own. Each error names the file (and tensor).
+ * Everything in a header is distrusted: offsets and dims are integers no
+ * larger than 2^53 (no file is that large; larger values are refused before
+ * any arithmetic), every range is checked against the file's data section
+ * without overflow, and the JSON is parsed from a private NUL-terminated
+ * copy. Tensor bytes are read with pread when asked for, after checking that
+ * the file still has the size it had when opened: a file truncated or
+ * replaced meanwhile is an error (a mapping would take a SIGBUS instead),
+ * and nothing of a checkpoint stays mapped or in the RSS twice. Each error
+ * names the file (and tensor).
  */
 #include "safetensors.h"
 
@@ -16,15 +24,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_HEADER_BYTES (100u * 1000u * 1000u) /* 100 MB, as upstream */
-#define MAX_INDEX_BYTES (100u * 1000u * 1000u)
 #define MAX_JSON_INT 9007199254740992.0 /* 2^53: exact in a double */
 
 /* ------------------------------------------------------------ dtypes --- */
@@ -55,31 +61,35 @@ static const dtype_info *dtype_lookup(const char *name)
 
 typedef struct st_file {
     char *path;
-    uint8_t *map; /* NULL until mapped */
-    size_t size;
+    uint64_t size;       /* when opened                   */
+    uint64_t data_start; /* 8 + the header's length       */
+    dev_t dev;           /* identity when opened: a file  */
+    ino_t ino;           /* replaced meanwhile is refused */
 } st_file;
 
-struct st_dict {
+struct plinth_state_dict {
+    plinth_context *ctx; /* retained */
+    char *path;
     st_file *files;
     uint32_t n_files, cap_files;
-    st_tensor *tensors; /* sorted by name once st_open succeeds */
+    st_tensor *tensors; /* sorted by name once open succeeds */
     uint32_t n_tensors, cap_tensors;
 };
 
-void st_close(st_dict *d)
+void plinth_state_dict_close(plinth_state_dict *d)
 {
     if (!d)
         return;
+    plinth_context *ctx = d->ctx;
     for (uint32_t i = 0; i < d->n_tensors; i++)
-        free((char *)d->tensors[i].name);
-    free(d->tensors);
-    for (uint32_t i = 0; i < d->n_files; i++) {
-        if (d->files[i].map)
-            munmap(d->files[i].map, d->files[i].size);
-        free(d->files[i].path);
-    }
-    free(d->files);
-    free(d);
+        ctx_free(ctx, (char *)d->tensors[i].name);
+    ctx_free(ctx, d->tensors);
+    for (uint32_t i = 0; i < d->n_files; i++)
+        ctx_free(ctx, d->files[i].path);
+    ctx_free(ctx, d->files);
+    ctx_free(ctx, d->path);
+    ctx_free(ctx, d);
+    ctx_release(ctx);
 }
 
 static plinth_status no_memory(plinth_context *ctx, const char *path)
@@ -87,18 +97,12 @@ static plinth_status no_memory(plinth_context *ctx, const char *path)
     return ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "%s: out of memory", path);
 }
 
-/* Adds a file record (path copied); the caller maps it. */
-static st_file *add_file(st_dict *d, const char *path)
+/* Adds a file record (path copied). */
+static st_file *add_file(plinth_state_dict *d, const char *path)
 {
-    if (d->n_files == d->cap_files) {
-        uint32_t cap = d->cap_files ? d->cap_files * 2 : 4;
-        st_file *f = realloc(d->files, cap * sizeof *f);
-        if (!f)
-            return NULL;
-        d->files = f;
-        d->cap_files = cap;
-    }
-    char *copy = strdup(path);
+    if (!ctx_grow(d->ctx, (void **)&d->files, &d->cap_files, d->n_files + 1, sizeof *d->files))
+        return NULL;
+    char *copy = ctx_strdup(d->ctx, path);
     if (!copy)
         return NULL;
     st_file *f = &d->files[d->n_files++];
@@ -106,19 +110,13 @@ static st_file *add_file(st_dict *d, const char *path)
     return f;
 }
 
-static st_tensor *add_tensor(st_dict *d, const char *name)
+static st_tensor *add_tensor(plinth_state_dict *d, const char *name)
 {
-    if (d->n_tensors == d->cap_tensors) {
-        if (d->cap_tensors > UINT32_MAX / 2)
-            return NULL;
-        uint32_t cap = d->cap_tensors ? d->cap_tensors * 2 : 64;
-        st_tensor *t = realloc(d->tensors, (size_t)cap * sizeof *t);
-        if (!t)
-            return NULL;
-        d->tensors = t;
-        d->cap_tensors = cap;
-    }
-    char *copy = strdup(name);
+    if (d->n_tensors >= ST_MAX_TENSORS ||
+        !ctx_grow(d->ctx, (void **)&d->tensors, &d->cap_tensors, d->n_tensors + 1,
+                  sizeof *d->tensors))
+        return NULL;
+    char *copy = ctx_strdup(d->ctx, name);
     if (!copy)
         return NULL;
     st_tensor *t = &d->tensors[d->n_tensors++];
@@ -126,9 +124,123 @@ static st_tensor *add_tensor(st_dict *d, const char *name)
     return t;
 }
 
+/* ---------------------------------------------------- reading files --- */
+
+/* Opens a regular file for reading without ever blocking: a FIFO or a
+ * device named like a checkpoint would otherwise hang open() or read(). */
+static plinth_status open_regular(plinth_context *ctx, const char *path, int *out_fd,
+                                  struct stat *sb)
+{
+    *out_fd = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return ctx_error(ctx, PLINTH_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, sb) != 0) {
+        int e = errno;
+        close(fd);
+        return ctx_error(ctx, PLINTH_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb->st_mode)) {
+        close(fd);
+        return ctx_error(ctx, PLINTH_ERR_IO, "%s: not a regular file (%s)", path,
+                         S_ISDIR(sb->st_mode) ? "a directory" : "a pipe, socket or device");
+    }
+    *out_fd = fd;
+    return PLINTH_OK;
+}
+
+/* Reads exactly n bytes at `offset`; a short read is the file shrinking. */
+static plinth_status read_at(plinth_context *ctx, int fd, const char *path, uint64_t offset,
+                             void *dst, uint64_t n)
+{
+    uint8_t *p = dst;
+    while (n > 0) {
+        size_t chunk = n > ((size_t)1 << 30) ? (size_t)1 << 30 : (size_t)n;
+        ssize_t r = pread(fd, p, chunk, (off_t)offset);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return ctx_error(ctx, PLINTH_ERR_IO, "%s: read error at byte %" PRIu64 ": %s",
+                             path, offset, strerror(errno));
+        if (r == 0)
+            return ctx_error(ctx, PLINTH_ERR_IO,
+                             "%s: ends before byte %" PRIu64 " (the file was truncated after "
+                             "it was opened?)",
+                             path, offset);
+        p += r;
+        offset += (uint64_t)r;
+        n -= (uint64_t)r;
+    }
+    return PLINTH_OK;
+}
+
+/* A whole small file (an index) into a NUL-terminated buffer. */
+static plinth_status read_text(plinth_context *ctx, const char *path, char **out, size_t *len)
+{
+    *out = NULL;
+    int fd;
+    struct stat sb;
+    plinth_status s = open_regular(ctx, path, &fd, &sb);
+    if (s != PLINTH_OK)
+        return s;
+    if ((uint64_t)sb.st_size > ST_MAX_INDEX_BYTES) {
+        close(fd);
+        return ctx_error(ctx, PLINTH_ERR_FORMAT,
+                         "%s: index of %lld bytes (at most %u: a checkpoint index is small)",
+                         path, (long long)sb.st_size, ST_MAX_INDEX_BYTES);
+    }
+    size_t size = (size_t)sb.st_size;
+    char *buf = ctx_malloc(ctx, size + 1);
+    if (!buf) {
+        close(fd);
+        return no_memory(ctx, path);
+    }
+    s = read_at(ctx, fd, path, 0, buf, size);
+    close(fd);
+    if (s != PLINTH_OK) {
+        ctx_free(ctx, buf);
+        return s;
+    }
+    buf[size] = '\0';
+    *out = buf;
+    *len = size;
+    return PLINTH_OK;
+}
+
+/* cJSON on a NUL-terminated text, allocating from ctx; NULL with `why`
+ * telling a parse error from running out of memory. */
+static cJSON *parse_json(plinth_context *ctx, const char *text, size_t len, size_t *err_at,
+                         bool *oom)
+{
+    plinth_context *prev = json_enter(ctx);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+    json_leave(prev);
+    *oom = false;
+    if (!root) {
+        *err_at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+        /* cJSON reports where it stopped; it stops at the end of what it
+         * could allocate too, so re-parse without ctx to tell them apart. */
+        cJSON *again = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);
+        *oom = again != NULL;
+        cJSON_Delete(again);
+    }
+    return root;
+}
+
+static void json_free(plinth_context *ctx, cJSON *root)
+{
+    plinth_context *prev = json_enter(ctx);
+    cJSON_Delete(root);
+    json_leave(prev);
+}
+
 /* ------------------------------------------------- JSON number checks --- */
 
-/* A non-negative integer no larger than 2^53, or NULL with the reason. */
+/* A non-negative integer below 2^53, or NULL with the reason. Offsets and
+ * dims are integers, but cJSON keeps doubles: every integer below 2^53
+ * parses exactly, while 2^53 itself may be a larger number rounded down, so
+ * it is refused with everything above before any arithmetic. */
 static const char *json_uint(const cJSON *v, uint64_t *out)
 {
     if (!cJSON_IsNumber(v))
@@ -138,8 +250,8 @@ static const char *json_uint(const cJSON *v, uint64_t *out)
         return "is not a number";
     if (x < 0)
         return "is negative";
-    if (x > MAX_JSON_INT)
-        return "is too large (more than 2^53)";
+    if (x >= MAX_JSON_INT)
+        return "is too large (2^53 or more)";
     uint64_t u = (uint64_t)x;
     if ((double)u != x)
         return "is not an integer";
@@ -149,12 +261,13 @@ static const char *json_uint(const cJSON *v, uint64_t *out)
 
 /* ---------------------------------------------------------- one file --- */
 
-static int cmp_by_data(const void *a, const void *b)
+static int cmp_by_begin(const void *a, const void *b)
 {
     const st_tensor *x = a, *y = b;
-    uintptr_t px = (uintptr_t)x->data, py = (uintptr_t)y->data;
-    if (px != py)
-        return px < py ? -1 : 1;
+    if (x->file != y->file)
+        return x->file < y->file ? -1 : 1;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
     return x->bytes < y->bytes ? -1 : x->bytes > y->bytes;
 }
 
@@ -164,43 +277,12 @@ static int cmp_by_name(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-/* Maps `f->path` read-only into f->map/f->size. */
-static plinth_status map_file(plinth_context *ctx, st_file *f)
-{
-    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ctx_error(ctx, PLINTH_ERR_IO, "%s: cannot open: %s", f->path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return ctx_error(ctx, PLINTH_ERR_IO, "%s: cannot stat: %s", f->path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return ctx_error(ctx, PLINTH_ERR_IO, "%s: not a regular file", f->path);
-    }
-    if (sb.st_size < 8) {
-        close(fd);
-        return ctx_error(ctx, PLINTH_ERR_FORMAT,
-                         "%s: file is shorter than 8 bytes (size %lld): not a safetensors file",
-                         f->path, (long long)sb.st_size);
-    }
-    void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int e = errno;
-    close(fd);
-    if (m == MAP_FAILED)
-        return ctx_error(ctx, PLINTH_ERR_IO, "%s: cannot mmap: %s", f->path, strerror(e));
-    f->map = m;
-    f->size = (size_t)sb.st_size;
-    return PLINTH_OK;
-}
-
 /* Parses one header entry into a new tensor of `d`. */
-static plinth_status parse_entry(plinth_context *ctx, st_dict *d, const st_file *f,
-                                 const cJSON *e, const uint8_t *data, uint64_t data_size)
+static plinth_status parse_entry(plinth_state_dict *d, uint32_t file, const cJSON *e,
+                                 uint64_t data_size)
 {
-    const char *path = f->path, *name = e->string;
+    plinth_context *ctx = d->ctx;
+    const char *path = d->files[file].path, *name = e->string;
     if (!cJSON_IsObject(e))
         return ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: tensor '%s': entry is not a JSON object",
                          path, name);
@@ -222,13 +304,13 @@ static plinth_status parse_entry(plinth_context *ctx, st_dict *d, const st_file 
         return ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: tensor '%s': \"shape\" is not an array",
                          path, name);
     int ndim = cJSON_GetArraySize(js);
-    if (ndim > ST_MAX_DIMS)
+    if (ndim > PLINTH_STATE_DICT_MAX_DIMS)
         return ctx_error(ctx, PLINTH_ERR_FORMAT,
                          "%s: tensor '%s': shape has %d dims (at most %d)", path, name, ndim,
-                         ST_MAX_DIMS);
-    int64_t shape[ST_MAX_DIMS] = {0};
+                         PLINTH_STATE_DICT_MAX_DIMS);
+    int64_t shape[PLINTH_STATE_DICT_MAX_DIMS] = {0};
     uint64_t elems = 1;
-    bool overflow = false;
+    bool overflow = false, has_zero = false;
     int i = 0;
     for (const cJSON *v = js->child; v; v = v->next, i++) {
         uint64_t dim;
@@ -237,15 +319,11 @@ static plinth_status parse_entry(plinth_context *ctx, st_dict *d, const st_file 
             return ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: tensor '%s': shape[%d] %s", path,
                              name, i, why);
         shape[i] = (int64_t)dim;
-        if (__builtin_mul_overflow(elems, dim, &elems))
-            overflow = true;
+        has_zero |= dim == 0;
+        overflow |= __builtin_mul_overflow(elems, dim, &elems);
     }
     uint64_t bytes = 0;
-    /* A zero dim makes the count 0 whatever overflowed before it. */
-    bool has_zero = false;
-    for (int k = 0; k < ndim; k++)
-        has_zero |= shape[k] == 0;
-    if (has_zero)
+    if (has_zero) /* a zero dim makes the count 0 whatever overflowed before it */
         elems = 0, overflow = false;
     if (overflow || __builtin_mul_overflow(elems, (uint64_t)dt->size, &bytes))
         return ctx_error(ctx, PLINTH_ERR_FORMAT,
@@ -266,36 +344,38 @@ static plinth_status parse_entry(plinth_context *ctx, st_dict *d, const st_file 
                          name, why);
     if (begin > end)
         return ctx_error(ctx, PLINTH_ERR_FORMAT,
-                         "%s: tensor '%s': data_offsets [%llu, %llu]: begin after end", path,
-                         name, (unsigned long long)begin, (unsigned long long)end);
+                         "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "]: begin "
+                         "after end",
+                         path, name, begin, end);
     if (end > data_size)
         return ctx_error(ctx, PLINTH_ERR_FORMAT,
-                         "%s: tensor '%s': data_offsets end %llu runs past the data section "
-                         "(size %llu)",
-                         path, name, (unsigned long long)end, (unsigned long long)data_size);
+                         "%s: tensor '%s': data_offsets end %" PRIu64 " runs past the data "
+                         "section (size %" PRIu64 ")",
+                         path, name, end, data_size);
     if (bytes != end - begin)
         return ctx_error(ctx, PLINTH_ERR_FORMAT,
-                         "%s: tensor '%s': byte count mismatch: %s shape needs %llu bytes, "
-                         "data_offsets span %llu",
-                         path, name, dt->name, (unsigned long long)bytes,
-                         (unsigned long long)(end - begin));
+                         "%s: tensor '%s': byte count mismatch: %s shape needs %" PRIu64
+                         " bytes, data_offsets span %" PRIu64,
+                         path, name, dt->name, bytes, end - begin);
 
     st_tensor *t = add_tensor(d, name);
     if (!t)
-        return no_memory(ctx, path);
-    t->file = path;
+        return d->n_tensors >= ST_MAX_TENSORS
+                   ? ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: more than %u tensors", path,
+                               ST_MAX_TENSORS)
+                   : no_memory(ctx, path);
+    t->file = file;
     t->dtype_name = dt->name;
     t->dtype = dt->plinth;
     t->ndim = ndim;
     memcpy(t->shape, shape, sizeof shape);
-    t->data = data + begin;
+    t->begin = begin;
     t->bytes = bytes;
     return PLINTH_OK;
 }
 
 /* Duplicate names and overlapping data among tensors[first..] (one file). */
-static plinth_status check_file_tensors(plinth_context *ctx, st_dict *d, uint32_t first,
-                                        const char *path)
+static plinth_status check_file_tensors(plinth_state_dict *d, uint32_t first, const char *path)
 {
     st_tensor *ts = d->tensors + first;
     size_t n = d->n_tensors - first;
@@ -304,75 +384,98 @@ static plinth_status check_file_tensors(plinth_context *ctx, st_dict *d, uint32_
     qsort(ts, n, sizeof *ts, cmp_by_name);
     for (size_t i = 1; i < n; i++)
         if (strcmp(ts[i - 1].name, ts[i].name) == 0)
-            return ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: duplicate tensor name '%s'", path,
+            return ctx_error(d->ctx, PLINTH_ERR_FORMAT, "%s: duplicate tensor name '%s'", path,
                              ts[i].name);
     /* Sorted by begin, a non-empty tensor overlaps an earlier one iff it
      * starts before the furthest end seen so far. Empty tensors own no
      * bytes and overlap nothing. */
-    qsort(ts, n, sizeof *ts, cmp_by_data);
+    qsort(ts, n, sizeof *ts, cmp_by_begin);
     const st_tensor *far = NULL;
     for (size_t i = 0; i < n; i++) {
         if (ts[i].bytes == 0)
             continue;
-        if (far && ts[i].data < far->data + far->bytes)
-            return ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", path,
-                             far->name, ts[i].name);
-        if (!far || ts[i].data + ts[i].bytes > far->data + far->bytes)
+        if (far && ts[i].begin < far->begin + far->bytes)
+            return ctx_error(d->ctx, PLINTH_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap",
+                             path, far->name, ts[i].name);
+        if (!far || ts[i].begin + ts[i].bytes > far->begin + far->bytes)
             far = &ts[i];
     }
     return PLINTH_OK;
 }
 
-/* Maps `path`, validates its header and appends its tensors to `d`. */
-static plinth_status open_file(plinth_context *ctx, st_dict *d, const char *path)
+/* Reads `path`'s header and appends its tensors to `d`. */
+static plinth_status open_file(plinth_state_dict *d, const char *path_in)
 {
-    st_file *f = add_file(d, path);
+    plinth_context *ctx = d->ctx;
+    st_file *f = add_file(d, path_in);
     if (!f)
-        return no_memory(ctx, path);
-    plinth_status s = map_file(ctx, f);
+        return no_memory(ctx, path_in);
+    uint32_t file = d->n_files - 1;
+    const char *path = f->path;
+    int fd;
+    struct stat sb;
+    plinth_status s = open_regular(ctx, path, &fd, &sb);
     if (s != PLINTH_OK)
         return s;
-    path = f->path;
-
+    f->size = (uint64_t)sb.st_size;
+    f->dev = sb.st_dev;
+    f->ino = sb.st_ino;
+    uint8_t len8[8];
+    if (f->size < 8) {
+        close(fd);
+        return ctx_error(ctx, PLINTH_ERR_FORMAT,
+                         "%s: file is shorter than 8 bytes (size %" PRIu64 "): not a "
+                         "safetensors file",
+                         path, f->size);
+    }
+    s = read_at(ctx, fd, path, 0, len8, 8);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
-        n = (n << 8) | f->map[i];
-    uint64_t rest = (uint64_t)f->size - 8;
-    if (n == 0)
-        return ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: header length is 0 (empty header)", path);
-    if (n > MAX_HEADER_BYTES)
-        return ctx_error(ctx, PLINTH_ERR_FORMAT,
-                         "%s: absurd header length %llu (more than %u bytes)", path,
-                         (unsigned long long)n, MAX_HEADER_BYTES);
-    if (n > rest)
-        return ctx_error(ctx, PLINTH_ERR_FORMAT,
-                         "%s: header length %llu runs past the end of the file (size %llu)",
-                         path, (unsigned long long)n, (unsigned long long)f->size);
-    if (memchr(f->map + 8, '\0', n))
+        n = (n << 8) | len8[i];
+    uint64_t rest = f->size - 8;
+    if (s == PLINTH_OK && n == 0)
+        s = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: header length is 0 (empty header)", path);
+    else if (s == PLINTH_OK && n > ST_MAX_HEADER_BYTES)
+        s = ctx_error(ctx, PLINTH_ERR_FORMAT,
+                      "%s: absurd header length %" PRIu64 " (more than %u bytes)", path, n,
+                      ST_MAX_HEADER_BYTES);
+    else if (s == PLINTH_OK && n > rest)
+        s = ctx_error(ctx, PLINTH_ERR_FORMAT,
+                      "%s: header length %" PRIu64 " runs past the end of the file (size %"
+                      PRIu64 ")",
+                      path, n, f->size);
+    char *text = s == PLINTH_OK ? ctx_malloc(ctx, n + 1) : NULL;
+    if (s == PLINTH_OK && !text)
+        s = no_memory(ctx, path);
+    if (s == PLINTH_OK)
+        s = read_at(ctx, fd, path, 8, text, n);
+    close(fd);
+    if (s != PLINTH_OK) {
+        ctx_free(ctx, text);
+        return s;
+    }
+    text[n] = '\0';
+    f->data_start = 8 + n;
+    if (memchr(text, '\0', n)) {
+        ctx_free(ctx, text);
         return ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: header is not valid JSON (NUL byte)",
                          path);
-
-    /* cJSON gets a private NUL-terminated copy: it never sees the map. */
-    char *text = malloc(n + 1);
-    if (!text)
-        return no_memory(ctx, path);
-    memcpy(text, f->map + 8, n);
-    text[n] = '\0';
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, n + 1, &end, 1);
-    if (!root) {
-        size_t at = end && end >= text && end <= text + n ? (size_t)(end - text) : 0;
-        free(text);
-        return ctx_error(ctx, PLINTH_ERR_FORMAT,
-                         "%s: header is not valid JSON (near byte %zu of %llu)", path, at,
-                         (unsigned long long)n);
     }
-    free(text);
+    size_t at = 0;
+    bool oom = false;
+    cJSON *root = parse_json(ctx, text, n, &at, &oom);
+    ctx_free(ctx, text);
+    if (!root) {
+        if (oom)
+            return ctx_error(ctx, PLINTH_ERR_NO_MEMORY,
+                             "%s: out of memory parsing the %" PRIu64 "-byte header", path, n);
+        return ctx_error(ctx, PLINTH_ERR_FORMAT,
+                         "%s: header is not valid JSON (near byte %zu of %" PRIu64 ")", path,
+                         at, n);
+    }
 
-    s = PLINTH_OK;
     uint32_t first = d->n_tensors;
-    const uint8_t *data = f->map + 8 + n;
-    uint64_t data_size = rest - n;
+    const uint64_t data_size = rest - n;
     if (!cJSON_IsObject(root)) {
         s = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: header is not a JSON object", path);
         goto done;
@@ -393,13 +496,13 @@ static plinth_status open_file(plinth_context *ctx, st_dict *d, const char *path
                 }
             continue;
         }
-        s = parse_entry(ctx, d, f, e, data, data_size);
+        s = parse_entry(d, file, e, data_size);
         if (s != PLINTH_OK)
             goto done;
     }
-    s = check_file_tensors(ctx, d, first, path);
+    s = check_file_tensors(d, first, path);
 done:
-    cJSON_Delete(root);
+    json_free(ctx, root);
     return s;
 }
 
@@ -411,11 +514,11 @@ static bool ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-/* "dir" + "/" + "name", malloc'd. */
-static char *join(const char *dir, size_t dir_len, const char *name)
+/* "dir" + "/" + "name" from ctx. */
+static char *join(plinth_context *ctx, const char *dir, size_t dir_len, const char *name)
 {
     size_t n = strlen(name);
-    char *p = malloc(dir_len + 1 + n + 1);
+    char *p = ctx_malloc(ctx, dir_len + 1 + n + 1);
     if (!p)
         return NULL;
     memcpy(p, dir, dir_len);
@@ -424,64 +527,32 @@ static char *join(const char *dir, size_t dir_len, const char *name)
     return p;
 }
 
-/* Reads a whole (small) file into a NUL-terminated buffer. */
-static plinth_status read_text(plinth_context *ctx, const char *path, char **out, size_t *len)
-{
-    *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ctx_error(ctx, PLINTH_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return ctx_error(ctx, PLINTH_ERR_IO, "%s: cannot stat or not a regular file", path);
-    }
-    if ((uint64_t)sb.st_size > MAX_INDEX_BYTES) {
-        close(fd);
-        return ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: absurd index size %lld", path,
-                         (long long)sb.st_size);
-    }
-    size_t size = (size_t)sb.st_size, got = 0;
-    char *buf = malloc(size + 1);
-    if (!buf) {
-        close(fd);
-        return no_memory(ctx, path);
-    }
-    while (got < size) {
-        ssize_t r = read(fd, buf + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            int e = r < 0 ? errno : EIO;
-            close(fd);
-            free(buf);
-            return ctx_error(ctx, PLINTH_ERR_IO, "%s: cannot read: %s", path, strerror(e));
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    buf[size] = '\0';
-    *out = buf;
-    *len = size;
-    return PLINTH_OK;
-}
-
 static bool shard_name_ok(const char *s)
 {
     return s[0] && !strchr(s, '/') && !strstr(s, "..");
 }
 
-static plinth_status open_index(plinth_context *ctx, st_dict *d, const char *path)
+static int cmp_str(const void *a, const void *b)
 {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static plinth_status open_index(plinth_state_dict *d, const char *path)
+{
+    plinth_context *ctx = d->ctx;
     char *text;
     size_t len = 0;
     plinth_status s = read_text(ctx, path, &text, &len);
     if (s != PLINTH_OK)
         return s;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);
-    free(text);
+    size_t at = 0;
+    bool oom = false;
+    cJSON *root = parse_json(ctx, text, len, &at, &oom);
+    ctx_free(ctx, text);
     if (!root)
-        return ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: index is not valid JSON", path);
+        return oom ? no_memory(ctx, path)
+                   : ctx_error(ctx, PLINTH_ERR_FORMAT,
+                               "%s: index is not valid JSON (near byte %zu)", path, at);
 
     const char *slash = strrchr(path, '/');
     const char *dir = slash ? path : ".";
@@ -489,7 +560,7 @@ static plinth_status open_index(plinth_context *ctx, st_dict *d, const char *pat
     if (slash == path)
         dir_len = 0; /* "/x.json": the root directory, joined as "/name" */
 
-    const char **shards = NULL; /* distinct shard names, into `root` */
+    const char **shards = NULL; /* distinct shard names, sorted, into `root` */
     size_t n_shards = 0;
     const cJSON *map = cJSON_IsObject(root)
                            ? cJSON_GetObjectItemCaseSensitive(root, "weight_map")
@@ -498,7 +569,8 @@ static plinth_status open_index(plinth_context *ctx, st_dict *d, const char *pat
         s = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: index has no \"weight_map\" object", path);
         goto done;
     }
-    shards = malloc(((size_t)cJSON_GetArraySize(map) + 1) * sizeof *shards);
+    size_t n_entries = (size_t)cJSON_GetArraySize(map);
+    shards = ctx_calloc(ctx, n_entries + 1, sizeof *shards);
     if (!shards) {
         s = no_memory(ctx, path);
         goto done;
@@ -511,37 +583,41 @@ static plinth_status open_index(plinth_context *ctx, st_dict *d, const char *pat
         }
         if (!shard_name_ok(e->valuestring)) {
             s = ctx_error(ctx, PLINTH_ERR_FORMAT,
-                          "%s: tensor '%s': shard name \"%s\" is not a plain file name "
+                          "%s: tensor '%s': shard name \"%.200s\" is not a plain file name "
                           "(no '/' or '..')",
                           path, e->string, e->valuestring);
             goto done;
         }
-        size_t k = 0;
-        while (k < n_shards && strcmp(shards[k], e->valuestring) != 0)
-            k++;
-        if (k == n_shards)
-            shards[n_shards++] = e->valuestring;
+        shards[n_shards++] = e->valuestring;
     }
+    /* Distinct names, sorted: n log n however many entries name a shard. */
+    qsort(shards, n_shards, sizeof *shards, cmp_str);
+    size_t distinct = 0;
+    for (size_t k = 0; k < n_shards; k++)
+        if (distinct == 0 || strcmp(shards[distinct - 1], shards[k]) != 0)
+            shards[distinct++] = shards[k];
+    n_shards = distinct;
     if (n_shards == 0) {
         s = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: weight_map is empty", path);
+        goto done;
+    }
+    if (n_shards > ST_MAX_SHARDS) {
+        s = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: names %zu shards (at most %u)", path,
+                      n_shards, ST_MAX_SHARDS);
         goto done;
     }
 
     uint32_t first_file = d->n_files;
     for (size_t k = 0; k < n_shards; k++) {
-        char *shard = join(dir, dir_len, shards[k]);
+        char *shard = join(ctx, dir, dir_len, shards[k]);
         if (!shard) {
             s = no_memory(ctx, path);
             goto done;
         }
-        s = open_file(ctx, d, shard);
-        free(shard);
+        s = open_file(d, shard);
+        ctx_free(ctx, shard);
         if (s != PLINTH_OK) {
-            if (ctx) { /* the shard's message, then which index named it */
-                char why[sizeof ctx->error];
-                memcpy(why, ctx->error, sizeof why);
-                ctx_error(ctx, s, "%s (a shard named by %s)", why, path);
-            }
+            ctx_error_wrap(ctx, s, "a shard named by %s", path);
             goto done;
         }
     }
@@ -552,103 +628,176 @@ static plinth_status open_index(plinth_context *ctx, st_dict *d, const char *pat
     for (uint32_t i = 1; i < d->n_tensors; i++)
         if (strcmp(d->tensors[i - 1].name, d->tensors[i].name) == 0) {
             s = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: tensor '%s' is in both %s and %s", path,
-                          d->tensors[i].name, d->tensors[i - 1].file, d->tensors[i].file);
+                          d->tensors[i].name, d->files[d->tensors[i - 1].file].path,
+                          d->files[d->tensors[i].file].path);
             goto done;
         }
 
-    /* Every weight_map entry lives in the shard it names. Shard k is file
-     * first_file + k, in the order opened above. */
+    /* Every weight_map entry lives in the shard it names. Shard k of the
+     * sorted list is file first_file + k. */
     for (const cJSON *e = map->child; e; e = e->next) {
-        size_t k = 0;
-        while (strcmp(shards[k], e->valuestring) != 0)
-            k++;
-        const char *shard_path = d->files[first_file + k].path;
-        st_tensor *t = st_find(d, e->string);
-        if (!t) {
+        const char *key = e->valuestring;
+        const char **hit = bsearch(&key, shards, n_shards, sizeof *shards, cmp_str);
+        uint32_t file = first_file + (uint32_t)(hit - shards);
+        int32_t t = plinth_state_dict_find(d, e->string);
+        if (t < 0 || d->tensors[t].file != file) {
             s = ctx_error(ctx, PLINTH_ERR_FORMAT,
-                          "%s: tensor '%s' is mapped to shard %s, which has no such tensor",
-                          path, e->string, shard_path);
-            goto done;
-        }
-        if (t->file != shard_path) {
-            s = ctx_error(ctx, PLINTH_ERR_FORMAT,
-                          "%s: tensor '%s' is mapped to shard %s, which has no such tensor "
-                          "(it is in %s)",
-                          path, e->string, shard_path, t->file);
+                          "%s: tensor '%s' is mapped to shard %s, which has no such tensor%s%s%s",
+                          path, e->string, d->files[file].path, t < 0 ? "" : " (it is in ",
+                          t < 0 ? "" : d->files[d->tensors[t].file].path, t < 0 ? "" : ")");
             goto done;
         }
     }
 done:
-    free(shards);
-    cJSON_Delete(root);
+    ctx_free(ctx, shards);
+    json_free(ctx, root);
     return s;
 }
 
 /* --------------------------------------------------- open, accessors --- */
 
-plinth_status st_open(plinth_context *ctx, const char *path, st_dict **out)
+static bool is_file(const char *path, struct stat *sb)
 {
-    if (!out)
-        return ctx_error(ctx, PLINTH_ERR_INVALID, "st_open: out is NULL");
-    *out = NULL;
-    if (!path)
-        return ctx_error(ctx, PLINTH_ERR_INVALID, "st_open: path is NULL");
+    return stat(path, sb) == 0;
+}
 
+plinth_status plinth_state_dict_open(plinth_context *ctx, const char *path,
+                                     plinth_state_dict **out)
+{
+    if (out)
+        *out = NULL;
+    if (!ctx || !out || !path)
+        return ctx_error(ctx, PLINTH_ERR_INVALID, "plinth_state_dict_open: NULL argument");
     struct stat sb;
     if (stat(path, &sb) != 0)
         return ctx_error(ctx, PLINTH_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-
-    st_dict *d = calloc(1, sizeof *d);
+    plinth_state_dict *d = ctx_calloc(ctx, 1, sizeof *d);
     if (!d)
         return no_memory(ctx, path);
-    plinth_status s;
+    d->ctx = ctx;
+    ctx_retain(ctx);
+    plinth_status s = PLINTH_OK;
     if (S_ISDIR(sb.st_mode)) {
         size_t len = strlen(path);
         while (len > 1 && path[len - 1] == '/')
             len--;
-        char *file = join(path, len, "model.safetensors");
-        char *index = join(path, len, "model.safetensors.index.json");
+        char *file = join(ctx, path, len, "model.safetensors");
+        char *index = join(ctx, path, len, "model.safetensors.index.json");
+        struct stat fs;
         if (!file || !index)
             s = no_memory(ctx, path);
-        else if (stat(file, &sb) == 0 && !S_ISDIR(sb.st_mode))
-            s = open_file(ctx, d, file);
-        else if (stat(index, &sb) == 0 && !S_ISDIR(sb.st_mode))
-            s = open_index(ctx, d, index);
+        else if (is_file(file, &fs))
+            d->path = file, file = NULL; /* open_file says what is wrong with it */
+        else if (is_file(index, &fs))
+            d->path = index, index = NULL;
         else
             s = ctx_error(ctx, PLINTH_ERR_IO,
                           "no model.safetensors or model.safetensors.index.json in %s", path);
-        free(file);
-        free(index);
-    } else if (ends_with(path, ".json")) {
-        s = open_index(ctx, d, path);
+        ctx_free(ctx, file);
+        ctx_free(ctx, index);
     } else {
-        s = open_file(ctx, d, path);
+        d->path = ctx_strdup(ctx, path);
+        if (!d->path)
+            s = no_memory(ctx, path);
     }
+    if (s == PLINTH_OK)
+        s = ends_with(d->path, ".json") ? open_index(d, d->path) : open_file(d, d->path);
     if (s != PLINTH_OK) {
-        st_close(d);
+        plinth_state_dict_close(d);
         return s;
     }
-    /* A single file was sorted by data offset last; st_find needs names. */
+    /* A single file was sorted by offset last; lookups need names. */
     if (d->n_tensors > 0) /* qsort(NULL, 0) is undefined behaviour */
         qsort(d->tensors, d->n_tensors, sizeof *d->tensors, cmp_by_name);
     *out = d;
     return PLINTH_OK;
 }
 
-uint32_t st_count(const st_dict *d)
+const char *plinth_state_dict_path(const plinth_state_dict *d)
+{
+    return d ? d->path : "";
+}
+
+uint32_t plinth_state_dict_count(const plinth_state_dict *d)
 {
     return d ? d->n_tensors : 0;
 }
 
-st_tensor *st_at(st_dict *d, uint32_t index)
+plinth_status plinth_state_dict_tensor(const plinth_state_dict *d, uint32_t index,
+                                       plinth_tensor_info *out)
+{
+    if (!d || !out)
+        return PLINTH_ERR_INVALID;
+    if (index >= d->n_tensors)
+        return ctx_error(d->ctx, PLINTH_ERR_INVALID, "%s: no tensor %u (it has %u)", d->path,
+                         index, d->n_tensors);
+    const st_tensor *t = &d->tensors[index];
+    plinth_tensor_info info = {.struct_size = sizeof info, .name = t->name,
+                               .file = d->files[t->file].path, .dtype_name = t->dtype_name,
+                               .dtype = t->dtype, .ndim = t->ndim, .bytes = t->bytes};
+    memcpy(info.shape, t->shape, sizeof info.shape);
+    if (!sized_out(out, &info, sizeof info))
+        return ctx_error(d->ctx, PLINTH_ERR_INVALID, "tensor info: out->struct_size is %u",
+                         out->struct_size);
+    return PLINTH_OK;
+}
+
+int32_t plinth_state_dict_find(const plinth_state_dict *d, const char *name)
+{
+    if (!d || !name || d->n_tensors == 0)
+        return -1;
+    st_tensor key = {.name = name};
+    const st_tensor *t =
+        bsearch(&key, d->tensors, d->n_tensors, sizeof *d->tensors, cmp_by_name);
+    return t ? (int32_t)(t - d->tensors) : -1;
+}
+
+/* ---------------------------------------------------- reading tensors --- */
+
+st_tensor *st_at(plinth_state_dict *d, uint32_t index)
 {
     return d && index < d->n_tensors ? &d->tensors[index] : NULL;
 }
 
-st_tensor *st_find(st_dict *d, const char *name)
+const char *st_file_path(const plinth_state_dict *d, const st_tensor *t)
 {
-    if (!d || !name || d->n_tensors == 0)
-        return NULL;
-    st_tensor key = {.name = name};
-    return bsearch(&key, d->tensors, d->n_tensors, sizeof *d->tensors, cmp_by_name);
+    return d->files[t->file].path;
+}
+
+plinth_status plinth_state_dict_read(plinth_state_dict *d, uint32_t index, uint64_t offset,
+                                     void *dst, uint64_t size)
+{
+    if (!d)
+        return PLINTH_ERR_INVALID;
+    if (index >= d->n_tensors)
+        return ctx_error(d->ctx, PLINTH_ERR_INVALID, "%s: no tensor %u (it has %u)", d->path,
+                         index, d->n_tensors);
+    const st_tensor *t = &d->tensors[index];
+    if (offset > t->bytes || size > t->bytes - offset)
+        return ctx_error(d->ctx, PLINTH_ERR_INVALID,
+                         "tensor '%s': bytes [%" PRIu64 ", +%" PRIu64 ") are outside its %"
+                         PRIu64,
+                         t->name, offset, size, t->bytes);
+    if (size == 0)
+        return PLINTH_OK;
+    if (!dst)
+        return ctx_error(d->ctx, PLINTH_ERR_INVALID, "tensor '%s': dst is NULL", t->name);
+    const st_file *f = &d->files[t->file];
+    int fd;
+    struct stat sb;
+    plinth_status s = open_regular(d->ctx, f->path, &fd, &sb);
+    if (s != PLINTH_OK)
+        return s;
+    if ((uint64_t)sb.st_size != f->size || sb.st_ino != f->ino || sb.st_dev != f->dev) {
+        close(fd);
+        return ctx_error(d->ctx, PLINTH_ERR_IO,
+                         "%s: changed since it was opened (%" PRIu64 " bytes then, %lld now): "
+                         "tensor '%s' not read",
+                         f->path, f->size, (long long)sb.st_size, t->name);
+    }
+    s = read_at(d->ctx, fd, f->path, f->data_start + t->begin + offset, dst, size);
+    close(fd);
+    if (s != PLINTH_OK)
+        return ctx_error_wrap(d->ctx, s, "tensor '%s'", t->name);
+    return PLINTH_OK;
 }

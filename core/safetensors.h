@@ -1,41 +1,37 @@
 /*
- * safetensors.h — a read-only, bounds-checked view of a safetensors state
- * dict: one file, or the shards a model.safetensors.index.json names.
+ * safetensors.h — what the core's loader needs of a state dict beyond the
+ * public plinth_state_dict_* API: the tensors themselves, by index.
  *
- * Files are mmapped; tensor data pointers stay valid until st_close.
- * Everything in a header is distrusted: lengths, offsets, dtypes, shapes are
- * validated before any pointer is formed, and every error names the file
- * (and tensor) it concerns.
+ * The dict is plinth.h's plinth_state_dict; safetensors.c is its one
+ * parser. Tensors are kept sorted by name; `used` is set by the model
+ * loader for plinth_load_options.report_unused.
  */
 #ifndef PLINTH_SAFETENSORS_H
 #define PLINTH_SAFETENSORS_H
 
 #include "internal.h"
+#include "plinth_limits.h"
 
-#define ST_MAX_DIMS 8
+#define ST_MAX_HEADER_BYTES PLINTH_MAX_SAFETENSORS_HEADER_BYTES
+#define ST_MAX_INDEX_BYTES PLINTH_MAX_INDEX_BYTES
+#define ST_MAX_SHARDS PLINTH_MAX_SHARDS
+#define ST_MAX_TENSORS PLINTH_MAX_STATE_DICT_TENSORS
 
 typedef struct st_tensor {
     const char *name;
-    const char *file;       /* path of the file it lives in            */
+    uint32_t file;          /* index of the file it lives in           */
     const char *dtype_name; /* as written: "F32", "BF16", "I64", ...   */
     int32_t dtype;          /* plinth_dtype, or -1 if plinth has none  */
-    int32_t ndim;           /* 0..ST_MAX_DIMS                          */
-    int64_t shape[ST_MAX_DIMS];
-    const uint8_t *data;    /* mmapped, `bytes` long                   */
+    int32_t ndim;           /* 0..PLINTH_STATE_DICT_MAX_DIMS            */
+    int64_t shape[PLINTH_STATE_DICT_MAX_DIMS];
+    uint64_t begin;         /* in the file's data section              */
     uint64_t bytes;
     bool used;              /* set by the loader when a param took it  */
 } st_tensor;
 
-typedef struct st_dict st_dict;
-
-/* `path`: a .safetensors file, a *.safetensors.index.json, or a folder with
- * model.safetensors or model.safetensors.index.json. Errors go to ctx. */
-plinth_status st_open(plinth_context *ctx, const char *path, st_dict **out);
-void st_close(st_dict *d);
-
-uint32_t st_count(const st_dict *d);
-st_tensor *st_at(st_dict *d, uint32_t index);
-/* NULL if absent. O(log n). */
-st_tensor *st_find(st_dict *d, const char *name);
+/* Tensor `index` (name order), or NULL. */
+st_tensor *st_at(plinth_state_dict *d, uint32_t index);
+/* The path of the file a tensor lives in. */
+const char *st_file_path(const plinth_state_dict *d, const st_tensor *t);
 
 #endif /* PLINTH_SAFETENSORS_H */

@@ -21,7 +21,6 @@
  */
 #include "gemma3.h"
 #include "errbuf.h"
-#include "st_io.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -112,18 +111,38 @@ double gemma3_prefill_flops(const gemma3 *m)
 typedef struct builder {
     plinth_graph *g;
     const gemma3_config *c;
-    const st_index *idx; /* the dtypes the checkpoint stores   */
+    const plinth_state_dict *sd; /* the dtypes the checkpoint stores */
     bool f32;            /* declare every param f32 instead    */
     plinth_node one;     /* f32 [1] = 1: Gemma's norm offset   */
     int64_t S;           /* cache rows: n_ctx + 1 (scratch)     */
 } builder;
 
+/* "[32]" or "[512, 64]". */
+static const char *dims_str(const int64_t *dims, int32_t n, char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "[");
+    for (int32_t i = 0; i < n && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, i ? ", %lld" : "%lld",
+                                 (long long)dims[i]);
+    if (used < size)
+        snprintf(buf + used, size - used, "]");
+    return buf;
+}
+
+/* The checkpoint's tensor `name`, or false. */
+static bool tensor(const plinth_state_dict *sd, const char *name, plinth_tensor_info *out)
+{
+    int32_t i = sd ? plinth_state_dict_find(sd, name) : -1;
+    out->struct_size = sizeof *out;
+    return i >= 0 && plinth_state_dict_tensor(sd, (uint32_t)i, out) == PLINTH_OK;
+}
+
 static plinth_dtype param_dtype(const builder *b, const char *name)
 {
-    const st_entry *e = b->idx ? st_index_find(b->idx, name) : NULL;
-    if (b->f32 || !e || (e->dtype != PLINTH_BF16 && e->dtype != PLINTH_F16))
+    plinth_tensor_info e;
+    if (b->f32 || !tensor(b->sd, name, &e) || (e.dtype != PLINTH_BF16 && e.dtype != PLINTH_F16))
         return PLINTH_F32;
-    return (plinth_dtype)e->dtype;
+    return (plinth_dtype)e.dtype;
 }
 
 /* A weight matrix [rows, cols] in the dtype the checkpoint stores. */
@@ -235,8 +254,9 @@ static plinth_status build(builder *b, int64_t T, bool all)
 
 /* Every param present with a float dtype and the config's shape; missing
  * ones are listed together. Also sums the bytes a decode step reads. */
-static plinth_status check_weights(gemma3 *m, const st_index *idx, char *err, size_t es)
+static plinth_status check_weights(gemma3 *m, const plinth_state_dict *sd, char *err, size_t es)
 {
+    const char *path = plinth_state_dict_path(sd);
     char name[128], missing[1024] = "";
     size_t used = 0;
     uint32_t n_missing = 0;
@@ -245,32 +265,35 @@ static plinth_status check_weights(gemma3 *m, const st_index *idx, char *err, si
     int32_t seen = -1;
     for (uint32_t i = 0; gemma3_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm);
          i++) {
-        const st_entry *e = st_index_find(idx, name);
-        if (!e) {
+        plinth_tensor_info e;
+        if (!tensor(sd, name, &e)) {
             if (n_missing++ < 12 && used < sizeof missing)
                 used += (size_t)snprintf(missing + used, sizeof missing - used, "%s%s",
                                          n_missing > 1 ? ", " : "", name);
             continue;
         }
-        if (e->dtype != PLINTH_F32 && e->dtype != PLINTH_BF16 && e->dtype != PLINTH_F16)
+        if (e.dtype != PLINTH_F32 && e.dtype != PLINTH_BF16 && e.dtype != PLINTH_F16)
             return fail(err, es, PLINTH_ERR_FORMAT,
-                        "%s: tensor '%s' has dtype %s; plinth wants F32, BF16 or F16",
-                        st_index_path(idx), name, e->dtype_name);
-        bool ok = cols ? e->ndim == 2 && e->shape[0] == rows && e->shape[1] == cols
-                       : e->ndim == 1 && e->shape[0] == rows;
-        if (!ok)
+                        "%s: tensor '%s' has dtype %s; plinth wants F32, BF16 or F16", path,
+                        name, e.dtype_name);
+        bool ok = cols ? e.ndim == 2 && e.shape[0] == rows && e.shape[1] == cols
+                       : e.ndim == 1 && e.shape[0] == rows;
+        if (!ok) {
+            char got[160], want[64];
+            dims_str(e.shape, e.ndim, got, sizeof got);
+            const int64_t implied[2] = {rows, cols};
+            dims_str(implied, cols ? 2 : 1, want, sizeof want);
             return fail(err, es, PLINTH_ERR_FORMAT,
-                        "%s: tensor '%s' has shape [%lld%s%lld], config.json implies [%lld%s%lld]",
-                        st_index_path(idx), name, (long long)e->shape[0],
-                        e->ndim > 1 ? ", " : "", e->ndim > 1 ? (long long)e->shape[1] : 0LL,
-                        (long long)rows, cols ? ", " : "", (long long)cols);
+                        "%s: tensor '%s' has shape %s, config.json implies %s", path, name, got,
+                        want);
+        }
         uint64_t numel = (uint64_t)rows * (uint64_t)(cols ? cols : 1);
         m->n_params += numel;
-        seen = seen < 0 ? e->dtype : seen == e->dtype ? seen : PLINTH_DTYPE_COUNT;
+        seen = seen < 0 ? e.dtype : seen == e.dtype ? seen : PLINTH_DTYPE_COUNT;
     }
     if (n_missing)
         return fail(err, es, PLINTH_ERR_FORMAT, "%u tensor%s missing from %s: %s%s", n_missing,
-                    n_missing == 1 ? "" : "s", st_index_path(idx), missing,
+                    n_missing == 1 ? "" : "s", path, missing,
                     n_missing > 12 ? ", ..." : "");
     snprintf(m->dtype_name, sizeof m->dtype_name, "%s",
              seen == PLINTH_DTYPE_COUNT ? "mixed" : plinth_dtype_name((plinth_dtype)seen));
@@ -311,21 +334,22 @@ static void drop_programs(gemma3 *m)
     m->model = NULL;
 }
 
-static plinth_status compile_all(gemma3 *m, plinth_backend *be, const st_index *idx, bool f32,
+static plinth_status compile_all(gemma3 *m, plinth_backend *be, const plinth_state_dict *sd,
+                                 bool f32,
                                  char *err, size_t es)
 {
     plinth_status st = plinth_model_create(be, &m->model);
     if (st != PLINTH_OK)
         return plinth_fail(m, err, es, st, "model");
-    builder b = {.c = &m->cfg, .idx = idx, .f32 = f32, .S = (int64_t)m->n_ctx + 1};
+    builder b = {.c = &m->cfg, .sd = sd, .f32 = f32, .S = (int64_t)m->n_ctx + 1};
     st = compile_one(m, &b, m->n_prefill, m->opts.all_logits, &m->prefill, err, es);
     if (st == PLINTH_OK && m->has_decode)
         st = compile_one(m, &b, 1, false, &m->decode, err, es);
     return st;
 }
 
-/* f32 params from a bf16/f16 checkpoint: convert each once and set it. */
-static plinth_status load_converted(gemma3 *m, st_index *idx, char *err, size_t es)
+/* f32 params from a bf16/f16 checkpoint: read and convert each once. */
+static plinth_status load_converted(gemma3 *m, plinth_state_dict *sd, char *err, size_t es)
 {
     plinth_status st = plinth_model_load_empty(m->model);
     if (st != PLINTH_OK)
@@ -336,50 +360,61 @@ static plinth_status load_converted(gemma3 *m, st_index *idx, char *err, size_t 
     float *buf = NULL;
     size_t cap = 0;
     uint64_t done = 0, total = m->n_params;
-    for (uint32_t i = 0; gemma3_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm);
+    for (uint32_t i = 0; st == PLINTH_OK &&
+                         gemma3_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm);
          i++) {
-        const st_entry *e = st_index_find(idx, name);
+        plinth_tensor_info e;
+        tensor(sd, name, &e);
         size_t n = (size_t)rows * (size_t)(cols ? cols : 1);
         if (n > cap) {
             float *grown = realloc(buf, n * sizeof *buf);
             if (!grown) {
-                free(buf);
-                return fail(err, es, PLINTH_ERR_NO_MEMORY, "%s: out of memory", name);
+                st = fail(err, es, PLINTH_ERR_NO_MEMORY, "%s: out of memory", name);
+                break;
             }
             buf = grown;
             cap = n;
         }
-        const void *src = st_index_data(idx, e, err, es);
-        if (!src) {
-            free(buf);
-            return PLINTH_ERR_IO;
+        /* The stored bytes land in the second half of an f32 buffer when
+         * they are 16-bit, and are widened in place from the front. */
+        const size_t es16 = plinth_dtype_size((plinth_dtype)e.dtype);
+        uint8_t *raw = (uint8_t *)buf + n * (sizeof *buf - es16);
+        st = plinth_state_dict_read(sd, (uint32_t)plinth_state_dict_find(sd, name), 0, raw,
+                                    e.bytes);
+        if (st != PLINTH_OK) {
+            st = plinth_fail(m, err, es, st, "load");
+            break;
         }
-        st_to_f32(buf, src, e->dtype, n);
+        if (e.dtype != PLINTH_F32)
+            for (size_t k = 0; k < n; k++) {
+                uint16_t h;
+                memcpy(&h, raw + 2 * k, 2);
+                buf[k] = e.dtype == PLINTH_BF16 ? plinth_bf16_to_f32(h) : plinth_f16_to_f32(h);
+            }
         st = plinth_model_set_param(m->model, name, buf, n * sizeof *buf);
         if (st != PLINTH_OK) {
-            free(buf);
-            return plinth_fail(m, err, es, st, "load");
+            st = plinth_fail(m, err, es, st, "load");
+            break;
         }
         done += n;
         if (m->opts.progress && total)
             m->opts.progress(m->opts.progress_user, (double)done / (double)total);
     }
     free(buf);
-    return PLINTH_OK;
+    return st;
 }
 
-static plinth_status load_weights(gemma3 *m, st_index *idx, const char *dir, char *err,
-                                  size_t es)
+static plinth_status load_weights(gemma3 *m, plinth_state_dict *sd, char *err, size_t es)
 {
     if (m->opts.no_weights) {
         plinth_status st = plinth_model_load_empty(m->model);
         return st == PLINTH_OK ? st : plinth_fail(m, err, es, st, "load");
     }
     if (m->converted)
-        return load_converted(m, idx, err, es);
+        return load_converted(m, sd, err, es);
     plinth_load_options lo = {.struct_size = sizeof lo, .progress = m->opts.progress,
                               .progress_user = m->opts.progress_user};
-    plinth_status st = plinth_model_load_safetensors(m->model, dir, &lo);
+    plinth_status st = plinth_model_load(m->model, sd, &lo);
     return st == PLINTH_OK ? st : plinth_fail(m, err, es, st, "load");
 }
 
@@ -393,12 +428,12 @@ plinth_status gemma3_load(plinth_context *ctx, plinth_backend *be, const char *d
     m->ctx = ctx;
     if (opts)
         m->opts = *opts;
-    st_index *idx = NULL;
+    plinth_state_dict *sd = NULL;
     plinth_status st = gemma3_config_load(dir, &m->cfg, err, es);
-    if (st == PLINTH_OK && st_index_open(dir, &idx, err, es) != 0)
-        st = PLINTH_ERR_IO;
+    if (st == PLINTH_OK && (st = plinth_state_dict_open(ctx, dir, &sd)) != PLINTH_OK)
+        st = plinth_fail(m, err, es, st, "weights");
     if (st == PLINTH_OK)
-        st = check_weights(m, idx, err, es);
+        st = check_weights(m, sd, err, es);
     if (st != PLINTH_OK)
         goto out;
 
@@ -411,14 +446,14 @@ plinth_status gemma3_load(plinth_context *ctx, plinth_backend *be, const char *d
     /* Stored dtype first; f32 if the backend refuses it. */
     bool stored_f32 = strcmp(m->dtype_name, "f32") == 0;
     m->f32 = m->opts.force_f32 || stored_f32;
-    st = compile_all(m, be, idx, m->f32, err, es);
+    st = compile_all(m, be, sd, m->f32, err, es);
     if (st == PLINTH_ERR_UNSUPPORTED && !m->f32) {
         snprintf(m->note, sizeof m->note,
                  "backend '%s' cannot compute with %s weights (%.300s); converting them to "
                  "f32 at load", plinth_backend_name(be), m->dtype_name, err ? err : "");
         drop_programs(m);
         m->f32 = true;
-        st = compile_all(m, be, idx, true, err, es);
+        st = compile_all(m, be, sd, true, err, es);
     } else if (m->opts.force_f32 && !stored_f32) {
         snprintf(m->note, sizeof m->note, "converting %s weights to f32 at load (asked for)",
                  m->dtype_name);
@@ -431,13 +466,13 @@ plinth_status gemma3_load(plinth_context *ctx, plinth_backend *be, const char *d
         char name[128];
         int64_t rows, cols;
         bool is_norm;
-        builder b = {.c = &m->cfg, .idx = idx, .f32 = m->f32};
+        builder b = {.c = &m->cfg, .sd = sd, .f32 = m->f32};
         for (uint32_t i = 0;
              gemma3_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm); i++)
             m->weight_bytes += (uint64_t)rows * (uint64_t)(cols ? cols : 1) *
                                plinth_dtype_size(param_dtype(&b, name));
     }
-    st = load_weights(m, idx, dir, err, es);
+    st = load_weights(m, sd, err, es);
     if (st != PLINTH_OK)
         goto out;
     m->tok = malloc((size_t)m->n_prefill * sizeof *m->tok);
@@ -447,7 +482,7 @@ plinth_status gemma3_load(plinth_context *ctx, plinth_backend *be, const char *d
     if (!m->tok || !m->pos || (m->prefill.all && !m->scratch))
         st = fail(err, es, PLINTH_ERR_NO_MEMORY, "out of memory");
 out:
-    st_index_close(idx);
+    plinth_state_dict_close(sd);
     if (st != PLINTH_OK) {
         gemma3_free(m);
         return st;

@@ -23,12 +23,14 @@
 
 #include <plinth.h>
 
+#include "model_limits.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define GEMMA3_MAX_LAYERS 256
-#define GEMMA3_MAX_EOS 8
+#define GEMMA3_MAX_LAYERS MODEL_MAX_LAYERS
+#define GEMMA3_MAX_EOS MODEL_MAX_EOS_IDS
 
 typedef struct gemma3_config {
     int32_t vocab;          /* vocab_size                                   */
@@ -53,9 +55,17 @@ typedef struct gemma3_config {
 
 /* Reads `path` (a config.json, or a folder holding one). Rejects anything
  * but model_type gemma3_text, softcapping, rope_scaling, a bidirectional
- * (embedding) model and activations other than gelu_pytorch_tanh. */
+ * (embedding) model and activations other than gelu_pytorch_tanh. Every
+ * integer key must be an integer in its range (the limits are in
+ * model_limits.h), every float key a positive number whose f32 value is
+ * neither 0 nor infinite; token ids must lie below vocab_size. Messages
+ * name the file, the key and the value. */
 plinth_status gemma3_config_load(const char *path, gemma3_config *out, char *err,
                                  size_t err_size);
+/* The same from the text of a config.json (len bytes, need not be
+ * NUL-terminated); `where` names it in messages. */
+plinth_status gemma3_config_parse(const char *text, size_t len, const char *where,
+                                  gemma3_config *out, char *err, size_t err_size);
 
 typedef struct gemma3_options {
     int32_t n_ctx;      /* KV cache positions; 0: min(max_pos, 4096)            */

@@ -6,6 +6,7 @@
  * vocabulary); the draw; the stop rule.
  */
 #include "sampling.h"
+#include "model_limits.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -54,7 +55,7 @@ double sampler_uniform(sampler *s)
 
 sampler *sampler_create(const sampler_options *opts, int32_t n_vocab)
 {
-    if (n_vocab < 1)
+    if (n_vocab < 1 || n_vocab > MODEL_MAX_VOCAB)
         return NULL;
     sampler *s = calloc(1, sizeof *s);
     if (!s)
@@ -109,6 +110,8 @@ static int32_t block_key_max(const float *x, int32_t n, uint32_t *nan)
 
 int32_t sampler_argmax(const float *logits, int32_t n)
 {
+    if (n < 1)
+        return -1;
     int32_t best = 0, kbest = INT32_MIN;
     for (int32_t b = 0; b < n; b += ARGMAX_BLOCK) {
         const int32_t len = n - b < ARGMAX_BLOCK ? n - b : ARGMAX_BLOCK;
@@ -186,17 +189,23 @@ int32_t sampler_sample(sampler *s, const float *logits)
 {
     const sampler_options *o = &s->o;
     const int32_t n = s->n_vocab;
-    if (o->temperature <= 0.0f || o->top_k == 1)
+    /* !(t > 0) is greedy for NaN too; so is one candidate. */
+    if (!(o->temperature > 0.0f) || o->top_k == 1 || n == 1)
         return sampler_argmax(logits, n);
     cand *c = s->c;
     float mx = -INFINITY;
+    bool nan = false;
     for (int32_t i = 0; i < n; i++) {
         c[i].v = logits[i] / o->temperature;
         c[i].id = i;
+        nan |= isnan(c[i].v);
         if (c[i].v > mx)
             mx = c[i].v;
     }
-    if (!isfinite(mx))
+    /* A NaN or an infinite scaled logit has no distribution to draw from:
+     * take what greedy takes (the first NaN, else the first maximum), as
+     * when every logit is -inf. */
+    if (nan || !isfinite(mx))
         return sampler_argmax(logits, n);
     int32_t m = n;
     bool sorted = false;
@@ -204,6 +213,8 @@ int32_t sampler_sample(sampler *s, const float *logits)
         m = top_k(c, n, o->top_k);
         sorted = true;
     }
+    /* The maximum becomes exp(0) = 1 exactly: sum >= 1 and the top
+     * candidate always survives the cuts below. */
     double sum = 0.0;
     for (int32_t i = 0; i < m; i++) {
         c[i].v = (float)exp((double)c[i].v - (double)mx);
@@ -212,8 +223,13 @@ int32_t sampler_sample(sampler *s, const float *logits)
     if (o->top_p > 0.0f && o->top_p < 1.0f) {
         if (!sorted) {
             /* Tokens below (1 - p) / (m - 1) of the mass can never be in
-             * the nucleus: drop them before sorting (as llama2.c does). */
-            const double cut = (1.0 - o->top_p) / (double)(m - 1) * sum;
+             * the nucleus (llama2.c's pre-cut): drop them before sorting.
+             * The bound says nothing about the top token, so it is capped
+             * at the maximum (1): with p below 1 / m and equal logits it
+             * would otherwise drop every candidate. m >= 2 here. */
+            double cut = (1.0 - o->top_p) / (double)(m - 1) * sum;
+            if (cut > 1.0)
+                cut = 1.0;
             int32_t kept = 0;
             for (int32_t i = 0; i < m; i++)
                 if (c[i].v >= cut)
@@ -241,7 +257,7 @@ int32_t sampler_sample(sampler *s, const float *logits)
         if (r < acc)
             return c[i].id;
     }
-    return c[m - 1].id; /* rounding: the last candidate */
+    return c[m - 1].id; /* rounding: the last candidate (m >= 1: the top one is kept) */
 }
 
 /* ----------------------------------------------------------- stop rule --- */

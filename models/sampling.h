@@ -5,7 +5,14 @@
  *
  * Order of the filters (as Hugging Face applies them): temperature, top-k,
  * top-p, then a draw from the renormalised distribution. temperature <= 0
- * (or top_k == 1) is greedy: the first maximum, no randomness.
+ * or NaN (or top_k == 1, or a vocabulary of 1) is greedy: the first
+ * maximum, no randomness.
+ *
+ * Any logits and any options give a valid id in [0, n_vocab): logits with a
+ * NaN, or whose scaled maximum is infinite (+inf, or a temperature so small
+ * that logit / temperature overflows), have no distribution and give the
+ * greedy choice (the first NaN, else the first maximum); all -inf gives 0.
+ * A top_p so small that no token reaches it keeps the most likely one.
  *
  * Thread-safety: a sampler is used from one thread at a time.
  */
@@ -19,19 +26,19 @@
 typedef struct sampler_options {
     float temperature; /* <= 0: greedy                              */
     int32_t top_k;     /* <= 0: no limit                            */
-    float top_p;       /* >= 1 or <= 0: no limit                    */
+    float top_p;       /* >= 1, <= 0 or NaN: no limit               */
     uint64_t seed;
 } sampler_options;
 
 typedef struct sampler sampler;
 
-/* Creates a sampler for a vocabulary of n_vocab logits; NULL if out of
- * memory. */
+/* Creates a sampler for a vocabulary of n_vocab logits; NULL if n_vocab is
+ * not in [1, MODEL_MAX_VOCAB] or out of memory. */
 sampler *sampler_create(const sampler_options *opts, int32_t n_vocab);
 void sampler_free(sampler *s);
 /* The next token. `logits` (n_vocab) is read, not modified. */
 int32_t sampler_sample(sampler *s, const float *logits);
-/* Index of the first maximum (NaN counts as the maximum). */
+/* Index of the first maximum (NaN counts as the maximum); -1 if n < 1. */
 int32_t sampler_argmax(const float *logits, int32_t n);
 /* A uniform double in [0, 1) from the sampler's RNG (for tests). */
 double sampler_uniform(sampler *s);

@@ -10,9 +10,11 @@
  * holds no JSON, and is immutable, so encode/decode are thread-safe.
  */
 #include "tokenizer_internal.h"
+#include "errbuf.h"
+#include "json_text.h"
+#include "model_limits.h"
 
 #include <cJSON.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,17 +29,14 @@ typedef struct {
     size_t err_size;
 } load_ctx;
 
+/* "<file>: message" through the one formatter of models/ (errbuf.h). */
 static int fail(const load_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(const load_ctx *c, const char *fmt, ...)
 {
-    if (!c->err || c->err_size == 0) return -1;
-    int n = snprintf(c->err, c->err_size, "%s: ", c->path);
-    if (n >= 0 && (size_t)n < c->err_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->err + n, c->err_size - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    errbuf_vfail(c->err, c->err_size, -1, c->path, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
@@ -65,74 +64,82 @@ static const char *type_of(const cJSON *o)
     return cJSON_IsString(ty) ? ty->valuestring : "(none)";
 }
 
-/* ---------------------------------------------------------- reading the file */
+/* ------------------------------------------------------ the vocab and merges */
 
-static int read_file(const load_ctx *c, char **out, size_t *out_len)
+/* An integer id in [0, limit), checked before any conversion. */
+static bool get_id(const cJSON *j, uint32_t limit, uint32_t *out)
 {
-    FILE *f = fopen(c->path, "rb");
-    if (!f) return fail(c, "cannot open: %s", strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return fail(c, "not a regular file");
-    }
-    size_t n = (size_t)st.st_size;
-    char *buf = malloc(n + 1);
-    if (!buf) {
-        fclose(f);
-        return fail(c, "out of memory reading %zu bytes", n);
-    }
-    size_t got = fread(buf, 1, n, f);
-    fclose(f);
-    if (got != n) {
-        free(buf);
-        return fail(c, "short read (%zu of %zu bytes)", got, n);
-    }
-    buf[n] = 0;
-    *out = buf;
-    *out_len = n;
-    return 0;
+    const double v = cJSON_IsNumber(j) ? j->valuedouble : -1.0;
+    if (!(v >= 0 && v < (double)limit) || v != (double)(uint32_t)v)
+        return false;
+    *out = (uint32_t)v;
+    return true;
 }
 
-/* ------------------------------------------------------ the vocab and merges */
+/* The text of token `id` as messages quote it. */
+#define TOK_TEXT(t, id) (int)((t)->len[id] < 40 ? (t)->len[id] : 40), (t)->pool + (t)->off[id]
 
 /* Sizes the id space, copies every token's text into one pool and builds
  * the text -> id map. Added tokens may lie outside the model vocab
- * (Gemma 3's <image_soft_token> is id 262144). */
+ * (Gemma 3's <image_soft_token> is id 262144), but ids are dense: each is
+ * below the number of entries plus added tokens, so the per-id tables are
+ * linear in the file (one id of 2^30 - 1 used to cost 6.5 s and 1 GB). */
 static int load_vocab(tokenizer *t, const load_ctx *c, const cJSON *vocab, const cJSON *added)
 {
-    size_t n_vocab = 0, pool = 0;
-    uint32_t max_id = 0;
+    size_t n_vocab = 0, n_added = 0, pool = 0;
     const cJSON *e;
-    cJSON_ArrayForEach(e, vocab) {
-        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= 1 << 30)
-            return fail(c, "vocab entry \"%s\" has no valid id", e->string);
-        if ((uint32_t)e->valueint > max_id) max_id = (uint32_t)e->valueint;
-        pool += strlen(e->string);
-        n_vocab++;
-    }
+    cJSON_ArrayForEach(e, vocab) n_vocab++;
+    cJSON_ArrayForEach(e, added) n_added++;
     if (n_vocab == 0) return fail(c, "model.vocab is empty");
+    if (n_vocab > MODEL_MAX_VOCAB)
+        return fail(c, "model.vocab has %zu entries, more than %d (MODEL_MAX_VOCAB)", n_vocab, MODEL_MAX_VOCAB);
+    const uint32_t limit = n_vocab + n_added < MODEL_MAX_VOCAB ? (uint32_t)(n_vocab + n_added) : MODEL_MAX_VOCAB;
+    const char *why = n_vocab + n_added < MODEL_MAX_VOCAB ? "the number of vocab entries plus added tokens"
+                                                           : "MODEL_MAX_VOCAB";
+    char b[96];
+    uint32_t max_id = 0, id = 0;
+    cJSON_ArrayForEach(e, vocab) {
+        if (!get_id(e, limit, &id))
+            return fail(c, "model.vocab entry \"%.40s\" has id %s; an id must be an integer in [0, %u) (%s)",
+                        e->string, json_text_show(e, b, sizeof b), limit, why);
+        size_t n = strlen(e->string);
+        if (n > MODEL_MAX_TOKEN_BYTES)
+            return fail(c, "model.vocab entry %u is %zu bytes long, more than %u (MODEL_MAX_TOKEN_BYTES)", id, n,
+                        MODEL_MAX_TOKEN_BYTES);
+        if (id > max_id) max_id = id;
+        pool += n;
+    }
+    size_t k = 0;
     cJSON_ArrayForEach(e, added) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+        const cJSON *ij = cJSON_GetObjectItemCaseSensitive(e, "id");
         const cJSON *ct = cJSON_GetObjectItemCaseSensitive(e, "content");
-        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= 1 << 30 || !cJSON_IsString(ct))
-            return fail(c, "added_tokens entry without a valid \"id\" and \"content\"");
-        if ((uint32_t)id->valueint > max_id) max_id = (uint32_t)id->valueint;
-        pool += strlen(ct->valuestring);
+        if (!get_id(ij, limit, &id))
+            return fail(c, "added_tokens[%zu] has \"id\" %s; an id must be an integer in [0, %u) (%s)", k,
+                        json_text_show(ij, b, sizeof b), limit, why);
+        if (!cJSON_IsString(ct) || !ct->valuestring[0])
+            return fail(c, "added_tokens[%zu] (id %u) has \"content\" %s; it must be a non-empty string", k, id,
+                        json_text_show(ct, b, sizeof b));
+        size_t n = strlen(ct->valuestring);
+        if (n > MODEL_MAX_ADDED_TOKEN_BYTES)
+            return fail(c, "added_tokens[%zu] (id %u) is %zu bytes long, more than %d (MODEL_MAX_ADDED_TOKEN_BYTES)",
+                        k, id, n, MODEL_MAX_ADDED_TOKEN_BYTES);
+        if (id > max_id) max_id = id;
+        pool += n;
+        k++;
     }
     t->n_ids = max_id + 1;
     t->pool = malloc(pool + 1);
     t->off = calloc(t->n_ids, sizeof *t->off);
     t->len = calloc(t->n_ids, sizeof *t->len);
     t->flags = calloc(t->n_ids, 1);
-    if (!t->pool || !t->off || !t->len || !t->flags ||
-        tok_strmap_init(&t->vocab, n_vocab + (size_t)cJSON_GetArraySize(added)))
+    if (!t->pool || !t->off || !t->len || !t->flags || tok_strmap_init(&t->vocab, n_vocab + n_added))
         return fail(c, "out of memory");
     size_t at = 0;
     cJSON_ArrayForEach(e, vocab) {
-        uint32_t id = (uint32_t)e->valueint;
+        get_id(e, limit, &id);
         size_t n = strlen(e->string);
-        if (t->flags[id] & TOKF_PRESENT) return fail(c, "vocab id %u is used twice", id);
+        if (t->flags[id] & TOKF_PRESENT)
+            return fail(c, "model.vocab id %u is used twice (\"%.*s\" and \"%.40s\")", id, TOK_TEXT(t, id), e->string);
         memcpy(t->pool + at, e->string, n);
         t->off[id] = (uint32_t)at;
         t->len[id] = (uint32_t)n;
@@ -141,10 +148,11 @@ static int load_vocab(tokenizer *t, const load_ctx *c, const cJSON *vocab, const
         tok_strmap_put(t, &t->vocab, id);
     }
     cJSON_ArrayForEach(e, added) {
-        uint32_t id = (uint32_t)cJSON_GetObjectItemCaseSensitive(e, "id")->valueint;
+        get_id(cJSON_GetObjectItemCaseSensitive(e, "id"), limit, &id);
         const char *s = cJSON_GetObjectItemCaseSensitive(e, "content")->valuestring;
         size_t n = strlen(s);
-        if (n == 0) return fail(c, "added token %u has empty content", id);
+        if (t->flags[id] & TOKF_ADDED)
+            return fail(c, "added_tokens: id %u appears twice (\"%.*s\" and \"%.40s\")", id, TOK_TEXT(t, id), s);
         memcpy(t->pool + at, s, n);
         t->off[id] = (uint32_t)at;
         t->len[id] = (uint32_t)n;
@@ -252,6 +260,8 @@ static int build_trie(tokenizer *t, const load_ctx *c)
 static int add_norm(tokenizer *t, const load_ctx *c, const cJSON *n)
 {
     const char *ty = type_of(n);
+    if (t->n_norm == MODEL_MAX_TOKENIZER_STEPS)
+        return fail(c, "normalizer: more than %d steps (MODEL_MAX_TOKENIZER_STEPS)", MODEL_MAX_TOKENIZER_STEPS);
     if (strcmp(ty, "Sequence") == 0) {
         const cJSON *e;
         cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(n, "normalizers"))
@@ -306,6 +316,8 @@ static int load_pretok(tokenizer *t, const load_ctx *c, const cJSON *p)
 static int add_dec(tokenizer *t, const load_ctx *c, const cJSON *d, bool *fused)
 {
     const char *ty = type_of(d);
+    if (t->n_dec == MODEL_MAX_TOKENIZER_STEPS)
+        return fail(c, "decoder: more than %d steps (MODEL_MAX_TOKENIZER_STEPS)", MODEL_MAX_TOKENIZER_STEPS);
     if (strcmp(ty, "Sequence") == 0) {
         const cJSON *e;
         cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d, "decoders"))
@@ -332,9 +344,18 @@ static int add_dec(tokenizer *t, const load_ctx *c, const cJSON *d, bool *fused)
     } else if (strcmp(ty, "Strip") == 0 && cJSON_IsString(content) && strlen(content->valuestring) == 1) {
         st.kind = TOK_DEC_STRIP;
         st.content = dup_str(content->valuestring, st.clen = 1);
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(d, "start"), *b = cJSON_GetObjectItemCaseSensitive(d, "stop");
-        st.start = cJSON_IsNumber(a) ? a->valueint : 0;
-        st.stop = cJSON_IsNumber(b) ? b->valueint : 0;
+        static const char *const keys[] = {"start", "stop"};
+        for (int i = 0; i < 2; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, keys[i]);
+            uint32_t x = 0;
+            char b[96];
+            if (v && !cJSON_IsNull(v) && !get_id(v, MODEL_MAX_TOKEN_BYTES + 1, &x)) {
+                free(st.content);
+                return fail(c, "decoder Strip \"%s\" is %s; it must be an integer in [0, %u] (MODEL_MAX_TOKEN_BYTES)",
+                            keys[i], json_text_show(v, b, sizeof b), MODEL_MAX_TOKEN_BYTES);
+            }
+            *(i ? &st.stop : &st.start) = (int)x;
+        }
         st.whole_text = *fused;
         if (!st.content) return fail(c, "out of memory");
     } else {
@@ -356,6 +377,39 @@ static int add_norm_all(tokenizer *t, const load_ctx *c, const cJSON *root)
 {
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
     return !n || cJSON_IsNull(n) ? 0 : add_norm(t, c, n);
+}
+
+/* How much a Replace step can lengthen a text at most: every byte is part
+ * of a match, each plen bytes becoming clen. */
+static double replace_growth(size_t plen, size_t clen)
+{
+    return clen > plen ? (double)clen / (double)plen : 1.0;
+}
+
+/* The normalizer runs on every text encoded, the decoder on every token:
+ * a chain of Replace steps that each double their input (40 of them ran
+ * for minutes) is refused at load, naming the step past the limit. */
+static int check_growth(const tokenizer *t, const load_ctx *c)
+{
+    double g = 1.0;
+    for (size_t k = 0; k < t->n_norm; k++) {
+        const tok_norm_step *st = &t->norm[k];
+        if (st->kind == TOK_NORM_REPLACE) g *= replace_growth(st->plen, st->clen);
+        if (g > MODEL_MAX_TEXT_GROWTH)
+            return fail(c, "normalizer step %zu (Replace \"%.20s\" with \"%.20s\"): the steps up to it can make a "
+                           "text %.3g times longer, more than %d (MODEL_MAX_TEXT_GROWTH)",
+                        k, st->pattern, st->content, g, MODEL_MAX_TEXT_GROWTH);
+    }
+    g = 1.0;
+    for (size_t k = 0; k < t->n_dec; k++) {
+        const tok_dec_step *st = &t->dec[k];
+        if (st->kind == TOK_DEC_REPLACE) g *= replace_growth(st->plen, st->clen);
+        if (g > MODEL_MAX_TEXT_GROWTH)
+            return fail(c, "decoder step %zu (Replace \"%.20s\" with \"%.20s\"): the steps up to it can make a "
+                           "token's text %.3g times longer, more than %d (MODEL_MAX_TEXT_GROWTH)",
+                        k, st->pattern, st->content, g, MODEL_MAX_TEXT_GROWTH);
+    }
+    return 0;
 }
 
 /* ----------------------------------------------------------- load and free */
@@ -415,6 +469,53 @@ static int load_model(tokenizer *t, const load_ctx *c, const cJSON *root)
 
 static int piece_into(const tokenizer *t, int32_t id, bool first, char **buf, size_t *cap, size_t *len);
 
+/* Builds a tokenizer from text[0, len) (text[len] readable); c->path
+ * names it. */
+static int load_text(const load_ctx *c, const char *text, size_t len, tokenizer **out)
+{
+    tokenizer *t = calloc(1, sizeof *t);
+    cJSON *root = NULL;
+    int rc = -1;
+    if (!t || !(t->path = strdup(c->path))) {
+        fail(c, "out of memory");
+        goto done;
+    }
+    plinth_status st;
+    root = json_text_parse(text, len, c->path, &st, c->err, c->err_size);
+    if (!root) goto done;
+    if (!cJSON_IsObject(root)) {
+        fail(c, "not a tokenizer.json (the top level is not an object)");
+        goto done;
+    }
+    if (load_model(t, c, root) || add_norm_all(t, c, root) ||
+        load_pretok(t, c, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer")) || build_trie(t, c))
+        goto done;
+    const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
+    bool fused = false;
+    if ((dec && !cJSON_IsNull(dec) && add_dec(t, c, dec, &fused)) || check_growth(t, c)) goto done;
+
+    /* The longest piece, so streaming callers can size one buffer. */
+    char *pb = NULL;
+    size_t pcap = 0, plen;
+    for (uint32_t id = 0; id < t->n_ids; id++) {
+        if (!(t->flags[id] & TOKF_PRESENT)) continue;
+        plen = 0;
+        if (piece_into(t, (int32_t)id, false, &pb, &pcap, &plen)) {
+            free(pb);
+            fail(c, "out of memory");
+            goto done;
+        }
+        if (plen > t->max_piece) t->max_piece = (uint32_t)plen;
+    }
+    free(pb);
+    rc = 0;
+done:
+    cJSON_Delete(root);
+    if (rc == 0) *out = t;
+    else tokenizer_free(t);
+    return rc;
+}
+
 int tokenizer_load(const char *path, tokenizer **out, char *err, size_t err_size)
 {
     *out = NULL;
@@ -429,56 +530,31 @@ int tokenizer_load(const char *path, tokenizer **out, char *err, size_t err_size
         memcpy(file + n, "/tokenizer.json", sizeof "/tokenizer.json");
         c.path = file;
     }
-    tokenizer *t = calloc(1, sizeof *t);
     char *text = NULL;
-    size_t text_len = 0;
-    cJSON *root = NULL;
+    size_t len = 0;
     int rc = -1;
-    if (!t || !(t->path = strdup(c.path))) {
-        fail(&c, "out of memory");
-        goto done;
-    }
-    if (read_file(&c, &text, &text_len)) goto done;
-    const char *end = NULL;
-    root = cJSON_ParseWithLengthOpts(text, text_len, &end, false);
-    if (!root) {
-        fail(&c, "not valid JSON (error near byte %zu)", end ? (size_t)(end - text) : (size_t)0);
-        goto done;
-    }
-    free(text); /* cJSON copied every string it needs */
-    text = NULL;
-    if (!cJSON_IsObject(root)) {
-        fail(&c, "not a tokenizer.json (the top level is not an object)");
-        goto done;
-    }
-    if (load_model(t, &c, root) || add_norm_all(t, &c, root) ||
-        load_pretok(t, &c, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer")) || build_trie(t, &c))
-        goto done;
-    const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
-    bool fused = false;
-    if (dec && !cJSON_IsNull(dec) && add_dec(t, &c, dec, &fused)) goto done;
-
-    /* The longest piece, so streaming callers can size one buffer. */
-    char *pb = NULL;
-    size_t pcap = 0, plen;
-    for (uint32_t id = 0; id < t->n_ids; id++) {
-        if (!(t->flags[id] & TOKF_PRESENT)) continue;
-        plen = 0;
-        if (piece_into(t, (int32_t)id, false, &pb, &pcap, &plen)) {
-            free(pb);
-            fail(&c, "out of memory");
-            goto done;
-        }
-        if (plen > t->max_piece) t->max_piece = (uint32_t)plen;
-    }
-    free(pb);
-    rc = 0;
-done:
-    cJSON_Delete(root);
+    if (json_text_read(c.path, MODEL_MAX_TOKENIZER_BYTES, "MODEL_MAX_TOKENIZER_BYTES", &text, &len, err,
+                       err_size) == PLINTH_OK)
+        rc = load_text(&c, text, len, out);
     free(text);
     free(file);
-    if (rc == 0) *out = t;
-    else tokenizer_free(t);
+    return rc;
+}
+
+int tokenizer_load_from_memory(const char *text, size_t len, const char *name, tokenizer **out, char *err,
+                               size_t err_size)
+{
+    *out = NULL;
+    load_ctx c = {name, err, err_size};
+    if (len > MODEL_MAX_TOKENIZER_BYTES)
+        return fail(&c, "%zu bytes, more than the %u bytes a tokenizer.json may have (MODEL_MAX_TOKENIZER_BYTES)",
+                    len, MODEL_MAX_TOKENIZER_BYTES);
+    char *copy = malloc(len + 1); /* cJSON may look one byte past the end */
+    if (!copy) return fail(&c, "out of memory");
+    if (len) memcpy(copy, text, len);
+    copy[len] = 0;
+    int rc = load_text(&c, copy, len, out);
+    free(copy);
     return rc;
 }
 
@@ -527,6 +603,9 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_
     tok_ids ids = {0};
     *out_ids = NULL;
     *out_n = 0;
+    if (len > MODEL_MAX_ENCODE_BYTES)
+        return fail(&c, "encode: a text of %zu bytes, more than %u (MODEL_MAX_ENCODE_BYTES)", len,
+                    MODEL_MAX_ENCODE_BYTES);
     if (add_bos) {
         if (t->bos < 0) return fail(&c, "add_bos, but the tokenizer has no <bos> token");
         if (tok_ids_push(&ids, t->bos)) return fail(&c, "out of memory");
@@ -584,23 +663,17 @@ static int piece_into(const tokenizer *t, int32_t id, bool first, char **buf, si
         char *s = *buf + base;
         size_t n = *len - base;
         if (st->kind == TOK_DEC_REPLACE) {
-            size_t hits = 0;
-            for (size_t i = 0; i + st->plen <= n;)
-                if (memcmp(s + i, st->pattern, st->plen) == 0) { hits++; i += st->plen; } else i++;
-            if (!hits) continue;
+            /* memmem (two-way search): linear in the piece and the pattern,
+             * where a byte-by-byte memcmp is their product. */
+            if (!memmem(s, n, st->pattern, st->plen)) continue;
             char *tmp = dup_str(s, n);
             if (!tmp) return -1;
             *len = base;
             int rc = 0;
-            for (size_t i = 0; i < n && rc == 0;) {
-                if (i + st->plen <= n && memcmp(tmp + i, st->pattern, st->plen) == 0) {
-                    rc = put(buf, cap, len, st->content, st->clen);
-                    i += st->plen;
-                } else {
-                    rc = put(buf, cap, len, tmp + i, 1);
-                    i++;
-                }
-            }
+            const char *p = tmp, *e = tmp + n, *h;
+            for (; rc == 0 && (h = memmem(p, (size_t)(e - p), st->pattern, st->plen)); p = h + st->plen)
+                rc = put(buf, cap, len, p, (size_t)(h - p)) || put(buf, cap, len, st->content, st->clen);
+            if (rc == 0) rc = put(buf, cap, len, p, (size_t)(e - p));
             free(tmp);
             if (rc) return -1;
         } else if (st->kind == TOK_DEC_BYTEFALLBACK) {

@@ -17,8 +17,18 @@
 
 typedef struct tokenizer tokenizer;
 
-/* Loads `path` (a tokenizer.json, or a folder holding one). */
+/* Loads `path` (a tokenizer.json, or a folder holding one). Hostile files
+ * cost time and memory linear in their size: ids must be integers below the
+ * number of vocab entries plus added tokens (and MODEL_MAX_VOCAB), a token
+ * id appears once in the vocab and once in added_tokens, and the
+ * normalizer and decoder may not grow a text more than
+ * MODEL_MAX_TEXT_GROWTH times (model_limits.h); a refusal names the key or
+ * entry. */
 int tokenizer_load(const char *path, tokenizer **out, char *err, size_t err_size);
+/* The same from the text of a tokenizer.json (len bytes, need not be
+ * NUL-terminated); `name` stands for the file in messages. */
+int tokenizer_load_from_memory(const char *text, size_t len, const char *name, tokenizer **out,
+                               char *err, size_t err_size);
 void tokenizer_free(tokenizer *t);
 
 uint32_t tokenizer_vocab_size(const tokenizer *t);
@@ -27,15 +37,16 @@ int32_t tokenizer_token_id(const tokenizer *t, const char *token);
 int32_t tokenizer_bos(const tokenizer *t); /* -1 if none */
 int32_t tokenizer_eos(const tokenizer *t); /* -1 if none */
 
-/* Encodes `len` bytes of text (any bytes; invalid UTF-8 is encoded through
- * byte fallback). Special tokens written in the text ("<start_of_turn>")
+/* Encodes `len` bytes of text (any bytes, at most MODEL_MAX_ENCODE_BYTES;
+ * invalid UTF-8 is encoded through byte fallback). Special tokens written in the text ("<start_of_turn>")
  * become their ids. With add_bos, <bos> comes first. *out_ids is malloc'ed;
  * the caller frees it. */
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_bos,
                      int32_t **out_ids, size_t *out_n, char *err, size_t err_size);
 
 /* Decodes ids to text (malloc'ed, NUL-terminated, *out_len bytes without the
- * NUL). Special tokens are kept as their text unless skip_special.
+ * NUL). An id that names no token (negative, past the vocab, a hole) is an
+ * error naming it and its position. Special tokens are kept as their text unless skip_special.
  * Byte-fallback tokens give their raw bytes (an invalid UTF-8 run is not
  * turned into U+FFFD), so decode(encode(b)) == b for any bytes b, except
  * that Gemma's decoder turns a literal "▁" (U+2581) in the text into " ". */

@@ -217,24 +217,24 @@ static int normalize(const tokenizer *t, scratch *s, const char *text, size_t le
             n += st->clen;
             continue;
         }
-        /* Replace: count, then rebuild once. */
+        /* Replace: count, then rebuild once. memmem (two-way search) is
+         * linear in the text and the pattern; a byte-by-byte memcmp is
+         * their product. */
         size_t hits = 0;
-        for (size_t i = 0; i + st->plen <= n;)
-            if (memcmp(s->norm + i, st->pattern, st->plen) == 0) { hits++; i += st->plen; } else i++;
+        const char *e = s->norm + n, *p, *h;
+        for (p = s->norm; (h = memmem(p, (size_t)(e - p), st->pattern, st->plen)); p = h + st->plen) hits++;
         if (!hits) continue;
-        size_t nn = n - hits * st->plen + hits * st->clen;
+        size_t nn = n - hits * st->plen + hits * st->clen; /* bounded: MODEL_MAX_TEXT_GROWTH */
         tmp = malloc(nn + 1);
         if (!tmp) return -1;
         size_t o = 0;
-        for (size_t i = 0; i < n;) {
-            if (i + st->plen <= n && memcmp(s->norm + i, st->pattern, st->plen) == 0) {
-                memcpy(tmp + o, st->content, st->clen);
-                o += st->clen;
-                i += st->plen;
-            } else {
-                tmp[o++] = s->norm[i++];
-            }
+        for (p = s->norm; (h = memmem(p, (size_t)(e - p), st->pattern, st->plen)); p = h + st->plen) {
+            memcpy(tmp + o, p, (size_t)(h - p));
+            o += (size_t)(h - p);
+            memcpy(tmp + o, st->content, st->clen);
+            o += st->clen;
         }
+        memcpy(tmp + o, p, (size_t)(e - p));
         if (grow((void **)&s->norm, &s->norm_cap, nn + 1, 1)) { free(tmp); return -1; }
         memcpy(s->norm, tmp, nn);
         free(tmp);
@@ -266,8 +266,10 @@ static int split_words(const tokenizer *t, scratch *s, size_t n, size_t *nw)
     size_t pl = t->split_len, piece = 0; /* start of the pending piece */
     int b = t->split_behavior;
     for (size_t i = 0; i + pl <= n;) {
-        if (memcmp(p + i, t->split_pat, pl) != 0) { i++; continue; }
-        size_t d = i, dend = i + pl;
+        /* memmem: linear, where trying every offset costs n * pl. */
+        const char *hit = memmem(p + i, n - i, t->split_pat, pl);
+        if (!hit) break;
+        size_t d = (size_t)(hit - p), dend = d + pl;
         if (b == TOK_SPLIT_CONTIGUOUS)
             while (dend + pl <= n && memcmp(p + dend, t->split_pat, pl) == 0) dend += pl;
         int rc = 0;

@@ -1,23 +1,38 @@
 /*
- * plinth_plugin.h — the backend plugin ABI of plinth.
+ * plinth_plugin.h — the backend plugin ABI of plinth, version 1.
  *
  * This header is the whole contract between the plinth core (the host) and a
  * backend plugin (a shared module loaded with dlopen). It includes only
  * standard headers; a plugin includes this file and nothing else of plinth.
  *
  * Sections:
- *   1. versions and constants
+ *   1. versions, constants, the size check
  *   2. vocabulary shared with the public API: status, dtype, op list, attrs
  *   3. views and buffers
  *   4. host services (passed in) and the backend vtable (passed out)
  *   5. the entry symbol
  *   6. a well-behaved plugin (numbered rules, what breaks, what the host checks)
  *
- * Growth rules: every struct that crosses the boundary starts with
- * `struct_size` (and the top-level ones with `abi_version`). Fields are only
- * ever appended. A reader checks `struct_size` before touching a field that
- * was added later; a missing field reads as its documented default. Op numbers
- * and dtype numbers are ABI: append only, never renumber.
+ * ABI v1 is frozen: what is declared here keeps its layout for as long as
+ * version 1 exists (tests/abi/test_abi_layout.c asserts every offset and
+ * size). It grows by these rules:
+ *   - Sized structs start with `uint32_t struct_size` (plinth_host,
+ *     plinth_backend_api, plinth_device_info, plinth_device_options). Fields
+ *     are only ever appended. Whoever fills one sets struct_size to the size
+ *     it was compiled with (or, for a struct the other side passes in to be
+ *     filled, writes only fields that fit the caller's struct_size); a reader
+ *     reads a field only when PLINTH_HAS_FIELD says the struct reaches it,
+ *     and a field it cannot see reads as its documented default (an optional
+ *     slot: absent).
+ *   - Frozen structs never change: plinth_buffer, plinth_view, the per-op
+ *     attr structs and the 64-byte plinth_attrs union. A new op gets a new
+ *     union member; a new attribute of an existing op is a new op or a
+ *     member appended to its struct whose zero value means the v1 behaviour,
+ *     which the host sets non-zero only for a plugin whose table declares it
+ *     (its struct_size covers the slot added with it).
+ *   - Arrays of a struct that may grow travel with their element size
+ *     (prepare's instruction list: `instruction_size`).
+ *   - Op numbers, dtype numbers and status numbers are only ever appended.
  */
 #ifndef PLINTH_PLUGIN_H
 #define PLINTH_PLUGIN_H
@@ -33,7 +48,7 @@ extern "C" {
 /* ---------------------------------------------------------------- 1 ---- */
 
 /* The ABI version this header describes. Bumped only when a change cannot be
- * expressed by appending fields; plugins say which versions they can serve. */
+ * expressed by the growth rules; plugins say which versions they serve. */
 #define PLINTH_ABI_VERSION 1u
 
 /* Every buffer a plugin allocates and every tensor the planner places starts
@@ -44,8 +59,17 @@ extern "C" {
 /* Tensors have at most this many dimensions. */
 #define PLINTH_MAX_DIMS 4
 
+/* A plugin reports at most this many devices; the host refuses a plugin
+ * whose device_count() says more. */
+#define PLINTH_MAX_DEVICES 64u
+
 /* Name of the one symbol a plugin exports (see section 5). */
 #define PLINTH_PLUGIN_ENTRY_SYMBOL "plinth_plugin_entry"
+
+/* The one size check, used by the host, the plugins and the public API:
+ * true when the sized struct `*s` (of type `type`) reaches past `field`. */
+#define PLINTH_HAS_FIELD(s, type, field) \
+    ((s)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
 
 /* ---------------------------------------------------------------- 2 ---- */
 
@@ -59,6 +83,7 @@ typedef enum plinth_status {
     PLINTH_ERR_PLUGIN = 6,      /* a plugin broke the ABI contract          */
     PLINTH_ERR_DEVICE = 7,      /* the device failed or is absent           */
     PLINTH_ERR_INTERNAL = 8,    /* a bug in plinth                          */
+    PLINTH_ERR_BUSY = 9,        /* the object is in use by another call     */
     PLINTH_STATUS_COUNT
 } plinth_status;
 
@@ -70,6 +95,91 @@ typedef enum plinth_dtype {
     PLINTH_I32 = 3,
     PLINTH_DTYPE_COUNT
 } plinth_dtype;
+
+/* Bytes per element; 0 for a number that is not a dtype. One table for the
+ * host and every plugin. */
+static inline size_t plinth_dtype_bytes(int32_t dtype)
+{
+    return dtype == PLINTH_F32 || dtype == PLINTH_I32 ? 4u
+           : dtype == PLINTH_F16 || dtype == PLINTH_BF16 ? 2u
+                                                          : 0u;
+}
+
+/*
+ * The one set of scalar f16/bf16 <-> f32 conversions, for the host, the
+ * plugins and the tools (not for hot loops: kernels vectorise their own).
+ * Widening is exact; narrowing rounds to nearest even, overflows to
+ * infinity, and keeps NaN a NaN.
+ */
+static inline float plinth_bits_to_f32(uint32_t u)
+{
+    union { uint32_t u; float f; } v;
+    v.u = u;
+    return v.f;
+}
+
+static inline uint32_t plinth_f32_to_bits(float f)
+{
+    union { uint32_t u; float f; } v;
+    v.f = f;
+    return v.u;
+}
+
+static inline float plinth_bf16_to_f32(uint16_t h)
+{
+    return plinth_bits_to_f32((uint32_t)h << 16);
+}
+
+static inline uint16_t plinth_f32_to_bf16(float f)
+{
+    uint32_t u = plinth_f32_to_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it a (quiet) NaN */
+        return (uint16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static inline float plinth_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+    if (exp == 0) {
+        if (man == 0)
+            return plinth_bits_to_f32(sign);
+        /* subnormal man * 2^-24: normalise the mantissa */
+        exp = 113;
+        while (!(man & 0x400u)) {
+            man <<= 1;
+            exp--;
+        }
+        return plinth_bits_to_f32(sign | (exp << 23) | ((man & 0x3ffu) << 13));
+    }
+    if (exp == 31)
+        return plinth_bits_to_f32(sign | 0x7f800000u | (man << 13));
+    return plinth_bits_to_f32(sign | ((exp + 112u) << 23) | (man << 13));
+}
+
+static inline uint16_t plinth_f32_to_f16(float f)
+{
+    uint32_t u = plinth_f32_to_bits(f);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    uint32_t au = u & 0x7fffffffu;
+    if (au > 0x7f800000u)
+        return (uint16_t)(sign | 0x7e00u); /* NaN */
+    if (au >= 0x477ff000u)                 /* rounds to >= 65520: infinity */
+        return (uint16_t)(sign | 0x7c00u);
+    if (au < 0x38800000u) { /* below the smallest normal: subnormal or 0 */
+        if (au < 0x33000000u) /* below half the smallest subnormal */
+            return sign;
+        uint32_t e = au >> 23, m = (au & 0x7fffffu) | 0x800000u;
+        uint32_t shift = 126u - e; /* 14..24: m * 2^(e-150) as a multiple of 2^-24 */
+        uint32_t q = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+        q += rem > half || (rem == half && (q & 1u));
+        return (uint16_t)(sign | q);
+    }
+    uint32_t r = au + 0xfffu + ((au >> 13) & 1u); /* nearest even at bit 13 */
+    return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
+}
 
 /*
  * The op list, once. X(ENUM, name, min_inputs, max_inputs)
@@ -91,8 +201,9 @@ typedef enum plinth_dtype {
  *  matmul           a [..., M, K] x b [..., K, N] (or b [..., N, K] with
  *                   transpose_b) -> [..., M, N]; leading dims broadcast;
  *                   a float, b any float dtype; out dtype = a's dtype
- *  get_rows         table [R, C] (any dtype), idx i32 [N] -> [N, C] in
- *                   attrs.get_rows.dtype (a float table may widen to f32)
+ *  get_rows         table [R, C] (any dtype), idx i32 [N] (or [..., N], up
+ *                   to rank 3) -> [N, C] ([..., N, C]) in attrs.get_rows.dtype
+ *                   (a float table may widen to f32)
  *  set_rows         out = a state tensor [R, C]; in: src [N, C] (any float
  *                   dtype), idx i32 [N]: out[idx[i]] = src[i]; other rows
  *                   untouched (the one op exempt from "writes every
@@ -107,7 +218,8 @@ typedef enum plinth_dtype {
  *                   query with no visible key gives zeros.
  *  cast             x -> attrs.cast.dtype (round to nearest even; float ->
  *                   i32 saturates, NaN -> 0)
- *  copy             x -> same values, contiguous
+ *  copy             x -> same values, contiguous; out may have another shape
+ *                   with as many elements (they follow in row-major order)
  *  concat           a, b equal except on attrs.concat.axis -> joined
  *  argmax           x [..., N] float -> i32 [...] (first maximum; NaN counts
  *                   as the maximum, as in numpy)
@@ -142,8 +254,8 @@ typedef enum plinth_op {
 /* Maximum number of inputs any op takes. */
 #define PLINTH_MAX_INPUTS 5
 
-/* Per-op attributes. The executor passes a pointer to the member of the
- * union that belongs to the op (all members start at offset 0). */
+/* Per-op attributes (frozen). The executor passes a pointer to the member of
+ * the union that belongs to the op (all members start at offset 0). */
 typedef struct plinth_attr_scale     { float s; } plinth_attr_scale;
 typedef struct plinth_attr_rms_norm  { float eps; } plinth_attr_rms_norm;
 typedef struct plinth_attr_softmax   { float scale; } plinth_attr_softmax;
@@ -169,7 +281,7 @@ typedef union plinth_attrs {
 
 /* ---------------------------------------------------------------- 3 ---- */
 
-/* A buffer as the plugin's allocator hands it out. */
+/* A buffer as the plugin's allocator hands it out (frozen). */
 typedef struct plinth_buffer {
     void *handle;  /* the plugin's own object; opaque to the host          */
     uint8_t *host; /* host address of byte 0 if the host may read/write the
@@ -178,7 +290,8 @@ typedef struct plinth_buffer {
 } plinth_buffer;
 
 /*
- * A view: where a tensor's elements are and how to step through them.
+ * A view (frozen): where a tensor's elements are and how to step through
+ * them.
  *
  * Always 4 dims, outermost first: shape[3] is the innermost dim. A tensor of
  * rank r < 4 has its leading 4 - r dims set to 1; ndim keeps r, which
@@ -215,17 +328,29 @@ enum plinth_log_level {
     PLINTH_LOG_DEBUG = 3
 };
 
-/* Services the host gives the plugin. A plugin never prints and never calls
- * into the core except through these. All may be called from any thread.
- * The struct is process-wide: one loaded image serves every context. */
+/*
+ * Services the host gives one plugin instance (sized). There is one per
+ * instance, i.e. per host context that uses the plugin: `user` identifies
+ * that context, so a log line reaches the right one from whatever thread the
+ * plugin calls from. Valid from instance_create until instance_destroy
+ * returns; keep the pointer. A plugin never prints and never calls into the
+ * core except through these.
+ */
 typedef struct plinth_host {
     uint32_t struct_size;
     uint32_t abi_version;
     void *user;
+    /* Thread-safe; `message` is one line without a trailing newline. */
     void (*log)(void *user, int level, const char *message);
-    /* Host allocator for the plugin's bookkeeping (not for tensor buffers).
-     * May return NULL: the plugin must then fail with PLINTH_ERR_NO_MEMORY. */
+    /* The allocator for the plugin's bookkeeping (instances, devices,
+     * programs, scratch): everything but tensor buffers. The host's own
+     * allocator stands behind it, so a host that injects allocation failures
+     * reaches the plugin too. malloc may return NULL: fail the call with
+     * PLINTH_ERR_NO_MEMORY. realloc(user, NULL, n) is malloc; free(user,
+     * NULL) does nothing. Blocks are aligned for any standard type.
+     * Thread-safe. */
     void *(*malloc)(void *user, size_t size);
+    void *(*realloc)(void *user, void *ptr, size_t size);
     void (*free)(void *user, void *ptr);
 } plinth_host;
 
@@ -238,8 +363,11 @@ enum plinth_device_type {
     PLINTH_DEVICE_OTHER = 5
 };
 
+/* Filled by device_info (sized: the host sets struct_size to its sizeof;
+ * the plugin writes only fields that fit). Strings are NUL-terminated; the
+ * host terminates them again in case a plugin did not. */
 typedef struct plinth_device_info {
-    uint32_t struct_size; /* set by the host to sizeof its struct */
+    uint32_t struct_size;
     char name[128];
     char description[256]; /* one line: driver, versions            */
     int32_t type;           /* enum plinth_device_type              */
@@ -247,6 +375,7 @@ typedef struct plinth_device_info {
     char features[256];     /* one line, e.g. "avx512 bf16 threads=2" */
 } plinth_device_info;
 
+/* Given to device_open (sized). */
 typedef struct plinth_device_options {
     uint32_t struct_size;
     uint32_t n_threads;  /* 0 = the plugin's default                */
@@ -254,7 +383,9 @@ typedef struct plinth_device_options {
                             NULL or "" for defaults                 */
 } plinth_device_options;
 
-/* One instruction of a compiled program, as handed to `prepare`. */
+/* One instruction of a compiled program, as handed to `prepare`. Travels in
+ * an array with its element size (see prepare); read it with
+ * plinth_instruction_at. */
 typedef struct plinth_instruction {
     uint32_t op;
     uint32_t n_in;
@@ -263,30 +394,66 @@ typedef struct plinth_instruction {
     const void *attrs;     /* the op's attrs member, never NULL     */
 } plinth_instruction;
 
-typedef struct plinth_device plinth_device; /* plugin-defined */
+/* Element i of an instruction array whose elements are `size` bytes. */
+static inline const plinth_instruction *plinth_instruction_at(const plinth_instruction *code,
+                                                              size_t size, uint32_t i)
+{
+    return (const plinth_instruction *)(const void *)((const char *)code + (size_t)i * size);
+}
+
+typedef struct plinth_instance plinth_instance; /* plugin-defined */
+typedef struct plinth_device plinth_device;     /* plugin-defined */
 
 /* An out-kernel: compute the op from `in` into `out`, writing nothing
  * outside `out`. Returns a plinth_status; on failure the message is read
- * with `last_error`. */
+ * with device_error(dev). */
 typedef int32_t (*plinth_kernel_fn)(plinth_device *dev, const plinth_view *out,
                                     const plinth_view *in, uint32_t n_in,
                                     const void *attrs);
 
+/*
+ * The vtable (sized). Every slot receives the object it acts on: an instance
+ * (one per host context that loads the plugin) or a device opened from one.
+ * Nothing needs process-wide or thread-local state in the plugin: errors
+ * live on the instance (before a device exists) or on the device.
+ *
+ * Threads: calls on one instance and the devices opened from it come from
+ * one thread at a time (the host serialises them). Different instances may
+ * be used from different threads at once, so state shared between instances
+ * (a global device list) must be thread-safe.
+ *
+ * Mandatory in v1: everything from instance_create to kernels. Optional (may be
+ * NULL): unavailable_reason, prepare/execute/release (all three or none),
+ * synchronize.
+ */
 typedef struct plinth_backend_api {
     uint32_t struct_size;
     uint32_t abi_version; /* the version this table follows */
-    const char *name;     /* short, lower case: "ref", "cpu" */
+    const char *name;     /* short, lower case, [a-z0-9_]: "ref", "cpu"; the
+                             file is plinth-<name>.so */
     const char *version;  /* the plugin's own version string */
     const char *description;
 
-    /* Devices. `device_count` may return 0 (e.g. no Vulkan driver);
-     * `unavailable_reason` then says why in one line (may be NULL). */
-    uint32_t (*device_count)(void);
-    int32_t (*device_info)(uint32_t index, plinth_device_info *out);
-    int32_t (*device_open)(uint32_t index, const plinth_device_options *opts,
-                           plinth_device **out);
+    /* Instances. `host` outlives the instance. Fails only for lack of memory
+     * (PLINTH_ERR_NO_MEMORY) or a host it cannot use (PLINTH_ERR_PLUGIN),
+     * and may say why through host->log first. */
+    int32_t (*instance_create)(const plinth_host *host, plinth_instance **out);
+    /* Called after every device of the instance was closed. */
+    void (*instance_destroy)(plinth_instance *inst);
+    /* The message of the instance's last failed call (device_info,
+     * device_open); "" if none. Valid until the next call on the instance. */
+    const char *(*instance_error)(plinth_instance *inst);
+
+    /* Devices. `device_count` may return 0 (e.g. no Vulkan driver); then
+     * `unavailable_reason` says why in one line (may be NULL). */
+    uint32_t (*device_count)(plinth_instance *inst);
+    int32_t (*device_info)(plinth_instance *inst, uint32_t index, plinth_device_info *out);
+    int32_t (*device_open)(plinth_instance *inst, uint32_t index,
+                           const plinth_device_options *opts, plinth_device **out);
     void (*device_close)(plinth_device *dev);
-    const char *(*last_error)(plinth_device *dev);
+    /* The message of the device's last failed call; "" if none. Valid until
+     * the next call on the device. */
+    const char *(*device_error)(plinth_device *dev);
 
     /* Allocator: `out->host`, when not NULL, must be a multiple of
      * PLINTH_ALIGNMENT; size 0 is allowed and yields a valid buffer. */
@@ -297,8 +464,8 @@ typedef struct plinth_backend_api {
     int32_t (*download)(plinth_device *dev, const plinth_buffer *src, uint64_t offset,
                         void *dst, uint64_t size);
 
-    /* May this device run `op` on these views? Views carry shapes and dtypes
-     * (their buffers are NULL at this point). */
+    /* May this device run `op` on these views? Views carry shapes, dtypes
+     * and strides (their buffers and data are NULL at this point). */
     bool (*supports)(plinth_device *dev, uint32_t op, const plinth_view *out,
                      const plinth_view *in, uint32_t n_in, const void *attrs);
 
@@ -307,19 +474,21 @@ typedef struct plinth_backend_api {
     uint32_t op_count;
     const plinth_kernel_fn *kernels;
 
-    /* Optional whole-program path (NULL if absent): `prepare` sees the final
-     * instruction list once, after every buffer exists; `execute` replays it.
-     * Views and attrs stay valid until `release`. */
+    /* Optional: why device_count() is 0, one line (NULL = not said). */
+    const char *(*unavailable_reason)(plinth_instance *inst);
+
+    /* Optional whole-program path (all three or none): `prepare` sees the
+     * final instruction list once, after every buffer exists, as `n`
+     * elements of `instruction_size` bytes (plinth_instruction_at); read
+     * only the fields that fit both that size and your sizeof. `execute`
+     * replays it. Views and attrs stay valid until `release`. */
     int32_t (*prepare)(plinth_device *dev, const plinth_instruction *code, uint32_t n,
-                       void **out_program);
+                       size_t instruction_size, void **out_program);
     int32_t (*execute)(plinth_device *dev, void *program);
     void (*release)(plinth_device *dev, void *program);
 
     /* Optional: wait until all submitted work is done (NULL = synchronous). */
     int32_t (*synchronize)(plinth_device *dev);
-
-    /* Optional: why device_count() is 0, one line (NULL = not said). */
-    const char *(*unavailable_reason)(void);
 } plinth_backend_api;
 
 /* ---------------------------------------------------------------- 5 ---- */
@@ -327,15 +496,13 @@ typedef struct plinth_backend_api {
 /*
  * The one exported symbol:
  *
- *   const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
- *                                                 const plinth_host *host);
+ *   const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version);
  *
- * Cheap, no side effects beyond remembering `host`. Returns NULL when the
- * plugin cannot serve `host_abi_version`; otherwise a table whose
- * abi_version is <= host_abi_version. `host` outlives the table.
+ * Cheap, no side effects: the host may load a plugin only to list it.
+ * Returns NULL when the plugin cannot serve `host_abi_version`; otherwise a
+ * table (static, const) whose abi_version is <= host_abi_version.
  */
-typedef const plinth_backend_api *(*plinth_plugin_entry_fn)(uint32_t host_abi_version,
-                                                            const plinth_host *host);
+typedef const plinth_backend_api *(*plinth_plugin_entry_fn)(uint32_t host_abi_version);
 
 #if defined(_WIN32)
 #define PLINTH_PLUGIN_EXPORT __declspec(dllexport)
@@ -349,15 +516,15 @@ typedef const plinth_backend_api *(*plinth_plugin_entry_fn)(uint32_t host_abi_ve
  * A well-behaved plugin. Each rule: what it asks, what happens if it is
  * broken, and whether the host checks it.
  *
- *  1. Export exactly `plinth_plugin_entry`, built with hidden visibility.
- *     Broken: the loader reports "entry symbol missing" naming the file.
- *     Checked: yes (dlsym).
+ *  1. Export exactly `plinth_plugin_entry`, built with hidden visibility,
+ *     from a file named plinth-<name>.so whose table says `name`.
+ *     Broken: the loader reports "entry symbol missing" (or the name
+ *     mismatch) naming the file. Checked: yes.
  *  2. Return NULL for an ABI version you cannot serve; never return a table
  *     whose abi_version exceeds the host's. Broken: the plugin is refused
  *     with both versions in the message. Checked: yes.
  *  3. Set struct_size = sizeof(plinth_backend_api) as compiled, and fill
- *     every mandatory slot (all but prepare/execute/release/synchronize/
- *     unavailable_reason). Broken: refused naming the missing slot.
+ *     every mandatory slot. Broken: refused naming the missing slot.
  *     Checked: yes.
  *  4. Allocator: every buffer's host address (when not NULL) is a multiple
  *     of PLINTH_ALIGNMENT and `size` >= the size asked for. Broken: the
@@ -374,8 +541,8 @@ typedef const plinth_backend_api *(*plinth_plugin_entry_fn)(uint32_t host_abi_ve
  *     hot path; setup belongs in device_open or prepare. Broken: slow.
  *     Checked: by benchmarks.
  *  8. Never print, exit or abort for anything a caller can cause: return a
- *     status and keep the message for `last_error`. Broken: the host cannot
- *     report the error or recover. Checked: no.
+ *     status and keep the message for instance_error / device_error.
+ *     Broken: the host cannot report the error or recover. Checked: no.
  *  9. Results agree with `ref` within the conformance thresholds for every
  *     case `supports` accepts. Checked: by conformance.
  * 10. Do not touch inputs (`in` views are read-only) except where an op's
@@ -385,13 +552,21 @@ typedef const plinth_backend_api *(*plinth_plugin_entry_fn)(uint32_t host_abi_ve
  *     those ops. Kernels of those ops must read an element before writing
  *     the same element, and must not assume out and in are disjoint.
  *     Checked: by conformance.
- * 11. device_open and device_info fail before a device exists to hold a
- *     message: `last_error(NULL)` returns the message of the last such
- *     failure (NULL or "" if none). Broken: the host reports the status
- *     without a reason. Checked: no.
- * 12. `host` (given to the entry) is process-wide and outlives the plugin;
- *     keep the pointer. Its log lines reach the context whose call is in
- *     progress, so log only from inside a call the host made.
+ * 11. Keep errors on the object that failed: instance_error for
+ *     device_info/device_open, device_error for everything on a device. No
+ *     global or thread-local error state is needed or wanted. Broken: the
+ *     host reports the status without a reason, or another context's
+ *     reason. Checked: no.
+ * 12. Log only through the instance's host, which routes each line to the
+ *     context that owns the instance (any thread may log).
+ *     Checked: no.
+ * 13. Report at most PLINTH_MAX_DEVICES devices, and return from every call.
+ *     Broken: refused (device count) naming the plugin. Checked: the count.
+ * 14. Allocate bookkeeping through host->malloc/realloc/free and handle a
+ *     NULL from them with PLINTH_ERR_NO_MEMORY, leaving no partial object
+ *     behind. Broken: allocation failures crash or leak instead of
+ *     reporting. Checked: by the allocation-failure tests of the shipped
+ *     plugins.
  */
 
 #ifdef __cplusplus

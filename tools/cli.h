@@ -78,6 +78,7 @@ int cli_run(cli_options *o, int argc, char **argv);         /* cli_model.c */
 int cli_logits(cli_options *o, int argc, char **argv);      /* cli_model.c */
 int cli_tokenize(cli_options *o, int argc, char **argv);    /* cli_model.c */
 int cli_bench(cli_options *o, int argc, char **argv);       /* cli_model.c */
+int cli_bench_ops(cli_options *o, int argc, char **argv);   /* cli_bench_ops.c */
 int cli_init_random(cli_options *o, int argc, char **argv); /* cli_model.c */
 /* `plinth plan MODEL` (flags already parsed): the model's programs' plans
  * (cli_model.c). */

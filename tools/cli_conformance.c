@@ -7,7 +7,7 @@
  * Sections: 1 usage and flags; 2 the progress line; 3 the command.
  */
 #include "cli.h"
-#include "conformance/conformance.h"
+#include "conformance.h"
 
 #include <getopt.h>
 #include <stdio.h>

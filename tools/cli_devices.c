@@ -42,7 +42,7 @@ int cli_devices(cli_options *o, int argc, char **argv)
     }
     uint32_t n = plinth_plugin_count(ctx), n_loaded = 0;
     for (uint32_t i = 0; i < n; i++) {
-        plinth_plugin_report r;
+        plinth_plugin_report r = {.struct_size = sizeof r};
         if (plinth_plugin_query(ctx, i, &r) != PLINTH_OK || !r.loaded)
             continue;
         n_loaded++;
@@ -66,7 +66,7 @@ int cli_devices(cli_options *o, int argc, char **argv)
     }
     int refused = 0;
     for (uint32_t i = 0; i < n; i++) {
-        plinth_plugin_report r;
+        plinth_plugin_report r = {.struct_size = sizeof r};
         if (plinth_plugin_query(ctx, i, &r) != PLINTH_OK || r.loaded)
             continue;
         if (!refused++)

@@ -13,7 +13,7 @@
  */
 #include "cli.h"
 #include "gemma3.h"
-#include "st_io.h"
+#include "st_writer.h"
 
 #include <cJSON.h>
 
@@ -200,7 +200,7 @@ static int write_weights(const char *path, const gemma3_config *c, int32_t dtype
             const void *data = buf;
             if (dtype == PLINTH_BF16) {
                 for (size_t j = 0; j < k; j++)
-                    half[j] = st_f32_to_bf16(buf[j]);
+                    half[j] = plinth_f32_to_bf16(buf[j]);
                 data = half;
             }
             if (st_writer_data(w, data, k * plinth_dtype_size((plinth_dtype)dtype), err,

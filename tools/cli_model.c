@@ -537,6 +537,8 @@ static int bench_runs(session *s, uint32_t P, uint32_t D, uint32_t repeats, benc
     if (!rc) {
         r->prefill_ms = median(pm, repeats);
         r->decode_ms = median(dm, repeats);
+        r->prefill_plan.struct_size = sizeof r->prefill_plan;
+        r->decode_plan.struct_size = sizeof r->decode_plan;
         plinth_program_plan_stats(gemma3_prefill_program(s->m), &r->prefill_plan);
         if (gemma3_decode_program(s->m))
             plinth_program_plan_stats(gemma3_decode_program(s->m), &r->decode_plan);
@@ -691,18 +693,16 @@ int cli_model_plan(cli_options *o, const char *model_dir)
     session s;
     int rc = session_open(o, model_dir, go, &s);
     if (!rc && o->json) {
-        char *pj = NULL, *dj = NULL;
+        const char *pj = NULL, *dj = NULL;
         plinth_program *dec = gemma3_decode_program(s.m);
         if (plinth_program_plan_json(gemma3_prefill_program(s.m), &pj) != PLINTH_OK ||
             (dec && plinth_program_plan_json(dec, &dj) != PLINTH_OK))
             rc = cli_fail(s.ctx, "plan");
         else
             printf("{\"prefill\": %s, \"decode\": %s}\n", pj, dj ? dj : "null");
-        plinth_free(pj);
-        plinth_free(dj);
     } else if (!rc) {
         const gemma3_config *c = gemma3_get_config(s.m);
-        plinth_plan_stats ps, ds;
+        plinth_plan_stats ps = {.struct_size = sizeof ps}, ds = {.struct_size = sizeof ds};
         char p[32], st[32];
         plinth_program_plan_stats(gemma3_prefill_program(s.m), &ps);
         printf("%s: gemma3_text, %d layers, hidden %d, vocab %d, %s weights, context %d\n",

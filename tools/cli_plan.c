@@ -97,15 +97,13 @@ int cli_plan(cli_options *o, int argc, char **argv)
         if (plinth_model_load_empty(d.model) != PLINTH_OK) {
             rc = cli_fail(d.ctx, "load");
         } else if (o->json) {
-            char *json = NULL;
-            if (plinth_program_plan_json(d.prog, &json) != PLINTH_OK) {
+            const char *json = NULL;
+            if (plinth_program_plan_json(d.prog, &json) != PLINTH_OK)
                 rc = cli_fail(d.ctx, "plan");
-            } else {
+            else
                 printf("%s\n", json);
-                plinth_free(json);
-            }
         } else {
-            plinth_plan_stats s;
+            plinth_plan_stats s = {.struct_size = sizeof s};
             plinth_program_plan_stats(d.prog, &s);
             print_plan(&demo_default, &s, compile_ms);
         }
@@ -219,7 +217,7 @@ int cli_demo(cli_options *o, int argc, char **argv)
             sum += y[i];
             sq += (double)y[i] * y[i];
         }
-        plinth_plan_stats st;
+        plinth_plan_stats st = {.struct_size = sizeof st};
         plinth_program_plan_stats(d.prog, &st);
         char a[32];
         printf("demo block on backend '%s': %lld tokens x %lld hidden\n",

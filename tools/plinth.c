@@ -22,6 +22,7 @@ static const char usage[] =
     "  logits MODEL --tokens 2,17,9 --out FILE   raw f32 [n_tokens][vocab]\n"
     "  tokenize MODEL -p TEXT   token ids, comma-separated\n"
     "  bench MODEL              prefill and decode tokens/s, memory\n"
+    "  bench-ops                single matmuls of the 270M shapes, against this machine\n"
     "  init-random DIR --like 270m|tiny|CONFIG.json   a random-weight Gemma 3\n"
     "  conformance              every backend and device against ref\n"
     "\n"
@@ -36,8 +37,9 @@ static const char usage[] =
     "  -h, --help               this text (COMMAND --help: the command's own)\n"
     "  -V, --version            print the version\n"
     "\n"
-    "Plugins are searched in --plugin-dir, $PLINTH_PLUGIN_PATH, the install\n"
-    "libdir and the build tree, in that order.\n";
+    "Plugins are searched in --plugin-dir, $PLINTH_PLUGIN_PATH, then the plinth/\n"
+    "folder beside libplinth (<libdir>/plinth when installed; the build tree's\n"
+    "plugins when run from the build tree), in that order.\n";
 
 static void log_to_stderr(void *user, int level, const char *message)
 {
@@ -152,7 +154,7 @@ static const struct {
 } commands[] = {
     {"devices", cli_devices},   {"plan", cli_plan},     {"demo", cli_demo},
     {"run", cli_run},           {"logits", cli_logits}, {"tokenize", cli_tokenize},
-    {"bench", cli_bench},       {"init-random", cli_init_random},
+    {"bench", cli_bench},       {"bench-ops", cli_bench_ops},       {"init-random", cli_init_random},
     {"conformance", cli_conformance},
 };
 

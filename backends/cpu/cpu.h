@@ -9,7 +9,8 @@
  *
  * Sections:
  *   1. the device object (prefixed by ref's, so ref_fail and the fallback
- *      kernels can take it) and ISA levels
+ *      kernels can take it) and ISA levels; the instance is ref's
+ *      (ref_views.c: host services and the instance slots)
  *   2. the thread pool                            (cpu_pool.c)
  *   3. ISA detection                               (cpu_isa.c)
  *   4. fast kernels: each returns true when it ran the case, false when the
@@ -71,10 +72,10 @@ static inline cpu_device *cpu_dev(plinth_device *d)
     return (cpu_device *)d;
 }
 
-/* Element size in bytes of a dtype (0 when unknown). */
-static inline size_t cpu_esize(int32_t dt)
+/* The instance the device was opened from: its host's log and allocator. */
+static inline plinth_instance *cpu_inst(cpu_device *d)
 {
-    return dt == PLINTH_F32 || dt == PLINTH_I32 ? 4 : dt == PLINTH_F16 || dt == PLINTH_BF16 ? 2 : 0;
+    return d->base.inst;
 }
 
 static inline float cpu_bf16_to_f32(uint16_t h)
@@ -94,7 +95,10 @@ float cpu_load_f(const uint8_t *row, int32_t dt, int64_t i);
  * inline. Not reentrant: one parallel region at a time per pool. */
 typedef void (*cpu_task_fn)(void *ctx, int64_t task, uint32_t thread);
 
-int32_t cpu_pool_create(uint32_t n_threads, cpu_pool **out);
+/* The pool's bookkeeping comes from `inst`'s allocator. Fails only with
+ * PLINTH_ERR_NO_MEMORY, and then leaves nothing behind (no thread, no
+ * block); a thread the system refuses to start just means fewer threads. */
+int32_t cpu_pool_create(plinth_instance *inst, uint32_t n_threads, cpu_pool **out);
 void cpu_pool_destroy(cpu_pool *pool);
 void cpu_parallel(cpu_device *dev, int64_t n_tasks, cpu_task_fn fn, void *ctx);
 /* The same, but the tasks are cut into one contiguous block per thread
@@ -160,17 +164,16 @@ int32_t cpu_run_op(cpu_device *dev, uint32_t op, const plinth_view *out,
 /* ---------------------------------------------------------------- 5 ---- */
 
 int32_t cpu_prepare(plinth_device *dev, const plinth_instruction *code, uint32_t n,
-                    void **out_program);
+                    size_t instruction_size, void **out_program);
 int32_t cpu_execute(plinth_device *dev, void *program);
 void cpu_release(plinth_device *dev, void *program);
 
-/* Host services, remembered by the entry point (cpu_plugin.c). */
-extern const plinth_host *cpu_host;
-void *cpu_malloc(size_t size);
-void cpu_free(void *p);
-/* Grows *p (64-byte aligned, *have floats, freed with free()) to hold at
- * least `want` floats; the old contents are not kept. False: out of
- * memory (then *p is NULL). Kernel scratch, sized outside the hot path. */
-bool cpu_grow_floats(float **p, size_t *have, size_t want);
+/* Kernel scratch (cpu_matmul.c), from the device's host allocator: grows
+ * *p (64-byte aligned, *have floats, freed with cpu_free_floats) to hold at
+ * least `want` floats; the old contents are not kept. False: out of memory
+ * (then *p is NULL and *have 0; the caller falls back to ref). Sized
+ * outside the hot path. */
+bool cpu_grow_floats(cpu_device *dev, float **p, size_t *have, size_t want);
+void cpu_free_floats(cpu_device *dev, float *p);
 
 #endif /* PLINTH_CPU_H */

@@ -147,7 +147,7 @@ bool cpu_rope_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x
 #if defined(__x86_64__)
 CPU_AVX512 static float cpu_dot_avx512(const float *q, const uint8_t *k, int32_t kdt, int64_t d)
 {
-    const size_t es = cpu_esize(kdt);
+    const size_t es = plinth_dtype_bytes(kdt);
     __m512 s0 = _mm512_setzero_ps(), s1 = s0;
     int64_t i = 0;
     for (; i + 32 <= d; i += 32) {
@@ -164,7 +164,7 @@ CPU_AVX512 static float cpu_dot_avx512(const float *q, const uint8_t *k, int32_t
 CPU_AVX512 static void cpu_axpy_avx512(float *acc, float c, float p, const uint8_t *v, int32_t vdt,
                                 int64_t d)
 {
-    const size_t es = cpu_esize(vdt);
+    const size_t es = plinth_dtype_bytes(vdt);
     const __m512 cv = _mm512_set1_ps(c), pv = _mm512_set1_ps(p);
     for (int64_t i = 0; i < d; i += 16) {
         const int n = d - i >= 16 ? 16 : (int)(d - i);
@@ -437,7 +437,7 @@ static bool flash_attention(cpu_device *dev, const plinth_view *out, const plint
     j.nk_pad = (j.nk + 31) / 32 * 32;
     j.ntiles = (T * group + CPU_MR - 1) / CPU_MR;
     const size_t kp = (size_t)j.nk_pad * (size_t)d, vp = (size_t)((dv + 31) / 32) * j.nk_pad * 32;
-    if (!cpu_grow_floats(&dev->attn_pack, &dev->attn_pack_size, kp + vp + 16))
+    if (!cpu_grow_floats(dev, &dev->attn_pack, &dev->attn_pack_size, kp + vp + 16))
         return false;
     j.kp = dev->attn_pack;
     j.vp = dev->attn_pack + kp;
@@ -458,8 +458,8 @@ bool cpu_attention_fast(cpu_device *dev, const plinth_view *out, const plinth_vi
 {
     const plinth_view *q = &in[0], *k = &in[1], *v = &in[2];
     if (q->dtype != PLINTH_F32 || out->dtype != PLINTH_F32 || q->stride[3] != 4 ||
-        out->stride[3] != 4 || k->stride[3] != (int64_t)cpu_esize(k->dtype) ||
-        v->stride[3] != (int64_t)cpu_esize(v->dtype) || k->shape[2] == 0)
+        out->stride[3] != 4 || k->stride[3] != (int64_t)plinth_dtype_bytes(k->dtype) ||
+        v->stride[3] != (int64_t)plinth_dtype_bytes(v->dtype) || k->shape[2] == 0)
         return false;
     int32_t kv_len;
     memcpy(&kv_len, in[4].data, 4);

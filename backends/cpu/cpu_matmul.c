@@ -30,29 +30,56 @@
 #define GEMM_MIN_M 10
 static int64_t gemm_min_m(void)
 {
-    static int64_t v = -1;
-    if (v < 0) {
+    /* Read once. Atomic because devices of other instances may run on other
+     * threads and get here first (all of them store the same value). */
+    static _Atomic int64_t v = -1;
+    int64_t m = atomic_load_explicit(&v, memory_order_relaxed);
+    if (m < 0) {
         const char *e = getenv("PLINTH_CPU_GEMM_MIN_M");
-        v = e && atoll(e) > 0 ? atoll(e) : GEMM_MIN_M;
+        m = e && atoll(e) > 0 ? atoll(e) : GEMM_MIN_M;
+        atomic_store_explicit(&v, m, memory_order_relaxed);
     }
-    return v;
+    return m;
 }
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-bool cpu_grow_floats(float **p, size_t *have, size_t want)
+/* Scratch is bookkeeping, so it comes from the host's allocator (rule 14),
+ * which promises only the alignment of a standard type: allocate 64 bytes
+ * more plus room for the block's own address, align up, and keep that
+ * address just below the aligned pointer for cpu_free_floats. */
+#define SCRATCH_ALIGN 64u
+
+static float *aligned_floats(cpu_device *dev, size_t n)
+{
+    /* One spare vector at the end: SIMD tails may over-read (never write). */
+    if (n > (SIZE_MAX - 2 * SCRATCH_ALIGN - sizeof(void *)) / sizeof(float))
+        return NULL;
+    const size_t bytes = n * sizeof(float) + SCRATCH_ALIGN;
+    char *raw = ref_malloc(cpu_inst(dev), bytes + SCRATCH_ALIGN + sizeof(void *));
+    if (!raw)
+        return NULL;
+    uintptr_t at = ((uintptr_t)raw + sizeof(void *) + SCRATCH_ALIGN - 1) &
+                   ~(uintptr_t)(SCRATCH_ALIGN - 1);
+    void **slot = (void **)at - 1;
+    *slot = raw;
+    return (float *)at;
+}
+
+void cpu_free_floats(cpu_device *dev, float *p)
+{
+    if (p)
+        ref_free(cpu_inst(dev), ((void **)(void *)p)[-1]);
+}
+
+bool cpu_grow_floats(cpu_device *dev, float **p, size_t *have, size_t want)
 {
     if (*p && *have >= want)
         return true;
-    free(*p);
-    *p = NULL;
-    *have = 0;
-    void *q = NULL;
-    if (posix_memalign(&q, 64, want * sizeof(float) + 64) != 0)
-        return false;
-    *p = q;
-    *have = want;
-    return true;
+    cpu_free_floats(dev, *p);
+    *p = aligned_floats(dev, want);
+    *have = *p ? want : 0;
+    return *p != NULL;
 }
 
 /* The GEMM packs a block of B panels per task, as many 32-column panels
@@ -72,13 +99,18 @@ static bool gemm_scratch(cpu_device *dev, int64_t m, int64_t k)
 {
     const size_t panel = (size_t)k * CPU_NR * (size_t)gemm_max_panels(k);
     const size_t apack = (size_t)((m + CPU_MR - 1) / CPU_MR) * CPU_MR * (size_t)k;
-    if (!cpu_grow_floats(&dev->apack, &dev->apack_size, apack))
+    if (!cpu_grow_floats(dev, &dev->apack, &dev->apack_size, apack))
         return false;
     if (dev->scratch_size < panel) {
+        /* A failure part way leaves a panel NULL: scratch_size 0 then says
+         * that no panel can be trusted, and the next call regrows them all
+         * (each old block is freed first, so nothing leaks). */
         for (uint32_t t = 0; t < dev->n_threads; t++) {
             size_t have = dev->scratch_size;
-            if (!cpu_grow_floats(&dev->scratch[t], &have, panel))
+            if (!cpu_grow_floats(dev, &dev->scratch[t], &have, panel)) {
+                dev->scratch_size = 0;
                 return false;
+            }
         }
         dev->scratch_size = panel;
     }
@@ -89,7 +121,7 @@ static bool gemm_scratch(cpu_device *dev, int64_t m, int64_t k)
 
 static void gemv_portable(const mm_problem *p, int64_t n0, int64_t n1)
 {
-    const size_t es = cpu_esize(p->wdt);
+    const size_t es = plinth_dtype_bytes(p->wdt);
     for (int64_t i = 0; i < p->m; i++) {
         const float *x = (const float *)(p->a + i * p->lda);
         float *o = (float *)(p->out + i * p->ldo);
@@ -162,7 +194,7 @@ static void gemv(cpu_device *dev, const mm_problem *p)
      * 25.5 to 28.7 GB/s in a model of them (tasks from one shared
      * counter: each thread's rows were scattered and every task began
      * with rows no prefetch had asked for). */
-    const int64_t row_bytes = p->k * (int64_t)cpu_esize(p->wdt) * (p->m > 0 ? p->m : 1);
+    const int64_t row_bytes = p->k * (int64_t)plinth_dtype_bytes(p->wdt) * (p->m > 0 ? p->m : 1);
     int64_t rows = (p->n + 16 * dev->n_threads - 1) / (16 * dev->n_threads);
     const int64_t min_rows = (32768 + row_bytes - 1) / (row_bytes ? row_bytes : 1);
     if (rows < min_rows)
@@ -251,7 +283,7 @@ bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view 
                      const plinth_view *b, bool tb)
 {
     if (out->dtype != PLINTH_F32 || a->dtype != PLINTH_F32 || out->stride[3] != 4 ||
-        a->stride[3] != 4 || b->stride[tb ? 3 : 3] != (int64_t)cpu_esize(b->dtype))
+        a->stride[3] != 4 || b->stride[tb ? 3 : 3] != (int64_t)plinth_dtype_bytes(b->dtype))
         return false;
     if (b->dtype != PLINTH_F32 && b->dtype != PLINTH_BF16 && b->dtype != PLINTH_F16)
         return false;

@@ -55,10 +55,14 @@ CPU_AVX512 static inline __mmask16 tail16(int64_t n)
  * prefetching off (benchmarks). */
 static int64_t gemv_pf_near(int32_t wdt)
 {
-    static int64_t pf = -2; /* -2: not read yet; -1: not set */
+    /* Atomic: devices of other instances may read it first on other
+     * threads (all store the same value). */
+    static _Atomic int64_t cached = -2; /* -2: not read yet; -1: not set */
+    int64_t pf = atomic_load_explicit(&cached, memory_order_relaxed);
     if (pf == -2) {
         const char *e = getenv("PLINTH_CPU_GEMV_PF");
         pf = e && atoll(e) >= 0 ? atoll(e) : -1;
+        atomic_store_explicit(&cached, pf, memory_order_relaxed);
     }
     return pf >= 0 ? pf : wdt == PLINTH_BF16 ? 10 : 8;
 }
@@ -73,10 +77,12 @@ static int64_t gemv_pf_near(int32_t wdt)
  * PLINTH_CPU_GEMV_PF2=N overrides, 0 turns it off. */
 static int64_t gemv_pf_far_f32(void)
 {
-    static int64_t far = -1;
+    static _Atomic int64_t cached = -1; /* atomic: as gemv_pf_near's */
+    int64_t far = atomic_load_explicit(&cached, memory_order_relaxed);
     if (far < 0) {
         const char *e = getenv("PLINTH_CPU_GEMV_PF2");
         far = e && atoll(e) >= 0 ? atoll(e) : 24;
+        atomic_store_explicit(&cached, far, memory_order_relaxed);
     }
     return far;
 }
@@ -254,7 +260,7 @@ CPU_AVX512 void cpu_gemv_avx512(const mm_problem *p, int64_t n0, int64_t n1, int
 
 CPU_AVX2 void cpu_gemv_avx2(const mm_problem *p, int64_t n0, int64_t n1)
 {
-    const size_t es = cpu_esize(p->wdt);
+    const size_t es = plinth_dtype_bytes(p->wdt);
     const int32_t dt = p->wdt;
     for (int64_t n = n0; n < n1; n += 4) {
         const int nr = n1 - n >= 4 ? 4 : (int)(n1 - n);
@@ -332,7 +338,7 @@ CPU_AVX512 void cpu_pack_a_avx512(const mm_problem *p, int64_t blk, float *dst)
 /* Columns n0 .. n0+32 of w as dst[k][32] f32; columns past n are zero. */
 CPU_AVX512 void cpu_pack_b_avx512(const mm_problem *p, int64_t n0, float *dst)
 {
-    const size_t es = cpu_esize(p->wdt);
+    const size_t es = plinth_dtype_bytes(p->wdt);
     if (!p->tb) {
         const int64_t nv = p->n - n0;
         for (int64_t kk = 0; kk < p->k; kk++) {

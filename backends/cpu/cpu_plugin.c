@@ -2,13 +2,12 @@
  * cpu_plugin.c — the cpu backend's face to the host.
  *
  * Sections:
- *   1. host services and the device-less error (rule 11)
+ *   1. instances: ref's (ref_views.c), and why there is nothing else here
  *   2. devices: one CPU device; options isa=, threads=; the ISA level
  *   3. buffers: 256-aligned host memory (large ones mmap'd, huge pages)
  *   4. supports and the kernel table: ref's validation, then cpu_run_op
  *   5. the table and the entry point (the only exported symbol)
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,46 +18,10 @@
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-#define HAS_FIELD(s, type, field) \
-    ((s)->struct_size >= offsetof(type, field) + sizeof((s)->field))
-
-const plinth_host *cpu_host;
-static _Thread_local char g_error[256];
-
-static bool host_alloc_ok(void)
-{
-    return cpu_host && HAS_FIELD(cpu_host, plinth_host, free) && cpu_host->malloc &&
-           cpu_host->free;
-}
-
-void *cpu_malloc(size_t size)
-{
-    return host_alloc_ok() ? cpu_host->malloc(cpu_host->user, size) : malloc(size);
-}
-
-void cpu_free(void *p)
-{
-    if (!p)
-        return;
-    if (host_alloc_ok())
-        cpu_host->free(cpu_host->user, p);
-    else
-        free(p);
-}
-
-static void host_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void host_log(int level, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (level == PLINTH_LOG_ERROR)
-        snprintf(g_error, sizeof g_error, "%s", msg);
-    if (cpu_host && HAS_FIELD(cpu_host, plinth_host, log) && cpu_host->log)
-        cpu_host->log(cpu_host->user, level, msg);
-}
+/* The instance is ref's (host pointer and the message of the last failed
+ * device_info/device_open): the cpu backend has nothing to add, since the
+ * ISA is detected per device and the thread pool belongs to the device.
+ * Nothing is process-wide or thread-local; rule 11. */
 
 /* ---------------------------------------------------------------- 2 ---- */
 
@@ -88,48 +51,47 @@ static uint32_t default_threads(void)
     return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (uint32_t)n;
 }
 
-static uint32_t cpu_device_count(void)
+static uint32_t cpu_device_count(plinth_instance *inst)
 {
+    (void)inst;
     return 1;
 }
 
-static int32_t cpu_device_info(uint32_t index, plinth_device_info *out)
+static int32_t cpu_device_info(plinth_instance *inst, uint32_t index, plinth_device_info *out)
 {
-    if (!out || index != 0) {
-        host_log(PLINTH_LOG_ERROR, "cpu: no such device (cpu has one device)");
-        return PLINTH_ERR_INVALID;
-    }
+    if (!out || index != 0)
+        return ref_inst_fail(inst, PLINTH_ERR_INVALID, "cpu: no device %u (cpu has one device)",
+                             index);
     bool bf16;
     int isa = detected_isa(&bf16);
-    if (HAS_FIELD(out, plinth_device_info, name))
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, name))
         snprintf(out->name, sizeof out->name, "cpu");
-    if (HAS_FIELD(out, plinth_device_info, description))
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, description))
         snprintf(out->description, sizeof out->description,
                  "plinth cpu backend: SIMD kernels, f32 accumulation, thread pool");
-    if (HAS_FIELD(out, plinth_device_info, type))
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, type))
         out->type = PLINTH_DEVICE_CPU;
-    if (HAS_FIELD(out, plinth_device_info, memory_bytes)) {
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, memory_bytes)) {
         long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
         out->memory_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
     }
-    if (HAS_FIELD(out, plinth_device_info, features))
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, features))
         snprintf(out->features, sizeof out->features, "isa=%s%s threads=%u blas=none",
                  cpu_isa_name(isa), bf16 ? " avx512_bf16" : "", default_threads());
     return PLINTH_OK;
 }
 
 /* "isa=avx2,threads=1": unknown keys and bad values are errors, so a typo
- * is not silently a default. */
+ * is not silently a default. The device does not exist yet for the host:
+ * messages go to the instance. */
 static int32_t parse_config(cpu_device *d, const char *cfg)
 {
     while (cfg && *cfg) {
         const char *end = strchr(cfg, ',');
         size_t len = end ? (size_t)(end - cfg) : strlen(cfg);
         char kv[64];
-        if (len >= sizeof kv) {
-            host_log(PLINTH_LOG_ERROR, "cpu: config entry too long");
-            return PLINTH_ERR_INVALID;
-        }
+        if (len >= sizeof kv)
+            return ref_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID, "cpu: config entry too long");
         memcpy(kv, cfg, len);
         kv[len] = 0;
         char *eq = strchr(kv, '=');
@@ -140,37 +102,31 @@ static int32_t parse_config(cpu_device *d, const char *cfg)
             int want = !strcmp(val, "scalar") ? CPU_ISA_SCALAR
                        : !strcmp(val, "avx2") ? CPU_ISA_AVX2
                        : !strcmp(val, "avx512") ? CPU_ISA_AVX512 : -1;
-            if (want < 0) {
-                host_log(PLINTH_LOG_ERROR, "cpu: isa=%s: expected scalar, avx2 or avx512", val);
-                return PLINTH_ERR_INVALID;
-            }
-            if (want > d->isa) {
-                /* refused, not lowered: a test of avx512 must not pass on avx2 */
-                host_log(PLINTH_LOG_ERROR, "cpu: isa=%s is not available here (highest: %s)",
-                         val, cpu_isa_name(d->isa));
-                return PLINTH_ERR_UNSUPPORTED;
-            }
+            if (want < 0)
+                return ref_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
+                                     "cpu: isa=%s: expected scalar, avx2 or avx512", val);
+            if (want > d->isa) /* refused, not lowered: a test of avx512 must not pass on avx2 */
+                return ref_inst_fail(cpu_inst(d), PLINTH_ERR_UNSUPPORTED,
+                                     "cpu: isa=%s is not available here (highest: %s)", val,
+                                     cpu_isa_name(d->isa));
             d->isa = want;
         } else if (!strcmp(kv, "threads")) {
             char *e;
             long n = strtol(val, &e, 10);
-            if (*val == 0 || *e || n < 1 || n > MAX_THREADS) {
-                host_log(PLINTH_LOG_ERROR, "cpu: threads=%s: expected 1..%d", val, MAX_THREADS);
-                return PLINTH_ERR_INVALID;
-            }
+            if (*val == 0 || *e || n < 1 || n > MAX_THREADS)
+                return ref_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
+                                     "cpu: threads=%s: expected 1..%d", val, MAX_THREADS);
             d->n_threads = (uint32_t)n;
         } else if (!strcmp(kv, "bf16_compute")) {
             /* prefill matmuls with bf16 weights through vdpbf16ps: the
              * activations are rounded to bf16 (inexact; default off) */
-            if (strcmp(val, "0") && strcmp(val, "1")) {
-                host_log(PLINTH_LOG_ERROR, "cpu: bf16_compute=%s: expected 0 or 1", val);
-                return PLINTH_ERR_INVALID;
-            }
+            if (strcmp(val, "0") && strcmp(val, "1"))
+                return ref_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
+                                     "cpu: bf16_compute=%s: expected 0 or 1", val);
             d->bf16_compute = val[0] == '1';
         } else if (kv[0]) {
-            host_log(PLINTH_LOG_ERROR, "cpu: unknown config key '%s' (isa, threads, bf16_compute)",
-                     kv);
-            return PLINTH_ERR_INVALID;
+            return ref_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
+                                 "cpu: unknown config key '%s' (isa, threads, bf16_compute)", kv);
         }
         cfg = end ? end + 1 : NULL;
     }
@@ -179,41 +135,43 @@ static int32_t parse_config(cpu_device *d, const char *cfg)
 
 static void cpu_device_close(plinth_device *pd);
 
-static int32_t cpu_device_open(uint32_t index, const plinth_device_options *opts,
-                               plinth_device **out)
+static int32_t cpu_device_open(plinth_instance *inst, uint32_t index,
+                               const plinth_device_options *opts, plinth_device **out)
 {
     if (!out)
-        return PLINTH_ERR_INVALID;
+        return ref_inst_fail(inst, PLINTH_ERR_INVALID, "cpu: device_open: NULL out");
     *out = NULL;
-    if (index != 0) {
-        host_log(PLINTH_LOG_ERROR, "cpu: device index out of range (cpu has one device)");
-        return PLINTH_ERR_INVALID;
-    }
-    cpu_device *d = cpu_malloc(sizeof *d);
-    if (!d) {
-        host_log(PLINTH_LOG_ERROR, "cpu: out of memory opening the device");
-        return PLINTH_ERR_NO_MEMORY;
-    }
+    if (index != 0)
+        return ref_inst_fail(inst, PLINTH_ERR_INVALID,
+                             "cpu: device index %u out of range (cpu has one device)", index);
+    cpu_device *d = ref_malloc(inst, sizeof *d);
+    if (!d)
+        return ref_inst_fail(inst, PLINTH_ERR_NO_MEMORY, "cpu: out of memory opening the device");
+    /* Zeroed first: cpu_device_close frees exactly the parts that exist, so
+     * every failure below is one call to it. */
     memset(d, 0, sizeof *d);
+    d->base.inst = inst;
     d->isa = detected_isa(&d->has_bf16);
     d->n_threads = default_threads();
-    if (opts && HAS_FIELD(opts, plinth_device_options, n_threads) && opts->n_threads)
+    if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, n_threads) && opts->n_threads)
         d->n_threads = opts->n_threads > MAX_THREADS ? MAX_THREADS : opts->n_threads;
     int32_t st = PLINTH_OK;
-    if (opts && HAS_FIELD(opts, plinth_device_options, config))
+    if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, config))
         st = parse_config(d, opts->config);
     d->has_bf16 = d->has_bf16 && d->isa == CPU_ISA_AVX512;
     d->bf16_compute = d->bf16_compute && d->has_bf16; /* asked for, and there */
     if (st == PLINTH_OK) {
-        st = cpu_pool_create(d->n_threads, &d->pool);
+        st = cpu_pool_create(inst, d->n_threads, &d->pool);
         if (st != PLINTH_OK)
-            host_log(PLINTH_LOG_ERROR, "cpu: cannot create the thread pool");
+            ref_inst_fail(inst, st, "cpu: out of memory creating the thread pool (%u threads)",
+                          d->n_threads);
     }
     if (st != PLINTH_OK) {
         cpu_device_close(&d->base);
         return st;
     }
-    host_log(PLINTH_LOG_DEBUG, "cpu: isa=%s threads=%u", cpu_isa_name(d->isa), d->n_threads);
+    ref_log(inst, PLINTH_LOG_DEBUG, "cpu: isa=%s threads=%u", cpu_isa_name(d->isa),
+            cpu_pool_threads(d));
     *out = &d->base;
     return PLINTH_OK;
 }
@@ -225,15 +183,10 @@ static void cpu_device_close(plinth_device *pd)
     cpu_device *d = cpu_dev(pd);
     cpu_pool_destroy(d->pool);
     for (int i = 0; i < MAX_THREADS; i++)
-        free(d->scratch[i]);
-    free(d->apack);
-    free(d->attn_pack);
-    cpu_free(d);
-}
-
-static const char *cpu_last_error(plinth_device *dev)
-{
-    return dev ? dev->error : g_error;
+        cpu_free_floats(d, d->scratch[i]);
+    cpu_free_floats(d, d->apack);
+    cpu_free_floats(d, d->attn_pack);
+    ref_free(cpu_inst(d), d);
 }
 
 /* ---------------------------------------------------------------- 3 ---- */
@@ -322,11 +275,14 @@ static const plinth_backend_api api = {
     .name = "cpu",
     .version = "0.1.0",
     .description = "cpu backend: AVX-512/AVX2/scalar kernels, bf16 weights, thread pool",
+    .instance_create = ref_instance_create,
+    .instance_destroy = ref_instance_destroy,
+    .instance_error = ref_instance_error,
     .device_count = cpu_device_count,
     .device_info = cpu_device_info,
     .device_open = cpu_device_open,
     .device_close = cpu_device_close,
-    .last_error = cpu_last_error,
+    .device_error = ref_device_error,
     .buffer_alloc = cpu_buffer_alloc,
     .buffer_free = cpu_buffer_free,
     .upload = ref_host_upload,
@@ -334,21 +290,20 @@ static const plinth_backend_api api = {
     .supports = ref_supports,
     .op_count = PLINTH_OP_COUNT,
     .kernels = kernels,
+    .unavailable_reason = NULL, /* the one device is always there */
     .prepare = cpu_prepare,
     .execute = cpu_execute,
     .release = cpu_release,
     .synchronize = NULL, /* every call completes before it returns */
-    .unavailable_reason = NULL,
 };
 
-PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
-                                                                   const plinth_host *host);
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version);
 
-PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
-                                                                   const plinth_host *host)
+/* Cheap and without side effects (no CPU detection, no threads): the host
+ * may load the plugin only to list it. */
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version)
 {
     if (host_abi_version < PLINTH_ABI_VERSION)
         return NULL;
-    cpu_host = host;
     return &api;
 }

@@ -24,7 +24,6 @@
  */
 #include <pthread.h>
 #include <sched.h>
-#include <stdlib.h>
 #include <time.h>
 
 #include "cpu.h"
@@ -49,9 +48,18 @@ typedef struct pool_block {
     int64_t end;
 } pool_block;
 
+typedef struct worker_arg {
+    cpu_pool *pool;
+    uint32_t id;
+} worker_arg;
+
 struct cpu_pool {
+    plinth_instance *inst; /* whose allocator made every block below     */
     uint32_t n_threads; /* including the caller's */
-    pthread_t *threads;
+    uint32_t started;   /* worker threads running: the ones to join     */
+    pthread_t *threads; /* [n_threads - 1]                              */
+    worker_arg *args;   /* [n_threads - 1], one per worker, owned here  */
+    bool sync_ready;    /* mu and cv initialised                        */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     _Atomic uint64_t gen;      /* bumped once per job                     */
@@ -69,11 +77,6 @@ struct cpu_pool {
     void *blocks_mem;
     uint32_t serial_left;      /* caller only: run this many jobs inline  */
 };
-
-typedef struct worker_arg {
-    cpu_pool *pool;
-    uint32_t id;
-} worker_arg;
 
 static int64_t now_ns(void)
 {
@@ -118,7 +121,6 @@ static void *worker_main(void *arg)
 {
     cpu_pool *p = ((worker_arg *)arg)->pool;
     const uint32_t id = ((worker_arg *)arg)->id;
-    free(arg);
     uint64_t seen = 0; /* the generation at creation: a job published before
                           this thread first runs must not be missed */
     for (;;) {
@@ -157,63 +159,92 @@ static void *worker_main(void *arg)
     }
 }
 
-int32_t cpu_pool_create(uint32_t n_threads, cpu_pool **out)
+/* Frees exactly what exists: joins the `started` workers (not n_threads - 1:
+ * a pool that failed part way has fewer), then the blocks that were
+ * allocated, the sync objects if they were made. Serves a failed create
+ * and cpu_pool_destroy alike. */
+static void pool_teardown(cpu_pool *p)
+{
+    if (p->started > 0) {
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->stop, true);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        for (uint32_t i = 0; i < p->started; i++)
+            pthread_join(p->threads[i], NULL);
+    }
+    if (p->sync_ready) {
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+    }
+    ref_free(p->inst, p->threads);
+    ref_free(p->inst, p->args);
+    ref_free(p->inst, p->blocks_mem);
+    ref_free(p->inst, p);
+}
+
+/* mu and cv, or neither. */
+static bool init_sync(cpu_pool *p)
+{
+    if (pthread_mutex_init(&p->mu, NULL) != 0)
+        return false;
+    if (pthread_cond_init(&p->cv, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        return false;
+    }
+    p->sync_ready = true;
+    return true;
+}
+
+/* Every block the pool needs, before any thread starts: a worker must never
+ * meet a half-built pool, and a failure must not have threads to stop. */
+static bool alloc_blocks(cpu_pool *p)
+{
+    const uint32_t workers = p->n_threads - 1;
+    p->threads = ref_malloc(p->inst, sizeof(pthread_t) * (workers ? workers : 1));
+    p->args = ref_malloc(p->inst, sizeof(worker_arg) * (workers ? workers : 1));
+    p->blocks_mem = ref_malloc(p->inst, sizeof(pool_block) * p->n_threads + 64);
+    if (p->blocks_mem)
+        p->blocks = (pool_block *)(((uintptr_t)p->blocks_mem + 63) & ~(uintptr_t)63);
+    return p->threads && p->args && p->blocks_mem;
+}
+
+int32_t cpu_pool_create(plinth_instance *inst, uint32_t n_threads, cpu_pool **out)
 {
     *out = NULL;
-    cpu_pool *p = cpu_malloc(sizeof *p);
+    if (n_threads < 1)
+        n_threads = 1;
+    cpu_pool *p = ref_malloc(inst, sizeof *p);
     if (!p)
         return PLINTH_ERR_NO_MEMORY;
-    *p = (cpu_pool){.n_threads = n_threads};
+    *p = (cpu_pool){.inst = inst, .n_threads = n_threads};
     atomic_init(&p->gen, 0);
     atomic_init(&p->sleepers, 0);
     atomic_init(&p->stop, false);
     atomic_init(&p->next, 0);
     atomic_init(&p->closed, true);
     atomic_init(&p->active, 0);
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
-    p->threads = cpu_malloc(sizeof(pthread_t) * (n_threads > 1 ? n_threads - 1 : 1));
-    p->blocks_mem = cpu_malloc(sizeof(pool_block) * n_threads + 64);
-    if (p->blocks_mem)
-        p->blocks = (pool_block *)(((uintptr_t)p->blocks_mem + 63) & ~(uintptr_t)63);
-    if (!p->threads || !p->blocks_mem) {
-        cpu_pool_destroy(p);
+    if (!init_sync(p) || !alloc_blocks(p)) {
+        pool_teardown(p);
         return PLINTH_ERR_NO_MEMORY;
     }
-    uint32_t started = 0;
     for (uint32_t i = 1; i < n_threads; i++) {
-        worker_arg *wa = malloc(sizeof *wa);
-        if (!wa)
-            break;
+        worker_arg *wa = &p->args[i - 1];
         *wa = (worker_arg){p, i};
-        if (pthread_create(&p->threads[i - 1], NULL, worker_main, wa) != 0) {
-            free(wa);
-            break;
-        }
-        started++;
+        if (pthread_create(&p->threads[i - 1], NULL, worker_main, wa) != 0)
+            break; /* the system's limit, not ours: run with what we got */
+        p->started++;
     }
-    p->n_threads = started + 1; /* run with what we got */
+    /* Published to the workers by the first job's seq_cst generation bump. */
+    p->n_threads = p->started + 1;
     *out = p;
     return PLINTH_OK;
 }
 
 void cpu_pool_destroy(cpu_pool *p)
 {
-    if (!p)
-        return;
-    if (p->threads) {
-        pthread_mutex_lock(&p->mu);
-        atomic_store(&p->stop, true);
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-        for (uint32_t i = 1; i < p->n_threads; i++)
-            pthread_join(p->threads[i - 1], NULL);
-        cpu_free(p->threads);
-    }
-    cpu_free(p->blocks_mem);
-    pthread_cond_destroy(&p->cv);
-    pthread_mutex_destroy(&p->mu);
-    cpu_free(p);
+    if (p)
+        pool_teardown(p);
 }
 
 /* ---------------------------------------------------------------- 3 ---- */

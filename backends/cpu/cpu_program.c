@@ -17,6 +17,7 @@
  * layer) share one cos/sin table per execute instead of one sincos per
  * element pair per step.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +29,16 @@
  * they stream more than 16 MB of weights, i.e. the logits), printed to
  * stderr when the process exits. Costs two clock reads per step; off, one
  * predictable branch. For finding the per-token overhead outside the
- * matmuls, which bandwidth-bound decode cannot afford. */
-static int prof_on = -1;
-static double prof_ns[PLINTH_OP_COUNT + 2];
-static long prof_n[PLINTH_OP_COUNT + 2];
-static const char *const prof_names[PLINTH_OP_COUNT + 2] = {
+ * matmuls, which bandwidth-bound decode cannot afford. A process-wide
+ * diagnostic by design (the sum over every device): the switch is read
+ * once and the counters are atomic, since devices of different instances
+ * may execute on different threads at once. */
+#define PROF_SLOTS (PLINTH_OP_COUNT + 2)
+static pthread_once_t prof_once = PTHREAD_ONCE_INIT;
+static bool prof_on; /* written once, under prof_once */
+static _Atomic int64_t prof_ns[PROF_SLOTS];
+static _Atomic int64_t prof_n[PROF_SLOTS];
+static const char *const prof_names[PROF_SLOTS] = {
 #define X(E, nm, lo, hi) [PLINTH_OP_##E] = #nm,
     PLINTH_OP_LIST(X)
 #undef X
@@ -42,33 +48,44 @@ static const char *const prof_names[PLINTH_OP_COUNT + 2] = {
 
 static void prof_report(void)
 {
-    double total = 0;
-    for (int i = 0; i < PLINTH_OP_COUNT + 2; i++)
-        total += prof_ns[i];
+    double ns[PROF_SLOTS], total = 0;
+    for (int i = 0; i < PROF_SLOTS; i++)
+        total += ns[i] = (double)atomic_load(&prof_ns[i]);
     fprintf(stderr, "cpu profile: %.1f ms in execute\n", total / 1e6);
-    for (int i = 0; i < PLINTH_OP_COUNT + 2; i++)
-        if (prof_n[i])
-            fprintf(stderr, "  %-14s %8ld calls %10.1f ms %5.1f%% %8.2f us/call\n",
-                    prof_names[i] ? prof_names[i] : "?", prof_n[i], prof_ns[i] / 1e6,
-                    100 * prof_ns[i] / total, prof_ns[i] / 1e3 / (double)prof_n[i]);
+    for (int i = 0; i < PROF_SLOTS; i++) {
+        const int64_t n = atomic_load(&prof_n[i]);
+        if (n)
+            fprintf(stderr, "  %-14s %8lld calls %10.1f ms %5.1f%% %8.2f us/call\n",
+                    prof_names[i] ? prof_names[i] : "?", (long long)n, ns[i] / 1e6,
+                    100 * ns[i] / total, ns[i] / 1e3 / (double)n);
+    }
+}
+
+static void prof_init(void)
+{
+    const char *e = getenv("PLINTH_CPU_PROFILE");
+    prof_on = e && e[0] == '1';
+    if (prof_on)
+        atexit(prof_report);
 }
 
 static bool prof_enabled(void)
 {
-    if (prof_on < 0) {
-        const char *e = getenv("PLINTH_CPU_PROFILE");
-        prof_on = e && e[0] == '1';
-        if (prof_on)
-            atexit(prof_report);
-    }
+    pthread_once(&prof_once, prof_init);
     return prof_on;
 }
 
-static double prof_now(void)
+static int64_t prof_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void prof_add(int slot, int64_t ns)
+{
+    atomic_fetch_add_explicit(&prof_ns[slot], ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&prof_n[slot], 1, memory_order_relaxed);
 }
 
 /* ---------------------------------------------------------------- 1 ---- */
@@ -77,13 +94,18 @@ enum step_kind { STEP_OP, STEP_NORM_MUL, STEP_GELU_MUL, STEP_ROPE };
 
 typedef struct step {
     int kind;
-    const plinth_instruction *ins;
+    const plinth_instruction *ins; /* into program.code; a fused pair's
+                                      mul is ins + 1                    */
     const plinth_view *other; /* the mul's other operand (fused kinds)  */
     const plinth_view *out;   /* the pair's final output                */
     int table;                /* STEP_ROPE: index into tables           */
 } step;
 
 typedef struct program {
+    /* The instructions, copied: the host's array has its own element size
+     * (instruction_size) and only its views and attrs are promised to
+     * outlive prepare. */
+    plinth_instruction *code;
     uint32_t n_steps;
     step *steps;
     uint32_t n_tables;
@@ -122,17 +144,41 @@ static bool mul_in_place(const plinth_instruction *first, const plinth_instructi
 
 /* ---------------------------------------------------------------- 3 ---- */
 
+/* Frees exactly what exists (every pointer starts NULL), so it also undoes
+ * a prepare that failed part way. */
 void cpu_release(plinth_device *pd, void *prog)
 {
     program *p = prog;
-    if (!p)
+    if (!pd || !p)
         return;
+    plinth_instance *inst = pd->inst;
     for (uint32_t i = 0; i < p->n_tables; i++) {
-        cpu_free(p->tables[i].pos);
-        cpu_free(p->tables[i].cs);
+        ref_free(inst, p->tables[i].pos);
+        ref_free(inst, p->tables[i].cs);
     }
-    cpu_free(p->steps);
-    cpu_free(p);
+    ref_free(inst, p->steps);
+    ref_free(inst, p->code);
+    ref_free(inst, p);
+}
+
+/* The fields this plugin reads: all of a v1 instruction. */
+#define INSTRUCTION_V1_SIZE (offsetof(plinth_instruction, attrs) + sizeof(const void *))
+
+/* code[i] for i < n, from elements of `size` bytes into an array of our own
+ * sizeof. A host built with a longer instruction passes fields we do not
+ * know: they are not copied. NULL: out of memory. */
+static plinth_instruction *copy_code(plinth_instance *inst, const plinth_instruction *code,
+                                     uint32_t n, size_t size)
+{
+    plinth_instruction *c = ref_malloc(inst, sizeof *c * (n ? n : 1));
+    if (!c)
+        return NULL;
+    const size_t take = size < sizeof *c ? size : sizeof *c;
+    for (uint32_t i = 0; i < n; i++) {
+        memset(&c[i], 0, sizeof c[i]);
+        memcpy(&c[i], plinth_instruction_at(code, size, i), take);
+    }
+    return c;
 }
 
 static int rope_table_for(program *p, const plinth_instruction *ins)
@@ -154,22 +200,28 @@ static int rope_table_for(program *p, const plinth_instruction *ins)
     return (int)p->n_tables++;
 }
 
-int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *code, uint32_t n,
-                    void **out_program)
+int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *host_code, uint32_t n,
+                    size_t instruction_size, void **out_program)
 {
     cpu_device *dev = cpu_dev(pd);
-    if (!out_program)
-        return ref_fail(pd, PLINTH_ERR_INVALID, "prepare: NULL out_program");
+    if (!out_program || (n && !host_code))
+        return ref_fail(pd, PLINTH_ERR_INVALID, "prepare: NULL argument");
     *out_program = NULL;
-    program *p = cpu_malloc(sizeof *p);
+    if (n && instruction_size < INSTRUCTION_V1_SIZE)
+        return ref_fail(pd, PLINTH_ERR_INVALID,
+                        "prepare: instruction_size %zu is smaller than an ABI v1 instruction "
+                        "(%zu bytes)", instruction_size, (size_t)INSTRUCTION_V1_SIZE);
+    program *p = ref_malloc(pd->inst, sizeof *p);
     if (!p)
         return ref_fail(pd, PLINTH_ERR_NO_MEMORY, "prepare: out of memory");
     memset(p, 0, sizeof *p);
-    p->steps = cpu_malloc(sizeof(step) * (n ? n : 1));
-    if (!p->steps) {
+    p->code = copy_code(pd->inst, host_code, n, instruction_size);
+    p->steps = ref_malloc(pd->inst, sizeof(step) * (n ? n : 1));
+    if (!p->code || !p->steps) {
         cpu_release(pd, p);
         return ref_fail(pd, PLINTH_ERR_NO_MEMORY, "prepare: out of memory");
     }
+    const plinth_instruction *code = p->code;
     typedef int32_t (*check_fn)(plinth_device *, const plinth_view *, const plinth_view *,
                                 uint32_t, const void *);
     static const check_fn checks[PLINTH_OP_COUNT] = {
@@ -218,9 +270,9 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *code, uint32_t 
     }
     for (uint32_t i = 0; i < p->n_tables; i++) {
         cpu_rope_table *tb = &p->tables[i];
-        tb->pos = cpu_malloc(sizeof(int32_t) * (size_t)(tb->cap_t ? tb->cap_t : 1));
-        tb->cs = cpu_malloc(sizeof(float) * (size_t)(tb->cap_t ? tb->cap_t : 1) *
-                            (size_t)tb->n_dims);
+        tb->pos = ref_malloc(pd->inst, sizeof(int32_t) * (size_t)(tb->cap_t ? tb->cap_t : 1));
+        tb->cs = ref_malloc(pd->inst, sizeof(float) * (size_t)(tb->cap_t ? tb->cap_t : 1) *
+                                          (size_t)tb->n_dims);
         if (!tb->pos || !tb->cs) {
             cpu_release(pd, p);
             return ref_fail(pd, PLINTH_ERR_NO_MEMORY, "prepare: out of memory");
@@ -239,7 +291,7 @@ static int prof_slot(const step *q)
     if (q->kind == STEP_NORM_MUL || q->kind == STEP_GELU_MUL)
         return PLINTH_OP_COUNT + 1;
     if (q->ins->op == PLINTH_OP_MATMUL &&
-        ref_numel(&q->ins->in[1]) * (int64_t)cpu_esize(q->ins->in[1].dtype) > (16 << 20))
+        ref_numel(&q->ins->in[1]) * (int64_t)plinth_dtype_bytes(q->ins->in[1].dtype) > (16 << 20))
         return PLINTH_OP_COUNT;
     return (int)q->ins->op;
 }
@@ -253,13 +305,11 @@ int32_t cpu_execute(plinth_device *pd, void *prog)
     for (uint32_t i = 0; i < p->n_tables; i++)
         p->tables[i].t = 0; /* positions may have changed since the last run */
     const bool prof = prof_enabled();
-    double t0 = prof ? prof_now() : 0;
+    int64_t t0 = prof ? prof_now() : 0;
     for (uint32_t i = 0; i < p->n_steps; i++) {
         if (prof && i > 0) {
-            const int slot = prof_slot(&p->steps[i - 1]);
-            const double t1 = prof_now();
-            prof_ns[slot] += t1 - t0;
-            prof_n[slot]++;
+            const int64_t t1 = prof_now();
+            prof_add(prof_slot(&p->steps[i - 1]), t1 - t0);
             t0 = t1;
         }
         const step *s = &p->steps[i];
@@ -291,10 +341,7 @@ int32_t cpu_execute(plinth_device *pd, void *prog)
         if (st != PLINTH_OK)
             return st;
     }
-    if (prof && p->n_steps > 0) { /* the last step */
-        const int slot = prof_slot(&p->steps[p->n_steps - 1]);
-        prof_ns[slot] += prof_now() - t0;
-        prof_n[slot]++;
-    }
+    if (prof && p->n_steps > 0) /* the last step */
+        prof_add(prof_slot(&p->steps[p->n_steps - 1]), prof_now() - t0);
     return PLINTH_OK;
 }

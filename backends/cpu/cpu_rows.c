@@ -77,7 +77,7 @@ CPU_AVX512 static void norm_row_avx512(float *o, const float *x, const uint8_t *
     }
     const double ss = _mm512_reduce_add_ps(acc);
     const __m512 inv = _mm512_set1_ps((float)(1.0 / sqrt(ss / (double)n + eps)));
-    const size_t ws = cpu_esize(wdt);
+    const size_t ws = plinth_dtype_bytes(wdt);
     for (int64_t i = 0; i < n; i += 16) {
         const int m = n - i >= 16 ? 16 : (int)(n - i);
         const __mmask16 k = (__mmask16)(m == 16 ? 0xffff : (1u << m) - 1);
@@ -145,7 +145,7 @@ bool cpu_rms_norm_fast(cpu_device *dev, const plinth_view *out, const plinth_vie
     if (out->dtype != PLINTH_F32 || x->dtype != PLINTH_F32 || out->stride[3] != 4 ||
         x->stride[3] != 4)
         return false;
-    if (w && (w->shape[3] != x->shape[3] || w->stride[3] != (int64_t)cpu_esize(w->dtype)))
+    if (w && (w->shape[3] != x->shape[3] || w->stride[3] != (int64_t)plinth_dtype_bytes(w->dtype)))
         return false;
     if (mul && (mul->dtype != PLINTH_F32 || mul->stride[3] != 4 ||
                 !ref_same_shape(mul, out)))
@@ -185,7 +185,7 @@ static bool indices_ok(const plinth_view *idx, int64_t n_rows)
 static bool move_row(uint8_t *dst, int32_t ddt, const uint8_t *src, int32_t sdt, int64_t n)
 {
     if (ddt == sdt) {
-        memmove(dst, src, (size_t)n * cpu_esize(sdt));
+        memmove(dst, src, (size_t)n * plinth_dtype_bytes(sdt));
         return true;
     }
     if (ddt != PLINTH_F32 || (sdt != PLINTH_BF16 && sdt != PLINTH_F16))
@@ -199,7 +199,7 @@ static bool move_row(uint8_t *dst, int32_t ddt, const uint8_t *src, int32_t sdt,
 
 static bool rows_contiguous(const plinth_view *v)
 {
-    return v->stride[3] == (int64_t)cpu_esize(v->dtype);
+    return v->stride[3] == (int64_t)plinth_dtype_bytes(v->dtype);
 }
 
 bool cpu_get_rows_fast(cpu_device *dev, const plinth_view *out, const plinth_view *table,
@@ -240,7 +240,7 @@ bool cpu_set_rows_fast(cpu_device *dev, const plinth_view *out, const plinth_vie
 
 static bool dense(const plinth_view *v)
 {
-    int64_t s = (int64_t)cpu_esize(v->dtype);
+    int64_t s = (int64_t)plinth_dtype_bytes(v->dtype);
     for (int k = 3; k >= 0; k--) {
         if (v->shape[k] != 1 && v->stride[k] != s)
             return false;
@@ -255,7 +255,7 @@ bool cpu_copy_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x
         return false;
     const int64_t n = ref_numel(out);
     if (n > 0)
-        memmove(out->data, x->data, (size_t)n * cpu_esize(x->dtype));
+        memmove(out->data, x->data, (size_t)n * plinth_dtype_bytes(x->dtype));
     return true;
 }
 

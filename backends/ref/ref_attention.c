@@ -77,7 +77,7 @@ int32_t ref_rope(plinth_device *dev, const plinth_view *out, const plinth_view *
     const plinth_view *x = &in[0], *pos = &in[1];
     const plinth_attr_rope *a = attrs;
     const int64_t half = a->n_dims / 2, d_all = x->shape[3];
-    const size_t esize = ref_dtype_size(x->dtype);
+    const size_t esize = plinth_dtype_bytes(x->dtype);
     for (int64_t b = 0; b < x->shape[0]; b++)
         for (int64_t t = 0; t < x->shape[1]; t++) {
             const double p = (double)load_i32(pos, t);

@@ -2,7 +2,7 @@
  * ref_dtype.c — dtype facts and element load/store through double.
  *
  * Sections:
- *   1. sizes and names
+ *   1. validity and names (sizes: plinth_dtype_bytes in plinth_plugin.h)
  *   2. rounding: half-even to an integer, double -> f16/bf16 in one step
  *   3. load/store of one element
  *
@@ -25,17 +25,6 @@ bool ref_dtype_valid(int32_t dtype)
 bool ref_dtype_is_float(int32_t dtype)
 {
     return dtype == PLINTH_F32 || dtype == PLINTH_F16 || dtype == PLINTH_BF16;
-}
-
-size_t ref_dtype_size(int32_t dtype)
-{
-    switch (dtype) {
-    case PLINTH_F32: return 4;
-    case PLINTH_F16: return 2;
-    case PLINTH_BF16: return 2;
-    case PLINTH_I32: return 4;
-    default: return 0;
-    }
 }
 
 const char *ref_dtype_name(int32_t dtype)

@@ -251,7 +251,7 @@ int32_t ref_check_copy(plinth_device *dev, const plinth_view *out, const plinth_
  * (bit-exact: NaN payloads, -0); otherwise load as double and store once. */
 static void move(const plinth_view *out, const plinth_view *x)
 {
-    const size_t esize = ref_dtype_size(x->dtype);
+    const size_t esize = plinth_dtype_bytes(x->dtype);
     const bool raw = out->dtype == x->dtype;
     int64_t j[4] = {0, 0, 0, 0}; /* x's index, advanced like an odometer */
     for (int64_t i0 = 0; i0 < out->shape[0]; i0++)

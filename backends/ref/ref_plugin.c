@@ -6,10 +6,12 @@
  *   2. buffers: 256-aligned host memory
  *   3. the tables and the entry point (the only exported symbol)
  *
- * Errors, the view checks, supports() and the bounds-checked host copies
- * live in ref_views.c, which the cpu backend compiles in as well.
+ * Instances, errors, the host's log and allocator, the view checks,
+ * supports() and the bounds-checked host copies live in ref_views.c, which
+ * the cpu backend compiles in as well. Nothing here is process-wide: the
+ * host's services travel with the instance, errors with the instance or
+ * the device.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,30 +19,11 @@
 
 #include "ref.h"
 
-/* The host's services, remembered by the entry point. The host promises it
- * outlives the table. */
-static const plinth_host *g_host;
-
 /* ---------------------------------------------------------------- 1 ---- */
 
-/* Does the host's struct reach past field `end` (offset + size)? */
-#define HAS_FIELD(s, type, field) \
-    ((s)->struct_size >= offsetof(type, field) + sizeof((s)->field))
-
-/* The message of the last failure that had no device to hold it (rule 11):
- * device_open and device_info. */
-static _Thread_local char g_error[256];
-
-static void host_log(int level, const char *msg)
+static uint32_t ref_device_count(plinth_instance *inst)
 {
-    if (level == PLINTH_LOG_ERROR)
-        snprintf(g_error, sizeof g_error, "%s", msg);
-    if (g_host && HAS_FIELD(g_host, plinth_host, log) && g_host->log)
-        g_host->log(g_host->user, level, msg);
-}
-
-static uint32_t ref_device_count(void)
-{
+    (void)inst;
     return 1;
 }
 
@@ -49,72 +32,56 @@ static void copy_str(char *dst, size_t size, const char *src)
     snprintf(dst, size, "%s", src);
 }
 
-static int32_t ref_device_info(uint32_t index, plinth_device_info *out)
+static int32_t ref_device_info(plinth_instance *inst, uint32_t index, plinth_device_info *out)
 {
-    if (!out || index != 0) {
-        host_log(PLINTH_LOG_ERROR, "ref: no such device (ref has one device)");
-        return PLINTH_ERR_INVALID;
-    }
+    if (!out || index != 0)
+        return ref_inst_fail(inst, PLINTH_ERR_INVALID, "ref: no device %u (ref has one device)",
+                             index);
     /* Write only the fields the host's struct has room for. */
-    if (HAS_FIELD(out, plinth_device_info, name))
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, name))
         copy_str(out->name, sizeof out->name, "ref");
-    if (HAS_FIELD(out, plinth_device_info, description))
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, description))
         copy_str(out->description, sizeof out->description,
                  "plinth reference backend: plain loops, f64 accumulation");
-    if (HAS_FIELD(out, plinth_device_info, type))
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, type))
         out->type = PLINTH_DEVICE_CPU;
-    if (HAS_FIELD(out, plinth_device_info, memory_bytes)) {
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, memory_bytes)) {
         long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
         out->memory_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
     }
-    if (HAS_FIELD(out, plinth_device_info, features))
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, features))
         copy_str(out->features, sizeof out->features, "f64-accumulation");
     return PLINTH_OK;
 }
 
-static int32_t ref_device_open(uint32_t index, const plinth_device_options *opts,
-                               plinth_device **out)
+static int32_t ref_device_open(plinth_instance *inst, uint32_t index,
+                               const plinth_device_options *opts, plinth_device **out)
 {
     if (!out)
-        return PLINTH_ERR_INVALID;
+        return ref_inst_fail(inst, PLINTH_ERR_INVALID, "ref: device_open: NULL out");
     *out = NULL;
-    if (index != 0) {
-        /* No device exists yet to hold the message: the log is the only way. */
-        host_log(PLINTH_LOG_ERROR, "ref: device index out of range (ref has one device)");
-        return PLINTH_ERR_INVALID;
-    }
-    if (opts && HAS_FIELD(opts, plinth_device_options, config) && opts->config &&
+    if (index != 0)
+        return ref_inst_fail(inst, PLINTH_ERR_INVALID,
+                             "ref: device index %u out of range (ref has one device)", index);
+    if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, config) && opts->config &&
         opts->config[0])
-        host_log(PLINTH_LOG_WARN, "ref: device config ignored (ref has no options)");
+        ref_log(inst, PLINTH_LOG_WARN, "ref: device config ignored (ref has no options)");
 
-    /* Bookkeeping goes through the host's allocator when it offers one. */
-    const plinth_host *h = g_host;
-    if (!(h && HAS_FIELD(h, plinth_host, free) && h->malloc && h->free))
-        h = NULL;
-    plinth_device *dev = h ? h->malloc(h->user, sizeof *dev) : malloc(sizeof *dev);
+    /* Bookkeeping goes through the host's allocator (rule 14). */
+    plinth_device *dev = ref_malloc(inst, sizeof *dev);
     if (!dev)
-        return PLINTH_ERR_NO_MEMORY;
+        return ref_inst_fail(inst, PLINTH_ERR_NO_MEMORY, "ref: out of memory opening the device");
     memset(dev, 0, sizeof *dev);
+    dev->inst = inst;
     dev->index = index;
-    dev->alloc_host = h;
     *out = dev;
     return PLINTH_OK;
 }
 
 static void ref_device_close(plinth_device *dev)
 {
-    if (!dev)
-        return;
-    const plinth_host *h = dev->alloc_host;
-    if (h)
-        h->free(h->user, dev);
-    else
-        free(dev);
-}
-
-static const char *ref_last_error(plinth_device *dev)
-{
-    return dev ? dev->error : g_error;
+    if (dev)
+        ref_free(dev->inst, dev);
 }
 
 /* ---------------------------------------------------------------- 2 ---- */
@@ -165,11 +132,14 @@ static const plinth_backend_api api = {
     .name = "ref",
     .version = "0.1.0",
     .description = "reference backend: the definition of correct (slow)",
+    .instance_create = ref_instance_create,
+    .instance_destroy = ref_instance_destroy,
+    .instance_error = ref_instance_error,
     .device_count = ref_device_count,
     .device_info = ref_device_info,
     .device_open = ref_device_open,
     .device_close = ref_device_close,
-    .last_error = ref_last_error,
+    .device_error = ref_device_error,
     .buffer_alloc = ref_buffer_alloc,
     .buffer_free = ref_buffer_free,
     .upload = ref_host_upload,
@@ -177,23 +147,22 @@ static const plinth_backend_api api = {
     .supports = ref_supports,
     .op_count = PLINTH_OP_COUNT,
     .kernels = kernels,
+    .unavailable_reason = NULL, /* the one device is always there */
     .prepare = NULL,
     .execute = NULL,
     .release = NULL,
     .synchronize = NULL, /* every call completes before it returns */
-    .unavailable_reason = NULL,
 };
 
-PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
-                                                                   const plinth_host *host);
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version);
 
-PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
-                                                                   const plinth_host *host)
+/* Cheap and without side effects: the host may load the plugin only to
+ * list it. Everything with state starts at instance_create. */
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version)
 {
     /* Version 1 is the only one this plugin speaks; a newer host still
      * understands a version-1 table. */
     if (host_abi_version < PLINTH_ABI_VERSION)
         return NULL;
-    g_host = host;
     return &api;
 }

@@ -62,7 +62,7 @@ static int32_t check_indices(plinth_device *dev, const char *name, const plinth_
 static void copy_row(const plinth_view *dst, int64_t d0, int64_t d1, int64_t d2,
                      const plinth_view *src, int64_t s0, int64_t s1, int64_t s2)
 {
-    const size_t esize = ref_dtype_size(src->dtype);
+    const size_t esize = plinth_dtype_bytes(src->dtype);
     for (int64_t c = 0; c < dst->shape[3]; c++) {
         const uint8_t *ps = ref_at(src, s0, s1, s2, c);
         uint8_t *pd = ref_at(dst, d0, d1, d2, c);
@@ -210,7 +210,7 @@ int32_t ref_concat(plinth_device *dev, const plinth_view *out, const plinth_view
         st = concat_axis(dev, out, attrs, &ax);
     if (st != PLINTH_OK)
         return st;
-    const size_t esize = ref_dtype_size(out->dtype);
+    const size_t esize = plinth_dtype_bytes(out->dtype);
     const int64_t split = in[0].shape[ax];
     for (int64_t i0 = 0; i0 < out->shape[0]; i0++)
         for (int64_t i1 = 0; i1 < out->shape[1]; i1++)

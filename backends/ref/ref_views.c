@@ -1,9 +1,15 @@
 /*
- * ref_views.c — errors and the view checks every ref kernel runs before it
- * touches memory. A file of its own because the cpu backend compiles ref's
- * kernels in as its generic fallback: both plugins then share these checks
- * (and so accept and refuse exactly the same cases) without a copy. The
- * host-memory copies and supports() that both plugins use live here too.
+ * ref_views.c — the instance, errors, host services and the view checks
+ * every ref kernel runs before it touches memory. A file of its own because
+ * the cpu backend compiles ref's kernels in as its generic fallback: both
+ * plugins then share these checks (and so accept and refuse exactly the
+ * same cases) and the instance slots without a copy. The host-memory copies
+ * and supports() that both plugins use live here too.
+ *
+ * Sections:
+ *   1. instances, errors, the host's log and allocator
+ *   2. op facts and view checks
+ *   3. host buffers and supports()
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +17,7 @@
 
 #include "ref.h"
 
+/* ---------------------------------------------------------------- 1 ---- */
 
 int32_t ref_fail(plinth_device *dev, int32_t status, const char *fmt, ...)
 {
@@ -22,6 +29,92 @@ int32_t ref_fail(plinth_device *dev, int32_t status, const char *fmt, ...)
     }
     return status;
 }
+
+int32_t ref_inst_fail(plinth_instance *inst, int32_t status, const char *fmt, ...)
+{
+    if (inst) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(inst->error, sizeof inst->error, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+/* Logging is optional for a host: a NULL log means "not listening". */
+static bool host_has_log(const plinth_host *h)
+{
+    return h && PLINTH_HAS_FIELD(h, plinth_host, log) && h->log;
+}
+
+void ref_log(plinth_instance *inst, int level, const char *fmt, ...)
+{
+    if (!inst || !host_has_log(inst->host))
+        return;
+    char msg[REF_ERROR_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    inst->host->log(inst->host->user, level, msg);
+}
+
+void *ref_malloc(plinth_instance *inst, size_t size)
+{
+    return inst->host->malloc(inst->host->user, size);
+}
+
+void ref_free(plinth_instance *inst, void *p)
+{
+    if (p)
+        inst->host->free(inst->host->user, p);
+}
+
+/* The allocator is not optional: everything the plugin keeps comes from it
+ * (rule 14), the instance itself first. */
+static bool host_usable(const plinth_host *h)
+{
+    return h && PLINTH_HAS_FIELD(h, plinth_host, free) && h->malloc && h->free;
+}
+
+int32_t ref_instance_create(const plinth_host *host, plinth_instance **out)
+{
+    if (!out)
+        return PLINTH_ERR_INVALID;
+    *out = NULL;
+    if (!host_usable(host)) {
+        /* No backend prefix: ref and cpu both come here, and the host
+         * names the plugin. */
+        if (host_has_log(host))
+            host->log(host->user, PLINTH_LOG_ERROR, "the host offers no allocator (malloc/free)");
+        return PLINTH_ERR_PLUGIN;
+    }
+    plinth_instance *inst = host->malloc(host->user, sizeof *inst);
+    if (!inst)
+        return PLINTH_ERR_NO_MEMORY;
+    memset(inst, 0, sizeof *inst);
+    inst->host = host;
+    *out = inst;
+    return PLINTH_OK;
+}
+
+void ref_instance_destroy(plinth_instance *inst)
+{
+    if (inst)
+        ref_free(inst, inst);
+}
+
+const char *ref_instance_error(plinth_instance *inst)
+{
+    return inst ? inst->error : "";
+}
+
+const char *ref_device_error(plinth_device *dev)
+{
+    return dev ? dev->error : "";
+}
+
+/* ---------------------------------------------------------------- 2 ---- */
 
 static const char *const op_names[] = {
 #define X(E, n, lo, hi) [PLINTH_OP_##E] = #n,
@@ -125,7 +218,7 @@ static bool view_in_buffer(const plinth_view *v)
                      : __builtin_add_overflow(hi, span, &hi))
             return false;
     }
-    if (__builtin_add_overflow(hi, (int64_t)ref_dtype_size(v->dtype), &hi))
+    if (__builtin_add_overflow(hi, (int64_t)plinth_dtype_bytes(v->dtype), &hi))
         return false;
     return lo >= 0 && (uint64_t)hi <= v->buffer->size;
 }
@@ -162,7 +255,7 @@ int32_t ref_check_memory(plinth_device *dev, uint32_t op, const plinth_view *out
     return st;
 }
 
-/* ------------------------------------------ host buffers and supports() --- */
+/* ---------------------------------------------------------------- 3 ---- */
 
 static int32_t check_range(plinth_device *dev, const char *what, const plinth_buffer *buf,
                            uint64_t offset, const void *host, uint64_t size)
@@ -207,7 +300,7 @@ static const check_fn checks[PLINTH_OP_COUNT] = {
 };
 
 /* Honest by construction: the answer is the kernels' own validation. A "no"
- * leaves its reason in last_error. */
+ * leaves its reason in device_error. */
 bool ref_supports(plinth_device *dev, uint32_t op, const plinth_view *out,
                   const plinth_view *in, uint32_t n_in, const void *attrs)
 {

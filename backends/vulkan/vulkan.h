@@ -5,7 +5,7 @@
  *   1. how tensors reach shaders (the design choice, in one place)
  *   2. shaders and dispatches                  (vulkan_shaders.c, vulkan_ops*.c)
  *   3. buffers                                 (vulkan_memory.c)
- *   4. the device object                       (vulkan_device.c)
+ *   4. the instance and device objects         (vulkan_device.c)
  *   5. errors, host services, entry points     (vulkan_plugin.c and the rest)
  *
  * Nothing here crosses the plugin boundary; the only exported symbol is the
@@ -164,13 +164,28 @@ typedef struct vulkan_pipe {
     VkPipeline pipeline;
 } vulkan_pipe;
 
+#define VULKAN_ERROR_SIZE 1024
+
+/* One per host context (instance_create). The host's services live here
+ * and nowhere else; the only process-wide state is the loader and the
+ * cache of enumerated devices (vulkan_plugin.c), both set up once under a
+ * lock. */
+struct plinth_instance {
+    const plinth_host *host;       /* valid until instance_destroy       */
+    char error[VULKAN_ERROR_SIZE]; /* last failed device_info/device_open */
+};
+
 struct plinth_device {
+    plinth_instance *inst; /* opened from: its log and allocator */
     uint32_t index;
-    char error[1024];
-    const plinth_host *host; /* for bookkeeping allocations */
+    char error[VULKAN_ERROR_SIZE];
 
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
+    /* This VkInstance's own: closing must not depend on which instance
+     * volk's process-wide pointers were loaded from last. */
+    PFN_vkDestroyInstance destroy_instance;
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger;
     VkPhysicalDevice phys;
     VkDevice device;
     struct VolkDeviceTable vk;
@@ -265,23 +280,34 @@ void vulkan_barrier_host(plinth_device *dev, VkCommandBuffer cmd);
  * since the last call, else OK. */
 int32_t vulkan_check_messages(plinth_device *dev);
 
-int32_t vulkan_device_open(uint32_t index, const plinth_device_options *opts,
-                           plinth_device **out);
+int32_t vulkan_device_open(plinth_instance *inst, uint32_t index,
+                           const plinth_device_options *opts, plinth_device **out);
 void vulkan_device_close(plinth_device *dev);
 
 /* ---------------------------------------------------------------- 5 ---- */
 
-/* Formats into dev->error (or the thread's device-less message) and
- * returns `status`. */
+/* Formats into dev->error and returns `status` (dev NULL: only returns it;
+ * there is no object to hold the message). */
 int32_t vulkan_fail(plinth_device *dev, int32_t status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void vulkan_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void *vulkan_alloc(size_t size);
-void vulkan_free(void *p);
+/* The same for calls that have no device yet (device_info, device_open):
+ * into inst->error (rule 11). */
+int32_t vulkan_inst_fail(plinth_instance *inst, int32_t status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* One line to the instance's host log (rule 12); nothing without a log. */
+void vulkan_log(plinth_instance *inst, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Bookkeeping memory from the instance's host (rule 14): NULL means
+ * PLINTH_ERR_NO_MEMORY to the caller. vulkan_free(inst, NULL) does nothing. */
+void *vulkan_alloc(plinth_instance *inst, size_t size);
+void vulkan_free(plinth_instance *inst, void *p);
 /* One-time volkInitialize; false when there is no loader. */
 bool vulkan_loader_ready(void);
+/* Held while volk's instance-level pointers are loaded and used (device
+ * enumeration, device_open): they are process-wide (vulkan_plugin.c). */
+void vulkan_vk_lock(void);
+void vulkan_vk_unlock(void);
 const char *vulkan_result_name(VkResult r);
-size_t vulkan_dtype_size(int32_t dtype);
 const char *vulkan_dtype_name(int32_t dtype);
 const char *vulkan_op_name(uint32_t op);
 
@@ -293,7 +319,7 @@ int32_t vulkan_download(plinth_device *dev, const plinth_buffer *src, uint64_t o
                         void *dst, uint64_t size);
 
 int32_t vulkan_prepare(plinth_device *dev, const plinth_instruction *code, uint32_t n,
-                       void **out_program);
+                       size_t instruction_size, void **out_program);
 int32_t vulkan_execute(plinth_device *dev, void *program);
 void vulkan_release(plinth_device *dev, void *program);
 

@@ -33,7 +33,8 @@ typedef struct config {
     bool no_int64; /* int64=0: no shaderInt64, matmul_vec without 64-bit loads */
 } config;
 
-static int32_t parse_config(const char *s, config *c)
+/* Before the device exists: messages go to the instance. */
+static int32_t parse_config(plinth_instance *inst, const char *s, config *c)
 {
     const char *env = getenv("PLINTH_VULKAN_VALIDATION");
     c->validation = env && env[0] && strcmp(env, "0") != 0;
@@ -42,7 +43,7 @@ static int32_t parse_config(const char *s, config *c)
         size_t len = end ? (size_t)(end - s) : strlen(s);
         char item[64];
         if (len >= sizeof item)
-            return vulkan_fail(NULL, PLINTH_ERR_INVALID, "vulkan: config item too long");
+            return vulkan_inst_fail(inst, PLINTH_ERR_INVALID, "vulkan: config item too long");
         memcpy(item, s, len);
         item[len] = '\0';
         char *eq = strchr(item, '=');
@@ -85,12 +86,13 @@ static int32_t parse_config(const char *s, config *c)
         else if (strcmp(item, "int64") == 0 && (strcmp(val, "0") == 0 || strcmp(val, "1") == 0))
             c->no_int64 = val[0] == '0';
         else if (item[0])
-            return vulkan_fail(NULL, PLINTH_ERR_INVALID,
-                               "vulkan: unknown config '%s=%s' (known: validation=0|1, "
-                               "matmul=blocked|tiled, matvec=rows|subgroup, attention=lanes|blocks, "
-                               "memory=auto|staging, address=descriptor|device, fuse=0|1, "
-                               "matvec_rows=1..32, matvec_k8=0|1, matvec_wg=32|64|128|256, "
-                               "matvec_kc=0|1, int64=0|1)", item, val);
+            return vulkan_inst_fail(inst, PLINTH_ERR_INVALID,
+                                    "vulkan: unknown config '%s=%s' (known: validation=0|1, "
+                                    "matmul=blocked|tiled, matvec=rows|subgroup, "
+                                    "attention=lanes|blocks, memory=auto|staging, "
+                                    "address=descriptor|device, fuse=0|1, matvec_rows=1..32, "
+                                    "matvec_k8=0|1, matvec_wg=32|64|128|256, matvec_kc=0|1, "
+                                    "int64=0|1)", item, val);
         s = end ? end + 1 : NULL;
     }
     return PLINTH_OK;
@@ -111,7 +113,7 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlag
         snprintf(dev->message, sizeof dev->message, "%s",
                  data && data->pMessage ? data->pMessage : "(no text)");
     dev->n_messages++;
-    vulkan_log(PLINTH_LOG_WARN, "vulkan validation: %s",
+    vulkan_log(dev->inst, PLINTH_LOG_WARN, "vulkan validation: %s",
                data && data->pMessage ? data->pMessage : "(no text)");
     return VK_FALSE;
 }
@@ -146,7 +148,7 @@ static int32_t create_instance(plinth_device *dev)
     static const char *const layer = "VK_LAYER_KHRONOS_validation";
     static const char *const ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
     if (dev->validation && !has_layer(layer))
-        return vulkan_fail(NULL, PLINTH_ERR_UNSUPPORTED,
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                            "vulkan: validation asked for, but %s is not installed "
                            "(Debian: vulkan-validationlayers)", layer);
     VkDebugUtilsMessengerCreateInfoEXT mci = {
@@ -171,14 +173,26 @@ static int32_t create_instance(plinth_device *dev)
         .enabledExtensionCount = dev->validation ? 1 : 0,
         .ppEnabledExtensionNames = &ext,
     };
-    VkResult r = vkCreateInstance(&ici, NULL, &dev->instance);
+    /* Handles are kept only once created: on failure Vulkan leaves an
+     * output undefined, and vulkan_device_close destroys what is set. */
+    VkInstance instance = VK_NULL_HANDLE;
+    VkResult r = vkCreateInstance(&ici, NULL, &instance);
     if (r != VK_SUCCESS)
-        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: vkCreateInstance: %s",
+        return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: vkCreateInstance: %s",
                            vulkan_result_name(r));
+    dev->instance = instance;
+    dev->destroy_instance =
+        (PFN_vkDestroyInstance)vkGetInstanceProcAddr(instance, "vkDestroyInstance");
     volkLoadInstanceOnly(dev->instance);
-    if (dev->validation &&
-        vkCreateDebugUtilsMessengerEXT(dev->instance, &mci, NULL, &dev->messenger) != VK_SUCCESS)
-        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: cannot create debug messenger");
+    VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+    if (dev->validation) {
+        dev->destroy_messenger = (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
+            instance, "vkDestroyDebugUtilsMessengerEXT");
+        if (!dev->destroy_messenger ||
+            vkCreateDebugUtilsMessengerEXT(dev->instance, &mci, NULL, &messenger) != VK_SUCCESS)
+            return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: cannot create debug messenger");
+        dev->messenger = messenger;
+    }
     return PLINTH_OK;
 }
 
@@ -212,7 +226,7 @@ static int32_t pick_memory(plinth_device *dev, bool force_staging)
     if (local_t < 0)
         local_t = host_t; /* no device-local memory at all */
     if (local_t < 0 || host_t < 0)
-        return vulkan_fail(NULL, PLINTH_ERR_UNSUPPORTED,
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                            "vulkan: the device has no usable memory type");
     dev->mappable = both_t >= 0 && !force_staging;
     dev->mem_type = (uint32_t)(dev->mappable ? both_t : local_t);
@@ -246,7 +260,7 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
     uint32_t n = 16;
     VkResult r = vkEnumeratePhysicalDevices(dev->instance, &n, pds);
     if ((r != VK_SUCCESS && r != VK_INCOMPLETE) || dev->index >= n)
-        return vulkan_fail(NULL, PLINTH_ERR_INVALID, "vulkan: no device %u (there are %u)",
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "vulkan: no device %u (there are %u)",
                            dev->index, n);
     dev->phys = pds[dev->index];
 
@@ -270,7 +284,7 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
     vulkan_get_features(dev->phys, &vf);
     const char *missing = vulkan_missing_feature(&dev->props, &vf);
     if (missing)
-        return vulkan_fail(NULL, PLINTH_ERR_UNSUPPORTED,
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                            "vulkan: device %u (%s) lacks %s; plinth's Vulkan backend needs "
                            "Vulkan 1.2 with storageBuffer16BitAccess and shaderInt16",
                            dev->index, dev->props.deviceName, missing);
@@ -293,7 +307,7 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
         if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT)
             dev->queue_family = i;
     if (dev->queue_family == UINT32_MAX)
-        return vulkan_fail(NULL, PLINTH_ERR_UNSUPPORTED, "vulkan: device has no compute queue");
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "vulkan: device has no compute queue");
 
     int32_t st = pick_memory(dev, cfg->force_staging);
     if (st != PLINTH_OK)
@@ -319,11 +333,15 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
                               .pNext = &e2,
                               .queueCreateInfoCount = 1,
                               .pQueueCreateInfos = &qci};
-    r = vkCreateDevice(dev->phys, &dci, NULL, &dev->device);
+    VkDevice device = VK_NULL_HANDLE;
+    r = vkCreateDevice(dev->phys, &dci, NULL, &device);
     if (r != VK_SUCCESS)
-        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: vkCreateDevice: %s",
+        return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: vkCreateDevice: %s",
                            vulkan_result_name(r));
-    volkLoadDeviceTable(&dev->vk, dev->device);
+    /* The table first: vulkan_device_close destroys through it once
+     * dev->device is set. */
+    volkLoadDeviceTable(&dev->vk, device);
+    dev->device = device;
     dev->vk.vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
 
     VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
@@ -340,9 +358,13 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
         .bindingCount = 1,
         .pBindings = &slots};
-    if (dev->desc && dev->vk.vkCreateDescriptorSetLayout(dev->device, &sli, NULL,
-                                                         &dev->set_layout) != VK_SUCCESS)
-        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: cannot create a set layout");
+    if (dev->desc) {
+        VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
+        if (dev->vk.vkCreateDescriptorSetLayout(dev->device, &sli, NULL, &set_layout) !=
+            VK_SUCCESS)
+            return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: cannot create a set layout");
+        dev->set_layout = set_layout;
+    }
     VkPipelineLayoutCreateInfo lci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
                                       .setLayoutCount = dev->desc ? 1 : 0,
                                       .pSetLayouts = &dev->set_layout,
@@ -358,20 +380,30 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
             .descriptorPool = dev->oneshot_pool,
             .descriptorSetCount = VULKAN_MAX_SPLIT,
             .pSetLayouts = layouts};
+        /* The sets live and die with the pool: nothing to undo for them. */
         if (st != PLINTH_OK ||
             dev->vk.vkAllocateDescriptorSets(dev->device, &sai, dev->oneshot_sets) != VK_SUCCESS)
-            return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: cannot allocate descriptor sets");
+            return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: cannot allocate descriptor sets");
     }
-    if (dev->vk.vkCreateCommandPool(dev->device, &pci, NULL, &dev->pool) != VK_SUCCESS ||
-        dev->vk.vkCreateFence(dev->device, &fci, NULL, &dev->fence) != VK_SUCCESS ||
-        dev->vk.vkCreatePipelineLayout(dev->device, &lci, NULL, &dev->layout) != VK_SUCCESS)
-        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: cannot create command objects");
+    VkCommandPool pool = VK_NULL_HANDLE;
+    VkFence fence = VK_NULL_HANDLE;
+    VkPipelineLayout layout = VK_NULL_HANDLE;
+    if (dev->vk.vkCreateCommandPool(dev->device, &pci, NULL, &pool) == VK_SUCCESS)
+        dev->pool = pool;
+    if (dev->pool && dev->vk.vkCreateFence(dev->device, &fci, NULL, &fence) == VK_SUCCESS)
+        dev->fence = fence;
+    if (dev->fence &&
+        dev->vk.vkCreatePipelineLayout(dev->device, &lci, NULL, &layout) == VK_SUCCESS)
+        dev->layout = layout;
+    if (!dev->layout)
+        return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: cannot create command objects");
     VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                        .commandPool = dev->pool,
                                        .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
                                        .commandBufferCount = 1};
+    /* Freed with the pool. */
     if (dev->vk.vkAllocateCommandBuffers(dev->device, &cai, &dev->cmd) != VK_SUCCESS)
-        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: cannot allocate a command buffer");
+        return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: cannot allocate a command buffer");
 
     /* Variants from what the device reports, unless the config says
      * otherwise. GPUs: shared-memory tiles when 8 KiB of shared memory is
@@ -413,35 +445,46 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
     return vulkan_check_messages(dev);
 }
 
-int32_t vulkan_device_open(uint32_t index, const plinth_device_options *opts,
-                           plinth_device **out)
+int32_t vulkan_device_open(plinth_instance *inst, uint32_t index,
+                           const plinth_device_options *opts, plinth_device **out)
 {
     if (!out)
-        return vulkan_fail(NULL, PLINTH_ERR_INVALID, "vulkan: device_open: NULL out");
+        return vulkan_inst_fail(inst, PLINTH_ERR_INVALID, "vulkan: device_open: NULL out");
     *out = NULL;
     if (!vulkan_loader_ready())
-        return vulkan_fail(NULL, PLINTH_ERR_DEVICE, "vulkan: no Vulkan loader (libvulkan.so.1)");
+        return vulkan_inst_fail(inst, PLINTH_ERR_DEVICE,
+                                "vulkan: no Vulkan loader (libvulkan.so.1)");
     const char *cfg_text = NULL;
-    if (opts && opts->struct_size >= offsetof(plinth_device_options, config) + sizeof(char *))
+    if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, config))
         cfg_text = opts->config;
     config cfg = {0};
-    int32_t st = parse_config(cfg_text, &cfg);
+    int32_t st = parse_config(inst, cfg_text, &cfg);
     if (st != PLINTH_OK)
         return st;
-    plinth_device *dev = vulkan_alloc(sizeof *dev);
+    plinth_device *dev = vulkan_alloc(inst, sizeof *dev);
     if (!dev)
-        return vulkan_fail(NULL, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory opening a device");
+        return vulkan_inst_fail(inst, PLINTH_ERR_NO_MEMORY,
+                                "vulkan: out of memory opening a device");
+    /* Zeroed first: vulkan_device_close destroys exactly the handles that
+     * are set, so every failure below is one call to it. */
     memset(dev, 0, sizeof *dev);
+    dev->inst = inst;
     dev->index = index;
     dev->validation = cfg.validation;
+    vulkan_vk_lock(); /* volk's instance-level pointers: this instance's */
     st = create_instance(dev);
     if (st == PLINTH_OK)
         st = open_device(dev, &cfg);
+    vulkan_vk_unlock();
     if (st != PLINTH_OK) {
-        if (dev->error[0]) /* failed after the device existed: move the text */
-            vulkan_fail(NULL, st, "%s", dev->error);
+        /* The device never reaches the host: its message moves to the
+         * instance (rule 11). */
+        if (dev->error[0])
+            vulkan_inst_fail(inst, st, "%s", dev->error);
         else if (dev->n_messages > dev->n_reported)
-            vulkan_fail(NULL, st, "vulkan: validation: %s", dev->message);
+            vulkan_inst_fail(inst, st, "vulkan: validation: %s", dev->message);
+        else
+            vulkan_inst_fail(inst, st, "vulkan: cannot open device %u", index);
         vulkan_device_close(dev);
         return st;
     }
@@ -470,17 +513,17 @@ void vulkan_device_close(plinth_device *dev)
             dev->vk.vkDestroyCommandPool(dev->device, dev->pool, NULL);
         dev->vk.vkDestroyDevice(dev->device, NULL);
     }
-    vulkan_free(dev->pipes);
+    vulkan_free(dev->inst, dev->pipes);
     if (dev->messenger)
-        vkDestroyDebugUtilsMessengerEXT(dev->instance, dev->messenger, NULL);
-    if (dev->instance)
-        vkDestroyInstance(dev->instance, NULL);
+        dev->destroy_messenger(dev->instance, dev->messenger, NULL);
+    if (dev->instance && dev->destroy_instance)
+        dev->destroy_instance(dev->instance, NULL);
     /* device_close returns nothing: a late validation message goes to the
      * host's log as an error (the test suite counts those too). */
     if (dev->n_messages > dev->n_reported)
-        vulkan_log(PLINTH_LOG_ERROR, "vulkan: %u validation message(s) at close: %s",
+        vulkan_log(dev->inst, PLINTH_LOG_ERROR, "vulkan: %u validation message(s) at close: %s",
                    dev->n_messages - dev->n_reported, dev->message);
-    vulkan_free(dev);
+    vulkan_free(dev->inst, dev);
 }
 
 /* ---------------------------------------------------------------- 4 ---- */
@@ -497,12 +540,13 @@ int32_t vulkan_pipeline_get(plinth_device *dev, vulkan_dispatch *d)
     }
     if (dev->n_pipes == dev->cap_pipes) {
         uint32_t cap = dev->cap_pipes ? dev->cap_pipes * 2 : 32;
-        vulkan_pipe *np = vulkan_alloc(cap * sizeof *np);
+        /* The old list stays whole until the new one exists. */
+        vulkan_pipe *np = vulkan_alloc(dev->inst, cap * sizeof *np);
         if (!np)
             return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory (pipelines)");
         if (dev->n_pipes)
             memcpy(np, dev->pipes, dev->n_pipes * sizeof *np);
-        vulkan_free(dev->pipes);
+        vulkan_free(dev->inst, dev->pipes);
         dev->pipes = np;
         dev->cap_pipes = cap;
     }
@@ -575,10 +619,14 @@ int32_t vulkan_descriptor_pool(plinth_device *dev, uint32_t sets, VkDescriptorPo
                                       .maxSets = sets,
                                       .poolSizeCount = 1,
                                       .pPoolSizes = &size};
-    VkResult r = dev->vk.vkCreateDescriptorPool(dev->device, &pci, NULL, pool);
+    /* *pool is set only on success (a failed create leaves its output
+     * undefined), so the owner may destroy whatever it holds. */
+    VkDescriptorPool made = VK_NULL_HANDLE;
+    VkResult r = dev->vk.vkCreateDescriptorPool(dev->device, &pci, NULL, &made);
     if (r != VK_SUCCESS)
         return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: descriptor pool of %u sets: %s", sets,
                            vulkan_result_name(r));
+    *pool = made;
     return PLINTH_OK;
 }
 

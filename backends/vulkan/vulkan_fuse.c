@@ -40,7 +40,7 @@ static bool same_view(const plinth_view *a, const plinth_view *b)
 /* The bytes [*lo, *hi) a view's elements occupy in its buffer. */
 static void byte_span(const plinth_view *v, uint64_t *lo, uint64_t *hi)
 {
-    int64_t a = (int64_t)v->offset, b = a + (int64_t)vulkan_dtype_size(v->dtype);
+    int64_t a = (int64_t)v->offset, b = a + (int64_t)plinth_dtype_bytes(v->dtype);
     for (int k = 0; k < 4; k++) {
         if (v->shape[k] <= 1)
             continue;

@@ -76,10 +76,14 @@ static int32_t create(plinth_device *dev, uint64_t size, uint32_t type, bool map
                  (dev->has_bda ? VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT : 0),
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
-    VkResult r = dev->vk.vkCreateBuffer(dev->device, &bci, NULL, &vb->buffer);
+    /* Each handle is stored only once created (a failed create leaves its
+     * output undefined): destroy() then frees exactly what exists. */
+    VkBuffer buffer = VK_NULL_HANDLE;
+    VkResult r = dev->vk.vkCreateBuffer(dev->device, &bci, NULL, &buffer);
     if (r != VK_SUCCESS)
         return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: vkCreateBuffer(%llu): %s",
                            (unsigned long long)total, vulkan_result_name(r));
+    vb->buffer = buffer;
     VkMemoryRequirements req;
     dev->vk.vkGetBufferMemoryRequirements(dev->device, vb->buffer, &req);
     if (!(req.memoryTypeBits & (1u << type))) {
@@ -93,9 +97,12 @@ static int32_t create(plinth_device *dev, uint64_t size, uint32_t type, bool map
                                 .pNext = dev->has_bda ? &flags : NULL,
                                 .allocationSize = req.size,
                                 .memoryTypeIndex = type};
-    r = dev->vk.vkAllocateMemory(dev->device, &mai, NULL, &vb->memory);
-    if (r == VK_SUCCESS)
+    VkDeviceMemory memory = VK_NULL_HANDLE;
+    r = dev->vk.vkAllocateMemory(dev->device, &mai, NULL, &memory);
+    if (r == VK_SUCCESS) {
+        vb->memory = memory;
         r = dev->vk.vkBindBufferMemory(dev->device, vb->buffer, vb->memory, 0);
+    }
     if (r != VK_SUCCESS) {
         destroy(dev, vb);
         return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY,
@@ -143,12 +150,13 @@ int32_t vulkan_buffer_alloc(plinth_device *dev, uint64_t size, plinth_buffer *ou
     const uint64_t rounded = size == 0 ? PLINTH_ALIGNMENT
                                        : (size + PLINTH_ALIGNMENT - 1) / PLINTH_ALIGNMENT *
                                              PLINTH_ALIGNMENT;
-    vulkan_buffer *vb = vulkan_alloc(sizeof *vb);
+    /* The handle is bookkeeping (rule 14); the memory behind it is Vulkan's. */
+    vulkan_buffer *vb = vulkan_alloc(dev->inst, sizeof *vb);
     if (!vb)
         return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory (buffer)");
     int32_t st = create(dev, rounded, dev->mem_type, dev->mappable, vb);
     if (st != PLINTH_OK) {
-        vulkan_free(vb);
+        vulkan_free(dev->inst, vb);
         return st;
     }
     /* Zeroed, as ref's are: nothing from an earlier owner leaks into a run. */
@@ -162,7 +170,7 @@ int32_t vulkan_buffer_alloc(plinth_device *dev, uint64_t size, plinth_buffer *ou
         }
         if (st != PLINTH_OK) {
             destroy(dev, vb);
-            vulkan_free(vb);
+            vulkan_free(dev->inst, vb);
             return st;
         }
     }
@@ -181,7 +189,7 @@ void vulkan_buffer_free(plinth_device *dev, plinth_buffer *buf)
     vulkan_buffer *vb = buf->handle;
     dev->vk.vkDeviceWaitIdle(dev->device);
     destroy(dev, vb);
-    vulkan_free(vb);
+    vulkan_free(dev->inst, vb);
     memset(buf, 0, sizeof *buf);
 }
 

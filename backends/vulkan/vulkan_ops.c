@@ -81,7 +81,7 @@ static void extent(const plinth_view *v, int64_t es, int64_t *lo, int64_t *hi)
 
 uint64_t vulkan_view_bytes(const plinth_view *v)
 {
-    const int64_t es = (int64_t)vulkan_dtype_size(v->dtype);
+    const int64_t es = (int64_t)plinth_dtype_bytes(v->dtype);
     if (es == 0 || vulkan_numel(v) == 0)
         return 0;
     int64_t lo, hi;
@@ -123,7 +123,7 @@ int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const pli
 {
     const char *name = vulkan_op_name(op);
     memset(out, 0, sizeof *out);
-    const int64_t es = (int64_t)vulkan_dtype_size(v->dtype);
+    const int64_t es = (int64_t)plinth_dtype_bytes(v->dtype);
     if (es == 0)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: %s has unknown dtype %d", name, what,
                            (int)v->dtype);
@@ -477,7 +477,7 @@ static int32_t encode_move(plinth_device *dev, uint32_t op, const plinth_view *o
 {
     const char *name = vulkan_op_name(op);
     int32_t want = op == PLINTH_OP_CAST ? ((const plinth_attr_cast *)attrs)->dtype : in[0].dtype;
-    if (vulkan_dtype_size(want) == 0 || out->dtype != want)
+    if (plinth_dtype_bytes(want) == 0 || out->dtype != want)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out dtype %s, expected %s", name,
                            vulkan_dtype_name(out->dtype), vulkan_dtype_name(want));
     if (vulkan_numel(out) != vulkan_numel(&in[0]))
@@ -551,7 +551,7 @@ static int32_t encode_concat(plinth_device *dev, const plinth_view *out, const p
     memcpy(pc.sb, vi[1].s, 16);
     d->shader = VULKAN_SH_CONCAT;
     d->n_spec = 1;
-    d->spec[0] = (int32_t)vulkan_dtype_size(out->dtype);
+    d->spec[0] = (int32_t)plinth_dtype_bytes(out->dtype);
     VULKAN_PUSH(d, pc);
     vulkan_groups_1d(pc.n, d->groups);
     ranges(d, &vo, vi, 2);
@@ -588,11 +588,11 @@ int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
                    op == PLINTH_OP_ATTENTION || op == PLINTH_OP_CAST ||
                    op == PLINTH_OP_CONCAT))
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: attrs missing", vulkan_op_name(op));
-    if (vulkan_dtype_size(out->dtype) == 0)
+    if (plinth_dtype_bytes(out->dtype) == 0)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out has unknown dtype",
                            vulkan_op_name(op));
     for (uint32_t i = 0; i < n_in; i++)
-        if (vulkan_dtype_size(in[i].dtype) == 0)
+        if (plinth_dtype_bytes(in[i].dtype) == 0)
             return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: input %u has unknown dtype",
                                vulkan_op_name(op), i);
     switch (op) {

@@ -252,7 +252,7 @@ int32_t vulkan_encode_matmul(plinth_device *dev, const plinth_view *out, const p
     const plinth_view *b = &in[1];
     *n_d = 1;
     if (!dev->desc || vulkan_view_bytes(b) + 2 * PLINTH_ALIGNMENT <= dev->max_range ||
-        vulkan_dtype_size(b->dtype) == 0)
+        plinth_dtype_bytes(b->dtype) == 0)
         return matmul_one(dev, out, in, attrs, check_only, d, NULL, 0);
     const int nd = ((const plinth_attr_matmul *)attrs)->transpose_b ? 2 : 3;
     plinth_view one = *b;
@@ -355,7 +355,7 @@ int32_t vulkan_encode_get_rows(plinth_device *dev, const plinth_view *out,
     if (rows > INT32_MAX)
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "get_rows: more than 2^31 rows");
     if (!dev->desc || vulkan_view_bytes(t) + 2 * PLINTH_ALIGNMENT <= dev->max_range ||
-        vulkan_dtype_size(t->dtype) == 0)
+        plinth_dtype_bytes(t->dtype) == 0)
         return get_rows_one(dev, out, in, attrs, check_only, 0, rows, d);
     plinth_view one = *t;
     one.shape[2] = 1;

@@ -2,7 +2,7 @@
  * vulkan_plugin.c — the vulkan backend's face to the host.
  *
  * Sections:
- *   1. host services, errors, small tables (dtype and op names)
+ *   1. instances, host services, errors, small tables (dtype and op names)
  *   2. the loader (volk) and device enumeration, done once and cached
  *   3. device_count / device_info / unavailable_reason
  *   4. supports
@@ -18,59 +18,97 @@
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-static plinth_host g_host;
-static _Thread_local char g_error[512];
-
-#define HAS_FIELD(s, type, field) \
-    ((s)->struct_size >= offsetof(type, field) + sizeof((s)->field))
+/* Nothing of a host is kept here: its services travel with the instance,
+ * errors with the instance or the device (rule 11). */
 
 int32_t vulkan_fail(plinth_device *dev, int32_t status, const char *fmt, ...)
 {
-    char *buf = dev ? dev->error : g_error;
-    size_t size = dev ? sizeof dev->error : sizeof g_error;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
+    if (dev) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(dev->error, sizeof dev->error, fmt, ap);
+        va_end(ap);
+    }
     return status;
 }
 
-void vulkan_log(int level, const char *fmt, ...)
+int32_t vulkan_inst_fail(plinth_instance *inst, int32_t status, const char *fmt, ...)
 {
-    if (!g_host.log)
+    if (inst) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(inst->error, sizeof inst->error, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+/* Logging is optional for a host: a NULL log means "not listening". */
+static bool host_has_log(const plinth_host *h)
+{
+    return h && PLINTH_HAS_FIELD(h, plinth_host, log) && h->log;
+}
+
+void vulkan_log(plinth_instance *inst, int level, const char *fmt, ...)
+{
+    if (!inst || !host_has_log(inst->host))
         return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    g_host.log(g_host.user, level, msg);
+    inst->host->log(inst->host->user, level, msg);
 }
 
-void *vulkan_alloc(size_t size)
+void *vulkan_alloc(plinth_instance *inst, size_t size)
 {
-    return g_host.malloc ? g_host.malloc(g_host.user, size) : malloc(size);
+    return inst->host->malloc(inst->host->user, size);
 }
 
-void vulkan_free(void *p)
+void vulkan_free(plinth_instance *inst, void *p)
 {
-    if (!p)
-        return;
-    if (g_host.free)
-        g_host.free(g_host.user, p);
-    else
-        free(p);
+    if (p)
+        inst->host->free(inst->host->user, p);
 }
 
-size_t vulkan_dtype_size(int32_t dtype)
+/* The allocator is not optional: everything the plugin keeps comes from it
+ * (rule 14), the instance itself first. */
+static bool host_usable(const plinth_host *h)
 {
-    switch (dtype) {
-    case PLINTH_F32: return 4;
-    case PLINTH_F16: return 2;
-    case PLINTH_BF16: return 2;
-    case PLINTH_I32: return 4;
-    default: return 0;
+    return h && PLINTH_HAS_FIELD(h, plinth_host, free) && h->malloc && h->free;
+}
+
+/* Cheap: no loader, no enumeration (that waits for device_count). */
+static int32_t vulkan_instance_create(const plinth_host *host, plinth_instance **out)
+{
+    if (!out)
+        return PLINTH_ERR_INVALID;
+    *out = NULL;
+    if (!host_usable(host)) {
+        if (host_has_log(host))
+            host->log(host->user, PLINTH_LOG_ERROR,
+                      "vulkan: the host offers no allocator (malloc/free)");
+        return PLINTH_ERR_PLUGIN;
     }
+    plinth_instance *inst = host->malloc(host->user, sizeof *inst);
+    if (!inst)
+        return PLINTH_ERR_NO_MEMORY;
+    memset(inst, 0, sizeof *inst);
+    inst->host = host;
+    *out = inst;
+    return PLINTH_OK;
+}
+
+static void vulkan_instance_destroy(plinth_instance *inst)
+{
+    if (inst)
+        vulkan_free(inst, inst);
+}
+
+static const char *vulkan_instance_error(plinth_instance *inst)
+{
+    return inst ? inst->error : "";
 }
 
 const char *vulkan_dtype_name(int32_t dtype)
@@ -123,13 +161,34 @@ bool vulkan_loader_ready(void)
     return g_volk_ok;
 }
 
+/* At most this many devices are listed (rule 13: PLINTH_MAX_DEVICES). */
 #define MAX_DEVICES 16
+_Static_assert(MAX_DEVICES <= PLINTH_MAX_DEVICES, "rule 13");
 
 typedef struct device_entry {
     plinth_device_info info;
 } device_entry;
 
-static pthread_mutex_t g_enum_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The process-wide cache: what every instance sees is the same machine.
+ * Filled once under g_vk_lock, read-only afterwards; a reader takes the
+ * lock in enumerate() first, which orders its reads after the filling.
+ *
+ * The same lock guards volk's instance-level function pointers: they are
+ * process-wide, and volkLoadInstanceOnly rewrites them for each VkInstance
+ * (the cache's own and every device's), so whoever loads them and calls
+ * through them holds it (vulkan_vk_lock). */
+static pthread_mutex_t g_vk_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void vulkan_vk_lock(void)
+{
+    pthread_mutex_lock(&g_vk_lock);
+}
+
+void vulkan_vk_unlock(void)
+{
+    pthread_mutex_unlock(&g_vk_lock);
+}
+
 static bool g_enumerated;
 static uint32_t g_n_devices;
 static device_entry g_devices[MAX_DEVICES];
@@ -240,35 +299,38 @@ static void enumerate_locked(void)
 
 static void enumerate(void)
 {
-    pthread_mutex_lock(&g_enum_lock);
+    vulkan_vk_lock();
     if (!g_enumerated)
         enumerate_locked();
-    pthread_mutex_unlock(&g_enum_lock);
+    vulkan_vk_unlock();
 }
 
 /* ---------------------------------------------------------------- 3 ---- */
 
-static uint32_t vulkan_device_count(void)
+static uint32_t vulkan_device_count(plinth_instance *inst)
 {
+    (void)inst;
     enumerate();
     return g_n_devices;
 }
 
-static const char *vulkan_unavailable_reason(void)
+static const char *vulkan_unavailable_reason(plinth_instance *inst)
 {
+    (void)inst;
     enumerate();
     return g_n_devices ? NULL : g_unavailable;
 }
 
-static int32_t vulkan_device_info(uint32_t index, plinth_device_info *out)
+static int32_t vulkan_device_info(plinth_instance *inst, uint32_t index, plinth_device_info *out)
 {
     enumerate();
     if (!out)
-        return vulkan_fail(NULL, PLINTH_ERR_INVALID, "vulkan: device_info: NULL out");
+        return vulkan_inst_fail(inst, PLINTH_ERR_INVALID, "vulkan: device_info: NULL out");
     if (index >= g_n_devices)
-        return vulkan_fail(NULL, PLINTH_ERR_INVALID, "vulkan: no device %u (there are %u%s%s)",
-                           index, g_n_devices, g_n_devices ? "" : ": ",
-                           g_n_devices ? "" : g_unavailable);
+        return vulkan_inst_fail(inst, PLINTH_ERR_INVALID,
+                                "vulkan: no device %u (there are %u%s%s)", index, g_n_devices,
+                                g_n_devices ? "" : ": ", g_n_devices ? "" : g_unavailable);
+    /* Only as many bytes as the host's struct has (its struct_size). */
     plinth_device_info info = g_devices[index].info;
     info.struct_size = out->struct_size;
     size_t n = out->struct_size < sizeof info ? out->struct_size : sizeof info;
@@ -276,16 +338,16 @@ static int32_t vulkan_device_info(uint32_t index, plinth_device_info *out)
     return PLINTH_OK;
 }
 
-static const char *vulkan_last_error(plinth_device *dev)
+static const char *vulkan_device_error(plinth_device *dev)
 {
-    return dev ? dev->error : g_error;
+    return dev ? dev->error : "";
 }
 
 /* ---------------------------------------------------------------- 4 ---- */
 
 /* Honest by construction: the answer is the encoder's own decision, the
  * same code the kernels and prepare run. A "no" leaves its reason in
- * last_error. */
+ * device_error. */
 static bool vulkan_supports(plinth_device *dev, uint32_t op, const plinth_view *out,
                             const plinth_view *in, uint32_t n_in, const void *attrs)
 {
@@ -309,11 +371,14 @@ static const plinth_backend_api vulkan_api = {
     .name = "vulkan",
     .version = "0.1.0",
     .description = "Vulkan compute (volk, SPIR-V from shaders/): lavapipe and GPUs",
+    .instance_create = vulkan_instance_create,
+    .instance_destroy = vulkan_instance_destroy,
+    .instance_error = vulkan_instance_error,
     .device_count = vulkan_device_count,
     .device_info = vulkan_device_info,
     .device_open = vulkan_device_open,
     .device_close = vulkan_device_close,
-    .last_error = vulkan_last_error,
+    .device_error = vulkan_device_error,
     .buffer_alloc = vulkan_buffer_alloc,
     .buffer_free = vulkan_buffer_free,
     .upload = vulkan_upload,
@@ -321,31 +386,21 @@ static const plinth_backend_api vulkan_api = {
     .supports = vulkan_supports,
     .op_count = PLINTH_OP_COUNT,
     .kernels = vulkan_kernels,
+    .unavailable_reason = vulkan_unavailable_reason,
     .prepare = vulkan_prepare,
     .execute = vulkan_execute,
     .release = vulkan_release,
     .synchronize = vulkan_synchronize,
-    .unavailable_reason = vulkan_unavailable_reason,
 };
 
-PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
-                                                                   const plinth_host *host);
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version);
 
 /* Cheap and without side effects: no loader, no device probing here (the
  * host may load the plugin only to list it; probing waits for
  * device_count). */
-PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
-                                                                   const plinth_host *host)
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version)
 {
-    if (host_abi_version < PLINTH_ABI_VERSION || !host)
+    if (host_abi_version < PLINTH_ABI_VERSION)
         return NULL;
-    plinth_host h;
-    memset(&h, 0, sizeof h);
-    memcpy(&h, host, host->struct_size < sizeof h ? host->struct_size : sizeof h);
-    if (!HAS_FIELD(host, plinth_host, free) || !h.malloc || !h.free)
-        h.malloc = NULL, h.free = NULL;
-    if (!HAS_FIELD(host, plinth_host, log))
-        h.log = NULL;
-    g_host = h;
     return &vulkan_api;
 }

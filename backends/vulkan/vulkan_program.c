@@ -11,6 +11,7 @@
  * Run-time scalars (positions, kv_len) are i32 tensors in the io pool that
  * the shaders read, so the recorded command buffer never changes.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -80,11 +81,11 @@ static int32_t record(plinth_device *dev, vulkan_program *prog, vulkan_dispatch 
                       uint32_t n)
 {
     pending p = {0};
-    p.writes = vulkan_alloc((n ? n : 1) * 3 * sizeof *p.writes); /* write, 2, 3 */
-    p.reads = vulkan_alloc((n ? n : 1) * PLINTH_MAX_INPUTS * sizeof *p.reads);
+    p.writes = vulkan_alloc(dev->inst, (n ? n : 1) * 3 * sizeof *p.writes); /* write, 2, 3 */
+    p.reads = vulkan_alloc(dev->inst, (n ? n : 1) * PLINTH_MAX_INPUTS * sizeof *p.reads);
     if (!p.writes || !p.reads) {
-        vulkan_free(p.writes);
-        vulkan_free(p.reads);
+        vulkan_free(dev->inst, p.writes);
+        vulkan_free(dev->inst, p.reads);
         return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory (prepare)");
     }
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
@@ -112,8 +113,8 @@ static int32_t record(plinth_device *dev, vulkan_program *prog, vulkan_dispatch 
         vulkan_barrier_host(dev, prog->cmd);
         r = dev->vk.vkEndCommandBuffer(prog->cmd);
     }
-    vulkan_free(p.writes);
-    vulkan_free(p.reads);
+    vulkan_free(dev->inst, p.writes);
+    vulkan_free(dev->inst, p.reads);
     if (r != VK_SUCCESS)
         return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: recording the program: %s",
                            vulkan_result_name(r));
@@ -155,13 +156,15 @@ static int32_t encode_all(plinth_device *dev, const plinth_instruction *code, ui
                 continue;
             if (l->n == l->cap) {
                 uint32_t cap = l->cap ? l->cap * 2 : 64;
-                vulkan_dispatch *nd2 = vulkan_alloc(cap * sizeof *nd2);
+                /* The old list stays whole (and the caller's to free)
+                 * until the new one exists. */
+                vulkan_dispatch *nd2 = vulkan_alloc(dev->inst, cap * sizeof *nd2);
                 if (!nd2)
                     return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY,
                                        "vulkan: out of memory (prepare)");
                 if (l->n)
                     memcpy(nd2, l->d, l->n * sizeof *nd2);
-                vulkan_free(l->d);
+                vulkan_free(dev->inst, l->d);
                 l->d = nd2;
                 l->cap = cap;
             }
@@ -192,42 +195,85 @@ static int32_t make_sets(plinth_device *dev, vulkan_program *prog, dlist *l)
     return st;
 }
 
-int32_t vulkan_prepare(plinth_device *dev, const plinth_instruction *code, uint32_t n,
-                       void **out_program)
+/* The fields this plugin reads: all of a v1 instruction. */
+#define INSTRUCTION_V1_SIZE (offsetof(plinth_instruction, attrs) + sizeof(const void *))
+
+/* code[i] for i < n, from elements of `size` bytes into an array of our own
+ * sizeof, which the encoders and vulkan_fuse index directly. A host built
+ * with a longer instruction passes fields we do not know: not copied.
+ * NULL: out of memory. */
+static plinth_instruction *copy_code(plinth_device *dev, const plinth_instruction *code,
+                                     uint32_t n, size_t size)
 {
-    if (!dev || !out_program || (n && !code))
+    plinth_instruction *c = vulkan_alloc(dev->inst, sizeof *c * (n ? n : 1));
+    if (!c)
+        return NULL;
+    const size_t take = size < sizeof *c ? size : sizeof *c;
+    for (uint32_t i = 0; i < n; i++) {
+        memset(&c[i], 0, sizeof c[i]);
+        memcpy(&c[i], plinth_instruction_at(code, size, i), take);
+    }
+    return c;
+}
+
+/* A command buffer from the device's pool into prog->cmd, set only on
+ * success (vulkan_release frees what is set). */
+static int32_t alloc_cmd(plinth_device *dev, vulkan_program *prog)
+{
+    VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                       .commandPool = dev->pool,
+                                       .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                       .commandBufferCount = 1};
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    if (dev->vk.vkAllocateCommandBuffers(dev->device, &cai, &cmd) != VK_SUCCESS)
+        return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: cannot allocate a command buffer");
+    prog->cmd = cmd;
+    return PLINTH_OK;
+}
+
+int32_t vulkan_prepare(plinth_device *dev, const plinth_instruction *host_code, uint32_t n,
+                       size_t instruction_size, void **out_program)
+{
+    if (!dev || !out_program || (n && !host_code))
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "vulkan: prepare: NULL argument");
     *out_program = NULL;
-    vulkan_program *prog = vulkan_alloc(sizeof *prog);
-    if (!prog)
+    if (n && instruction_size < INSTRUCTION_V1_SIZE)
+        return vulkan_fail(dev, PLINTH_ERR_INVALID,
+                           "vulkan: prepare: instruction_size %zu is smaller than an ABI v1 "
+                           "instruction (%zu bytes)", instruction_size,
+                           (size_t)INSTRUCTION_V1_SIZE);
+    plinth_instruction *code = copy_code(dev, host_code, n, instruction_size);
+    vulkan_program *prog = vulkan_alloc(dev->inst, sizeof *prog);
+    if (!code || !prog) {
+        vulkan_free(dev->inst, code);
+        vulkan_free(dev->inst, prog);
         return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory (prepare)");
+    }
     memset(prog, 0, sizeof *prog);
+    /* From here every failure is one vulkan_release(prog): it frees exactly
+     * the parts that were made. The instruction copy and the dispatch list
+     * are needed only while encoding and recording. */
     dlist l = {0};
     int32_t st = encode_all(dev, code, n, &l);
+    vulkan_free(dev->inst, code);
     if (st == PLINTH_OK)
         st = make_sets(dev, prog, &l);
-    if (st == PLINTH_OK) {
-        VkCommandBufferAllocateInfo cai = {
-            .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-            .commandPool = dev->pool,
-            .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-            .commandBufferCount = 1};
-        if (dev->vk.vkAllocateCommandBuffers(dev->device, &cai, &prog->cmd) != VK_SUCCESS)
-            st = vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: cannot allocate a command buffer");
-    }
+    if (st == PLINTH_OK)
+        st = alloc_cmd(dev, prog);
     if (st == PLINTH_OK && vulkan_profile_enabled())
         st = vulkan_profile_begin(dev, &prog->prof, l.n);
     if (st == PLINTH_OK)
         st = record(dev, prog, l.d, l.n);
-    vulkan_free(l.d);
+    vulkan_free(dev->inst, l.d);
     if (st == PLINTH_OK)
         st = vulkan_check_messages(dev);
     if (st != PLINTH_OK) {
         vulkan_release(dev, prog);
         return st;
     }
-    vulkan_log(PLINTH_LOG_DEBUG, "vulkan: program of %u instructions: %u dispatches, %u barriers",
-               n, prog->n_dispatch, prog->n_barriers);
+    vulkan_log(dev->inst, PLINTH_LOG_DEBUG,
+               "vulkan: program of %u instructions: %u dispatches, %u barriers", n,
+               prog->n_dispatch, prog->n_barriers);
     *out_program = prog;
     return PLINTH_OK;
 }
@@ -264,5 +310,5 @@ void vulkan_release(plinth_device *dev, void *program)
     if (prog->pool)
         dev->vk.vkDestroyDescriptorPool(dev->device, prog->pool, NULL);
     vulkan_profile_end(dev, &prog->prof);
-    vulkan_free(prog);
+    vulkan_free(dev->inst, prog);
 }

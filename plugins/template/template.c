@@ -3,13 +3,13 @@
  *
  * It runs three ops (add, mul, scale) on f32 tensors with plain C loops on
  * one CPU "device". Everything a real backend needs is here in small form:
- * version negotiation, device enumeration, an allocator that keeps the
- * 256-byte alignment contract, upload/download, an honest supports(), an
- * out-kernel table, and error messages kept for last_error() instead of
- * printed.
+ * version negotiation, instances (one per host context), device
+ * enumeration, an allocator that keeps the 256-byte alignment contract,
+ * upload/download, an honest supports(), an out-kernel table, and error
+ * messages kept on the object that failed instead of printed.
  *
  * Sections:
- *   1. plugin state and errors
+ *   1. instances: the host's services and errors
  *   2. devices
  *   3. buffers
  *   4. kernels (add, mul, scale) and supports()
@@ -17,7 +17,12 @@
  *
  * The plugin includes plinth_plugin.h and nothing else of plinth: it never
  * calls into the core. Rename every `template_` to your backend's prefix
- * (`mybackend_`), change `.name`, and grow the kernel table.
+ * (`mybackend_`), change `.name` (the file must be plinth-<name>.so), and
+ * grow the kernel table.
+ *
+ * No globals: everything with state hangs off an instance or a device. One
+ * loaded image may serve several host contexts at once, each from its own
+ * thread, each with its own instance; a global would mix them up.
  */
 #include "plinth_plugin.h"
 
@@ -28,58 +33,128 @@
 
 /* ------------------------------------------------------------------ 1 --- */
 
-/* The host services, copied at entry. A copy rather than the pointer: the
- * loaded image is shared by every plinth context of the process, each of
- * which calls the entry with its own `host`, and the last caller's context
- * need not be the last one destroyed. Copy at most the bytes the host's
- * struct_size says it has, and at most the bytes we know about. */
-static plinth_host g_host;
-
-/* Our device object. The host sees only an opaque `plinth_device *`; the
- * struct is ours to define. */
-struct plinth_device {
-    char error[256]; /* message of the last failure on this device */
+/*
+ * An instance is what one host context gets from instance_create: its own
+ * host services (log and allocator, the `host` pointer stays valid until
+ * instance_destroy, so keep it rather than a copy) and a place for the
+ * message of a failure that has no device to hold it (device_info,
+ * device_open). The host sees only an opaque `plinth_instance *`; the
+ * struct is ours to define.
+ */
+struct plinth_instance {
+    const plinth_host *host;
+    char error[256]; /* instance_error(): last failed device_info/device_open */
 };
 
-/* Errors of calls that have no device yet (device_open, device_info):
- * last_error(NULL) returns this. Thread-local so two threads opening
- * devices do not overwrite each other's message. */
-static _Thread_local char g_error[256];
+/* Our device object, opaque to the host like the instance. It points back
+ * to its instance: that is where the log and the allocator are. */
+struct plinth_device {
+    plinth_instance *inst;
+    char error[256]; /* device_error(): the last failure on this device */
+};
 
-/* Records a message for last_error() and returns `status`. A plugin never
+/* Records a message on the instance and returns `status`. A plugin never
  * prints (rule 8): the host decides what the user sees. */
+static int32_t inst_fail(plinth_instance *inst, int32_t status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int32_t inst_fail(plinth_instance *inst, int32_t status, const char *fmt, ...)
+{
+    if (inst) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(inst->error, sizeof inst->error, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+/* The same for a device: every failure on a device is kept on it (rule 11). */
 static int32_t fail(plinth_device *dev, int32_t status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int32_t fail(plinth_device *dev, int32_t status, const char *fmt, ...)
 {
-    char *buf = dev ? dev->error : g_error;
-    size_t size = dev ? sizeof dev->error : sizeof g_error;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
+    if (dev) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(dev->error, sizeof dev->error, fmt, ap);
+        va_end(ap);
+    }
     return status;
 }
 
-static const char *template_last_error(plinth_device *dev)
+/* Logging goes through the instance's host, which routes the line to the
+ * context that owns the instance (rule 12). The host struct grows like
+ * every sized struct: read a field only when PLINTH_HAS_FIELD says the
+ * host's struct_size reaches it. A NULL log means the host is not
+ * listening. */
+static void template_log(plinth_instance *inst, int level, const char *msg)
 {
-    return dev ? dev->error : g_error;
+    const plinth_host *h = inst->host;
+    if (PLINTH_HAS_FIELD(h, plinth_host, log) && h->log)
+        h->log(h->user, level, msg);
+}
+
+/*
+ * instance_create: the first call with state. Check the host before
+ * relying on it (its allocator must be there: every object we keep comes
+ * from it, rule 14), then allocate the instance from it. A NULL from the
+ * host's malloc is an ordinary failure: return PLINTH_ERR_NO_MEMORY and
+ * leave nothing behind.
+ */
+static int32_t template_instance_create(const plinth_host *host, plinth_instance **out)
+{
+    if (!out)
+        return PLINTH_ERR_INVALID;
+    *out = NULL;
+    if (!host || !PLINTH_HAS_FIELD(host, plinth_host, free) || !host->malloc || !host->free)
+        return PLINTH_ERR_PLUGIN; /* a host we cannot use */
+    plinth_instance *inst = host->malloc(host->user, sizeof *inst);
+    if (!inst)
+        return PLINTH_ERR_NO_MEMORY;
+    memset(inst, 0, sizeof *inst);
+    inst->host = host;
+    *out = inst;
+    return PLINTH_OK;
+}
+
+/* The host closes every device of the instance before this. */
+static void template_instance_destroy(plinth_instance *inst)
+{
+    if (inst)
+        inst->host->free(inst->host->user, inst);
+}
+
+static const char *template_instance_error(plinth_instance *inst)
+{
+    return inst ? inst->error : "";
+}
+
+static const char *template_device_error(plinth_device *dev)
+{
+    return dev ? dev->error : "";
 }
 
 /* ------------------------------------------------------------------ 2 --- */
 
 /* One device: the CPU we run on. A GPU backend would enumerate its adapters
- * here (and return 0 plus an unavailable_reason when there is no driver). */
-static uint32_t template_device_count(void)
+ * here (at most PLINTH_MAX_DEVICES, rule 13; and return 0 plus an
+ * unavailable_reason when there is no driver). A device list shared by
+ * every instance is fine, but then it must be thread-safe (pthread_once or
+ * a mutex): different instances may be called from different threads at
+ * once. */
+static uint32_t template_device_count(plinth_instance *inst)
 {
+    (void)inst;
     return 1;
 }
 
-static int32_t template_device_info(uint32_t index, plinth_device_info *out)
+static int32_t template_device_info(plinth_instance *inst, uint32_t index,
+                                    plinth_device_info *out)
 {
     if (index != 0 || !out)
-        return fail(NULL, PLINTH_ERR_INVALID, "template: no device %u", index);
+        return inst_fail(inst, PLINTH_ERR_INVALID, "template: no device %u", index);
 
     /* Fill a full-size copy, then hand over only as many bytes as the host's
      * struct has (its struct_size): a host built against an older header
@@ -97,30 +172,35 @@ static int32_t template_device_info(uint32_t index, plinth_device_info *out)
     return PLINTH_OK;
 }
 
-static int32_t template_device_open(uint32_t index, const plinth_device_options *opts,
-                                    plinth_device **out)
+static int32_t template_device_open(plinth_instance *inst, uint32_t index,
+                                    const plinth_device_options *opts, plinth_device **out)
 {
     if (!out)
-        return fail(NULL, PLINTH_ERR_INVALID, "template: device_open: out is NULL");
+        return inst_fail(inst, PLINTH_ERR_INVALID, "template: device_open: out is NULL");
     *out = NULL;
     if (index != 0)
-        return fail(NULL, PLINTH_ERR_INVALID, "template: no device %u (there is 1)", index);
+        return inst_fail(inst, PLINTH_ERR_INVALID, "template: no device %u (there is 1)",
+                         index);
 
-    /* Options grow like every other struct: read `config` only if the
-     * caller's struct_size covers it. We take no configuration at all, and
-     * say so rather than ignoring a setting the user thinks is applied. */
+    /* Options grow like every other sized struct: read `config` only if
+     * the caller's struct_size covers it. We take no configuration at all,
+     * and say so rather than ignoring a setting the user thinks is
+     * applied. */
     const char *config = NULL;
-    if (opts && opts->struct_size >= offsetof(plinth_device_options, config) + sizeof config)
+    if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, config))
         config = opts->config;
     if (config && config[0])
-        return fail(NULL, PLINTH_ERR_INVALID, "template: unknown device config '%s'", config);
+        return inst_fail(inst, PLINTH_ERR_INVALID, "template: unknown device config '%s'",
+                         config);
 
     /* Bookkeeping goes through the host's allocator, so the host can count
-     * it, limit it, or fail it on purpose in tests. */
-    plinth_device *dev = g_host.malloc(g_host.user, sizeof *dev);
+     * it, limit it, or fail it on purpose in tests (rule 14). */
+    plinth_device *dev = inst->host->malloc(inst->host->user, sizeof *dev);
     if (!dev)
-        return fail(NULL, PLINTH_ERR_NO_MEMORY, "template: out of memory opening device");
+        return inst_fail(inst, PLINTH_ERR_NO_MEMORY, "template: out of memory opening device");
     memset(dev, 0, sizeof *dev);
+    dev->inst = inst;
+    template_log(inst, PLINTH_LOG_DEBUG, "template: device 0 open");
     *out = dev;
     return PLINTH_OK;
 }
@@ -128,7 +208,7 @@ static int32_t template_device_open(uint32_t index, const plinth_device_options 
 static void template_device_close(plinth_device *dev)
 {
     if (dev)
-        g_host.free(g_host.user, dev);
+        dev->inst->host->free(dev->inst->host->user, dev);
 }
 
 /* ------------------------------------------------------------------ 3 --- */
@@ -136,7 +216,9 @@ static void template_device_close(plinth_device *dev)
 /*
  * Buffers are plain host memory. The contract (rule 4): `host` is a multiple
  * of PLINTH_ALIGNMENT (256) and `size` >= the size asked for. The host checks
- * both on every allocation and refuses the buffer otherwise.
+ * both on every allocation and refuses the buffer otherwise. Tensor buffers
+ * are the one thing that does not come from the host's allocator: they are
+ * the device's memory (here the C library's; on a GPU, the driver's).
  *
  * aligned_alloc wants the size to be a multiple of the alignment, so round
  * up; a zero-byte request still gets a real (256-byte) block, so the buffer
@@ -354,8 +436,9 @@ static const plinth_kernel_fn template_kernels[PLINTH_OP_COUNT] = {
     [PLINTH_OP_SCALE] = template_scale_f32,
 };
 
-/* static const, designated initializers: every slot is named, a slot added
- * to the header later is zero (absent) here until we fill it. */
+/* static const, designated initializers only: every slot is named, so the
+ * order of the slots in the header never matters, and a slot added to the
+ * header later is zero (absent) here until we fill it. */
 static const plinth_backend_api template_api = {
     .struct_size = sizeof(plinth_backend_api),
     .abi_version = PLINTH_ABI_VERSION,
@@ -363,11 +446,15 @@ static const plinth_backend_api template_api = {
     .version = "0.1.0",
     .description = "minimal example backend: f32 add, mul, scale in plain C",
 
+    .instance_create = template_instance_create,
+    .instance_destroy = template_instance_destroy,
+    .instance_error = template_instance_error,
+
     .device_count = template_device_count,
     .device_info = template_device_info,
     .device_open = template_device_open,
     .device_close = template_device_close,
-    .last_error = template_last_error,
+    .device_error = template_device_error,
 
     .buffer_alloc = template_buffer_alloc,
     .buffer_free = template_buffer_free,
@@ -378,35 +465,29 @@ static const plinth_backend_api template_api = {
     .op_count = PLINTH_OP_COUNT,
     .kernels = template_kernels,
 
-    /* Optional, left NULL: no whole-program path (prepare/execute/release),
-     * synchronous (synchronize), always has its device (unavailable_reason). */
+    /* Optional, left NULL: always has its device (unavailable_reason), no
+     * whole-program path (prepare/execute/release; a backend that wants one
+     * reads the instruction array with plinth_instruction_at, since the
+     * host's elements are `instruction_size` bytes, not necessarily
+     * sizeof(plinth_instruction)), synchronous (synchronize). */
 };
 
 /*
- * The one exported symbol (rule 1). Cheap and without side effects beyond
- * remembering `host`: the host may call it just to list plugins.
+ * The one exported symbol (rule 1). Cheap and without side effects: the
+ * host may call it just to list plugins, so nothing is allocated, detected
+ * or remembered here. State starts at instance_create.
  *
  * Negotiation (rule 2): we serve ABI version 1. A newer host still speaks
- * version 1 (fields are only appended), so any host_abi_version >= 1 gets
- * our version-1 table; an older host (0) gets NULL.
+ * version 1 (it only appends), so any host_abi_version >= 1 gets our
+ * version-1 table; an older host (0) gets NULL.
  *
  * (The separate declaration keeps -Wmissing-prototypes quiet.)
  */
-PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
-                                                                   const plinth_host *host);
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version);
 
-PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
-                                                                   const plinth_host *host)
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version)
 {
-    if (host_abi_version < 1 || !host)
+    if (host_abi_version < 1)
         return NULL;
-    /* The host struct grows too: make sure it is long enough to hold the
-     * allocator we are about to rely on. */
-    if (host->struct_size < offsetof(plinth_host, free) + sizeof host->free || !host->malloc ||
-        !host->free)
-        return NULL;
-    size_t n = host->struct_size < sizeof g_host ? host->struct_size : sizeof g_host;
-    memset(&g_host, 0, sizeof g_host);
-    memcpy(&g_host, host, n);
     return &template_api;
 }

@@ -16,11 +16,9 @@ static int32_t misaligned_alloc(plinth_device *dev, uint64_t size, plinth_buffer
 
 static plinth_backend_api api;
 
-const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
-                                              const plinth_host *host)
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version)
 {
     (void)host_abi_version;
-    (void)host;
     api = minimal_api("misaligned");
     api.buffer_alloc = misaligned_alloc;
     (void)minimal_buffer_alloc;

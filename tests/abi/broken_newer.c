@@ -3,10 +3,8 @@
 
 static plinth_backend_api api;
 
-const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
-                                              const plinth_host *host)
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version)
 {
-    (void)host;
     api = minimal_api("newer");
     api.abi_version = host_abi_version + 1;
     return &api;

@@ -3,11 +3,9 @@
 
 static plinth_backend_api api;
 
-const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
-                                              const plinth_host *host)
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version)
 {
     (void)host_abi_version;
-    (void)host;
     api = minimal_api(NULL);
     return &api;
 }

@@ -1,6 +1,7 @@
 /*
  * test_loader.c — the loader against broken plugins, discovery, reports,
- * and the template's kernels through the checked wrappers.
+ * and the template's kernels through the public memory and one-op API
+ * (which go through the core's checked slot wrappers).
  *
  * Paths come from the environment (tests/abi/meson.build):
  *   PLINTH_TEST_BROKEN_<WHAT>  one deliberately broken plugin each
@@ -11,8 +12,7 @@
  * Sections: helpers; broken plugins; discovery and reports; wrappers and
  * the template's kernels.
  */
-#include "internal.h"
-#include "loader.h"
+#include "plinth.h"
 
 #include <criterion/criterion.h>
 
@@ -140,10 +140,10 @@ static void expect_refused(const char *var, plinth_status status, const char *re
     ASSERT_HAS(plinth_context_error(ctx), reason);
     cr_assert_eq(plinth_plugin_count(ctx), 0, "a refused plugin must not be kept");
 
-    /* loader_open directly: same outcome, nothing handed out. */
-    plinth_plugin *p = (plinth_plugin *)&p;
-    cr_assert_eq(loader_open(ctx, path, &p), status);
-    cr_assert_null(p);
+    /* Loading without a device: same outcome, nothing kept. */
+    uint32_t index = 12345;
+    cr_assert_eq(plinth_plugin_load(ctx, path, &index), status);
+    cr_assert_eq(plinth_plugin_count(ctx), 0);
     plinth_context_destroy(ctx);
     CHECK_NO_LEAKS();
 }
@@ -227,11 +227,9 @@ Test(broken, misaligned_allocator)
 
     /* Every allocation is refused, and freed (the leak check below). */
     for (int i = 0; i < 3; i++) {
-        plinth_buffer buf = {.size = 99};
-        cr_assert_eq(backend_buffer_alloc(b, 1000, &buf), PLINTH_ERR_PLUGIN);
-        cr_assert_null(buf.host);
-        cr_assert_null(buf.handle);
-        cr_assert_eq(buf.size, 0);
+        plinth_memory *mem = (plinth_memory *)&mem;
+        cr_assert_eq(plinth_memory_create(b, 1000, &mem), PLINTH_ERR_PLUGIN);
+        cr_assert_null(mem);
         const char *err = plinth_context_error(ctx);
         ASSERT_HAS(err, "misaligned");
         ASSERT_HAS(err, "plugin 'misaligned'");
@@ -243,34 +241,115 @@ Test(broken, misaligned_allocator)
     CHECK_NO_LEAKS();
 }
 
-/* ---------------------------------------------- discovery and reports --- */
-
-Test(discovery, plugin_dirs_option)
+/* A plugin whose mere loading kills the process (constructor abort, entry
+ * segfault or exit): never loaded unless asked for by name or listed. */
+Test(broken, killers_elsewhere_in_the_path_are_not_loaded)
 {
-    const char *tpl = need_env("PLINTH_TEST_TEMPLATE");
     tmpdir t;
     tmp_make(&t);
-    const char *copy = tmp_copy(&t, "plinth-template.so", tpl);
-
-    /* The build tree's template directory is also searched (last): its copy
-     * must be recorded as shadowed by ours, which came first. */
+    tmp_copy(&t, "plinth-abort.so", need_env("PLINTH_TEST_BROKEN_ABORT"));
+    tmp_copy(&t, "plinth-segv.so", need_env("PLINTH_TEST_BROKEN_SEGV"));
+    tmp_copy(&t, "plinth-exit.so", need_env("PLINTH_TEST_BROKEN_EXIT"));
+    const char *copy = tmp_copy(&t, "plinth-template.so", need_env("PLINTH_TEST_TEMPLATE"));
     const char *dirs[] = {t.path, NULL};
     plinth_context *ctx = context(dirs);
     plinth_backend *b = NULL;
     cr_assert_eq(plinth_backend_open(ctx, "template", 0, NULL, &b), PLINTH_OK, "%s",
                  plinth_context_error(ctx));
-    cr_assert_str_eq(plinth_backend_name(b), "template");
-    cr_assert_str_eq(loader_path(b->plugin), copy);
+    cr_assert_str_eq(plinth_backend_path(b), copy);
+    cr_assert_eq(plinth_plugin_count(ctx), 1, "only the plugin asked for is loaded");
+    plinth_backend_close(b);
+    plinth_context_destroy(ctx);
+    tmp_remove(&t);
+    CHECK_NO_LEAKS();
+}
 
-    plinth_plugin_report r;
+Test(broken, too_many_devices)
+{
+    expect_refused("PLINTH_TEST_BROKEN_MANYDEV", PLINTH_ERR_PLUGIN, "claims 4294967295 devices");
+}
+
+Test(broken, file_name_and_table_name_differ)
+{
+    /* The template copied as plinth-cpu.so must not pass for the cpu backend. */
+    tmpdir t;
+    tmp_make(&t);
+    const char *fake = tmp_copy(&t, "plinth-cpu.so", need_env("PLINTH_TEST_TEMPLATE"));
+    const char *dirs[] = {t.path, NULL};
+    plinth_context *ctx = context(dirs);
+    plinth_backend *b = NULL;
+    cr_assert_eq(plinth_backend_open(ctx, "cpu", 0, NULL, &b), PLINTH_ERR_PLUGIN);
+    cr_assert_null(b);
+    ASSERT_HAS(plinth_context_error(ctx), fake);
+    ASSERT_HAS(plinth_context_error(ctx),
+               "the file is named for backend 'cpu' but its table says 'template'");
+    plinth_context_destroy(ctx);
+    tmp_remove(&t);
+    CHECK_NO_LEAKS();
+}
+
+Test(broken, names_that_are_not_backend_names)
+{
+    plinth_context *ctx = context(NULL);
+    plinth_backend *b = NULL;
+    const char *bad[] = {"", "CPU", "a b", "..", "x.so", "cpu;rm"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(plinth_backend_open(ctx, bad[i], 0, NULL, &b), PLINTH_ERR_INVALID, "%s",
+                     bad[i]);
+        ASSERT_HAS(plinth_context_error(ctx), "not a backend name");
+    }
+    plinth_context_destroy(ctx);
+    CHECK_NO_LEAKS();
+}
+
+/* ---------------------------------------------- discovery and reports --- */
+
+static char warnings[4096];
+
+static void keep_warnings(void *user, int level, const char *message)
+{
+    (void)user;
+    if (level <= PLINTH_LOG_WARN)
+        snprintf(warnings + strlen(warnings), sizeof warnings - strlen(warnings), "%s\n",
+                 message);
+}
+
+Test(discovery, plugin_dirs_option_and_shadowing)
+{
+    const char *tpl = need_env("PLINTH_TEST_TEMPLATE");
+    tmpdir t, u;
+    tmp_make(&t);
+    tmp_make(&u);
+    const char *copy = tmp_copy(&t, "plinth-template.so", tpl);
+    const char *later = tmp_copy(&u, "plinth-template.so", tpl);
+
+    /* The first directory wins; the later file of the same name is not
+     * silently ignored: opening says so in a warning... */
+    const char *dirs[] = {t.path, u.path, NULL};
+    plinth_context_options o = {.struct_size = sizeof o, .plugin_dirs = dirs,
+                                .log = keep_warnings, .log_level = PLINTH_LOG_WARN};
+    plinth_context *ctx = NULL;
+    cr_assert_eq(plinth_context_create(&o, &ctx), PLINTH_OK);
+    warnings[0] = '\0';
+    plinth_backend *b = NULL;
+    cr_assert_eq(plinth_backend_open(ctx, "template", 0, NULL, &b), PLINTH_OK, "%s",
+                 plinth_context_error(ctx));
+    cr_assert_str_eq(plinth_backend_name(b), "template");
+    cr_assert_str_eq(plinth_backend_path(b), copy);
+    ASSERT_HAS(warnings, "shadows");
+    ASSERT_HAS(warnings, later);
+
+    /* ... and a listing reports it as shadowed, without loading it. */
+    cr_assert_eq(plinth_plugins_scan(ctx), PLINTH_OK);
+    plinth_plugin_report r = {.struct_size = sizeof r};
     cr_assert_geq(find_report(ctx, "template", true, &r), 0);
     cr_assert_str_eq(r.path, copy);
     bool shadowed = false;
     for (uint32_t i = 0; !shadowed && i < plinth_plugin_count(ctx); i++) {
         cr_assert_eq(plinth_plugin_query(ctx, i, &r), PLINTH_OK);
-        shadowed = !r.loaded && strcmp(r.path, tpl) == 0;
+        shadowed = !r.loaded && strcmp(r.path, later) == 0;
     }
-    cr_assert(shadowed, "the build tree's template should be reported as shadowed");
+    cr_assert(shadowed, "the later template should be reported as shadowed");
     cr_assert_str_eq(r.name, "template");
     ASSERT_HAS(r.error, "shadowed by");
     ASSERT_HAS(r.error, copy);
@@ -278,6 +357,7 @@ Test(discovery, plugin_dirs_option)
     plinth_backend_close(b);
     plinth_context_destroy(ctx);
     tmp_remove(&t);
+    tmp_remove(&u);
     CHECK_NO_LEAKS();
 }
 
@@ -293,11 +373,11 @@ Test(discovery, env_plugin_path)
     snprintf(env, sizeof env, "::%s:", t.path);
     cr_assert_eq(setenv("PLINTH_PLUGIN_PATH", env, 1), 0);
 
-    plinth_context *ctx = context(NULL); /* fresh: scans with the new env */
+    plinth_context *ctx = context(NULL); /* fresh: searches with the new env */
     plinth_backend *b = NULL;
     cr_assert_eq(plinth_backend_open(ctx, "template", 0, NULL, &b), PLINTH_OK, "%s",
                  plinth_context_error(ctx));
-    cr_assert_str_eq(loader_path(b->plugin), copy);
+    cr_assert_str_eq(plinth_backend_path(b), copy);
     plinth_backend_close(b);
     plinth_context_destroy(ctx);
     tmp_remove(&t);
@@ -306,9 +386,8 @@ Test(discovery, env_plugin_path)
 
 Test(discovery, unknown_backend_lists_dirs)
 {
-    const char *tpl = need_env("PLINTH_TEST_TEMPLATE");
-    char tpl_dir[PATH_MAX];
-    dir_of(tpl, tpl_dir, sizeof tpl_dir);
+    char ref_dir[PATH_MAX];
+    dir_of(need_env("PLINTH_TEST_REF"), ref_dir, sizeof ref_dir);
     tmpdir t;
     tmp_make(&t);
     const char *dirs[] = {t.path, NULL};
@@ -319,13 +398,11 @@ Test(discovery, unknown_backend_lists_dirs)
     cr_assert_null(b);
     const char *err = plinth_context_error(ctx);
     ASSERT_HAS(err, "no backend named 'nosuch'");
-    ASSERT_HAS(err, "found:");
-    ASSERT_HAS(err, "template");
-    ASSERT_HAS(err, "searched:");
+    ASSERT_HAS(err, "plinth-nosuch.so");
     ASSERT_HAS(err, t.path);
-    ASSERT_HAS(err, tpl_dir);
-    /* our directory is listed before the build tree's */
-    cr_assert(strstr(err, t.path) < strstr(err, tpl_dir), "search order wrong: %s", err);
+    /* the build tree's plugins come last: a build-tree libplinth searches them */
+    ASSERT_HAS(err, ref_dir);
+    cr_assert(strstr(err, t.path) < strstr(err, ref_dir), "search order wrong: %s", err);
     plinth_context_destroy(ctx);
     tmp_remove(&t);
     CHECK_NO_LEAKS();
@@ -341,9 +418,10 @@ Test(discovery, query_reports_loaded_and_failed)
     const char *broken = tmp_copy(&t, "plinth-noentry.so", noentry);
     static const char text[] = "not a shared object\n";
     const char *txt = tmp_write(&t, "plinth-text.so", text, sizeof text - 1);
-    /* Not named plinth-*.so: never loaded, never reported. */
+    /* Not named plinth-<name>.so: never loaded, never reported. */
     tmp_copy(&t, "libplinth-other.so", tpl);
     tmp_write(&t, "plinth-.so", text, sizeof text - 1);
+    tmp_write(&t, "plinth-UPPER.so", text, sizeof text - 1);
 
     const char *dirs[] = {t.path, NULL};
     plinth_context *ctx = context(dirs);
@@ -353,10 +431,10 @@ Test(discovery, query_reports_loaded_and_failed)
     cr_assert_geq(n, 3);
 
     /* Our directory comes first, its files sorted by name. */
-    plinth_plugin_report r;
+    plinth_plugin_report r = {.struct_size = sizeof r};
     cr_assert_eq(plinth_plugin_query(ctx, 0, &r), PLINTH_OK);
     cr_assert_str_eq(r.path, broken);
-    cr_assert_str_eq(r.name, "plinth-noentry.so");
+    cr_assert_str_eq(r.name, "noentry");
     cr_assert_not(r.loaded);
     ASSERT_HAS(r.error, "entry symbol 'plinth_plugin_entry' missing");
     ASSERT_HAS(r.error, broken);
@@ -387,8 +465,19 @@ Test(discovery, query_reports_loaded_and_failed)
         cr_assert_eq(plinth_plugin_query(ctx, i, &r), PLINTH_OK);
         cr_assert_null(strstr(r.path, "libplinth-other.so"));
         cr_assert_null(strstr(r.path, "/plinth-.so"));
+        cr_assert_null(strstr(r.path, "/plinth-UPPER.so"));
     }
     cr_assert_eq(plinth_plugin_query(ctx, n, &r), PLINTH_ERR_INVALID);
+
+    /* A report filled into an older caller's shorter struct: only what fits. */
+    struct {
+        uint32_t struct_size;
+        char name[64];
+        char guard[8];
+    } old = {.struct_size = sizeof(uint32_t) + 64, .guard = "GUARDGU"};
+    cr_assert_eq(plinth_plugin_query(ctx, 1, (plinth_plugin_report *)(void *)&old), PLINTH_OK);
+    cr_assert_str_eq(old.name, "template");
+    cr_assert_str_eq(old.guard, "GUARDGU");
 
     /* Idempotent. */
     cr_assert_eq(plinth_plugins_scan(ctx), PLINTH_OK);
@@ -407,7 +496,7 @@ Test(discovery, ref_and_template_from_their_dirs)
     const char *dirs[] = {ref_dir, tpl_dir, NULL};
     plinth_context *ctx = context(dirs);
     cr_assert_eq(plinth_plugins_scan(ctx), PLINTH_OK);
-    plinth_plugin_report r;
+    plinth_plugin_report r = {.struct_size = sizeof r};
     int ref = find_report(ctx, "ref", true, &r);
     if (ref < 0) {
         /* say why, from the report of the ref file */
@@ -442,9 +531,9 @@ Test(discovery, open_by_path_is_kept_once)
                  plinth_context_error(ctx));
     cr_assert_eq(plinth_backend_open(ctx, tpl, 0, NULL, &b), PLINTH_OK);
     cr_assert_eq(plinth_plugin_count(ctx), 1);
-    cr_assert_eq(a->plugin, b->plugin);
-    cr_assert_neq(a->dev, b->dev);
-    plinth_plugin_report r;
+    cr_assert_str_eq(plinth_backend_path(a), plinth_backend_path(b));
+    cr_assert_neq(a, b);
+    plinth_plugin_report r = {.struct_size = sizeof r};
     cr_assert_eq(plinth_plugin_query(ctx, 0, &r), PLINTH_OK);
     cr_assert(r.loaded);
     cr_assert_str_eq(r.path, tpl);
@@ -467,7 +556,7 @@ Test(discovery, open_by_path_is_kept_once)
     CHECK_NO_LEAKS();
 }
 
-/* ------------------------------------- wrappers and template kernels --- */
+/* ------------------------------------- memory, one op, template kernels --- */
 
 static plinth_backend *open_template(plinth_context *ctx)
 {
@@ -477,19 +566,17 @@ static plinth_backend *open_template(plinth_context *ctx)
     return b;
 }
 
-/* A contiguous f32 view of `shape` (4 dims) at `offset` in `buf`. */
-static plinth_view view4(const plinth_buffer *buf, uint64_t offset, const int64_t *shape)
+/* A contiguous f32 view of `shape` (4 dims) at `offset` in `mem`. */
+static plinth_view view4(const plinth_memory *mem, uint64_t offset, const int64_t *shape)
 {
-    plinth_view v = {.buffer = buf, .base = offset, .offset = offset, .dtype = PLINTH_F32,
-                     .ndim = 4};
+    plinth_view v = {.buffer = plinth_memory_buffer(mem), .base = offset, .offset = offset,
+                     .dtype = PLINTH_F32, .ndim = 4};
     int64_t stride = 4;
     for (int d = 3; d >= 0; d--) {
         v.shape[d] = shape[d];
         v.stride[d] = stride;
         stride *= shape[d];
     }
-    if (buf && buf->host)
-        v.data = buf->host + offset;
     return v;
 }
 
@@ -501,101 +588,126 @@ Test(wrappers, template_kernels_run)
     /* a [2,3] + b [1,3] (broadcast), a * b, a * 0.5 */
     const int64_t sa[4] = {1, 1, 2, 3}, sb[4] = {1, 1, 1, 3};
     const float av[6] = {1, 2, 3, 4, 5, 6}, bv[3] = {10, 20, 30};
-    plinth_buffer ba, bb, bo;
-    cr_assert_eq(backend_buffer_alloc(b, sizeof av, &ba), PLINTH_OK);
-    cr_assert_eq(backend_buffer_alloc(b, sizeof bv, &bb), PLINTH_OK);
-    cr_assert_eq(backend_buffer_alloc(b, sizeof av, &bo), PLINTH_OK);
-    cr_assert_eq((uintptr_t)ba.host % PLINTH_ALIGNMENT, 0);
-    cr_assert_eq(backend_upload(b, &ba, 0, av, sizeof av), PLINTH_OK);
-    cr_assert_eq(backend_upload(b, &bb, 0, bv, sizeof bv), PLINTH_OK);
+    plinth_memory *ma, *mb, *mo;
+    cr_assert_eq(plinth_memory_create(b, sizeof av, &ma), PLINTH_OK);
+    cr_assert_eq(plinth_memory_create(b, sizeof bv, &mb), PLINTH_OK);
+    cr_assert_eq(plinth_memory_create(b, sizeof av, &mo), PLINTH_OK);
+    cr_assert_eq((uintptr_t)plinth_memory_buffer(ma)->host % PLINTH_ALIGNMENT, 0);
+    cr_assert_geq(plinth_memory_size(ma), sizeof av);
+    cr_assert_eq(plinth_memory_upload(ma, 0, av, sizeof av), PLINTH_OK);
+    cr_assert_eq(plinth_memory_upload(mb, 0, bv, sizeof bv), PLINTH_OK);
 
-    plinth_view in[2] = {view4(&ba, 0, sa), view4(&bb, 0, sb)};
-    plinth_view out = view4(&bo, 0, sa);
-    const plinth_attr_scale half = {0.5f};
+    plinth_view in[2] = {view4(ma, 0, sa), view4(mb, 0, sb)};
+    plinth_view out = view4(mo, 0, sa);
+    const plinth_attrs half = {.scale = {0.5f}};
     float got[6];
 
-    cr_assert(backend_supports(b, PLINTH_OP_ADD, &out, in, 2, &half));
-    cr_assert_eq(backend_kernel(b, PLINTH_OP_ADD)(b->dev, &out, in, 2, &half), PLINTH_OK);
-    cr_assert_eq(backend_download(b, &bo, 0, got, sizeof got), PLINTH_OK);
+    cr_assert_eq(plinth_backend_query_op(b, PLINTH_OP_ADD, &out, in, 2, &half), PLINTH_OK);
+    cr_assert_eq(plinth_backend_run_op(b, PLINTH_OP_ADD, &out, in, 2, &half), PLINTH_OK, "%s",
+                 plinth_context_error(ctx));
+    cr_assert_eq(plinth_memory_download(mo, 0, got, sizeof got), PLINTH_OK);
     for (int i = 0; i < 6; i++)
         cr_assert_float_eq(got[i], av[i] + bv[i % 3], 0.0f, "add [%d]", i);
 
-    cr_assert_eq(backend_kernel(b, PLINTH_OP_MUL)(b->dev, &out, in, 2, &half), PLINTH_OK);
-    cr_assert_eq(backend_download(b, &bo, 0, got, sizeof got), PLINTH_OK);
+    cr_assert_eq(plinth_backend_run_op(b, PLINTH_OP_MUL, &out, in, 2, &half), PLINTH_OK);
+    cr_assert_eq(plinth_memory_download(mo, 0, got, sizeof got), PLINTH_OK);
     for (int i = 0; i < 6; i++)
         cr_assert_float_eq(got[i], av[i] * bv[i % 3], 0.0f, "mul [%d]", i);
 
-    cr_assert_eq(backend_kernel(b, PLINTH_OP_SCALE)(b->dev, &out, in, 1, &half), PLINTH_OK);
-    cr_assert_eq(backend_download(b, &bo, 0, got, sizeof got), PLINTH_OK);
+    cr_assert_eq(plinth_backend_run_op(b, PLINTH_OP_SCALE, &out, in, 1, &half), PLINTH_OK);
+    cr_assert_eq(plinth_memory_download(mo, 0, got, sizeof got), PLINTH_OK);
     for (int i = 0; i < 6; i++)
         cr_assert_float_eq(got[i], av[i] * 0.5f, 0.0f, "scale [%d]", i);
 
-    /* Honest supports(): no kernel, wrong dtype, bad broadcast, bad arity. */
-    cr_assert_not(backend_supports(b, PLINTH_OP_MATMUL, &out, in, 2, &half));
-    cr_assert_null(backend_kernel(b, PLINTH_OP_MATMUL));
-    cr_assert_not(backend_supports(b, 100000, &out, in, 2, &half));
-    cr_assert_null(backend_kernel(b, 100000));
-    plinth_view f16 = in[0];
-    f16.dtype = PLINTH_F16;
-    plinth_view bad[2] = {f16, in[1]};
-    cr_assert_not(backend_supports(b, PLINTH_OP_ADD, &out, bad, 2, &half));
+    /* In place (rule 10): out is the very view in[0]. */
+    plinth_view self[1] = {out};
+    cr_assert_eq(plinth_backend_run_op(b, PLINTH_OP_SCALE, &out, self, 1, &half), PLINTH_OK);
+    cr_assert_eq(plinth_memory_download(mo, 0, got, sizeof got), PLINTH_OK);
+    for (int i = 0; i < 6; i++)
+        cr_assert_float_eq(got[i], av[i] * 0.25f, 0.0f, "scale in place [%d]", i);
+
+    /* The plugin says no: no kernel, or a dtype it does not take. */
+    cr_assert_not(plinth_backend_has_kernel(b, PLINTH_OP_MATMUL));
+    cr_assert(plinth_backend_has_kernel(b, PLINTH_OP_ADD));
+    cr_assert_not(plinth_backend_has_kernel(b, (plinth_op)100000));
+    const int64_t s33[4] = {1, 1, 3, 3};
+    plinth_view m33 = view4(mo, 0, s33);
+    plinth_view mm[2] = {m33, m33};
+    cr_assert_eq(plinth_backend_query_op(b, PLINTH_OP_MATMUL, &m33, mm, 2, &half),
+                 PLINTH_ERR_UNSUPPORTED);
+    ASSERT_HAS(plinth_context_error(ctx), "backend 'template' does not support matmul");
+    plinth_view f16[2] = {in[0], in[1]}, f16out = out;
+    f16[0].dtype = f16[1].dtype = f16out.dtype = PLINTH_F16;
+    cr_assert_eq(plinth_backend_run_op(b, PLINTH_OP_ADD, &f16out, f16, 2, &half),
+                 PLINTH_ERR_UNSUPPORTED);
+
+    /* The host's own rules, before the plugin is asked: */
+    plinth_view mixed[2] = {f16[0], in[1]}; /* dtypes differ */
+    cr_assert_eq(plinth_backend_query_op(b, PLINTH_OP_ADD, &out, mixed, 2, &half),
+                 PLINTH_ERR_INVALID);
+    ASSERT_HAS(plinth_context_error(ctx), "dtypes differ");
     plinth_view wide[2] = {in[1], in[0]}; /* out [1,3] from a [2,3]: no */
     plinth_view small = in[1];
-    cr_assert_not(backend_supports(b, PLINTH_OP_ADD, &small, wide, 2, &half));
-    cr_assert_not(backend_supports(b, PLINTH_OP_ADD, &out, in, 1, &half));
-    /* ... and a kernel called anyway fails cleanly with a message. */
-    cr_assert_eq(backend_kernel(b, PLINTH_OP_ADD)(b->dev, &out, bad, 2, &half),
-                 PLINTH_ERR_UNSUPPORTED);
-    ASSERT_HAS(backend_last_error(b), "not f32");
+    cr_assert_eq(plinth_backend_query_op(b, PLINTH_OP_ADD, &small, wide, 2, &half),
+                 PLINTH_ERR_INVALID);
+    ASSERT_HAS(plinth_context_error(ctx), "the inputs give");
+    cr_assert_eq(plinth_backend_query_op(b, PLINTH_OP_ADD, &out, in, 1, &half),
+                 PLINTH_ERR_INVALID);
+    cr_assert_eq(plinth_backend_query_op(b, (plinth_op)100000, &out, in, 2, &half),
+                 PLINTH_ERR_INVALID);
 
-    /* Defaults of optional slots. */
-    cr_assert_not(backend_has_program_path(b));
-    cr_assert_eq(backend_synchronize(b), PLINTH_OK);
-    void *prog = (void *)&prog;
-    cr_assert_eq(backend_prepare(b, NULL, 0, &prog), PLINTH_OK);
-    cr_assert_null(prog);
-    cr_assert_eq(backend_execute(b, NULL), PLINTH_ERR_UNSUPPORTED);
-    backend_release(b, NULL);
+    /* Views that leave their memory, or are not in one of this backend's. */
+    plinth_view past = out;
+    past.offset = past.base = plinth_memory_size(mo);
+    cr_assert_eq(plinth_backend_run_op(b, PLINTH_OP_SCALE, &past, in, 1, &half),
+                 PLINTH_ERR_INVALID);
+    ASSERT_HAS(plinth_context_error(ctx), "does not lie inside");
+    plinth_view unaligned = out;
+    unaligned.base = unaligned.offset = 4;
+    cr_assert_eq(plinth_backend_run_op(b, PLINTH_OP_SCALE, &unaligned, in, 1, &half),
+                 PLINTH_ERR_INVALID);
+    plinth_buffer stranger = *plinth_memory_buffer(mo);
+    plinth_view foreign = out;
+    foreign.buffer = &stranger;
+    cr_assert_eq(plinth_backend_run_op(b, PLINTH_OP_SCALE, &foreign, in, 1, &half),
+                 PLINTH_ERR_INVALID);
+    ASSERT_HAS(plinth_context_error(ctx), "is not a memory of backend 'template'");
 
-    /* Zeroing and bounds. */
-    cr_assert_eq(backend_zero(b, &bo, 4, 8), PLINTH_OK);
-    cr_assert_eq(backend_download(b, &bo, 0, got, sizeof got), PLINTH_OK);
-    cr_assert(got[0] == 0.5f && got[1] == 0.0f && got[2] == 0.0f && got[3] == 2.0f);
-    cr_assert_eq(backend_upload(b, &bo, bo.size - 4, av, 8), PLINTH_ERR_INVALID);
+    /* Copies in and out of bounds. */
+    cr_assert_eq(plinth_memory_upload(mo, plinth_memory_size(mo) - 4, av, 8),
+                 PLINTH_ERR_INVALID);
     ASSERT_HAS(plinth_context_error(ctx), "overruns");
-    cr_assert_eq(backend_download(b, &bo, UINT64_MAX, got, 8), PLINTH_ERR_INVALID);
-    cr_assert_eq(backend_zero(b, &bo, 0, bo.size + 1), PLINTH_ERR_INVALID);
+    cr_assert_eq(plinth_memory_download(mo, UINT64_MAX, got, 8), PLINTH_ERR_INVALID);
+    cr_assert_eq(plinth_memory_upload(mo, 0, NULL, 8), PLINTH_ERR_INVALID);
 
-    /* Size 0 is a valid buffer; freeing twice is harmless (zeroed). */
-    plinth_buffer empty;
-    cr_assert_eq(backend_buffer_alloc(b, 0, &empty), PLINTH_OK);
-    backend_buffer_free(b, &empty);
-    backend_buffer_free(b, &empty);
-    backend_buffer_free(b, NULL);
+    /* Size 0 is a valid memory; NULL is ignored. */
+    plinth_memory *empty = NULL;
+    cr_assert_eq(plinth_memory_create(b, 0, &empty), PLINTH_OK);
+    cr_assert_eq(plinth_memory_upload(empty, 0, av, 0), PLINTH_OK);
+    plinth_memory_destroy(empty);
+    plinth_memory_destroy(NULL);
 
-    backend_buffer_free(b, &ba);
-    backend_buffer_free(b, &bb);
-    backend_buffer_free(b, &bo);
+    plinth_memory_destroy(ma);
+    plinth_memory_destroy(mb);
+    plinth_memory_destroy(mo);
     plinth_backend_close(b);
     plinth_context_destroy(ctx);
     CHECK_NO_LEAKS();
 }
 
-Test(wrappers, zero_large_region)
+Test(wrappers, memory_keeps_its_backend_alive)
 {
     plinth_context *ctx = context(NULL);
     plinth_backend *b = open_template(ctx);
-    const uint64_t size = 200000; /* more than one zero block */
-    plinth_buffer buf;
-    cr_assert_eq(backend_buffer_alloc(b, size, &buf), PLINTH_OK);
-    memset(buf.host, 0x5A, size);
-    cr_assert_eq(backend_zero(b, &buf, 1, size - 2), PLINTH_OK);
-    cr_assert_eq(buf.host[0], 0x5A);
-    cr_assert_eq(buf.host[size - 1], 0x5A);
-    for (uint64_t i = 1; i < size - 1; i++)
-        cr_assert_eq(buf.host[i], 0, "byte %llu", (unsigned long long)i);
-    backend_buffer_free(b, &buf);
-    plinth_backend_close(b);
-    plinth_context_destroy(ctx);
+    plinth_memory *m = NULL;
+    cr_assert_eq(plinth_memory_create(b, 64, &m), PLINTH_OK);
+    plinth_backend_close(b);   /* the memory still holds the backend */
+    plinth_context_destroy(ctx); /* ... and the backend the context */
+    const float v[4] = {1, 2, 3, 4};
+    float got[4];
+    cr_assert_eq(plinth_memory_upload(m, 0, v, sizeof v), PLINTH_OK);
+    cr_assert_eq(plinth_memory_download(m, 0, got, sizeof got), PLINTH_OK);
+    cr_assert_eq(memcmp(v, got, sizeof v), 0);
+    plinth_memory_destroy(m); /* frees the backend, then the context */
     CHECK_NO_LEAKS();
 }

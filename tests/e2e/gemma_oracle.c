@@ -7,7 +7,6 @@
 #include "gemma_oracle.h"
 
 #include "gemma3.h"
-#include "st_io.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -17,25 +16,36 @@
 /* ------------------------------------------------------------ weights --- */
 
 /* A whole tensor as doubles (NULL on error, message in err). */
-static double *weight(st_index *idx, const char *name, size_t n, char *err, size_t es)
+static double *weight(plinth_state_dict *sd, const char *name, size_t n, char *err, size_t es)
 {
-    const st_entry *e = st_index_find(idx, name);
-    if (!e) {
-        snprintf(err, es, "oracle: no tensor %s", name);
+    int32_t i = plinth_state_dict_find(sd, name);
+    plinth_tensor_info e = {.struct_size = sizeof e};
+    if (i < 0 || plinth_state_dict_tensor(sd, (uint32_t)i, &e) != PLINTH_OK ||
+        (e.dtype != PLINTH_F32 && e.dtype != PLINTH_BF16 && e.dtype != PLINTH_F16) ||
+        e.bytes != n * plinth_dtype_bytes(e.dtype)) {
+        snprintf(err, es, "oracle: no float tensor %s of %zu elements", name, n);
         return NULL;
     }
-    const void *src = st_index_data(idx, e, err, es);
-    float *f = malloc(n * sizeof *f);
+    uint8_t *raw = malloc(e.bytes);
     double *d = malloc(n * sizeof *d);
-    if (!src || !f || !d) {
-        free(f);
+    if (!raw || !d || plinth_state_dict_read(sd, (uint32_t)i, 0, raw, e.bytes) != PLINTH_OK) {
+        snprintf(err, es, "oracle: cannot read %s", name);
+        free(raw);
         free(d);
         return NULL;
     }
-    st_to_f32(f, src, e->dtype, n);
-    for (size_t i = 0; i < n; i++)
-        d[i] = f[i];
-    free(f);
+    for (size_t k = 0; k < n; k++) {
+        uint16_t h;
+        float f;
+        if (e.dtype == PLINTH_F32) {
+            memcpy(&f, raw + 4 * k, 4);
+        } else {
+            memcpy(&h, raw + 2 * k, 2);
+            f = e.dtype == PLINTH_BF16 ? plinth_bf16_to_f32(h) : plinth_f16_to_f32(h);
+        }
+        d[k] = f;
+    }
+    free(raw);
     return d;
 }
 
@@ -85,10 +95,17 @@ int oracle_logits(const char *dir, const int32_t *tok, int32_t n, float **out, c
                   size_t es)
 {
     gemma3_config c;
-    st_index *idx = NULL;
+    plinth_context *ctx = NULL;
+    plinth_state_dict *idx = NULL;
     *out = NULL;
-    if (gemma3_config_load(dir, &c, err, es) != PLINTH_OK || st_index_open(dir, &idx, err, es))
+    if (gemma3_config_load(dir, &c, err, es) != PLINTH_OK)
         return -1;
+    if (plinth_context_create(NULL, &ctx) != PLINTH_OK ||
+        plinth_state_dict_open(ctx, dir, &idx) != PLINTH_OK) {
+        snprintf(err, es, "oracle: %s", ctx ? plinth_context_error(ctx) : "no context");
+        plinth_context_destroy(ctx);
+        return -1;
+    }
     const int64_t H = c.hidden, D = c.head_dim, Hq = c.n_heads, Hkv = c.n_kv_heads, F = c.ffn,
                   V = c.vocab, QD = Hq * D, KD = Hkv * D;
     double *x = calloc((size_t)(n * H), sizeof *x), *h = malloc((size_t)H * sizeof *h);
@@ -200,6 +217,7 @@ out:
     free(x), free(h), free(q), free(k), free(v), free(a), free(o), free(g), free(u), free(p);
     free(logits);
     free(E);
-    st_index_close(idx);
+    plinth_state_dict_close(idx);
+    plinth_context_destroy(ctx);
     return rc;
 }

@@ -18,16 +18,15 @@
  *                    (gemma_oracle.c), itself checked against the golden
  *   errors           missing config key, unsupported model_type, missing
  *                    tensors: messages name the file, key or tensors
- * plus sampling (greedy, top-k, top-p, seeded draws) and the f16/bf16
- * conversions of st_io.
+ * plus sampling (greedy, top-k, top-p, seeded draws).
  *
  * Sections: helpers (data, backends, temp dirs, errors); golden; bf16;
- * past the window; errors; sampling; st_io dtypes.
+ * past the window; errors; sampling.
  */
 #include "gemma3.h"
 #include "gemma_oracle.h"
 #include "sampling.h"
-#include "st_io.h"
+#include "st_writer.h"
 
 #include <cJSON.h>
 #include <criterion/criterion.h>
@@ -125,7 +124,7 @@ static void find_backends(backends *out)
     cr_assert_eq(plinth_context_create(NULL, &ctx), PLINTH_OK);
     cr_assert_eq(plinth_plugins_scan(ctx), PLINTH_OK, "%s", plinth_context_error(ctx));
     for (uint32_t i = 0; i < plinth_plugin_count(ctx); i++) {
-        plinth_plugin_report r;
+        plinth_plugin_report r = {.struct_size = sizeof r};
         if (plinth_plugin_query(ctx, i, &r) != PLINTH_OK)
             continue;
         if (!r.loaded)
@@ -266,31 +265,37 @@ static void write_config(const char *dir, void (*edit)(cJSON *))
 }
 
 /* The golden weights into dir/model.safetensors: as `dtype` after rounding
- * through `round_to` (-1: no rounding), leaving out names in `skip`. */
+ * through `round_to` (-1: no rounding), leaving out names in `skip`. The
+ * golden file is f32. */
 static void write_weights(const char *dir, int32_t dtype, int32_t round_to,
                           const char *const *skip, int n_skip)
 {
     char err[1024], path[4200];
-    st_index *idx = NULL;
-    cr_assert_eq(st_index_open(gold_dir(), &idx, err, sizeof err), 0, "%s", err);
-    uint32_t n = 0, total = st_index_count(idx);
+    plinth_context *ctx = NULL;
+    plinth_state_dict *sd = NULL;
+    cr_assert_eq(plinth_context_create(NULL, &ctx), PLINTH_OK);
+    cr_assert_eq(plinth_state_dict_open(ctx, gold_dir(), &sd), PLINTH_OK, "%s",
+                 plinth_context_error(ctx));
+    uint32_t n = 0, total = plinth_state_dict_count(sd);
     const char **names = calloc(total, sizeof *names);
     int32_t *dtypes = calloc(total, sizeof *dtypes), *ndims = calloc(total, sizeof *ndims);
     int64_t(*shapes)[4] = calloc(total, sizeof *shapes);
-    const st_entry **ents = calloc(total, sizeof *ents);
+    uint32_t *which = calloc(total, sizeof *which);
     for (uint32_t i = 0; i < total; i++) {
-        const st_entry *e = st_index_at(idx, i);
+        plinth_tensor_info e = {.struct_size = sizeof e};
+        cr_assert_eq(plinth_state_dict_tensor(sd, i, &e), PLINTH_OK);
+        cr_assert_eq(e.dtype, PLINTH_F32, "%s: the golden weights are f32", e.name);
         bool skipped = false;
         for (int k = 0; k < n_skip; k++)
-            skipped |= strcmp(skip[k], e->name) == 0;
+            skipped |= strcmp(skip[k], e.name) == 0;
         if (skipped)
             continue;
-        ents[n] = e;
-        names[n] = e->name;
+        which[n] = i;
+        names[n] = e.name;
         dtypes[n] = dtype;
-        ndims[n] = e->ndim;
-        for (int k = 0; k < e->ndim; k++)
-            shapes[n][k] = e->shape[k];
+        ndims[n] = e.ndim;
+        for (int k = 0; k < e.ndim; k++)
+            shapes[n][k] = e.shape[k];
         n++;
     }
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
@@ -299,15 +304,16 @@ static void write_weights(const char *dir, int32_t dtype, int32_t round_to,
                                 err, sizeof err), 0, "%s", err);
     for (uint32_t i = 0; i < n; i++) {
         size_t numel = 1;
-        for (int k = 0; k < ents[i]->ndim; k++)
-            numel *= (size_t)ents[i]->shape[k];
+        for (int k = 0; k < ndims[i]; k++)
+            numel *= (size_t)shapes[i][k];
         float *f = malloc(numel * sizeof *f);
         uint16_t *h = malloc(numel * sizeof *h);
-        st_to_f32(f, st_index_data(idx, ents[i], err, sizeof err), ents[i]->dtype, numel);
+        cr_assert_eq(plinth_state_dict_read(sd, which[i], 0, f, numel * sizeof *f), PLINTH_OK,
+                     "%s", plinth_context_error(ctx));
         for (size_t j = 0; j < numel; j++) {
-            h[j] = st_f32_to_bf16(f[j]);
+            h[j] = plinth_f32_to_bf16(f[j]);
             if (round_to == PLINTH_BF16)
-                st_to_f32(&f[j], &h[j], PLINTH_BF16, 1);
+                f[j] = plinth_bf16_to_f32(h[j]);
         }
         const void *data = dtype == PLINTH_BF16 ? (const void *)h : (const void *)f;
         cr_assert_eq(st_writer_data(w, data, numel * (dtype == PLINTH_BF16 ? 2 : 4), err,
@@ -320,8 +326,9 @@ static void write_weights(const char *dir, int32_t dtype, int32_t round_to,
     free(dtypes);
     free(ndims);
     free(shapes);
-    free(ents);
-    st_index_close(idx);
+    free(which);
+    plinth_state_dict_close(sd);
+    plinth_context_destroy(ctx);
 }
 
 /* ------------------------------------------------------------- golden --- */
@@ -660,23 +667,4 @@ Test(sampling, distribution_and_filters)
     cr_expect(stop_rule_hit(&r, 106, 0));
     cr_expect(!stop_rule_hit(&r, 5, 2));
     cr_expect(stop_rule_hit(&r, 5, 3));
-}
-
-/* ------------------------------------------------------ st_io dtypes --- */
-
-Test(st_io, half_and_bf16_to_f32)
-{
-    const uint16_t h[6] = {0x3C00, 0xC000, 0x3800, 0x0001, 0x7C00, 0x0000};
-    const float want[6] = {1.0f, -2.0f, 0.5f, 5.9604645e-8f, INFINITY, 0.0f};
-    float got[6];
-    st_to_f32(got, h, PLINTH_F16, 6);
-    for (int i = 0; i < 6; i++)
-        cr_expect_eq(got[i], want[i], "f16 0x%04x -> %g, want %g", h[i], got[i], want[i]);
-    /* bf16 round to nearest even, and back. */
-    cr_expect_eq(st_f32_to_bf16(1.0f), 0x3F80);
-    cr_expect_eq(st_f32_to_bf16(1.00390625f), 0x3F80, "a tie rounds to even");
-    cr_expect_eq(st_f32_to_bf16(1.01171875f), 0x3F82, "a tie rounds to even (up)");
-    uint16_t b = st_f32_to_bf16(-3.5f);
-    st_to_f32(got, &b, PLINTH_BF16, 1);
-    cr_expect_eq(got[0], -3.5f);
 }

@@ -1,5 +1,6 @@
 /*
- * fuzz_safetensors.c — a deterministic mutation fuzzer for st_open.
+ * fuzz_safetensors.c — a deterministic mutation fuzzer for the safetensors
+ * state dict (plinth_state_dict_open).
  *
  *   fuzz_safetensors [ITERATIONS (default 2000)] [SEED]
  *
@@ -10,11 +11,10 @@
  * the length so that the semantic checks are reached). Each result is written
  * to a temp file and opened.
  *
- * Checked: st_open never crashes; a failure is FORMAT or IO with a message
+ * Checked: opening never crashes; a failure is FORMAT or IO with a message
  * naming the file and leaves *out NULL; on success every tensor lies inside
- * the file's read-only mapping (found in /proc/self/maps) and inside the
- * data section, its bytes equal the file's bytes there, its byte count
- * matches dtype and shape, and st_find finds it. Exit 0 iff all held.
+ * the data section, reading it gives the file's bytes there, its byte count
+ * matches dtype and shape, and find finds it. Exit 0 iff all held.
  * Run it under ASan/UBSan for the full effect; FUZZ_VERBOSE=1 prints each
  * rejection's message.
  */
@@ -249,34 +249,6 @@ static int failures;
         }                                                                     \
     } while (0)
 
-/* The read-only mapping of `path`, from /proc/self/maps. */
-static bool find_mapping(const char *path, uintptr_t *lo, uintptr_t *hi)
-{
-    FILE *m = fopen("/proc/self/maps", "r");
-    if (!m)
-        return false;
-    char line[4096];
-    bool found = false;
-    size_t plen = strlen(path);
-    while (fgets(line, sizeof line, m)) {
-        size_t n = strlen(line);
-        while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
-            line[--n] = '\0';
-        if (n < plen || strcmp(line + n - plen, path) != 0)
-            continue;
-        unsigned long a, b, off;
-        char perms[8];
-        if (sscanf(line, "%lx-%lx %7s %lx", &a, &b, perms, &off) == 4 && off == 0 &&
-            perms[1] == '-') {
-            *lo = a, *hi = b;
-            found = true;
-            break;
-        }
-    }
-    fclose(m);
-    return found;
-}
-
 static size_t dtype_size(const char *name)
 {
     static const struct { const char *n; size_t s; } t[] = {
@@ -289,42 +261,45 @@ static size_t dtype_size(const char *name)
     return 0;
 }
 
-static void check_dict(int iter, st_dict *d, const char *path, const buf *f)
+static void check_dict(int iter, plinth_state_dict *d, const char *path, const buf *f)
 {
-    uintptr_t lo = 0, hi = 0;
-    bool mapped = find_mapping(path, &lo, &hi);
     uint64_t hn = 0;
     for (int i = 7; i >= 0; i--)
         hn = (hn << 8) | f->p[i];
     CHECK(f->n >= 8 && hn > 0 && hn <= f->n - 8, "accepted a bad header length %" PRIu64, hn);
-    uintptr_t data_lo = lo + 8 + (uintptr_t)hn, data_hi = lo + f->n;
-    for (uint32_t i = 0; i < st_count(d); i++) {
+    const uint64_t data_lo = 8 + hn, data_hi = f->n;
+    for (uint32_t i = 0; i < plinth_state_dict_count(d); i++) {
         st_tensor *t = st_at(d, i);
-        CHECK(t && t->name && t->dtype_name && t->file, "null fields");
+        CHECK(t && t->name && t->dtype_name, "null fields");
         if (!t)
             continue;
-        CHECK(strcmp(t->file, path) == 0, "file %s", t->file);
-        CHECK(st_find(d, t->name) == t, "st_find('%s')", t->name);
-        CHECK(t->ndim >= 0 && t->ndim <= ST_MAX_DIMS, "ndim %d", t->ndim);
+        CHECK(strcmp(st_file_path(d, t), path) == 0, "file %s", st_file_path(d, t));
+        CHECK(plinth_state_dict_find(d, t->name) == (int32_t)i, "find('%s')", t->name);
+        CHECK(t->ndim >= 0 && t->ndim <= PLINTH_STATE_DICT_MAX_DIMS, "ndim %d", t->ndim);
         uint64_t elems = 1;
-        for (int k = 0; k < t->ndim && k < ST_MAX_DIMS; k++)
+        for (int k = 0; k < t->ndim && k < PLINTH_STATE_DICT_MAX_DIMS; k++)
             elems *= (uint64_t)t->shape[k];
         CHECK(elems * dtype_size(t->dtype_name) == t->bytes, "'%s': bytes %" PRIu64, t->name,
               t->bytes);
         if (t->bytes == 0)
             continue;
-        CHECK(mapped, "no mapping of %s with data", path);
-        uintptr_t p = (uintptr_t)t->data;
-        bool inside = mapped && data_hi <= hi && p >= data_lo && p <= data_hi &&
-                      t->bytes <= data_hi - p;
-        CHECK(inside, "'%s' [%p, +%" PRIu64 ") outside data section", t->name,
-              (const void *)t->data, t->bytes);
-        if (inside)
-            CHECK(memcmp(t->data, f->p + (p - lo), t->bytes) == 0, "'%s' bytes differ",
+        /* Every accepted tensor lies inside the data section of the file,
+         * and reading it gives the file's bytes there. */
+        bool inside = t->begin <= data_hi - data_lo && t->bytes <= data_hi - data_lo - t->begin;
+        CHECK(inside, "'%s' [%" PRIu64 ", +%" PRIu64 ") outside the data section", t->name,
+              t->begin, t->bytes);
+        if (!inside)
+            continue;
+        uint8_t *got = malloc(t->bytes);
+        CHECK(got && plinth_state_dict_read(d, i, 0, got, t->bytes) == PLINTH_OK,
+              "'%s' cannot be read", t->name);
+        if (got)
+            CHECK(memcmp(got, f->p + data_lo + t->begin, t->bytes) == 0, "'%s' bytes differ",
                   t->name);
+        free(got);
     }
-    st_find(d, "");
-    st_find(d, "zz");
+    plinth_state_dict_find(d, "");
+    plinth_state_dict_find(d, "zz");
 }
 
 /* -------------------------------------------------------------- main --- */
@@ -375,13 +350,13 @@ int main(int argc, char **argv)
             perror(path);
             return 2;
         }
-        st_dict *d = (st_dict *)&ctx; /* garbage: must be overwritten */
-        plinth_status s = st_open(ctx, path, &d);
+        plinth_state_dict *d = (plinth_state_dict *)&ctx; /* garbage: must be overwritten */
+        plinth_status s = plinth_state_dict_open(ctx, path, &d);
         by_status[s & 15]++;
         if (s == PLINTH_OK) {
             accepted++;
             check_dict(iter, d, path, &f);
-            st_close(d);
+            plinth_state_dict_close(d);
         } else {
             if (verbose)
                 printf("%d: %s\n", iter, plinth_context_error(ctx));

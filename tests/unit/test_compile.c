@@ -843,7 +843,7 @@ static void random_graph(uint32_t seed)
     uint32_t steps = 4 + rnd(24);
     for (uint32_t s = 0; s < steps && nn < 60; s++) {
         plinth_node a = nodes[rnd(nn)];
-        plinth_node_info ia;
+        plinth_node_info ia = {.struct_size = sizeof ia};
         plinth_graph_node_info(g, a, &ia);
         plinth_node out = PLINTH_NODE_INVALID;
         switch (rnd(9)) {
@@ -856,7 +856,7 @@ static void random_graph(uint32_t seed)
             plinth_node b = a;
             for (int tries = 0; tries < 8; tries++) {
                 plinth_node cand = nodes[rnd(nn)];
-                plinth_node_info ib;
+                plinth_node_info ib = {.struct_size = sizeof ib};
                 plinth_graph_node_info(g, cand, &ib);
                 if (ib.ndim == ia.ndim && memcmp(ib.shape, ia.shape, sizeof ib.shape) == 0) {
                     b = cand;

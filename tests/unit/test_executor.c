@@ -354,7 +354,7 @@ Test(executor, folded_norm_weight_refolds_on_set_param)
     OKC(plinth_output(g, plinth_rms_norm(g, x, w1, 1e-6f), "y"));
     plinth_program *p = compile(g);
 
-    plinth_plan_stats st;
+    plinth_plan_stats st = {.struct_size = sizeof st};
     OKC(plinth_program_plan_stats(p, &st));
     cr_expect_geq(st.n_fold_instructions, 1, "1 + w should be folded at load");
 
@@ -402,7 +402,7 @@ Test(executor, unfolded_norm_weight_matches)
     plinth_status s = plinth_program_compile(model, g, &opts, &p);
     plinth_graph_destroy(g);
     OKC(s);
-    plinth_plan_stats st;
+    plinth_plan_stats st = {.struct_size = sizeof st};
     OKC(plinth_program_plan_stats(p, &st));
     cr_assert_eq(st.n_fold_instructions, 0);
 
@@ -482,7 +482,7 @@ Test(executor, prefill_and_decode_share_state)
     attention_ref(kx + 2 * KD, 1, pos_b, kx, vx, 3, KD, 0.5, want);
     expect_close(out, want, KD, 1e-5);
 
-    plinth_plan_stats a, b;
+    plinth_plan_stats a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
     OKC(plinth_program_plan_stats(prefill, &a));
     OKC(plinth_program_plan_stats(decode, &b));
     cr_assert_eq(a.state_bytes, b.state_bytes);
@@ -576,7 +576,7 @@ Test(executor, io_info_and_plan)
     cr_assert_eq(plinth_program_input_index(p, "x"), 0);
     cr_assert_eq(plinth_program_input_index(p, "nope"), -1);
     cr_assert_eq(plinth_program_output_index(p, "y"), 0);
-    plinth_node_info info;
+    plinth_node_info info = {.struct_size = sizeof info};
     OKC(plinth_program_input_info(p, 0, &info));
     cr_assert_str_eq(info.name, "x");
     cr_assert_eq(info.dtype, PLINTH_F32);
@@ -588,13 +588,12 @@ Test(executor, io_info_and_plan)
     cr_assert_eq(info.shape[1], MO);
     cr_assert_neq(plinth_program_output_info(p, 1, &info), PLINTH_OK);
 
-    char *json = NULL;
+    const char *json = NULL;
     OKC(plinth_program_plan_json(p, &json));
     cr_assert(json && (json[0] == '{' || json[0] == '['), "%s", json ? json : "(null)");
-    plinth_free(json);
 
     OKC(plinth_model_load_empty(model));
-    plinth_plan_stats st;
+    plinth_plan_stats st = {.struct_size = sizeof st};
     OKC(plinth_program_plan_stats(p, &st));
     cr_assert_geq(st.n_instructions, 3);
     cr_assert_geq(st.persistent_bytes, (MH * MI + MO * MH) * sizeof(float));

@@ -80,7 +80,7 @@ TestSuite(graph, .init = setup, .fini = teardown);
 static void expect_shape(plinth_node n, int dtype, int ndim, const int64_t *shape)
 {
     cr_assert_neq(n, PLINTH_NODE_INVALID, "node invalid: %s", plinth_context_error(ctx));
-    plinth_node_info info;
+    plinth_node_info info = {.struct_size = sizeof info};
     cr_assert_eq(plinth_graph_node_info(g, n, &info), PLINTH_OK);
     cr_assert_eq(info.dtype, dtype, "dtype %s, expected %s",
                  plinth_dtype_name((plinth_dtype)info.dtype),
@@ -123,7 +123,7 @@ GTEST(empty_graph_is_ok)
 {
     cr_assert_eq(plinth_graph_status(g), PLINTH_OK);
     cr_assert_eq(plinth_graph_node_count(g), 0);
-    plinth_node_info info;
+    plinth_node_info info = {.struct_size = sizeof info};
     cr_assert_eq(plinth_graph_node_info(g, 0, &info), PLINTH_ERR_INVALID);
     cr_assert_eq(plinth_graph_status(g), PLINTH_OK, "inspection does not fail the graph");
 }
@@ -146,7 +146,7 @@ GTEST(leaves_have_kind_name_shape_and_contiguous_strides)
     const char *names[4] = {"tokens", "w", "kv", "c"};
     plinth_node ids[4] = {i, p, s, c};
     for (int k = 0; k < 4; k++) {
-        plinth_node_info info;
+        plinth_node_info info = {.struct_size = sizeof info};
         cr_assert_eq(plinth_graph_node_info(g, ids[k], &info), PLINTH_OK);
         cr_assert_eq(info.kind, kinds[k]);
         cr_assert_eq(info.op, -1);
@@ -246,7 +246,7 @@ GTEST(outputs_are_marked_once)
     plinth_node z = plinth_scale(g, x, 2.0f);
     cr_assert_eq(plinth_output(g, y, "y"), PLINTH_OK);
     cr_assert_str_eq(node(y)->output_name, "y");
-    plinth_node_info info;
+    plinth_node_info info = {.struct_size = sizeof info};
     cr_assert_eq(plinth_graph_node_info(g, y, &info), PLINTH_OK);
     cr_assert_str_eq(info.name, "y");
     cr_assert_eq(plinth_graph_node_info(g, z, &info), PLINTH_OK);

@@ -126,7 +126,7 @@ static uint64_t plan_and_check(plan_item *items, uint32_t n, uint64_t a, const c
     if (n)
         memcpy(before, items, n * sizeof *items);
 
-    uint64_t pool = plan_greedy_by_size(items, n, a);
+    uint64_t pool = plan_greedy_by_size(NULL, items, n, a);
     cr_assert_neq(pool, UINT64_MAX, "%s seed %" PRIu64 ": planner failed", what, seed);
 
     char err[512] = "";
@@ -136,7 +136,7 @@ static uint64_t plan_and_check(plan_item *items, uint32_t n, uint64_t a, const c
     cr_assert_eq(pool % a, 0, "%s seed %" PRIu64 ": pool %" PRIu64 " not aligned",
                  what, seed, pool);
 
-    uint64_t lb = plan_lower_bound(items, n, a);
+    uint64_t lb = plan_lower_bound(NULL, items, n, a);
     cr_assert_geq(pool, lb, "%s seed %" PRIu64 ": pool %" PRIu64 " < lower bound %" PRIu64,
                   what, seed, pool, lb);
     cr_assert_leq(pool, sum_aligned(items, n, a),
@@ -153,7 +153,7 @@ static uint64_t plan_and_check(plan_item *items, uint32_t n, uint64_t a, const c
     }
 
     /* Same input, same plan: compiled programs must be reproducible. */
-    uint64_t pool2 = plan_greedy_by_size(before, n, a);
+    uint64_t pool2 = plan_greedy_by_size(NULL, before, n, a);
     cr_assert_eq(pool2, pool, "%s seed %" PRIu64 ": second plan differs", what, seed);
     for (uint32_t i = 0; i < n; i++)
         cr_assert_eq(before[i].offset, items[i].offset,
@@ -177,7 +177,7 @@ Test(planner_random, graphs_verify_and_bound)
         uint64_t a = aligns[rng_below(&s, sizeof aligns / sizeof aligns[0])];
         random_graph(&s, items, n);
 
-        uint64_t lb = plan_lower_bound(items, n, a);
+        uint64_t lb = plan_lower_bound(NULL, items, n, a);
         uint64_t naive = naive_lower_bound(items, n, a);
         cr_assert_eq(lb, naive, "graph seed %" PRIu64 ": lower bound %" PRIu64
                      " != naive %" PRIu64, seed, lb, naive);
@@ -206,7 +206,7 @@ Test(planner_random, intervals_verify_and_bound)
             uint32_t l = f + len < steps ? f + len : steps - 1;
             items[i] = (plan_item){ .size = random_size(&s), .first = f, .last = l };
         }
-        cr_assert_eq(plan_lower_bound(items, n, a), naive_lower_bound(items, n, a),
+        cr_assert_eq(plan_lower_bound(NULL, items, n, a), naive_lower_bound(items, n, a),
                      "intervals seed %" PRIu64, seed);
         plan_and_check(items, n, a, "intervals", seed);
     }
@@ -216,8 +216,8 @@ Test(planner_random, intervals_verify_and_bound)
 
 Test(planner_edges, empty)
 {
-    cr_assert_eq(plan_greedy_by_size(NULL, 0, 256), 0);
-    cr_assert_eq(plan_lower_bound(NULL, 0, 256), 0);
+    cr_assert_eq(plan_greedy_by_size(NULL, NULL, 0, 256), 0);
+    cr_assert_eq(plan_lower_bound(NULL, NULL, 0, 256), 0);
     char err[64];
     cr_assert_eq(plan_verify(NULL, 0, 0, 256, err, sizeof err), 0);
 }
@@ -225,11 +225,11 @@ Test(planner_edges, empty)
 Test(planner_edges, single_item)
 {
     plan_item it = { .size = 1000, .first = 3, .last = 7, .offset = 12345 };
-    cr_assert_eq(plan_greedy_by_size(&it, 1, 256), 1024);
+    cr_assert_eq(plan_greedy_by_size(NULL, &it, 1, 256), 1024);
     cr_assert_eq(it.offset, 0);
-    cr_assert_eq(plan_lower_bound(&it, 1, 256), 1024);
-    cr_assert_eq(plan_greedy_by_size(&it, 1, 1), 1000);
-    cr_assert_eq(plan_lower_bound(&it, 1, 1), 1000);
+    cr_assert_eq(plan_lower_bound(NULL, &it, 1, 256), 1024);
+    cr_assert_eq(plan_greedy_by_size(NULL, &it, 1, 1), 1000);
+    cr_assert_eq(plan_lower_bound(NULL, &it, 1, 1), 1000);
 }
 
 Test(planner_edges, all_live_at_once)
@@ -241,7 +241,7 @@ Test(planner_edges, all_live_at_once)
             items[i] = (plan_item){ .size = 1 + rng_below(&s, 100000), .first = 0, .last = 9 };
         uint64_t pool = plan_and_check(items, 64, a, "all live", a);
         cr_assert_eq(pool, sum_aligned(items, 64, a));
-        cr_assert_eq(pool, plan_lower_bound(items, 64, a));
+        cr_assert_eq(pool, plan_lower_bound(NULL, items, 64, a));
     }
 }
 
@@ -255,7 +255,7 @@ Test(planner_edges, all_disjoint)
                                     .last = 2 * i + 1 };
         uint64_t pool = plan_and_check(items, 64, a, "disjoint", a);
         cr_assert_eq(pool, max_aligned(items, 64, a));
-        cr_assert_eq(pool, plan_lower_bound(items, 64, a));
+        cr_assert_eq(pool, plan_lower_bound(NULL, items, 64, a));
         for (uint32_t i = 0; i < 64; i++)
             cr_assert_eq(items[i].offset, 0, "item %u", i);
     }
@@ -273,13 +273,13 @@ Test(planner_edges, zero_size_items)
     };
     uint64_t pool = plan_and_check(items, 6, 256, "zero", 0);
     cr_assert_eq(pool, 512 + 256);
-    cr_assert_eq(plan_lower_bound(items, 6, 256), 768);
+    cr_assert_eq(plan_lower_bound(NULL, items, 6, 256), 768);
     for (uint32_t i = 0; i < 6; i += 2)
         cr_assert_eq(items[i].offset, 0);
 
     plan_item none[3] = { { .size = 0, .last = 1 }, { .size = 0 }, { .size = 0, .first = 1, .last = 1 } };
     cr_assert_eq(plan_and_check(none, 3, 256, "all zero", 0), 0);
-    cr_assert_eq(plan_lower_bound(none, 3, 256), 0);
+    cr_assert_eq(plan_lower_bound(NULL, none, 3, 256), 0);
 }
 
 Test(planner_edges, alignment_respected)
@@ -305,7 +305,7 @@ Test(planner_edges, extreme_steps)
         { .size = 256, .first = UINT32_MAX, .last = UINT32_MAX },
         { .size = 256, .first = 0, .last = 0 },
     };
-    cr_assert_eq(plan_lower_bound(items, 3, 256), 768);
+    cr_assert_eq(plan_lower_bound(NULL, items, 3, 256), 768);
     cr_assert_eq(plan_and_check(items, 3, 256, "extreme", 0), 768);
 }
 
@@ -321,7 +321,7 @@ Test(planner_edges, best_fit_gap)
         { .size = 4096, .first = 2, .last = 9 },   /* fits the hole exactly */
     };
     uint64_t pool = plan_and_check(items, 4, 256, "gap", 0);
-    cr_assert_eq(pool, plan_lower_bound(items, 4, 256));
+    cr_assert_eq(pool, plan_lower_bound(NULL, items, 4, 256));
     cr_assert_eq(pool, 4096 + 2048 + 1024);
 }
 
@@ -469,7 +469,7 @@ Test(planner_quality, transformer_within_10_percent)
     double t0 = now_ms();
     uint64_t pool = plan_and_check(items, n, 256, "transformer", 0);
     double ms = now_ms() - t0;
-    uint64_t lb = plan_lower_bound(items, n, 256);
+    uint64_t lb = plan_lower_bound(NULL, items, n, 256);
     double ratio = (double)pool / (double)lb;
     cr_log_info("transformer (%u tensors): pool %.2f MiB, lower bound %.2f MiB, "
                 "ratio %.4f, sum %.2f MiB (%.2f ms incl. checks)",
@@ -484,12 +484,12 @@ Test(planner_quality, transformer_within_10_percent)
 static void time_plan(plan_item *items, uint32_t n, const char *what)
 {
     double t0 = now_ms();
-    uint64_t pool = plan_greedy_by_size(items, n, 256);
+    uint64_t pool = plan_greedy_by_size(NULL, items, n, 256);
     double ms = now_ms() - t0;
     cr_assert_neq(pool, UINT64_MAX);
     char err[512] = "";
     cr_assert_eq(plan_verify(items, n, pool, 256, err, sizeof err), 0, "%s: %s", what, err);
-    uint64_t lb = plan_lower_bound(items, n, 256);
+    uint64_t lb = plan_lower_bound(NULL, items, n, 256);
     cr_log_info("%s: n=%u planned in %.2f ms, pool / lower bound = %.4f",
                 what, n, ms, (double)pool / (double)lb);
 }

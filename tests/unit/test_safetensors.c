@@ -24,10 +24,36 @@
 #define CHECK_NO_LEAKS() ((void)0)
 #endif
 
-/* ----------------------------------------------------------- helpers --- */
-
 static char g_dir[64];
 static plinth_context *g_ctx;
+
+/* ----------------------------------------------------------- helpers --- */
+
+/* The state dict through its public face, plus the core's view of one
+ * tensor (safetensors.h) for the fields the public info does not carry. */
+typedef plinth_state_dict st_dict;
+
+static st_tensor *st_find(st_dict *d, const char *name)
+{
+    int32_t i = plinth_state_dict_find(d, name);
+    return i < 0 ? NULL : st_at(d, (uint32_t)i);
+}
+
+/* The path of a tensor's file, and its first `n` bytes (read from the
+ * file: a state dict keeps nothing mapped). */
+#define FILE_OF(d, t) st_file_path((d), (t))
+static const uint8_t *data_of(st_dict *d, const st_tensor *t)
+{
+    static uint8_t buf[4][256];
+    static int slot;
+    slot = (slot + 1) % 4;
+    uint64_t n = t->bytes < sizeof buf[0] ? t->bytes : sizeof buf[0];
+    int32_t i = plinth_state_dict_find(d, t->name);
+    cr_assert_eq(plinth_state_dict_read(d, (uint32_t)i, 0, buf[slot], n), PLINTH_OK, "%s",
+                 plinth_context_error(g_ctx));
+    return buf[slot];
+}
+
 
 static void setup(void)
 {
@@ -112,7 +138,7 @@ static void expect_fail(const char *path, plinth_status want, const char *phrase
                         const char *also)
 {
     st_dict *d = (st_dict *)1;
-    plinth_status s = st_open(g_ctx, path, &d);
+    plinth_status s = plinth_state_dict_open(g_ctx, path, &d);
     const char *msg = plinth_context_error(g_ctx);
     cr_assert_eq(s, want, "status %s, want %s; message: %s", plinth_status_name(s),
                  plinth_status_name(want), msg);
@@ -133,7 +159,7 @@ static void expect_entry_fail(const char *entry, size_t data_len, const char *ph
 static st_dict *open_ok(const char *path)
 {
     st_dict *d = NULL;
-    plinth_status s = st_open(g_ctx, path, &d);
+    plinth_status s = plinth_state_dict_open(g_ctx, path, &d);
     cr_assert_eq(s, PLINTH_OK, "st_open(%s): %s: %s", path, plinth_status_name(s),
                  plinth_context_error(g_ctx));
     cr_assert_not_null(d);
@@ -143,10 +169,10 @@ static st_dict *open_ok(const char *path)
 /* Every tensor's data lies inside the file it names. */
 static void check_bounds(st_dict *d)
 {
-    for (uint32_t i = 0; i < st_count(d); i++) {
+    for (uint32_t i = 0; i < plinth_state_dict_count(d); i++) {
         st_tensor *t = st_at(d, i);
         struct stat sb;
-        cr_assert_eq(stat(t->file, &sb), 0);
+        cr_assert_eq(stat(FILE_OF(d, t), &sb), 0);
         cr_assert_leq(t->bytes, (uint64_t)sb.st_size);
         if (i)
             cr_assert_lt(strcmp(st_at(d, i - 1)->name, t->name), 0, "not sorted");
@@ -187,7 +213,7 @@ Test(st, golden_file)
     char path[1100];
     snprintf(path, sizeof path, "%s/model.safetensors", golden_dir());
     st_dict *d = open_ok(path);
-    cr_assert_eq(st_count(d), 80);
+    cr_assert_eq(plinth_state_dict_count(d), 80);
     st_tensor *t = st_find(d, "model.embed_tokens.weight");
     cr_assert_not_null(t);
     cr_assert_str_eq(t->dtype_name, "F32");
@@ -196,7 +222,7 @@ Test(st, golden_file)
     cr_assert_eq(t->shape[0], 512);
     cr_assert_eq(t->shape[1], 64);
     cr_assert_eq(t->bytes, 512u * 64u * 4u);
-    cr_assert_str_eq(t->file, path);
+    cr_assert_str_eq(FILE_OF(d, t), path);
     cr_assert_not(t->used);
 
     /* Its data offset is 0: the first float sits right after the header. */
@@ -211,7 +237,7 @@ Test(st, golden_file)
     float raw;
     cr_assert_eq(fread(&raw, sizeof raw, 1, f), 1u);
     fclose(f);
-    cr_assert_eq(memcmp(&raw, t->data, 4), 0, "first float %g vs file %g", f32_at(t->data),
+    cr_assert_eq(memcmp(&raw, data_of(d, t), 4), 0, "first float %g vs file %g", f32_at(data_of(d, t)),
                  raw);
 
     cr_assert_not_null(st_find(d, "model.norm.weight"));
@@ -219,22 +245,22 @@ Test(st, golden_file)
     cr_assert_null(st_find(d, "lm_head.weight"));
     cr_assert_null(st_find(d, "__metadata__"));
     check_bounds(d);
-    st_close(d);
+    plinth_state_dict_close(d);
     CHECK_NO_LEAKS();
 }
 
 Test(st, golden_folder)
 {
     st_dict *d = open_ok(golden_dir());
-    cr_assert_eq(st_count(d), 80);
-    cr_assert_not_null(strstr(st_find(d, "model.norm.weight")->file, "model.safetensors"));
-    st_close(d);
+    cr_assert_eq(plinth_state_dict_count(d), 80);
+    cr_assert_not_null(strstr(FILE_OF(d, st_find(d, "model.norm.weight")), "model.safetensors"));
+    plinth_state_dict_close(d);
     /* A trailing slash works too. */
     char path[1100];
     snprintf(path, sizeof path, "%s/", golden_dir());
     d = open_ok(path);
-    cr_assert_eq(st_count(d), 80);
-    st_close(d);
+    cr_assert_eq(plinth_state_dict_count(d), 80);
+    plinth_state_dict_close(d);
     CHECK_NO_LEAKS();
 }
 
@@ -260,17 +286,17 @@ Test(st, handmade_dtypes)
         "\"i64\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[26,34]}}   ";
     const char *path = write_st("dt.safetensors", header, data, sizeof data);
     st_dict *d = open_ok(path);
-    cr_assert_eq(st_count(d), 6);
+    cr_assert_eq(plinth_state_dict_count(d), 6);
 
     st_tensor *t = st_find(d, "f32");
     cr_assert_eq(t->dtype, PLINTH_F32);
     cr_assert_eq(t->ndim, 1);
     cr_assert_eq(t->shape[0], 2);
-    cr_assert_float_eq(f32_at(t->data + 4), -2.0f, 0);
+    cr_assert_float_eq(f32_at(data_of(d, t) + 4), -2.0f, 0);
     t = st_find(d, "bf16");
     cr_assert_eq(t->dtype, PLINTH_BF16);
     cr_assert_eq(t->bytes, 6u);
-    cr_assert_eq(t->data[0], 0x80);
+    cr_assert_eq(data_of(d, t)[0], 0x80);
     t = st_find(d, "f16");
     cr_assert_eq(t->dtype, PLINTH_F16);
     cr_assert_eq(t->ndim, 2);
@@ -278,19 +304,19 @@ Test(st, handmade_dtypes)
     t = st_find(d, "i32");
     cr_assert_eq(t->dtype, PLINTH_I32);
     int32_t i1;
-    memcpy(&i1, t->data + 4, 4);
+    memcpy(&i1, data_of(d, t) + 4, 4);
     cr_assert_eq(i1, -9);
     t = st_find(d, "i64");
     cr_assert_eq(t->dtype, -1, "I64 is valid in a file but has no plinth dtype");
     cr_assert_str_eq(t->dtype_name, "I64");
     int64_t l;
-    memcpy(&l, t->data, 8);
+    memcpy(&l, data_of(d, t), 8);
     cr_assert_eq(l, lv);
     t = st_find(d, "u8");
     cr_assert_eq(t->dtype, -1);
-    cr_assert_eq(t->data[0], 200);
+    cr_assert_eq(data_of(d, t)[0], 200);
     check_bounds(d);
-    st_close(d);
+    plinth_state_dict_close(d);
     CHECK_NO_LEAKS();
 }
 
@@ -307,7 +333,7 @@ Test(st, every_known_dtype)
         uint8_t data[24] = {0};
         st_dict *d = open_ok(write_st("k.safetensors", header, data, (size_t)(3 * sizes[i])));
         cr_assert_str_eq(st_find(d, "x")->dtype_name, names[i]);
-        st_close(d);
+        plinth_state_dict_close(d);
     }
     CHECK_NO_LEAKS();
 }
@@ -320,13 +346,13 @@ Test(st, empty_tensor_and_empty_data)
         "\"s\":{\"dtype\":\"F32\",\"shape\":[4,0],\"data_offsets\":[0,0]}}",
         NULL, 0);
     st_dict *d = open_ok(path);
-    cr_assert_eq(st_count(d), 2);
+    cr_assert_eq(plinth_state_dict_count(d), 2);
     st_tensor *t = st_find(d, "e");
     cr_assert_eq(t->bytes, 0u);
     cr_assert_eq(t->ndim, 2);
     cr_assert_eq(t->shape[0], 0);
     cr_assert_eq(t->shape[1], 4);
-    st_close(d);
+    plinth_state_dict_close(d);
 
     /* An empty tensor in the middle of another's bytes overlaps nothing. */
     uint8_t data[16] = {0};
@@ -335,7 +361,7 @@ Test(st, empty_tensor_and_empty_data)
                     "\"z\":{\"dtype\":\"I32\",\"shape\":[0],\"data_offsets\":[8,8]}}",
                     data, sizeof data);
     d = open_ok(path);
-    st_close(d);
+    plinth_state_dict_close(d);
     CHECK_NO_LEAKS();
 }
 
@@ -345,9 +371,9 @@ Test(st, no_tensors)
     const char *path = write_st("none.safetensors", "{\"__metadata__\":{\"format\":\"pt\"}}",
                                 NULL, 0);
     st_dict *d = open_ok(path);
-    cr_assert_eq(st_count(d), 0u);
+    cr_assert_eq(plinth_state_dict_count(d), 0u);
     cr_assert_null(st_find(d, "anything"));
-    st_close(d);
+    plinth_state_dict_close(d);
     CHECK_NO_LEAKS();
 }
 
@@ -363,7 +389,7 @@ Test(st, scalar_and_eight_dims)
     cr_assert_eq(st_find(d, "s")->ndim, 0);
     cr_assert_eq(st_find(d, "s")->bytes, 4u);
     cr_assert_eq(st_find(d, "e")->ndim, 8);
-    st_close(d);
+    plinth_state_dict_close(d);
     CHECK_NO_LEAKS();
 }
 
@@ -384,14 +410,14 @@ Test(st, sorted_lookup)
     for (int i = 0; i < N; i++)
         data[i] = (i * 37) % N;
     st_dict *d = open_ok(write_st("many.safetensors", header, data, sizeof data));
-    cr_assert_eq(st_count(d), N);
+    cr_assert_eq(plinth_state_dict_count(d), N);
     for (int k = 0; k < N; k++) {
         char name[16];
         snprintf(name, sizeof name, "w.%03d", k);
         st_tensor *t = st_find(d, name);
         cr_assert_not_null(t, "%s", name);
         int32_t v;
-        memcpy(&v, t->data, 4);
+        memcpy(&v, data_of(d, t), 4);
         cr_assert_eq(v, k);
         cr_assert_eq(st_at(d, (uint32_t)k), t);
     }
@@ -399,18 +425,18 @@ Test(st, sorted_lookup)
     cr_assert_null(st_find(d, ""));
     cr_assert_null(st_at(d, N));
     check_bounds(d);
-    st_close(d);
+    plinth_state_dict_close(d);
     CHECK_NO_LEAKS();
 }
 
 Test(st, null_safety)
 {
-    st_close(NULL);
-    cr_assert_eq(st_count(NULL), 0u);
+    plinth_state_dict_close(NULL);
+    cr_assert_eq(plinth_state_dict_count(NULL), 0u);
     cr_assert_null(st_at(NULL, 0));
     cr_assert_null(st_find(NULL, "x"));
-    cr_assert_neq(st_open(g_ctx, NULL, &(st_dict *){NULL}), PLINTH_OK);
-    cr_assert_neq(st_open(g_ctx, "x", NULL), PLINTH_OK);
+    cr_assert_neq(plinth_state_dict_open(g_ctx, NULL, &(st_dict *){NULL}), PLINTH_OK);
+    cr_assert_neq(plinth_state_dict_open(g_ctx, "x", NULL), PLINTH_OK);
 }
 
 /* Two shards: s1 holds a and b, s2 holds c. */
@@ -427,11 +453,13 @@ static void write_shards(void)
 
 static const char *write_index(const char *name, const char *weight_map)
 {
-    char text[2048];
-    snprintf(text, sizeof text, "{\"metadata\":{\"total_size\":20},\"weight_map\":%s}",
-             weight_map);
+    size_t cap = strlen(weight_map) + 64;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    snprintf(text, cap, "{\"metadata\":{\"total_size\":20},\"weight_map\":%s}", weight_map);
     const char *p = tmp_path(name);
     write_bytes(p, text, strlen(text));
+    free(text);
     return p;
 }
 
@@ -444,22 +472,22 @@ Test(st, sharded_index)
     write_shards();
     const char *path = write_index("model.safetensors.index.json", GOOD_MAP);
     st_dict *d = open_ok(path);
-    cr_assert_eq(st_count(d), 3);
+    cr_assert_eq(plinth_state_dict_count(d), 3);
     cr_assert_str_eq(st_at(d, 0)->name, "a");
     cr_assert_str_eq(st_at(d, 2)->name, "c");
     st_tensor *c = st_find(d, "c");
-    cr_assert_not_null(strstr(c->file, "model-00002-of-00002.safetensors"));
-    cr_assert_float_eq(f32_at(c->data + 4), 5.0f, 0);
+    cr_assert_not_null(strstr(FILE_OF(d, c), "model-00002-of-00002.safetensors"));
+    cr_assert_float_eq(f32_at(data_of(d, c) + 4), 5.0f, 0);
     st_tensor *b = st_find(d, "b");
-    cr_assert_not_null(strstr(b->file, "model-00001-of-00002.safetensors"));
-    cr_assert_float_eq(f32_at(b->data), 3.0f, 0);
+    cr_assert_not_null(strstr(FILE_OF(d, b), "model-00001-of-00002.safetensors"));
+    cr_assert_float_eq(f32_at(data_of(d, b)), 3.0f, 0);
     check_bounds(d);
-    st_close(d);
+    plinth_state_dict_close(d);
 
     /* The folder itself: no model.safetensors there, so the index. */
     d = open_ok(g_dir);
-    cr_assert_eq(st_count(d), 3);
-    st_close(d);
+    cr_assert_eq(plinth_state_dict_count(d), 3);
+    plinth_state_dict_close(d);
     CHECK_NO_LEAKS();
 }
 
@@ -472,9 +500,9 @@ Test(st, folder_prefers_single_file)
                                   "\"data_offsets\":[0,4]}}",
              &v, sizeof v);
     st_dict *d = open_ok(g_dir);
-    cr_assert_eq(st_count(d), 1);
+    cr_assert_eq(plinth_state_dict_count(d), 1);
     cr_assert_not_null(st_find(d, "only"));
-    st_close(d);
+    plinth_state_dict_close(d);
     CHECK_NO_LEAKS();
 }
 
@@ -629,7 +657,7 @@ Test(st, element_count_overflow)
     st_dict *d = open_ok(write_entry("{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296,0],"
                                      "\"data_offsets\":[0,0]}",
                                      0));
-    st_close(d);
+    plinth_state_dict_close(d);
     CHECK_NO_LEAKS();
 }
 
@@ -751,7 +779,7 @@ Test(st, shard_file_missing_or_bad)
     write_st_len("broken.safetensors", 99, "{}", NULL, 0);
     p = write_index("n.safetensors.index.json", "{\"a\":\"broken.safetensors\"}");
     st_dict *d = (st_dict *)1;
-    cr_assert_eq(st_open(g_ctx, p, &d), PLINTH_ERR_FORMAT);
+    cr_assert_eq(plinth_state_dict_open(g_ctx, p, &d), PLINTH_ERR_FORMAT);
     cr_assert_null(d);
     cr_assert_not_null(strstr(plinth_context_error(g_ctx), "broken.safetensors"));
     cr_assert_not_null(strstr(plinth_context_error(g_ctx), "runs past the end"));
@@ -769,4 +797,106 @@ Test(st, index_malformed)
     expect_fail(p, PLINTH_ERR_FORMAT, "weight_map entry 'a' is not a string", NULL);
     p = write_index("z.safetensors.index.json", "{}");
     expect_fail(p, PLINTH_ERR_FORMAT, "weight_map is empty", NULL);
+}
+
+/* ------------------------------------------------ hostile (issue 15) --- */
+
+/* Offsets past 2^53 are refused before any arithmetic: [2^64 - 65536, 2^64]
+ * used to wrap the range check and read 64 KiB before the data. */
+Test(st, offsets_beyond_2_53)
+{
+    expect_entry_fail("{\"dtype\":\"F32\",\"shape\":[16384],"
+                      "\"data_offsets\":[18446744073709486080,18446744073709551616]}",
+                      8, "too large");
+    expect_entry_fail("{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4e36]}", 8,
+                      "too large");
+    expect_entry_fail("{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[5.8e57,5.8e57]}", 8,
+                      "too large");
+    expect_entry_fail("{\"dtype\":\"F32\",\"shape\":[9007199254740993],"
+                      "\"data_offsets\":[0,4]}",
+                      8, "too large");
+}
+
+/* A header or a shard with no tensors is a valid, empty dict: lookups of
+ * an empty table must not reach qsort/bsearch with NULL (UB). */
+Test(st, no_tensors_public_api)
+{
+    st_dict *d = open_ok(write_st("empty.safetensors", "{\"__metadata__\":{}}", NULL, 0));
+    cr_assert_eq(plinth_state_dict_count(d), 0);
+    cr_assert_eq(plinth_state_dict_find(d, "x"), -1);
+    plinth_tensor_info ti = {.struct_size = sizeof ti};
+    cr_assert_eq(plinth_state_dict_tensor(d, 0, &ti), PLINTH_ERR_INVALID);
+    uint8_t b;
+    cr_assert_eq(plinth_state_dict_read(d, 0, 0, &b, 1), PLINTH_ERR_INVALID);
+    plinth_state_dict_close(d);
+    d = open_ok(write_st("empty2.safetensors", "{}", NULL, 0));
+    cr_assert_eq(plinth_state_dict_count(d), 0);
+    plinth_state_dict_close(d);
+    CHECK_NO_LEAKS();
+}
+
+Test(st, checkpoint_that_is_a_directory)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/folder", g_dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    char inner[700];
+    snprintf(inner, sizeof inner, "%s/model.safetensors", path);
+    cr_assert_eq(mkdir(inner, 0700), 0);
+    expect_fail(path, PLINTH_ERR_IO, "not a regular file (a directory)", "model.safetensors");
+}
+
+/* A FIFO named like a checkpoint must not block the open for ever. */
+Test(st, fifo_is_refused, .timeout = 10)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", g_dir);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    expect_fail(path, PLINTH_ERR_IO, "not a regular file", "pipe");
+    expect_fail(g_dir, PLINTH_ERR_IO, "not a regular file", "pipe");
+}
+
+/* A file truncated after it was opened: reading is an error naming the
+ * file and tensor, not a SIGBUS as with a mapping. */
+Test(st, truncated_after_open)
+{
+    float v[64];
+    for (int i = 0; i < 64; i++)
+        v[i] = (float)i;
+    const char *path = write_st("t.safetensors",
+                                "{\"w\":{\"dtype\":\"F32\",\"shape\":[64],\"data_offsets\":[0,256]}}",
+                                v, sizeof v);
+    st_dict *d = open_ok(path);
+    float got[64];
+    cr_assert_eq(plinth_state_dict_read(d, 0, 0, got, sizeof got), PLINTH_OK);
+    cr_assert_eq(memcmp(got, v, sizeof v), 0);
+    cr_assert_eq(truncate(path, 100), 0);
+    cr_assert_eq(plinth_state_dict_read(d, 0, 0, got, sizeof got), PLINTH_ERR_IO);
+    const char *msg = plinth_context_error(g_ctx);
+    cr_assert_not_null(strstr(msg, path), "%s", msg);
+    cr_assert_not_null(strstr(msg, "changed since it was opened"), "%s", msg);
+    cr_assert_not_null(strstr(msg, "'w'"), "%s", msg);
+    /* out-of-range reads of a tensor are refused before any I/O */
+    cr_assert_eq(plinth_state_dict_read(d, 0, 200, got, 100), PLINTH_ERR_INVALID);
+    plinth_state_dict_close(d);
+    CHECK_NO_LEAKS();
+}
+
+/* An index naming 100k distinct shards: refused at once (the limit), not
+ * after a quadratic de-duplication; and 100k entries naming one shard stay
+ * linear-logarithmic. */
+Test(st, index_with_many_shards, .timeout = 20)
+{
+    const int n = 100000;
+    size_t cap = (size_t)n * 64 + 64, used = 0;
+    char *map = malloc(cap);
+    cr_assert_not_null(map);
+    used += (size_t)snprintf(map + used, cap - used, "{");
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(map + used, cap - used, "%s\"t%d\":\"s%d.safetensors\"",
+                                 i ? "," : "", i, i);
+    snprintf(map + used, cap - used, "}");
+    const char *p = write_index("many.safetensors.index.json", map);
+    expect_fail(p, PLINTH_ERR_FORMAT, "shards (at most", NULL);
+    free(map);
 }

@@ -9,23 +9,51 @@
  *   plinth_model_load_safetensors (allocates pools, loads params, folds)
  *   plinth_program_set_input ─► plinth_program_run ─► plinth_program_get_output
  *
+ * Beside it, for tools and tests that work op by op (the conformance suite
+ * is written on these alone): plinth_memory (a buffer on a backend's device,
+ * upload/download) and plinth_backend_query_op / plinth_backend_run_op.
+ *
  * Errors: every fallible call returns a plinth_status. The human message
  * (naming the file, tensor, node, op or plugin) is kept on the context and
  * read with plinth_context_error(). The library never prints, exits or aborts;
  * diagnostics go to the log callback given at context creation.
+ *
+ * Objects and lifetimes:
+ *
+ *   context ─┬─ backend ─┬─ model ── program
+ *            │           └─ memory
+ *            ├─ graph
+ *            └─ state dict
+ *
+ * Every object keeps its parent alive. A parent may be destroyed before its
+ * children: its destroy call then gives up the caller's handle only, the
+ * children stay fully usable, and the parent is freed together with its last
+ * child (the context's plugins stay loaded while a backend of it lives).
+ * After plinth_X_destroy(x) the caller must not use x again; destroying NULL
+ * does nothing. A graph is not needed by the programs compiled from it.
+ *
+ * Thread-safety: objects are not internally locked. A context and every
+ * object made from it may be used by one thread at a time (not necessarily
+ * the same thread each call). Distinct contexts are independent and may be
+ * used from different threads at once. Overlapping calls that would touch
+ * one model's pools (running two of its programs, loading while running)
+ * are detected and the later one fails with PLINTH_ERR_BUSY naming the
+ * model; other overlaps are not detected.
  *
  * Graph building is "sticky": an op that fails returns PLINTH_NODE_INVALID and
  * records the first error in the graph; later calls that receive an invalid
  * node also return PLINTH_NODE_INVALID. plinth_graph_status() and
  * plinth_program_compile() report that first error.
  *
- * Thread-safety: objects are not internally locked. One context may be used
- * from one thread at a time; distinct contexts are independent.
+ * Structs the caller passes in or gets filled carry `struct_size` (set it to
+ * sizeof the struct as you compiled it): the library reads and writes only
+ * the fields that fit, so a program built against an older header keeps
+ * working with a newer library.
  */
 #ifndef PLINTH_H
 #define PLINTH_H
 
-#include "plinth_plugin.h" /* status, dtype, op and attrs vocabulary */
+#include "plinth_plugin.h" /* status, dtype, op, attrs, view, buffer vocabulary */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,10 +63,18 @@
 extern "C" {
 #endif
 
+/* Marks what libplinth exports; everything else in it is hidden. */
+#if defined(_WIN32)
+#define PLINTH_API
+#else
+#define PLINTH_API __attribute__((visibility("default")))
+#endif
+
 #define PLINTH_VERSION_STRING "0.1.0"
 
 typedef struct plinth_context plinth_context;
 typedef struct plinth_backend plinth_backend;
+typedef struct plinth_memory plinth_memory;
 typedef struct plinth_graph plinth_graph;
 typedef struct plinth_model plinth_model;
 typedef struct plinth_program plinth_program;
@@ -49,139 +85,281 @@ typedef int32_t plinth_node;
 
 /* ------------------------------------------------------------ basics --- */
 
-const char *plinth_status_name(plinth_status status);
-const char *plinth_dtype_name(plinth_dtype dtype);
-size_t plinth_dtype_size(plinth_dtype dtype);
-const char *plinth_op_name(plinth_op op);
+PLINTH_API const char *plinth_version(void); /* PLINTH_VERSION_STRING of the library */
+PLINTH_API const char *plinth_status_name(plinth_status status);
+PLINTH_API const char *plinth_dtype_name(plinth_dtype dtype);
+PLINTH_API size_t plinth_dtype_size(plinth_dtype dtype);
+PLINTH_API const char *plinth_op_name(plinth_op op);
 /* Returns PLINTH_OP_COUNT if `name` names no op. */
-plinth_op plinth_op_from_name(const char *name);
+PLINTH_API plinth_op plinth_op_from_name(const char *name);
+/* The inputs op takes: min and max (PLINTH_OP_LIST); false for a bad op. */
+PLINTH_API bool plinth_op_arity(plinth_op op, uint32_t *out_min, uint32_t *out_max);
 
 /* ----------------------------------------------------------- context --- */
 
 typedef void (*plinth_log_fn)(void *user, int level, const char *message);
 
+/* A realloc-like allocator: ptr NULL allocates `size` bytes; size 0 frees
+ * ptr and returns NULL; otherwise resizes. Returns NULL on failure, leaving
+ * ptr untouched. Blocks must be aligned for any standard type. Called from
+ * the threads of plugins too (a cpu backend's workers), so it must be
+ * thread-safe if it has state. */
+typedef void *(*plinth_alloc_fn)(void *user, void *ptr, size_t size);
+
 typedef struct plinth_context_options {
     uint32_t struct_size;     /* sizeof(plinth_context_options) */
-    plinth_log_fn log;        /* NULL: discard */
+    /* Called for each diagnostic at or below log_level; NULL discards. May
+     * be called from a plugin's worker threads during a call, never by two
+     * threads at once. */
+    plinth_log_fn log;
     void *log_user;
-    int log_level;            /* messages above this level are dropped */
+    int log_level;            /* enum plinth_log_level; default WARN     */
     /* Plugin search, in this order: plugin_dirs (NULL-terminated list, may
-     * be NULL), $PLINTH_PLUGIN_PATH (':'-separated), the install libdir
-     * (<libdir>/plinth), the build tree. Never the current directory. */
+     * be NULL), $PLINTH_PLUGIN_PATH (':'-separated), the plinth/ folder
+     * beside the libplinth that is running (the install's <libdir>/plinth),
+     * and, only for a libplinth in its build tree, the build tree's plugins.
+     * Never the current directory. */
     const char *const *plugin_dirs;
+    /* Every allocation of the library, of its plugins' bookkeeping and of
+     * the JSON parser while the library parses goes through `alloc` (NULL:
+     * the C library's). Tensor buffers come from the plugins' allocators. */
+    plinth_alloc_fn alloc;
+    void *alloc_user;
 } plinth_context_options;
 
 /* `opts` may be NULL (defaults). */
-plinth_status plinth_context_create(const plinth_context_options *opts, plinth_context **out);
-void plinth_context_destroy(plinth_context *ctx);
+PLINTH_API plinth_status plinth_context_create(const plinth_context_options *opts,
+                                               plinth_context **out);
+PLINTH_API void plinth_context_destroy(plinth_context *ctx);
 /* The message of the last failed call on this context or anything made
  * from it; "" if none. Valid until the next failing call. */
-const char *plinth_context_error(const plinth_context *ctx);
+PLINTH_API const char *plinth_context_error(const plinth_context *ctx);
+/* The context's allocator (plinth_alloc_fn semantics), for code built on
+ * plinth that wants its memory to come from the same place. */
+PLINTH_API void *plinth_context_alloc(plinth_context *ctx, void *ptr, size_t size);
 
 /* ---------------------------------------------------------- backends --- */
 
-/* What plugin discovery found. Index-based, for `plinth devices`. Each entry
- * is either a loaded plugin or a file that failed to load (with its error). */
+/* What plugin discovery found (sized). Each entry is a loaded plugin, a
+ * file that failed to load (with its error), or a file shadowed by one of
+ * the same name earlier in the search order (not loaded). */
 typedef struct plinth_plugin_report {
+    uint32_t struct_size;
     char name[64];          /* backend name, or the file's base name */
     char path[1024];
     char version[64];
     bool loaded;
-    char error[512];        /* why it was refused, when !loaded */
+    char error[512];        /* why it was refused or shadowed, when !loaded */
     uint32_t n_devices;
     char unavailable[256];  /* why there are no devices, if n_devices == 0 */
 } plinth_plugin_report;
 
-plinth_status plinth_plugins_scan(plinth_context *ctx);
-uint32_t plinth_plugin_count(const plinth_context *ctx);
-plinth_status plinth_plugin_query(const plinth_context *ctx, uint32_t index,
-                                  plinth_plugin_report *out);
-plinth_status plinth_plugin_device_info(plinth_context *ctx, uint32_t plugin, uint32_t device,
-                                        plinth_device_info *out);
+/* Loads every plugin in the search path, for listing (`plinth devices`):
+ * a plugin that crashes while loading takes the process with it, so only
+ * listing does this; plinth_backend_open loads the one file it needs. */
+PLINTH_API plinth_status plinth_plugins_scan(plinth_context *ctx);
+/* Loads the one plugin plinth_backend_open would use for `name` (a backend
+ * name or a path) without opening a device, and gives its index for
+ * plinth_plugin_query / plinth_plugin_device_info. */
+PLINTH_API plinth_status plinth_plugin_load(plinth_context *ctx, const char *name,
+                                            uint32_t *out_index);
+PLINTH_API uint32_t plinth_plugin_count(const plinth_context *ctx);
+PLINTH_API plinth_status plinth_plugin_query(const plinth_context *ctx, uint32_t index,
+                                             plinth_plugin_report *out);
+PLINTH_API plinth_status plinth_plugin_device_info(plinth_context *ctx, uint32_t plugin,
+                                                   uint32_t device, plinth_device_info *out);
 
-/* Opens device `device` of the backend named `name` ("ref", "cpu", …), or of
- * the plugin file at `name` if it contains a '/'. `opts` may be NULL. */
-plinth_status plinth_backend_open(plinth_context *ctx, const char *name, uint32_t device,
-                                  const plinth_device_options *opts, plinth_backend **out);
-void plinth_backend_close(plinth_backend *backend);
-const char *plinth_backend_name(const plinth_backend *backend);
+/* Opens device `device` of the backend named `name` ("ref", "cpu", …: the
+ * first plinth-<name>.so in the search order), or of the plugin file at
+ * `name` if it contains a '/'. `opts` may be NULL. */
+PLINTH_API plinth_status plinth_backend_open(plinth_context *ctx, const char *name,
+                                             uint32_t device, const plinth_device_options *opts,
+                                             plinth_backend **out);
+PLINTH_API void plinth_backend_close(plinth_backend *backend);
+PLINTH_API const char *plinth_backend_name(const plinth_backend *backend);
+/* The file the backend's plugin was loaded from. */
+PLINTH_API const char *plinth_backend_path(const plinth_backend *backend);
+PLINTH_API plinth_context *plinth_backend_context(const plinth_backend *backend);
+PLINTH_API plinth_status plinth_backend_device_info(plinth_backend *backend,
+                                                    plinth_device_info *out);
+
+/* ------------------------------------------------ memory and one op --- */
+
+/* A block of memory on a backend's device, from the plugin's allocator
+ * (256-byte aligned, zero or more bytes). */
+PLINTH_API plinth_status plinth_memory_create(plinth_backend *backend, uint64_t size,
+                                              plinth_memory **out);
+PLINTH_API void plinth_memory_destroy(plinth_memory *mem);
+PLINTH_API uint64_t plinth_memory_size(const plinth_memory *mem);
+/* The plugin's buffer: what plinth_view.buffer points at for views into
+ * this memory. buffer->host is its host address, or NULL for device
+ * memory the host cannot map. */
+PLINTH_API const plinth_buffer *plinth_memory_buffer(const plinth_memory *mem);
+/* Copies between host memory and [offset, offset + size) of the memory;
+ * fails without copying if the range is not inside it. */
+PLINTH_API plinth_status plinth_memory_upload(plinth_memory *mem, uint64_t offset,
+                                              const void *src, uint64_t size);
+PLINTH_API plinth_status plinth_memory_download(plinth_memory *mem, uint64_t offset, void *dst,
+                                                uint64_t size);
+
+/* Whether the backend's kernel table has an entry for `op` (whatever its
+ * supports() says of a particular case). */
+PLINTH_API bool plinth_backend_has_kernel(const plinth_backend *backend, plinth_op op);
+/* Whether the backend can run `op` on views of these dtypes, shapes and
+ * strides (their buffer fields are ignored): PLINTH_OK; PLINTH_ERR_INVALID
+ * when the views do not make that op (the host's own shape and dtype rules,
+ * those of the graph builders); PLINTH_ERR_UNSUPPORTED when the plugin's
+ * supports() says no. The reason is on the context. */
+PLINTH_API plinth_status plinth_backend_query_op(plinth_backend *backend, plinth_op op,
+                                                 const plinth_view *out, const plinth_view *in,
+                                                 uint32_t n_in, const plinth_attrs *attrs);
+/* Runs one op: every view's buffer must be plinth_memory_buffer() of a
+ * memory of this backend, its base 256-aligned and every element it
+ * addresses inside the memory (`data` is computed, not read). `out` may be
+ * the very view in[0] or in[1] for the in-place ops (rule 10 of
+ * plinth_plugin.h). Returns when the result is in `out` (synchronised).
+ * PLINTH_ERR_UNSUPPORTED when query_op says no. */
+PLINTH_API plinth_status plinth_backend_run_op(plinth_backend *backend, plinth_op op,
+                                               const plinth_view *out, const plinth_view *in,
+                                               uint32_t n_in, const plinth_attrs *attrs);
 
 /* ------------------------------------------------------------- graph --- */
 
-plinth_status plinth_graph_create(plinth_context *ctx, plinth_graph **out);
-void plinth_graph_destroy(plinth_graph *g);
+PLINTH_API plinth_status plinth_graph_create(plinth_context *ctx, plinth_graph **out);
+PLINTH_API void plinth_graph_destroy(plinth_graph *g);
 /* PLINTH_OK, or the first error of a building call (message on the ctx). */
-plinth_status plinth_graph_status(const plinth_graph *g);
-uint32_t plinth_graph_node_count(const plinth_graph *g);
+PLINTH_API plinth_status plinth_graph_status(const plinth_graph *g);
+PLINTH_API uint32_t plinth_graph_node_count(const plinth_graph *g);
 
 /* Leaves. Shapes are outermost first, 1 <= ndim <= 4 (ndim 0 is a scalar of
  * shape [1]). Names are copied. */
-plinth_node plinth_input(plinth_graph *g, const char *name, plinth_dtype dtype, int ndim,
-                         const int64_t *shape);
-plinth_node plinth_param(plinth_graph *g, const char *name, plinth_dtype dtype, int ndim,
-                         const int64_t *shape);
+PLINTH_API plinth_node plinth_input(plinth_graph *g, const char *name, plinth_dtype dtype,
+                                    int ndim, const int64_t *shape);
+PLINTH_API plinth_node plinth_param(plinth_graph *g, const char *name, plinth_dtype dtype,
+                                    int ndim, const int64_t *shape);
 /* `data` holds the contiguous elements and is copied. */
-plinth_node plinth_constant(plinth_graph *g, const char *name, plinth_dtype dtype, int ndim,
-                            const int64_t *shape, const void *data);
+PLINTH_API plinth_node plinth_constant(plinth_graph *g, const char *name, plinth_dtype dtype,
+                                       int ndim, const int64_t *shape, const void *data);
 /* Mutable across runs, shared by every program of a model, zeroed at load. */
-plinth_node plinth_state(plinth_graph *g, const char *name, plinth_dtype dtype, int ndim,
-                         const int64_t *shape);
+PLINTH_API plinth_node plinth_state(plinth_graph *g, const char *name, plinth_dtype dtype,
+                                    int ndim, const int64_t *shape);
 /* Marks a node as a program output, readable after a run. */
-plinth_status plinth_output(plinth_graph *g, plinth_node node, const char *name);
+PLINTH_API plinth_status plinth_output(plinth_graph *g, plinth_node node, const char *name);
 
 /* Elementwise and normalisation (see plinth_plugin.h for exact semantics). */
-plinth_node plinth_add(plinth_graph *g, plinth_node a, plinth_node b);
-plinth_node plinth_sub(plinth_graph *g, plinth_node a, plinth_node b);
-plinth_node plinth_mul(plinth_graph *g, plinth_node a, plinth_node b);
-plinth_node plinth_div(plinth_graph *g, plinth_node a, plinth_node b);
-plinth_node plinth_scale(plinth_graph *g, plinth_node x, float s);
-plinth_node plinth_gelu_tanh(plinth_graph *g, plinth_node x);
-plinth_node plinth_silu(plinth_graph *g, plinth_node x);
+PLINTH_API plinth_node plinth_add(plinth_graph *g, plinth_node a, plinth_node b);
+PLINTH_API plinth_node plinth_sub(plinth_graph *g, plinth_node a, plinth_node b);
+PLINTH_API plinth_node plinth_mul(plinth_graph *g, plinth_node a, plinth_node b);
+PLINTH_API plinth_node plinth_div(plinth_graph *g, plinth_node a, plinth_node b);
+PLINTH_API plinth_node plinth_scale(plinth_graph *g, plinth_node x, float s);
+PLINTH_API plinth_node plinth_gelu_tanh(plinth_graph *g, plinth_node x);
+PLINTH_API plinth_node plinth_silu(plinth_graph *g, plinth_node x);
 /* w may be PLINTH_NODE_INVALID for no weight. */
-plinth_node plinth_rms_norm(plinth_graph *g, plinth_node x, plinth_node w, float eps);
+PLINTH_API plinth_node plinth_rms_norm(plinth_graph *g, plinth_node x, plinth_node w, float eps);
 /* mask may be PLINTH_NODE_INVALID. */
-plinth_node plinth_softmax(plinth_graph *g, plinth_node x, plinth_node mask, float scale);
-plinth_node plinth_matmul(plinth_graph *g, plinth_node a, plinth_node b, bool transpose_b);
-plinth_node plinth_get_rows(plinth_graph *g, plinth_node table, plinth_node idx,
-                            plinth_dtype out_dtype);
+PLINTH_API plinth_node plinth_softmax(plinth_graph *g, plinth_node x, plinth_node mask,
+                                      float scale);
+PLINTH_API plinth_node plinth_matmul(plinth_graph *g, plinth_node a, plinth_node b,
+                                     bool transpose_b);
+PLINTH_API plinth_node plinth_get_rows(plinth_graph *g, plinth_node table, plinth_node idx,
+                                       plinth_dtype out_dtype);
 /* Writes src rows into `state` at idx; returns a node standing for the state
  * after the write (use it, not `state`, for later reads). */
-plinth_node plinth_set_rows(plinth_graph *g, plinth_node state, plinth_node src, plinth_node idx);
-plinth_node plinth_rope(plinth_graph *g, plinth_node x, plinth_node pos, float base, int n_dims);
-plinth_node plinth_attention(plinth_graph *g, plinth_node q, plinth_node k, plinth_node v,
-                             plinth_node pos, plinth_node kv_len, float scale, int window);
-plinth_node plinth_cast(plinth_graph *g, plinth_node x, plinth_dtype dtype);
-plinth_node plinth_copy(plinth_graph *g, plinth_node x);
-plinth_node plinth_concat(plinth_graph *g, plinth_node a, plinth_node b, int axis);
-plinth_node plinth_argmax(plinth_graph *g, plinth_node x);
+PLINTH_API plinth_node plinth_set_rows(plinth_graph *g, plinth_node state, plinth_node src,
+                                       plinth_node idx);
+PLINTH_API plinth_node plinth_rope(plinth_graph *g, plinth_node x, plinth_node pos, float base,
+                                   int n_dims);
+PLINTH_API plinth_node plinth_attention(plinth_graph *g, plinth_node q, plinth_node k,
+                                        plinth_node v, plinth_node pos, plinth_node kv_len,
+                                        float scale, int window);
+PLINTH_API plinth_node plinth_cast(plinth_graph *g, plinth_node x, plinth_dtype dtype);
+PLINTH_API plinth_node plinth_copy(plinth_graph *g, plinth_node x);
+PLINTH_API plinth_node plinth_concat(plinth_graph *g, plinth_node a, plinth_node b, int axis);
+PLINTH_API plinth_node plinth_argmax(plinth_graph *g, plinth_node x);
+/* Any op by number, with its attrs (the union member of the op is read):
+ * what the named builders do. `in` holds n_in nodes; set_rows takes
+ * (state, src, idx); an absent optional input is PLINTH_NODE_INVALID. */
+PLINTH_API plinth_node plinth_op_node(plinth_graph *g, plinth_op op, const plinth_node *in,
+                                      uint32_t n_in, const plinth_attrs *attrs);
 
 /* Views: no copy. Negative axes count from the end. */
 /* Same element count; x must be contiguous, or the result is a copy node. */
-plinth_node plinth_reshape(plinth_graph *g, plinth_node x, int ndim, const int64_t *shape);
+PLINTH_API plinth_node plinth_reshape(plinth_graph *g, plinth_node x, int ndim,
+                                      const int64_t *shape);
 /* perm[i] = which input axis becomes output axis i. */
-plinth_node plinth_permute(plinth_graph *g, plinth_node x, const int *perm);
-plinth_node plinth_transpose(plinth_graph *g, plinth_node x); /* swap last two */
+PLINTH_API plinth_node plinth_permute(plinth_graph *g, plinth_node x, const int *perm);
+PLINTH_API plinth_node plinth_transpose(plinth_graph *g, plinth_node x); /* swap last two */
 /* Elements [start, start+len) along axis. */
-plinth_node plinth_slice(plinth_graph *g, plinth_node x, int axis, int64_t start, int64_t len);
+PLINTH_API plinth_node plinth_slice(plinth_graph *g, plinth_node x, int axis, int64_t start,
+                                    int64_t len);
 
 /* Inspection (for tools and tests). */
+typedef enum plinth_node_kind {
+    PLINTH_NODE_INPUT = 0,
+    PLINTH_NODE_PARAM = 1,
+    PLINTH_NODE_CONSTANT = 2,
+    PLINTH_NODE_STATE = 3,
+    PLINTH_NODE_OP = 4,
+    PLINTH_NODE_VIEW = 5 /* reshape/permute/slice/transpose: no copy */
+} plinth_node_kind;
+
 typedef struct plinth_node_info {
-    int32_t kind;            /* enum plinth_node_kind (internal.h) */
+    uint32_t struct_size;
+    int32_t kind;            /* plinth_node_kind */
     int32_t op;              /* plinth_op, or -1 for leaves and views */
     int32_t dtype;
     int32_t ndim;
     int64_t shape[PLINTH_MAX_DIMS]; /* outermost first, ndim entries */
-    const char *name;        /* leaves and outputs, else NULL */
+    const char *name;        /* leaves and outputs, else NULL; valid while
+                                the graph (or program) lives */
 } plinth_node_info;
-plinth_status plinth_graph_node_info(const plinth_graph *g, plinth_node node,
-                                     plinth_node_info *out);
+PLINTH_API plinth_status plinth_graph_node_info(const plinth_graph *g, plinth_node node,
+                                                plinth_node_info *out);
+
+/* -------------------------------------------------------- state dict --- */
+
+/* A checkpoint's tensors by name: a .safetensors file, a sharded
+ * model.safetensors.index.json, or a folder holding either. Opening reads
+ * and checks the headers only (every offset, size and shape distrusted);
+ * tensor bytes are read on demand with plinth_state_dict_read, so a file
+ * that changes under us is an error, never a crash. Keeps its context
+ * alive; the names and strings it hands out live until it is closed. */
+typedef struct plinth_state_dict plinth_state_dict;
+
+#define PLINTH_STATE_DICT_MAX_DIMS 8
+
+typedef struct plinth_tensor_info {
+    uint32_t struct_size;
+    const char *name;
+    const char *file;        /* the file it lives in                        */
+    const char *dtype_name;  /* as the file writes it: "BF16", "I64", ...   */
+    int32_t dtype;           /* plinth_dtype, or -1 when plinth has none    */
+    int32_t ndim;            /* 0..PLINTH_STATE_DICT_MAX_DIMS (0: a scalar) */
+    int64_t shape[PLINTH_STATE_DICT_MAX_DIMS];
+    uint64_t bytes;
+} plinth_tensor_info;
+
+PLINTH_API plinth_status plinth_state_dict_open(plinth_context *ctx, const char *path,
+                                                plinth_state_dict **out);
+PLINTH_API void plinth_state_dict_close(plinth_state_dict *sd);
+/* The file opened (a folder resolved to the file in it). */
+PLINTH_API const char *plinth_state_dict_path(const plinth_state_dict *sd);
+PLINTH_API uint32_t plinth_state_dict_count(const plinth_state_dict *sd);
+/* Tensors are in name order. */
+PLINTH_API plinth_status plinth_state_dict_tensor(const plinth_state_dict *sd, uint32_t index,
+                                                  plinth_tensor_info *out);
+/* The index of the tensor called `name`, or -1. */
+PLINTH_API int32_t plinth_state_dict_find(const plinth_state_dict *sd, const char *name);
+/* Copies bytes [offset, offset + size) of tensor `index` into dst. */
+PLINTH_API plinth_status plinth_state_dict_read(plinth_state_dict *sd, uint32_t index,
+                                                uint64_t offset, void *dst, uint64_t size);
 
 /* ------------------------------------------------------------- model --- */
 
 /* A model owns the persistent pool (params, constants, folded values) and
  * the state pool on one backend; its programs share them. */
-plinth_status plinth_model_create(plinth_backend *backend, plinth_model **out);
-void plinth_model_destroy(plinth_model *model); /* programs first */
+PLINTH_API plinth_status plinth_model_create(plinth_backend *backend, plinth_model **out);
+PLINTH_API void plinth_model_destroy(plinth_model *model);
 
 typedef struct plinth_compile_options {
     uint32_t struct_size;
@@ -191,9 +369,10 @@ typedef struct plinth_compile_options {
 
 /* Compiles `g` into a program of `model`. The graph is not needed afterwards.
  * Must precede plinth_model_load_*; `opts` may be NULL. */
-plinth_status plinth_program_compile(plinth_model *model, const plinth_graph *g,
-                                     const plinth_compile_options *opts, plinth_program **out);
-void plinth_program_destroy(plinth_program *prog);
+PLINTH_API plinth_status plinth_program_compile(plinth_model *model, const plinth_graph *g,
+                                                const plinth_compile_options *opts,
+                                                plinth_program **out);
+PLINTH_API void plinth_program_destroy(plinth_program *prog);
 
 /* Loads every param of every program from a safetensors file, or from a
  * sharded checkpoint (`path` may be a .safetensors file, a
@@ -206,41 +385,45 @@ typedef struct plinth_load_options {
     void (*progress)(void *user, double fraction);
     void *progress_user;
 } plinth_load_options;
-plinth_status plinth_model_load_safetensors(plinth_model *model, const char *path,
-                                            const plinth_load_options *opts);
+PLINTH_API plinth_status plinth_model_load_safetensors(plinth_model *model, const char *path,
+                                                       const plinth_load_options *opts);
+/* The same from a state dict the caller opened (and closes). */
+PLINTH_API plinth_status plinth_model_load(plinth_model *model, plinth_state_dict *sd,
+                                           const plinth_load_options *opts);
 /* For models without params, or whose params are set by hand: allocate the
  * pools, upload constants; params are zero until plinth_model_set_param. */
-plinth_status plinth_model_load_empty(plinth_model *model);
+PLINTH_API plinth_status plinth_model_load_empty(plinth_model *model);
 /* Writes a param's contiguous value (after a load; runs the folds again). */
-plinth_status plinth_model_set_param(plinth_model *model, const char *name, const void *data,
-                                     size_t bytes);
+PLINTH_API plinth_status plinth_model_set_param(plinth_model *model, const char *name,
+                                                const void *data, size_t bytes);
 /* Zeroes the state pool (e.g. a new conversation). */
-plinth_status plinth_model_reset_state(plinth_model *model);
+PLINTH_API plinth_status plinth_model_reset_state(plinth_model *model);
 
 /* ----------------------------------------------------------- program --- */
 
-uint32_t plinth_program_input_count(const plinth_program *prog);
-uint32_t plinth_program_output_count(const plinth_program *prog);
+PLINTH_API uint32_t plinth_program_input_count(const plinth_program *prog);
+PLINTH_API uint32_t plinth_program_output_count(const plinth_program *prog);
 /* Index of the input/output with this name, or -1. Look up once, not per run. */
-int32_t plinth_program_input_index(const plinth_program *prog, const char *name);
-int32_t plinth_program_output_index(const plinth_program *prog, const char *name);
-plinth_status plinth_program_input_info(const plinth_program *prog, uint32_t index,
-                                        plinth_node_info *out);
-plinth_status plinth_program_output_info(const plinth_program *prog, uint32_t index,
-                                         plinth_node_info *out);
+PLINTH_API int32_t plinth_program_input_index(const plinth_program *prog, const char *name);
+PLINTH_API int32_t plinth_program_output_index(const plinth_program *prog, const char *name);
+PLINTH_API plinth_status plinth_program_input_info(const plinth_program *prog, uint32_t index,
+                                                   plinth_node_info *out);
+PLINTH_API plinth_status plinth_program_output_info(const plinth_program *prog, uint32_t index,
+                                                    plinth_node_info *out);
 
 /* Copies `bytes` (must equal the input's size) into the input's buffer. */
-plinth_status plinth_program_set_input(plinth_program *prog, uint32_t index, const void *data,
-                                       size_t bytes);
+PLINTH_API plinth_status plinth_program_set_input(plinth_program *prog, uint32_t index,
+                                                  const void *data, size_t bytes);
 /* Runs the instruction list once. On a kernel error the message names the
  * instruction index and op. */
-plinth_status plinth_program_run(plinth_program *prog);
+PLINTH_API plinth_status plinth_program_run(plinth_program *prog);
 /* Copies the output (contiguous, `bytes` must equal its size). */
-plinth_status plinth_program_get_output(plinth_program *prog, uint32_t index, void *data,
-                                        size_t bytes);
+PLINTH_API plinth_status plinth_program_get_output(plinth_program *prog, uint32_t index,
+                                                   void *data, size_t bytes);
 
-/* The memory plan's figures. */
+/* The memory plan's figures (sized). */
 typedef struct plinth_plan_stats {
+    uint32_t struct_size;
     uint64_t arena_bytes;       /* activations pool as planned             */
     uint64_t lower_bound;       /* max over steps of the live bytes         */
     uint64_t naive_bytes;       /* sum of all arena tensors (no reuse)      */
@@ -253,11 +436,12 @@ typedef struct plinth_plan_stats {
     uint32_t n_inplace;         /* tensors that reuse their input's memory  */
     uint32_t n_views;           /* nodes resolved as views (no instruction) */
 } plinth_plan_stats;
-plinth_status plinth_program_plan_stats(const plinth_program *prog, plinth_plan_stats *out);
-/* The plan as JSON (instructions with pools, offsets, shapes, strides), in a
- * malloc'ed string the caller frees with plinth_free(). */
-plinth_status plinth_program_plan_json(const plinth_program *prog, char **out_json);
-void plinth_free(void *ptr);
+PLINTH_API plinth_status plinth_program_plan_stats(const plinth_program *prog,
+                                                   plinth_plan_stats *out);
+/* The plan as JSON (instructions with pools, offsets, shapes, strides): a
+ * string the program owns, valid while it lives. */
+PLINTH_API plinth_status plinth_program_plan_json(const plinth_program *prog,
+                                                  const char **out_json);
 
 #ifdef __cplusplus
 }

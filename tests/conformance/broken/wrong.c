@@ -12,7 +12,7 @@
  * Everything else is a correct f32 add/mul/scale plugin on general strided,
  * broadcasting views. Uses only plinth_plugin.h (rule: no core calls).
  *
- * Sections: 1 device and buffers; 2 kernels; 3 table and entry.
+ * Sections: 1 instance, device and buffers; 2 kernels; 3 table and entry.
  */
 #include "plinth_plugin.h"
 
@@ -33,38 +33,82 @@
 
 /* ------------------------------------------------------------------ 1 --- */
 
-struct plinth_device {
-    int unused;
+/* Instances and devices come from the host's allocator (rule 14) and keep
+ * their host (rule 12): the defects are in the ops, nowhere else. */
+struct plinth_instance {
+    const plinth_host *host;
 };
-static plinth_device g_dev;
 
-static uint32_t wrong_device_count(void) { return 1; }
+struct plinth_device {
+    plinth_instance *inst;
+};
 
-static int32_t wrong_device_info(uint32_t index, plinth_device_info *out)
+static int32_t wrong_instance_create(const plinth_host *host, plinth_instance **out)
 {
-    if (index != 0 || !out || out->struct_size < sizeof *out)
-        return PLINTH_ERR_INVALID;
-    memset(out->name, 0, sizeof out->name);
-    strcpy(out->name, WRONG_NAME);
-    out->description[0] = '\0';
-    out->type = PLINTH_DEVICE_CPU;
-    out->memory_bytes = 0;
-    out->features[0] = '\0';
+    *out = NULL;
+    if (!host || !PLINTH_HAS_FIELD(host, plinth_host, free) || !host->malloc || !host->free)
+        return PLINTH_ERR_PLUGIN;
+    plinth_instance *inst = host->malloc(host->user, sizeof *inst);
+    if (!inst)
+        return PLINTH_ERR_NO_MEMORY;
+    inst->host = host;
+    *out = inst;
     return PLINTH_OK;
 }
 
-static int32_t wrong_device_open(uint32_t index, const plinth_device_options *opts,
-                                 plinth_device **out)
+static void wrong_instance_destroy(plinth_instance *inst)
+{
+    if (inst)
+        inst->host->free(inst->host->user, inst);
+}
+
+static const char *wrong_instance_error(plinth_instance *inst) { (void)inst; return "wrong: error"; }
+
+static uint32_t wrong_device_count(plinth_instance *inst) { (void)inst; return 1; }
+
+static int32_t wrong_device_info(plinth_instance *inst, uint32_t index, plinth_device_info *out)
+{
+    (void)inst;
+    if (index != 0 || !out)
+        return PLINTH_ERR_INVALID;
+    /* Only the fields the host's struct has room for. */
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, name)) {
+        memset(out->name, 0, sizeof out->name);
+        strcpy(out->name, WRONG_NAME);
+    }
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, description))
+        out->description[0] = '\0';
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, type))
+        out->type = PLINTH_DEVICE_CPU;
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, memory_bytes))
+        out->memory_bytes = 0;
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, features))
+        out->features[0] = '\0';
+    return PLINTH_OK;
+}
+
+static int32_t wrong_device_open(plinth_instance *inst, uint32_t index,
+                                 const plinth_device_options *opts, plinth_device **out)
 {
     (void)opts;
+    *out = NULL;
     if (index != 0)
         return PLINTH_ERR_INVALID;
-    *out = &g_dev;
+    plinth_device *dev = inst->host->malloc(inst->host->user, sizeof *dev);
+    if (!dev)
+        return PLINTH_ERR_NO_MEMORY;
+    dev->inst = inst;
+    *out = dev;
     return PLINTH_OK;
 }
 
-static void wrong_device_close(plinth_device *dev) { (void)dev; }
-static const char *wrong_last_error(plinth_device *dev) { (void)dev; return "wrong: error"; }
+static void wrong_device_close(plinth_device *dev)
+{
+    if (dev)
+        dev->inst->host->free(dev->inst->host->user, dev);
+}
+
+static const char *wrong_device_error(plinth_device *dev) { (void)dev; return "wrong: error"; }
 
 static int32_t wrong_buffer_alloc(plinth_device *dev, uint64_t size, plinth_buffer *out)
 {
@@ -219,11 +263,14 @@ static const plinth_backend_api api = {
     .name = WRONG_NAME,
     .version = "0",
     .description = "a deliberately wrong plugin (conformance self-test)",
+    .instance_create = wrong_instance_create,
+    .instance_destroy = wrong_instance_destroy,
+    .instance_error = wrong_instance_error,
     .device_count = wrong_device_count,
     .device_info = wrong_device_info,
     .device_open = wrong_device_open,
     .device_close = wrong_device_close,
-    .last_error = wrong_last_error,
+    .device_error = wrong_device_error,
     .buffer_alloc = wrong_buffer_alloc,
     .buffer_free = wrong_buffer_free,
     .upload = wrong_upload,
@@ -233,12 +280,9 @@ static const plinth_backend_api api = {
     .kernels = kernels,
 };
 
-PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
-                                                                   const plinth_host *host);
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version);
 
-PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version,
-                                                                   const plinth_host *host)
+PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version)
 {
-    (void)host;
     return host_abi_version >= PLINTH_ABI_VERSION ? &api : NULL;
 }

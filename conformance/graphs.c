@@ -1,0 +1,297 @@
+/*
+ * graphs.c — whole graphs through the compiler and the static executor, on
+ * each backend against ref.
+ *
+ * Sections:
+ *   1. the registry (built-in cases, and the hook for more: a Gemma tiny
+ *      model is registered by its own tests with conf_graph_register)
+ *   2. helpers: random params, run and fetch
+ *   3. a small MLP block (rms_norm, three matmuls with bf16/f16/f32
+ *      weights, gelu, mul, residual add, softmax)
+ *   4. an attention block with a KV cache: a prefill program and a decode
+ *      program in one model, sharing params and the cache state
+ *   5. running one graph case on a backend and on ref, and comparing
+ */
+#include "conf_internal.h"
+
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ 1 --- */
+
+#define MAX_GRAPHS 16
+
+static conf_graph_case registry[MAX_GRAPHS];
+static uint32_t n_registry;
+static bool builtins_done;
+
+static void register_builtins(void);
+
+bool conf_graph_register(const conf_graph_case *g)
+{
+    register_builtins();
+    if (n_registry == MAX_GRAPHS)
+        return false;
+    registry[n_registry++] = *g;
+    return true;
+}
+
+uint32_t conf_graph_count(void)
+{
+    register_builtins();
+    return n_registry;
+}
+
+const conf_graph_case *conf_graph_get(uint32_t i)
+{
+    register_builtins();
+    return i < n_registry ? &registry[i] : NULL;
+}
+
+/* ------------------------------------------------------------------ 2 --- */
+
+#define TRY(call)                                                                       \
+    do {                                                                                \
+        plinth_status st_ = (call);                                                     \
+        if (st_ != PLINTH_OK) {                                                         \
+            snprintf(err, err_size, "%s: %s", #call, plinth_context_error(plinth_backend_context(b)));     \
+            st = st_;                                                                   \
+            goto done;                                                                  \
+        }                                                                               \
+    } while (0)
+
+/* Sets param `name` (n elements of dtype) to values uniform in ±scale. */
+static plinth_status set_random(plinth_model *m, const char *name, int32_t dtype, int64_t n,
+                                double scale, uint64_t *rng)
+{
+    const size_t es = plinth_dtype_bytes(dtype);
+    uint8_t *buf = malloc((size_t)n * es);
+    if (!buf)
+        return PLINTH_ERR_NO_MEMORY;
+    for (int64_t i = 0; i < n; i++) {
+        double u = (double)(conf_rng_next(rng) >> 11) / 9007199254740992.0;
+        conf_store(buf + (size_t)i * es, dtype, (2.0 * u - 1.0) * scale + (u == 0.5 ? 0.1 : 0));
+    }
+    plinth_status st = plinth_model_set_param(m, name, buf, (size_t)n * es);
+    free(buf);
+    return st;
+}
+
+static plinth_status set_f32(plinth_program *p, const char *name, const float *v, size_t n)
+{
+    int32_t i = plinth_program_input_index(p, name);
+    return i < 0 ? PLINTH_ERR_INVALID : plinth_program_set_input(p, (uint32_t)i, v, n * 4);
+}
+
+static plinth_status set_i32(plinth_program *p, const char *name, const int32_t *v, size_t n)
+{
+    int32_t i = plinth_program_input_index(p, name);
+    return i < 0 ? PLINTH_ERR_INVALID : plinth_program_set_input(p, (uint32_t)i, v, n * 4);
+}
+
+static void random_f32(float *v, size_t n, uint64_t *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)((double)(conf_rng_next(rng) >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+/* ------------------------------------------------------------------ 3 --- */
+
+enum { MLP_T = 7, MLP_E = 64, MLP_F = 96 };
+
+static plinth_status graph_mlp(plinth_backend *b, const char *arg, uint32_t seed, float *out,
+                               uint64_t n_out, char *err, size_t err_size)
+{
+    plinth_status st = PLINTH_OK;
+    plinth_model *m = NULL;
+    plinth_graph *g = NULL;
+    plinth_program *p = NULL;
+    uint64_t rng = 0xD1B54A32D192ED03ull ^ seed;
+    float x[MLP_T * MLP_E];
+    (void)n_out;
+
+    TRY(plinth_model_create(b, &m));
+    TRY(plinth_graph_create(plinth_backend_context(b), &g));
+    int64_t xs[2] = {MLP_T, MLP_E}, up[2] = {MLP_F, MLP_E}, down[2] = {MLP_E, MLP_F},
+            nw[1] = {MLP_E};
+    plinth_node xn = plinth_input(g, "x", PLINTH_F32, 2, xs);
+    plinth_node h = plinth_rms_norm(g, xn, plinth_param(g, "norm", PLINTH_F32, 1, nw), 1e-6f);
+    plinth_node u = plinth_matmul(g, h, plinth_param(g, "up", PLINTH_BF16, 2, up), true);
+    plinth_node gate = plinth_gelu_tanh(
+        g, plinth_matmul(g, h, plinth_param(g, "gate", PLINTH_F32, 2, up), true));
+    plinth_node d = plinth_matmul(g, plinth_mul(g, gate, u),
+                                  plinth_param(g, "down", PLINTH_F16, 2, down), true);
+    plinth_node y = plinth_add(g, xn, plinth_scale(g, d, 0.5f));
+    TRY(plinth_output(g, plinth_softmax(g, plinth_silu(g, y), PLINTH_NODE_INVALID, 2.0f), "y"));
+    TRY(plinth_program_compile(m, g, NULL, &p));
+    TRY(plinth_model_load_empty(m));
+    TRY(set_random(m, "norm", PLINTH_F32, MLP_E, 1.0, &rng));
+    TRY(set_random(m, "up", PLINTH_BF16, MLP_F * MLP_E, 0.2, &rng));
+    TRY(set_random(m, "gate", PLINTH_F32, MLP_F * MLP_E, 0.2, &rng));
+    TRY(set_random(m, "down", PLINTH_F16, MLP_E * MLP_F, 0.2, &rng));
+    random_f32(x, MLP_T * MLP_E, &rng);
+    TRY(set_f32(p, "x", x, MLP_T * MLP_E));
+    TRY(plinth_program_run(p));
+    TRY(plinth_program_get_output(p, 0, out, MLP_T * MLP_E * sizeof(float)));
+done:
+    plinth_program_destroy(p);
+    plinth_graph_destroy(g);
+    plinth_model_destroy(m);
+    return st;
+}
+
+/* ------------------------------------------------------------------ 4 --- */
+
+enum { AT_E = 64, AT_HQ = 4, AT_HKV = 2, AT_D = 16, AT_S = 32, AT_PREFILL = 7, AT_DECODES = 3 };
+
+/* One program of T tokens: project, rope, write k/v rows into the cache
+ * states at pos, attend over the cache, project out. */
+static plinth_status attn_program(plinth_model *m, plinth_backend *b, int64_t t,
+                                  plinth_program **out, char *err, size_t err_size)
+{
+    plinth_status st = PLINTH_OK;
+    plinth_graph *g = NULL;
+    TRY(plinth_graph_create(plinth_backend_context(b), &g));
+    int64_t xs[2] = {t, AT_E}, ts[1] = {t}, one[1] = {1};
+    int64_t wq[2] = {AT_HQ * AT_D, AT_E}, wkv[2] = {AT_HKV * AT_D, AT_E},
+            wo[2] = {AT_E, AT_HQ * AT_D}, cache[2] = {AT_S, AT_HKV * AT_D};
+    int64_t qs[3] = {t, AT_HQ, AT_D}, ks[3] = {t, AT_HKV, AT_D}, kr[2] = {t, AT_HKV * AT_D},
+            cs[3] = {AT_S, AT_HKV, AT_D}, as[2] = {t, AT_HQ * AT_D};
+    plinth_node x = plinth_input(g, "x", PLINTH_F32, 2, xs);
+    plinth_node pos = plinth_input(g, "pos", PLINTH_I32, 1, ts);
+    plinth_node kv_len = plinth_input(g, "kv_len", PLINTH_I32, 1, one);
+    plinth_node kc = plinth_state(g, "k_cache", PLINTH_F16, 2, cache);
+    plinth_node vc = plinth_state(g, "v_cache", PLINTH_F16, 2, cache);
+    plinth_node q = plinth_reshape(
+        g, plinth_matmul(g, x, plinth_param(g, "wq", PLINTH_F32, 2, wq), true), 3, qs);
+    q = plinth_rope(g, q, pos, 10000.0f, AT_D);
+    plinth_node k = plinth_reshape(
+        g, plinth_matmul(g, x, plinth_param(g, "wk", PLINTH_BF16, 2, wkv), true), 3, ks);
+    k = plinth_reshape(g, plinth_rope(g, k, pos, 10000.0f, AT_D), 2, kr);
+    plinth_node v = plinth_matmul(g, x, plinth_param(g, "wv", PLINTH_F16, 2, wkv), true);
+    plinth_node kc2 = plinth_reshape(g, plinth_set_rows(g, kc, k, pos), 3, cs);
+    plinth_node vc2 = plinth_reshape(g, plinth_set_rows(g, vc, v, pos), 3, cs);
+    plinth_node a = plinth_attention(g, q, kc2, vc2, pos, kv_len, 0.25f, 0);
+    plinth_node y = plinth_matmul(g, plinth_reshape(g, a, 2, as),
+                                  plinth_param(g, "wo", PLINTH_F32, 2, wo), true);
+    TRY(plinth_output(g, y, "y"));
+    TRY(plinth_program_compile(m, g, NULL, out));
+done:
+    plinth_graph_destroy(g);
+    return st;
+}
+
+static plinth_status graph_attention_kv(plinth_backend *b, const char *arg, uint32_t seed,
+                                        float *out, uint64_t n_out, char *err, size_t err_size)
+{
+    plinth_status st = PLINTH_OK;
+    plinth_model *m = NULL;
+    plinth_program *prefill = NULL, *decode = NULL;
+    uint64_t rng = 0x94D049BB133111EBull ^ seed;
+    float x[AT_PREFILL * AT_E];
+    int32_t pos[AT_PREFILL], kv_len;
+    (void)n_out;
+
+    TRY(plinth_model_create(b, &m));
+    st = attn_program(m, b, AT_PREFILL, &prefill, err, err_size);
+    if (st == PLINTH_OK)
+        st = attn_program(m, b, 1, &decode, err, err_size);
+    if (st != PLINTH_OK)
+        goto done;
+    TRY(plinth_model_load_empty(m));
+    TRY(set_random(m, "wq", PLINTH_F32, AT_HQ * AT_D * AT_E, 0.3, &rng));
+    TRY(set_random(m, "wk", PLINTH_BF16, AT_HKV * AT_D * AT_E, 0.3, &rng));
+    TRY(set_random(m, "wv", PLINTH_F16, AT_HKV * AT_D * AT_E, 0.3, &rng));
+    TRY(set_random(m, "wo", PLINTH_F32, AT_E * AT_HQ * AT_D, 0.3, &rng));
+
+    /* Prefill 7 tokens, then decode 3 one at a time: each decode reads the
+     * cache rows the earlier runs wrote (shared state). */
+    random_f32(x, AT_PREFILL * AT_E, &rng);
+    for (int i = 0; i < AT_PREFILL; i++)
+        pos[i] = i;
+    kv_len = AT_PREFILL;
+    TRY(set_f32(prefill, "x", x, AT_PREFILL * AT_E));
+    TRY(set_i32(prefill, "pos", pos, AT_PREFILL));
+    TRY(set_i32(prefill, "kv_len", &kv_len, 1));
+    TRY(plinth_program_run(prefill));
+    TRY(plinth_program_get_output(prefill, 0, out, AT_PREFILL * AT_E * sizeof(float)));
+    for (int s = 0; s < AT_DECODES; s++) {
+        int32_t p1 = AT_PREFILL + s, len = p1 + 1;
+        random_f32(x, AT_E, &rng);
+        TRY(set_f32(decode, "x", x, AT_E));
+        TRY(set_i32(decode, "pos", &p1, 1));
+        TRY(set_i32(decode, "kv_len", &len, 1));
+        TRY(plinth_program_run(decode));
+        TRY(plinth_program_get_output(decode, 0, out + (AT_PREFILL + s) * AT_E,
+                                      AT_E * sizeof(float)));
+    }
+done:
+    plinth_program_destroy(prefill);
+    plinth_program_destroy(decode);
+    plinth_model_destroy(m);
+    return st;
+}
+
+static void register_builtins(void)
+{
+    if (builtins_done)
+        return;
+    builtins_done = true;
+    /* Tolerances: the graphs mix f16/bf16 weights and an f16 cache, so one
+     * f16 rounding (u = 2^-11) that differs between backends can reach the
+     * output; 1e-5 is (6u)² with margin for a few matmuls of slack. */
+    registry[n_registry++] = (conf_graph_case){"graph mlp [7,64] (rms_norm, bf16/f16 matmul, "
+                                               "gelu, softmax)",
+                                               graph_mlp, MLP_T * MLP_E, 1e-5, NULL};
+    registry[n_registry++] = (conf_graph_case){
+        "graph attention kv-cache (prefill 7 + decode 3, GQA 2:1, f16 cache)",
+        graph_attention_kv, (AT_PREFILL + AT_DECODES) * AT_E, 1e-5, NULL};
+}
+
+/* ------------------------------------------------------------------ 5 --- */
+
+void conf_run_graph(plinth_backend *ref, plinth_backend *b, const conf_graph_case *g,
+                    uint32_t seed, conf_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->seed = seed;
+    r->max_nmse = g->max_nmse;
+    double *want = malloc(g->n_out * sizeof *want), *got = malloc(g->n_out * sizeof *got);
+    float *fw = malloc(g->n_out * sizeof *fw), *fg = malloc(g->n_out * sizeof *fg);
+    char err[512] = "";
+    if (!want || !got || !fw || !fg) {
+        conf_result_set(r, CONF_FAIL, CONF_FAIL_ORACLE, "out of memory");
+        goto done;
+    }
+    plinth_status st = g->fn(b, g->arg, seed, fg, g->n_out, err, sizeof err);
+    if (st == PLINTH_ERR_UNSUPPORTED) {
+        conf_result_set(r, CONF_UNSUPPORTED, CONF_FAIL_NONE, "%s", err);
+        goto done;
+    }
+    if (st != PLINTH_OK) {
+        conf_result_set(r, CONF_FAIL, CONF_FAIL_GRAPH, "%s (%s)", err,
+                        plinth_status_name(st));
+        goto done;
+    }
+    st = g->fn(ref, g->arg, seed, fw, g->n_out, err, sizeof err);
+    if (st != PLINTH_OK) {
+        conf_result_set(r, CONF_FAIL, CONF_FAIL_ORACLE, "ref: %s (%s)", err,
+                        plinth_status_name(st));
+        goto done;
+    }
+    for (uint64_t i = 0; i < g->n_out; i++) {
+        want[i] = fw[i];
+        got[i] = fg[i];
+    }
+    r->status = conf_compare(got, want, (int64_t)g->n_out, PLINTH_F32, false, g->max_nmse, r)
+                    ? CONF_PASS
+                    : CONF_FAIL;
+done:
+    free(want);
+    free(got);
+    free(fw);
+    free(fg);
+}

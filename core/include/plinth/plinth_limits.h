@@ -1,0 +1,30 @@
+/*
+ * plinth_limits.h — the sizes plinth refuses to go past, in one place.
+ *
+ * Every input plinth reads (graphs built by callers, checkpoint headers and
+ * indexes, configs, tokenizers) is checked against these before any
+ * arithmetic or allocation that depends on it, so a lying or hostile file
+ * gets a clear error instead of an overflow, a huge allocation or a hang.
+ * Each limit is far above any real model; the README's Reliability section
+ * lists them with their reasons.
+ */
+#ifndef PLINTH_LIMITS_H
+#define PLINTH_LIMITS_H
+
+#include <stdint.h>
+
+/* Largest tensor a graph may declare or an op produce: 2^60 bytes. Sums of
+ * a few such sizes (pool layouts, 256-byte rounding) still fit 64 bits. */
+#define PLINTH_MAX_TENSOR_BYTES ((uint64_t)1 << 60)
+
+/* A safetensors header: 100 MB, as the format's own reference reader. */
+#define PLINTH_MAX_SAFETENSORS_HEADER_BYTES (100u * 1000u * 1000u)
+/* A model.safetensors.index.json: 100 MB. */
+#define PLINTH_MAX_INDEX_BYTES (100u * 1000u * 1000u)
+/* Shards one index may name: the largest public checkpoints have a few
+ * hundred; each is a file opened at load. */
+#define PLINTH_MAX_SHARDS 4096u
+/* Tensors in one state dict: real models have thousands. */
+#define PLINTH_MAX_STATE_DICT_TENSORS 1000000u
+
+#endif /* PLINTH_LIMITS_H */

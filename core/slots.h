@@ -1,0 +1,70 @@
+/*
+ * slots.h — the one layer through which the core calls a plugin slot
+ * (core code; never installed).
+ *
+ * Nothing outside slots.c dereferences a plugin's table. Each wrapper checks
+ * that the slot is there (reading an optional slot only when the table's
+ * struct_size covers it), supplies the default of an absent optional slot,
+ * checks what the plugin hands back (statuses, the allocator's alignment and
+ * size, device counts, strings), and turns a failure into a context error
+ * naming the backend and carrying the plugin's own message. The executor's
+ * loop lives here too: kernels are plugin slots.
+ *
+ * Plugin log lines reach the context through the instance's host (its
+ * `user` is the context), so no wrapper has to record who is calling.
+ */
+#ifndef PLINTH_SLOTS_H
+#define PLINTH_SLOTS_H
+
+#include "internal.h"
+
+/* ------------------------------------------- instance (in loader.c) --- */
+
+/* Creates p's instance (p->host filled). */
+plinth_status slot_instance_create(plinth_plugin *p);
+void slot_instance_destroy(plinth_plugin *p);
+/* device_count(), refused above PLINTH_MAX_DEVICES. */
+plinth_status slot_device_count(plinth_plugin *p, uint32_t *out);
+/* The one-line reason for no devices ("" if the plugin says none). */
+void slot_unavailable_reason(plinth_plugin *p, char *buf, size_t size);
+plinth_status slot_device_info(plinth_plugin *p, uint32_t index, plinth_device_info *out);
+plinth_status slot_device_open(plinth_plugin *p, uint32_t index,
+                               const plinth_device_options *opts, plinth_device **out);
+void slot_device_close(plinth_backend *b);
+
+/* ------------------------------------------------------ on a device --- */
+
+plinth_status slot_buffer_alloc(plinth_backend *b, uint64_t size, plinth_buffer *out);
+void slot_buffer_free(plinth_backend *b, plinth_buffer *buf); /* NULL-safe, zeroes */
+plinth_status slot_upload(plinth_backend *b, const plinth_buffer *dst, uint64_t offset,
+                          const void *src, uint64_t size);
+plinth_status slot_download(plinth_backend *b, const plinth_buffer *src, uint64_t offset,
+                            void *dst, uint64_t size);
+/* Fills `size` bytes with zeros (through upload: works for device memory). */
+plinth_status slot_zero(plinth_backend *b, const plinth_buffer *dst, uint64_t offset,
+                        uint64_t size);
+
+/* false for ops the plugin's table lacks, or whose supports() says no. */
+bool slot_supports(plinth_backend *b, uint32_t op, const plinth_view *out, const plinth_view *in,
+                   uint32_t n_in, const void *attrs);
+plinth_kernel_fn slot_kernel(const plinth_backend *b, uint32_t op);
+
+/* The static executor: one flat loop over resolved instructions (`fn`
+ * filled at bind). A kernel's error stops it, naming `what` and the
+ * instruction's index, op and node; then synchronize. */
+plinth_status slot_run_list(plinth_backend *b, const instruction *code, uint32_t n,
+                            const char *what);
+/* One kernel call (plinth_backend_run_op), then synchronize. */
+plinth_status slot_run_kernel(plinth_backend *b, uint32_t op, const plinth_view *out,
+                              const plinth_view *in, uint32_t n_in, const void *attrs);
+
+bool slot_has_program_path(const plinth_backend *b);
+/* Without a program path: *out_program = NULL and OK (the executor runs
+ * the kernels). */
+plinth_status slot_prepare(plinth_backend *b, const plinth_instruction *code, uint32_t n,
+                           void **out_program);
+plinth_status slot_execute(plinth_backend *b, void *program);
+void slot_release(plinth_backend *b, void *program);
+plinth_status slot_synchronize(plinth_backend *b);
+
+#endif /* PLINTH_SLOTS_H */

@@ -1,0 +1,353 @@
+/*
+ * json_text.c — see json_text.h.
+ * Sections: reading a file; the syntax check (cJSON's grammar, no
+ * allocation); parsing with a reason on failure.
+ */
+#include "json_text.h"
+#include "errbuf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------- reading a file --- */
+
+plinth_status json_text_read(const char *path, size_t max_bytes, const char *limit_name,
+                             char **out, size_t *out_len, char *err, size_t es)
+{
+    *out = NULL;
+    *out_len = 0;
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+     * writer for ever; it is refused below as not a regular file. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return errbuf_fail(err, es, PLINTH_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    plinth_status rc = PLINTH_OK;
+    char *buf = NULL;
+    if (fstat(fd, &st) != 0) {
+        rc = errbuf_fail(err, es, PLINTH_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+        rc = errbuf_fail(err, es, PLINTH_ERR_IO, "%s: is a directory, not a file", path);
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = errbuf_fail(err, es, PLINTH_ERR_IO, "%s: not a regular file (a FIFO, socket or device)",
+                         path);
+    } else if ((uint64_t)st.st_size > max_bytes) {
+        rc = errbuf_fail(err, es, PLINTH_ERR_FORMAT,
+                         "%s: %lld bytes, more than the %zu bytes this file may have (%s)", path,
+                         (long long)st.st_size, max_bytes, limit_name);
+    } else if (!(buf = malloc((size_t)st.st_size + 1))) {
+        rc = errbuf_fail(err, es, PLINTH_ERR_NO_MEMORY, "%s: out of memory reading %lld bytes",
+                         path, (long long)st.st_size);
+    }
+    size_t n = 0;
+    while (rc == PLINTH_OK && n < (size_t)st.st_size) {
+        ssize_t got = read(fd, buf + n, (size_t)st.st_size - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) /* the file shrank, or an I/O error */
+            rc = errbuf_fail(err, es, PLINTH_ERR_IO, "%s: short read (%zu of %lld bytes)%s%s",
+                             path, n, (long long)st.st_size, got < 0 ? ": " : "",
+                             got < 0 ? strerror(errno) : "");
+        else
+            n += (size_t)got;
+    }
+    close(fd);
+    if (rc != PLINTH_OK) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *out_len = n;
+    return PLINTH_OK;
+}
+
+/* --------------------------------------------------------- syntax check --- */
+
+/* A port of cJSON 1.7's parse functions that allocates nothing: the same
+ * cursor moves, including its quirks (whitespace that reaches the end
+ * steps back one byte; "\uZZZZ" reads as U+0000; numbers are the longest
+ * strtod prefix of at most 63 bytes from [0-9+-.eE]). The fuzz harness of
+ * config.json checks it against cJSON on every input. */
+typedef struct scan {
+    const unsigned char *s;
+    size_t len, off;
+    unsigned depth;
+    bool too_deep;
+} scan;
+
+#define AT(c, i) ((c)->off + (i) < (c)->len)
+
+static void skip_ws(scan *c)
+{
+    if (!AT(c, 0))
+        return;
+    while (AT(c, 0) && c->s[c->off] <= 32)
+        c->off++;
+    if (c->off == c->len)
+        c->off--;
+}
+
+static unsigned hex4(const unsigned char *p)
+{
+    unsigned h = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned d;
+        if (p[i] >= '0' && p[i] <= '9')
+            d = p[i] - '0';
+        else if (p[i] >= 'A' && p[i] <= 'F')
+            d = 10u + p[i] - 'A';
+        else if (p[i] >= 'a' && p[i] <= 'f')
+            d = 10u + p[i] - 'a';
+        else
+            return 0; /* cJSON reads a bad digit as the code 0 */
+        h = (h << 4) | d;
+    }
+    return h;
+}
+
+static bool check_string(scan *c)
+{
+    if (!AT(c, 0) || c->s[c->off] != '"')
+        return false;
+    const unsigned char *base = c->s, *p = c->s + c->off + 1, *end = p;
+    while ((size_t)(end - base) < c->len && *end != '"') {
+        if (*end == '\\') {
+            if ((size_t)(end + 1 - base) >= c->len)
+                return false;
+            end++;
+        }
+        end++;
+    }
+    if ((size_t)(end - base) >= c->len || *end != '"')
+        return false;
+    while (p < end) {
+        if (*p != '\\') {
+            p++;
+            continue;
+        }
+        size_t step = 2;
+        switch (p[1]) {
+        case 'b': case 'f': case 'n': case 'r': case 't': case '"': case '\\': case '/':
+            break;
+        case 'u': {
+            if (end - p < 6)
+                goto bad;
+            unsigned first = hex4(p + 2);
+            if (first >= 0xDC00 && first <= 0xDFFF)
+                goto bad;
+            step = 6;
+            if (first >= 0xD800 && first <= 0xDBFF) {
+                const unsigned char *q = p + 6;
+                if (end - q < 6 || q[0] != '\\' || q[1] != 'u')
+                    goto bad;
+                unsigned second = hex4(q + 2);
+                if (second < 0xDC00 || second > 0xDFFF)
+                    goto bad;
+                step = 12;
+            }
+            break;
+        }
+        default:
+            goto bad;
+        }
+        p += step;
+    }
+    c->off = (size_t)(end - base) + 1;
+    return true;
+bad:
+    c->off = (size_t)(p - base);
+    return false;
+}
+
+/* Length of the longest prefix of s[0, n) that strtod reads as a decimal
+ * number (s holds only [0-9+-.eE]); 0 if none. */
+static size_t strtod_prefix(const unsigned char *s, size_t n)
+{
+    size_t i = 0, digits = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++, digits++;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++, digits++;
+    }
+    if (digits == 0)
+        return 0;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        size_t j = i + 1;
+        if (j < n && (s[j] == '+' || s[j] == '-'))
+            j++;
+        if (j < n && s[j] >= '0' && s[j] <= '9') {
+            while (j < n && s[j] >= '0' && s[j] <= '9')
+                j++;
+            i = j;
+        }
+    }
+    return i;
+}
+
+static bool check_number(scan *c)
+{
+    size_t n = 0;
+    while (n < 63 && AT(c, n) && strchr("0123456789+-eE.", c->s[c->off + n]) && c->s[c->off + n])
+        n++;
+    size_t used = strtod_prefix(c->s + c->off, n);
+    if (used == 0)
+        return false;
+    c->off += used;
+    return true;
+}
+
+static bool check_value(scan *c);
+
+/* An array (open '[', close ']') or an object ('{', '}'), as cJSON walks
+ * them: the cursor steps back before the first element and forward over
+ * each ',' before the next. */
+static bool check_container(scan *c, bool object)
+{
+    const unsigned char open = object ? '{' : '[', close = object ? '}' : ']';
+    if (c->depth >= CJSON_NESTING_LIMIT) {
+        c->too_deep = true;
+        return false;
+    }
+    c->depth++;
+    if (!AT(c, 0) || c->s[c->off] != open)
+        return false;
+    c->off++;
+    skip_ws(c);
+    if (AT(c, 0) && c->s[c->off] == close)
+        goto done;
+    if (!AT(c, 0)) {
+        c->off--;
+        return false;
+    }
+    c->off--;
+    do {
+        c->off++;
+        skip_ws(c);
+        if (object) {
+            if (!check_string(c))
+                return false;
+            skip_ws(c);
+            if (!AT(c, 0) || c->s[c->off] != ':')
+                return false;
+            c->off++;
+            skip_ws(c);
+        }
+        if (!check_value(c))
+            return false;
+        skip_ws(c);
+    } while (AT(c, 0) && c->s[c->off] == ',');
+    if (!AT(c, 0) || c->s[c->off] != close)
+        return false;
+done:
+    c->depth--;
+    c->off++;
+    return true;
+}
+
+static bool lit(const scan *c, const char *w, size_t n)
+{
+    return c->off + n <= c->len && memcmp(c->s + c->off, w, n) == 0;
+}
+
+static bool check_value(scan *c)
+{
+    if (lit(c, "null", 4) || lit(c, "true", 4)) {
+        c->off += 4;
+        return true;
+    }
+    if (lit(c, "false", 5)) {
+        c->off += 5;
+        return true;
+    }
+    if (!AT(c, 0))
+        return false;
+    const unsigned char ch = c->s[c->off];
+    if (ch == '"')
+        return check_string(c);
+    if (ch == '-' || (ch >= '0' && ch <= '9'))
+        return check_number(c);
+    if (ch == '[' || ch == '{')
+        return check_container(c, ch == '{');
+    return false;
+}
+
+bool json_text_check(const char *text, size_t len, size_t *fail_at, bool *too_deep)
+{
+    scan c = {.s = (const unsigned char *)text, .len = len};
+    *fail_at = 0;
+    *too_deep = false;
+    if (len == 0)
+        return false;
+    if (len >= 5 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) /* a UTF-8 byte order mark */
+        c.off = 3;
+    skip_ws(&c);
+    if (check_value(&c))
+        return true;
+    *fail_at = c.off < len ? c.off : len - 1;
+    *too_deep = c.too_deep;
+    return false;
+}
+
+/* ------------------------------------------------------------- parsing --- */
+
+const char *json_text_show(const cJSON *j, char *buf, size_t size)
+{
+    if (cJSON_IsNumber(j))
+        snprintf(buf, size, "%.17g", j->valuedouble);
+    else if (cJSON_IsString(j))
+        snprintf(buf, size, "\"%.40s\"%s", j->valuestring, strlen(j->valuestring) > 40 ? "..." : "");
+    else
+        snprintf(buf, size, "%s",
+                 cJSON_IsBool(j)     ? (cJSON_IsTrue(j) ? "true" : "false")
+                 : cJSON_IsNull(j)   ? "null"
+                 : cJSON_IsArray(j)  ? "an array"
+                 : cJSON_IsObject(j) ? "an object"
+                                     : "missing");
+    return buf;
+}
+
+cJSON *json_text_parse(const char *text, size_t len, const char *where, plinth_status *out_status,
+                       char *err, size_t es)
+{
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, NULL, false);
+    if (root) {
+        *out_status = PLINTH_OK;
+        return root;
+    }
+    size_t at;
+    bool deep;
+    if (json_text_check(text, len, &at, &deep)) {
+        *out_status = errbuf_fail(err, es, PLINTH_ERR_NO_MEMORY,
+                                  "%s: out of memory parsing %zu bytes of JSON", where, len);
+        return NULL;
+    }
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < at; i++) {
+        if (text[i] == '\n')
+            line++, col = 1;
+        else
+            col++;
+    }
+    if (deep)
+        *out_status = errbuf_fail(err, es, PLINTH_ERR_FORMAT,
+                                  "%s: JSON nested deeper than %d levels (line %zu, column %zu)",
+                                  where, CJSON_NESTING_LIMIT, line, col);
+    else if (len == 0)
+        *out_status = errbuf_fail(err, es, PLINTH_ERR_FORMAT, "%s: empty, not valid JSON", where);
+    else
+        *out_status = errbuf_fail(err, es, PLINTH_ERR_FORMAT,
+                                  "%s: not valid JSON (error at line %zu, column %zu, byte %zu)",
+                                  where, line, col, at);
+    return NULL;
+}

@@ -1,0 +1,52 @@
+/*
+ * json_text.h — reading the JSON files of a model folder (config.json,
+ * tokenizer.json) with bounded cost and messages that say what went wrong.
+ *
+ *   json_text_read   a whole regular file, up to a size limit, without ever
+ *                    blocking (a FIFO or a device named config.json is
+ *                    refused, not opened for reading)
+ *   json_text_parse  cJSON's parse, and on failure the reason: a syntax
+ *                    error at line:column, nesting deeper than cJSON's
+ *                    limit, or out of memory. cJSON's parse returns NULL
+ *                    for all three; a second pass that allocates nothing
+ *                    (json_text_check) tells them apart.
+ *
+ * Errors: return a plinth_status, message in err (may be NULL) naming the
+ * file. Nothing here prints. Thread-safe (no state).
+ */
+#ifndef PLINTH_JSON_TEXT_H
+#define PLINTH_JSON_TEXT_H
+
+#include <plinth.h>
+
+#include <cJSON.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Reads `path` into *out (malloc'ed, NUL-terminated, *out_len bytes
+ * without the NUL). Refuses anything but a regular file, and a file over
+ * max_bytes (naming `limit_name`, the constant of model_limits.h). */
+plinth_status json_text_read(const char *path, size_t max_bytes, const char *limit_name,
+                             char **out, size_t *out_len, char *err, size_t err_size);
+
+/* Parses text[0, len) (text[len] must be readable; bytes after the first
+ * value are ignored, as cJSON does). `where` names the text in messages.
+ * NULL on failure: FORMAT for a syntax error or too deep a nesting,
+ * NO_MEMORY when the text is valid but cJSON ran out of memory. */
+cJSON *json_text_parse(const char *text, size_t len, const char *where, plinth_status *out_status,
+                       char *err, size_t err_size);
+
+/* A JSON value as messages show it: a number in full ("1e+38"), a string
+ * quoted and cut at 40 bytes, else its kind ("an array"). Returns buf. */
+const char *json_text_show(const cJSON *j, char *buf, size_t size);
+
+/* The allocation-free syntax check behind json_text_parse: true iff cJSON
+ * 1.7's parser accepts text[0, len) (same leniencies: any byte <= 0x20 is
+ * white space, numbers as strtod reads them, bytes after the first value
+ * ignored). On false, *fail_at is the byte offset of the error and
+ * *too_deep says whether it is nesting past CJSON_NESTING_LIMIT. Exposed
+ * so the fuzz harness can check it against cJSON. */
+bool json_text_check(const char *text, size_t len, size_t *fail_at, bool *too_deep);
+
+#endif /* PLINTH_JSON_TEXT_H */

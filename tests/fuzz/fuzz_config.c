@@ -1,0 +1,70 @@
+/*
+ * fuzz_config.c — config.json of a Gemma 3 model (gemma3_config_parse)
+ * from arbitrary bytes, and the JSON syntax check behind its messages.
+ *
+ * Checked: json_text_check accepts exactly what cJSON accepts (it tells a
+ * syntax error from out-of-memory, so the two must agree on every input);
+ * a parse that fails leaves a message naming the file; a config that
+ * parses is inside every limit of model_limits.h, its heads divide, its
+ * token ids lie below vocab_size, and its param list names and sizes
+ * every tensor without overflow.
+ */
+#include "fuzz.h"
+#include "gemma3.h"
+#include "json_text.h"
+
+#include <cJSON.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text = fuzz_cstr(data, size);
+    cJSON *j = cJSON_ParseWithLengthOpts(text, size, NULL, false);
+    size_t at;
+    bool deep;
+    const bool ok = json_text_check(text, size, &at, &deep);
+    FUZZ_CHECK(ok == (j != NULL), "cJSON %s but json_text_check %s (byte %zu)",
+               j ? "parses" : "fails", ok ? "accepts" : "refuses", at);
+    cJSON_Delete(j);
+    free(text);
+
+    gemma3_config c;
+    char err[1024] = "";
+    plinth_status st = gemma3_config_parse((const char *)data, size, "config.json", &c, err,
+                                           sizeof err);
+    if (st != PLINTH_OK) {
+        FUZZ_CHECK(strncmp(err, "config.json: ", 13) == 0, "message names no file: %s", err);
+        FUZZ_CHECK(st != PLINTH_ERR_NO_MEMORY, "out of memory on %zu bytes: %s", size, err);
+        return 0;
+    }
+    FUZZ_CHECK(c.vocab >= 1 && c.vocab <= MODEL_MAX_VOCAB, "vocab %d", c.vocab);
+    FUZZ_CHECK(c.hidden >= 1 && c.hidden <= MODEL_MAX_HIDDEN, "hidden %d", c.hidden);
+    FUZZ_CHECK(c.ffn >= 1 && c.ffn <= MODEL_MAX_FFN, "ffn %d", c.ffn);
+    FUZZ_CHECK(c.n_layers >= 1 && c.n_layers <= MODEL_MAX_LAYERS, "layers %d", c.n_layers);
+    FUZZ_CHECK(c.n_heads >= 1 && c.n_heads <= MODEL_MAX_HEADS && c.n_kv_heads >= 1 &&
+                   c.n_heads % c.n_kv_heads == 0,
+               "heads %d / %d", c.n_heads, c.n_kv_heads);
+    FUZZ_CHECK(c.head_dim >= 2 && c.head_dim <= MODEL_MAX_HEAD_DIM && c.head_dim % 2 == 0,
+               "head_dim %d", c.head_dim);
+    FUZZ_CHECK(c.sliding_window >= 1 && c.sliding_window <= MODEL_MAX_CONTEXT, "window %d",
+               c.sliding_window);
+    FUZZ_CHECK(c.max_pos >= 1 && c.max_pos <= MODEL_MAX_CONTEXT, "max_pos %d", c.max_pos);
+    const float f[] = {c.eps, c.rope_theta, c.rope_local_base, c.query_pre_attn_scalar};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        FUZZ_CHECK(f[i] > 0.0f && f[i] <= 3.4028234663852886e38f, "float key %zu is %g", i,
+                   (double)f[i]);
+    FUZZ_CHECK(c.bos >= 0 && c.bos < c.vocab, "bos %d", c.bos);
+    FUZZ_CHECK(c.n_eos >= 0 && c.n_eos <= MODEL_MAX_EOS_IDS, "n_eos %d", c.n_eos);
+    for (int32_t i = 0; i < c.n_eos; i++)
+        FUZZ_CHECK(c.eos[i] >= 0 && c.eos[i] < c.vocab, "eos[%d] = %d", i, c.eos[i]);
+    char name[128];
+    int64_t rows, cols;
+    bool norm;
+    uint32_t n = 0;
+    while (gemma3_param_at(&c, n, name, sizeof name, &rows, &cols, &norm)) {
+        FUZZ_CHECK(rows >= 1 && cols >= 0 && (cols == 0 || rows <= INT64_MAX / cols),
+                   "%s: [%lld, %lld]", name, (long long)rows, (long long)cols);
+        n++;
+    }
+    FUZZ_CHECK(n == 2u + 13u * (uint32_t)c.n_layers + (c.tied ? 0u : 1u), "%u params", n);
+    return 0;
+}
