@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # plinth's test command (CI runs exactly this): installs what is missing,
 # builds with warnings as errors, runs every test suite, then runs them again
-# under AddressSanitizer + UndefinedBehaviorSanitizer. Exits non-zero on any
-# failure. Quick when nothing changed.
+# under AddressSanitizer + UndefinedBehaviorSanitizer, then fuzzes every
+# libFuzzer harness of tests/fuzz/ for 25 s each (scripts/fuzz.sh: clang,
+# ASan+UBSan, build-fuzz/; a finding prints its input and fails the run).
+# Exits non-zero on any failure. Quick when nothing changed (but the
+# fuzzing, a few minutes).
 #
 #   ./test.sh                 everything
-#   ./test.sh --no-sanitize   skip the sanitizer build (faster local loop)
+#   ./test.sh --no-sanitize   skip the sanitizer build and the fuzzing (faster local loop)
+#   ./test.sh --no-fuzz       skip the fuzzing only
+#   ./test.sh --fuzz SECONDS  only fuzz, SECONDS per harness (no other suite):
+#                             the longer local run; the working corpus grows
+#                             in build-fuzz/fuzz-corpus/ from run to run
 #   ./test.sh -- ARGS         extra arguments for `meson test` (e.g. --suite unit)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -14,10 +21,16 @@ plinth_install_deps
 bash scripts/fetch-tokenizer.sh >/dev/null   # the Gemma 3 tokenizer.json, cached in .cache/
 
 sanitize=1
+fuzz=1
+fuzz_only=""
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-sanitize) sanitize=0 ;;
+    --no-fuzz) fuzz=0 ;;
+    --fuzz)
+      [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "test.sh: --fuzz needs SECONDS (per harness)" >&2; exit 2; }
+      fuzz_only=$2; shift ;;
     --) shift; extra=("$@"); break ;;
     *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -57,6 +70,10 @@ run_suite() { # dir, label
   return $rc
 }
 
+if [ -n "$fuzz_only" ]; then
+  exec bash scripts/fuzz.sh "$fuzz_only"
+fi
+
 total_ok=0; total_bad=0; status=0
 setup build -Dwerror=true
 run_suite build "plain" || status=1
@@ -65,7 +82,13 @@ if [ "$sanitize" = 1 ]; then
     -Dc_args=-fno-sanitize-recover=all -Dbuildtype=debug
   run_suite build-asan "asan+ubsan" || status=1
 fi
+fuzz_result=""
+if [ "$sanitize" = 1 ] && [ "$fuzz" = 1 ]; then
+  echo "== fuzz: 25 s per harness"
+  if bash scripts/fuzz.sh 25; then fuzz_result="; fuzzing: no finding"
+  else fuzz_result="; fuzzing: FAILED (see above)"; status=1; fi
+fi
 echo
-echo "all: $total_ok passed, $total_bad failed"
+echo "all: $total_ok passed, $total_bad failed$fuzz_result"
 [ "$total_bad" -eq 0 ] || status=1
 exit $status

@@ -129,6 +129,16 @@ static bool run_target(job *j, uint32_t ti, plinth_backend *b, conf_expect *ex)
 
 /* ------------------------------------------------------------------ 4 --- */
 
+static int by_backend(const void *a, const void *b)
+{
+    const plinth_plugin_report *x = a, *y = b;
+    bool xr = strcmp(x->name, "ref") == 0, yr = strcmp(y->name, "ref") == 0;
+    if (xr != yr)
+        return xr ? -1 : 1;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->path, y->path);
+}
+
 /* The backends a run covers: every loaded plugin (all), or one name/path. */
 static int collect(plinth_context *ctx, const char *sel, plinth_plugin_report *out, int max,
                    char *err, size_t err_size)
@@ -154,6 +164,9 @@ static int collect(plinth_context *ctx, const char *sel, plinth_plugin_report *o
             !strstr(out[n].error, "shadowed by"))
             n++;
     }
+    /* One order wherever the plugins live (one install folder, or one
+     * build folder each): the oracle first, then by name. */
+    qsort(out, (size_t)n, sizeof *out, by_backend);
     return n;
 }
 

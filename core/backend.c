@@ -296,9 +296,12 @@ static bool kernel_only_rules(plinth_context *ctx, plinth_op op, const plinth_vi
         for (int d = 4 - idx->ndim; *ok && d < 4; d++)
             *ok = out->shape[d - 1] == idx->shape[d];
         if (!*ok)
+        {
+            char c[192];
             ctx_error(ctx, PLINTH_ERR_INVALID,
                       "get_rows: table %s, idx %s do not give out %s", view_str(t, a, sizeof a),
-                      view_str(idx, b, sizeof b), view_str(out, b, sizeof b));
+                      view_str(idx, b, sizeof b), view_str(out, c, sizeof c));
+        }
         return true;
     }
     return false;

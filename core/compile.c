@@ -9,7 +9,7 @@
  *   5. registry     params, states, constants and folded values in the model
  *   6. driver       plinth_program_compile
  *
- * Instruction views, the backend check and the plan JSON are built in
+ * Instruction views and the backend check are built in
  * compile_emit.c (see compile.h). Everything is decided here, once: the
  * executor only walks the lists this file produces.
  */
@@ -22,17 +22,6 @@
 #include <string.h>
 
 /* ------------------------------------------------------------ 1. state --- */
-
-static const uint8_t op_min_in[PLINTH_OP_COUNT] = {
-#define X(E, n, lo, hi) [PLINTH_OP_##E] = lo,
-    PLINTH_OP_LIST(X)
-#undef X
-};
-static const uint8_t op_max_in[PLINTH_OP_COUNT] = {
-#define X(E, n, lo, hi) [PLINTH_OP_##E] = hi,
-    PLINTH_OP_LIST(X)
-#undef X
-};
 
 static bool is_op(const graph_node *n, int32_t op)
 {
@@ -517,11 +506,11 @@ static plinth_status build_protos(compiler *c)
     }
     for (uint32_t k = 0; k < c->n_code + c->n_fold; k++) {
         const proto *p = k < c->n_code ? &c->code[k] : &c->fold[k - c->n_code];
-        if (p->n_in < op_min_in[p->op] || p->n_in > op_max_in[p->op])
+        if (p->n_in < plinth_op_min_inputs(p->op) || p->n_in > plinth_op_max_inputs(p->op))
             return ctx_error(c->ctx, PLINTH_ERR_INTERNAL,
                              "compile: %s at node %d has %u kernel inputs, not %u..%u",
                              plinth_op_name((plinth_op)p->op), (int)p->node, p->n_in,
-                             op_min_in[p->op], op_max_in[p->op]);
+                             plinth_op_min_inputs(p->op), plinth_op_max_inputs(p->op));
     }
     return PLINTH_OK;
 }
@@ -795,7 +784,7 @@ static plinth_status run_passes(compiler *c)
     p->stats.n_inplace = c->n_inplace;
     for (uint32_t i = 0; i < c->g->n_nodes; i++)
         p->stats.n_views += c->cn[i].live && c->g->nodes[i].kind == PLINTH_NODE_VIEW;
-    if ((st = emit_plan_json(c)) || (st = append_program(c)))
+    if ((st = append_program(c)))
         goto done;
 done:
     ctx_free(c->ctx, arena);

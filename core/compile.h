@@ -1,6 +1,6 @@
 /*
  * compile.h — what the compiler's passes (compile.c) and its emitter
- * (instruction views, backend check, plan JSON) share. Internal to core/.
+ * (instruction views, backend check) share. Internal to core/.
  *
  * The compiler works in two stages. The passes decide, per node, where its
  * memory lives (pool + plan item / io slot / model tensor) and produce
@@ -66,7 +66,5 @@ plinth_status emit_instructions(compiler *c);
 /* Asks the backend about every instruction; PLINTH_ERR_UNSUPPORTED naming
  * the backend, op, dtypes and node on the first refusal. */
 plinth_status emit_check_supports(compiler *c);
-/* prog->plan_json (malloc'ed). */
-plinth_status emit_plan_json(compiler *c);
 
 #endif /* PLINTH_COMPILE_H */

@@ -7,13 +7,11 @@
  * Sections:
  *   1. instructions   4-D views from nodes, io slots and placements
  *   2. backend check  supports() for every run and fold instruction
- *   3. plan JSON      prog->plan_json, built with cJSON
  */
 #include "compile.h"
 
 #include "slots.h"
 
-#include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,150 +136,4 @@ plinth_status emit_check_supports(compiler *c)
 {
     plinth_status st = check_list(c, c->prog->fold, c->prog->n_fold, " (folded at load)");
     return st ? st : check_list(c, c->prog->code, c->prog->n_code, "");
-}
-
-/* ------------------------------------------------------ 3. plan JSON --- */
-
-/* Adds `item` under `key`, or deletes it: cJSON does not take an item it
- * failed to add (the key's copy can fail), so it would be lost. */
-static bool add_owned(cJSON *o, const char *key, cJSON *item)
-{
-    if (!item)
-        return false;
-    if (!cJSON_AddItemToObject(o, key, item)) {
-        cJSON_Delete(item);
-        return false;
-    }
-    return true;
-}
-
-static bool push_owned(cJSON *a, cJSON *item)
-{
-    if (!item)
-        return false;
-    if (!cJSON_AddItemToArray(a, item)) {
-        cJSON_Delete(item);
-        return false;
-    }
-    return true;
-}
-
-static cJSON *json_dims(const int64_t *v, int32_t ndim)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (int32_t d = 0; a && d < ndim; d++)
-        if (!push_owned(a, cJSON_CreateNumber((double)v[d]))) {
-            cJSON_Delete(a);
-            return NULL;
-        }
-    return a;
-}
-
-/* A view as {"pool", "offset", "base", "shape", "strides", "dtype"} with
- * the logical rank; model tensors also carry their "tensor" name. */
-static cJSON *json_view(const compiler *c, const plinth_view *v, int32_t pool,
-                        int32_t tensor)
-{
-    cJSON *o = cJSON_CreateObject();
-    int lead = PLINTH_MAX_DIMS - v->ndim;
-    if (!o)
-        return NULL;
-    bool ok = cJSON_AddStringToObject(o, "pool", pool_name(pool)) &&
-              cJSON_AddNumberToObject(o, "offset", (double)v->offset) &&
-              cJSON_AddNumberToObject(o, "base", (double)v->base) &&
-              add_owned(o, "shape", json_dims(v->shape + lead, v->ndim)) &&
-              add_owned(o, "strides", json_dims(v->stride + lead, v->ndim)) &&
-              cJSON_AddStringToObject(o, "dtype", plinth_dtype_name((plinth_dtype)v->dtype));
-    if (ok && tensor >= 0 && (uint32_t)tensor < c->model->n_tensors)
-        ok = cJSON_AddStringToObject(o, "tensor", c->model->tensors[tensor].name) != NULL;
-    if (!ok) {
-        cJSON_Delete(o);
-        return NULL;
-    }
-    return o;
-}
-
-static cJSON *json_code(const compiler *c, const instruction *list, uint32_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-    bool ok = a != NULL;
-    for (uint32_t i = 0; ok && i < n; i++) {
-        const instruction *ins = &list[i];
-        cJSON *o = cJSON_CreateObject();
-        if (!push_owned(a, o)) {
-            ok = false;
-            break;
-        }
-        ok = cJSON_AddStringToObject(o, "op", plinth_op_name((plinth_op)ins->op)) &&
-             cJSON_AddNumberToObject(o, "node", ins->node) &&
-             add_owned(o, "out", json_view(c, &ins->out, ins->out_pool, ins->out_tensor));
-        cJSON *in = ok ? cJSON_AddArrayToObject(o, "in") : NULL;
-        ok = in != NULL;
-        for (uint32_t j = 0; ok && j < ins->n_in; j++)
-            ok = push_owned(in, json_view(c, &ins->in[j], ins->in_pool[j], ins->in_tensor[j]));
-    }
-    if (!ok) {
-        cJSON_Delete(a);
-        return NULL;
-    }
-    return a;
-}
-
-static cJSON *json_slots(const io_slot *s, uint32_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (uint32_t i = 0; a && i < n; i++) {
-        cJSON *o = cJSON_CreateObject();
-        if (!push_owned(a, o)) {
-            cJSON_Delete(a);
-            return NULL;
-        }
-        bool ok = cJSON_AddStringToObject(o, "name", s[i].name) &&
-                  cJSON_AddStringToObject(o, "dtype",
-                                          plinth_dtype_name((plinth_dtype)s[i].info.dtype)) &&
-                  add_owned(o, "shape", json_dims(s[i].info.shape, s[i].info.ndim)) &&
-                  cJSON_AddNumberToObject(o, "offset", (double)s[i].offset) &&
-                  cJSON_AddNumberToObject(o, "bytes", (double)s[i].bytes);
-        if (!ok) {
-            cJSON_Delete(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
-static plinth_status plan_json(compiler *c);
-
-plinth_status emit_plan_json(compiler *c)
-{
-    plinth_context *prev = json_enter(c->ctx); /* cJSON allocates from ctx */
-    plinth_status st = plan_json(c);
-    json_leave(prev);
-    return st;
-}
-
-static plinth_status plan_json(compiler *c)
-{
-    const plinth_program *p = c->prog;
-    const plinth_plan_stats *s = &p->stats;
-    cJSON *root = cJSON_CreateObject();
-    bool ok = root &&
-              cJSON_AddNumberToObject(root, "arena_bytes", (double)s->arena_bytes) &&
-              cJSON_AddNumberToObject(root, "lower_bound", (double)s->lower_bound) &&
-              cJSON_AddNumberToObject(root, "naive_bytes", (double)s->naive_bytes) &&
-              cJSON_AddNumberToObject(root, "io_bytes", (double)s->io_bytes) &&
-              cJSON_AddNumberToObject(root, "scratch_bytes",
-                                      (double)p->pool_bytes[POOL_SCRATCH]) &&
-              cJSON_AddNumberToObject(root, "n_inplace", s->n_inplace) &&
-              cJSON_AddNumberToObject(root, "n_views", s->n_views) &&
-              add_owned(root, "instructions", json_code(c, p->code, p->n_code)) &&
-              add_owned(root, "fold", json_code(c, p->fold, p->n_fold)) &&
-              add_owned(root, "inputs", json_slots(p->inputs, p->n_inputs)) &&
-              add_owned(root, "outputs", json_slots(p->outputs, p->n_outputs));
-    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    if (!text)
-        return ctx_error(c->ctx, PLINTH_ERR_NO_MEMORY, "compile: out of memory (plan json)");
-    c->prog->plan_json = text;
-    return PLINTH_OK;
 }

@@ -38,11 +38,7 @@ const char *plinth_status_name(plinth_status status)
 
 const char *plinth_dtype_name(plinth_dtype dtype)
 {
-    static const char *const names[PLINTH_DTYPE_COUNT] = {
-        [PLINTH_F32] = "f32", [PLINTH_F16] = "f16", [PLINTH_BF16] = "bf16", [PLINTH_I32] = "i32"};
-    if ((unsigned)dtype >= PLINTH_DTYPE_COUNT)
-        return "?";
-    return names[dtype];
+    return plinth_dtype_label(dtype);
 }
 
 size_t plinth_dtype_size(plinth_dtype dtype)
@@ -50,23 +46,15 @@ size_t plinth_dtype_size(plinth_dtype dtype)
     return plinth_dtype_bytes(dtype);
 }
 
-static const char *const op_names[PLINTH_OP_COUNT] = {
-#define X(E, n, lo, hi) [PLINTH_OP_##E] = #n,
-    PLINTH_OP_LIST(X)
-#undef X
-};
-
 const char *plinth_op_name(plinth_op op)
 {
-    if ((unsigned)op >= PLINTH_OP_COUNT)
-        return "?";
-    return op_names[op];
+    return plinth_op_label((uint32_t)op);
 }
 
 plinth_op plinth_op_from_name(const char *name)
 {
     for (int i = 0; name && i < PLINTH_OP_COUNT; i++)
-        if (strcmp(op_names[i], name) == 0)
+        if (strcmp(plinth_op_label((uint32_t)i), name) == 0)
             return (plinth_op)i;
     return PLINTH_OP_COUNT;
 }
@@ -78,22 +66,12 @@ const char *plinth_version(void)
 
 bool plinth_op_arity(plinth_op op, uint32_t *out_min, uint32_t *out_max)
 {
-    static const uint8_t lo[PLINTH_OP_COUNT] = {
-#define X(E, n, l, h) [PLINTH_OP_##E] = l,
-        PLINTH_OP_LIST(X)
-#undef X
-    };
-    static const uint8_t hi[PLINTH_OP_COUNT] = {
-#define X(E, n, l, h) [PLINTH_OP_##E] = h,
-        PLINTH_OP_LIST(X)
-#undef X
-    };
     if ((unsigned)op >= PLINTH_OP_COUNT)
         return false;
     if (out_min)
-        *out_min = lo[op];
+        *out_min = plinth_op_min_inputs((uint32_t)op);
     if (out_max)
-        *out_max = hi[op];
+        *out_max = plinth_op_max_inputs((uint32_t)op);
     return true;
 }
 

@@ -251,7 +251,8 @@ struct plinth_program {
     plinth_plan_stats stats;
     void *prepared;            /* backend prepare() handle, or NULL       */
     bool bound;
-    /* The plan as JSON text, built at compile time (for plan_json). */
+    /* The plan as JSON text, built on the first plinth_program_plan_json
+     * (plan_json.c); NULL before. */
     char *plan_json;
     /* Added by the executor (program.c owns it): the plinth_instruction list
      * handed to the backend's prepare; it points into `code`, and must stay

@@ -433,20 +433,6 @@ plinth_status plinth_program_plan_stats(const plinth_program *prog, plinth_plan_
     return PLINTH_OK;
 }
 
-plinth_status plinth_program_plan_json(const plinth_program *prog, const char **out_json)
-{
-    if (!out_json)
-        return PLINTH_ERR_INVALID;
-    *out_json = NULL;
-    if (!prog)
-        return PLINTH_ERR_INVALID;
-    if (!prog->plan_json)
-        return ctx_error(prog->model->ctx, PLINTH_ERR_INVALID,
-                         "program %" PRIu32 " has no plan JSON", prog->id);
-    *out_json = prog->plan_json;
-    return PLINTH_OK;
-}
-
 /* --------------------------------------------------------- teardown --- */
 
 static void slots_free(plinth_context *ctx, io_slot *slots, uint32_t n)

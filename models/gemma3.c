@@ -437,6 +437,13 @@ plinth_status gemma3_load(plinth_context *ctx, plinth_backend *be, const char *d
     if (st != PLINTH_OK)
         goto out;
 
+    if (m->opts.n_ctx > m->cfg.max_pos) {
+        st = fail(err, es, PLINTH_ERR_INVALID,
+                  "a context of %d positions is more than %s allows (max_position_embeddings "
+                  "%d)",
+                  (int)m->opts.n_ctx, dir, (int)m->cfg.max_pos);
+        goto out;
+    }
     m->n_ctx = m->opts.n_ctx > 0 ? m->opts.n_ctx : m->cfg.max_pos < 4096 ? m->cfg.max_pos : 4096;
     m->n_prefill = m->opts.n_prefill > 0 ? m->opts.n_prefill : 512;
     if (m->n_prefill > m->n_ctx)

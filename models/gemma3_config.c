@@ -238,6 +238,13 @@ static plinth_status parse(const reader *r, gemma3_config *c)
     if (st == PLINTH_OK) st = eos_ids(r, c);
     if (st != PLINTH_OK)
         return st;
+    /* The defaults are Gemma's ids; a tiny vocabulary may not have them,
+     * and callers use both as token ids. */
+    if (c->bos >= c->vocab || c->eos[0] >= c->vocab)
+        return fail(r->err, r->es, PLINTH_ERR_FORMAT,
+                    "%s: key \"%s\" is missing and its default %d is not below vocab_size %d",
+                    r->path, c->bos >= c->vocab ? "bos_token_id" : "eos_token_id",
+                    (int)(c->bos >= c->vocab ? c->bos : c->eos[0]), (int)c->vocab);
     const cJSON *tie = cJSON_GetObjectItemCaseSensitive(r->root, "tie_word_embeddings");
     if (tie && !cJSON_IsNull(tie) && !cJSON_IsBool(tie)) {
         char b[96];

@@ -72,14 +72,18 @@ plinth_status json_text_read(const char *path, size_t max_bytes, const char *lim
 
 /* A port of cJSON 1.7's parse functions that allocates nothing: the same
  * cursor moves, including its quirks (whitespace that reaches the end
- * steps back one byte; "\uZZZZ" reads as U+0000; numbers are the longest
- * strtod prefix of at most 63 bytes from [0-9+-.eE]). The fuzz harness of
- * config.json checks it against cJSON on every input. */
+ * steps back one byte; "\uZZZZ" reads as U+0000; a number is the longest
+ * strtod prefix of a run of [0-9+-.eE]). One thing differs between cJSON
+ * releases: before 1.7.19 (Debian: 1.7.15-1+deb12u3) only the first 63
+ * bytes of a run are read, later the whole run. A run longer than 63 bytes
+ * is therefore its own verdict (JSON_TEXT_LONG_NUMBER), never a guess. The
+ * fuzz harness of config.json checks the port against cJSON on every
+ * input. */
 typedef struct scan {
     const unsigned char *s;
     size_t len, off;
     unsigned depth;
-    bool too_deep;
+    json_text_verdict why; /* of a failure */
 } scan;
 
 #define AT(c, i) ((c)->off + (i) < (c)->len)
@@ -198,8 +202,12 @@ static size_t strtod_prefix(const unsigned char *s, size_t n)
 static bool check_number(scan *c)
 {
     size_t n = 0;
-    while (n < 63 && AT(c, n) && strchr("0123456789+-eE.", c->s[c->off + n]) && c->s[c->off + n])
+    while (AT(c, n) && c->s[c->off + n] && strchr("0123456789+-eE.", c->s[c->off + n]))
         n++;
+    if (n > 63) {
+        c->why = JSON_TEXT_LONG_NUMBER;
+        return false;
+    }
     size_t used = strtod_prefix(c->s + c->off, n);
     if (used == 0)
         return false;
@@ -216,7 +224,7 @@ static bool check_container(scan *c, bool object)
 {
     const unsigned char open = object ? '{' : '[', close = object ? '}' : ']';
     if (c->depth >= CJSON_NESTING_LIMIT) {
-        c->too_deep = true;
+        c->why = JSON_TEXT_TOO_DEEP;
         return false;
     }
     c->depth++;
@@ -282,29 +290,34 @@ static bool check_value(scan *c)
     return false;
 }
 
-bool json_text_check(const char *text, size_t len, size_t *fail_at, bool *too_deep)
+json_text_verdict json_text_check(const char *text, size_t len, size_t *fail_at)
 {
-    scan c = {.s = (const unsigned char *)text, .len = len};
+    scan c = {.s = (const unsigned char *)text, .len = len, .why = JSON_TEXT_SYNTAX};
     *fail_at = 0;
-    *too_deep = false;
     if (len == 0)
-        return false;
+        return JSON_TEXT_SYNTAX;
     if (len >= 5 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) /* a UTF-8 byte order mark */
         c.off = 3;
     skip_ws(&c);
     if (check_value(&c))
-        return true;
+        return JSON_TEXT_OK;
     *fail_at = c.off < len ? c.off : len - 1;
-    *too_deep = c.too_deep;
-    return false;
+    return c.why;
 }
 
 /* ------------------------------------------------------------- parsing --- */
 
 const char *json_text_show(const cJSON *j, char *buf, size_t size)
 {
-    if (cJSON_IsNumber(j))
-        snprintf(buf, size, "%.17g", j->valuedouble);
+    if (cJSON_IsNumber(j)) {
+        /* The shortest form that reads back as the same double: 1e+38,
+         * not 9.9999999999999998e+37. */
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(buf, size, "%.*g", prec, j->valuedouble);
+            if (strtod(buf, NULL) == j->valuedouble)
+                break;
+        }
+    }
     else if (cJSON_IsString(j))
         snprintf(buf, size, "\"%.40s\"%s", j->valuestring, strlen(j->valuestring) > 40 ? "..." : "");
     else
@@ -326,8 +339,8 @@ cJSON *json_text_parse(const char *text, size_t len, const char *where, plinth_s
         return root;
     }
     size_t at;
-    bool deep;
-    if (json_text_check(text, len, &at, &deep)) {
+    const json_text_verdict v = json_text_check(text, len, &at);
+    if (v == JSON_TEXT_OK) {
         *out_status = errbuf_fail(err, es, PLINTH_ERR_NO_MEMORY,
                                   "%s: out of memory parsing %zu bytes of JSON", where, len);
         return NULL;
@@ -339,12 +352,16 @@ cJSON *json_text_parse(const char *text, size_t len, const char *where, plinth_s
         else
             col++;
     }
-    if (deep)
+    if (len == 0)
+        *out_status = errbuf_fail(err, es, PLINTH_ERR_FORMAT, "%s: empty, not valid JSON", where);
+    else if (v == JSON_TEXT_TOO_DEEP)
         *out_status = errbuf_fail(err, es, PLINTH_ERR_FORMAT,
                                   "%s: JSON nested deeper than %d levels (line %zu, column %zu)",
                                   where, CJSON_NESTING_LIMIT, line, col);
-    else if (len == 0)
-        *out_status = errbuf_fail(err, es, PLINTH_ERR_FORMAT, "%s: empty, not valid JSON", where);
+    else if (v == JSON_TEXT_LONG_NUMBER)
+        *out_status = errbuf_fail(err, es, PLINTH_ERR_FORMAT,
+                                  "%s: a number of more than 63 characters (line %zu, column %zu)",
+                                  where, line, col);
     else
         *out_status = errbuf_fail(err, es, PLINTH_ERR_FORMAT,
                                   "%s: not valid JSON (error at line %zu, column %zu, byte %zu)",

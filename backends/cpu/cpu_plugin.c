@@ -60,7 +60,7 @@ static uint32_t cpu_device_count(plinth_instance *inst)
 static int32_t cpu_device_info(plinth_instance *inst, uint32_t index, plinth_device_info *out)
 {
     if (!out || index != 0)
-        return ref_inst_fail(inst, PLINTH_ERR_INVALID, "cpu: no device %u (cpu has one device)",
+        return plugin_inst_fail(inst, PLINTH_ERR_INVALID, "cpu: no device %u (cpu has one device)",
                              index);
     bool bf16;
     int isa = detected_isa(&bf16);
@@ -91,7 +91,7 @@ static int32_t parse_config(cpu_device *d, const char *cfg)
         size_t len = end ? (size_t)(end - cfg) : strlen(cfg);
         char kv[64];
         if (len >= sizeof kv)
-            return ref_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID, "cpu: config entry too long");
+            return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID, "cpu: config entry too long");
         memcpy(kv, cfg, len);
         kv[len] = 0;
         char *eq = strchr(kv, '=');
@@ -103,10 +103,10 @@ static int32_t parse_config(cpu_device *d, const char *cfg)
                        : !strcmp(val, "avx2") ? CPU_ISA_AVX2
                        : !strcmp(val, "avx512") ? CPU_ISA_AVX512 : -1;
             if (want < 0)
-                return ref_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
+                return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
                                      "cpu: isa=%s: expected scalar, avx2 or avx512", val);
             if (want > d->isa) /* refused, not lowered: a test of avx512 must not pass on avx2 */
-                return ref_inst_fail(cpu_inst(d), PLINTH_ERR_UNSUPPORTED,
+                return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_UNSUPPORTED,
                                      "cpu: isa=%s is not available here (highest: %s)", val,
                                      cpu_isa_name(d->isa));
             d->isa = want;
@@ -114,18 +114,18 @@ static int32_t parse_config(cpu_device *d, const char *cfg)
             char *e;
             long n = strtol(val, &e, 10);
             if (*val == 0 || *e || n < 1 || n > MAX_THREADS)
-                return ref_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
+                return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
                                      "cpu: threads=%s: expected 1..%d", val, MAX_THREADS);
             d->n_threads = (uint32_t)n;
         } else if (!strcmp(kv, "bf16_compute")) {
             /* prefill matmuls with bf16 weights through vdpbf16ps: the
              * activations are rounded to bf16 (inexact; default off) */
             if (strcmp(val, "0") && strcmp(val, "1"))
-                return ref_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
+                return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
                                      "cpu: bf16_compute=%s: expected 0 or 1", val);
             d->bf16_compute = val[0] == '1';
         } else if (kv[0]) {
-            return ref_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
+            return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
                                  "cpu: unknown config key '%s' (isa, threads, bf16_compute)", kv);
         }
         cfg = end ? end + 1 : NULL;
@@ -139,38 +139,42 @@ static int32_t cpu_device_open(plinth_instance *inst, uint32_t index,
                                const plinth_device_options *opts, plinth_device **out)
 {
     if (!out)
-        return ref_inst_fail(inst, PLINTH_ERR_INVALID, "cpu: device_open: NULL out");
+        return plugin_inst_fail(inst, PLINTH_ERR_INVALID, "cpu: device_open: NULL out");
     *out = NULL;
     if (index != 0)
-        return ref_inst_fail(inst, PLINTH_ERR_INVALID,
+        return plugin_inst_fail(inst, PLINTH_ERR_INVALID,
                              "cpu: device index %u out of range (cpu has one device)", index);
-    cpu_device *d = ref_malloc(inst, sizeof *d);
+    cpu_device *d = plugin_malloc(inst, sizeof *d);
     if (!d)
-        return ref_inst_fail(inst, PLINTH_ERR_NO_MEMORY, "cpu: out of memory opening the device");
+        return plugin_inst_fail(inst, PLINTH_ERR_NO_MEMORY, "cpu: out of memory opening the device");
     /* Zeroed first: cpu_device_close frees exactly the parts that exist, so
      * every failure below is one call to it. */
     memset(d, 0, sizeof *d);
     d->base.inst = inst;
     d->isa = detected_isa(&d->has_bf16);
     d->n_threads = default_threads();
-    if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, n_threads) && opts->n_threads)
-        d->n_threads = opts->n_threads > MAX_THREADS ? MAX_THREADS : opts->n_threads;
     int32_t st = PLINTH_OK;
-    if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, config))
+    if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, n_threads) && opts->n_threads) {
+        d->n_threads = opts->n_threads;
+        if (opts->n_threads > MAX_THREADS)
+            st = plugin_inst_fail(inst, PLINTH_ERR_INVALID, "cpu: %u threads asked for; at most %d",
+                               opts->n_threads, MAX_THREADS);
+    }
+    if (st == PLINTH_OK && opts && PLINTH_HAS_FIELD(opts, plinth_device_options, config))
         st = parse_config(d, opts->config);
     d->has_bf16 = d->has_bf16 && d->isa == CPU_ISA_AVX512;
     d->bf16_compute = d->bf16_compute && d->has_bf16; /* asked for, and there */
     if (st == PLINTH_OK) {
         st = cpu_pool_create(inst, d->n_threads, &d->pool);
         if (st != PLINTH_OK)
-            ref_inst_fail(inst, st, "cpu: out of memory creating the thread pool (%u threads)",
+            plugin_inst_fail(inst, st, "cpu: out of memory creating the thread pool (%u threads)",
                           d->n_threads);
     }
     if (st != PLINTH_OK) {
         cpu_device_close(&d->base);
         return st;
     }
-    ref_log(inst, PLINTH_LOG_DEBUG, "cpu: isa=%s threads=%u", cpu_isa_name(d->isa),
+    plugin_log(inst, PLINTH_LOG_DEBUG, "cpu: isa=%s threads=%u", cpu_isa_name(d->isa),
             cpu_pool_threads(d));
     *out = &d->base;
     return PLINTH_OK;
@@ -186,7 +190,7 @@ static void cpu_device_close(plinth_device *pd)
         cpu_free_floats(d, d->scratch[i]);
     cpu_free_floats(d, d->apack);
     cpu_free_floats(d, d->attn_pack);
-    ref_free(cpu_inst(d), d);
+    plugin_free(cpu_inst(d), d);
 }
 
 /* ---------------------------------------------------------------- 3 ---- */
@@ -275,9 +279,9 @@ static const plinth_backend_api api = {
     .name = "cpu",
     .version = "0.1.0",
     .description = "cpu backend: AVX-512/AVX2/scalar kernels, bf16 weights, thread pool",
-    .instance_create = ref_instance_create,
-    .instance_destroy = ref_instance_destroy,
-    .instance_error = ref_instance_error,
+    .instance_create = plugin_instance_create,
+    .instance_destroy = plugin_instance_destroy,
+    .instance_error = plugin_instance_error,
     .device_count = cpu_device_count,
     .device_info = cpu_device_info,
     .device_open = cpu_device_open,

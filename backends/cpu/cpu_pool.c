@@ -177,10 +177,10 @@ static void pool_teardown(cpu_pool *p)
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
     }
-    ref_free(p->inst, p->threads);
-    ref_free(p->inst, p->args);
-    ref_free(p->inst, p->blocks_mem);
-    ref_free(p->inst, p);
+    plugin_free(p->inst, p->threads);
+    plugin_free(p->inst, p->args);
+    plugin_free(p->inst, p->blocks_mem);
+    plugin_free(p->inst, p);
 }
 
 /* mu and cv, or neither. */
@@ -201,9 +201,9 @@ static bool init_sync(cpu_pool *p)
 static bool alloc_blocks(cpu_pool *p)
 {
     const uint32_t workers = p->n_threads - 1;
-    p->threads = ref_malloc(p->inst, sizeof(pthread_t) * (workers ? workers : 1));
-    p->args = ref_malloc(p->inst, sizeof(worker_arg) * (workers ? workers : 1));
-    p->blocks_mem = ref_malloc(p->inst, sizeof(pool_block) * p->n_threads + 64);
+    p->threads = plugin_malloc(p->inst, sizeof(pthread_t) * (workers ? workers : 1));
+    p->args = plugin_malloc(p->inst, sizeof(worker_arg) * (workers ? workers : 1));
+    p->blocks_mem = plugin_malloc(p->inst, sizeof(pool_block) * p->n_threads + 64);
     if (p->blocks_mem)
         p->blocks = (pool_block *)(((uintptr_t)p->blocks_mem + 63) & ~(uintptr_t)63);
     return p->threads && p->args && p->blocks_mem;
@@ -214,7 +214,7 @@ int32_t cpu_pool_create(plinth_instance *inst, uint32_t n_threads, cpu_pool **ou
     *out = NULL;
     if (n_threads < 1)
         n_threads = 1;
-    cpu_pool *p = ref_malloc(inst, sizeof *p);
+    cpu_pool *p = plugin_malloc(inst, sizeof *p);
     if (!p)
         return PLINTH_ERR_NO_MEMORY;
     *p = (cpu_pool){.inst = inst, .n_threads = n_threads};

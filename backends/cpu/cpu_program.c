@@ -153,12 +153,12 @@ void cpu_release(plinth_device *pd, void *prog)
         return;
     plinth_instance *inst = pd->inst;
     for (uint32_t i = 0; i < p->n_tables; i++) {
-        ref_free(inst, p->tables[i].pos);
-        ref_free(inst, p->tables[i].cs);
+        plugin_free(inst, p->tables[i].pos);
+        plugin_free(inst, p->tables[i].cs);
     }
-    ref_free(inst, p->steps);
-    ref_free(inst, p->code);
-    ref_free(inst, p);
+    plugin_free(inst, p->steps);
+    plugin_free(inst, p->code);
+    plugin_free(inst, p);
 }
 
 /* The fields this plugin reads: all of a v1 instruction. */
@@ -170,7 +170,7 @@ void cpu_release(plinth_device *pd, void *prog)
 static plinth_instruction *copy_code(plinth_instance *inst, const plinth_instruction *code,
                                      uint32_t n, size_t size)
 {
-    plinth_instruction *c = ref_malloc(inst, sizeof *c * (n ? n : 1));
+    plinth_instruction *c = plugin_malloc(inst, sizeof *c * (n ? n : 1));
     if (!c)
         return NULL;
     const size_t take = size < sizeof *c ? size : sizeof *c;
@@ -211,12 +211,12 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *host_code, uint
         return ref_fail(pd, PLINTH_ERR_INVALID,
                         "prepare: instruction_size %zu is smaller than an ABI v1 instruction "
                         "(%zu bytes)", instruction_size, (size_t)INSTRUCTION_V1_SIZE);
-    program *p = ref_malloc(pd->inst, sizeof *p);
+    program *p = plugin_malloc(pd->inst, sizeof *p);
     if (!p)
         return ref_fail(pd, PLINTH_ERR_NO_MEMORY, "prepare: out of memory");
     memset(p, 0, sizeof *p);
     p->code = copy_code(pd->inst, host_code, n, instruction_size);
-    p->steps = ref_malloc(pd->inst, sizeof(step) * (n ? n : 1));
+    p->steps = plugin_malloc(pd->inst, sizeof(step) * (n ? n : 1));
     if (!p->code || !p->steps) {
         cpu_release(pd, p);
         return ref_fail(pd, PLINTH_ERR_NO_MEMORY, "prepare: out of memory");
@@ -270,8 +270,8 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *host_code, uint
     }
     for (uint32_t i = 0; i < p->n_tables; i++) {
         cpu_rope_table *tb = &p->tables[i];
-        tb->pos = ref_malloc(pd->inst, sizeof(int32_t) * (size_t)(tb->cap_t ? tb->cap_t : 1));
-        tb->cs = ref_malloc(pd->inst, sizeof(float) * (size_t)(tb->cap_t ? tb->cap_t : 1) *
+        tb->pos = plugin_malloc(pd->inst, sizeof(int32_t) * (size_t)(tb->cap_t ? tb->cap_t : 1));
+        tb->cs = plugin_malloc(pd->inst, sizeof(float) * (size_t)(tb->cap_t ? tb->cap_t : 1) *
                                           (size_t)tb->n_dims);
         if (!tb->pos || !tb->cs) {
             cpu_release(pd, p);

@@ -21,17 +21,14 @@
 #include <stdint.h>
 
 #include "plinth_plugin.h"
+#include "plugin_host.h"
 
 /* ---------------------------------------------------------------- 1 ---- */
 
 #define REF_ERROR_SIZE 512
 
-/* One per host context (instance_create). The host's services live here and
- * nowhere else: the plugin keeps no process-wide or thread-local state. */
-struct plinth_instance {
-    const plinth_host *host;    /* valid until instance_destroy            */
-    char error[REF_ERROR_SIZE]; /* last failed device_info/device_open, "" */
-};
+/* The instance (struct plinth_instance) and its host services:
+ * backends/common/plugin_host.h, shared with the cpu and vulkan plugins. */
 
 struct plinth_device {
     plinth_instance *inst;      /* opened from: its log and allocator      */
@@ -43,33 +40,15 @@ struct plinth_device {
  * `status`, so a check reads `return ref_fail(dev, PLINTH_ERR_INVALID, ...)`. */
 int32_t ref_fail(plinth_device *dev, int32_t status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* The same for a failure that has no device yet (device_info, device_open):
- * the message goes to inst->error (rule 11). */
-int32_t ref_inst_fail(plinth_instance *inst, int32_t status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* One line to the instance's host log (rule 12); nothing without a log. */
-void ref_log(plinth_instance *inst, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Bookkeeping memory from the instance's host (rule 14): NULL means
- * PLINTH_ERR_NO_MEMORY to the caller. ref_free(inst, NULL) does nothing. */
-void *ref_malloc(plinth_instance *inst, size_t size);
-void ref_free(plinth_instance *inst, void *p);
-
-/* The instance slots, shared with the cpu backend (ref_views.c). */
-int32_t ref_instance_create(const plinth_host *host, plinth_instance **out);
-void ref_instance_destroy(plinth_instance *inst);
-const char *ref_instance_error(plinth_instance *inst);
 const char *ref_device_error(plinth_device *dev);
 
 /* The op's lower-case name ("matmul"), "?" when out of range. */
-const char *ref_op_name(uint32_t op);
 
 /* ---------------------------------------------------------------- 2 ---- */
 
 bool ref_dtype_valid(int32_t dtype);
 bool ref_dtype_is_float(int32_t dtype);
 /* Sizes: plinth_dtype_bytes() (plinth_plugin.h), the one table. */
-const char *ref_dtype_name(int32_t dtype);
 
 /* Every element travels as a double: each dtype's values are exact in f64,
  * so a load never rounds and a store rounds exactly once. */

@@ -27,7 +27,7 @@ static int32_t check_pos(plinth_device *dev, const char *name, const plinth_view
 {
     if (pos->dtype != PLINTH_I32)
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: pos must be i32, not %s", name,
-                        ref_dtype_name(pos->dtype));
+                        plinth_dtype_label(pos->dtype));
     if (pos->shape[0] != 1 || pos->shape[1] != 1 || pos->shape[2] != 1 || pos->shape[3] != t) {
         char s[96];
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: pos %s is not [%lld]", name,
@@ -48,11 +48,11 @@ int32_t ref_check_rope(plinth_device *dev, const plinth_view *out, const plinth_
     char s1[96], s2[96];
     if (!ref_dtype_is_float(x->dtype))
         return ref_fail(dev, PLINTH_ERR_UNSUPPORTED, "rope: x must be a float dtype, not %s",
-                        ref_dtype_name(x->dtype));
+                        plinth_dtype_label(x->dtype));
     if (out->dtype != x->dtype || !ref_same_shape(out, x))
         return ref_fail(dev, PLINTH_ERR_INVALID, "rope: out %s %s differs from x %s %s",
-                        ref_dtype_name(out->dtype), ref_shape_str(out, s1, sizeof s1),
-                        ref_dtype_name(x->dtype), ref_shape_str(x, s2, sizeof s2));
+                        plinth_dtype_label(out->dtype), ref_shape_str(out, s1, sizeof s1),
+                        plinth_dtype_label(x->dtype), ref_shape_str(x, s2, sizeof s2));
     st = check_pos(dev, "rope", &in[1], x->shape[1]);
     if (st != PLINTH_OK)
         return st;
@@ -115,11 +115,11 @@ int32_t ref_check_attention(plinth_device *dev, const plinth_view *out, const pl
         !ref_dtype_is_float(v->dtype))
         return ref_fail(dev, PLINTH_ERR_UNSUPPORTED,
                         "attention: q, k, v must be float dtypes, not %s, %s, %s",
-                        ref_dtype_name(q->dtype), ref_dtype_name(k->dtype),
-                        ref_dtype_name(v->dtype));
+                        plinth_dtype_label(q->dtype), plinth_dtype_label(k->dtype),
+                        plinth_dtype_label(v->dtype));
     if (out->dtype != q->dtype)
         return ref_fail(dev, PLINTH_ERR_INVALID, "attention: out dtype %s differs from q's %s",
-                        ref_dtype_name(out->dtype), ref_dtype_name(q->dtype));
+                        plinth_dtype_label(out->dtype), plinth_dtype_label(q->dtype));
     const int64_t hq = q->shape[2], hkv = k->shape[2];
     bool ok = k->shape[0] == q->shape[0] && v->shape[0] == q->shape[0] &&
               k->shape[3] == q->shape[3] && v->shape[1] == k->shape[1] &&
@@ -136,7 +136,7 @@ int32_t ref_check_attention(plinth_device *dev, const plinth_view *out, const pl
         return st;
     if (in[KV_LEN].dtype != PLINTH_I32 || ref_numel(&in[KV_LEN]) != 1)
         return ref_fail(dev, PLINTH_ERR_INVALID, "attention: kv_len must be one i32, not %s %s",
-                        ref_dtype_name(in[KV_LEN].dtype),
+                        plinth_dtype_label(in[KV_LEN].dtype),
                         ref_shape_str(&in[KV_LEN], s1, sizeof s1));
     if (!attrs)
         return ref_fail(dev, PLINTH_ERR_INVALID, "attention: attrs missing");

@@ -27,16 +27,6 @@ bool ref_dtype_is_float(int32_t dtype)
     return dtype == PLINTH_F32 || dtype == PLINTH_F16 || dtype == PLINTH_BF16;
 }
 
-const char *ref_dtype_name(int32_t dtype)
-{
-    switch (dtype) {
-    case PLINTH_F32: return "f32";
-    case PLINTH_F16: return "f16";
-    case PLINTH_BF16: return "bf16";
-    case PLINTH_I32: return "i32";
-    default: return "invalid";
-    }
-}
 
 /* ---------------------------------------------------------------- 2 ---- */
 

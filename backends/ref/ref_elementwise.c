@@ -24,11 +24,11 @@ static int32_t check_binary(plinth_device *dev, uint32_t op, const plinth_view *
     int32_t st = ref_check_arity(dev, op, out, in, n_in);
     if (st != PLINTH_OK)
         return st;
-    const char *name = ref_op_name(op);
+    const char *name = plinth_op_label(op);
     if (in[0].dtype != in[1].dtype || out->dtype != in[0].dtype)
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: dtypes differ (a %s, b %s, out %s)",
-                        name, ref_dtype_name(in[0].dtype), ref_dtype_name(in[1].dtype),
-                        ref_dtype_name(out->dtype));
+                        name, plinth_dtype_label(in[0].dtype), plinth_dtype_label(in[1].dtype),
+                        plinth_dtype_label(out->dtype));
     for (uint32_t i = 0; i < 2; i++) {
         if (!ref_broadcastable(&in[i], out)) {
             char s1[96], s2[96];
@@ -135,13 +135,13 @@ static int32_t check_unary_float(plinth_device *dev, uint32_t op, const plinth_v
     int32_t st = ref_check_arity(dev, op, out, in, n_in);
     if (st != PLINTH_OK)
         return st;
-    const char *name = ref_op_name(op);
+    const char *name = plinth_op_label(op);
     if (!ref_dtype_is_float(in[0].dtype))
         return ref_fail(dev, PLINTH_ERR_UNSUPPORTED, "%s: x must be a float dtype, not %s",
-                        name, ref_dtype_name(in[0].dtype));
+                        name, plinth_dtype_label(in[0].dtype));
     if (out->dtype != in[0].dtype)
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: out dtype %s differs from x's %s", name,
-                        ref_dtype_name(out->dtype), ref_dtype_name(in[0].dtype));
+                        plinth_dtype_label(out->dtype), plinth_dtype_label(in[0].dtype));
     if (!ref_same_shape(out, &in[0])) {
         char s1[96], s2[96];
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: out %s differs from x %s", name,
@@ -211,10 +211,10 @@ REF_UNARY(silu, SILU, false)
 static int32_t check_move(plinth_device *dev, uint32_t op, const plinth_view *out,
                           const plinth_view *in, uint32_t n_in, int32_t want_dtype)
 {
-    const char *name = ref_op_name(op);
+    const char *name = plinth_op_label(op);
     if (out->dtype != want_dtype)
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: out dtype %s, expected %s", name,
-                        ref_dtype_name(out->dtype), ref_dtype_name(want_dtype));
+                        plinth_dtype_label(out->dtype), plinth_dtype_label(want_dtype));
     if (ref_numel(out) != ref_numel(&in[0])) {
         char s1[96], s2[96];
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: out %s and x %s differ in size", name,

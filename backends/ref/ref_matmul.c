@@ -28,10 +28,10 @@ int32_t ref_check_matmul(plinth_device *dev, const plinth_view *out, const plint
     if (!ref_dtype_is_float(a->dtype) || !ref_dtype_is_float(b->dtype))
         return ref_fail(dev, PLINTH_ERR_UNSUPPORTED,
                         "matmul: a and b must be float dtypes, not %s and %s",
-                        ref_dtype_name(a->dtype), ref_dtype_name(b->dtype));
+                        plinth_dtype_label(a->dtype), plinth_dtype_label(b->dtype));
     if (out->dtype != a->dtype)
         return ref_fail(dev, PLINTH_ERR_INVALID, "matmul: out dtype %s differs from a's %s",
-                        ref_dtype_name(out->dtype), ref_dtype_name(a->dtype));
+                        plinth_dtype_label(out->dtype), plinth_dtype_label(a->dtype));
     const int64_t m = a->shape[2], k = a->shape[3];
     const int64_t bk = tb ? b->shape[3] : b->shape[2];
     const int64_t n = tb ? b->shape[2] : b->shape[3];

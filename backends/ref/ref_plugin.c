@@ -35,7 +35,7 @@ static void copy_str(char *dst, size_t size, const char *src)
 static int32_t ref_device_info(plinth_instance *inst, uint32_t index, plinth_device_info *out)
 {
     if (!out || index != 0)
-        return ref_inst_fail(inst, PLINTH_ERR_INVALID, "ref: no device %u (ref has one device)",
+        return plugin_inst_fail(inst, PLINTH_ERR_INVALID, "ref: no device %u (ref has one device)",
                              index);
     /* Write only the fields the host's struct has room for. */
     if (PLINTH_HAS_FIELD(out, plinth_device_info, name))
@@ -58,19 +58,19 @@ static int32_t ref_device_open(plinth_instance *inst, uint32_t index,
                                const plinth_device_options *opts, plinth_device **out)
 {
     if (!out)
-        return ref_inst_fail(inst, PLINTH_ERR_INVALID, "ref: device_open: NULL out");
+        return plugin_inst_fail(inst, PLINTH_ERR_INVALID, "ref: device_open: NULL out");
     *out = NULL;
     if (index != 0)
-        return ref_inst_fail(inst, PLINTH_ERR_INVALID,
+        return plugin_inst_fail(inst, PLINTH_ERR_INVALID,
                              "ref: device index %u out of range (ref has one device)", index);
     if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, config) && opts->config &&
         opts->config[0])
-        ref_log(inst, PLINTH_LOG_WARN, "ref: device config ignored (ref has no options)");
+        plugin_log(inst, PLINTH_LOG_WARN, "ref: device config ignored (ref has no options)");
 
     /* Bookkeeping goes through the host's allocator (rule 14). */
-    plinth_device *dev = ref_malloc(inst, sizeof *dev);
+    plinth_device *dev = plugin_malloc(inst, sizeof *dev);
     if (!dev)
-        return ref_inst_fail(inst, PLINTH_ERR_NO_MEMORY, "ref: out of memory opening the device");
+        return plugin_inst_fail(inst, PLINTH_ERR_NO_MEMORY, "ref: out of memory opening the device");
     memset(dev, 0, sizeof *dev);
     dev->inst = inst;
     dev->index = index;
@@ -81,7 +81,7 @@ static int32_t ref_device_open(plinth_instance *inst, uint32_t index,
 static void ref_device_close(plinth_device *dev)
 {
     if (dev)
-        ref_free(dev->inst, dev);
+        plugin_free(dev->inst, dev);
 }
 
 /* ---------------------------------------------------------------- 2 ---- */
@@ -132,9 +132,9 @@ static const plinth_backend_api api = {
     .name = "ref",
     .version = "0.1.0",
     .description = "reference backend: the definition of correct (slow)",
-    .instance_create = ref_instance_create,
-    .instance_destroy = ref_instance_destroy,
-    .instance_error = ref_instance_error,
+    .instance_create = plugin_instance_create,
+    .instance_destroy = plugin_instance_destroy,
+    .instance_error = plugin_instance_error,
     .device_count = ref_device_count,
     .device_info = ref_device_info,
     .device_open = ref_device_open,

@@ -22,14 +22,14 @@ static int32_t check_row_op(plinth_device *dev, uint32_t op, const plinth_view *
     int32_t st = ref_check_arity(dev, op, out, in, n_in);
     if (st != PLINTH_OK)
         return st;
-    const char *name = ref_op_name(op);
+    const char *name = plinth_op_label(op);
     char s1[96], s2[96];
     if (!ref_dtype_is_float(in[0].dtype))
         return ref_fail(dev, PLINTH_ERR_UNSUPPORTED, "%s: x must be a float dtype, not %s",
-                        name, ref_dtype_name(in[0].dtype));
+                        name, plinth_dtype_label(in[0].dtype));
     if (out->dtype != in[0].dtype)
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: out dtype %s differs from x's %s", name,
-                        ref_dtype_name(out->dtype), ref_dtype_name(in[0].dtype));
+                        plinth_dtype_label(out->dtype), plinth_dtype_label(in[0].dtype));
     if (!ref_same_shape(out, &in[0]))
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: out %s differs from x %s", name,
                         ref_shape_str(out, s1, sizeof s1), ref_shape_str(&in[0], s2, sizeof s2));
@@ -37,7 +37,7 @@ static int32_t check_row_op(plinth_device *dev, uint32_t op, const plinth_view *
         const char *what = op == PLINTH_OP_RMS_NORM ? "weight" : "mask";
         if (!ref_dtype_is_float(in[1].dtype))
             return ref_fail(dev, PLINTH_ERR_UNSUPPORTED, "%s: %s must be a float dtype, not %s",
-                            name, what, ref_dtype_name(in[1].dtype));
+                            name, what, plinth_dtype_label(in[1].dtype));
         if (!ref_broadcastable(&in[1], &in[0]))
             return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s %s does not broadcast to x %s",
                             name, what, ref_shape_str(&in[1], s1, sizeof s1),
@@ -159,10 +159,10 @@ int32_t ref_check_argmax(plinth_device *dev, const plinth_view *out, const plint
     const plinth_view *x = &in[0];
     if (!ref_dtype_is_float(x->dtype))
         return ref_fail(dev, PLINTH_ERR_UNSUPPORTED, "argmax: x must be a float dtype, not %s",
-                        ref_dtype_name(x->dtype));
+                        plinth_dtype_label(x->dtype));
     if (out->dtype != PLINTH_I32)
         return ref_fail(dev, PLINTH_ERR_INVALID, "argmax: out must be i32, not %s",
-                        ref_dtype_name(out->dtype));
+                        plinth_dtype_label(out->dtype));
     if (out->shape[0] != 1 || out->shape[1] != x->shape[0] || out->shape[2] != x->shape[1] ||
         out->shape[3] != x->shape[2]) {
         char s1[96], s2[96];

@@ -26,7 +26,7 @@ static int32_t check_rows_shapes(plinth_device *dev, const char *name,
     char s1[96], s2[96], s3[96];
     if (idx->dtype != PLINTH_I32)
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: idx must be i32, not %s", name,
-                        ref_dtype_name(idx->dtype));
+                        plinth_dtype_label(idx->dtype));
     if (table->shape[0] != 1 || table->shape[1] != 1 || idx->shape[0] != 1 ||
         rows->shape[0] != idx->shape[1] || rows->shape[1] != idx->shape[2] ||
         rows->shape[2] != idx->shape[3] || rows->shape[3] != table->shape[3])
@@ -87,12 +87,12 @@ int32_t ref_check_get_rows(plinth_device *dev, const plinth_view *out, const pli
     const int32_t want = ((const plinth_attr_get_rows *)attrs)->dtype;
     if (out->dtype != want)
         return ref_fail(dev, PLINTH_ERR_INVALID, "get_rows: out dtype %s, attrs say %s",
-                        ref_dtype_name(out->dtype), ref_dtype_name(want));
+                        plinth_dtype_label(out->dtype), plinth_dtype_label(want));
     if (out->dtype != table->dtype &&
         !(ref_dtype_is_float(table->dtype) && out->dtype == PLINTH_F32))
         return ref_fail(dev, PLINTH_ERR_UNSUPPORTED,
                         "get_rows: %s table to %s (only the same dtype or float to f32)",
-                        ref_dtype_name(table->dtype), ref_dtype_name(out->dtype));
+                        plinth_dtype_label(table->dtype), plinth_dtype_label(out->dtype));
     return check_rows_shapes(dev, "get_rows", table, "table", out, "out", &in[1]);
 }
 
@@ -127,7 +127,7 @@ int32_t ref_check_set_rows(plinth_device *dev, const plinth_view *out, const pli
     if (out->dtype != src->dtype &&
         !(ref_dtype_is_float(out->dtype) && ref_dtype_is_float(src->dtype)))
         return ref_fail(dev, PLINTH_ERR_UNSUPPORTED, "set_rows: %s src into %s state",
-                        ref_dtype_name(src->dtype), ref_dtype_name(out->dtype));
+                        plinth_dtype_label(src->dtype), plinth_dtype_label(out->dtype));
     return check_rows_shapes(dev, "set_rows", out, "state", src, "src", &in[1]);
 }
 
@@ -183,8 +183,8 @@ int32_t ref_check_concat(plinth_device *dev, const plinth_view *out, const plint
     const plinth_view *a = &in[0], *b = &in[1];
     if (a->dtype != b->dtype || out->dtype != a->dtype)
         return ref_fail(dev, PLINTH_ERR_INVALID, "concat: dtypes differ (a %s, b %s, out %s)",
-                        ref_dtype_name(a->dtype), ref_dtype_name(b->dtype),
-                        ref_dtype_name(out->dtype));
+                        plinth_dtype_label(a->dtype), plinth_dtype_label(b->dtype),
+                        plinth_dtype_label(out->dtype));
     bool ok = out->shape[ax] == a->shape[ax] + b->shape[ax];
     for (int k = 0; k < 4; k++)
         if (k != ax)

@@ -24,89 +24,10 @@ int32_t ref_fail(plinth_device *dev, int32_t status, const char *fmt, ...)
     if (dev) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(dev->error, sizeof dev->error, fmt, ap);
+        plugin_set_error(dev->error, sizeof dev->error, status, fmt, ap);
         va_end(ap);
     }
     return status;
-}
-
-int32_t ref_inst_fail(plinth_instance *inst, int32_t status, const char *fmt, ...)
-{
-    if (inst) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(inst->error, sizeof inst->error, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
-/* Logging is optional for a host: a NULL log means "not listening". */
-static bool host_has_log(const plinth_host *h)
-{
-    return h && PLINTH_HAS_FIELD(h, plinth_host, log) && h->log;
-}
-
-void ref_log(plinth_instance *inst, int level, const char *fmt, ...)
-{
-    if (!inst || !host_has_log(inst->host))
-        return;
-    char msg[REF_ERROR_SIZE];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    inst->host->log(inst->host->user, level, msg);
-}
-
-void *ref_malloc(plinth_instance *inst, size_t size)
-{
-    return inst->host->malloc(inst->host->user, size);
-}
-
-void ref_free(plinth_instance *inst, void *p)
-{
-    if (p)
-        inst->host->free(inst->host->user, p);
-}
-
-/* The allocator is not optional: everything the plugin keeps comes from it
- * (rule 14), the instance itself first. */
-static bool host_usable(const plinth_host *h)
-{
-    return h && PLINTH_HAS_FIELD(h, plinth_host, free) && h->malloc && h->free;
-}
-
-int32_t ref_instance_create(const plinth_host *host, plinth_instance **out)
-{
-    if (!out)
-        return PLINTH_ERR_INVALID;
-    *out = NULL;
-    if (!host_usable(host)) {
-        /* No backend prefix: ref and cpu both come here, and the host
-         * names the plugin. */
-        if (host_has_log(host))
-            host->log(host->user, PLINTH_LOG_ERROR, "the host offers no allocator (malloc/free)");
-        return PLINTH_ERR_PLUGIN;
-    }
-    plinth_instance *inst = host->malloc(host->user, sizeof *inst);
-    if (!inst)
-        return PLINTH_ERR_NO_MEMORY;
-    memset(inst, 0, sizeof *inst);
-    inst->host = host;
-    *out = inst;
-    return PLINTH_OK;
-}
-
-void ref_instance_destroy(plinth_instance *inst)
-{
-    if (inst)
-        ref_free(inst, inst);
-}
-
-const char *ref_instance_error(plinth_instance *inst)
-{
-    return inst ? inst->error : "";
 }
 
 const char *ref_device_error(plinth_device *dev)
@@ -116,26 +37,6 @@ const char *ref_device_error(plinth_device *dev)
 
 /* ---------------------------------------------------------------- 2 ---- */
 
-static const char *const op_names[] = {
-#define X(E, n, lo, hi) [PLINTH_OP_##E] = #n,
-    PLINTH_OP_LIST(X)
-#undef X
-};
-static const uint8_t op_min_in[] = {
-#define X(E, n, lo, hi) [PLINTH_OP_##E] = lo,
-    PLINTH_OP_LIST(X)
-#undef X
-};
-static const uint8_t op_max_in[] = {
-#define X(E, n, lo, hi) [PLINTH_OP_##E] = hi,
-    PLINTH_OP_LIST(X)
-#undef X
-};
-
-const char *ref_op_name(uint32_t op)
-{
-    return op < PLINTH_OP_COUNT ? op_names[op] : "?";
-}
 
 const char *ref_shape_str(const plinth_view *v, char *buf, size_t size)
 {
@@ -163,7 +64,7 @@ bool ref_broadcastable(const plinth_view *v, const plinth_view *to)
 int32_t ref_check_view(plinth_device *dev, uint32_t op, const char *what,
                        const plinth_view *v)
 {
-    const char *name = ref_op_name(op);
+    const char *name = plinth_op_label(op);
     if (!ref_dtype_valid(v->dtype))
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has unknown dtype %d", name, what,
                         (int)v->dtype);
@@ -186,12 +87,12 @@ int32_t ref_check_view(plinth_device *dev, uint32_t op, const char *what,
 int32_t ref_check_arity(plinth_device *dev, uint32_t op, const plinth_view *out,
                         const plinth_view *in, uint32_t n_in)
 {
-    const char *name = ref_op_name(op);
+    const char *name = plinth_op_label(op);
     if (op >= PLINTH_OP_COUNT)
         return ref_fail(dev, PLINTH_ERR_INVALID, "unknown op %u", op);
-    if (n_in < op_min_in[op] || n_in > op_max_in[op])
+    if (n_in < plinth_op_min_inputs(op) || n_in > plinth_op_max_inputs(op))
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: takes %u to %u inputs, got %u", name,
-                        (unsigned)op_min_in[op], (unsigned)op_max_in[op], n_in);
+                        (unsigned)plinth_op_min_inputs(op), (unsigned)plinth_op_max_inputs(op), n_in);
     if (!out || (n_in > 0 && !in))
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: NULL view", name);
     int32_t st = ref_check_view(dev, op, "out", out);
@@ -229,7 +130,7 @@ static int32_t check_one_memory(plinth_device *dev, uint32_t op, const char *wha
     if (ref_numel(v) == 0)
         return PLINTH_OK;
     if (!v->data)
-        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has no host data", ref_op_name(op),
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has no host data", plinth_op_label(op),
                         what);
     /* Only checkable when the view says where it lives. */
     if (v->buffer && v->buffer->host && v->data == v->buffer->host + v->offset &&
@@ -237,7 +138,7 @@ static int32_t check_one_memory(plinth_device *dev, uint32_t op, const char *wha
         char s[96];
         return ref_fail(dev, PLINTH_ERR_INVALID,
                         "%s: %s %s at offset %llu reaches outside its %llu-byte buffer",
-                        ref_op_name(op), what, ref_shape_str(v, s, sizeof s),
+                        plinth_op_label(op), what, ref_shape_str(v, s, sizeof s),
                         (unsigned long long)v->offset, (unsigned long long)v->buffer->size);
     }
     return PLINTH_OK;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "plinth_plugin.h"
+#include "plugin_host.h"
 
 /* ---------------------------------------------------------------- 1 ---- */
 
@@ -166,14 +167,10 @@ typedef struct vulkan_pipe {
 
 #define VULKAN_ERROR_SIZE 1024
 
-/* One per host context (instance_create). The host's services live here
- * and nowhere else; the only process-wide state is the loader and the
- * cache of enumerated devices (vulkan_plugin.c), both set up once under a
- * lock. */
-struct plinth_instance {
-    const plinth_host *host;       /* valid until instance_destroy       */
-    char error[VULKAN_ERROR_SIZE]; /* last failed device_info/device_open */
-};
+/* The instance (struct plinth_instance) and its host services are
+ * backends/common/plugin_host.h; the only process-wide state is the loader
+ * and the cache of enumerated devices (vulkan_plugin.c), both set up once
+ * under a lock. */
 
 struct plinth_device {
     plinth_instance *inst; /* opened from: its log and allocator */
@@ -290,17 +287,8 @@ void vulkan_device_close(plinth_device *dev);
  * there is no object to hold the message). */
 int32_t vulkan_fail(plinth_device *dev, int32_t status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* The same for calls that have no device yet (device_info, device_open):
- * into inst->error (rule 11). */
-int32_t vulkan_inst_fail(plinth_instance *inst, int32_t status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* One line to the instance's host log (rule 12); nothing without a log. */
-void vulkan_log(plinth_instance *inst, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Bookkeeping memory from the instance's host (rule 14): NULL means
- * PLINTH_ERR_NO_MEMORY to the caller. vulkan_free(inst, NULL) does nothing. */
-void *vulkan_alloc(plinth_instance *inst, size_t size);
-void vulkan_free(plinth_instance *inst, void *p);
+/* Instance errors, the log and bookkeeping memory: plugin_inst_fail,
+ * plugin_log, plugin_malloc/plugin_free (backends/common/plugin_host.h). */
 /* One-time volkInitialize; false when there is no loader. */
 bool vulkan_loader_ready(void);
 /* Held while volk's instance-level pointers are loaded and used (device
@@ -308,8 +296,6 @@ bool vulkan_loader_ready(void);
 void vulkan_vk_lock(void);
 void vulkan_vk_unlock(void);
 const char *vulkan_result_name(VkResult r);
-const char *vulkan_dtype_name(int32_t dtype);
-const char *vulkan_op_name(uint32_t op);
 
 int32_t vulkan_buffer_alloc(plinth_device *dev, uint64_t size, plinth_buffer *out);
 void vulkan_buffer_free(plinth_device *dev, plinth_buffer *buf);

@@ -43,7 +43,7 @@ static int32_t parse_config(plinth_instance *inst, const char *s, config *c)
         size_t len = end ? (size_t)(end - s) : strlen(s);
         char item[64];
         if (len >= sizeof item)
-            return vulkan_inst_fail(inst, PLINTH_ERR_INVALID, "vulkan: config item too long");
+            return plugin_inst_fail(inst, PLINTH_ERR_INVALID, "vulkan: config item too long");
         memcpy(item, s, len);
         item[len] = '\0';
         char *eq = strchr(item, '=');
@@ -86,7 +86,7 @@ static int32_t parse_config(plinth_instance *inst, const char *s, config *c)
         else if (strcmp(item, "int64") == 0 && (strcmp(val, "0") == 0 || strcmp(val, "1") == 0))
             c->no_int64 = val[0] == '0';
         else if (item[0])
-            return vulkan_inst_fail(inst, PLINTH_ERR_INVALID,
+            return plugin_inst_fail(inst, PLINTH_ERR_INVALID,
                                     "vulkan: unknown config '%s=%s' (known: validation=0|1, "
                                     "matmul=blocked|tiled, matvec=rows|subgroup, "
                                     "attention=lanes|blocks, memory=auto|staging, "
@@ -113,7 +113,7 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlag
         snprintf(dev->message, sizeof dev->message, "%s",
                  data && data->pMessage ? data->pMessage : "(no text)");
     dev->n_messages++;
-    vulkan_log(dev->inst, PLINTH_LOG_WARN, "vulkan validation: %s",
+    plugin_log(dev->inst, PLINTH_LOG_WARN, "vulkan validation: %s",
                data && data->pMessage ? data->pMessage : "(no text)");
     return VK_FALSE;
 }
@@ -449,10 +449,10 @@ int32_t vulkan_device_open(plinth_instance *inst, uint32_t index,
                            const plinth_device_options *opts, plinth_device **out)
 {
     if (!out)
-        return vulkan_inst_fail(inst, PLINTH_ERR_INVALID, "vulkan: device_open: NULL out");
+        return plugin_inst_fail(inst, PLINTH_ERR_INVALID, "vulkan: device_open: NULL out");
     *out = NULL;
     if (!vulkan_loader_ready())
-        return vulkan_inst_fail(inst, PLINTH_ERR_DEVICE,
+        return plugin_inst_fail(inst, PLINTH_ERR_DEVICE,
                                 "vulkan: no Vulkan loader (libvulkan.so.1)");
     const char *cfg_text = NULL;
     if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, config))
@@ -461,9 +461,9 @@ int32_t vulkan_device_open(plinth_instance *inst, uint32_t index,
     int32_t st = parse_config(inst, cfg_text, &cfg);
     if (st != PLINTH_OK)
         return st;
-    plinth_device *dev = vulkan_alloc(inst, sizeof *dev);
+    plinth_device *dev = plugin_malloc(inst, sizeof *dev);
     if (!dev)
-        return vulkan_inst_fail(inst, PLINTH_ERR_NO_MEMORY,
+        return plugin_inst_fail(inst, PLINTH_ERR_NO_MEMORY,
                                 "vulkan: out of memory opening a device");
     /* Zeroed first: vulkan_device_close destroys exactly the handles that
      * are set, so every failure below is one call to it. */
@@ -480,11 +480,11 @@ int32_t vulkan_device_open(plinth_instance *inst, uint32_t index,
         /* The device never reaches the host: its message moves to the
          * instance (rule 11). */
         if (dev->error[0])
-            vulkan_inst_fail(inst, st, "%s", dev->error);
+            plugin_inst_fail(inst, st, "%s", dev->error);
         else if (dev->n_messages > dev->n_reported)
-            vulkan_inst_fail(inst, st, "vulkan: validation: %s", dev->message);
+            plugin_inst_fail(inst, st, "vulkan: validation: %s", dev->message);
         else
-            vulkan_inst_fail(inst, st, "vulkan: cannot open device %u", index);
+            plugin_inst_fail(inst, st, "vulkan: cannot open device %u", index);
         vulkan_device_close(dev);
         return st;
     }
@@ -513,7 +513,7 @@ void vulkan_device_close(plinth_device *dev)
             dev->vk.vkDestroyCommandPool(dev->device, dev->pool, NULL);
         dev->vk.vkDestroyDevice(dev->device, NULL);
     }
-    vulkan_free(dev->inst, dev->pipes);
+    plugin_free(dev->inst, dev->pipes);
     if (dev->messenger)
         dev->destroy_messenger(dev->instance, dev->messenger, NULL);
     if (dev->instance && dev->destroy_instance)
@@ -521,9 +521,9 @@ void vulkan_device_close(plinth_device *dev)
     /* device_close returns nothing: a late validation message goes to the
      * host's log as an error (the test suite counts those too). */
     if (dev->n_messages > dev->n_reported)
-        vulkan_log(dev->inst, PLINTH_LOG_ERROR, "vulkan: %u validation message(s) at close: %s",
+        plugin_log(dev->inst, PLINTH_LOG_ERROR, "vulkan: %u validation message(s) at close: %s",
                    dev->n_messages - dev->n_reported, dev->message);
-    vulkan_free(dev->inst, dev);
+    plugin_free(dev->inst, dev);
 }
 
 /* ---------------------------------------------------------------- 4 ---- */
@@ -541,12 +541,12 @@ int32_t vulkan_pipeline_get(plinth_device *dev, vulkan_dispatch *d)
     if (dev->n_pipes == dev->cap_pipes) {
         uint32_t cap = dev->cap_pipes ? dev->cap_pipes * 2 : 32;
         /* The old list stays whole until the new one exists. */
-        vulkan_pipe *np = vulkan_alloc(dev->inst, cap * sizeof *np);
+        vulkan_pipe *np = plugin_malloc(dev->inst, cap * sizeof *np);
         if (!np)
             return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory (pipelines)");
         if (dev->n_pipes)
             memcpy(np, dev->pipes, dev->n_pipes * sizeof *np);
-        vulkan_free(dev->inst, dev->pipes);
+        plugin_free(dev->inst, dev->pipes);
         dev->pipes = np;
         dev->cap_pipes = cap;
     }

@@ -151,12 +151,12 @@ int32_t vulkan_buffer_alloc(plinth_device *dev, uint64_t size, plinth_buffer *ou
                                        : (size + PLINTH_ALIGNMENT - 1) / PLINTH_ALIGNMENT *
                                              PLINTH_ALIGNMENT;
     /* The handle is bookkeeping (rule 14); the memory behind it is Vulkan's. */
-    vulkan_buffer *vb = vulkan_alloc(dev->inst, sizeof *vb);
+    vulkan_buffer *vb = plugin_malloc(dev->inst, sizeof *vb);
     if (!vb)
         return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory (buffer)");
     int32_t st = create(dev, rounded, dev->mem_type, dev->mappable, vb);
     if (st != PLINTH_OK) {
-        vulkan_free(dev->inst, vb);
+        plugin_free(dev->inst, vb);
         return st;
     }
     /* Zeroed, as ref's are: nothing from an earlier owner leaks into a run. */
@@ -170,7 +170,7 @@ int32_t vulkan_buffer_alloc(plinth_device *dev, uint64_t size, plinth_buffer *ou
         }
         if (st != PLINTH_OK) {
             destroy(dev, vb);
-            vulkan_free(dev->inst, vb);
+            plugin_free(dev->inst, vb);
             return st;
         }
     }
@@ -189,7 +189,7 @@ void vulkan_buffer_free(plinth_device *dev, plinth_buffer *buf)
     vulkan_buffer *vb = buf->handle;
     dev->vk.vkDeviceWaitIdle(dev->device);
     destroy(dev, vb);
-    vulkan_free(dev->inst, vb);
+    plugin_free(dev->inst, vb);
     memset(buf, 0, sizeof *buf);
 }
 

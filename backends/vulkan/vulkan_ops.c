@@ -121,7 +121,7 @@ static int32_t bind_view(plinth_device *dev, const char *name, const char *what,
 int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const plinth_view *v,
                     bool check_only, vulkan_dispatch *d, vview *out)
 {
-    const char *name = vulkan_op_name(op);
+    const char *name = plinth_op_label(op);
     memset(out, 0, sizeof *out);
     const int64_t es = (int64_t)plinth_dtype_bytes(v->dtype);
     if (es == 0)
@@ -222,11 +222,11 @@ typedef struct pc_binary {
 static int32_t encode_binary(plinth_device *dev, uint32_t op, const plinth_view *out,
                              const plinth_view *in, bool check_only, vulkan_dispatch *d)
 {
-    const char *name = vulkan_op_name(op);
+    const char *name = plinth_op_label(op);
     if (in[0].dtype != in[1].dtype || out->dtype != in[0].dtype)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: dtypes differ (a %s, b %s, out %s)",
-                           name, vulkan_dtype_name(in[0].dtype), vulkan_dtype_name(in[1].dtype),
-                           vulkan_dtype_name(out->dtype));
+                           name, plinth_dtype_label(in[0].dtype), plinth_dtype_label(in[1].dtype),
+                           plinth_dtype_label(out->dtype));
     if (!broadcasts(&in[0], out) || !broadcasts(&in[1], out))
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: inputs do not broadcast to out", name);
     vview vo, vi[2];
@@ -305,7 +305,7 @@ static int32_t encode_unary(plinth_device *dev, uint32_t op, const plinth_view *
                             const plinth_view *in, const void *attrs, bool check_only,
                             vulkan_dispatch *d)
 {
-    const char *name = vulkan_op_name(op);
+    const char *name = plinth_op_label(op);
     if (!vulkan_is_float(in[0].dtype) || out->dtype != in[0].dtype)
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "%s: x and out must be one float dtype",
                            name);
@@ -352,7 +352,7 @@ static int32_t encode_rows(plinth_device *dev, uint32_t op, const plinth_view *o
                            const plinth_view *in, uint32_t n_in, const void *attrs,
                            bool check_only, vulkan_dispatch *d)
 {
-    const char *name = vulkan_op_name(op);
+    const char *name = plinth_op_label(op);
     const plinth_view *x = &in[0];
     if (!vulkan_is_float(x->dtype))
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "%s: x must be a float dtype", name);
@@ -475,11 +475,11 @@ static int32_t encode_move(plinth_device *dev, uint32_t op, const plinth_view *o
                            const plinth_view *in, const void *attrs, bool check_only,
                            vulkan_dispatch *d)
 {
-    const char *name = vulkan_op_name(op);
+    const char *name = plinth_op_label(op);
     int32_t want = op == PLINTH_OP_CAST ? ((const plinth_attr_cast *)attrs)->dtype : in[0].dtype;
     if (plinth_dtype_bytes(want) == 0 || out->dtype != want)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out dtype %s, expected %s", name,
-                           vulkan_dtype_name(out->dtype), vulkan_dtype_name(want));
+                           plinth_dtype_label(out->dtype), plinth_dtype_label(want));
     if (vulkan_numel(out) != vulkan_numel(&in[0]))
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out and x differ in size", name);
     vview vo, vi;
@@ -560,16 +560,6 @@ static int32_t encode_concat(plinth_device *dev, const plinth_view *out, const p
 
 /* ---------------------------------------------------------------- 5 ---- */
 
-static const uint8_t op_min_in[] = {
-#define X(E, n, lo, hi) [PLINTH_OP_##E] = lo,
-    PLINTH_OP_LIST(X)
-#undef X
-};
-static const uint8_t op_max_in[] = {
-#define X(E, n, lo, hi) [PLINTH_OP_##E] = hi,
-    PLINTH_OP_LIST(X)
-#undef X
-};
 
 int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
                       const plinth_view *in, uint32_t n_in, const void *attrs,
@@ -579,22 +569,22 @@ int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
     *n_d = 1;
     if (op >= PLINTH_OP_COUNT)
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "vulkan: unknown op %u", op);
-    if (n_in < op_min_in[op] || n_in > op_max_in[op] || !out || (n_in && !in))
+    if (n_in < plinth_op_min_inputs(op) || n_in > plinth_op_max_inputs(op) || !out || (n_in && !in))
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: takes %u to %u inputs, got %u",
-                           vulkan_op_name(op), op_min_in[op], op_max_in[op], n_in);
+                           plinth_op_label(op), plinth_op_min_inputs(op), plinth_op_max_inputs(op), n_in);
     if (!attrs && (op == PLINTH_OP_SCALE || op == PLINTH_OP_RMS_NORM ||
                    op == PLINTH_OP_SOFTMAX || op == PLINTH_OP_MATMUL ||
                    op == PLINTH_OP_GET_ROWS || op == PLINTH_OP_ROPE ||
                    op == PLINTH_OP_ATTENTION || op == PLINTH_OP_CAST ||
                    op == PLINTH_OP_CONCAT))
-        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: attrs missing", vulkan_op_name(op));
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: attrs missing", plinth_op_label(op));
     if (plinth_dtype_bytes(out->dtype) == 0)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out has unknown dtype",
-                           vulkan_op_name(op));
+                           plinth_op_label(op));
     for (uint32_t i = 0; i < n_in; i++)
         if (plinth_dtype_bytes(in[i].dtype) == 0)
             return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: input %u has unknown dtype",
-                               vulkan_op_name(op), i);
+                               plinth_op_label(op), i);
     switch (op) {
     case PLINTH_OP_ADD:
     case PLINTH_OP_SUB:
@@ -626,6 +616,6 @@ int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
         return vulkan_encode_attention(dev, out, in, attrs, check_only, d);
     default:
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "vulkan: op %s not implemented",
-                           vulkan_op_name(op));
+                           plinth_op_label(op));
     }
 }

@@ -308,7 +308,7 @@ static int32_t get_rows_one(plinth_device *dev, const plinth_view *out, const pl
     if (out->dtype != table->dtype && !(vulkan_is_float(table->dtype) && out->dtype == PLINTH_F32))
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                            "get_rows: %s table to %s (only the same dtype or float to f32)",
-                           vulkan_dtype_name(table->dtype), vulkan_dtype_name(out->dtype));
+                           plinth_dtype_label(table->dtype), plinth_dtype_label(out->dtype));
     int32_t st = check_rows(dev, "get_rows", table, out, &in[1]);
     vview vo, vt, vi;
     if (st == PLINTH_OK)
@@ -378,7 +378,7 @@ int32_t vulkan_encode_set_rows(plinth_device *dev, const plinth_view *out,
     const plinth_view *src = &in[0];
     if (out->dtype != src->dtype && !(vulkan_is_float(out->dtype) && vulkan_is_float(src->dtype)))
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "set_rows: %s src into %s state",
-                           vulkan_dtype_name(src->dtype), vulkan_dtype_name(out->dtype));
+                           plinth_dtype_label(src->dtype), plinth_dtype_label(out->dtype));
     int32_t st = check_rows(dev, "set_rows", out, src, &in[1]);
     vview vo, vs, vi;
     if (st == PLINTH_OK)

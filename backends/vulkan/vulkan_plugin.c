@@ -26,106 +26,13 @@ int32_t vulkan_fail(plinth_device *dev, int32_t status, const char *fmt, ...)
     if (dev) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(dev->error, sizeof dev->error, fmt, ap);
+        plugin_set_error(dev->error, sizeof dev->error, status, fmt, ap);
         va_end(ap);
     }
     return status;
 }
 
-int32_t vulkan_inst_fail(plinth_instance *inst, int32_t status, const char *fmt, ...)
-{
-    if (inst) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(inst->error, sizeof inst->error, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
-/* Logging is optional for a host: a NULL log means "not listening". */
-static bool host_has_log(const plinth_host *h)
-{
-    return h && PLINTH_HAS_FIELD(h, plinth_host, log) && h->log;
-}
-
-void vulkan_log(plinth_instance *inst, int level, const char *fmt, ...)
-{
-    if (!inst || !host_has_log(inst->host))
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    inst->host->log(inst->host->user, level, msg);
-}
-
-void *vulkan_alloc(plinth_instance *inst, size_t size)
-{
-    return inst->host->malloc(inst->host->user, size);
-}
-
-void vulkan_free(plinth_instance *inst, void *p)
-{
-    if (p)
-        inst->host->free(inst->host->user, p);
-}
-
-/* The allocator is not optional: everything the plugin keeps comes from it
- * (rule 14), the instance itself first. */
-static bool host_usable(const plinth_host *h)
-{
-    return h && PLINTH_HAS_FIELD(h, plinth_host, free) && h->malloc && h->free;
-}
-
-/* Cheap: no loader, no enumeration (that waits for device_count). */
-static int32_t vulkan_instance_create(const plinth_host *host, plinth_instance **out)
-{
-    if (!out)
-        return PLINTH_ERR_INVALID;
-    *out = NULL;
-    if (!host_usable(host)) {
-        if (host_has_log(host))
-            host->log(host->user, PLINTH_LOG_ERROR,
-                      "vulkan: the host offers no allocator (malloc/free)");
-        return PLINTH_ERR_PLUGIN;
-    }
-    plinth_instance *inst = host->malloc(host->user, sizeof *inst);
-    if (!inst)
-        return PLINTH_ERR_NO_MEMORY;
-    memset(inst, 0, sizeof *inst);
-    inst->host = host;
-    *out = inst;
-    return PLINTH_OK;
-}
-
-static void vulkan_instance_destroy(plinth_instance *inst)
-{
-    if (inst)
-        vulkan_free(inst, inst);
-}
-
-static const char *vulkan_instance_error(plinth_instance *inst)
-{
-    return inst ? inst->error : "";
-}
-
-const char *vulkan_dtype_name(int32_t dtype)
-{
-    static const char *const names[] = {"f32", "f16", "bf16", "i32"};
-    return dtype >= 0 && dtype < PLINTH_DTYPE_COUNT ? names[dtype] : "invalid";
-}
-
-const char *vulkan_op_name(uint32_t op)
-{
-    static const char *const names[] = {
-#define X(E, n, lo, hi) [PLINTH_OP_##E] = #n,
-        PLINTH_OP_LIST(X)
-#undef X
-    };
-    return op < PLINTH_OP_COUNT ? names[op] : "?";
-}
 
 const char *vulkan_result_name(VkResult r)
 {
@@ -325,9 +232,9 @@ static int32_t vulkan_device_info(plinth_instance *inst, uint32_t index, plinth_
 {
     enumerate();
     if (!out)
-        return vulkan_inst_fail(inst, PLINTH_ERR_INVALID, "vulkan: device_info: NULL out");
+        return plugin_inst_fail(inst, PLINTH_ERR_INVALID, "vulkan: device_info: NULL out");
     if (index >= g_n_devices)
-        return vulkan_inst_fail(inst, PLINTH_ERR_INVALID,
+        return plugin_inst_fail(inst, PLINTH_ERR_INVALID,
                                 "vulkan: no device %u (there are %u%s%s)", index, g_n_devices,
                                 g_n_devices ? "" : ": ", g_n_devices ? "" : g_unavailable);
     /* Only as many bytes as the host's struct has (its struct_size). */
@@ -371,9 +278,9 @@ static const plinth_backend_api vulkan_api = {
     .name = "vulkan",
     .version = "0.1.0",
     .description = "Vulkan compute (volk, SPIR-V from shaders/): lavapipe and GPUs",
-    .instance_create = vulkan_instance_create,
-    .instance_destroy = vulkan_instance_destroy,
-    .instance_error = vulkan_instance_error,
+    .instance_create = plugin_instance_create,
+    .instance_destroy = plugin_instance_destroy,
+    .instance_error = plugin_instance_error,
     .device_count = vulkan_device_count,
     .device_info = vulkan_device_info,
     .device_open = vulkan_device_open,

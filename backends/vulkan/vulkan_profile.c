@@ -63,7 +63,7 @@ int32_t vulkan_profile_begin(plinth_device *dev, vulkan_profile *p, uint32_t n_d
                                 .queryType = VK_QUERY_TYPE_TIMESTAMP,
                                 .queryCount = n_dispatch + 1};
     /* On failure what was made stays in *p for vulkan_profile_end. */
-    p->keys = vulkan_alloc(dev->inst, (n_dispatch + 1) * sizeof *p->keys);
+    p->keys = plugin_malloc(dev->inst, (n_dispatch + 1) * sizeof *p->keys);
     if (!p->keys)
         return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory (profile)");
     VkQueryPool pool = VK_NULL_HANDLE;
@@ -95,7 +95,7 @@ void vulkan_profile_collect(plinth_device *dev, vulkan_profile *p)
 {
     if (!p->pool || p->n < 2)
         return;
-    uint64_t *t = vulkan_alloc(dev->inst, p->n * sizeof *t);
+    uint64_t *t = plugin_malloc(dev->inst, p->n * sizeof *t);
     if (!t) /* a diagnostic: this run goes uncounted */
         return;
     if (dev->vk.vkGetQueryPoolResults(dev->device, p->pool, 0, p->n, p->n * sizeof *t, t,
@@ -107,12 +107,12 @@ void vulkan_profile_collect(plinth_device *dev, vulkan_profile *p)
             atomic_fetch_add_explicit(&prof_n[p->keys[i]], 1, memory_order_relaxed);
         }
     }
-    vulkan_free(dev->inst, t);
+    plugin_free(dev->inst, t);
 }
 
 void vulkan_profile_end(plinth_device *dev, vulkan_profile *p)
 {
     if (p->pool)
         dev->vk.vkDestroyQueryPool(dev->device, p->pool, NULL);
-    vulkan_free(dev->inst, p->keys);
+    plugin_free(dev->inst, p->keys);
 }

@@ -81,11 +81,11 @@ static int32_t record(plinth_device *dev, vulkan_program *prog, vulkan_dispatch 
                       uint32_t n)
 {
     pending p = {0};
-    p.writes = vulkan_alloc(dev->inst, (n ? n : 1) * 3 * sizeof *p.writes); /* write, 2, 3 */
-    p.reads = vulkan_alloc(dev->inst, (n ? n : 1) * PLINTH_MAX_INPUTS * sizeof *p.reads);
+    p.writes = plugin_malloc(dev->inst, (n ? n : 1) * 3 * sizeof *p.writes); /* write, 2, 3 */
+    p.reads = plugin_malloc(dev->inst, (n ? n : 1) * PLINTH_MAX_INPUTS * sizeof *p.reads);
     if (!p.writes || !p.reads) {
-        vulkan_free(dev->inst, p.writes);
-        vulkan_free(dev->inst, p.reads);
+        plugin_free(dev->inst, p.writes);
+        plugin_free(dev->inst, p.reads);
         return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory (prepare)");
     }
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
@@ -113,8 +113,8 @@ static int32_t record(plinth_device *dev, vulkan_program *prog, vulkan_dispatch 
         vulkan_barrier_host(dev, prog->cmd);
         r = dev->vk.vkEndCommandBuffer(prog->cmd);
     }
-    vulkan_free(dev->inst, p.writes);
-    vulkan_free(dev->inst, p.reads);
+    plugin_free(dev->inst, p.writes);
+    plugin_free(dev->inst, p.reads);
     if (r != VK_SUCCESS)
         return vulkan_fail(dev, PLINTH_ERR_DEVICE, "vulkan: recording the program: %s",
                            vulkan_result_name(r));
@@ -148,7 +148,7 @@ static int32_t encode_all(plinth_device *dev, const plinth_instruction *code, ui
         if (st != PLINTH_OK) {
             char why[sizeof dev->error];
             snprintf(why, sizeof why, "%s", dev->error);
-            return vulkan_fail(dev, st, "instruction %u (%s): %s", i, vulkan_op_name(ins->op),
+            return vulkan_fail(dev, st, "instruction %u (%s): %s", i, plinth_op_label(ins->op),
                                why);
         }
         for (uint32_t j = 0; j < nd; j++) {
@@ -158,13 +158,13 @@ static int32_t encode_all(plinth_device *dev, const plinth_instruction *code, ui
                 uint32_t cap = l->cap ? l->cap * 2 : 64;
                 /* The old list stays whole (and the caller's to free)
                  * until the new one exists. */
-                vulkan_dispatch *nd2 = vulkan_alloc(dev->inst, cap * sizeof *nd2);
+                vulkan_dispatch *nd2 = plugin_malloc(dev->inst, cap * sizeof *nd2);
                 if (!nd2)
                     return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY,
                                        "vulkan: out of memory (prepare)");
                 if (l->n)
                     memcpy(nd2, l->d, l->n * sizeof *nd2);
-                vulkan_free(dev->inst, l->d);
+                plugin_free(dev->inst, l->d);
                 l->d = nd2;
                 l->cap = cap;
             }
@@ -205,7 +205,7 @@ static int32_t make_sets(plinth_device *dev, vulkan_program *prog, dlist *l)
 static plinth_instruction *copy_code(plinth_device *dev, const plinth_instruction *code,
                                      uint32_t n, size_t size)
 {
-    plinth_instruction *c = vulkan_alloc(dev->inst, sizeof *c * (n ? n : 1));
+    plinth_instruction *c = plugin_malloc(dev->inst, sizeof *c * (n ? n : 1));
     if (!c)
         return NULL;
     const size_t take = size < sizeof *c ? size : sizeof *c;
@@ -243,10 +243,10 @@ int32_t vulkan_prepare(plinth_device *dev, const plinth_instruction *host_code, 
                            "instruction (%zu bytes)", instruction_size,
                            (size_t)INSTRUCTION_V1_SIZE);
     plinth_instruction *code = copy_code(dev, host_code, n, instruction_size);
-    vulkan_program *prog = vulkan_alloc(dev->inst, sizeof *prog);
+    vulkan_program *prog = plugin_malloc(dev->inst, sizeof *prog);
     if (!code || !prog) {
-        vulkan_free(dev->inst, code);
-        vulkan_free(dev->inst, prog);
+        plugin_free(dev->inst, code);
+        plugin_free(dev->inst, prog);
         return vulkan_fail(dev, PLINTH_ERR_NO_MEMORY, "vulkan: out of memory (prepare)");
     }
     memset(prog, 0, sizeof *prog);
@@ -255,7 +255,7 @@ int32_t vulkan_prepare(plinth_device *dev, const plinth_instruction *host_code, 
      * are needed only while encoding and recording. */
     dlist l = {0};
     int32_t st = encode_all(dev, code, n, &l);
-    vulkan_free(dev->inst, code);
+    plugin_free(dev->inst, code);
     if (st == PLINTH_OK)
         st = make_sets(dev, prog, &l);
     if (st == PLINTH_OK)
@@ -264,14 +264,14 @@ int32_t vulkan_prepare(plinth_device *dev, const plinth_instruction *host_code, 
         st = vulkan_profile_begin(dev, &prog->prof, l.n);
     if (st == PLINTH_OK)
         st = record(dev, prog, l.d, l.n);
-    vulkan_free(dev->inst, l.d);
+    plugin_free(dev->inst, l.d);
     if (st == PLINTH_OK)
         st = vulkan_check_messages(dev);
     if (st != PLINTH_OK) {
         vulkan_release(dev, prog);
         return st;
     }
-    vulkan_log(dev->inst, PLINTH_LOG_DEBUG,
+    plugin_log(dev->inst, PLINTH_LOG_DEBUG,
                "vulkan: program of %u instructions: %u dispatches, %u barriers", n,
                prog->n_dispatch, prog->n_barriers);
     *out_program = prog;
@@ -310,5 +310,5 @@ void vulkan_release(plinth_device *dev, void *program)
     if (prog->pool)
         dev->vk.vkDestroyDescriptorPool(dev->device, prog->pool, NULL);
     vulkan_profile_end(dev, &prog->prof);
-    vulkan_free(dev->inst, prog);
+    plugin_free(dev->inst, prog);
 }

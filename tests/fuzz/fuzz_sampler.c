@@ -4,8 +4,9 @@
  *
  * Input: temperature (f32 bits), top_k (i32), top_p (f32 bits), seed (u32),
  * vocabulary size (u16: 1 + v % 1024, up to four argmax blocks), a mode
- * byte, then the logits. Mode bit 0 set: logits are raw f32 bits; clear: each byte picks a value from
- * a table of hard cases (NaN, ±inf, 0, -0, denormals, ±FLT_MAX, ties).
+ * byte, then the logits. Mode bit 0 set: logits are raw f32 bits; clear:
+ * each byte picks a value from a table of hard cases (NaN, ±inf, 0, -0,
+ * denormals, ±FLT_MAX, ties).
  * Logits past the input's end repeat it.
  * Checked: every sample is an id in [0, n); the same seed gives the same
  * id; argmax is the first NaN or else the first maximum; a sample that is
