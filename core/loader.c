@@ -293,9 +293,13 @@ plinth_status loader_open(plinth_context *ctx, const char *path, const char *exp
     memcpy(p->path, path, len + 1);
 
     /* RTLD_NOW: a missing symbol fails here, not in the middle of a run.
-     * RTLD_LOCAL: two plugins never see each other's symbols. */
+     * RTLD_LOCAL: two plugins never see each other's symbols.
+     * RTLD_NODELETE: a plugin once loaded stays mapped for the process, so
+     * its process-wide caches (the vulkan backend's device list and the
+     * driver it keeps loaded) are built once, and nothing a plugin set up
+     * (a driver's one-time state) is pulled from under it by an unload. */
     dlerror();
-    p->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    p->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!p->handle) {
         const char *err = dlerror();
         plinth_status s;

@@ -132,7 +132,7 @@ static int load_vocab(tokenizer *t, const load_ctx *c, const cJSON *vocab, const
     t->off = calloc(t->n_ids, sizeof *t->off);
     t->len = calloc(t->n_ids, sizeof *t->len);
     t->flags = calloc(t->n_ids, 1);
-    if (!t->pool || !t->off || !t->len || !t->flags || tok_strmap_init(&t->vocab, n_vocab + n_added))
+    if (!t->pool || !t->off || !t->len || !t->flags || tok_strmap_init(&t->vocab, n_vocab + n_added, tok_map_seed(t)))
         return fail(c, "out of memory");
     size_t at = 0;
     cJSON_ArrayForEach(e, vocab) {
@@ -173,7 +173,7 @@ static int load_merges(tokenizer *t, const load_ctx *c, const cJSON *merges)
 {
     size_t n = (size_t)cJSON_GetArraySize(merges), rank = 0, cat_cap = 256;
     char *cat = malloc(cat_cap);
-    if (!cat || tok_map64_init(&t->merges, n)) {
+    if (!cat || tok_map64_init(&t->merges, n, tok_map_seed(t))) {
         free(cat);
         return fail(c, "out of memory");
     }
@@ -231,7 +231,7 @@ static int build_trie(tokenizer *t, const load_ctx *c)
     for (uint32_t id = 0; id < t->n_ids; id++)
         if (t->flags[id] & TOKF_ADDED) total += t->len[id];
     t->node_tok = malloc(total * sizeof *t->node_tok);
-    if (!t->node_tok || tok_map64_init(&t->trie, total)) return fail(c, "out of memory");
+    if (!t->node_tok || tok_map64_init(&t->trie, total, tok_map_seed(t))) return fail(c, "out of memory");
     t->node_tok[0] = -1;
     t->n_nodes = 1;
     for (uint32_t id = 0; id < t->n_ids; id++) {
@@ -469,9 +469,9 @@ static int load_model(tokenizer *t, const load_ctx *c, const cJSON *root)
 
 static int piece_into(const tokenizer *t, int32_t id, bool first, char **buf, size_t *cap, size_t *len);
 
-/* Builds a tokenizer from text[0, len) (text[len] readable); c->path
- * names it. */
-static int load_text(const load_ctx *c, const char *text, size_t len, tokenizer **out)
+/* Builds a tokenizer from text[0, len) (malloc'ed, NUL-terminated, freed
+ * here as soon as cJSON has copied what it needs); c->path names it. */
+static int load_text(const load_ctx *c, char *text, size_t len, tokenizer **out)
 {
     tokenizer *t = calloc(1, sizeof *t);
     cJSON *root = NULL;
@@ -482,6 +482,8 @@ static int load_text(const load_ctx *c, const char *text, size_t len, tokenizer 
     }
     plinth_status st;
     root = json_text_parse(text, len, c->path, &st, c->err, c->err_size);
+    free(text); /* peak memory: the tree, not the tree and the text */
+    text = NULL;
     if (!root) goto done;
     if (!cJSON_IsObject(root)) {
         fail(c, "not a tokenizer.json (the top level is not an object)");
@@ -510,6 +512,7 @@ static int load_text(const load_ctx *c, const char *text, size_t len, tokenizer 
     free(pb);
     rc = 0;
 done:
+    free(text);
     cJSON_Delete(root);
     if (rc == 0) *out = t;
     else tokenizer_free(t);
@@ -536,7 +539,6 @@ int tokenizer_load(const char *path, tokenizer **out, char *err, size_t err_size
     if (json_text_read(c.path, MODEL_MAX_TOKENIZER_BYTES, "MODEL_MAX_TOKENIZER_BYTES", &text, &len, err,
                        err_size) == PLINTH_OK)
         rc = load_text(&c, text, len, out);
-    free(text);
     free(file);
     return rc;
 }
@@ -553,9 +555,7 @@ int tokenizer_load_from_memory(const char *text, size_t len, const char *name, t
     if (!copy) return fail(&c, "out of memory");
     if (len) memcpy(copy, text, len);
     copy[len] = 0;
-    int rc = load_text(&c, copy, len, out);
-    free(copy);
-    return rc;
+    return load_text(&c, copy, len, out);
 }
 
 void tokenizer_free(tokenizer *t)

@@ -22,10 +22,16 @@ typedef struct {
 typedef struct {
     tok_map64_slot *slots;
     uint64_t mask;
+    uint64_t seed; /* see tok_map_seed */
 } tok_map64;
 #define TOK_MAP_EMPTY UINT64_MAX
 
-int tok_map64_init(tok_map64 *m, size_t n_expected);
+/* A fresh seed for the maps of one tokenizer. Keys come from the file:
+ * with a fixed hash its author could pick thousands of tokens or merges
+ * that land in one bucket and make loading quadratic; with an unknown
+ * seed they cannot. Lookups give the same answers for every seed. */
+uint64_t tok_map_seed(const void *salt);
+int tok_map64_init(tok_map64 *m, size_t n_expected, uint64_t seed);
 void tok_map64_free(tok_map64 *m);
 /* Inserts or overwrites (the last duplicate merge wins, as in HF and
  * transformers.js). */
@@ -40,6 +46,7 @@ typedef struct {
 typedef struct {
     tok_strmap_slot *slots;
     uint32_t mask;
+    uint64_t seed; /* see tok_map_seed */
 } tok_strmap;
 
 /* -------------------------------------------------------------- pipeline */
@@ -105,9 +112,9 @@ struct tokenizer {
     int32_t bos, eos;
 };
 
-int tok_strmap_init(tok_strmap *m, size_t n_expected);
+int tok_strmap_init(tok_strmap *m, size_t n_expected, uint64_t seed);
 void tok_strmap_free(tok_strmap *m);
-uint32_t tok_hash_str(const char *s, size_t n);
+uint32_t tok_hash_str(const char *s, size_t n, uint64_t seed);
 /* Inserts id under its pool text; an existing entry with the same text is
  * overwritten (added tokens override the model vocab, as in transformers.js). */
 void tok_strmap_put(const tokenizer *t, tok_strmap *m, uint32_t id);

@@ -9,6 +9,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 static uint64_t pow2_at_least(size_t n)
 {
@@ -31,8 +33,19 @@ static uint64_t mix64(uint64_t k)
     return k;
 }
 
-int tok_map64_init(tok_map64 *m, size_t n_expected)
+uint64_t tok_map_seed(const void *salt)
 {
+    uint64_t seed;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed)
+        return seed;
+    struct timespec ts; /* no entropy yet (early boot): the clock and an address */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)(uintptr_t)salt);
+}
+
+int tok_map64_init(tok_map64 *m, size_t n_expected, uint64_t seed)
+{
+    m->seed = seed;
     uint64_t cap = pow2_at_least(n_expected);
     m->slots = malloc(cap * sizeof *m->slots);
     if (!m->slots) return -1;
@@ -49,7 +62,7 @@ void tok_map64_free(tok_map64 *m)
 
 void tok_map64_put(tok_map64 *m, uint64_t key, uint32_t a, uint32_t b)
 {
-    uint64_t i = mix64(key) & m->mask;
+    uint64_t i = mix64(key ^ m->seed) & m->mask;
     while (m->slots[i].key != TOK_MAP_EMPTY && m->slots[i].key != key) i = (i + 1) & m->mask;
     m->slots[i].key = key;
     m->slots[i].a = a;
@@ -58,7 +71,7 @@ void tok_map64_put(tok_map64 *m, uint64_t key, uint32_t a, uint32_t b)
 
 const tok_map64_slot *tok_map64_get(const tok_map64 *m, uint64_t key)
 {
-    uint64_t i = mix64(key) & m->mask;
+    uint64_t i = mix64(key ^ m->seed) & m->mask;
     for (;;) {
         const tok_map64_slot *s = &m->slots[i];
         if (s->key == key) return s;
@@ -69,16 +82,18 @@ const tok_map64_slot *tok_map64_get(const tok_map64 *m, uint64_t key)
 
 /* ----------------------------------------------------- token text -> id */
 
-uint32_t tok_hash_str(const char *s, size_t n)
+uint32_t tok_hash_str(const char *s, size_t n, uint64_t seed)
 {
-    /* FNV-1a: tokens are short, and this is cheap and well spread. */
-    uint32_t h = 2166136261u;
+    /* FNV-1a from a seeded start, then a seeded finish: tokens are short,
+     * and this is cheap and well spread. */
+    uint32_t h = 2166136261u ^ (uint32_t)seed;
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
+    return (uint32_t)(mix64(h ^ (seed & 0xffffffff00000000u)) >> 32);
 }
 
-int tok_strmap_init(tok_strmap *m, size_t n_expected)
+int tok_strmap_init(tok_strmap *m, size_t n_expected, uint64_t seed)
 {
+    m->seed = seed;
     uint64_t cap = pow2_at_least(n_expected);
     m->slots = malloc(cap * sizeof *m->slots);
     if (!m->slots) return -1;
@@ -102,7 +117,7 @@ void tok_strmap_put(const tokenizer *t, tok_strmap *m, uint32_t id)
 {
     const char *s = t->pool + t->off[id];
     size_t n = t->len[id];
-    uint32_t h = tok_hash_str(s, n), i = h & m->mask;
+    uint32_t h = tok_hash_str(s, n, m->seed), i = h & m->mask;
     while (m->slots[i].id != UINT32_MAX) {
         if (m->slots[i].hash == h && same_text(t, m->slots[i].id, s, n)) break;
         i = (i + 1) & m->mask;
@@ -113,7 +128,7 @@ void tok_strmap_put(const tokenizer *t, tok_strmap *m, uint32_t id)
 
 int32_t tok_lookup(const tokenizer *t, const char *s, size_t n)
 {
-    uint32_t h = tok_hash_str(s, n), i = h & t->vocab.mask;
+    uint32_t h = tok_hash_str(s, n, t->vocab.seed), i = h & t->vocab.mask;
     for (;;) {
         const tok_strmap_slot *e = &t->vocab.slots[i];
         if (e->id == UINT32_MAX) return -1;

@@ -97,6 +97,7 @@ void vulkan_vk_unlock(void)
 }
 
 static bool g_enumerated;
+static VkInstance g_enum_instance; /* the enumeration's, kept: see enumerate_locked */
 static uint32_t g_n_devices;
 static device_entry g_devices[MAX_DEVICES];
 static char g_unavailable[256];
@@ -199,7 +200,12 @@ static void enumerate_locked(void)
     for (uint32_t i = 0; i < n; i++)
         describe(pds[i], &g_devices[i]);
     g_n_devices = n;
-    vkDestroyInstance(inst, NULL);
+    /* Kept for the process (the plugin stays loaded: the host dlopens it
+     * RTLD_NODELETE): destroying the last instance makes the Vulkan loader
+     * unload the driver, and a driver's one-time state (Mesa's lavapipe
+     * keeps some in its statics) would be lost with it; enumerating again
+     * would cost a driver load. */
+    g_enum_instance = inst;
     if (n == 0)
         snprintf(g_unavailable, sizeof g_unavailable, "no Vulkan device");
 }
