@@ -11,6 +11,8 @@
 #include "sampling.h"
 #include "tokenizer.h"
 
+#include <cJSON.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -583,26 +585,43 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
     const double pgf = P ? gflop * 1e3 / r->prefill_ms : 0;  /* GFLOP/s */
     const double pratio = r->peak_gflops > 0 ? pgf / r->peak_gflops : 0;
     if (o->json) {
-        printf("{\"model\": \"%s\", \"backend\": \"%s\", \"threads\": %u, \"weights\": \"%s\", "
-               "\"converted_to_f32\": %s, \"params\": %llu, \"repeats\": %u, "
-               "\"load_ms\": %.1f, \"prefill_tokens\": %u, \"prefill_ms\": %.2f, "
-               "\"prefill_tokens_per_s\": %.2f, \"decode_tokens\": %u, \"decode_ms\": %.2f, "
-               "\"decode_tokens_per_s\": %.2f, \"weight_bytes_per_token\": %llu, "
-               "\"decode_weight_gb_per_s\": %.2f, \"read_gb_per_s\": %.2f, "
-               "\"read_threads\": %u, \"decode_bandwidth_ratio\": %.4f, \"prefill_flops\": %.0f, "
-               "\"prefill_gflop_per_s\": %.2f, \"fma_peak_gflop_per_s\": %.2f, "
-               "\"prefill_peak_ratio\": %.4f, \"peak_rss_bytes\": %llu, "
-               "\"prefill_arena_bytes\": %llu, \"decode_arena_bytes\": %llu, "
-               "\"persistent_bytes\": %llu, \"state_bytes\": %llu}\n",
-               dir, plinth_backend_name(s->backend), o->threads, gemma3_weights_dtype(s->m),
-               gemma3_weights_converted(s->m) ? "true" : "false",
-               (unsigned long long)gemma3_param_count(s->m), repeats, s->load_ms, P,
-               r->prefill_ms, pf, D, r->decode_ms, dc, (unsigned long long)wb, gbs,
-               r->read_gbs, r->read_threads, ratio, gflop * 1e9, pgf, r->peak_gflops,
-               pratio, (unsigned long long)rss, (unsigned long long)r->prefill_plan.arena_bytes,
-               (unsigned long long)r->decode_plan.arena_bytes,
-               (unsigned long long)r->prefill_plan.persistent_bytes,
-               (unsigned long long)r->prefill_plan.state_bytes);
+        /* cJSON writes the strings quoted and the numbers in full. */
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", dir);
+        cJSON_AddStringToObject(j, "backend", plinth_backend_name(s->backend));
+        cJSON_AddNumberToObject(j, "threads", o->threads);
+        cJSON_AddStringToObject(j, "weights", gemma3_weights_dtype(s->m));
+        cJSON_AddBoolToObject(j, "converted_to_f32", gemma3_weights_converted(s->m));
+        cJSON_AddNumberToObject(j, "params", (double)gemma3_param_count(s->m));
+        cJSON_AddNumberToObject(j, "repeats", repeats);
+        cJSON_AddNumberToObject(j, "load_ms", s->load_ms);
+        cJSON_AddNumberToObject(j, "prefill_tokens", P);
+        cJSON_AddNumberToObject(j, "prefill_ms", r->prefill_ms);
+        cJSON_AddNumberToObject(j, "prefill_tokens_per_s", pf);
+        cJSON_AddNumberToObject(j, "decode_tokens", D);
+        cJSON_AddNumberToObject(j, "decode_ms", r->decode_ms);
+        cJSON_AddNumberToObject(j, "decode_tokens_per_s", dc);
+        cJSON_AddNumberToObject(j, "weight_bytes_per_token", (double)wb);
+        cJSON_AddNumberToObject(j, "decode_weight_gb_per_s", gbs);
+        cJSON_AddNumberToObject(j, "read_gb_per_s", r->read_gbs);
+        cJSON_AddNumberToObject(j, "read_threads", r->read_threads);
+        cJSON_AddNumberToObject(j, "decode_bandwidth_ratio", ratio);
+        cJSON_AddNumberToObject(j, "prefill_flops", gflop * 1e9);
+        cJSON_AddNumberToObject(j, "prefill_gflop_per_s", pgf);
+        cJSON_AddNumberToObject(j, "fma_peak_gflop_per_s", r->peak_gflops);
+        cJSON_AddNumberToObject(j, "prefill_peak_ratio", pratio);
+        cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)rss);
+        cJSON_AddNumberToObject(j, "prefill_arena_bytes", (double)r->prefill_plan.arena_bytes);
+        cJSON_AddNumberToObject(j, "decode_arena_bytes", (double)r->decode_plan.arena_bytes);
+        cJSON_AddNumberToObject(j, "persistent_bytes", (double)r->prefill_plan.persistent_bytes);
+        cJSON_AddNumberToObject(j, "state_bytes", (double)r->prefill_plan.state_bytes);
+        char *text = cJSON_PrintUnformatted(j);
+        if (text)
+            printf("%s\n", text);
+        else
+            fprintf(stderr, "plinth: bench: out of memory writing JSON\n");
+        free(text);
+        cJSON_Delete(j);
         return;
     }
     char a[32], b[32], c[32], d[32], e[32];
