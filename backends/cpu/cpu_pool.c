@@ -28,9 +28,12 @@
 
 #include "cpu.h"
 
+/* The spin-wait hint of each architecture (the one instruction here that
+ * is not portable C; a no-op elsewhere). */
 #if defined(__x86_64__)
-#include <immintrin.h>
-#define CPU_RELAX() _mm_pause()
+#define CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define CPU_RELAX() __asm__ volatile("yield" ::: "memory")
 #else
 #define CPU_RELAX() ((void)0)
 #endif
