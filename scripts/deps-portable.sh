@@ -67,9 +67,9 @@ plinth_install_aarch64_deps() {
     local debs="$PLINTH_AARCH64_CACHE/debs"
     rm -rf "$debs" "$sysroot"
     mkdir -p "$debs" "$sysroot"
-    (cd "$debs" && apt-get download -qq "${PLINTH_AARCH64_UNPACKED[@]}" >&2) || {
+    (cd "$debs" && apt-get download -qq -o APT::Sandbox::User=root "${PLINTH_AARCH64_UNPACKED[@]}" >&2) || {
       $sudo apt-get update -qq
-      (cd "$debs" && apt-get download -qq "${PLINTH_AARCH64_UNPACKED[@]}" >&2)
+      (cd "$debs" && apt-get download -qq -o APT::Sandbox::User=root "${PLINTH_AARCH64_UNPACKED[@]}" >&2)
     }
     local d
     for d in "$debs"/*.deb; do dpkg-deb -x "$d" "$sysroot"; done

@@ -138,13 +138,14 @@ typedef struct cpu_arch {
     const cpu_kernels *level[CPU_ISA_COUNT];
     int best;
     bool bf16_gemm;  /* the best level's table has a bf16 GEMM the CPU runs */
-    char flags[96];  /* e.g. "avx512_bf16", "asimdhp bf16 asimddp"; may be "" */
+    char flags[96];  /* e.g. "avx512_bf16", "fp16 bf16 dotprod"; may be "" */
 } cpu_arch;
 
 /* Filled by the architecture's own file (cpu_isa_x86.c, cpu_isa_arm.c,
  * cpu_isa_generic.c: meson builds exactly one). Cheap, no side effects. */
 void cpu_arch_detect(cpu_arch *out);
-/* The level names ("scalar", "avx2", "avx512", "neon"); -1 if unknown. */
+/* The level names ("scalar", "avx2", "avx512", "neon"); cpu_isa_parse
+ * gives -1 for any other name. */
 const char *cpu_isa_name(int isa);
 int cpu_isa_parse(const char *name);
 /* The level a device gets: the best, lowered by PLINTH_CPU_ISA when that

@@ -1,11 +1,13 @@
 /*
- * cpu_neon.h — the NEON kernels (cpu_matmul_neon.c, cpu_rowwise_neon.c),
- * declared for the table of cpu_isa_arm.c, and the small helpers both
- * files share. Each kernel implements the cpu_kernels slot of the same
- * name (cpu_kernels.h says what it must do). aarch64 only: NEON (Advanced
+ * cpu_neon.h — the NEON kernels (cpu_matmul_neon.c, cpu_rowwise_neon.c,
+ * cpu_matmul_neon_bf16.c), declared for the tables of cpu_isa_arm.c, and
+ * the small helpers the files share. Each kernel implements the
+ * cpu_kernels slot of the same name (cpu_kernels.h says what it must
+ * do). aarch64 only: NEON (Advanced
  * SIMD) is part of its baseline, and so are the conversions used here
  * (FCVTL widens f16; bf16 widens with a shift), so no target attribute is
- * needed.
+ * needed but for the bf16_compute GEMM (armv8.2-a+bf16, used only where
+ * the kernel reports FEAT_BF16).
  *
  * Sections:
  *   1. the kernels
@@ -32,6 +34,11 @@ void cpu_tile_neon(const float *ap, const float *bp, int64_t k, uint8_t *c, int6
 void cpu_tile_scale_neon(const float *ap, const float *bp, int64_t k, uint8_t *c, int64_t ldc,
                          int64_t mr, int64_t nr, const float *rs);
 void cpu_pack_rows_neon(const float *const *rows, int nrows, int64_t k, float *dst);
+/* cpu_matmul_neon_bf16.c: bf16_compute=1 through BFDOT (FEAT_BF16 only). */
+void cpu_pack_a_bf16_neon(const mm_problem *p, int64_t blk, uint32_t *dst);
+void cpu_pack_b_bf16_neon(const mm_problem *p, int64_t n0, uint32_t *dst);
+void cpu_tile_bf16_neon(const uint32_t *ap, const uint32_t *bp, int64_t kp, uint8_t *c,
+                        int64_t ldc, int64_t mr, int64_t nr);
 
 void cpu_ew_row_neon(uint32_t op, float s, float *o, const float *a, const float *b, bool a_bc,
                      bool b_bc, int64_t n);

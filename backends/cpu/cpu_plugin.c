@@ -59,10 +59,14 @@ static int32_t cpu_device_info(plinth_instance *inst, uint32_t index, plinth_dev
         long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
         out->memory_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
     }
-    if (PLINTH_HAS_FIELD(out, plinth_device_info, features))
-        snprintf(out->features, sizeof out->features, "isa=%s%s%s threads=%u blas=none",
-                 cpu_isa_name(isa), isa == arch.best && arch.flags[0] ? " " : "",
-                 isa == arch.best ? arch.flags : "", default_threads());
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, features)) {
+        /* the level, the CPU's extra features, and whether bf16_compute=1
+         * has its GEMM here (all at the level a device opens with) */
+        const bool best = isa == arch.best;
+        snprintf(out->features, sizeof out->features, "isa=%s%s%s%s threads=%u blas=none",
+                 cpu_isa_name(isa), best && arch.flags[0] ? " " : "", best ? arch.flags : "",
+                 best && arch.bf16_gemm ? " bf16_compute" : "", default_threads());
+    }
     return PLINTH_OK;
 }
 

@@ -440,9 +440,10 @@ Test(gemma, bf16_weights, .timeout = 120)
     rm_tree(d32);
 }
 
-/* Whether the cpu plugin offers the vdpbf16ps GEMM at the level it would
- * open with: its device features say "avx512_bf16" then (plinth devices
- * shows the same), which also follows PLINTH_CPU_ISA. */
+/* Whether the cpu plugin has a bf16_compute GEMM at the level it would
+ * open with (vdpbf16ps at isa=avx512 with avx512_bf16, BFDOT at isa=neon
+ * with FEAT_BF16): its device features say "bf16_compute" then (plinth
+ * devices shows the same), which also follows PLINTH_CPU_ISA. */
 static bool cpu_has_bf16_gemm(char *features, size_t size)
 {
     plinth_context *ctx = NULL;
@@ -457,24 +458,25 @@ static bool cpu_has_bf16_gemm(char *features, size_t size)
             plinth_plugin_device_info(ctx, i, 0, &info) != PLINTH_OK)
             continue;
         snprintf(features, size, "%s", info.features);
-        has = strstr(info.features, "isa=avx512 ") && strstr(info.features, "avx512_bf16");
+        has = strstr(info.features, " bf16_compute") != NULL;
     }
     plinth_context_destroy(ctx);
     return has;
 }
 
-/* The cpu backend's inexact prefill path (bf16_compute=1: vdpbf16ps,
- * activations rounded to bf16) on the bf16-stored golden model: within
+/* The cpu backend's inexact prefill path (bf16_compute=1: vdpbf16ps or
+ * BFDOT, activations rounded to bf16) on the bf16-stored golden model: within
  * 1e-2 relative L2 of the exact result for the same weights (issue 5's
  * bound; the exact path is itself checked against the float64 reference
  * in bf16_weights), and visibly not the exact path (else the option did
- * nothing). Skipped, with why, where the CPU has no avx512_bf16 or the ISA
- * is forced below AVX-512 (or is not x86). */
+ * nothing). Skipped, with why, where the CPU has neither (or the ISA is
+ * forced to a level without it). */
 Test(gemma, cpu_bf16_compute, .timeout = 120)
 {
     char features[256];
     if (!cpu_has_bf16_gemm(features, sizeof features))
-        cr_skip_test("bf16_compute needs avx512_bf16 at isa=avx512 (cpu device: %s)", features);
+        cr_skip_test("bf16_compute needs avx512_bf16 at isa=avx512 or FEAT_BF16 at isa=neon "
+                     "(cpu device: %s)", features);
     int32_t tok[N_GOLD];
     golden_tokens(tok);
     char d16[4096];
