@@ -114,16 +114,6 @@ void cpu_gemv_neon(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end)
 
 /* ---------------------------------------------------------------- 2 ---- */
 
-/* r[0..3] rows in, columns out: r[c] lane i = old r[i] lane c. */
-static inline void transpose4(float32x4_t r[4])
-{
-    const float32x4x2_t t01 = vtrnq_f32(r[0], r[1]), t23 = vtrnq_f32(r[2], r[3]);
-    r[0] = vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0]));
-    r[1] = vcombine_f32(vget_low_f32(t01.val[1]), vget_low_f32(t23.val[1]));
-    r[2] = vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0]));
-    r[3] = vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1]));
-}
-
 void cpu_pack_rows_neon(const float *const *rows, int nrows, int64_t k, float *dst)
 {
     for (int64_t kk = 0; kk < k; kk += 4) {

@@ -27,15 +27,6 @@
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-static inline void transpose4(float32x4_t r[4])
-{
-    const float32x4x2_t t01 = vtrnq_f32(r[0], r[1]), t23 = vtrnq_f32(r[2], r[3]);
-    r[0] = vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0]));
-    r[1] = vcombine_f32(vget_low_f32(t01.val[1]), vget_low_f32(t23.val[1]));
-    r[2] = vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0]));
-    r[3] = vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1]));
-}
-
 /* f32 x[kk .. kk+8) (0 past k) rounded to 4 bf16 pairs, as the u32 lanes
  * of a float vector (so that transpose4 moves them). */
 CPU_BF16 static inline float32x4_t round_pairs(const float *x, int64_t kk, int64_t k)

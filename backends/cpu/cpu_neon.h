@@ -11,7 +11,7 @@
  *
  * Sections:
  *   1. the kernels
- *   2. helpers: widening loads (whole and partial), exp
+ *   2. helpers: widening loads (whole and partial), exp, 4x4 transpose
  */
 #ifndef PLINTH_CPU_NEON_H
 #define PLINTH_CPU_NEON_H
@@ -111,6 +111,17 @@ static inline float32x4_t v4_exp(float32x4_t x)
     const float32x4_t s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, vdupq_n_s32(127)), 23));
     const float32x4_t s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, vdupq_n_s32(127)), 23));
     return vmulq_f32(vmulq_f32(p, s1), s2);
+}
+
+/* r[0..3] rows in, columns out: r[c] lane i = old r[i] lane c (the
+ * packing of A and B panels: f32 or bf16 pairs alike). */
+static inline void transpose4(float32x4_t r[4])
+{
+    const float32x4x2_t t01 = vtrnq_f32(r[0], r[1]), t23 = vtrnq_f32(r[2], r[3]);
+    r[0] = vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0]));
+    r[1] = vcombine_f32(vget_low_f32(t01.val[1]), vget_low_f32(t23.val[1]));
+    r[2] = vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0]));
+    r[3] = vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1]));
 }
 
 #endif /* PLINTH_CPU_NEON_H */
