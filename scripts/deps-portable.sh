@@ -10,6 +10,8 @@
 #                                  cross gcc, arm64 libcjson/libvulkan,
 #                                  qemu-user-static, and Criterion for arm64
 #                                  unpacked under .cache/aarch64/ (below)
+#   plinth_install_s390x_deps      s390x (big-endian) likewise: the cross gcc,
+#                                  s390x libcjson, qemu-user-static
 #
 # Criterion for arm64: libcriterion-dev:arm64 cannot be installed beside the
 # native libcriterion-dev that the main build needs (its libnanomsg-dev and
@@ -51,14 +53,25 @@ plinth_install_clang_deps() {
   plinth_apt_install "${PLINTH_CLANG_DEBS[@]}"
 }
 
+plinth_add_arch() { # dpkg architecture
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if ! dpkg --print-foreign-architectures | grep -qx "$1"; then
+    echo "plinth: adding $1 as a foreign architecture (dpkg multiarch)" >&2
+    $sudo dpkg --add-architecture "$1"
+    $sudo apt-get update -qq
+  fi
+}
+
+plinth_install_s390x_deps() {
+  plinth_add_arch s390x
+  plinth_apt_install gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-user-static libcjson-dev:s390x
+}
+
 plinth_install_aarch64_deps() {
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-    echo "plinth: adding arm64 as a foreign architecture (dpkg multiarch)" >&2
-    $sudo dpkg --add-architecture arm64
-    $sudo apt-get update -qq
-  fi
+  plinth_add_arch arm64
   plinth_apt_install "${PLINTH_AARCH64_DEBS[@]}"
 
   local sysroot="$PLINTH_AARCH64_CACHE/sysroot" libdir
