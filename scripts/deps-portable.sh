@@ -40,7 +40,8 @@ PLINTH_AARCH64_CACHE="$plinth_root/.cache/aarch64"
 plinth_apt_install() { # packages...
   local missing=() p sudo=""
   for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null ||
+      missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "plinth: installing missing packages: ${missing[*]}" >&2
@@ -56,7 +57,8 @@ plinth_install_clang_deps() {
 plinth_add_arch() { # dpkg architecture
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  if ! dpkg --print-foreign-architectures | grep -qx "$1"; then
+  # (grep without -q: reading it all, so that pipefail never sees a SIGPIPE)
+  if ! dpkg --print-foreign-architectures | grep -x "$1" >/dev/null; then
     echo "plinth: adding $1 as a foreign architecture (dpkg multiarch)" >&2
     $sudo dpkg --add-architecture "$1"
     $sudo apt-get update -qq
