@@ -60,10 +60,14 @@ int cpu_isa_default(const cpu_arch *a)
 
 /* ---------------------------------------------------------------- 4 ---- */
 
+/* The names tests look for (tests/backends/test_cpu.c). */
 static const char *const families[CPU_KC_COUNT] = {
-    [CPU_KC_GEMV] = "gemv",         [CPU_KC_GEMM] = "gemm",
-    [CPU_KC_ELEMENTWISE] = "elementwise", [CPU_KC_RMS_NORM] = "rms_norm",
-    [CPU_KC_ROPE] = "rope",         [CPU_KC_ATTENTION] = "attention",
+    [CPU_KC_GEMV] = "gemv",
+    [CPU_KC_GEMM] = "gemm",
+    [CPU_KC_ELEMENTWISE] = "elementwise",
+    [CPU_KC_RMS_NORM] = "rms_norm",
+    [CPU_KC_ROPE] = "rope",
+    [CPU_KC_ATTENTION] = "attention",
     [CPU_KC_FLASH] = "flash_attention",
 };
 
