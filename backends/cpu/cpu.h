@@ -128,6 +128,9 @@ void cpu_parallel_blocked(cpu_device *dev, int64_t n_tasks, cpu_task_fn fn, void
 int64_t cpu_block_start(int64_t n_tasks, uint32_t n_blocks, uint32_t b);
 /* Threads the next job will run on (1 while the pool runs jobs inline). */
 uint32_t cpu_pool_threads(cpu_device *dev);
+/* One spin-wait step: the architecture's hint (pause, yield) or nothing;
+ * in its ISA file (cpu_isa_x86.c, cpu_isa_arm.c, cpu_isa_generic.c). */
+void cpu_relax(void);
 
 /* ---------------------------------------------------------------- 3 ---- */
 

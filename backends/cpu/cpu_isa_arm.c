@@ -5,7 +5,7 @@
  * Sections:
  *   1. the kernel's hardware capabilities (getauxval)
  *   2. the NEON table
- *   3. the levels this machine runs
+ *   3. the levels this machine runs; the spin-wait hint (cpu_pool.c)
  *
  * Every exact kernel of the NEON level uses the Advanced SIMD baseline
  * only: f16 weights widen with FCVTL, bf16 with a shift, and the
@@ -84,4 +84,9 @@ void cpu_arch_detect(cpu_arch *out)
         add_flag(out->flags, sizeof out->flags, "i8mm");
     if (hw & HWCAP_SVE_BIT)
         add_flag(out->flags, sizeof out->flags, "sve");
+}
+
+void cpu_relax(void)
+{
+    __asm__ volatile("yield" ::: "memory");
 }

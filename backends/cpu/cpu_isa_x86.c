@@ -5,7 +5,7 @@
  * Sections:
  *   1. cpuid and xgetbv
  *   2. the tables: which kernels each level has (cpu_x86.h)
- *   3. the levels this machine runs
+ *   3. the levels this machine runs; the spin-wait hint (cpu_pool.c)
  *
  * A CPU flag alone is not enough: the OS must save the ymm/zmm state on a
  * context switch (XCR0), or the first AVX instruction faults.
@@ -102,4 +102,9 @@ void cpu_arch_detect(cpu_arch *out)
         out->bf16_gemm = f.avx512_bf16;
     }
     snprintf(out->flags, sizeof out->flags, "%s", f.avx512_bf16 ? "avx512_bf16" : "");
+}
+
+void cpu_relax(void)
+{
+    __builtin_ia32_pause(); /* PAUSE: let the other hyperthread run */
 }
