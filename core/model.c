@@ -20,6 +20,7 @@
 #include "safetensors.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +55,9 @@ plinth_status plinth_model_create(plinth_backend *backend, plinth_model **out)
 plinth_status model_enter(plinth_model *m, const char *what)
 {
     int idle = 0;
-    if (!__atomic_compare_exchange_n(&m->busy, &idle, 1, false, __ATOMIC_ACQUIRE,
-                                     __ATOMIC_RELAXED))
+    /* C11 atomics: clang refuses the __atomic builtins on an _Atomic object */
+    if (!atomic_compare_exchange_strong_explicit(&m->busy, &idle, 1, memory_order_acquire,
+                                                 memory_order_relaxed))
         return ctx_error(m->ctx, PLINTH_ERR_BUSY,
                          "%s: the model on backend '%s' is in use by another call (a model "
                          "and its programs take one call at a time)",
@@ -65,7 +67,7 @@ plinth_status model_enter(plinth_model *m, const char *what)
 
 void model_leave(plinth_model *m)
 {
-    __atomic_store_n(&m->busy, 0, __ATOMIC_RELEASE);
+    atomic_store_explicit(&m->busy, 0, memory_order_release);
 }
 
 static void pools_free(plinth_model *m);

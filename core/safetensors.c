@@ -17,6 +17,12 @@
  * replaced meanwhile is an error (a mapping would take a SIGBUS instead),
  * and nothing of a checkpoint stays mapped or in the RSS twice. Each error
  * names the file (and tensor).
+ *
+ * Byte order: safetensors stores every number little-endian, and tensor
+ * bytes are handed to the backends as they are in the file. The header
+ * length is assembled byte by byte, but nothing swaps the tensors, so a
+ * big-endian host refuses to open any checkpoint (host_little_endian)
+ * rather than compute with swapped weights.
  */
 #include "safetensors.h"
 
@@ -661,6 +667,16 @@ static bool is_file(const char *path, struct stat *sb)
     return stat(path, sb) == 0;
 }
 
+/* A run-time test, not a preprocessor one: it needs no compiler's macros
+ * and folds to a constant. */
+static bool host_little_endian(void)
+{
+    const uint16_t one = 1;
+    uint8_t first;
+    memcpy(&first, &one, 1);
+    return first == 1;
+}
+
 plinth_status plinth_state_dict_open(plinth_context *ctx, const char *path,
                                      plinth_state_dict **out)
 {
@@ -668,6 +684,12 @@ plinth_status plinth_state_dict_open(plinth_context *ctx, const char *path,
         *out = NULL;
     if (!ctx || !out || !path)
         return ctx_error(ctx, PLINTH_ERR_INVALID, "plinth_state_dict_open: NULL argument");
+    if (!host_little_endian())
+        return ctx_error(ctx, PLINTH_ERR_UNSUPPORTED,
+                         "%s: safetensors files are little-endian and this host is "
+                         "big-endian; plinth does not byte-swap tensors, so it does not "
+                         "load checkpoints here",
+                         path);
     struct stat sb;
     if (stat(path, &sb) != 0)
         return ctx_error(ctx, PLINTH_ERR_IO, "%s: cannot open: %s", path, strerror(errno));

@@ -9,10 +9,12 @@
  *
  * Sections:
  *   1. the device object (prefixed by ref's, so ref_fail and the fallback
- *      kernels can take it) and ISA levels; the instance is ref's
- *      (ref_views.c: host services and the instance slots)
+ *      kernels can take it), its ISA level and kernel table
+ *      (cpu_kernels.h); the instance is ref's (ref_views.c: host services
+ *      and the instance slots)
  *   2. the thread pool                            (cpu_pool.c)
- *   3. ISA detection                               (cpu_isa.c)
+ *   3. ISA levels: which this machine runs, which one a device uses, and
+ *      the kernel calls counted per level        (cpu_isa.c)
  *   4. fast kernels: each returns true when it ran the case, false when the
  *      caller must fall back to ref (one file per op family)
  *   5. the program path: fusion and replay         (cpu_program.c)
@@ -29,14 +31,26 @@
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-enum cpu_isa { CPU_ISA_SCALAR = 0, CPU_ISA_AVX2 = 1, CPU_ISA_AVX512 = 2 };
+/* The ISA levels. Each but scalar belongs to one architecture and is
+ * built only there (cpu_isa_x86.c, cpu_isa_arm.c); a machine runs scalar
+ * and the levels of its own family that its CPU and OS allow. */
+enum cpu_isa { CPU_ISA_SCALAR, CPU_ISA_AVX2, CPU_ISA_AVX512, CPU_ISA_NEON, CPU_ISA_COUNT };
+
+/* Kernel families counted per level (cpu_count): which kernels a device
+ * really ran, for tests and `--verbose` (logged when the device closes). */
+enum cpu_kc {
+    CPU_KC_GEMV, CPU_KC_GEMM, CPU_KC_ELEMENTWISE, CPU_KC_RMS_NORM, CPU_KC_ROPE,
+    CPU_KC_ATTENTION, CPU_KC_FLASH, CPU_KC_COUNT
+};
 
 typedef struct cpu_pool cpu_pool;
+typedef struct cpu_kernels cpu_kernels;
 
 typedef struct cpu_device {
     plinth_device base;   /* first: the ref kernels and ref_fail see this */
     int isa;              /* enum cpu_isa in use                          */
-    bool has_bf16;        /* avx512_bf16 usable (and allowed by isa)      */
+    const cpu_kernels *k; /* its kernel table (cpu_kernels.h)             */
+    bool has_bf16;        /* k has the bf16 GEMM and the CPU runs it      */
     bool bf16_compute;    /* prefill matmul with vdpbf16ps (inexact)      */
     uint32_t n_threads;
     cpu_pool *pool;
@@ -52,6 +66,9 @@ typedef struct cpu_device {
         double inv[256];
     } rope_freq[4];
     uint32_t rope_next;   /* round-robin slot to refill                   */
+    /* Kernel calls per level and family: counted by the calling thread
+     * (one call at a time per device), before any task is handed out. */
+    uint64_t calls[CPU_ISA_COUNT][CPU_KC_COUNT];
 } cpu_device;
 
 /* A table of cos/sin for T positions and n_dims/2 frequencies, reused by
@@ -111,17 +128,44 @@ void cpu_parallel_blocked(cpu_device *dev, int64_t n_tasks, cpu_task_fn fn, void
 int64_t cpu_block_start(int64_t n_tasks, uint32_t n_blocks, uint32_t b);
 /* Threads the next job will run on (1 while the pool runs jobs inline). */
 uint32_t cpu_pool_threads(cpu_device *dev);
+/* One spin-wait step: the architecture's hint (pause, yield) or nothing;
+ * in its ISA file (cpu_isa_x86.c, cpu_isa_arm.c, cpu_isa_generic.c). */
+void cpu_relax(void);
 
 /* ---------------------------------------------------------------- 3 ---- */
 
-typedef struct cpu_features {
-    bool avx2_fma; /* AVX2 + FMA + F16C with OS ymm state */
-    bool avx512;   /* AVX-512 F/BW/VL/DQ with OS zmm state */
-    bool avx512_bf16;
-} cpu_features;
+/* What this machine runs: one kernel table per level it has (NULL where
+ * it lacks one; [CPU_ISA_SCALAR] always set), the best of them, and the
+ * CPU's extra features as `plinth devices` shows them. */
+typedef struct cpu_arch {
+    const cpu_kernels *level[CPU_ISA_COUNT];
+    int best;
+    bool bf16_gemm;  /* the best level's table has a bf16 GEMM the CPU runs */
+    char flags[96];  /* e.g. "avx512_bf16", "fp16 bf16 dotprod"; may be "" */
+} cpu_arch;
 
-void cpu_detect(cpu_features *out);
+/* Filled by the architecture's own file (cpu_isa_x86.c, cpu_isa_arm.c,
+ * cpu_isa_generic.c: meson builds exactly one). Cheap, no side effects. */
+void cpu_arch_detect(cpu_arch *out);
+/* The level names ("scalar", "avx2", "avx512", "neon"); cpu_isa_parse
+ * gives -1 for any other name. */
 const char *cpu_isa_name(int isa);
+int cpu_isa_parse(const char *name);
+/* The level a device gets: the best, lowered by PLINTH_CPU_ISA when that
+ * names a level this machine has (so the suites can test each level). */
+int cpu_isa_default(const cpu_arch *a);
+/* Every level name, as "scalar, avx2, avx512 or neon" (messages). */
+const char *cpu_isa_all(void);
+extern const cpu_kernels cpu_kernels_scalar;
+
+/* One call of family kc: on the device's level when `simd` (its kernel
+ * table ran it), else on the portable loop. */
+static inline void cpu_count(cpu_device *dev, int kc, bool simd)
+{
+    dev->calls[simd ? dev->isa : CPU_ISA_SCALAR][kc]++;
+}
+/* "neon: gemv 12, gemm 3, ...; scalar: ..." (levels with any call) into buf. */
+void cpu_calls_format(const cpu_device *dev, char *buf, size_t size);
 
 /* ---------------------------------------------------------------- 4 ---- */
 

@@ -7,7 +7,8 @@
  *   2. attention: online softmax over blocks of keys (no score matrix is
  *      materialised; a block of 64 scores lives on the stack), GQA heads of
  *      a group share the key/value loads, causal + window + kv_len masks
- *   3. attention for many query rows (prefill, AVX-512): the same online
+ *   3. attention for many query rows (prefill, levels with a GEMM tile
+ *      and fa_softmax): the same online
  *      softmax, but 12 query rows (positions x heads of a GQA group) at a
  *      time through the GEMM micro-tile: S = Q K^T on K packed once per
  *      call, exp in registers, O = O * corr + P V on V packed once
@@ -16,8 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu_matmul.h"
-#include "cpu_simd.h"
+#include "cpu_kernels.h"
 
 /* ---------------------------------------------------------------- 1 ---- */
 
@@ -56,27 +56,9 @@ typedef struct rope_job {
     const double *inv;
     const float *table; /* [T][2][half] (cos, then sin) or NULL */
     int64_t half;
-    int isa;
+    /* the level's row kernel, or NULL: the scalar loop does every pair */
+    int64_t (*row)(const float *x, float *o, const float *cs, int64_t half);
 } rope_job;
-
-#if defined(__x86_64__)
-/* The rotation 16 pairs at a time (the same f32 operations as the scalar
- * loop: x0*c - x1*s with a separate rounding of each product, no FMA, so
- * results match ref's bit for bit); returns how many it did. */
-CPU_AVX512 static int64_t rope_row_avx512(const float *x, float *o, const float *cs, int64_t half)
-{
-    int64_t i = 0;
-    for (; i + 16 <= half; i += 16) {
-        const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + half + i);
-        const __m512 c = _mm512_loadu_ps(cs + i), s = _mm512_loadu_ps(cs + half + i);
-        const __m512 r0 = _mm512_sub_ps(_mm512_mul_ps(x0, c), _mm512_mul_ps(x1, s));
-        const __m512 r1 = _mm512_add_ps(_mm512_mul_ps(x1, c), _mm512_mul_ps(x0, s));
-        _mm512_storeu_ps(o + i, r0);
-        _mm512_storeu_ps(o + half + i, r1);
-    }
-    return i;
-}
-#endif
 
 static void rope_task(void *ctx, int64_t bt, uint32_t thread)
 {
@@ -91,11 +73,7 @@ static void rope_task(void *ctx, int64_t bt, uint32_t thread)
         const float *x = (const float *)ref_at(j->x, b, t, h, 0);
         float *o = (float *)ref_at(j->out, b, t, h, 0);
         /* Reads both halves before writing: out may be x. */
-        int64_t i = 0;
-#if defined(__x86_64__)
-        if (j->isa == CPU_ISA_AVX512)
-            i = rope_row_avx512(x, o, cs, half);
-#endif
+        int64_t i = j->row ? j->row(x, o, cs, half) : 0;
         for (; i < half; i++) {
             const float x0 = x[i], x1 = x[i + half], c = cs[i], s = cs[half + i];
             o[i] = x0 * c - x1 * s;
@@ -131,7 +109,8 @@ bool cpu_rope_table_fast(cpu_device *dev, const plinth_view *out, const plinth_v
         }
         cs = table->cs;
     }
-    rope_job j = {out, x, pos, inv, cs, half, dev->isa};
+    rope_job j = {out, x, pos, inv, cs, half, dev->k->rope_row};
+    cpu_count(dev, CPU_KC_ROPE, j.row != NULL);
     cpu_parallel(dev, x->shape[0] * t_len, rope_task, &j);
     return true;
 }
@@ -144,38 +123,6 @@ bool cpu_rope_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x
 
 /* ---------------------------------------------------------------- 2 ---- */
 
-#if defined(__x86_64__)
-CPU_AVX512 static float cpu_dot_avx512(const float *q, const uint8_t *k, int32_t kdt, int64_t d)
-{
-    const size_t es = plinth_dtype_bytes(kdt);
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
-    int64_t i = 0;
-    for (; i + 32 <= d; i += 32) {
-        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), v16_load(k + i * es, kdt, 16), s0);
-        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), v16_load(k + (i + 16) * es, kdt, 16), s1);
-    }
-    for (; i < d; i += 16) {
-        const int n = d - i >= 16 ? 16 : (int)(d - i);
-        s0 = _mm512_fmadd_ps(v16_load(q + i, PLINTH_F32, n), v16_load(k + i * es, kdt, n), s0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-}
-
-CPU_AVX512 static void cpu_axpy_avx512(float *acc, float c, float p, const uint8_t *v, int32_t vdt,
-                                int64_t d)
-{
-    const size_t es = plinth_dtype_bytes(vdt);
-    const __m512 cv = _mm512_set1_ps(c), pv = _mm512_set1_ps(p);
-    for (int64_t i = 0; i < d; i += 16) {
-        const int n = d - i >= 16 ? 16 : (int)(d - i);
-        const __mmask16 m = (__mmask16)(n == 16 ? 0xffff : (1u << n) - 1);
-        __m512 a = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, acc + i), cv);
-        a = _mm512_fmadd_ps(pv, v16_load(v + i * es, vdt, n), a);
-        _mm512_mask_storeu_ps(acc + i, m, a);
-    }
-}
-#endif
-
 #define KBLOCK 64
 #define MAX_GD 8192 /* group heads x head dim held in accumulators */
 
@@ -183,18 +130,16 @@ typedef struct attn_job {
     const plinth_view *out, *q, *k, *v, *pos;
     int32_t kv_len, window;
     float scale;
-    int isa;
+    const cpu_kernels *ks; /* dot and axpy (NULL slots: portable loops) */
     int64_t group;    /* query heads per kv head                  */
     int64_t per_task; /* query heads per task: group, or 1        */
 } attn_job;
 
-static float dot_f(int isa, const float *q, const uint8_t *k, int32_t kdt, int64_t d)
+static float dot_f(const cpu_kernels *ks, const float *q, const uint8_t *k, int32_t kdt,
+                   int64_t d)
 {
-#if defined(__x86_64__)
-    if (isa == CPU_ISA_AVX512) {
-        return cpu_dot_avx512(q, k, kdt, d);
-    }
-#endif
+    if (ks->dot)
+        return ks->dot(q, k, kdt, d);
     float acc[4] = {0, 0, 0, 0};
     for (int64_t i = 0; i < d; i++)
         acc[i & 3] += q[i] * cpu_load_f(k, kdt, i);
@@ -202,15 +147,13 @@ static float dot_f(int isa, const float *q, const uint8_t *k, int32_t kdt, int64
 }
 
 /* acc = acc * c + p * v */
-static void axpy_f(int isa, float *acc, float c, float p, const uint8_t *v, int32_t vdt,
-                   int64_t d)
+static void axpy_f(const cpu_kernels *ks, float *acc, float c, float p, const uint8_t *v,
+                   int32_t vdt, int64_t d)
 {
-#if defined(__x86_64__)
-    if (isa == CPU_ISA_AVX512) {
-        cpu_axpy_avx512(acc, c, p, v, vdt, d);
+    if (ks->axpy) {
+        ks->axpy(acc, c, p, v, vdt, d);
         return;
     }
-#endif
     for (int64_t i = 0; i < d; i++)
         acc[i] = acc[i] * c + p * cpu_load_f(v, vdt, i);
 }
@@ -240,7 +183,7 @@ static void attn_task(void *ctx, int64_t task, uint32_t thread)
             const float *q = (const float *)ref_at(j->q, b, t, h0 + x, 0);
             float bm = mx[x];
             for (int64_t jj = 0; jj < nb; jj++) {
-                sc[jj] = dot_f(j->isa, q, ref_at(j->k, b, j0 + jj, kh, 0), j->k->dtype, d) *
+                sc[jj] = dot_f(j->ks, q, ref_at(j->k, b, j0 + jj, kh, 0), j->k->dtype, d) *
                          j->scale;
                 if (sc[jj] > bm || isnan(sc[jj]))
                     bm = sc[jj];
@@ -253,7 +196,7 @@ static void attn_task(void *ctx, int64_t task, uint32_t thread)
             for (int64_t jj = 0; jj < nb; jj++) {
                 const float e = expf(sc[jj] - bm);
                 sum[x] += e;
-                axpy_f(j->isa, ac, c, e, ref_at(j->v, b, j0 + jj, kh, 0), j->v->dtype, dv);
+                axpy_f(j->ks, ac, c, e, ref_at(j->v, b, j0 + jj, kh, 0), j->v->dtype, dv);
                 c = 1.0f;
             }
             mx[x] = bm;
@@ -269,7 +212,6 @@ static void attn_task(void *ctx, int64_t task, uint32_t thread)
 
 /* ---------------------------------------------------------------- 3 ---- */
 
-#if defined(__x86_64__)
 #define FA_KB 64      /* keys per block: S is 12 x 64            */
 #define FA_MAXD 512   /* head dims held in the task's stack tiles */
 
@@ -282,6 +224,7 @@ typedef struct fa_job {
     int64_t ntiles;            /* 12-row tiles of T x group query rows     */
     float *kp;                 /* [nk_pad/32][d][32]                       */
     float *vp;                 /* [ceil(dv/32)][nk_pad][32]                */
+    const cpu_kernels *ks;     /* the level's GEMM pieces and fa_softmax   */
 } fa_job;
 
 static void fa_range(const fa_job *j, int64_t t, int64_t *lo, int64_t *hi)
@@ -300,20 +243,21 @@ static void fa_pack_task(void *ctx, int64_t task, uint32_t thread)
     if (task < kpan) { /* 32 keys as [d][32]: columns of K^T */
         mm_problem p = {.w = ref_at(j->k, j->b, j->kbase, j->kh, 0), .ldw = j->k->stride[1],
                         .m = 1, .n = j->nk, .k = d, .wdt = j->k->dtype, .tb = true};
-        cpu_pack_b_avx512(&p, task * 32, j->kp + task * d * 32);
+        j->ks->pack_b(&p, task * 32, j->kp + task * d * 32);
         return;
     }
     const int64_t c = task - kpan; /* 32 dims of V as [nk_pad][32] */
     mm_problem p = {.w = ref_at(j->v, j->b, j->kbase, j->kh, 0), .ldw = j->v->stride[1],
                     .m = 1, .n = dv, .k = j->nk, .wdt = j->v->dtype, .tb = false};
     float *dst = j->vp + c * j->nk_pad * 32;
-    cpu_pack_b_avx512(&p, c * 32, dst);
+    j->ks->pack_b(&p, c * 32, dst);
     memset(dst + j->nk * 32, 0, (size_t)(j->nk_pad - j->nk) * 32 * 4); /* P is 0 there */
 }
 
-CPU_AVX512 static void fa_task(void *ctx, int64_t task, uint32_t thread)
+static void fa_task(void *ctx, int64_t task, uint32_t thread)
 {
     const fa_job *j = ctx;
+    const cpu_kernels *ks = j->ks;
     const int64_t tile = j->ntiles - 1 - task; /* the longest rows first */
     const int64_t d = j->q->shape[3], dv = j->v->shape[3], g = j->group;
     const int64_t rows = j->q->shape[1] * g, r0 = tile * CPU_MR;
@@ -336,7 +280,7 @@ CPU_AVX512 static void fa_task(void *ctx, int64_t task, uint32_t thread)
         mx[r] = -INFINITY;
         sum[r] = 0.0f;
     }
-    cpu_pack_rows_avx512(qr, mr, d, qa);
+    ks->pack_rows(qr, mr, d, qa);
     memset(o, 0, sizeof(float) * CPU_MR * (size_t)dv);
     const float *prow[CPU_MR] = {0};
     for (int r = 0; r < mr; r++)
@@ -348,61 +292,26 @@ CPU_AVX512 static void fa_task(void *ctx, int64_t task, uint32_t thread)
         const int64_t nb = hi_all - j0 < FA_KB ? hi_all - j0 : FA_KB;
         const int64_t nbp = (nb + 31) / 32 * 32;
         for (int64_t c = 0; c < nbp; c += 32)
-            cpu_tile_avx512(qa, j->kp + (j0 - j->kbase + c) * d, d, (uint8_t *)(sc + c),
-                            FA_KB * 4, mr, 32);
-        for (int r = 0; r < mr; r++) {
-            float *s = sc + r * FA_KB;
-            __m512 vmax = _mm512_set1_ps(-INFINITY);
-            for (int64_t c = 0; c < nbp; c += 16) {
-                const __m512i key = _mm512_add_epi32(_mm512_set1_epi32((int)(j0 + c)),
-                                                     _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8,
-                                                                       9, 10, 11, 12, 13, 14, 15));
-                const __mmask16 ok =
-                    _mm512_cmpge_epi32_mask(key, _mm512_set1_epi32((int)lo[r])) &
-                    _mm512_cmplt_epi32_mask(key, _mm512_set1_epi32((int)hi[r]));
-                const __m512 v = _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), ok,
-                                                    _mm512_loadu_ps(s + c),
-                                                    _mm512_set1_ps(j->scale));
-                _mm512_storeu_ps(s + c, v);
-                /* NaN scores: max may drop them, but exp(NaN) brings them back */
-                vmax = _mm512_max_ps(vmax, v);
-            }
-            const float bmax = _mm512_reduce_max_ps(vmax);
-            const float bm = bmax > mx[r] ? bmax : mx[r];
-            if (bm == -INFINITY) { /* every key of this block masked for this row */
-                rs[r] = 1.0f;
-                for (int64_t c = 0; c < nbp; c += 16)
-                    _mm512_storeu_ps(s + c, _mm512_setzero_ps());
-                continue;
-            }
-            const float corr = mx[r] == -INFINITY ? 0.0f : expf(mx[r] - bm);
-            __m512 vs = _mm512_setzero_ps();
-            for (int64_t c = 0; c < nbp; c += 16) {
-                const __m512 ev = v16_exp(_mm512_sub_ps(_mm512_loadu_ps(s + c), _mm512_set1_ps(bm)));
-                vs = _mm512_add_ps(vs, ev);
-                _mm512_storeu_ps(s + c, ev);
-            }
-            sum[r] = sum[r] * corr + _mm512_reduce_add_ps(vs);
-            mx[r] = bm;
-            rs[r] = corr;
-        }
+            ks->tile(qa, j->kp + (j0 - j->kbase + c) * d, d, (uint8_t *)(sc + c), FA_KB * 4, mr,
+                     32);
+        for (int r = 0; r < mr; r++)
+            rs[r] = ks->fa_softmax(sc + r * FA_KB, nbp, j0, lo[r], hi[r], j->scale, &mx[r],
+                                   &sum[r]);
         /* P as the tile's A operand, [key][row]: the rows of weights through
          * the register transpose (a scalar scatter of every weight here
          * cost about as much as the two tiles' FMAs) */
-        cpu_pack_rows_avx512(prow, mr, nbp, pa);
+        ks->pack_rows(prow, mr, nbp, pa);
         const int64_t off = j0 - j->kbase;
         for (int64_t c = 0; c < dv; c += 32)
-            cpu_tile_scale_avx512(pa, j->vp + (c / 32) * j->nk_pad * 32 + off * 32, nbp,
-                                  (uint8_t *)(o + c), ldo, mr, dv - c < 32 ? dv - c : 32, rs);
+            ks->tile_scale(pa, j->vp + (c / 32) * j->nk_pad * 32 + off * 32, nbp,
+                           (uint8_t *)(o + c), ldo, mr, dv - c < 32 ? dv - c : 32, rs);
     }
     for (int r = 0; r < mr; r++) {
         const int64_t t = (r0 + r) / g, h = j->kh * g + (r0 + r) % g;
         float *out = (float *)ref_at(j->out, j->b, t, h, 0);
-        const __m512 inv = _mm512_set1_ps(hi[r] > lo[r] ? 1.0f / sum[r] : 0.0f);
-        for (int64_t i = 0; i < dv; i += 16) {
-            const __mmask16 m = dv - i >= 16 ? 0xffff : (__mmask16)((1u << (dv - i)) - 1);
-            _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, o + r * dv + i), inv));
-        }
+        const float inv = hi[r] > lo[r] ? 1.0f / sum[r] : 0.0f;
+        for (int64_t i = 0; i < dv; i++) /* once per row: no kernel of its own */
+            out[i] = o[r * dv + i] * inv;
     }
 }
 
@@ -413,13 +322,14 @@ static bool flash_attention(cpu_device *dev, const plinth_view *out, const plint
 {
     const plinth_view *q = &in[0], *k = &in[1], *v = &in[2];
     const int64_t d = q->shape[3], dv = v->shape[3], T = q->shape[1];
-    if (dev->isa != CPU_ISA_AVX512 || T * group < 2 * CPU_MR || d > FA_MAXD || dv > FA_MAXD ||
+    if (!dev->k->tile || !dev->k->fa_softmax || T * group < 2 * CPU_MR || d > FA_MAXD ||
+        dv > FA_MAXD ||
         (k->dtype != PLINTH_F32 && k->dtype != PLINTH_BF16 && k->dtype != PLINTH_F16) ||
         (v->dtype != PLINTH_F32 && v->dtype != PLINTH_BF16 && v->dtype != PLINTH_F16) ||
         k->shape[1] > INT32_MAX / 2)
         return false;
     fa_job j = {.out = out, .q = q, .k = k, .v = v, .pos = &in[3], .kv_len = kv_len,
-                .window = a->window, .scale = a->scale, .group = group};
+                .window = a->window, .scale = a->scale, .group = group, .ks = dev->k};
     /* the keys any row of the call can see */
     int64_t lo_all = INT64_MAX, hi_all = 0;
     for (int64_t t = 0; t < T; t++) {
@@ -449,9 +359,9 @@ static bool flash_attention(cpu_device *dev, const plinth_view *out, const plint
                 cpu_parallel(dev, j.nk_pad / 32 + (dv + 31) / 32, fa_pack_task, &j);
             cpu_parallel(dev, j.ntiles, fa_task, &j);
         }
+    cpu_count(dev, CPU_KC_FLASH, true);
     return true;
 }
-#endif
 
 bool cpu_attention_fast(cpu_device *dev, const plinth_view *out, const plinth_view *in,
                         const plinth_attr_attention *a)
@@ -469,16 +379,15 @@ bool cpu_attention_fast(cpu_device *dev, const plinth_view *out, const plinth_vi
     const int64_t bt = q->shape[0] * q->shape[1];
     if (ref_numel(out) == 0)
         return true;
-#if defined(__x86_64__)
     if (flash_attention(dev, out, in, a, kv_len, group))
         return true;
-#endif
-    attn_job j = {out, q, k, v, &in[3], kv_len, a->window, a->scale, dev->isa, group, group};
+    attn_job j = {out, q, k, v, &in[3], kv_len, a->window, a->scale, dev->k, group, group};
     if (bt * k->shape[2] < 2 * (int64_t)dev->n_threads || group > 64 ||
         group * v->shape[3] > MAX_GD)
         j.per_task = 1; /* few rows: one task per query head */
     if (v->shape[3] > MAX_GD)
         return false;
+    cpu_count(dev, CPU_KC_ATTENTION, dev->k->dot != NULL);
     cpu_parallel(dev, bt * (q->shape[2] / j.per_task), attn_task, &j);
     return true;
 }

@@ -5,7 +5,8 @@
  *
  * Sections:
  *   1. layout: broadcast strides, merging dims, splitting into chunks
- *   2. inner loops: AVX-512 (contiguous or broadcast scalar) and portable
+ *   2. inner loops: the level's row kernel (contiguous or broadcast
+ *      scalar; cpu_kernels.h) or the portable loop
  *   3. entry points
  *
  * Every inner loop reads an element before writing the same element, so
@@ -17,7 +18,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "cpu_simd.h"
+#include "cpu_kernels.h"
 
 /* ---------------------------------------------------------------- 1 ---- */
 
@@ -25,8 +26,10 @@
 
 typedef struct ew_job {
     uint32_t op;
-    int isa;
     float s;
+    /* the level's row kernel when the inner strides suit it, else NULL */
+    void (*row)(uint32_t op, float s, float *o, const float *a, const float *b, bool a_bc,
+                bool b_bc, int64_t n);
     int nd;                 /* dims after merging (1..4), innermost last */
     int64_t shape[4];
     int64_t st[3][4];       /* byte strides of out, a, b (0: broadcast) */
@@ -118,60 +121,6 @@ static float binary1(uint32_t op, float a, float b)
     }
 }
 
-#define OP_GELU_MUL 1000u
-
-#if defined(__x86_64__)
-CPU_AVX512 static inline __m512 unary16(uint32_t op, __m512 x, __m512 s)
-{
-    if (op == PLINTH_OP_SCALE)
-        return _mm512_mul_ps(x, s);
-    __m512 z;
-    if (op == PLINTH_OP_SILU) {
-        z = x;
-    } else {
-        __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
-        z = _mm512_mul_ps(_mm512_set1_ps(1.5957691216057308f),
-                          _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), x3, x));
-    }
-    __m512 e = v16_exp(_mm512_sub_ps(_mm512_setzero_ps(), z));
-    return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-}
-
-CPU_AVX512 static inline __m512 binary16(uint32_t op, __m512 a, __m512 b)
-{
-    switch (op) {
-    case PLINTH_OP_ADD: return _mm512_add_ps(a, b);
-    case PLINTH_OP_SUB: return _mm512_sub_ps(a, b);
-    case PLINTH_OP_MUL: return _mm512_mul_ps(a, b);
-    case PLINTH_OP_DIV: return _mm512_div_ps(a, b);
-    default: return _mm512_mul_ps(unary16(PLINTH_OP_GELU_TANH, a, a), b);
-    }
-}
-
-/* n elements; a and b either contiguous (stride 4) or one broadcast scalar
- * (stride 0); out contiguous. */
-CPU_AVX512 static void row_avx512(const ew_job *j, float *o, const float *a, const float *b,
-                                  bool a_bc, bool b_bc, int64_t n)
-{
-    const __m512 s = _mm512_set1_ps(j->s);
-    const bool unary = j->op == PLINTH_OP_SCALE || j->op == PLINTH_OP_GELU_TANH ||
-                       j->op == PLINTH_OP_SILU;
-    const __m512 av = a_bc ? _mm512_set1_ps(a[0]) : s, bv = b && b_bc ? _mm512_set1_ps(b[0]) : s;
-    for (int64_t i = 0; i < n; i += 16) {
-        const int m = n - i >= 16 ? 16 : (int)(n - i);
-        const __mmask16 k = (__mmask16)(m == 16 ? 0xffff : (1u << m) - 1);
-        __m512 x = a_bc ? av : _mm512_maskz_loadu_ps(k, a + i), r;
-        if (unary) {
-            r = unary16(j->op, x, s);
-        } else {
-            __m512 y = b_bc ? bv : _mm512_maskz_loadu_ps(k, b + i);
-            r = binary16(j->op, x, y);
-        }
-        _mm512_mask_storeu_ps(o + i, k, r);
-    }
-}
-#endif
-
 /* One segment [c0, c1) of row r. */
 static void segment(const ew_job *j, int64_t r, int64_t c0, int64_t c1)
 {
@@ -185,14 +134,11 @@ static void segment(const ew_job *j, int64_t r, int64_t c0, int64_t c1)
         p[i] = j->p[i] + row_off(j, i, r) + c0 * s[i];
     }
     const int64_t n = c1 - c0;
-#if defined(__x86_64__)
-    if (j->isa == CPU_ISA_AVX512 && s[0] == 4 && (s[1] == 4 || s[1] == 0) &&
-        (unary || s[2] == 4 || s[2] == 0)) {
-        row_avx512(j, (float *)p[0], (const float *)p[1], unary ? NULL : (const float *)p[2],
-                   s[1] == 0, !unary && s[2] == 0, n);
+    if (j->row) {
+        j->row(j->op, j->s, (float *)p[0], (const float *)p[1],
+               unary ? NULL : (const float *)p[2], s[1] == 0, !unary && s[2] == 0, n);
         return;
     }
-#endif
     for (int64_t i = 0; i < n; i++) {
         float x, y = 0, r2;
         memcpy(&x, p[1] + i * s[1], 4);
@@ -227,12 +173,19 @@ static bool run(cpu_device *dev, uint32_t op, float s, const plinth_view *out,
 {
     if (out->dtype != PLINTH_F32 || a->dtype != PLINTH_F32 || (b && b->dtype != PLINTH_F32))
         return false;
-    ew_job j = {.op = op, .isa = dev->isa, .s = s};
+    ew_job j = {.op = op, .s = s};
     const plinth_view *v[3] = {out, a, b};
     layout(&j, out, v, b ? 3 : 2);
     const int64_t total = j.n_rows * j.inner;
     if (total == 0)
         return true;
+    /* The inner strides are the same for every row: out contiguous, each
+     * input contiguous or one broadcast scalar. */
+    const int in = j.nd - 1;
+    if (dev->k->ew_row && j.st[0][in] == 4 && (j.st[1][in] == 4 || j.st[1][in] == 0) &&
+        (!b || j.st[2][in] == 4 || j.st[2][in] == 0))
+        j.row = dev->k->ew_row;
+    cpu_count(dev, CPU_KC_ELEMENTWISE, j.row != NULL);
     cpu_parallel(dev, (total + CHUNK - 1) / CHUNK, ew_task, &j);
     return true;
 }
@@ -252,5 +205,5 @@ bool cpu_unary_fast(cpu_device *dev, uint32_t op, const plinth_view *out,
 bool cpu_gelu_mul_fast(cpu_device *dev, const plinth_view *out, const plinth_view *g,
                        const plinth_view *u)
 {
-    return run(dev, OP_GELU_MUL, 0.0f, out, g, u);
+    return run(dev, CPU_OP_GELU_MUL, 0.0f, out, g, u);
 }

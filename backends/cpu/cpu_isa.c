@@ -1,61 +1,95 @@
 /*
- * cpu_isa.c — what this x86-64 CPU and its OS let us run.
+ * cpu_isa.c — the ISA levels, whatever the architecture.
  *
  * Sections:
- *   1. cpuid and xgetbv (x86-64 only; elsewhere everything reads false)
- *   2. feature sets behind each ISA level
+ *   1. names
+ *   2. the scalar level (every slot NULL: the generic files' portable loops)
+ *   3. the level a device gets by default
+ *   4. kernel calls per level, as a log line
  *
- * A CPU flag alone is not enough: the OS must save the ymm/zmm state on a
- * context switch (XCR0), or the first AVX instruction faults.
+ * What a machine runs comes from its architecture's file (cpu_isa_x86.c,
+ * cpu_isa_arm.c or cpu_isa_generic.c): this file knows no instruction.
  */
-#include "cpu.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#if defined(__x86_64__)
-#include <cpuid.h>
+#include "cpu_kernels.h"
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-static uint64_t xgetbv0(void)
+static const char *const names[CPU_ISA_COUNT] = {
+    [CPU_ISA_SCALAR] = "scalar",
+    [CPU_ISA_AVX2] = "avx2",
+    [CPU_ISA_AVX512] = "avx512",
+    [CPU_ISA_NEON] = "neon",
+};
+
+const char *cpu_isa_name(int isa)
 {
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return ((uint64_t)hi << 32) | lo;
+    return isa >= 0 && isa < CPU_ISA_COUNT ? names[isa] : "?";
+}
+
+int cpu_isa_parse(const char *name)
+{
+    for (int i = 0; i < CPU_ISA_COUNT; i++)
+        if (name && !strcmp(name, names[i]))
+            return i;
+    return -1;
+}
+
+const char *cpu_isa_all(void)
+{
+    return "scalar, avx2, avx512 or neon";
 }
 
 /* ---------------------------------------------------------------- 2 ---- */
 
-void cpu_detect(cpu_features *out)
-{
-    *out = (cpu_features){0};
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d))
-        return;
-    const bool osxsave = c & (1u << 27), fma = c & (1u << 12), f16c = c & (1u << 29);
-    if (!osxsave)
-        return;
-    const uint64_t xcr0 = xgetbv0();
-    const bool ymm_os = (xcr0 & 0x6) == 0x6;            /* SSE + AVX state      */
-    const bool zmm_os = ymm_os && (xcr0 & 0xe0) == 0xe0; /* opmask, ZMM_Hi256/Hi16 */
-    if (__get_cpuid_max(0, NULL) < 7)
-        return;
-    __cpuid_count(7, 0, a, b, c, d);
-    const bool avx2 = b & (1u << 5);
-    const bool f512 = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30),
-               vl = b & (1u << 31);
-    out->avx2_fma = ymm_os && avx2 && fma && f16c;
-    out->avx512 = out->avx2_fma && zmm_os && f512 && dq && bw && vl;
-    unsigned a1, b1, c1, d1;
-    __cpuid_count(7, 1, a1, b1, c1, d1);
-    out->avx512_bf16 = out->avx512 && (a1 & (1u << 5));
-}
-#else
-void cpu_detect(cpu_features *out)
-{
-    *out = (cpu_features){0};
-}
-#endif
+const cpu_kernels cpu_kernels_scalar = {.isa = CPU_ISA_SCALAR};
 
-const char *cpu_isa_name(int isa)
+/* ---------------------------------------------------------------- 3 ---- */
+
+int cpu_isa_default(const cpu_arch *a)
 {
-    return isa == CPU_ISA_AVX512 ? "avx512" : isa == CPU_ISA_AVX2 ? "avx2" : "scalar";
+    const char *env = getenv("PLINTH_CPU_ISA");
+    const int want = cpu_isa_parse(env);
+    /* Only a level this machine has (all of them are at most the best);
+     * anything else leaves the best, as before levels had families. */
+    return want >= 0 && a->level[want] ? want : a->best;
+}
+
+/* ---------------------------------------------------------------- 4 ---- */
+
+/* The names tests look for (tests/backends/test_cpu.c). */
+static const char *const families[CPU_KC_COUNT] = {
+    [CPU_KC_GEMV] = "gemv",
+    [CPU_KC_GEMM] = "gemm",
+    [CPU_KC_ELEMENTWISE] = "elementwise",
+    [CPU_KC_RMS_NORM] = "rms_norm",
+    [CPU_KC_ROPE] = "rope",
+    [CPU_KC_ATTENTION] = "attention",
+    [CPU_KC_FLASH] = "flash_attention",
+};
+
+void cpu_calls_format(const cpu_device *dev, char *buf, size_t size)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    for (int l = CPU_ISA_COUNT - 1; l >= 0; l--) { /* the SIMD levels first */
+        uint64_t any = 0;
+        for (int f = 0; f < CPU_KC_COUNT; f++)
+            any += dev->calls[l][f];
+        if (!any)
+            continue;
+        int n = snprintf(buf + at, size - at, "%s%s:", at ? "; " : "", names[l]);
+        for (int f = 0; f < CPU_KC_COUNT && n >= 0 && (size_t)n < size - at; f++)
+            if (dev->calls[l][f])
+                n += snprintf(buf + at + n, size - at - (size_t)n, " %s %llu", families[f],
+                              (unsigned long long)dev->calls[l][f]);
+        if (n < 0 || (size_t)n >= size - at)
+            return; /* truncated: what fits stays */
+        at += (size_t)n;
+    }
+    if (!at)
+        snprintf(buf, size, "none");
 }

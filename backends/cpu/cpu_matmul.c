@@ -7,7 +7,7 @@
  *   2. portable kernel (scalar level; f32 accumulation)
  *   3. GEMV for few rows (decode): tasks of >= 32 KB of weights each, one
  *      contiguous block of them per thread
- *   4. GEMM for many rows (prefill, AVX-512): pack A once (shared), then
+ *   4. GEMM for many rows (prefill, levels with a tile): pack A once (shared), then
  *      one task per block of up to 8 32-column panels (packed into the
  *      thread's L2; disjoint column ranges per task, >= 2 tasks per
  *      thread): every 12-row block of A against every panel of the block
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu_matmul.h"
+#include "cpu_kernels.h"
 
 /* Rows of a from which the blocked GEMM beats the GEMV. The GEMV streams
  * each weight row once from DRAM and re-reads it from L1 per row of a; the
@@ -148,7 +148,8 @@ static void gemv_portable(const mm_problem *p, int64_t n0, int64_t n1)
 
 typedef struct gemv_job {
     const mm_problem *p;
-    int isa;
+    /* the level's GEMV ([N][K] weights only), or NULL: gemv_portable */
+    void (*simd)(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end);
     int64_t rows_per_task, n_tasks;
     uint32_t n_blocks; /* cpu_parallel_blocked's blocks */
 } gemv_job;
@@ -170,16 +171,10 @@ static void gemv_task(void *ctx, int64_t t, uint32_t thread)
     const gemv_job *j = ctx;
     const int64_t n0 = t * j->rows_per_task;
     const int64_t n1 = n0 + j->rows_per_task < j->p->n ? n0 + j->rows_per_task : j->p->n;
-#if defined(__x86_64__)
-    if (j->isa == CPU_ISA_AVX512 && j->p->tb) {
-        cpu_gemv_avx512(j->p, n0, n1, gemv_block_end(j, t));
+    if (j->simd) {
+        j->simd(j->p, n0, n1, gemv_block_end(j, t));
         return;
     }
-    if (j->isa == CPU_ISA_AVX2 && j->p->tb) {
-        cpu_gemv_avx2(j->p, n0, n1);
-        return;
-    }
-#endif
     gemv_portable(j->p, n0, n1);
 }
 
@@ -200,13 +195,13 @@ static void gemv(cpu_device *dev, const mm_problem *p)
     if (rows < min_rows)
         rows = min_rows;
     rows = (rows + 3) & ~(int64_t)3; /* whole 4-row steps */
-    gemv_job j = {p, dev->isa, rows, (p->n + rows - 1) / rows, cpu_pool_threads(dev)};
+    gemv_job j = {p, p->tb ? dev->k->gemv : NULL, rows, (p->n + rows - 1) / rows,
+                  cpu_pool_threads(dev)};
     cpu_parallel_blocked(dev, j.n_tasks, gemv_task, &j);
 }
 
 /* ---------------------------------------------------------------- 4 ---- */
 
-#if defined(__x86_64__)
 typedef struct gemm_job {
     const mm_problem *p;
     cpu_device *dev;
@@ -218,9 +213,10 @@ static void pack_a_task(void *ctx, int64_t blk, uint32_t thread)
 {
     const gemm_job *j = ctx;
     if (j->bf16)
-        cpu_pack_a_bf16(j->p, blk, (uint32_t *)j->dev->apack + blk * CPU_MR * ((j->p->k + 1) / 2));
+        j->dev->k->pack_a_bf16(j->p, blk,
+                               (uint32_t *)j->dev->apack + blk * CPU_MR * ((j->p->k + 1) / 2));
     else
-        cpu_pack_a_avx512(j->p, blk, j->dev->apack + blk * CPU_MR * j->p->k);
+        j->dev->k->pack_a(j->p, blk, j->dev->apack + blk * CPU_MR * j->p->k);
 }
 
 /* One block of npan panels: pack them (L2), then every 12-row block of A
@@ -229,6 +225,7 @@ static void block_task(void *ctx, int64_t t, uint32_t thread)
 {
     const gemm_job *j = ctx;
     const mm_problem *p = j->p;
+    const cpu_kernels *k = j->dev->k;
     float *bp = j->dev->scratch[thread];
     const int64_t n0 = t * j->npan * CPU_NR;
     const int64_t n1 = n0 + j->npan * CPU_NR < p->n ? n0 + j->npan * CPU_NR : p->n;
@@ -238,26 +235,26 @@ static void block_task(void *ctx, int64_t t, uint32_t thread)
         uint32_t *bu = (uint32_t *)bp;
         const uint32_t *au = (const uint32_t *)j->dev->apack;
         for (int64_t q = 0; q < np; q++)
-            cpu_pack_b_bf16(p, n0 + q * CPU_NR, bu + q * kp * CPU_NR);
+            k->pack_b_bf16(p, n0 + q * CPU_NR, bu + q * kp * CPU_NR);
         for (int64_t i = 0; i < p->m; i += CPU_MR) {
             const int64_t mr = p->m - i < CPU_MR ? p->m - i : CPU_MR;
             for (int64_t q = 0; q < np; q++) {
                 const int64_t c0 = n0 + q * CPU_NR, nr = n1 - c0 < CPU_NR ? n1 - c0 : CPU_NR;
-                cpu_tile_bf16(au + i * kp, bu + q * kp * CPU_NR, kp,
-                              p->out + i * p->ldo + c0 * 4, p->ldo, mr, nr);
+                k->tile_bf16(au + i * kp, bu + q * kp * CPU_NR, kp,
+                             p->out + i * p->ldo + c0 * 4, p->ldo, mr, nr);
             }
         }
         return;
     }
     for (int64_t q = 0; q < np; q++)
-        cpu_pack_b_avx512(p, n0 + q * CPU_NR, bp + q * p->k * CPU_NR);
+        k->pack_b(p, n0 + q * CPU_NR, bp + q * p->k * CPU_NR);
     for (int64_t i = 0; i < p->m; i += CPU_MR) {
         const int64_t mr = p->m - i < CPU_MR ? p->m - i : CPU_MR;
         const float *ap = j->dev->apack + i * p->k;
         for (int64_t q = 0; q < np; q++) {
             const int64_t c0 = n0 + q * CPU_NR, nr = n1 - c0 < CPU_NR ? n1 - c0 : CPU_NR;
-            cpu_tile_avx512(ap, bp + q * p->k * CPU_NR, p->k, p->out + i * p->ldo + c0 * 4,
-                            p->ldo, mr, nr);
+            k->tile(ap, bp + q * p->k * CPU_NR, p->k, p->out + i * p->ldo + c0 * 4, p->ldo, mr,
+                    nr);
         }
     }
 }
@@ -275,7 +272,6 @@ static void gemm(cpu_device *dev, const mm_problem *p)
     cpu_parallel(dev, (p->m + CPU_MR - 1) / CPU_MR, pack_a_task, &j);
     cpu_parallel(dev, (pans + j.npan - 1) / j.npan, block_task, &j);
 }
-#endif
 
 /* ---------------------------------------------------------------- 5 ---- */
 
@@ -294,12 +290,13 @@ bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view 
         return false; /* degenerate layouts: ref */
     mm_problem p = {.lda = a->stride[2], .ldw = b->stride[2], .ldo = out->stride[2],
                     .m = m, .n = n, .k = k, .wdt = b->dtype, .tb = tb};
-    bool use_gemm = false;
-#if defined(__x86_64__)
-    use_gemm = dev->isa == CPU_ISA_AVX512 && (m >= gemm_min_m() || !tb);
+    const bool use_gemm = dev->k->tile && (m >= gemm_min_m() || !tb);
     if (use_gemm && !gemm_scratch(dev, m, k))
         return false; /* out of memory: ref needs none */
-#endif
+    if (use_gemm)
+        cpu_count(dev, CPU_KC_GEMM, true);
+    else
+        cpu_count(dev, CPU_KC_GEMV, tb && dev->k->gemv);
     for (int64_t o0 = 0; o0 < out->shape[0]; o0++)
         for (int64_t o1 = 0; o1 < out->shape[1]; o1++) {
             p.a = ref_at(a, a->shape[0] == 1 ? 0 : o0, a->shape[1] == 1 ? 0 : o1, 0, 0);
@@ -307,12 +304,10 @@ bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view 
             p.out = ref_at(out, o0, o1, 0, 0);
             if (m == 1)
                 p.lda = p.ldo = 0;
-#if defined(__x86_64__)
             if (use_gemm) {
                 gemm(dev, &p);
                 continue;
             }
-#endif
             gemv(dev, &p);
         }
     return true;

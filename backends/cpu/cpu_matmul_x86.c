@@ -21,13 +21,14 @@
  * gets 204 on the same, shared, core; 12x32, 14x32, 8x48, 6x64 and 4x96
  * tiles all measured within 2% of each other).
  */
+#if !defined(__x86_64__)
+#error "cpu_matmul_x86.c is built for x86-64 only (meson picks the ISA files)"
+#endif
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu_matmul.h"
-#include "cpu_simd.h"
-
-#if defined(__x86_64__)
+#include "cpu_simd_x86.h"
 
 /* ---------------------------------------------------------------- 1 ---- */
 
@@ -258,7 +259,8 @@ CPU_AVX512 void cpu_gemv_avx512(const mm_problem *p, int64_t n0, int64_t n1, int
 
 /* ---------------------------------------------------------------- 2 ---- */
 
-CPU_AVX2 void cpu_gemv_avx2(const mm_problem *p, int64_t n0, int64_t n1)
+/* No software prefetch here (pf_end unused): it was tuned for AVX-512. */
+CPU_AVX2 void cpu_gemv_avx2(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end)
 {
     const size_t es = plinth_dtype_bytes(p->wdt);
     const int32_t dt = p->wdt;
@@ -521,6 +523,3 @@ CPU_AVX512BF16 void cpu_tile_bf16(const uint32_t *ap, const uint32_t *bp, int64_
 #undef W
 }
 
-#else
-typedef int cpu_matmul_x86_unused;
-#endif /* __x86_64__ */

@@ -3,7 +3,8 @@
  *
  * Sections:
  *   1. instances: ref's (ref_views.c), and why there is nothing else here
- *   2. devices: one CPU device; options isa=, threads=; the ISA level
+ *   2. devices: one CPU device; options isa=, threads=; the ISA level and
+ *      its kernel table; the kernel calls per level, logged at close
  *   3. buffers: 256-aligned host memory (large ones mmap'd, huge pages)
  *   4. supports and the kernel table: ref's validation, then cpu_run_op
  *   5. the table and the entry point (the only exported symbol)
@@ -14,7 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "cpu.h"
+#include "cpu_kernels.h"
 
 /* ---------------------------------------------------------------- 1 ---- */
 
@@ -26,24 +27,6 @@
 /* ---------------------------------------------------------------- 2 ---- */
 
 #define MAX_THREADS 64
-
-/* The highest level this CPU and OS run, lowered by PLINTH_CPU_ISA (so the
- * conformance suite can test every level a machine has). */
-static int detected_isa(bool *bf16)
-{
-    cpu_features f;
-    cpu_detect(&f);
-    int isa = f.avx512 ? CPU_ISA_AVX512 : f.avx2_fma ? CPU_ISA_AVX2 : CPU_ISA_SCALAR;
-    const char *env = getenv("PLINTH_CPU_ISA");
-    if (env && env[0]) {
-        int cap = !strcmp(env, "scalar") ? CPU_ISA_SCALAR : !strcmp(env, "avx2") ? CPU_ISA_AVX2
-                                                                                  : CPU_ISA_AVX512;
-        if (cap < isa)
-            isa = cap;
-    }
-    *bf16 = f.avx512_bf16 && isa == CPU_ISA_AVX512;
-    return isa;
-}
 
 static uint32_t default_threads(void)
 {
@@ -62,8 +45,9 @@ static int32_t cpu_device_info(plinth_instance *inst, uint32_t index, plinth_dev
     if (!out || index != 0)
         return plugin_inst_fail(inst, PLINTH_ERR_INVALID, "cpu: no device %u (cpu has one device)",
                              index);
-    bool bf16;
-    int isa = detected_isa(&bf16);
+    cpu_arch arch;
+    cpu_arch_detect(&arch);
+    const int isa = cpu_isa_default(&arch);
     if (PLINTH_HAS_FIELD(out, plinth_device_info, name))
         snprintf(out->name, sizeof out->name, "cpu");
     if (PLINTH_HAS_FIELD(out, plinth_device_info, description))
@@ -75,16 +59,21 @@ static int32_t cpu_device_info(plinth_instance *inst, uint32_t index, plinth_dev
         long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
         out->memory_bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
     }
-    if (PLINTH_HAS_FIELD(out, plinth_device_info, features))
-        snprintf(out->features, sizeof out->features, "isa=%s%s threads=%u blas=none",
-                 cpu_isa_name(isa), bf16 ? " avx512_bf16" : "", default_threads());
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, features)) {
+        /* the level, the CPU's extra features, and whether bf16_compute=1
+         * has its GEMM here (all at the level a device opens with) */
+        const bool best = isa == arch.best;
+        snprintf(out->features, sizeof out->features, "isa=%s%s%s%s threads=%u blas=none",
+                 cpu_isa_name(isa), best && arch.flags[0] ? " " : "", best ? arch.flags : "",
+                 best && arch.bf16_gemm ? " bf16_compute" : "", default_threads());
+    }
     return PLINTH_OK;
 }
 
 /* "isa=avx2,threads=1": unknown keys and bad values are errors, so a typo
  * is not silently a default. The device does not exist yet for the host:
  * messages go to the instance. */
-static int32_t parse_config(cpu_device *d, const char *cfg)
+static int32_t parse_config(cpu_device *d, const cpu_arch *arch, const char *cfg)
 {
     while (cfg && *cfg) {
         const char *end = strchr(cfg, ',');
@@ -99,16 +88,16 @@ static int32_t parse_config(cpu_device *d, const char *cfg)
         if (eq)
             *eq = 0;
         if (!strcmp(kv, "isa")) {
-            int want = !strcmp(val, "scalar") ? CPU_ISA_SCALAR
-                       : !strcmp(val, "avx2") ? CPU_ISA_AVX2
-                       : !strcmp(val, "avx512") ? CPU_ISA_AVX512 : -1;
+            const int want = cpu_isa_parse(val);
             if (want < 0)
                 return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
-                                     "cpu: isa=%s: expected scalar, avx2 or avx512", val);
-            if (want > d->isa) /* refused, not lowered: a test of avx512 must not pass on avx2 */
+                                     "cpu: isa=%s: expected %s", val, cpu_isa_all());
+            /* refused, not lowered: a test of avx512 must not pass on avx2
+             * (nor one of neon on x86-64) */
+            if (!arch->level[want])
                 return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_UNSUPPORTED,
                                      "cpu: isa=%s is not available here (highest: %s)", val,
-                                     cpu_isa_name(d->isa));
+                                     cpu_isa_name(arch->best));
             d->isa = want;
         } else if (!strcmp(kv, "threads")) {
             char *e;
@@ -151,7 +140,9 @@ static int32_t cpu_device_open(plinth_instance *inst, uint32_t index,
      * every failure below is one call to it. */
     memset(d, 0, sizeof *d);
     d->base.inst = inst;
-    d->isa = detected_isa(&d->has_bf16);
+    cpu_arch arch;
+    cpu_arch_detect(&arch);
+    d->isa = cpu_isa_default(&arch);
     d->n_threads = default_threads();
     int32_t st = PLINTH_OK;
     if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, n_threads) && opts->n_threads) {
@@ -161,8 +152,9 @@ static int32_t cpu_device_open(plinth_instance *inst, uint32_t index,
                                opts->n_threads, MAX_THREADS);
     }
     if (st == PLINTH_OK && opts && PLINTH_HAS_FIELD(opts, plinth_device_options, config))
-        st = parse_config(d, opts->config);
-    d->has_bf16 = d->has_bf16 && d->isa == CPU_ISA_AVX512;
+        st = parse_config(d, &arch, opts->config);
+    d->k = arch.level[d->isa];
+    d->has_bf16 = arch.bf16_gemm && d->isa == arch.best && d->k->tile_bf16;
     d->bf16_compute = d->bf16_compute && d->has_bf16; /* asked for, and there */
     if (st == PLINTH_OK) {
         st = cpu_pool_create(inst, d->n_threads, &d->pool);
@@ -185,6 +177,11 @@ static void cpu_device_close(plinth_device *pd)
     if (!pd)
         return;
     cpu_device *d = cpu_dev(pd);
+    if (d->pool) { /* it was opened: say which kernels ran (tests read this) */
+        char calls[512];
+        cpu_calls_format(d, calls, sizeof calls);
+        plugin_log(cpu_inst(d), PLINTH_LOG_DEBUG, "cpu: kernel calls: %s", calls);
+    }
     cpu_pool_destroy(d->pool);
     for (int i = 0; i < MAX_THREADS; i++)
         cpu_free_floats(d, d->scratch[i]);
@@ -278,7 +275,7 @@ static const plinth_backend_api api = {
     .abi_version = PLINTH_ABI_VERSION,
     .name = "cpu",
     .version = "0.1.0",
-    .description = "cpu backend: AVX-512/AVX2/scalar kernels, bf16 weights, thread pool",
+    .description = "cpu backend: AVX-512/AVX2/NEON/scalar kernels, bf16 weights, thread pool",
     .instance_create = plugin_instance_create,
     .instance_destroy = plugin_instance_destroy,
     .instance_error = plugin_instance_error,

@@ -28,12 +28,6 @@
 
 #include "cpu.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define CPU_RELAX() _mm_pause()
-#else
-#define CPU_RELAX() ((void)0)
-#endif
 
 #define SPIN_NS 2000000LL
 #define SLOW_WAIT_NS 200000LL /* a wait this long, with the workers off-CPU */
@@ -129,7 +123,7 @@ static void *worker_main(void *arg)
         uint32_t spins = 0;
         while (atomic_load_explicit(&p->gen, memory_order_acquire) == seen &&
                !atomic_load_explicit(&p->stop, memory_order_relaxed)) {
-            CPU_RELAX();
+            cpu_relax();
             if ((++spins & 1023) == 0) {
                 int64_t t = now_ns();
                 if (deadline == 0)
@@ -314,7 +308,7 @@ static void run_job(cpu_device *dev, int64_t n_tasks, cpu_task_fn fn, void *ctx,
     uint32_t spins = 0;
     int64_t t0 = 0, c0 = 0;
     while (atomic_load_explicit(&p->active, memory_order_acquire) > 0) {
-        CPU_RELAX();
+        cpu_relax();
         if (++spins > 2048) {
             if (t0 == 0) {
                 t0 = now_ns();

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cpu.h"
+#include "cpu_kernels.h"
 
 /* PLINTH_CPU_PROFILE=1: wall time per op kind (matmuls split by whether
  * they stream more than 16 MB of weights, i.e. the logits), printed to
@@ -278,7 +278,7 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *host_code, uint
             return ref_fail(pd, PLINTH_ERR_NO_MEMORY, "prepare: out of memory");
         }
     }
-    if (dev->isa == CPU_ISA_AVX512 && mm_m > 0 && !cpu_matmul_reserve(dev, mm_m, mm_k)) {
+    if (dev->k->tile && mm_m > 0 && !cpu_matmul_reserve(dev, mm_m, mm_k)) {
         cpu_release(pd, p);
         return ref_fail(pd, PLINTH_ERR_NO_MEMORY, "prepare: out of memory for matmul buffers");
     }

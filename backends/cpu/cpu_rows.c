@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "cpu_simd.h"
+#include "cpu_kernels.h"
 
 /* ---------------------------------------------------------------- 1 ---- */
 
@@ -46,7 +46,9 @@ float cpu_load_f(const uint8_t *row, int32_t dt, int64_t i)
 typedef struct norm_job {
     const plinth_view *out, *x, *w, *mul;
     float eps;
-    int isa;
+    /* the level's row kernel, or NULL: the portable loop */
+    void (*row)(float *o, const float *x, const uint8_t *w, int32_t wdt, const float *mul,
+                int64_t n, float eps);
     int64_t rows_per_task;
 } norm_job;
 
@@ -66,31 +68,6 @@ static const uint8_t *row_ptr(const plinth_view *v, const int64_t idx[3])
     return v->data + off;
 }
 
-#if defined(__x86_64__)
-CPU_AVX512 static void norm_row_avx512(float *o, const float *x, const uint8_t *w, int32_t wdt,
-                                       const float *mul, int64_t n, float eps)
-{
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 16) {
-        __m512 v = v16_load(x + i, PLINTH_F32, n - i >= 16 ? 16 : (int)(n - i));
-        acc = _mm512_fmadd_ps(v, v, acc);
-    }
-    const double ss = _mm512_reduce_add_ps(acc);
-    const __m512 inv = _mm512_set1_ps((float)(1.0 / sqrt(ss / (double)n + eps)));
-    const size_t ws = plinth_dtype_bytes(wdt);
-    for (int64_t i = 0; i < n; i += 16) {
-        const int m = n - i >= 16 ? 16 : (int)(n - i);
-        const __mmask16 k = (__mmask16)(m == 16 ? 0xffff : (1u << m) - 1);
-        __m512 v = _mm512_mul_ps(v16_load(x + i, PLINTH_F32, m), inv);
-        if (w)
-            v = _mm512_mul_ps(v, v16_load(w + i * ws, wdt, m));
-        if (mul)
-            v = _mm512_mul_ps(v, v16_load(mul + i, PLINTH_F32, m));
-        _mm512_mask_storeu_ps(o + i, k, v);
-    }
-}
-#endif
-
 static void norm_row(const norm_job *j, int64_t r)
 {
     int64_t idx[3];
@@ -101,12 +78,10 @@ static void norm_row(const norm_job *j, int64_t r)
     const float *mul = j->mul ? (const float *)row_ptr(j->mul, idx) : NULL;
     const int64_t n = j->x->shape[3];
     const int32_t wdt = j->w ? j->w->dtype : PLINTH_F32;
-#if defined(__x86_64__)
-    if (j->isa == CPU_ISA_AVX512) {
-        norm_row_avx512(o, x, w, wdt, mul, n, j->eps);
+    if (j->row) {
+        j->row(o, x, w, wdt, mul, n, j->eps);
         return;
     }
-#endif
     float acc[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -153,7 +128,8 @@ bool cpu_rms_norm_fast(cpu_device *dev, const plinth_view *out, const plinth_vie
     const int64_t rows = out->shape[0] * out->shape[1] * out->shape[2];
     if (rows == 0 || x->shape[3] == 0)
         return rows == 0 || false;
-    norm_job j = {out, x, w, mul, eps, dev->isa, 1};
+    norm_job j = {out, x, w, mul, eps, dev->k->norm_row, 1};
+    cpu_count(dev, CPU_KC_RMS_NORM, j.row != NULL);
     j.rows_per_task = (16384 + x->shape[3] - 1) / x->shape[3];
     cpu_parallel(dev, (rows + j.rows_per_task - 1) / j.rows_per_task, norm_task, &j);
     return true;

@@ -12,7 +12,10 @@
  * instruction list holds both fusable pairs and two rope steps sharing
  * their angles, and runs it twice with new positions. Each test runs all
  * of it at one ISA level and thread count (a level this machine lacks is
- * skipped: the plugin refuses to open it, and says why).
+ * skipped: the plugin refuses to open it, and says why), and then checks
+ * which kernels ran: the plugin logs its kernel calls per ISA level when
+ * the device closes, and every kernel family the level has must have run
+ * on it (a table that silently fell back to the portable loops fails).
  *
  * Sections: tensors; the cases; the program; the tests.
  */
@@ -279,13 +282,75 @@ static void run_program(plinth_backend *ref, plinth_backend *cpu, const char *cf
     conf_pair_destroy(p);
 }
 
+/* ------------------------------------------------------ kernels that ran --- */
+
+/* The plugin's "cpu: kernel calls: neon: gemv 12 gemm 3 ...; scalar: ..."
+ * line (DEBUG, at device close), kept by the context's log callback. */
+static char calls_line[1024];
+
+static void keep_calls(void *user, int level, const char *message)
+{
+    (void)user;
+    (void)level;
+    if (!strncmp(message, "cpu: kernel calls: ", 19))
+        snprintf(calls_line, sizeof calls_line, "%s", message + 19);
+}
+
+/* The families each level has a kernel for (cpu_kernels.h tables): all of
+ * them must have run on that level, and nothing on a level not asked for. */
+static const struct {
+    const char *level, *families;
+} expect_calls[] = {
+    {"avx512", "gemv gemm elementwise rms_norm rope attention flash_attention"},
+    {"avx2", "gemv"},
+    {"neon", "gemv gemm elementwise rms_norm rope attention flash_attention"},
+    {"scalar", ""},
+};
+
+static void check_calls(const char *cfg)
+{
+    char level[32] = "";
+    sscanf(cfg, "isa=%31[a-z0-9]", level);
+    cr_assert(calls_line[0], "[%s] the cpu plugin logged no kernel calls at close", cfg);
+    cr_log_info("[%s] kernel calls: %s", cfg, calls_line);
+    /* the segment of our level: "<level>: f n f n ...;" */
+    char seg[1024] = "", head[40];
+    snprintf(head, sizeof head, "%s:", level);
+    const char *at = strstr(calls_line, head);
+    if (at) {
+        snprintf(seg, sizeof seg, " %s", at + strlen(head));
+        char *end = strchr(seg, ';');
+        if (end)
+            *end = 0;
+    }
+    for (size_t i = 0; i < sizeof expect_calls / sizeof expect_calls[0]; i++) {
+        if (!strcmp(expect_calls[i].level, level)) {
+            char fams[128], *save = NULL;
+            snprintf(fams, sizeof fams, "%s", expect_calls[i].families);
+            for (char *f = strtok_r(fams, " ", &save); f; f = strtok_r(NULL, " ", &save)) {
+                char word[48];
+                snprintf(word, sizeof word, " %s ", f);
+                cr_expect(strstr(seg, word), "[%s] no %s kernel ran on %s: %s", cfg, f, level,
+                          calls_line);
+            }
+        } else if (strcmp(expect_calls[i].level, "scalar")) {
+            snprintf(head, sizeof head, "%s:", expect_calls[i].level);
+            cr_expect(!strstr(calls_line, head), "[%s] %s kernels ran: %s", cfg,
+                      expect_calls[i].level, calls_line);
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- tests --- */
 
 static void run_all(const char *cfg)
 {
     build_cases();
     plinth_context *ctx = NULL;
-    cr_assert_eq(plinth_context_create(NULL, &ctx), PLINTH_OK);
+    const plinth_context_options opts = {.struct_size = sizeof opts, .log = keep_calls,
+                                         .log_level = PLINTH_LOG_DEBUG};
+    calls_line[0] = 0;
+    cr_assert_eq(plinth_context_create(&opts, &ctx), PLINTH_OK);
     plinth_backend *ref = bt_open_or_fail(ctx, "PLINTH_TEST_REF", NULL);
     plinth_backend *cpu = NULL;
     plinth_status st = bt_open(ctx, "PLINTH_TEST_CPU", cfg, &cpu);
@@ -300,15 +365,18 @@ static void run_all(const char *cfg)
     for (int i = 0; i < n_cases; i++)
         bt_check_case(ref, cpu, &cases[i], cfg);
     run_program(ref, cpu, cfg);
-    plinth_backend_close(cpu);
+    plinth_backend_close(cpu); /* its device closes: the kernel calls are logged */
     plinth_backend_close(ref);
     plinth_context_destroy(ctx);
+    check_calls(cfg);
 }
 
 Test(cpu, avx512_t1) { run_all("isa=avx512,threads=1"); }
 Test(cpu, avx512_t2) { run_all("isa=avx512,threads=2"); }
 Test(cpu, avx2_t1) { run_all("isa=avx2,threads=1"); }
 Test(cpu, avx2_t2) { run_all("isa=avx2,threads=2"); }
+Test(cpu, neon_t1) { run_all("isa=neon,threads=1"); }
+Test(cpu, neon_t2) { run_all("isa=neon,threads=2"); }
 Test(cpu, scalar_t1) { run_all("isa=scalar,threads=1"); }
 Test(cpu, scalar_t2) { run_all("isa=scalar,threads=2"); }
 

@@ -1,19 +1,24 @@
 /*
- * cpu_simd.h — target attributes and small SIMD helpers shared by the
- * kernel files. Each helper is `static inline` with the same target as the
- * kernels that call it, so gcc inlines it into them.
+ * cpu_simd_x86.h — target attributes and small SIMD helpers shared by the
+ * x86 kernel files (cpu_*_x86.c). Each helper is `static inline` with the
+ * same target as the kernels that call it, so the compiler inlines it into
+ * them. The files are built for the default -march: only functions with
+ * these attributes use AVX, and only levels the CPU has call them.
  *
  * Sections:
  *   1. target attribute strings
  *   2. AVX-512 helpers: loads that widen bf16/f16, exp, horizontal sums
  */
-#ifndef PLINTH_CPU_SIMD_H
-#define PLINTH_CPU_SIMD_H
+#ifndef PLINTH_CPU_SIMD_X86_H
+#define PLINTH_CPU_SIMD_X86_H
 
-#include "cpu.h"
+#if !defined(__x86_64__)
+#error "cpu_simd_x86.h is for the x86-64 kernel files only"
+#endif
 
-#if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "cpu_x86.h"
 
 /* ---------------------------------------------------------------- 1 ---- */
 
@@ -74,6 +79,4 @@ CPU_AVX2 static inline float v8_hsum(__m256 v)
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
-#endif /* __x86_64__ */
-
-#endif /* PLINTH_CPU_SIMD_H */
+#endif /* PLINTH_CPU_SIMD_X86_H */

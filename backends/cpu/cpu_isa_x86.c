@@ -1,0 +1,110 @@
+/*
+ * cpu_isa_x86.c — what this x86-64 CPU and its OS let us run, and the
+ * kernel tables of its levels (AVX-512, AVX2).
+ *
+ * Sections:
+ *   1. cpuid and xgetbv
+ *   2. the tables: which kernels each level has (cpu_x86.h)
+ *   3. the levels this machine runs; the spin-wait hint (cpu_pool.c)
+ *
+ * A CPU flag alone is not enough: the OS must save the ymm/zmm state on a
+ * context switch (XCR0), or the first AVX instruction faults.
+ */
+#if !defined(__x86_64__)
+#error "cpu_isa_x86.c is built for x86-64 only (meson picks the ISA files)"
+#endif
+
+#include <cpuid.h>
+#include <stdio.h>
+
+#include "cpu_x86.h"
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+static uint64_t xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+typedef struct x86_features {
+    bool avx2_fma; /* AVX2 + FMA + F16C with OS ymm state */
+    bool avx512;   /* AVX-512 F/BW/VL/DQ with OS zmm state */
+    bool avx512_bf16;
+} x86_features;
+
+static void detect(x86_features *out)
+{
+    *out = (x86_features){0};
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return;
+    const bool osxsave = c & (1u << 27), fma = c & (1u << 12), f16c = c & (1u << 29);
+    if (!osxsave)
+        return;
+    const uint64_t xcr0 = xgetbv0();
+    const bool ymm_os = (xcr0 & 0x6) == 0x6;            /* SSE + AVX state      */
+    const bool zmm_os = ymm_os && (xcr0 & 0xe0) == 0xe0; /* opmask, ZMM_Hi256/Hi16 */
+    if (__get_cpuid_max(0, NULL) < 7)
+        return;
+    __cpuid_count(7, 0, a, b, c, d);
+    const bool avx2 = b & (1u << 5);
+    const bool f512 = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30),
+               vl = b & (1u << 31);
+    out->avx2_fma = ymm_os && avx2 && fma && f16c;
+    out->avx512 = out->avx2_fma && zmm_os && f512 && dq && bw && vl;
+    unsigned a1, b1, c1, d1;
+    __cpuid_count(7, 1, a1, b1, c1, d1);
+    out->avx512_bf16 = out->avx512 && (a1 & (1u << 5));
+}
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+/* AVX2: the GEMV only (everything else runs the portable loops). */
+static const cpu_kernels avx2 = {
+    .isa = CPU_ISA_AVX2,
+    .gemv = cpu_gemv_avx2,
+};
+
+/* AVX-512: every slot; the bf16 ones only where the CPU has avx512_bf16
+ * (the table below with them, chosen in cpu_arch_detect). */
+#define AVX512_SLOTS                                                                           \
+    .isa = CPU_ISA_AVX512, .gemv = cpu_gemv_avx512, .pack_a = cpu_pack_a_avx512,               \
+    .pack_b = cpu_pack_b_avx512, .tile = cpu_tile_avx512, .tile_scale = cpu_tile_scale_avx512, \
+    .pack_rows = cpu_pack_rows_avx512, .ew_row = cpu_ew_row_avx512,                            \
+    .norm_row = cpu_norm_row_avx512, .rope_row = cpu_rope_row_avx512,                          \
+    .dot = cpu_dot_avx512, .axpy = cpu_axpy_avx512, .fa_softmax = cpu_fa_softmax_avx512
+static const cpu_kernels avx512 = {AVX512_SLOTS};
+static const cpu_kernels avx512_bf16 = {
+    AVX512_SLOTS,
+    .pack_a_bf16 = cpu_pack_a_bf16,
+    .pack_b_bf16 = cpu_pack_b_bf16,
+    .tile_bf16 = cpu_tile_bf16,
+};
+#undef AVX512_SLOTS
+
+/* ---------------------------------------------------------------- 3 ---- */
+
+void cpu_arch_detect(cpu_arch *out)
+{
+    *out = (cpu_arch){.best = CPU_ISA_SCALAR};
+    out->level[CPU_ISA_SCALAR] = &cpu_kernels_scalar;
+    x86_features f;
+    detect(&f);
+    if (f.avx2_fma) {
+        out->level[CPU_ISA_AVX2] = &avx2;
+        out->best = CPU_ISA_AVX2;
+    }
+    if (f.avx512) {
+        out->level[CPU_ISA_AVX512] = f.avx512_bf16 ? &avx512_bf16 : &avx512;
+        out->best = CPU_ISA_AVX512;
+        out->bf16_gemm = f.avx512_bf16;
+    }
+    snprintf(out->flags, sizeof out->flags, "%s", f.avx512_bf16 ? "avx512_bf16" : "");
+}
+
+void cpu_relax(void)
+{
+    __builtin_ia32_pause(); /* PAUSE: let the other hyperthread run */
+}

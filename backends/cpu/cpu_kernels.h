@@ -1,0 +1,108 @@
+/*
+ * cpu_kernels.h — one table of SIMD kernels per ISA level: what the generic
+ * files of the cpu backend call, and what each level's files provide.
+ *
+ * The generic files (cpu_matmul.c, cpu_elementwise.c, cpu_rows.c,
+ * cpu_attention.c) check layouts, split the work into tasks and call the
+ * device's table; the SIMD bodies of each level live in files of their own,
+ * built only on their architecture (meson picks them; each also refuses to
+ * compile elsewhere): cpu_*_x86.c (AVX-512, AVX2), cpu_*_neon.c (NEON).
+ * A NULL slot means that the level has no such kernel: the generic file's
+ * portable loop runs instead, so the scalar level is the table with every
+ * slot NULL, and a level may start with a few slots and grow.
+ *
+ * Sections:
+ *   1. the matmul problem and the GEMM's packed layout (shared by levels)
+ *   2. the table
+ */
+#ifndef PLINTH_CPU_KERNELS_H
+#define PLINTH_CPU_KERNELS_H
+
+#include "cpu.h"
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+/* One 2-D problem: out[i][n] = sum_k a[i][k] * w(n, k), i < m, n < n_cols,
+ * a f32 rows (inner stride 4, row stride lda bytes), out f32 rows (inner
+ * stride 4, row stride ldo bytes), w of dtype wdt with
+ *   tb: w(n, k) at w + n*ldw + k*esize   (weights stored [N][K])
+ *   !tb: w(n, k) at w + k*ldw + n*esize  (weights stored [K][N]) */
+typedef struct mm_problem {
+    const uint8_t *a, *w;
+    uint8_t *out;
+    int64_t lda, ldw, ldo; /* bytes */
+    int64_t m, n, k;
+    int32_t wdt;
+    bool tb;
+} mm_problem;
+
+/* The GEMM's packed operands, the same at every level (the generic GEMM
+ * and flash attention index them): A in blocks of CPU_MR rows as [k][12]
+ * (rows past m zero), B in panels of CPU_NR columns as [k][32] f32
+ * (columns past n zero), both 64-byte aligned. A level's tile computes a
+ * 12 x 32 block from them however its registers allow. */
+#define CPU_MR 12
+#define CPU_NR 32
+
+/* The fused elementwise op gelu_tanh(a) * b (cpu_gelu_mul_fast). */
+#define CPU_OP_GELU_MUL 1000u
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+struct cpu_kernels {
+    int isa; /* enum cpu_isa */
+
+    /* matmul, decode: rows [n0, n1) of the output columns, all m rows of
+     * a, tb weights only; may prefetch weight rows up to row pf_end. */
+    void (*gemv)(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end);
+    /* matmul, prefill (all four or none): pack block blk of A, pack the
+     * panel at column n0 of w (tb or not), the 12 x 32 tile
+     * c[i][j] = sum_k ap[k][i] * bp[k][j] for i < mr, j < nr (rows of c
+     * ldc bytes apart), and its accumulating twin for flash attention,
+     * c[i][j] = c[i][j] * rs[i] + sum. */
+    void (*pack_a)(const mm_problem *p, int64_t blk, float *dst);
+    void (*pack_b)(const mm_problem *p, int64_t n0, float *dst);
+    void (*tile)(const float *ap, const float *bp, int64_t k, uint8_t *c, int64_t ldc,
+                 int64_t mr, int64_t nr);
+    void (*tile_scale)(const float *ap, const float *bp, int64_t k, uint8_t *c, int64_t ldc,
+                       int64_t mr, int64_t nr, const float *rs);
+    /* Arbitrary f32 rows rows[0..nrows) of length k as dst[k][12] (rows
+     * past nrows zero): A blocks of Q and softmax weights in attention. */
+    void (*pack_rows)(const float *const *rows, int nrows, int64_t k, float *dst);
+    /* bf16_compute=1 (inexact): A rounded to bf16 and packed as pairs
+     * dst[ceil(k/2)][12] (u32: k even in the low half), B as pairs
+     * [ceil(k/2)][32], the tile on pairs. NULL where the level has none;
+     * used only when the CPU runs them (cpu_arch.bf16_gemm). */
+    void (*pack_a_bf16)(const mm_problem *p, int64_t blk, uint32_t *dst);
+    void (*pack_b_bf16)(const mm_problem *p, int64_t n0, uint32_t *dst);
+    void (*tile_bf16)(const uint32_t *ap, const uint32_t *bp, int64_t kp, uint8_t *c,
+                      int64_t ldc, int64_t mr, int64_t nr);
+
+    /* elementwise: n f32 elements, out contiguous; a and b contiguous or
+     * one broadcast scalar (a_bc, b_bc); b NULL for the unary ops (scale
+     * by s, gelu_tanh, silu); op is a PLINTH_OP_ or CPU_OP_GELU_MUL. Reads
+     * each element before writing it (out may be a or b). */
+    void (*ew_row)(uint32_t op, float s, float *o, const float *a, const float *b, bool a_bc,
+                   bool b_bc, int64_t n);
+    /* rms_norm of one row of n: o = x / rms(x) [* w (dtype wdt)] [* mul]. */
+    void (*norm_row)(float *o, const float *x, const uint8_t *w, int32_t wdt, const float *mul,
+                     int64_t n, float eps);
+    /* rope's rotation of the first pairs of a row (cs: [cos x half][sin x
+     * half]), with a separate rounding of every product (as ref): returns
+     * how many of the half pairs it did; the caller does the rest. */
+    int64_t (*rope_row)(const float *x, float *o, const float *cs, int64_t half);
+    /* attention, a row at a time: q . k (k of dtype kdt), and
+     * acc = acc * c + p * v (v of dtype vdt). */
+    float (*dot)(const float *q, const uint8_t *k, int32_t kdt, int64_t d);
+    void (*axpy)(float *acc, float c, float p, const uint8_t *v, int32_t vdt, int64_t d);
+    /* Flash attention's online softmax on one row of scores s[0..nbp)
+     * (keys j0 + c; nbp a multiple of 32): masks keys outside [lo, hi)
+     * to -inf, scales by `scale`, takes the new maximum over *mx, writes
+     * exp(s - max) over s (0 where every key is masked), updates *mx and
+     * *sum, and returns the factor the row's old accumulator must be
+     * multiplied by. Needs the GEMM slots too. */
+    float (*fa_softmax)(float *s, int64_t nbp, int64_t j0, int64_t lo, int64_t hi, float scale,
+                        float *mx, float *sum);
+};
+
+#endif /* PLINTH_CPU_KERNELS_H */

@@ -1,0 +1,43 @@
+/*
+ * cpu_x86.h — the AVX-512 and AVX2 kernels (cpu_matmul_x86.c,
+ * cpu_rowwise_x86.c), declared for the tables of cpu_isa_x86.c. Each
+ * implements the cpu_kernels slot of the same name (cpu_kernels.h says
+ * what it must do); x86-64 only.
+ */
+#ifndef PLINTH_CPU_X86_H
+#define PLINTH_CPU_X86_H
+
+#if !defined(__x86_64__)
+#error "cpu_x86.h is for the x86-64 kernel files only"
+#endif
+
+#include "cpu_kernels.h"
+
+/* cpu_matmul_x86.c: the GEMV (AVX-512 prefetches rows up to pf_end; AVX2
+ * ignores it), the AVX-512 GEMM, and the vdpbf16ps GEMM (avx512_bf16). */
+void cpu_gemv_avx512(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end);
+void cpu_gemv_avx2(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end);
+void cpu_pack_a_avx512(const mm_problem *p, int64_t blk, float *dst);
+void cpu_pack_b_avx512(const mm_problem *p, int64_t n0, float *dst);
+void cpu_tile_avx512(const float *ap, const float *bp, int64_t k, uint8_t *c, int64_t ldc,
+                     int64_t mr, int64_t nr);
+void cpu_tile_scale_avx512(const float *ap, const float *bp, int64_t k, uint8_t *c,
+                           int64_t ldc, int64_t mr, int64_t nr, const float *rs);
+void cpu_pack_rows_avx512(const float *const *rows, int nrows, int64_t k, float *dst);
+void cpu_pack_a_bf16(const mm_problem *p, int64_t blk, uint32_t *dst);
+void cpu_pack_b_bf16(const mm_problem *p, int64_t n0, uint32_t *dst);
+void cpu_tile_bf16(const uint32_t *ap, const uint32_t *bp, int64_t kp, uint8_t *c, int64_t ldc,
+                   int64_t mr, int64_t nr);
+
+/* cpu_rowwise_x86.c: elementwise, rms_norm, rope and attention rows. */
+void cpu_ew_row_avx512(uint32_t op, float s, float *o, const float *a, const float *b,
+                       bool a_bc, bool b_bc, int64_t n);
+void cpu_norm_row_avx512(float *o, const float *x, const uint8_t *w, int32_t wdt,
+                         const float *mul, int64_t n, float eps);
+int64_t cpu_rope_row_avx512(const float *x, float *o, const float *cs, int64_t half);
+float cpu_dot_avx512(const float *q, const uint8_t *k, int32_t kdt, int64_t d);
+void cpu_axpy_avx512(float *acc, float c, float p, const uint8_t *v, int32_t vdt, int64_t d);
+float cpu_fa_softmax_avx512(float *s, int64_t nbp, int64_t j0, int64_t lo, int64_t hi,
+                            float scale, float *mx, float *sum);
+
+#endif /* PLINTH_CPU_X86_H */
