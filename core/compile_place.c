@@ -169,6 +169,14 @@ static const char *state_name(const compiler *c, int32_t s)
     return n ? n : "?";
 }
 
+static plinth_status pin_range_error(compiler *c, int32_t node, int32_t pin)
+{
+    return ctx_error(c->ctx, PLINTH_ERR_INVALID,
+                     "compile: node %d is pinned to backend %d, but the model has %" PRIu32
+                     " backend%s",
+                     (int)node, (int)pin, c->n_backends, c->n_backends == 1 ? "" : "s");
+}
+
 /* The writers of state s (set_rows protos of the run list) go to one
  * backend: the one the model already holds it on, or their common pin, or
  * the first that runs them all. */
@@ -186,6 +194,8 @@ static plinth_status place_writers(compiler *c, int32_t s, bool *done)
         int32_t pi = c->g->nodes[p->node].pin;
         if (pi < 0)
             continue;
+        if (pi >= (int32_t)c->n_backends)
+            return pin_range_error(c, p->node, pi);
         if (pin >= 0 && pi != pin)
             return ctx_error(c->ctx, PLINTH_ERR_INVALID,
                              "compile: state '%s' is written at node %d pinned to backend %d "
@@ -251,10 +261,7 @@ static plinth_status choose(compiler *c, proto *p, bool run, misses *ms, plinth_
 {
     int32_t pin = c->g->nodes[p->node].pin;
     if (pin >= (int32_t)c->n_backends)
-        return ctx_error(c->ctx, PLINTH_ERR_INVALID,
-                         "compile: node %d is pinned to backend %d, but the model has %" PRIu32
-                         " backend%s",
-                         (int)p->node, (int)pin, c->n_backends, c->n_backends == 1 ? "" : "s");
+        return pin_range_error(c, p->node, pin);
     if (pin >= 0 && (p->support >> pin & 1)) {
         p->backend = pin;
         p->note.pinned = run;

@@ -25,7 +25,10 @@
 
 typedef struct session {
     plinth_context *ctx;
-    plinth_backend *backend;
+    plinth_backend *backend;  /* the first of the list */
+    plinth_backend *list[PLINTH_MAX_BACKENDS];
+    uint32_t n_backends;
+    char names[256];          /* "vulkan, cpu" */
     gemma3 *m;
     double load_ms;
 } session;
@@ -33,7 +36,7 @@ typedef struct session {
 static void session_close(session *s)
 {
     gemma3_free(s->m);
-    plinth_backend_close(s->backend);
+    cli_close_backends(s->list, s->n_backends);
     plinth_context_destroy(s->ctx);
     memset(s, 0, sizeof *s);
 }
@@ -54,8 +57,15 @@ static void progress_bar(void *user, double f)
 static int session_open(const cli_options *o, const char *dir, gemma3_options go, session *s)
 {
     memset(s, 0, sizeof *s);
-    if (!(s->ctx = cli_context(o)) || !(s->backend = cli_open_backend(s->ctx, o)))
+    if (!(s->ctx = cli_context(o)) ||
+        !(s->n_backends = cli_open_backends(s->ctx, o, s->list, PLINTH_MAX_BACKENDS)))
         return 1;
+    s->backend = s->list[0];
+    cli_backend_names(s->list, s->n_backends, s->names, sizeof s->names);
+    /* A list: the others are fallbacks; --split-layers pins layers. */
+    go.fallbacks = s->list + 1;
+    go.n_fallbacks = s->n_backends - 1;
+    go.split_layers = (int32_t)o->split_layers;
     if (isatty(STDERR_FILENO) && !o->json)
         go.progress = progress_bar;
     char err[2048];
@@ -74,7 +84,7 @@ static int session_open(const cli_options *o, const char *dir, gemma3_options go
                 "context %d, prefill %d tokens per run; loaded in %.0f ms\n",
                 dir, (int)c->n_layers, (int)c->hidden, (int)c->vocab,
                 gemma3_weights_dtype(s->m), gemma3_weights_converted(s->m) ? " (as f32)" : "",
-                plinth_backend_name(s->backend), (int)gemma3_n_ctx(s->m),
+                s->names, (int)gemma3_n_ctx(s->m),
                 (int)gemma3_n_prefill(s->m), s->load_ms);
     }
     return 0;
@@ -128,7 +138,8 @@ static int parse_float(const char *s, const char *flag, float *out)
 
 static const char run_usage[] =
     "usage: plinth run MODEL -p TEXT [--chat] [-n N] [--temp T] [--top-k K] [--top-p P]\n"
-    "                  [--seed S] [--ctx N] [--backend=NAME] [--device=N] [--threads=N]\n"
+    "                  [--seed S] [--ctx N] [--backend=NAME[,NAME...]] [--fallback=NAME]\n"
+    "                  [--split-layers=N] [--device=N] [--threads=N]\n"
     "Generates text after TEXT, streamed, then a timing line on stderr.\n"
     "  -p, --prompt TEXT   the prompt (with --chat: one user turn of Gemma's chat template)\n"
     "  -n N                at most N new tokens (default 128); stops at <eos>/<end_of_turn>\n"
@@ -318,7 +329,7 @@ int cli_run(cli_options *o, int argc, char **argv)
                 s.load_ms, (int)gs.n_prompt, gs.prefill_ms,
                 gs.prefill_ms > 0 ? gs.n_prompt * 1e3 / gs.prefill_ms : 0.0, (int)gs.n_gen,
                 gs.decode_ms, gs.decode_ms > 0 ? gs.n_gen * 1e3 / gs.decode_ms : 0.0,
-                cli_bytes(peak_rss_bytes(), rss, sizeof rss), plinth_backend_name(s.backend));
+                cli_bytes(peak_rss_bytes(), rss, sizeof rss), s.names);
     }
     session_close(&s);
     free(ids);
@@ -330,6 +341,7 @@ int cli_run(cli_options *o, int argc, char **argv)
 
 static const char logits_usage[] =
     "usage: plinth logits MODEL --tokens 2,17,9,... --out FILE [--chunk N] [--f32]\n"
+    "                     [--backend=NAME[,NAME...]] [--fallback=NAME] [--split-layers=N]\n"
     "Writes the logits of every position, raw little-endian f32 [n_tokens][vocab],\n"
     "computed by the prefill program (in runs of --chunk tokens, default all up to 256).\n"
     "--f32 converts the weights to f32 at load.\n";
@@ -488,7 +500,8 @@ int cli_tokenize(cli_options *o, int argc, char **argv)
 
 static const char bench_usage[] =
     "usage: plinth bench MODEL [--prefill N] [--decode N] [--repeats N] [--f32] [--json]\n"
-    "                    [--no-readbw] [--no-peak] [--backend=NAME] [--threads=N]\n"
+    "                    [--no-readbw] [--no-peak] [--backend=NAME[,NAME...]]\n"
+    "                    [--fallback=NAME] [--split-layers=N] [--threads=N]\n"
     "Times a prefill of N tokens (default 512, logits of the last one) and a decode of\n"
     "N tokens after it (default 128), the median of --repeats runs (default 5), and\n"
     "reports load time, peak RSS, the memory plans, and for decode the weight bytes\n"
@@ -588,7 +601,13 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
         /* cJSON writes the strings quoted and the numbers in full. */
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "model", dir);
-        cJSON_AddStringToObject(j, "backend", plinth_backend_name(s->backend));
+        cJSON_AddStringToObject(j, "backend", s->names);
+        cJSON_AddNumberToObject(j, "split_layers", o->split_layers);
+        plinth_plan_stats dps = {.struct_size = sizeof dps};
+        plinth_program *dp = gemma3_decode_program(s->m);
+        plinth_program_plan_stats(dp ? dp : gemma3_prefill_program(s->m), &dps);
+        cJSON_AddNumberToObject(j, "decode_transfers_per_token", dps.n_transfers);
+        cJSON_AddNumberToObject(j, "decode_transfer_bytes_per_token", (double)dps.transfer_bytes);
         cJSON_AddNumberToObject(j, "threads", o->threads);
         cJSON_AddStringToObject(j, "weights", gemma3_weights_dtype(s->m));
         cJSON_AddBoolToObject(j, "converted_to_f32", gemma3_weights_converted(s->m));
@@ -626,7 +645,7 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
     }
     char a[32], b[32], c[32], d[32], e[32];
     printf("bench %s on '%s' (%s weights%s, %.1f M params, median of %u)\n", dir,
-           plinth_backend_name(s->backend), gemma3_weights_dtype(s->m),
+           s->names, gemma3_weights_dtype(s->m),
            gemma3_weights_converted(s->m) ? ", computed as f32" : "",
            (double)gemma3_param_count(s->m) / 1e6, repeats);
     printf("  load            %.0f ms\n", s->load_ms);
@@ -650,6 +669,11 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
     printf("  persistent      %s   state (KV cache) %s\n",
            cli_bytes(r->prefill_plan.persistent_bytes, a, sizeof a),
            cli_bytes(r->prefill_plan.state_bytes, e, sizeof e));
+    if (s->n_backends > 1)
+        printf("  transfers       decode %u per token (%s), prefill %u per run (%s)\n",
+               r->decode_plan.n_transfers, cli_bytes(r->decode_plan.transfer_bytes, a, sizeof a),
+               r->prefill_plan.n_transfers,
+               cli_bytes(r->prefill_plan.transfer_bytes, b, sizeof b));
 }
 
 int cli_bench(cli_options *o, int argc, char **argv)
@@ -751,9 +775,17 @@ int cli_model_plan(cli_options *o, const char *model_dir)
         plinth_plan_stats ps = {.struct_size = sizeof ps}, ds = {.struct_size = sizeof ds};
         char p[32], st[32];
         plinth_program_plan_stats(gemma3_prefill_program(s.m), &ps);
-        printf("%s: gemma3_text, %d layers, hidden %d, vocab %d, %s weights, context %d\n",
+        printf("%s: gemma3_text, %d layers, hidden %d, vocab %d, %s weights%s, context %d\n",
                model_dir, (int)c->n_layers, (int)c->hidden, (int)c->vocab,
-               gemma3_weights_dtype(s.m), (int)gemma3_n_ctx(s.m));
+               gemma3_weights_dtype(s.m), gemma3_weights_converted(s.m) ? " (as f32)" : "",
+               (int)gemma3_n_ctx(s.m));
+        if (s.n_backends > 1) {
+            printf("  backends        %s: each op on the first that supports it", s.names);
+            if (o->split_layers)
+                printf(", layers [0, %u) pinned to %s, the rest to %s", o->split_layers,
+                       plinth_backend_name(s.list[0]), plinth_backend_name(s.list[1]));
+            printf("\n");
+        }
         printf("  persistent      %s (shared)\n", cli_bytes(ps.persistent_bytes, p, sizeof p));
         printf("  state           %s (KV cache, shared)\n",
                cli_bytes(ps.state_bytes, st, sizeof st));
@@ -761,9 +793,11 @@ int cli_model_plan(cli_options *o, const char *model_dir)
         snprintf(what, sizeof what, "prefill (%d tokens per run, last logits)",
                  (int)gemma3_n_prefill(s.m));
         plan_print(what, &ps);
+        cli_print_placement(gemma3_prefill_program(s.m), gemma3_model(s.m));
         if (gemma3_decode_program(s.m)) {
             plinth_program_plan_stats(gemma3_decode_program(s.m), &ds);
             plan_print("decode (1 token per run)", &ds);
+            cli_print_placement(gemma3_decode_program(s.m), gemma3_model(s.m));
         }
     }
     session_close(&s);

@@ -641,3 +641,432 @@ Test(placement, random_graphs_without_a_fallback_fail_listing_every_miss)
         failed += !random_case(seed, 2, false, false);
     cr_expect_gt(failed, 5, "the support sets should leave some graphs without a backend");
 }
+
+/* ------------------------------------------------------------------ 3 --- */
+
+/* y = matmul(rms_norm(x, w) + x, W)^T ... : rms_norm and matmul on the
+ * second backend, the add and the scale on the first. */
+typedef struct small {
+    plinth_graph *g;
+    plinth_node x, norm, add, mm, y;
+} small;
+
+enum { ST = 3, SC = 8 };
+
+static small build_small(void)
+{
+    small s;
+    OKC(plinth_graph_create(ctx, &s.g));
+    int64_t xs[2] = {ST, SC}, ws[2] = {SC, SC}, nw[1] = {SC};
+    s.x = plinth_input(s.g, "x", PLINTH_F32, 2, xs);
+    s.norm = plinth_rms_norm(s.g, s.x, plinth_param(s.g, "w", PLINTH_F32, 1, nw), 1e-6f);
+    s.add = plinth_add(s.g, s.norm, s.x);
+    s.mm = plinth_matmul(s.g, s.add, plinth_param(s.g, "W", PLINTH_F32, 2, ws), true);
+    s.y = plinth_scale(s.g, s.mm, 0.5f);
+    OKC(plinth_output(s.g, s.y, "y"));
+    return s;
+}
+
+/* Runs the small graph on `list` and on ref alone with the same values;
+ * the outputs must be equal. Returns the program (for more checks). */
+static void small_equals_ref(plinth_program *p, plinth_model *m, plinth_backend *ref,
+                             const plinth_graph *g)
+{
+    plinth_model *mr = model_on(&ref, 1);
+    plinth_program *pr = compile_on(mr, g, false);
+    const char *names[2] = {"w", "W"};
+    size_t floats[2] = {SC, SC * SC};
+    load_params(mr, names, floats, 2, 5);
+    load_params(m, names, floats, 2, 5);
+    float x[ST * SC], want[ST * SC], got[ST * SC];
+    rng r = {11};
+    for (int run = 0; run < 2; run++) {
+        fill_floats(x, ST * SC, &r);
+        OKC(plinth_program_set_input(pr, 0, x, sizeof x));
+        OKC(plinth_program_set_input(p, 0, x, sizeof x));
+        OKC(plinth_program_run(pr));
+        OKC(plinth_program_run(p));
+        OKC(plinth_program_get_output(pr, 0, want, sizeof want));
+        OKC(plinth_program_get_output(p, 0, got, sizeof got));
+        cr_expect_eq(memcmp(want, got, sizeof want), 0, "run %d differs from ref alone", run);
+    }
+    plinth_program_destroy(pr);
+    plinth_model_destroy(mr);
+}
+
+/* The instruction of p computing node (bound), for buffer checks. */
+static const instruction *kernel_of(const plinth_program *p, int32_t node)
+{
+    for (uint32_t i = 0; i < p->n_code; i++)
+        if (p->code[i].node == node && p->code[i].op != OP_TRANSFER)
+            return &p->code[i];
+    cr_assert_fail("no instruction for node %d", (int)node);
+    return NULL;
+}
+
+Test(placement, host_memory_backends_share_tensors_without_copies)
+{
+    plinth_backend *list[2] = {
+        open_mask(bit(PLINTH_OP_ADD) | bit(PLINTH_OP_SCALE), ALL_DTYPES, true), open_ref()};
+    small s = build_small();
+    plinth_model *m = model_on(list, 2);
+    plinth_program *p = compile_on(m, s.g, false);
+    cr_expect_eq(backend_of(p, s.norm), 1);
+    cr_expect_eq(backend_of(p, s.add), 0);
+    cr_expect_eq(backend_of(p, s.mm), 1);
+    cr_expect_eq(backend_of(p, s.y), 0);
+    plinth_plan_stats st = stats_of(p);
+    cr_expect_eq(st.n_transfers, 0, "both declare host memory: no copy");
+    cr_expect_eq(st.n_shared, 4, "add reads norm and x, matmul add, scale matmul (%u)",
+                 st.n_shared);
+    cr_expect_eq(st.n_segments, 4);
+    expect_reads_local(p);
+    small_equals_ref(p, m, list[1], s.g);
+    /* The reader's view is the writer's very memory. */
+    const instruction *norm = kernel_of(p, s.norm), *add = kernel_of(p, s.add);
+    cr_expect_eq(add->in[0].buffer, norm->out.buffer);
+    cr_expect_eq(add->in[0].data, norm->out.data);
+    cr_expect_eq(add->in_backend[0], 1);
+    plinth_backend_plan bp = {.struct_size = sizeof bp};
+    OKC(plinth_program_backend_plan(p, 0, &bp));
+    cr_expect_eq(bp.n_replicas, 0, "a shared param is loaded once");
+    plinth_program_destroy(p);
+    plinth_model_destroy(m);
+    plinth_graph_destroy(s.g);
+    plinth_backend_close(list[0]);
+    plinth_backend_close(list[1]);
+}
+
+Test(placement, device_memory_crossings_are_planned_transfers)
+{
+    /* The first backend's memory is not the host's: each value that
+     * crosses is copied once per run, into a planned place of the
+     * reader's arena; the input goes to both io pools at set_input. */
+    plinth_backend *list[2] = {
+        open_mask(bit(PLINTH_OP_ADD) | bit(PLINTH_OP_SCALE), ALL_DTYPES, false), open_ref()};
+    small s = build_small();
+    plinth_model *m = model_on(list, 2);
+    plinth_program *p = compile_on(m, s.g, false);
+    plinth_plan_stats st = stats_of(p);
+    cr_expect_eq(st.n_shared, 0);
+    cr_expect_eq(transfers_of(p, s.norm, 0), 1, "norm: ref -> mask");
+    cr_expect_eq(transfers_of(p, s.add, 1), 1, "add: mask -> ref");
+    cr_expect_eq(transfers_of(p, s.mm, 0), 1, "matmul: ref -> mask");
+    cr_expect_eq(st.n_transfers, 3);
+    cr_expect_eq(st.transfer_bytes, 3 * ST * SC * 4);
+    cr_expect_neq(p->inputs[0].at[0], IO_NONE, "x is read on both");
+    cr_expect_neq(p->inputs[0].at[1], IO_NONE);
+    cr_expect_eq(p->outputs[0].backend, 0, "y is computed on the mask backend");
+    plinth_backend_plan b0 = {.struct_size = sizeof b0}, b1 = {.struct_size = sizeof b1};
+    OKC(plinth_program_backend_plan(p, 0, &b0));
+    OKC(plinth_program_backend_plan(p, 1, &b1));
+    cr_expect_eq(b0.n_transfers_in, 2);
+    cr_expect_eq(b1.n_transfers_in, 1);
+    cr_expect_eq(b0.n_instructions + b1.n_instructions + st.n_transfers, st.n_instructions);
+    cr_expect_geq(b0.arena_bytes, b0.lower_bound);
+    cr_expect_gt(b0.arena_bytes, 0, "the copies live in the reader's arena");
+    expect_reads_local(p);
+    small_equals_ref(p, m, list[1], s.g);
+    /* A transfer's destination is the reader's arena on the reader. */
+    for (uint32_t i = 0; i < p->n_code; i++) {
+        const instruction *t = &p->code[i];
+        if (t->op != OP_TRANSFER)
+            continue;
+        cr_expect_eq(t->out_pool, POOL_ARENA);
+        cr_expect_eq(t->out.buffer, &p->be[t->backend].arena);
+        cr_expect_neq(t->in_backend[0], t->backend);
+    }
+    plinth_program_destroy(p);
+    plinth_model_destroy(m);
+    plinth_graph_destroy(s.g);
+    plinth_backend_close(list[0]);
+    plinth_backend_close(list[1]);
+}
+
+Test(placement, two_device_memory_backends_transfer_through_staging)
+{
+    plinth_backend *list[2] = {
+        open_mask(bit(PLINTH_OP_ADD) | bit(PLINTH_OP_SCALE), ALL_DTYPES, false),
+        open_mask(~0ull, ALL_DTYPES, false)};
+    plinth_backend *ref = open_ref();
+    small s = build_small();
+    plinth_model *m = model_on(list, 2);
+    plinth_program *p = compile_on(m, s.g, false);
+    cr_expect_eq(stats_of(p).n_transfers, 3);
+    small_equals_ref(p, m, ref, s.g);
+    cr_expect_geq(p->staging_bytes, ST * SC * 4, "neither side is host memory");
+    plinth_program_destroy(p);
+    plinth_model_destroy(m);
+    plinth_graph_destroy(s.g);
+    plinth_backend_close(list[0]);
+    plinth_backend_close(list[1]);
+    plinth_backend_close(ref);
+}
+
+/* ------------------------------------------------------------------ 4 --- */
+
+Test(placement, a_folded_value_crosses_once_at_load)
+{
+    /* w + 1 is folded at load on the first backend (the only one with
+     * add... and the first that has it); rms_norm reads it on the second,
+     * which cannot reach the first's memory: one load-time transfer into a
+     * replica, none per run. */
+    plinth_backend *list[2] = {open_mask(bit(PLINTH_OP_ADD), ALL_DTYPES, false),
+                               open_mask(~0ull & ~bit(PLINTH_OP_ADD), ALL_DTYPES, false)};
+    plinth_backend *ref = open_ref();
+    plinth_graph *g = NULL;
+    OKC(plinth_graph_create(ctx, &g));
+    int64_t xs[2] = {ST, SC}, nw[1] = {SC}, one_s[1] = {1};
+    static const float one = 1.0f;
+    plinth_node x = plinth_input(g, "x", PLINTH_F32, 2, xs);
+    plinth_node w = plinth_add(g, plinth_param(g, "w", PLINTH_F32, 1, nw),
+                               plinth_constant(g, "one", PLINTH_F32, 1, one_s, &one));
+    OKC(plinth_output(g, plinth_rms_norm(g, x, w, 1e-6f), "y"));
+    plinth_model *m = model_on(list, 2), *mr = model_on(&ref, 1);
+    plinth_program *p = compile_on(m, g, false), *pr = compile_on(mr, g, false);
+    plinth_plan_stats st = stats_of(p);
+    cr_expect_eq(st.n_transfers, 0);
+    cr_expect_eq(st.n_load_transfers, 1);
+    cr_expect_eq(st.n_fold_instructions, 2, "the add and its transfer");
+    expect_reads_local(p);
+    const char *names[1] = {"w"};
+    size_t floats[1] = {SC};
+    load_params(m, names, floats, 1, 3);
+    load_params(mr, names, floats, 1, 3);
+    float xv[ST * SC], want[ST * SC], got[ST * SC];
+    rng r = {5};
+    fill_floats(xv, ST * SC, &r);
+    OKC(plinth_program_set_input(p, 0, xv, sizeof xv));
+    OKC(plinth_program_set_input(pr, 0, xv, sizeof xv));
+    OKC(plinth_program_run(p));
+    OKC(plinth_program_run(pr));
+    OKC(plinth_program_get_output(p, 0, got, sizeof got));
+    OKC(plinth_program_get_output(pr, 0, want, sizeof want));
+    cr_expect_eq(memcmp(want, got, sizeof want), 0);
+    plinth_program_destroy(p);
+    plinth_program_destroy(pr);
+    plinth_model_destroy(m);
+    plinth_model_destroy(mr);
+    plinth_graph_destroy(g);
+    plinth_backend_close(list[0]);
+    plinth_backend_close(list[1]);
+    plinth_backend_close(ref);
+}
+
+/* One program of a state-writing pair: rows of x * 2 into S at idx, then
+ * y = the first rows of S, read by a softmax. */
+static plinth_graph *state_graph(int64_t t, bool pin_writer)
+{
+    plinth_graph *g = NULL;
+    OKC(plinth_graph_create(ctx, &g));
+    int64_t xs[2] = {t, SC}, ts[1] = {t}, ss[2] = {6, SC};
+    plinth_node x = plinth_input(g, "x", PLINTH_F32, 2, xs);
+    plinth_node idx = plinth_input(g, "idx", PLINTH_I32, 1, ts);
+    plinth_node s = plinth_state(g, "S", PLINTH_F32, 2, ss);
+    plinth_node w = plinth_set_rows(g, s, plinth_scale(g, x, 2.0f), idx);
+    if (pin_writer)
+        OKC(plinth_graph_pin_node(g, w, 1));
+    OKC(plinth_output(g, plinth_softmax(g, w, PLINTH_NODE_INVALID, 1.0f), "y"));
+    return g;
+}
+
+Test(placement, a_state_lives_where_the_first_program_put_it)
+{
+    plinth_backend *list[2] = {open_mask(~0ull, ALL_DTYPES, false), open_ref()};
+    plinth_backend *ref = open_ref();
+    plinth_model *m = model_on(list, 2), *mr = model_on(&ref, 1);
+    plinth_graph *g1 = state_graph(3, true), *g2 = state_graph(1, false);
+    plinth_program *p1 = compile_on(m, g1, false), *p2 = compile_on(m, g2, false);
+    plinth_program *r2 = compile_on(mr, g2, false), *r1 = NULL;
+    /* The pin names a backend of the list: on a model of one it is out of
+     * range. */
+    cr_expect_eq(plinth_program_compile(mr, g1, NULL, &r1), PLINTH_ERR_INVALID);
+    cr_expect(strstr(plinth_context_error(ctx), "pinned to backend 1, but the model has 1 "
+                                                "backend"), "%s", plinth_context_error(ctx));
+    plinth_graph_destroy(g1);
+    g1 = state_graph(3, false);
+    r1 = compile_on(mr, g1, false);
+    /* p1's writer is pinned to ref; p2's would go to the mask backend (it
+     * supports everything and comes first), but the state is on ref. */
+    for (int k = 0; k < 2; k++) {
+        plinth_program *p = k ? p2 : p1;
+        for (uint32_t i = 0; i < p->n_code; i++)
+            if (p->code[i].op == PLINTH_OP_SET_ROWS)
+                cr_expect_eq(p->code[i].backend, 1, "program %d writes S on ref", k + 1);
+    }
+    OKC(plinth_model_load_empty(m));
+    OKC(plinth_model_load_empty(mr));
+    float x[3 * SC], want[6 * SC], got[6 * SC];
+    rng r = {17};
+    for (int step = 0; step < 4; step++) {
+        bool first = step == 0;
+        plinth_program *p = first ? p1 : p2, *pr = first ? r1 : r2;
+        int64_t t = first ? 3 : 1;
+        int32_t idx[3] = {0, 1, 2};
+        if (!first)
+            idx[0] = 2 + step;
+        fill_floats(x, (size_t)(t * SC), &r);
+        OKC(plinth_program_set_input(p, 0, x, (size_t)(t * SC) * 4));
+        OKC(plinth_program_set_input(pr, 0, x, (size_t)(t * SC) * 4));
+        OKC(plinth_program_set_input(p, 1, idx, (size_t)t * 4));
+        OKC(plinth_program_set_input(pr, 1, idx, (size_t)t * 4));
+        OKC(plinth_program_run(p));
+        OKC(plinth_program_run(pr));
+        OKC(plinth_program_get_output(p, 0, got, sizeof got));
+        OKC(plinth_program_get_output(pr, 0, want, sizeof want));
+        cr_expect_eq(memcmp(want, got, sizeof want), 0, "step %d", step);
+    }
+    plinth_program_destroy(p1);
+    plinth_program_destroy(p2);
+    plinth_program_destroy(r1);
+    plinth_program_destroy(r2);
+    plinth_model_destroy(m);
+    plinth_model_destroy(mr);
+    plinth_graph_destroy(g1);
+    plinth_graph_destroy(g2);
+    plinth_backend_close(list[0]);
+    plinth_backend_close(list[1]);
+    plinth_backend_close(ref);
+}
+
+Test(placement, the_template_runs_its_three_ops_beside_cpu)
+{
+    plinth_backend *t = NULL, *cpu = NULL;
+    OKC(plinth_backend_open(ctx, getenv("PLINTH_TEST_TEMPLATE"), 0, NULL, &t));
+    OKC(plinth_backend_open(ctx, getenv("PLINTH_TEST_CPU"), 0, NULL, &cpu));
+    plinth_backend *list[2] = {t, cpu};
+    small s = build_small();
+    plinth_model *m = model_on(list, 2);
+    plinth_program *p = compile_on(m, s.g, false);
+    cr_expect_eq(backend_of(p, s.add), 0);
+    cr_expect_eq(backend_of(p, s.y), 0);
+    cr_expect_eq(backend_of(p, s.norm), 1);
+    cr_expect_eq(stats_of(p).n_transfers, 0, "template and cpu share host memory");
+    plinth_instruction_info in = info_at(p, 0);
+    cr_expect_eq(in.op, PLINTH_OP_RMS_NORM);
+    cr_expect_eq(in.no_kernel, 1u, "the template has no rms_norm kernel");
+    OKC(plinth_model_load_empty(m));
+    float x[ST * SC], y[ST * SC];
+    for (int i = 0; i < ST * SC; i++)
+        x[i] = (float)(i % 7) - 3.0f;
+    OKC(plinth_program_set_input(p, 0, x, sizeof x));
+    OKC(plinth_program_run(p));
+    OKC(plinth_program_get_output(p, 0, y, sizeof y));
+    for (int i = 0; i < ST * SC; i++) /* params are zero: y = 0 */
+        cr_expect_eq(y[i], 0.0f);
+    plinth_program_destroy(p);
+    plinth_model_destroy(m);
+    plinth_graph_destroy(s.g);
+    plinth_backend_close(t);
+    plinth_backend_close(cpu);
+}
+
+/* ------------------------------------------------------------------ 5 --- */
+
+static bool has(const char *s)
+{
+    return strstr(plinth_context_error(ctx), s) != NULL;
+}
+
+Test(placement, every_op_nothing_runs_is_named_at_once)
+{
+    plinth_backend *list[2] = {open_mask(bit(PLINTH_OP_ADD), ALL_DTYPES, true),
+                               open_mask(bit(PLINTH_OP_SCALE), F32_ONLY, true)};
+    small s = build_small();
+    plinth_model *m = model_on(list, 2);
+    plinth_program *p = NULL;
+    cr_assert_eq(plinth_program_compile(m, s.g, NULL, &p), PLINTH_ERR_UNSUPPORTED);
+    cr_assert_null(p);
+    cr_expect(has("no backend of the list ('mask', 'mask') supports 2 ops"), "%s",
+              plinth_context_error(ctx));
+    char want[160];
+    snprintf(want, sizeof want,
+             "rms_norm (f32 x f32 -> f32) at node %d: 'mask' said no (supports); 'mask' said "
+             "no (supports)", (int)s.norm);
+    cr_expect(has(want), "%s\nwant: %s", plinth_context_error(ctx), want);
+    snprintf(want, sizeof want, "matmul (f32 x f32 -> f32) at node %d", (int)s.mm);
+    cr_expect(has(want), "%s", plinth_context_error(ctx));
+    cr_expect_eq(m->n_tensors, 0, "nothing registered");
+    cr_expect_eq(m->n_programs, 0);
+    plinth_model_destroy(m);
+    plinth_graph_destroy(s.g);
+    plinth_backend_close(list[0]);
+    plinth_backend_close(list[1]);
+}
+
+Test(placement, a_pin_that_cannot_hold_names_node_and_backend)
+{
+    plinth_backend *list[2] = {open_mask(bit(PLINTH_OP_ADD), ALL_DTYPES, true), open_ref()};
+    small s = build_small();
+    OKC(plinth_graph_pin_node(s.g, s.mm, 0));
+    plinth_model *m = model_on(list, 2);
+    plinth_program *p = NULL;
+    cr_assert_eq(plinth_program_compile(m, s.g, NULL, &p), PLINTH_ERR_UNSUPPORTED);
+    char want[160];
+    snprintf(want, sizeof want,
+             "node %d (matmul f32 x f32 -> f32) is pinned to backend 0 'mask', which does not "
+             "support it", (int)s.mm);
+    cr_expect(has(want), "%s", plinth_context_error(ctx));
+    /* A pin past the list. */
+    OKC(plinth_graph_pin_node(s.g, s.mm, 2));
+    cr_assert_eq(plinth_program_compile(m, s.g, NULL, &p), PLINTH_ERR_INVALID);
+    cr_expect(has("is pinned to backend 2, but the model has 2 backends"), "%s",
+              plinth_context_error(ctx));
+    /* Pins that hold: the scope form too. */
+    OKC(plinth_graph_pin_node(s.g, s.mm, -1));
+    plinth_graph *g = NULL;
+    OKC(plinth_graph_create(ctx, &g));
+    int64_t xs[1] = {4};
+    plinth_node x = plinth_input(g, "x", PLINTH_F32, 1, xs);
+    OKC(plinth_graph_pin(g, 1));
+    plinth_node a = plinth_add(g, x, x);
+    OKC(plinth_graph_pin(g, -1));
+    plinth_node b = plinth_add(g, a, x);
+    OKC(plinth_output(g, b, "y"));
+    cr_expect_eq(plinth_graph_pin(g, 9), PLINTH_ERR_INVALID);
+    plinth_graph_destroy(g);
+    OKC(plinth_graph_create(ctx, &g));
+    x = plinth_input(g, "x", PLINTH_F32, 1, xs);
+    OKC(plinth_graph_pin(g, 1));
+    a = plinth_add(g, x, x);
+    OKC(plinth_graph_pin(g, -1));
+    b = plinth_add(g, a, x);
+    OKC(plinth_output(g, b, "y"));
+    p = compile_on(m, g, false);
+    cr_expect_eq(backend_of(p, a), 1);
+    cr_expect(info_at(p, 0).pinned);
+    cr_expect_eq(backend_of(p, b), 0);
+    plinth_program_destroy(p);
+    plinth_graph_destroy(g);
+    plinth_model_destroy(m);
+    plinth_graph_destroy(s.g);
+    plinth_backend_close(list[0]);
+    plinth_backend_close(list[1]);
+}
+
+Test(placement, a_model_list_is_checked)
+{
+    plinth_backend *a = open_ref(), *b = open_mask(~0ull, ALL_DTYPES, true);
+    plinth_model *m = NULL;
+    plinth_backend *twice[2] = {a, a};
+    cr_expect_eq(plinth_model_create_multi(twice, 2, &m), PLINTH_ERR_INVALID);
+    cr_expect(has("in the list twice"), "%s", plinth_context_error(ctx));
+    plinth_backend *with_null[2] = {a, NULL};
+    cr_expect_eq(plinth_model_create_multi(with_null, 2, &m), PLINTH_ERR_INVALID);
+    plinth_backend *many[PLINTH_MAX_BACKENDS + 1];
+    for (uint32_t i = 0; i <= PLINTH_MAX_BACKENDS; i++)
+        many[i] = i % 2 ? b : a;
+    cr_expect_eq(plinth_model_create_multi(many, PLINTH_MAX_BACKENDS + 1, &m),
+                 PLINTH_ERR_INVALID);
+    cr_expect_null(m);
+    plinth_backend *ok[2] = {b, a};
+    OKC(plinth_model_create_multi(ok, 2, &m));
+    cr_expect_eq(plinth_model_backend_count(m), 2);
+    cr_expect_eq(plinth_model_backend(m, 1), a);
+    cr_expect_null(plinth_model_backend(m, 2));
+    /* The model keeps its backends alive. */
+    plinth_backend_close(a);
+    plinth_backend_close(b);
+    cr_expect_str_eq(plinth_backend_name(plinth_model_backend(m, 1)), "ref");
+    plinth_model_destroy(m);
+}

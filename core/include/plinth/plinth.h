@@ -53,6 +53,7 @@
 #ifndef PLINTH_H
 #define PLINTH_H
 
+#include "plinth_limits.h" /* PLINTH_MAX_BACKENDS and the input limits */
 #include "plinth_plugin.h" /* status, dtype, op, attrs, view, buffer vocabulary */
 
 #include <stdbool.h>
