@@ -1,11 +1,12 @@
 /*
- * cli_model.c — the Gemma 3 commands: run, logits, tokenize, bench, and
- * plan MODEL (init-random lives in cli_init_random.c).
+ * cli_model.c — the Gemma 3 commands: run, logits, tokenize, bench (plan
+ * MODEL is in cli_model_plan.c, init-random in cli_init_random.c).
  *
- * Sections: shared helpers (opening a model with a progress bar, peak RSS,
- * UTF-8 streaming); run; logits; tokenize; bench; plan.
+ * Sections: shared helpers (opening a model on its backends with a progress
+ * bar, peak RSS, UTF-8 streaming); run; logits; tokenize; bench.
  */
 #include "cli.h"
+#include "cli_session.h"
 #include "fmapeak.h"
 #include "gemma3.h"
 #include "sampling.h"
@@ -23,17 +24,7 @@
 
 /* ------------------------------------------------------------- helpers --- */
 
-typedef struct session {
-    plinth_context *ctx;
-    plinth_backend *backend;  /* the first of the list */
-    plinth_backend *list[PLINTH_MAX_BACKENDS];
-    uint32_t n_backends;
-    char names[256];          /* "vulkan, cpu" */
-    gemma3 *m;
-    double load_ms;
-} session;
-
-static void session_close(session *s)
+void session_close(session *s)
 {
     gemma3_free(s->m);
     cli_close_backends(s->list, s->n_backends);
@@ -52,9 +43,7 @@ static void progress_bar(void *user, double f)
     fflush(stderr);
 }
 
-/* Context, backend, and the model loaded with `go`. Returns 0 or the exit
- * status (the error printed). */
-static int session_open(const cli_options *o, const char *dir, gemma3_options go, session *s)
+int session_open(const cli_options *o, const char *dir, gemma3_options go, session *s)
 {
     memset(s, 0, sizeof *s);
     if (!(s->ctx = cli_context(o)) ||
@@ -733,72 +722,6 @@ int cli_bench(cli_options *o, int argc, char **argv)
         if (peak)
             r.peak_gflops = fmapeak_measure(r.read_threads, 9);
         bench_print(o, &s, argv[optind], P, D, repeats, &r);
-    }
-    session_close(&s);
-    return rc;
-}
-
-/* ---------------------------------------------------------- plan MODEL --- */
-
-static void plan_print(const char *what, const plinth_plan_stats *s)
-{
-    char a[32], lb[32], nv[32], io[32];
-    printf("%s\n", what);
-    printf("  instructions    %u per run, %u folded at load, %u views (no copy)\n",
-           s->n_instructions, s->n_fold_instructions, s->n_views);
-    printf("  arena           %s  (%u tensors, %u in place)\n",
-           cli_bytes(s->arena_bytes, a, sizeof a), s->n_arena_tensors, s->n_inplace);
-    printf("  lower bound     %s  (arena / bound = %.3f)\n",
-           cli_bytes(s->lower_bound, lb, sizeof lb),
-           s->lower_bound ? (double)s->arena_bytes / (double)s->lower_bound : 1.0);
-    printf("  without reuse   %s\n", cli_bytes(s->naive_bytes, nv, sizeof nv));
-    printf("  io              %s\n", cli_bytes(s->io_bytes, io, sizeof io));
-}
-
-int cli_model_plan(cli_options *o, const char *model_dir)
-{
-    /* The programs `plinth run` builds for a 512-token prompt, without
-     * reading the weights (params stay zero). */
-    gemma3_options go = {.n_ctx = 0, .n_prefill = 512, .no_weights = true};
-    session s;
-    int rc = session_open(o, model_dir, go, &s);
-    if (!rc && o->json) {
-        const char *pj = NULL, *dj = NULL;
-        plinth_program *dec = gemma3_decode_program(s.m);
-        if (plinth_program_plan_json(gemma3_prefill_program(s.m), &pj) != PLINTH_OK ||
-            (dec && plinth_program_plan_json(dec, &dj) != PLINTH_OK))
-            rc = cli_fail(s.ctx, "plan");
-        else
-            printf("{\"prefill\": %s, \"decode\": %s}\n", pj, dj ? dj : "null");
-    } else if (!rc) {
-        const gemma3_config *c = gemma3_get_config(s.m);
-        plinth_plan_stats ps = {.struct_size = sizeof ps}, ds = {.struct_size = sizeof ds};
-        char p[32], st[32];
-        plinth_program_plan_stats(gemma3_prefill_program(s.m), &ps);
-        printf("%s: gemma3_text, %d layers, hidden %d, vocab %d, %s weights%s, context %d\n",
-               model_dir, (int)c->n_layers, (int)c->hidden, (int)c->vocab,
-               gemma3_weights_dtype(s.m), gemma3_weights_converted(s.m) ? " (as f32)" : "",
-               (int)gemma3_n_ctx(s.m));
-        if (s.n_backends > 1) {
-            printf("  backends        %s: each op on the first that supports it", s.names);
-            if (o->split_layers)
-                printf(", layers [0, %u) pinned to %s, the rest to %s", o->split_layers,
-                       plinth_backend_name(s.list[0]), plinth_backend_name(s.list[1]));
-            printf("\n");
-        }
-        printf("  persistent      %s (shared)\n", cli_bytes(ps.persistent_bytes, p, sizeof p));
-        printf("  state           %s (KV cache, shared)\n",
-               cli_bytes(ps.state_bytes, st, sizeof st));
-        char what[64];
-        snprintf(what, sizeof what, "prefill (%d tokens per run, last logits)",
-                 (int)gemma3_n_prefill(s.m));
-        plan_print(what, &ps);
-        cli_print_placement(gemma3_prefill_program(s.m), gemma3_model(s.m));
-        if (gemma3_decode_program(s.m)) {
-            plinth_program_plan_stats(gemma3_decode_program(s.m), &ds);
-            plan_print("decode (1 token per run)", &ds);
-            cli_print_placement(gemma3_decode_program(s.m), gemma3_model(s.m));
-        }
     }
     session_close(&s);
     return rc;

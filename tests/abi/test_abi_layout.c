@@ -173,6 +173,11 @@ Test(abi, public_structs_are_sized)
     cr_expect_eq(offsetof(plinth_compile_options, struct_size), 0u);
     cr_expect_eq(offsetof(plinth_load_options, struct_size), 0u);
     cr_expect_eq(offsetof(plinth_plan_stats, struct_size), 0u);
+    cr_expect_eq(offsetof(plinth_backend_plan, struct_size), 0u);
+    cr_expect_eq(offsetof(plinth_instruction_info, struct_size), 0u);
+    /* plan_stats grew (issue 12) by appending: v1's fields keep their place. */
+    cr_expect_eq(offsetof(plinth_plan_stats, n_views), 72u);
+    cr_expect_gt(offsetof(plinth_plan_stats, n_transfers), offsetof(plinth_plan_stats, n_views));
 }
 
 /* The conversions every side shares round as documented. */
