@@ -237,6 +237,10 @@ static plinth_status place_writers(compiler *c, int32_t s, bool *done)
             continue;
         p->backend = want;
         p->note.pinned = pin >= 0;
+        p->note.no_kernel &= (1u << want) - 1;
+        p->note.refused &= (1u << want) - 1;
+        if (pin >= 0)
+            p->note.no_kernel = p->note.refused = 0;
         done[i] = true;
     }
     return PLINTH_OK;
@@ -265,6 +269,10 @@ static plinth_status choose(compiler *c, proto *p, bool run, misses *ms, plinth_
     if (pin >= 0 && (p->support >> pin & 1)) {
         p->backend = pin;
         p->note.pinned = run;
+        if (run) { /* the pin is the reason, not an earlier backend's no */
+            p->note.no_kernel = p->note.refused = 0;
+            return PLINTH_OK;
+        }
     } else if (pin >= 0 && run) {
         if (*pin_st == PLINTH_OK)
             *pin_st = pin_error(c, p, pin);
