@@ -268,6 +268,8 @@ typedef struct conf_record {
     uint32_t op;                /* PLINTH_OP_COUNT for whole graphs */
     conf_result r;
     char reason[256];           /* of the expectation that applied */
+    /* A whole graph run with a fallback: which ops ran where ("" else). */
+    char placement[512];
 } conf_record;
 
 typedef struct conf_run {
@@ -289,6 +291,11 @@ typedef struct conf_options {
     bool only_graphs;
     uint32_t seed;
     const char *config;         /* overrides the expectation file's configs   */
+    /* Backends (names or paths, comma-separated) the whole graphs may fall
+     * back to: each runs on a model of {backend, fallbacks...}, so a partial
+     * plugin runs whole models, and the record says which ops ran where.
+     * NULL: the backend alone (graphs it cannot run are unsupported). */
+    const char *fallback;
     bool config_given;
     uint32_t n_threads;
     const char *expect_dir;     /* NULL: conf_expect_dir()                   */
@@ -309,13 +316,29 @@ uint32_t conf_run_failed(const conf_run *run); /* FAIL + XPASS over all targets 
 
 /* ------------------------------------------------------------------ 5 --- */
 
-/* A whole-graph case: builds its graph(s) on `model`, runs them and writes
- * its outputs into `out` (n_out floats). Called once per backend with the
- * same seed; the harness compares the two. The Gemma end-to-end tests can
- * register a tiny model here (conf_graph_register) without touching the
- * suite. Return PLINTH_ERR_UNSUPPORTED when the backend cannot compile it. */
-typedef plinth_status (*conf_graph_fn)(plinth_backend *b, const char *arg, uint32_t seed,
-                                       float *out, uint64_t n_out, char *err, size_t err_size);
+/* Where a whole graph's instructions ran, summed over its programs, per
+ * backend of the list (a graph case fills it with conf_placement_add). */
+typedef struct conf_placement {
+    plinth_backend *const *list;
+    uint32_t n;
+    uint32_t ops[PLINTH_MAX_BACKENDS][PLINTH_OP_COUNT];
+    uint32_t transfers, shared;
+} conf_placement;
+/* Adds prog's run-list placement to pl (NULL: nothing). */
+void conf_placement_add(conf_placement *pl, plinth_program *prog);
+/* "template: 12 add, 6 mul; ref: 43 matmul, ...; 0 transfers, 81 shared". */
+void conf_placement_str(const conf_placement *pl, char *buf, size_t size);
+
+/* A whole-graph case: builds its graph(s) on a model of the backends
+ * list[0..n) (the backend under test, then its fallbacks), runs them and
+ * writes its outputs into `out` (n_out floats), and adds each program's
+ * placement to `pl` (may be NULL). Called for the backend and for ref with
+ * the same seed; the harness compares the two. The Gemma end-to-end tests
+ * can register a tiny model here (conf_graph_register) without touching the
+ * suite. Return PLINTH_ERR_UNSUPPORTED when the list cannot compile it. */
+typedef plinth_status (*conf_graph_fn)(plinth_backend *const *list, uint32_t n, const char *arg,
+                                       uint32_t seed, float *out, uint64_t n_out,
+                                       conf_placement *pl, char *err, size_t err_size);
 
 typedef struct conf_graph_case {
     const char *name;
@@ -334,8 +357,12 @@ bool conf_graph_register(const conf_graph_case *g);
 bool conf_graph_register_gemma3(const char *dir, char *err, size_t err_size);
 uint32_t conf_graph_count(void);
 const conf_graph_case *conf_graph_get(uint32_t i);
-void conf_run_graph(plinth_backend *ref, plinth_backend *b, const conf_graph_case *g,
-                    uint32_t seed, conf_result *r);
+/* Runs g on {b, fallbacks[0..n_fallbacks)} and on ref alone, compares.
+ * With fallbacks, `placement` (placement_size bytes) gets which ops ran
+ * where (conf_placement_str). */
+void conf_run_graph(plinth_backend *ref, plinth_backend *b, plinth_backend *const *fallbacks,
+                    uint32_t n_fallbacks, const conf_graph_case *g, uint32_t seed,
+                    conf_result *r, char *placement, size_t placement_size);
 
 /* One graph on two backends (pair.c): compiled into a fresh model on the
  * backend under test and on ref, fed the same values, run, and compared
@@ -379,6 +406,8 @@ void conf_pair_compare(conf_pair *p, const char *name, double max_nmse, conf_res
 void conf_report_table(FILE *f, const conf_run *run);
 /* Each failure (FAIL and XPASS) with everything needed to reproduce it. */
 void conf_report_failures(FILE *f, const conf_run *run);
+/* Where each whole graph run with a fallback ran its ops (nothing else). */
+void conf_report_placement(FILE *f, const conf_run *run);
 bool conf_report_json(const conf_run *run, const char *path, char *err, size_t err_size);
 bool conf_report_junit(const conf_run *run, const char *path, char *err, size_t err_size);
 

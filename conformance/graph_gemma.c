@@ -21,14 +21,19 @@
 #define PREFILL 13
 #define CHUNK 5
 
-static plinth_status gemma_case(plinth_backend *b, const char *dir, uint32_t seed, float *out,
-                                uint64_t n_out, char *err, size_t err_size)
+static plinth_status gemma_case(plinth_backend *const *list, uint32_t n, const char *dir,
+                                uint32_t seed, float *out, uint64_t n_out, conf_placement *pl,
+                                char *err, size_t err_size)
 {
-    gemma3_options o = {.n_ctx = 64, .n_prefill = CHUNK, .all_logits = true};
+    gemma3_options o = {.n_ctx = 64, .n_prefill = CHUNK, .all_logits = true,
+                        .fallbacks = list + 1, .n_fallbacks = n - 1};
     gemma3 *m = NULL;
-    plinth_status st = gemma3_load(plinth_backend_context(b), b, dir, &o, &m, err, err_size);
+    plinth_status st =
+        gemma3_load(plinth_backend_context(list[0]), list[0], dir, &o, &m, err, err_size);
     if (st != PLINTH_OK)
         return st;
+    conf_placement_add(pl, gemma3_prefill_program(m));
+    conf_placement_add(pl, gemma3_decode_program(m));
     const gemma3_config *c = gemma3_get_config(m);
     const uint64_t vocab = (uint64_t)c->vocab;
     if (n_out != TOKENS * vocab) {

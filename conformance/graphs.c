@@ -102,9 +102,11 @@ static void random_f32(float *v, size_t n, uint64_t *rng)
 
 enum { MLP_T = 7, MLP_E = 64, MLP_F = 96 };
 
-static plinth_status graph_mlp(plinth_backend *b, const char *arg, uint32_t seed, float *out,
-                               uint64_t n_out, char *err, size_t err_size)
+static plinth_status graph_mlp(plinth_backend *const *list, uint32_t n, const char *arg,
+                               uint32_t seed, float *out, uint64_t n_out, conf_placement *pl,
+                               char *err, size_t err_size)
 {
+    plinth_backend *b = list[0];
     plinth_status st = PLINTH_OK;
     plinth_model *m = NULL;
     plinth_graph *g = NULL;
@@ -113,7 +115,7 @@ static plinth_status graph_mlp(plinth_backend *b, const char *arg, uint32_t seed
     float x[MLP_T * MLP_E];
     (void)n_out;
 
-    TRY(plinth_model_create(b, &m));
+    TRY(plinth_model_create_multi(list, n, &m));
     TRY(plinth_graph_create(plinth_backend_context(b), &g));
     int64_t xs[2] = {MLP_T, MLP_E}, up[2] = {MLP_F, MLP_E}, down[2] = {MLP_E, MLP_F},
             nw[1] = {MLP_E};
@@ -127,6 +129,7 @@ static plinth_status graph_mlp(plinth_backend *b, const char *arg, uint32_t seed
     plinth_node y = plinth_add(g, xn, plinth_scale(g, d, 0.5f));
     TRY(plinth_output(g, plinth_softmax(g, plinth_silu(g, y), PLINTH_NODE_INVALID, 2.0f), "y"));
     TRY(plinth_program_compile(m, g, NULL, &p));
+    conf_placement_add(pl, p);
     TRY(plinth_model_load_empty(m));
     TRY(set_random(m, "norm", PLINTH_F32, MLP_E, 1.0, &rng));
     TRY(set_random(m, "up", PLINTH_BF16, MLP_F * MLP_E, 0.2, &rng));
@@ -184,9 +187,12 @@ done:
     return st;
 }
 
-static plinth_status graph_attention_kv(plinth_backend *b, const char *arg, uint32_t seed,
-                                        float *out, uint64_t n_out, char *err, size_t err_size)
+static plinth_status graph_attention_kv(plinth_backend *const *list, uint32_t n,
+                                        const char *arg, uint32_t seed, float *out,
+                                        uint64_t n_out, conf_placement *pl, char *err,
+                                        size_t err_size)
 {
+    plinth_backend *b = list[0];
     plinth_status st = PLINTH_OK;
     plinth_model *m = NULL;
     plinth_program *prefill = NULL, *decode = NULL;
@@ -195,12 +201,14 @@ static plinth_status graph_attention_kv(plinth_backend *b, const char *arg, uint
     int32_t pos[AT_PREFILL], kv_len;
     (void)n_out;
 
-    TRY(plinth_model_create(b, &m));
+    TRY(plinth_model_create_multi(list, n, &m));
     st = attn_program(m, b, AT_PREFILL, &prefill, err, err_size);
     if (st == PLINTH_OK)
         st = attn_program(m, b, 1, &decode, err, err_size);
     if (st != PLINTH_OK)
         goto done;
+    conf_placement_add(pl, prefill);
+    conf_placement_add(pl, decode);
     TRY(plinth_model_load_empty(m));
     TRY(set_random(m, "wq", PLINTH_F32, AT_HQ * AT_D * AT_E, 0.3, &rng));
     TRY(set_random(m, "wk", PLINTH_BF16, AT_HKV * AT_D * AT_E, 0.3, &rng));
@@ -253,30 +261,85 @@ static void register_builtins(void)
 
 /* ------------------------------------------------------------------ 5 --- */
 
-void conf_run_graph(plinth_backend *ref, plinth_backend *b, const conf_graph_case *g,
-                    uint32_t seed, conf_result *r)
+void conf_placement_add(conf_placement *pl, plinth_program *prog)
+{
+    if (!pl || !prog)
+        return;
+    plinth_plan_stats s = {.struct_size = sizeof s};
+    if (plinth_program_plan_stats(prog, &s) != PLINTH_OK)
+        return;
+    pl->transfers += s.n_transfers;
+    pl->shared += s.n_shared;
+    for (uint32_t i = 0; i < s.n_instructions; i++) {
+        plinth_instruction_info in = {.struct_size = sizeof in};
+        if (plinth_program_instruction_info(prog, i, &in) == PLINTH_OK && in.op >= 0 &&
+            in.backend >= 0 && (uint32_t)in.backend < PLINTH_MAX_BACKENDS)
+            pl->ops[in.backend][in.op]++;
+    }
+}
+
+void conf_placement_str(const conf_placement *pl, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (uint32_t b = 0; b < pl->n && len < size; b++) {
+        uint32_t total = 0;
+        for (uint32_t op = 0; op < PLINTH_OP_COUNT; op++)
+            total += pl->ops[b][op];
+        len += (size_t)snprintf(buf + len, size - len, "%s%s %u", b ? "; " : "",
+                                plinth_backend_name(pl->list[b]), total);
+        const char *sep = " (";
+        for (uint32_t op = 0; op < PLINTH_OP_COUNT && len < size; op++)
+            if (pl->ops[b][op]) {
+                len += (size_t)snprintf(buf + len, size - len, "%s%u %s", sep, pl->ops[b][op],
+                                        plinth_op_name((plinth_op)op));
+                sep = ", ";
+            }
+        if (*sep == ',' && len < size)
+            len += (size_t)snprintf(buf + len, size - len, ")");
+    }
+    if (len < size)
+        snprintf(buf + len, size - len, "; %u transfers, %u shared reads", pl->transfers,
+                 pl->shared);
+}
+
+void conf_run_graph(plinth_backend *ref, plinth_backend *b, plinth_backend *const *fallbacks,
+                    uint32_t n_fallbacks, const conf_graph_case *g, uint32_t seed,
+                    conf_result *r, char *placement, size_t placement_size)
 {
     memset(r, 0, sizeof *r);
     r->seed = seed;
     r->max_nmse = g->max_nmse;
+    if (placement_size)
+        placement[0] = '\0';
     double *want = malloc(g->n_out * sizeof *want), *got = malloc(g->n_out * sizeof *got);
     float *fw = malloc(g->n_out * sizeof *fw), *fg = malloc(g->n_out * sizeof *fg);
+    plinth_backend *list[PLINTH_MAX_BACKENDS] = {b};
+    uint32_t n = 1;
+    for (uint32_t i = 0; i < n_fallbacks && n < PLINTH_MAX_BACKENDS; i++)
+        list[n++] = fallbacks[i];
+    static conf_placement pl; /* large; one case at a time */
+    memset(&pl, 0, sizeof pl);
+    pl.list = list;
+    pl.n = n;
     char err[512] = "";
     if (!want || !got || !fw || !fg) {
         conf_result_set(r, CONF_FAIL, CONF_FAIL_ORACLE, "out of memory");
         goto done;
     }
-    plinth_status st = g->fn(b, g->arg, seed, fg, g->n_out, err, sizeof err);
+    plinth_status st = g->fn(list, n, g->arg, seed, fg, g->n_out, &pl, err, sizeof err);
     if (st == PLINTH_ERR_UNSUPPORTED) {
         conf_result_set(r, CONF_UNSUPPORTED, CONF_FAIL_NONE, "%s", err);
         goto done;
     }
+    if (n > 1 && placement_size)
+        conf_placement_str(&pl, placement, placement_size);
     if (st != PLINTH_OK) {
         conf_result_set(r, CONF_FAIL, CONF_FAIL_GRAPH, "%s (%s)", err,
                         plinth_status_name(st));
         goto done;
     }
-    st = g->fn(ref, g->arg, seed, fw, g->n_out, err, sizeof err);
+    st = g->fn(&ref, 1, g->arg, seed, fw, g->n_out, NULL, err, sizeof err);
     if (st != PLINTH_OK) {
         conf_result_set(r, CONF_FAIL, CONF_FAIL_ORACLE, "ref: %s (%s)", err,
                         plinth_status_name(st));

@@ -1,8 +1,9 @@
 /*
- * report.c — what a run says: the summary table, the failures, and the
- * machine-readable reports (JSON with cJSON, JUnit XML for CI).
+ * report.c — what a run says: the summary table, the failures, where whole
+ * graphs with a fallback ran, and the machine-readable reports (JSON with
+ * cJSON, JUnit XML for CI).
  *
- * Sections: 1 table; 2 failures; 3 JSON; 4 JUnit XML.
+ * Sections: 1 table; 2 failures and placement; 3 JSON; 4 JUnit XML.
  */
 #include "conf_internal.h"
 
@@ -60,6 +61,18 @@ void conf_report_failures(FILE *f, const conf_run *run)
     }
 }
 
+void conf_report_placement(FILE *f, const conf_run *run)
+{
+    for (uint32_t i = 0; i < run->n_records; i++) {
+        const conf_record *r = &run->records[i];
+        if (!r->placement[0])
+            continue;
+        const conf_target *t = &run->targets[r->target];
+        fprintf(f, "%s [%s] '%s' %s: %s\n", t->backend, cfg(t), r->name,
+                conf_status_name(r->r.status), r->placement);
+    }
+}
+
 /* ------------------------------------------------------------------ 3 --- */
 
 static cJSON *record_json(const conf_record *r)
@@ -82,6 +95,8 @@ static cJSON *record_json(const conf_record *r)
     }
     if (r->reason[0])
         cJSON_AddStringToObject(c, "reason", r->reason);
+    if (r->placement[0])
+        cJSON_AddStringToObject(c, "placement", r->placement);
     return c;
 }
 

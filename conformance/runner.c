@@ -79,6 +79,8 @@ typedef struct job {
     const conf_options *o;
     conf_run *run;
     plinth_backend *ref;
+    plinth_backend *fallbacks[PLINTH_MAX_BACKENDS - 1]; /* for the whole graphs */
+    uint32_t n_fallbacks;
     const conf_case_list *cases;
     uint32_t total, done;
 } job;
@@ -112,7 +114,8 @@ static bool run_target(job *j, uint32_t ti, plinth_backend *b, conf_expect *ex)
         } else if (c) {
             conf_run_case(j->ref, b, c, seed, &rec->r);
         } else {
-            conf_run_graph(j->ref, b, g, seed, &rec->r);
+            conf_run_graph(j->ref, b, j->fallbacks, j->n_fallbacks, g, seed, &rec->r,
+                           rec->placement, sizeof rec->placement);
         }
         if (x) {
             conf_apply_expectation(&rec->r, x);
@@ -262,6 +265,21 @@ plinth_status conf_run_all(const conf_options *o, conf_run *run, char *err, size
             }
     }
     job j = {.o = o, .run = run, .ref = ref, .cases = &cases};
+    for (const char *f = o->fallback; st == PLINTH_OK && f && *f;) {
+        char name[1024];
+        size_t len = strcspn(f, ",");
+        snprintf(name, sizeof name, "%.*s", (int)len, f);
+        f += len + (f[len] == ',');
+        if (j.n_fallbacks == PLINTH_MAX_BACKENDS - 1 ||
+            plinth_backend_open(ctx, name, 0, NULL, &j.fallbacks[j.n_fallbacks]) != PLINTH_OK) {
+            snprintf(err, err_size, "fallback '%s': %s", name,
+                     j.n_fallbacks == PLINTH_MAX_BACKENDS - 1 ? "too many fallbacks"
+                                                             : plinth_context_error(ctx));
+            st = PLINTH_ERR_INVALID;
+            break;
+        }
+        j.n_fallbacks++;
+    }
     uint32_t per = (o->only_graphs ? 0 : cases.n) +
                    (o->graphs && o->op >= PLINTH_OP_COUNT ? conf_graph_count() : 0);
     for (uint32_t i = 0; i < run->n_targets; i++)
@@ -289,6 +307,8 @@ plinth_status conf_run_all(const conf_options *o, conf_run *run, char *err, size
     }
     for (int i = 0; i < n_reps; i++)
         conf_expect_free(&ex[i]);
+    for (uint32_t i = 0; i < j.n_fallbacks; i++)
+        plinth_backend_close(j.fallbacks[i]);
     free(ex);
     free(owner);
 done:

@@ -109,6 +109,7 @@ plinth_status plinth_backend_open(plinth_context *ctx, const char *name, uint32_
         ctx_free(ctx, b);
         return s;
     }
+    b->caps = slot_device_caps(b);
     ctx_retain(ctx);
     *out = b;
     return PLINTH_OK;

@@ -5,13 +5,15 @@
  *   1. state        the compiler's per-node facts and scratch arrays
  *   2. analysis     validation, memory roots, dead nodes, folding
  *   3. order        stable Kahn sort with write-after-read edges on states
- *   4. placement    io slots, pools, protos, liveness, in-place, planning
- *   5. registry     params, states, constants and folded values in the model
+ *   4. protos       io slots, pools, the run and load lists by node
+ *   5. registry     params, states, constants and folded values in the
+ *                   model, on their backends (and replicas)
  *   6. driver       plinth_program_compile
  *
- * Instruction views and the backend check are built in
- * compile_emit.c (see compile.h). Everything is decided here, once: the
- * executor only walks the lists this file produces.
+ * Placement and transfers are in compile_place.c, liveness and offsets in
+ * compile_plan.c, instruction views and segments in compile_emit.c (see
+ * compile.h). Everything is decided here, once: the executor only walks
+ * the lists these files produce.
  */
 #include "compile.h"
 
@@ -33,22 +35,19 @@ static bool is_set_rows(const graph_node *n)
     return is_op(n, PLINTH_OP_SET_ROWS);
 }
 
-/* Ops whose kernel may write over in[0] (and in[1] for binary ones):
- * plinth_plugin.h rule 10. */
-static bool op_inplace_ok(int32_t op)
+bool compile_is_set_rows(const graph_node *n)
 {
-    switch (op) {
-    case PLINTH_OP_ADD: case PLINTH_OP_SUB: case PLINTH_OP_MUL: case PLINTH_OP_DIV:
-    case PLINTH_OP_SCALE: case PLINTH_OP_GELU_TANH: case PLINTH_OP_SILU:
-        return true;
-    default:
-        return false;
-    }
+    return is_set_rows(n);
+}
+
+plinth_status compile_oom(compiler *c, const char *what)
+{
+    return ctx_error(c->ctx, PLINTH_ERR_NO_MEMORY, "compile: out of memory (%s)", what);
 }
 
 static plinth_status oom(compiler *c, const char *what)
 {
-    return ctx_error(c->ctx, PLINTH_ERR_NO_MEMORY, "compile: out of memory (%s)", what);
+    return compile_oom(c, what);
 }
 
 /* --------------------------------------------------------- 2. analysis --- */
@@ -332,10 +331,10 @@ done:
     return st;
 }
 
-/* -------------------------------------------------------- 4. placement --- */
+/* ----------------------------------------------------------- 4. protos --- */
 
 static plinth_status io_slot_init(compiler *c, io_slot *s, const graph_node *n,
-                                  const char *name, uint64_t *io_end)
+                                  const char *name)
 {
     s->name = ctx_strdup(c->ctx, name);
     if (!s->name)
@@ -348,14 +347,16 @@ static plinth_status io_slot_init(compiler *c, io_slot *s, const graph_node *n,
         s->info.shape[d] = d < n->ndim ? n->shape[d] : 0;
     s->info.name = s->name;
     s->bytes = node_bytes(n);
-    s->offset = ALIGN_UP(*io_end, PLINTH_ALIGNMENT);
-    *io_end = s->offset + s->bytes;
+    s->backend = 0;
+    for (uint32_t b = 0; b < PLINTH_MAX_BACKENDS; b++)
+        s->at[b] = IO_NONE;
     return PLINTH_OK;
 }
 
 /* Inputs in creation order (all of them, so that set_input by name keeps
  * working for an input the graph happens not to use), then outputs in node
- * order, each 256-aligned in the io pool. */
+ * order. Which backends' io pools hold them, and where, is decided after
+ * placement (compile_place.c, compile_plan.c). */
 static plinth_status place_io(compiler *c)
 {
     const plinth_graph *g = c->g;
@@ -369,12 +370,11 @@ static plinth_status place_io(compiler *c)
     p->outputs = ctx_calloc(c->ctx, n_out, sizeof *p->outputs);
     if (!p->inputs || !p->outputs)
         return oom(c, "io slots");
-    uint64_t end = 0;
     for (uint32_t i = 0; i < g->n_nodes; i++) {
         const graph_node *n = &g->nodes[i];
         if (n->kind != PLINTH_NODE_INPUT)
             continue;
-        plinth_status st = io_slot_init(c, &p->inputs[p->n_inputs], n, n->name, &end);
+        plinth_status st = io_slot_init(c, &p->inputs[p->n_inputs], n, n->name);
         if (st)
             return st;
         c->cn[i].pool = POOL_IO;
@@ -384,12 +384,11 @@ static plinth_status place_io(compiler *c)
         const graph_node *n = &g->nodes[i];
         if (!n->output_name)
             continue;
-        plinth_status st = io_slot_init(c, &p->outputs[p->n_outputs], n, n->output_name, &end);
+        plinth_status st = io_slot_init(c, &p->outputs[p->n_outputs], n, n->output_name);
         if (st)
             return st;
         c->cn[i].out_slot = (int32_t)p->n_outputs++;
     }
-    c->io_bytes = ALIGN_UP(end, PLINTH_ALIGNMENT);
     return PLINTH_OK;
 }
 
@@ -430,11 +429,22 @@ static bool push_proto(compiler *c, proto **list, uint32_t *n, uint32_t *cap, pr
     return true;
 }
 
+/* A proto reading nothing through copies, placed nowhere yet. */
+static proto proto_blank(void)
+{
+    proto p;
+    memset(&p, 0, sizeof p);
+    p.backend = NO_BACKEND;
+    p.out_copy = -1;
+    for (uint32_t j = 0; j < PLINTH_MAX_INPUTS; j++)
+        p.in_copy[j] = -1;
+    return p;
+}
+
 static proto proto_op(const compiler *c, int32_t i)
 {
     const graph_node *n = &c->g->nodes[i];
-    proto p;
-    memset(&p, 0, sizeof p);
+    proto p = proto_blank();
     p.op = n->op;
     p.node = i;
     p.out_node = i;
@@ -458,8 +468,7 @@ static proto proto_op(const compiler *c, int32_t i)
 
 static proto proto_copy(const compiler *c, int32_t i)
 {
-    proto p;
-    memset(&p, 0, sizeof p);
+    proto p = proto_blank();
     p.op = PLINTH_OP_COPY;
     p.node = i;
     p.n_in = 1;
@@ -515,137 +524,6 @@ static plinth_status build_protos(compiler *c)
     return PLINTH_OK;
 }
 
-static bool same_shape(const graph_node *a, const graph_node *b)
-{
-    if (a->dtype != b->dtype || a->ndim != b->ndim)
-        return false;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->shape[d] != b->shape[d])
-            return false;
-    return true;
-}
-
-/* May the output of proto `p` (step `step`) take the memory of its input
- * k? The input must be an arena tensor itself (not a view), equal in dtype
- * and shape, dying here, and no other input may see its memory through a
- * different view. */
-static bool inplace_candidate(const compiler *c, const proto *p, uint32_t k, uint32_t step,
-                              const uint32_t *last)
-{
-    int32_t x = p->in_node[k];
-    const graph_node *gx = &c->g->nodes[x];
-    if (gx->kind != PLINTH_NODE_OP || c->cn[x].mem != x || c->cn[x].pool != POOL_ARENA)
-        return false;
-    if (last[x] != step || !same_shape(gx, &c->g->nodes[p->node]))
-        return false;
-    for (uint32_t j = 0; j < p->n_in; j++)
-        if (j != k && p->in_node[j] != x && c->cn[p->in_node[j]].mem == x)
-            return false;
-    return true;
-}
-
-/* Liveness over one instruction list and the plan items of `pool`'s
- * tensors; in-place merges for the arena. Items are indexed by cn.ref. */
-static plinth_status plan_items(compiler *c, const proto *list, uint32_t n, int32_t pool,
-                                bool inplace, plan_item **out_items, uint32_t *out_n)
-{
-    const plinth_graph *g = c->g;
-    uint32_t nn = g->n_nodes, n_items = 0;
-    uint32_t *last = ctx_calloc(c->ctx, nn, sizeof *last);
-    plan_item *items = ctx_calloc(c->ctx, n, sizeof *items);
-    if (!last || !items) {
-        ctx_free(c->ctx, last);
-        ctx_free(c->ctx, items);
-        return oom(c, "liveness");
-    }
-    for (uint32_t i = 0; i < nn; i++)
-        last[i] = UINT32_MAX;
-    for (uint32_t s = 0; s < n; s++)
-        for (uint32_t j = 0; j < list[s].n_in; j++) {
-            int32_t m = c->cn[list[s].in_node[j]].mem;
-            if (c->cn[m].pool == pool)
-                last[m] = s; /* ascending s: the last read wins */
-        }
-    for (uint32_t s = 0; s < n; s++) {
-        const proto *p = &list[s];
-        int32_t o = p->out_node;
-        if (o < 0 || o != p->node || c->cn[o].pool != pool)
-            continue;
-        int32_t ref = -1;
-        for (uint32_t k = 0; inplace && k < p->n_in && k < 2 && ref < 0; k++)
-            if (op_inplace_ok(p->op) && inplace_candidate(c, p, k, s, last)) {
-                ref = c->cn[p->in_node[k]].ref;
-                c->n_inplace++;
-            }
-        if (ref < 0) {
-            ref = (int32_t)n_items++;
-            items[ref] = (plan_item){.size = node_bytes(&g->nodes[o]), .first = s, .last = s};
-            c->naive_bytes[pool == POOL_ARENA ? 0 : 1] +=
-                ALIGN_UP(items[ref].size, PLINTH_ALIGNMENT);
-        } else {
-            c->naive_bytes[pool == POOL_ARENA ? 0 : 1] +=
-                ALIGN_UP(node_bytes(&g->nodes[o]), PLINTH_ALIGNMENT);
-        }
-        c->cn[o].ref = ref;
-        uint32_t end = last[o] == UINT32_MAX ? s : last[o];
-        if (end > items[ref].last)
-            items[ref].last = end;
-        if (pool == POOL_ARENA)
-            c->n_arena_tensors++;
-    }
-    ctx_free(c->ctx, last);
-    *out_items = items;
-    *out_n = n_items;
-    return PLINTH_OK;
-}
-
-static plinth_status plan_pool(compiler *c, plan_item *items, uint32_t n, const char *what,
-                               uint64_t *out_size, uint64_t *out_lower)
-{
-    *out_size = 0;
-    if (out_lower)
-        *out_lower = 0;
-    if (n == 0)
-        return PLINTH_OK;
-    const plan_mem mem = {c->ctx->alloc, c->ctx->alloc_user};
-    uint64_t size = plan_greedy_by_size(&mem, items, n, PLINTH_ALIGNMENT);
-    if (size == UINT64_MAX)
-        return oom(c, what);
-    char err[512];
-    if (plan_verify(items, n, size, PLINTH_ALIGNMENT, err, sizeof err) != 0)
-        return ctx_error(c->ctx, PLINTH_ERR_INTERNAL, "compile: the %s plan is invalid: %s",
-                         what, err);
-    if (out_lower) {
-        *out_lower = plan_lower_bound(&mem, items, n, PLINTH_ALIGNMENT);
-        if (*out_lower == UINT64_MAX)
-            return oom(c, what);
-    }
-    *out_size = size;
-    return PLINTH_OK;
-}
-
-/* Offsets of every memory root in its pool (model pools: after the
- * registry, see register_tensors). */
-static void resolve_bases(compiler *c, const plan_item *arena, const plan_item *scratch)
-{
-    const plinth_graph *g = c->g;
-    const plinth_program *p = c->prog;
-    for (uint32_t i = 0; i < g->n_nodes; i++) {
-        cnode *cn = &c->cn[i];
-        if (!cn->live || cn->mem != (int32_t)i)
-            continue;
-        switch (cn->pool) {
-        case POOL_ARENA: cn->base = arena[cn->ref].offset; break;
-        case POOL_SCRATCH: cn->base = scratch[cn->ref].offset; break;
-        case POOL_IO:
-            cn->base = g->nodes[i].kind == PLINTH_NODE_INPUT ? p->inputs[cn->ref].offset
-                                                           : p->outputs[cn->out_slot].offset;
-            break;
-        default: break;
-        }
-    }
-}
-
 /* --------------------------------------------------------- 5. registry --- */
 
 /* A number for the unique names of this program's constants and folded
@@ -665,19 +543,39 @@ static uint32_t pick_serial(const plinth_model *model)
     }
 }
 
-static bool registered(const plinth_model *model, const char *name)
+/* Registers one memory root on `backend` (its home, or a replica). */
+static plinth_status register_one(compiler *c, uint32_t i, int32_t backend, int32_t *out)
+{
+    const graph_node *n = &c->g->nodes[i];
+    char name[512];
+    const char *nm = n->name;
+    const void *data = NULL;
+    if (n->kind == PLINTH_NODE_CONSTANT) {
+        snprintf(name, sizeof name, "#p%" PRIu32 "/c%" PRIu32 ":%s", c->serial, i, n->name);
+        nm = name;
+        data = n->data;
+    } else if (n->kind == PLINTH_NODE_OP) {
+        snprintf(name, sizeof name, "#p%" PRIu32 "/n%" PRIu32, c->serial, i);
+        nm = name;
+    }
+    /* The registry's message (naming the tensor) is on ctx on failure. */
+    return model_tensor_register(c->model, nm, n->kind, n->dtype, n->ndim, n->shape, data,
+                                 backend, out);
+}
+
+static bool registered(const plinth_model *model, const char *name, int32_t backend)
 {
     for (uint32_t t = 0; t < model->n_tensors; t++)
-        if (strcmp(model->tensors[t].name, name) == 0)
+        if (model->tensors[t].backend == backend && strcmp(model->tensors[t].name, name) == 0)
             return true;
     return false;
 }
 
 /* Three passes, so that a failure leaves as little behind as possible:
- * params and states another program already registered (the only
- * registrations that can fail on a mismatch, and they add nothing), then
- * new params and states, then this program's own constants and folded
- * values. */
+ * params and states another program already registered on the same
+ * backend (the only registrations that can fail on a mismatch, and they
+ * add nothing), then new params and states, then this program's own
+ * constants and folded values. Replicas (rep[b]) follow their root. */
 static plinth_status register_tensors(compiler *c)
 {
     const plinth_graph *g = c->g;
@@ -690,27 +588,22 @@ static plinth_status register_tensors(compiler *c)
                 (cn->pool != POOL_PERSISTENT && cn->pool != POOL_STATE))
                 continue;
             bool shared = n->kind == PLINTH_NODE_PARAM || n->kind == PLINTH_NODE_STATE;
-            if (shared ? pass == 2 || registered(model, n->name) != (pass == 0) : pass != 2)
+            if (shared ? pass == 2 || registered(model, n->name, cn->backend) != (pass == 0)
+                       : pass != 2)
                 continue;
-            char name[512];
-            const char *nm = n->name;
-            const void *data = NULL;
-            if (n->kind == PLINTH_NODE_CONSTANT) {
-                snprintf(name, sizeof name, "#p%" PRIu32 "/c%" PRIu32 ":%s", c->serial, i,
-                         n->name);
-                nm = name;
-                data = n->data;
-            } else if (n->kind == PLINTH_NODE_OP) {
-                snprintf(name, sizeof name, "#p%" PRIu32 "/n%" PRIu32, c->serial, i);
-                nm = name;
-            }
             int32_t t = -1;
-            plinth_status st = model_tensor_register(model, nm, n->kind, n->dtype, n->ndim,
-                                                     n->shape, data, &t);
-            if (st != PLINTH_OK) /* the registry's message (naming the tensor) is on ctx */
+            plinth_status st = register_one(c, i, cn->backend, &t);
+            if (st != PLINTH_OK)
                 return st;
             cn->ref = t;
             cn->base = model->tensors[t].offset;
+            for (uint32_t b = 0; b < c->n_backends; b++) {
+                if (cn->rep[b] < 0)
+                    continue;
+                st = register_one(c, i, (int32_t)b, &cn->rep[b]);
+                if (st != PLINTH_OK)
+                    return st;
+            }
         }
     return PLINTH_OK;
 }
@@ -728,20 +621,65 @@ static plinth_status append_program(compiler *c)
     return PLINTH_OK;
 }
 
+/* The program's figures: per backend (compile_plan.c filled the pools) and
+ * summed. */
+static void fill_stats(compiler *c)
+{
+    plinth_program *p = c->prog;
+    plinth_plan_stats *s = &p->stats;
+    for (uint32_t b = 0; b < c->n_backends; b++) {
+        const program_backend *pb = &p->be[b];
+        s->arena_bytes += pb->pool_bytes[POOL_ARENA];
+        s->lower_bound += pb->lower_bound;
+        s->naive_bytes += pb->naive_bytes;
+        s->io_bytes += pb->pool_bytes[POOL_IO];
+    }
+    s->persistent_bytes = c->model->persistent_bytes;
+    s->state_bytes = c->model->state_bytes;
+    s->n_instructions = p->n_code;
+    s->n_fold_instructions = p->n_fold;
+    s->n_arena_tensors = c->n_arena_tensors;
+    s->n_inplace = c->n_inplace;
+    s->n_shared = c->n_shared;
+    s->n_segments = p->n_seg;
+    for (uint32_t i = 0; i < c->g->n_nodes; i++)
+        s->n_views += c->cn[i].live && c->g->nodes[i].kind == PLINTH_NODE_VIEW;
+    for (uint32_t i = 0; i < p->n_code; i++) {
+        const instruction *ins = &p->code[i];
+        program_backend *pb = &p->be[ins->backend];
+        if (ins->op == OP_TRANSFER) {
+            uint64_t bytes = node_bytes(&c->g->nodes[c->cn[ins->node].mem]);
+            s->n_transfers++;
+            s->transfer_bytes += bytes;
+            pb->n_transfers_in++;
+            pb->transfer_bytes_in += bytes;
+            continue;
+        }
+        pb->n_code++;
+        s->n_fallback += (p->code_note[i].no_kernel | p->code_note[i].refused) != 0;
+    }
+    for (uint32_t i = 0; i < p->n_fold; i++) {
+        if (p->fold[i].op == OP_TRANSFER)
+            s->n_load_transfers++;
+        else
+            p->be[p->fold[i].backend].n_fold++;
+    }
+}
+
 static plinth_status run_passes(compiler *c)
 {
     plinth_status st;
-    plan_item *arena = NULL, *scratch = NULL;
-    uint32_t n_arena = 0, n_scratch = 0;
-    plinth_program *p = c->prog;
-
     if ((st = validate(c)))
         return st;
     for (uint32_t i = 0; i < c->g->n_nodes; i++) {
-        c->cn[i].mem = mem_root(c->g, (int32_t)i);
-        c->cn[i].pool = -1;
-        c->cn[i].ref = -1;
-        c->cn[i].out_slot = -1;
+        cnode *cn = &c->cn[i];
+        cn->mem = mem_root(c->g, (int32_t)i);
+        cn->pool = -1;
+        cn->ref = -1;
+        cn->out_slot = -1;
+        cn->backend = NO_BACKEND;
+        for (uint32_t b = 0; b < PLINTH_MAX_BACKENDS; b++)
+            cn->rep[b] = cn->copy[b] = -1;
     }
     mark_live(c);
     mark_fold(c);
@@ -752,44 +690,14 @@ static plinth_status run_passes(compiler *c)
     place_roots(c);
     if ((st = build_protos(c)))
         return st;
-    if ((st = plan_items(c, c->code, c->n_code, POOL_ARENA, !c->no_inplace, &arena,
-                         &n_arena)) ||
-        (st = plan_items(c, c->fold, c->n_fold, POOL_SCRATCH, false, &scratch, &n_scratch)))
-        goto done;
-    uint64_t scratch_bytes;
-    if ((st = plan_pool(c, arena, n_arena, "arena", &p->stats.arena_bytes,
-                        &p->stats.lower_bound)) ||
-        (st = plan_pool(c, scratch, n_scratch, "scratch", &scratch_bytes, NULL)))
-        goto done;
-    resolve_bases(c, arena, scratch);
-
-    /* Every kernel the backend will be asked for, checked before anything
-     * is written into the model (views of model tensors have placeholder
-     * offsets here, which supports() does not look at). */
-    if ((st = emit_instructions(c)) || (st = emit_check_supports(c)))
-        goto done;
-    if ((st = register_tensors(c)) || (st = emit_instructions(c)))
-        goto done;
-
-    p->pool_bytes[POOL_ARENA] = p->stats.arena_bytes;
-    p->pool_bytes[POOL_IO] = c->io_bytes;
-    p->pool_bytes[POOL_SCRATCH] = scratch_bytes;
-    p->stats.naive_bytes = c->naive_bytes[0];
-    p->stats.io_bytes = c->io_bytes;
-    p->stats.persistent_bytes = c->model->persistent_bytes;
-    p->stats.state_bytes = c->model->state_bytes;
-    p->stats.n_instructions = p->n_code;
-    p->stats.n_fold_instructions = p->n_fold;
-    p->stats.n_arena_tensors = c->n_arena_tensors;
-    p->stats.n_inplace = c->n_inplace;
-    for (uint32_t i = 0; i < c->g->n_nodes; i++)
-        p->stats.n_views += c->cn[i].live && c->g->nodes[i].kind == PLINTH_NODE_VIEW;
-    if ((st = append_program(c)))
-        goto done;
-done:
-    ctx_free(c->ctx, arena);
-    ctx_free(c->ctx, scratch);
-    return st;
+    /* Placement asks every backend about every instruction before anything
+     * is written into the model; then memory, plans, the registry, and the
+     * final instructions with the model's offsets. */
+    if ((st = place_protos(c)) || (st = place_memory(c)) || (st = plan_pools(c)) ||
+        (st = register_tensors(c)) || (st = emit_instructions(c)) || (st = emit_segments(c)))
+        return st;
+    fill_stats(c);
+    return append_program(c);
 }
 
 plinth_status plinth_program_compile(plinth_model *model, const plinth_graph *g,
@@ -809,7 +717,7 @@ plinth_status plinth_program_compile(plinth_model *model, const plinth_graph *g,
         return ctx_error(ctx, PLINTH_ERR_INVALID,
                          "compile: the model is already loaded; compile all programs "
                          "before loading the model");
-    if (!model->backend)
+    if (!model->backend || model->n_backends == 0)
         return ctx_error(ctx, PLINTH_ERR_INVALID, "compile: the model has no backend");
 
     compiler c;
@@ -823,6 +731,7 @@ plinth_status plinth_program_compile(plinth_model *model, const plinth_graph *g,
         opts->struct_size >= offsetof(plinth_compile_options, no_inplace) + sizeof(bool))
         c.no_inplace = opts->no_inplace;
     c.serial = pick_serial(model);
+    c.n_backends = model->n_backends;
     c.cn = ctx_calloc(ctx, g->n_nodes, sizeof *c.cn);
     c.prog = ctx_calloc(ctx, 1, sizeof *c.prog);
     if (c.prog) {
@@ -834,6 +743,7 @@ plinth_status plinth_program_compile(plinth_model *model, const plinth_graph *g,
     ctx_free(ctx, c.order);
     ctx_free(ctx, c.code);
     ctx_free(ctx, c.fold);
+    ctx_free(ctx, c.copies);
     if (st != PLINTH_OK) {
         program_free(c.prog);
         return st;

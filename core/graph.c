@@ -102,6 +102,7 @@ plinth_node graph_add_node(plinth_graph *g, const graph_node *proto)
     plinth_node id = (plinth_node)g->n_nodes;
     graph_node *n = &g->nodes[id];
     *n = *proto;
+    n->pin = g->pin;
     if (n->kind != PLINTH_NODE_VIEW) {
         graph_contiguous_strides(n);
         n->root = id;
@@ -126,6 +127,7 @@ plinth_status plinth_graph_create(plinth_context *ctx, plinth_graph **out)
     g->ctx = ctx;
     ctx_retain(ctx);
     g->status = PLINTH_OK;
+    g->pin = -1;
     *out = g;
     return PLINTH_OK;
 }
@@ -268,6 +270,44 @@ plinth_node plinth_state(plinth_graph *g, const char *name, plinth_dtype dtype, 
                          const int64_t *shape)
 {
     return add_leaf(g, PLINTH_NODE_STATE, name, dtype, ndim, shape, NULL);
+}
+
+static bool pin_ok(plinth_graph *g, int32_t backend_index, const char *what)
+{
+    if (backend_index >= -1 && backend_index < (int32_t)PLINTH_MAX_BACKENDS)
+        return true;
+    graph_error(g, PLINTH_ERR_INVALID, "%s: backend index %d is not -1 or in [0, %u)", what,
+                (int)backend_index, PLINTH_MAX_BACKENDS);
+    return false;
+}
+
+plinth_status plinth_graph_pin(plinth_graph *g, int32_t backend_index)
+{
+    if (!g)
+        return PLINTH_ERR_INVALID;
+    if (g->status != PLINTH_OK)
+        return g->status;
+    if (!pin_ok(g, backend_index, "plinth_graph_pin"))
+        return g->status;
+    g->pin = backend_index;
+    return PLINTH_OK;
+}
+
+plinth_status plinth_graph_pin_node(plinth_graph *g, plinth_node node, int32_t backend_index)
+{
+    if (!g)
+        return PLINTH_ERR_INVALID;
+    if (g->status != PLINTH_OK)
+        return g->status;
+    if (node < 0 || (uint32_t)node >= g->n_nodes) {
+        graph_error(g, PLINTH_ERR_INVALID, "pin: node %d is not a node of this graph (%u nodes)",
+                    (int)node, g->n_nodes);
+        return g->status;
+    }
+    if (!pin_ok(g, backend_index, "plinth_graph_pin_node"))
+        return g->status;
+    g->nodes[node].pin = backend_index;
+    return PLINTH_OK;
 }
 
 plinth_status plinth_output(plinth_graph *g, plinth_node node, const char *name)

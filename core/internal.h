@@ -3,12 +3,13 @@
  *
  * Sections: context and errors; graph nodes; backends; model and program;
  * helpers every part uses. Each part's own interface has its own header:
- * planner.h, safetensors.h, ../plugins/loader.h.
+ * planner.h, safetensors.h, loader.h, slots.h, compile.h.
  */
 #ifndef PLINTH_INTERNAL_H
 #define PLINTH_INTERNAL_H
 
 #include "plinth/plinth.h"
+#include "plinth/plinth_limits.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -97,6 +98,7 @@ typedef struct graph_node {
     char *name;        /* leaves; NULL for ops and views                */
     void *data;        /* CONSTANT: contiguous copy of the value        */
     char *output_name; /* non-NULL if marked with plinth_output()       */
+    int32_t pin;       /* backend index it is pinned to, -1 for none    */
 } graph_node;
 
 struct plinth_graph {
@@ -104,6 +106,7 @@ struct plinth_graph {
     graph_node *nodes;
     uint32_t n_nodes, cap_nodes;
     plinth_status status; /* first building error, sticky */
+    int32_t pin;          /* given to new nodes (plinth_graph_pin)        */
 };
 
 /* Copies a filled sized struct (`full`, `size` bytes, struct_size first)
@@ -135,6 +138,7 @@ struct plinth_backend {
     plinth_plugin *plugin;          /* owned by ctx->plugins, not here     */
     const plinth_backend_api *api;  /* read by slots.c only                */
     plinth_device *dev;
+    uint64_t caps;                  /* PLINTH_CAP_* bits, asked at open    */
     char name[64];
     uint32_t device_index;
     /* The caller's handle plus one per live model and memory. */
@@ -171,9 +175,11 @@ enum pool_id {
     POOL_COUNT
 };
 
-/* A tensor with a fixed home in the model's persistent or state pool.
- * Programs find theirs by name (params, states) or own them (constants and
- * folded values, named "#p<serial>/c<node>:<name>" and "#p<serial>/n<node>"). */
+/* A tensor with a fixed home in a persistent or state pool of the model.
+ * Programs find theirs by name and backend (params, states) or own them
+ * (constants and folded values, named "#p<serial>/c<node>:<name>" and
+ * "#p<serial>/n<node>"). A param read on two backends that cannot share
+ * memory is registered once per backend (a replica), and loaded into each. */
 typedef struct model_tensor {
     char *name;
     int32_t kind;  /* PLINTH_NODE_PARAM, _CONSTANT, _STATE, or _OP (folded) */
@@ -181,17 +187,26 @@ typedef struct model_tensor {
     int32_t ndim;
     int64_t shape[PLINTH_MAX_DIMS];
     int32_t pool;  /* POOL_PERSISTENT or POOL_STATE */
+    int32_t backend; /* index in the model's list */
     uint64_t offset, bytes;
     void *data;    /* CONSTANT: value to upload at load (owned) */
 } model_tensor;
 
-struct plinth_model {
-    plinth_context *ctx;
-    plinth_backend *backend;
-    model_tensor *tensors;
-    uint32_t n_tensors, cap_tensors;
+/* The model's pools on one backend of its list. */
+typedef struct model_backend {
+    plinth_backend *backend;       /* retained */
     uint64_t persistent_bytes, state_bytes;
     plinth_buffer persistent, state;
+} model_backend;
+
+struct plinth_model {
+    plinth_context *ctx;
+    plinth_backend *backend;       /* be[0].backend: the preferred one      */
+    model_backend be[PLINTH_MAX_BACKENDS];
+    uint32_t n_backends;
+    model_tensor *tensors;
+    uint32_t n_tensors, cap_tensors;
+    uint64_t persistent_bytes, state_bytes; /* sums over the backends      */
     bool loaded;
     plinth_program **programs;
     uint32_t n_programs, cap_programs;
@@ -207,17 +222,30 @@ struct plinth_model {
 plinth_status model_enter(plinth_model *m, const char *what);
 void model_leave(plinth_model *m);
 void model_release(plinth_model *m);
+/* Whether backends a and b of the model read each other's memory in place
+ * (both declare PLINTH_CAP_HOST_MEMORY); a backend shares with itself. */
+bool model_shares(const plinth_model *m, int32_t a, int32_t b);
 
-/* One step of a program. Views are planned at compile time as pool ids plus
- * byte offsets (view.base, view.offset); bind fills view.buffer/view.data
- * and `fn`. `in` is a plain array because kernels take it as one. */
+/* The op number of a transfer instruction: past every plugin op, so no
+ * plugin table is ever indexed with it. */
+#define OP_TRANSFER ((uint32_t)PLINTH_OP_COUNT)
+
+/* One step of a program. Views are planned at compile time as (backend,
+ * pool) ids plus byte offsets (view.base, view.offset); bind fills
+ * view.buffer/view.data and `fn`. `in` is a plain array because kernels
+ * take it as one. A transfer (op OP_TRANSFER) copies in[0] (on backend
+ * in_backend[0]) into out (on `backend`), bytes for bytes. */
 typedef struct instruction {
-    plinth_kernel_fn fn;   /* resolved at bind (NULL before)              */
+    plinth_kernel_fn fn;   /* resolved at bind (NULL before, and for transfers) */
     uint32_t op;
     uint32_t n_in;
     int32_t node;          /* graph node index, for messages              */
-    int32_t out_pool;      /* enum pool_id                                */
+    int32_t backend;       /* index in the model's list: where it runs    */
+    int32_t out_pool;      /* enum pool_id, on `backend`                  */
     int32_t in_pool[PLINTH_MAX_INPUTS];
+    /* Whose pool each input lives in: `backend`, or another that shares
+     * memory with it, or a transfer's source. */
+    int32_t in_backend[PLINTH_MAX_INPUTS];
     plinth_view out;
     plinth_view in[PLINTH_MAX_INPUTS];
     plinth_attrs attrs;
@@ -231,53 +259,93 @@ typedef struct instruction {
     int32_t in_tensor[PLINTH_MAX_INPUTS];
 } instruction;
 
+/* Why an instruction runs where it does (for reports, beside the lists). */
+typedef struct placement_note {
+    uint32_t no_kernel, refused; /* bit i: backend i had no kernel / said no */
+    bool pinned;
+} placement_note;
+
+/* A stretch of a list the executor hands over as one: kernels of one
+ * backend (through its whole-program path when it has one: `prepared`), or
+ * transfers. Decided at compile; prepared at bind. */
+typedef struct segment {
+    int32_t backend;       /* -1 for a stretch of transfers               */
+    uint32_t first, n;     /* instructions [first, first + n)            */
+    void *prepared;        /* the backend's prepare() handle, or NULL     */
+    plinth_instruction *prep_code; /* what prepare saw; lives until release */
+} segment;
+
 typedef struct io_slot {
     char *name;
     plinth_node_info info; /* info.name points at `name`                  */
-    uint64_t offset, bytes; /* in the io pool                             */
+    int32_t backend;       /* whose io pool holds it (an input: the first) */
+    uint64_t offset, bytes; /* in that io pool                            */
+    /* Inputs: the offset in backend b's io pool, or IO_NONE when b does
+     * not read it; set_input writes every copy. Outputs: unused. */
+    uint64_t at[PLINTH_MAX_BACKENDS];
 } io_slot;
+#define IO_NONE UINT64_MAX
+
+/* A program's own pools on one backend. */
+typedef struct program_backend {
+    uint64_t pool_bytes[POOL_COUNT]; /* arena, io and scratch are ours   */
+    plinth_buffer arena, io, scratch;
+    uint64_t lower_bound, naive_bytes;
+    uint32_t n_code, n_fold;          /* instructions that run here       */
+    uint32_t n_transfers_in;
+    uint64_t transfer_bytes_in;
+} program_backend;
 
 struct plinth_program {
     plinth_model *model;
     uint32_t id;               /* index in model->programs                */
-    instruction *code;         /* run: one flat loop over these           */
+    instruction *code;         /* run: one flat list                      */
     uint32_t n_code;
     instruction *fold;         /* load: param/constant-only subgraphs     */
     uint32_t n_fold;
-    uint64_t pool_bytes[POOL_COUNT]; /* arena, io and scratch are ours   */
-    plinth_buffer arena, io, scratch;
+    placement_note *code_note, *fold_note;
+    segment *seg, *fold_seg;   /* the lists cut where the backend changes */
+    uint32_t n_seg, n_fold_seg;
+    program_backend be[PLINTH_MAX_BACKENDS]; /* one per model backend     */
+    /* Host memory for transfers between two backends neither of which the
+     * host can address (allocated at bind, when such a transfer exists). */
+    uint8_t *staging;
+    uint64_t staging_bytes;
     io_slot *inputs, *outputs;
     uint32_t n_inputs, n_outputs;
     plinth_plan_stats stats;
-    void *prepared;            /* backend prepare() handle, or NULL       */
     bool bound;
     /* The plan as JSON text, built on the first plinth_program_plan_json
      * (plan_json.c); NULL before. */
     char *plan_json;
-    /* Added by the executor (program.c owns it): the plinth_instruction list
-     * handed to the backend's prepare; it points into `code`, and must stay
-     * valid until release. NULL when the backend has no program path. */
-    plinth_instruction *prep_code;
 };
 
 /* Resolves every planned view of `prog` (code and fold) to the model's and
- * the program's buffers, picks the kernels, and calls the backend's prepare.
+ * the program's buffers, picks the kernels, and calls the backends' prepare.
  * Called by the model at load for each of its programs. */
 plinth_status program_bind(plinth_program *prog);
-/* Drops what bind made (prepared handle, arena, io, scratch); bind again
+/* Drops what bind made (prepared handles, arenas, io, scratch); bind again
  * to run. The model calls it before its pools go. */
 void program_unbind(plinth_program *prog);
 /* Frees a program (a failed compile's partial one too) and releases its
  * model: plinth_program_destroy. */
 void program_free(plinth_program *prog);
-/* Runs the fold list (after params are in the persistent pool). */
+/* Runs the fold list (after params are in the persistent pools). */
 plinth_status program_run_folds(plinth_program *prog);
+/* Frees each backend's scratch (fold intermediates are needed at load only). */
+void program_free_scratch(plinth_program *prog);
 
-/* Registers (or finds, by name) a persistent/state tensor; checks that a
- * second registration agrees in dtype and shape. Its index in *out_index,
- * or the error (naming the tensor) on ctx. Fails after load. */
+/* Registers (or finds, by name and backend) a persistent/state tensor;
+ * checks that a second registration agrees in dtype and shape. Its index
+ * in *out_index, or the error (naming the tensor) on ctx. Fails after load. */
 plinth_status model_tensor_register(plinth_model *model, const char *name, int32_t kind,
                                     int32_t dtype, int32_t ndim, const int64_t *shape,
-                                    const void *const_data, int32_t *out_index);
+                                    const void *const_data, int32_t backend,
+                                    int32_t *out_index);
+/* Whether tensor i is a replica: an earlier registration (on another
+ * backend) has its name. */
+bool model_tensor_is_replica(const plinth_model *m, uint32_t i);
+/* The backend a state is registered on, or -1 when no program has it yet. */
+int32_t model_state_backend(const plinth_model *model, const char *name);
 
 #endif /* PLINTH_INTERNAL_H */

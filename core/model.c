@@ -1,7 +1,7 @@
 /*
- * model.c — a model: the tensor registry, the persistent and state pools it
- * owns on one backend, and loading (safetensors or empty), set_param,
- * reset_state.
+ * model.c — a model: its backends, the tensor registry, the persistent and
+ * state pools it owns on each backend, and loading (safetensors or empty),
+ * set_param, reset_state.
  *
  * Sections: lifetime; the tensor registry and its layout; pools (allocate,
  * free, unbind programs); loading (checks against the file, uploads, bind
@@ -41,15 +41,67 @@ plinth_status plinth_model_create(plinth_backend *backend, plinth_model **out)
     *out = NULL;
     if (!backend)
         return PLINTH_ERR_INVALID;
-    plinth_model *m = ctx_calloc(backend->ctx, 1, sizeof *m);
+    return plinth_model_create_multi(&backend, 1, out);
+}
+
+plinth_status plinth_model_create_multi(plinth_backend *const *backends, uint32_t n,
+                                        plinth_model **out)
+{
+    if (!out)
+        return PLINTH_ERR_INVALID;
+    *out = NULL;
+    if (!backends || n == 0 || !backends[0])
+        return PLINTH_ERR_INVALID;
+    plinth_context *ctx = backends[0]->ctx;
+    if (n > PLINTH_MAX_BACKENDS)
+        return ctx_error(ctx, PLINTH_ERR_INVALID, "model: %u backends; at most %u", n,
+                         PLINTH_MAX_BACKENDS);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!backends[i])
+            return ctx_error(ctx, PLINTH_ERR_INVALID, "model: backend %u of the list is NULL", i);
+        if (backends[i]->ctx != ctx)
+            return ctx_error(ctx, PLINTH_ERR_INVALID,
+                             "model: backend %u ('%s') belongs to another context than "
+                             "backend 0",
+                             i, backends[i]->name);
+        for (uint32_t j = 0; j < i; j++)
+            if (backends[j] == backends[i])
+                return ctx_error(ctx, PLINTH_ERR_INVALID,
+                                 "model: backend '%s' is in the list twice (%u and %u)",
+                                 backends[i]->name, j, i);
+    }
+    plinth_model *m = ctx_calloc(ctx, 1, sizeof *m);
     if (!m)
-        return ctx_error(backend->ctx, PLINTH_ERR_NO_MEMORY, "model: out of memory");
-    m->ctx = backend->ctx;
-    m->backend = backend;
+        return ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "model: out of memory");
+    m->ctx = ctx;
+    m->backend = backends[0];
+    m->n_backends = n;
     m->refs = 1;
-    backend_retain(backend);
+    for (uint32_t i = 0; i < n; i++) {
+        m->be[i].backend = backends[i];
+        backend_retain(backends[i]);
+    }
     *out = m;
     return PLINTH_OK;
+}
+
+uint32_t plinth_model_backend_count(const plinth_model *model)
+{
+    return model ? model->n_backends : 0;
+}
+
+plinth_backend *plinth_model_backend(const plinth_model *model, uint32_t index)
+{
+    return model && index < model->n_backends ? model->be[index].backend : NULL;
+}
+
+bool model_shares(const plinth_model *m, int32_t a, int32_t b)
+{
+    if (a == b)
+        return true;
+    if (a < 0 || b < 0 || (uint32_t)a >= m->n_backends || (uint32_t)b >= m->n_backends)
+        return false;
+    return (m->be[a].backend->caps & m->be[b].backend->caps & PLINTH_CAP_HOST_MEMORY) != 0;
 }
 
 plinth_status model_enter(plinth_model *m, const char *what)
@@ -79,7 +131,6 @@ void model_release(plinth_model *model)
     if (!model || --model->refs > 0)
         return;
     plinth_context *ctx = model->ctx;
-    plinth_backend *b = model->backend;
     pools_free(model);
     ctx_free(ctx, model->programs);
     for (uint32_t i = 0; i < model->n_tensors; i++) {
@@ -87,8 +138,12 @@ void model_release(plinth_model *model)
         ctx_free(ctx, model->tensors[i].data);
     }
     ctx_free(ctx, model->tensors);
+    model_backend be[PLINTH_MAX_BACKENDS];
+    uint32_t n = model->n_backends;
+    memcpy(be, model->be, sizeof be);
     ctx_free(ctx, model);
-    backend_release(b);
+    for (uint32_t i = 0; i < n; i++) /* the last may free the context */
+        backend_release(be[i].backend);
 }
 
 void plinth_model_destroy(plinth_model *model)
@@ -110,27 +165,44 @@ static bool tensor_bytes(int32_t dtype, int32_t ndim, const int64_t *shape, uint
     return true;
 }
 
-/* Sequential 256-aligned offsets in registration order, per pool. Stable:
- * appending a tensor never moves an earlier one. Returns false on overflow. */
+/* Sequential 256-aligned offsets in registration order, per backend and
+ * pool. Stable: appending a tensor never moves an earlier one. Returns
+ * false on overflow. */
 static bool layout(plinth_model *m)
 {
-    uint64_t end[POOL_COUNT] = {0};
+    uint64_t end[PLINTH_MAX_BACKENDS][POOL_COUNT] = {{0}};
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         model_tensor *t = &m->tensors[i];
-        uint64_t off = ALIGN_UP(end[t->pool], PLINTH_ALIGNMENT);
-        if (off < end[t->pool] || t->bytes > UINT64_MAX - off)
+        uint64_t *e = &end[t->backend][t->pool];
+        uint64_t off = ALIGN_UP(*e, PLINTH_ALIGNMENT);
+        if (off < *e || t->bytes > UINT64_MAX - off)
             return false;
         t->offset = off;
-        end[t->pool] = off + t->bytes;
+        *e = off + t->bytes;
     }
-    m->persistent_bytes = ALIGN_UP(end[POOL_PERSISTENT], PLINTH_ALIGNMENT);
-    m->state_bytes = ALIGN_UP(end[POOL_STATE], PLINTH_ALIGNMENT);
+    m->persistent_bytes = m->state_bytes = 0;
+    for (uint32_t b = 0; b < m->n_backends; b++) {
+        m->be[b].persistent_bytes = ALIGN_UP(end[b][POOL_PERSISTENT], PLINTH_ALIGNMENT);
+        m->be[b].state_bytes = ALIGN_UP(end[b][POOL_STATE], PLINTH_ALIGNMENT);
+        m->persistent_bytes += m->be[b].persistent_bytes;
+        m->state_bytes += m->be[b].state_bytes;
+    }
     return true;
+}
+
+int32_t model_state_backend(const plinth_model *model, const char *name)
+{
+    for (uint32_t i = 0; i < model->n_tensors; i++)
+        if (model->tensors[i].kind == PLINTH_NODE_STATE &&
+            strcmp(model->tensors[i].name, name) == 0)
+            return model->tensors[i].backend;
+    return -1;
 }
 
 plinth_status model_tensor_register(plinth_model *model, const char *name, int32_t kind,
                                     int32_t dtype, int32_t ndim, const int64_t *shape,
-                                    const void *const_data, int32_t *out_index)
+                                    const void *const_data, int32_t backend,
+                                    int32_t *out_index)
 {
     *out_index = -1;
     plinth_context *ctx = model->ctx;
@@ -151,7 +223,13 @@ plinth_status model_tensor_register(plinth_model *model, const char *name, int32
                          what, name, (int)dtype, (int)ndim);
     if (kind == PLINTH_NODE_CONSTANT && !const_data && bytes > 0)
         return ctx_error(ctx, PLINTH_ERR_INTERNAL, "constant '%s': no data", name);
+    if (backend < 0 || (uint32_t)backend >= model->n_backends)
+        return ctx_error(ctx, PLINTH_ERR_INTERNAL, "%s '%s': backend %d of %u", what, name,
+                         (int)backend, model->n_backends);
 
+    /* Every registration of a name (one per backend that holds it) agrees;
+     * a state has one. */
+    int32_t found = -1;
     for (uint32_t i = 0; i < model->n_tensors; i++) {
         model_tensor *t = &model->tensors[i];
         if (strcmp(t->name, name) != 0)
@@ -177,7 +255,17 @@ plinth_status model_tensor_register(plinth_model *model, const char *name, int32
                              plinth_dtype_name((plinth_dtype)dtype),
                              shape_str(shape, ndim, sb, sizeof sb));
         }
-        *out_index = (int32_t)i;
+        if (t->backend == backend)
+            found = (int32_t)i;
+        else if (kind == PLINTH_NODE_STATE)
+            return ctx_error(ctx, PLINTH_ERR_INVALID,
+                             "state '%s' lives on backend '%s'; a program cannot put it on "
+                             "'%s' too",
+                             name, model->be[t->backend].backend->name,
+                             model->be[backend].backend->name);
+    }
+    if (found >= 0) {
+        *out_index = found;
         return PLINTH_OK;
     }
 
@@ -191,6 +279,7 @@ plinth_status model_tensor_register(plinth_model *model, const char *name, int32
         .dtype = dtype,
         .ndim = ndim,
         .pool = kind == PLINTH_NODE_STATE ? POOL_STATE : POOL_PERSISTENT,
+        .backend = backend,
         .bytes = bytes,
     };
     memcpy(t.shape, shape, (size_t)ndim * sizeof *shape);
@@ -225,9 +314,17 @@ static model_tensor *find_tensor(plinth_model *m, const char *name)
     return NULL;
 }
 
+bool model_tensor_is_replica(const plinth_model *m, uint32_t i)
+{
+    for (uint32_t k = 0; k < i; k++)
+        if (strcmp(m->tensors[k].name, m->tensors[i].name) == 0)
+            return true;
+    return false;
+}
+
 /* ------------------------------------------------------------ pools --- */
 
-/* Drops every program's bindings (prepared handle, arena, io, scratch):
+/* Drops every program's bindings (prepared handles, arenas, io, scratch):
  * they refer to the pools, so this comes before the pools go. */
 static void programs_unbind(plinth_model *m)
 {
@@ -238,48 +335,47 @@ static void programs_unbind(plinth_model *m)
 static void pools_free(plinth_model *m)
 {
     programs_unbind(m);
-    slot_buffer_free(m->backend, &m->persistent);
-    slot_buffer_free(m->backend, &m->state);
+    for (uint32_t b = 0; b < m->n_backends; b++) {
+        slot_buffer_free(m->be[b].backend, &m->be[b].persistent);
+        slot_buffer_free(m->be[b].backend, &m->be[b].state);
+    }
     m->loaded = false;
 }
 
-/* Allocates both pools (a 0-byte pool still gets its buffer), zeroes the
- * state (and the persistent pool when no file will fill the params) and
- * uploads the constants. */
+/* Allocates both pools of every backend (a 0-byte pool still gets its
+ * buffer), zeroes the state (and the persistent pool when no file will
+ * fill the params) and uploads the constants. */
 static plinth_status pools_alloc(plinth_model *m, bool zero_persistent)
 {
-    plinth_backend *b = m->backend;
     if (!layout(m))
         return ctx_error(m->ctx, PLINTH_ERR_NO_MEMORY, "model: pool sizes overflow");
-    plinth_status s = slot_buffer_alloc(b, m->persistent_bytes, &m->persistent);
-    if (s != PLINTH_OK)
-        return ctx_error_wrap(m->ctx, s, "model: persistent pool of %" PRIu64 " bytes",
-                              m->persistent_bytes);
-    s = slot_buffer_alloc(b, m->state_bytes, &m->state);
-    if (s != PLINTH_OK)
-        return ctx_error_wrap(m->ctx, s, "model: state pool of %" PRIu64 " bytes",
-                              m->state_bytes);
-    s = slot_zero(b, &m->state, 0, m->state_bytes);
-    if (s == PLINTH_OK && zero_persistent)
-        s = slot_zero(b, &m->persistent, 0, m->persistent_bytes);
-    if (s != PLINTH_OK)
-        return s;
+    for (uint32_t i = 0; i < m->n_backends; i++) {
+        model_backend *mb = &m->be[i];
+        plinth_backend *b = mb->backend;
+        plinth_status s = slot_buffer_alloc(b, mb->persistent_bytes, &mb->persistent);
+        if (s != PLINTH_OK)
+            return ctx_error_wrap(m->ctx, s, "model: persistent pool of %" PRIu64 " bytes on '%s'",
+                                  mb->persistent_bytes, b->name);
+        s = slot_buffer_alloc(b, mb->state_bytes, &mb->state);
+        if (s != PLINTH_OK)
+            return ctx_error_wrap(m->ctx, s, "model: state pool of %" PRIu64 " bytes on '%s'",
+                                  mb->state_bytes, b->name);
+        s = slot_zero(b, &mb->state, 0, mb->state_bytes);
+        if (s == PLINTH_OK && zero_persistent)
+            s = slot_zero(b, &mb->persistent, 0, mb->persistent_bytes);
+        if (s != PLINTH_OK)
+            return s;
+    }
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         const model_tensor *t = &m->tensors[i];
         if (t->kind != PLINTH_NODE_CONSTANT || t->bytes == 0)
             continue;
-        s = slot_upload(b, &m->persistent, t->offset, t->data, t->bytes);
+        model_backend *mb = &m->be[t->backend];
+        plinth_status s = slot_upload(mb->backend, &mb->persistent, t->offset, t->data, t->bytes);
         if (s != PLINTH_OK)
             return s;
     }
     return PLINTH_OK;
-}
-
-/* Frees each program's scratch (fold intermediates are needed at load only). */
-static void scratch_free(plinth_model *m)
-{
-    for (uint32_t i = 0; i < m->n_programs; i++)
-        slot_buffer_free(m->backend, &m->programs[i]->scratch);
 }
 
 static plinth_status run_all_folds(plinth_model *m)
@@ -287,7 +383,8 @@ static plinth_status run_all_folds(plinth_model *m)
     plinth_status s = PLINTH_OK;
     for (uint32_t i = 0; i < m->n_programs && s == PLINTH_OK; i++)
         s = program_run_folds(m->programs[i]);
-    scratch_free(m);
+    for (uint32_t i = 0; i < m->n_programs; i++)
+        program_free_scratch(m->programs[i]);
     return s;
 }
 
@@ -325,7 +422,8 @@ static plinth_status check_params(plinth_model *m, plinth_state_dict *d, const c
     plinth_context *ctx = m->ctx;
     uint32_t n_missing = 0;
     for (uint32_t i = 0; i < m->n_tensors; i++)
-        if (m->tensors[i].kind == PLINTH_NODE_PARAM && !find(d, m->tensors[i].name))
+        if (m->tensors[i].kind == PLINTH_NODE_PARAM && !model_tensor_is_replica(m, i) &&
+            !find(d, m->tensors[i].name))
             n_missing++;
     if (n_missing > 0) {
         char list[3072];
@@ -334,7 +432,7 @@ static plinth_status check_params(plinth_model *m, plinth_state_dict *d, const c
         list[0] = '\0';
         for (uint32_t i = 0; i < m->n_tensors && listed < MAX_LISTED; i++) {
             const model_tensor *t = &m->tensors[i];
-            if (t->kind != PLINTH_NODE_PARAM || find(d, t->name))
+            if (t->kind != PLINTH_NODE_PARAM || model_tensor_is_replica(m, i) || find(d, t->name))
                 continue;
             if (used < sizeof list)
                 used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
@@ -380,24 +478,48 @@ static plinth_status check_params(plinth_model *m, plinth_state_dict *d, const c
 /* Bytes read per step when the pool is not host-visible (a bounce buffer). */
 #define BOUNCE_BYTES ((uint64_t)4 << 20)
 
-/* One param from the file into the persistent pool: straight into the
- * pool when the host can write it, else through a bounce buffer. */
+/* One param from the file into its backend's persistent pool: straight
+ * into the pool when the host can write it, else through a bounce buffer. */
 static plinth_status load_param(plinth_model *m, plinth_state_dict *d, uint32_t index,
                                 const model_tensor *p, uint8_t **bounce)
 {
-    if (m->persistent.host)
-        return plinth_state_dict_read(d, index, 0, m->persistent.host + p->offset, p->bytes);
+    model_backend *mb = &m->be[p->backend];
+    if (mb->persistent.host)
+        return plinth_state_dict_read(d, index, 0, mb->persistent.host + p->offset, p->bytes);
     if (!*bounce && !(*bounce = ctx_malloc(m->ctx, BOUNCE_BYTES)))
         return ctx_error(m->ctx, PLINTH_ERR_NO_MEMORY, "load: out of memory");
     for (uint64_t at = 0; at < p->bytes; at += BOUNCE_BYTES) {
         uint64_t n = p->bytes - at < BOUNCE_BYTES ? p->bytes - at : BOUNCE_BYTES;
         plinth_status s = plinth_state_dict_read(d, index, at, *bounce, n);
         if (s == PLINTH_OK)
-            s = slot_upload(m->backend, &m->persistent, p->offset + at, *bounce, n);
+            s = slot_upload(mb->backend, &mb->persistent, p->offset + at, *bounce, n);
         if (s != PLINTH_OK)
             return s;
     }
     return PLINTH_OK;
+}
+
+/* Says which params are loaded on more than one backend (a reader that
+ * cannot share memory with the first holds its own copy). */
+static void report_replicas(plinth_model *m)
+{
+    uint32_t n = 0;
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < m->n_tensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        if (t->kind != PLINTH_NODE_PARAM || !model_tensor_is_replica(m, i))
+            continue;
+        n++;
+        bytes += t->bytes;
+        ctx_log(m->ctx, PLINTH_LOG_INFO,
+                "param '%s' is read on backend '%s' too: loaded there as well (%" PRIu64
+                " bytes)",
+                t->name, m->be[t->backend].backend->name, t->bytes);
+    }
+    if (n)
+        ctx_log(m->ctx, PLINTH_LOG_INFO,
+                "%" PRIu32 " param%s loaded on more than one backend (%" PRIu64 " bytes more)", n,
+                n == 1 ? "" : "s", bytes);
 }
 
 static plinth_status upload_params(plinth_model *m, plinth_state_dict *d,
@@ -432,6 +554,8 @@ static plinth_status upload_params(plinth_model *m, plinth_state_dict *d,
     ctx_free(m->ctx, bounce);
     if (s == PLINTH_OK && progress && total == 0)
         progress(user, 1.0);
+    if (s == PLINTH_OK)
+        report_replicas(m);
     return s;
 }
 
@@ -552,7 +676,14 @@ plinth_status plinth_model_set_param(plinth_model *model, const char *name, cons
     plinth_status s = model_enter(model, "set_param");
     if (s != PLINTH_OK)
         return s;
-    s = slot_upload(model->backend, &model->persistent, t->offset, data, bytes);
+    /* Into every backend that holds it. */
+    for (uint32_t i = 0; i < model->n_tensors && s == PLINTH_OK; i++) {
+        const model_tensor *r = &model->tensors[i];
+        if (r->kind != PLINTH_NODE_PARAM || strcmp(r->name, name) != 0)
+            continue;
+        model_backend *mb = &model->be[r->backend];
+        s = slot_upload(mb->backend, &mb->persistent, r->offset, data, bytes);
+    }
     if (s == PLINTH_OK)
         s = run_all_folds(model);
     model_leave(model);
@@ -569,7 +700,8 @@ plinth_status plinth_model_reset_state(plinth_model *model)
     plinth_status s = model_enter(model, "reset_state");
     if (s != PLINTH_OK)
         return s;
-    s = slot_zero(model->backend, &model->state, 0, model->state_bytes);
+    for (uint32_t b = 0; b < model->n_backends && s == PLINTH_OK; b++)
+        s = slot_zero(model->be[b].backend, &model->be[b].state, 0, model->be[b].state_bytes);
     model_leave(model);
     return s;
 }

@@ -201,6 +201,13 @@ plinth_status slot_device_open(plinth_plugin *p, uint32_t index,
     return PLINTH_OK;
 }
 
+uint64_t slot_device_caps(plinth_backend *b)
+{
+    if (!API_HAS(b->api, device_caps) || !b->api->device_caps)
+        return 0; /* default: nothing beyond the mandatory slots */
+    return b->api->device_caps(b->dev);
+}
+
 void slot_device_close(plinth_backend *b)
 {
     if (b->dev)
@@ -226,6 +233,14 @@ plinth_status slot_buffer_alloc(plinth_backend *b, uint64_t size, plinth_buffer 
                          "plugin '%s' (%s): allocator returned misaligned buffer 0x%" PRIxPTR
                          " (not a multiple of %u)",
                          b->name, b->plugin->path, addr, PLINTH_ALIGNMENT);
+    }
+    if (!out->host && (b->caps & PLINTH_CAP_HOST_MEMORY)) {
+        b->api->buffer_free(b->dev, out);
+        *out = (plinth_buffer){0};
+        return ctx_error(b->ctx, PLINTH_ERR_PLUGIN,
+                         "plugin '%s' (%s): declares host memory (PLINTH_CAP_HOST_MEMORY) but "
+                         "allocated a buffer without a host address",
+                         b->name, b->plugin->path);
     }
     if (out->size < size) {
         uint64_t got = out->size;
@@ -334,16 +349,40 @@ static plinth_status kernel_failed(plinth_backend *b, int32_t st, const char *wh
                      plinth_op_name((plinth_op)op), m[0] ? m : plinth_status_name(as_status(st)));
 }
 
-plinth_status slot_run_list(plinth_backend *b, const instruction *code, uint32_t n,
-                            const char *what)
+plinth_status slot_run_list(plinth_backend *b, const instruction *code, uint32_t first,
+                            uint32_t n, const char *what)
 {
     plinth_device *dev = b->dev;
-    for (uint32_t i = 0; i < n; i++) {
+    const uint32_t end = first + n;
+    for (uint32_t i = first; i < end; i++) {
         int32_t st = code[i].fn(dev, &code[i].out, code[i].in, code[i].n_in, &code[i].attrs);
         if (st != PLINTH_OK)
             return kernel_failed(b, st, what, i, code[i].op, code[i].node);
     }
     return slot_synchronize(b);
+}
+
+plinth_status slot_transfer(plinth_backend *sb, const plinth_view *src, plinth_backend *db,
+                            const plinth_view *dst, uint8_t *staging, uint64_t staging_size)
+{
+    uint64_t first = 0, end = 0;
+    if (!view_span(src, &first, &end))
+        return ctx_error(db->ctx, PLINTH_ERR_INTERNAL, "transfer: a view overflows");
+    const uint64_t bytes = end - first, to = dst->offset + (first - src->offset);
+    const plinth_buffer *s = src->buffer, *d = dst->buffer;
+    if (s->host)
+        return slot_upload(db, d, to, s->host + first, bytes);
+    if (d->host) {
+        if (!in_bounds(d, to, bytes))
+            return out_of_bounds(db, "transfer", to, bytes, d);
+        return slot_download(sb, s, first, d->host + to, bytes);
+    }
+    if (bytes > staging_size)
+        return ctx_error(db->ctx, PLINTH_ERR_INTERNAL,
+                         "transfer of %" PRIu64 " bytes, %" PRIu64 " bytes of staging", bytes,
+                         staging_size);
+    plinth_status st = slot_download(sb, s, first, staging, bytes);
+    return st ? st : slot_upload(db, d, to, staging, bytes);
 }
 
 plinth_status slot_run_kernel(plinth_backend *b, uint32_t op, const plinth_view *out,

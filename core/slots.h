@@ -31,6 +31,8 @@ plinth_status slot_device_info(plinth_plugin *p, uint32_t index, plinth_device_i
 plinth_status slot_device_open(plinth_plugin *p, uint32_t index,
                                const plinth_device_options *opts, plinth_device **out);
 void slot_device_close(plinth_backend *b);
+/* device_caps() (0 when the slot is absent). */
+uint64_t slot_device_caps(plinth_backend *b);
 
 /* ------------------------------------------------------ on a device --- */
 
@@ -49,11 +51,18 @@ bool slot_supports(plinth_backend *b, uint32_t op, const plinth_view *out, const
                    uint32_t n_in, const void *attrs);
 plinth_kernel_fn slot_kernel(const plinth_backend *b, uint32_t op);
 
-/* The static executor: one flat loop over resolved instructions (`fn`
- * filled at bind). A kernel's error stops it, naming `what` and the
- * instruction's index, op and node; then synchronize. */
-plinth_status slot_run_list(plinth_backend *b, const instruction *code, uint32_t n,
-                            const char *what);
+/* The static executor: one flat loop over the resolved instructions
+ * [first, first + n) of `code` (`fn` filled at bind), then synchronize. A
+ * kernel's error stops it, naming `what` and the instruction's index, op
+ * and node. */
+plinth_status slot_run_list(plinth_backend *b, const instruction *code, uint32_t first,
+                            uint32_t n, const char *what);
+/* Copies the bytes `src` (a view on backend sb) spans into `dst` (on db):
+ * from the source's host memory by db's upload, else into the
+ * destination's host memory by sb's download, else through `staging`
+ * (staging_size bytes of host memory, at least the transfer). */
+plinth_status slot_transfer(plinth_backend *sb, const plinth_view *src, plinth_backend *db,
+                            const plinth_view *dst, uint8_t *staging, uint64_t staging_size);
 /* One kernel call (plinth_backend_run_op), then synchronize. */
 plinth_status slot_run_kernel(plinth_backend *b, uint32_t op, const plinth_view *out,
                               const plinth_view *in, uint32_t n_in, const void *attrs);

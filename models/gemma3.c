@@ -113,6 +113,7 @@ typedef struct builder {
     const gemma3_config *c;
     const plinth_state_dict *sd; /* the dtypes the checkpoint stores */
     bool f32;            /* declare every param f32 instead    */
+    int32_t split;       /* layers pinned to backend 0, then 1; 0: no pins */
     plinth_node one;     /* f32 [1] = 1: Gemma's norm offset   */
     int64_t S;           /* cache rows: n_ctx + 1 (scratch)     */
 } builder;
@@ -239,11 +240,18 @@ static plinth_status build(builder *b, int64_t T, bool all)
 
     /* HF scales by a tensor sqrt(hidden) in the activation dtype: in f32 it
      * is this float. */
+    /* The split (-ngl): the embedding with the first layer, the head with
+     * the last, layer l on backend l < split ? 0 : 1. */
+    if (b->split > 0)
+        plinth_graph_pin(g, 0);
     plinth_node embed = matrix(b, "model.embed_tokens.weight", c->vocab, c->hidden); /* [V, H] */
     plinth_node x = plinth_get_rows(g, embed, tokens, PLINTH_F32);                    /* [T, H] */
     x = plinth_scale(g, x, (float)sqrt((double)c->hidden));
-    for (int l = 0; l < c->n_layers; l++)
+    for (int l = 0; l < c->n_layers; l++) {
+        if (b->split > 0)
+            plinth_graph_pin(g, l < b->split ? 0 : 1);
         x = layer(b, l, x, pos, kv_len, T, last_row_only(c, l, T, all));
+    }
     x = norm(b, x, "model.norm.weight", c->hidden);                       /* [T or 1, H] */
     plinth_node head = c->tied ? embed : matrix(b, "lm_head.weight", c->vocab, c->hidden);
     plinth_output(g, plinth_matmul(g, x, head, true), "logits");        /* [T or 1, V] */
@@ -338,10 +346,15 @@ static plinth_status compile_all(gemma3 *m, plinth_backend *be, const plinth_sta
                                  bool f32,
                                  char *err, size_t es)
 {
-    plinth_status st = plinth_model_create(be, &m->model);
+    plinth_backend *list[PLINTH_MAX_BACKENDS] = {be};
+    uint32_t n = 1;
+    for (uint32_t i = 0; i < m->opts.n_fallbacks && n < PLINTH_MAX_BACKENDS; i++)
+        list[n++] = m->opts.fallbacks[i];
+    plinth_status st = plinth_model_create_multi(list, n, &m->model);
     if (st != PLINTH_OK)
         return plinth_fail(m, err, es, st, "model");
-    builder b = {.c = &m->cfg, .sd = sd, .f32 = f32, .S = (int64_t)m->n_ctx + 1};
+    builder b = {.c = &m->cfg, .sd = sd, .f32 = f32, .S = (int64_t)m->n_ctx + 1,
+                 .split = n > 1 ? m->opts.split_layers : 0};
     st = compile_one(m, &b, m->n_prefill, m->opts.all_logits, &m->prefill, err, es);
     if (st == PLINTH_OK && m->has_decode)
         st = compile_one(m, &b, 1, false, &m->decode, err, es);

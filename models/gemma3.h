@@ -74,6 +74,14 @@ typedef struct gemma3_options {
     bool no_decode;     /* build the prefill program only                       */
     bool force_f32;     /* convert bf16/f16 weights to f32 at load              */
     bool no_weights;    /* allocate the pools, leave params zero (plans, tests) */
+    /* More backends after gemma3_load's, in order: the model spans them
+     * all, each op on the first that supports it (plinth_model_create_multi). */
+    plinth_backend *const *fallbacks;
+    uint32_t n_fallbacks;
+    /* With a fallback: layers [0, split_layers) and the embedding pinned to
+     * the first backend, the other layers and the head to the second (the
+     * `-ngl N` split). 0: no pins. */
+    int32_t split_layers;
     /* Load progress in [0, 1] (NULL for none). */
     void (*progress)(void *user, double fraction);
     void *progress_user;

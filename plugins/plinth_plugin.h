@@ -467,7 +467,7 @@ typedef int32_t (*plinth_kernel_fn)(plinth_device *dev, const plinth_view *out,
  *
  * Mandatory in v1: everything from instance_create to kernels. Optional (may be
  * NULL): unavailable_reason, prepare/execute/release (all three or none),
- * synchronize.
+ * synchronize, device_caps.
  */
 typedef struct plinth_backend_api {
     uint32_t struct_size;
@@ -532,7 +532,26 @@ typedef struct plinth_backend_api {
 
     /* Optional: wait until all submitted work is done (NULL = synchronous). */
     int32_t (*synchronize)(plinth_device *dev);
+
+    /* Appended after v1's first table (read only when struct_size reaches
+     * it; absent means 0).
+     *
+     * Optional: what the device can do beyond the mandatory slots, as
+     * PLINTH_CAP_* bits (NULL = none). Asked once, when the device opens. */
+    uint64_t (*device_caps)(plinth_device *dev);
 } plinth_backend_api;
+
+/*
+ * Device capabilities (device_caps):
+ *
+ * PLINTH_CAP_HOST_MEMORY  Every buffer the device allocates is ordinary host
+ *     memory (`plinth_buffer.host` is its address, never NULL), and its
+ *     kernels (and prepare) read and write any view through `view.data`
+ *     alone, whoever allocated the buffer behind it. When a program spans
+ *     two backends that both declare it, a tensor made on one is read by the
+ *     other in place: no transfer is planned (rule 15).
+ */
+#define PLINTH_CAP_HOST_MEMORY ((uint64_t)1 << 0)
 
 /* ---------------------------------------------------------------- 5 ---- */
 
@@ -610,6 +629,17 @@ typedef const plinth_backend_api *(*plinth_plugin_entry_fn)(uint32_t host_abi_ve
  *     behind. Broken: allocation failures crash or leak instead of
  *     reporting. Checked: by the allocation-failure tests of the shipped
  *     plugins.
+ * 15. Declare PLINTH_CAP_HOST_MEMORY only if it holds: every buffer has a
+ *     host address, and no kernel looks at `view.buffer->handle` (it may be
+ *     another plugin's). Broken: a program spanning this backend and
+ *     another host-memory one crashes or computes garbage where one reads
+ *     the other's tensors. Checked: the host refuses a buffer without a
+ *     host address from such a device; the rest by the placement tests.
+ *
+ * A plugin need not implement every op. The host compiles a program for an
+ * ordered list of backends and gives each op to the first one whose
+ * supports() says yes, with planned transfers between them: a backend with
+ * one op runs whole models beside a fallback (plinth_model_create_multi).
  */
 
 #ifdef __cplusplus

@@ -17,8 +17,13 @@
 #define CLI_MAX_PLUGIN_DIRS 16
 
 typedef struct cli_options {
-    const char *backend;   /* --backend (default: PLINTH_DEFAULT_BACKEND)    */
+    /* --backend: a backend, or an ordered list "a,b" (default:
+     * PLINTH_DEFAULT_BACKEND); --fallback: more backends after it. */
+    const char *backend;
     bool backend_given;    /* --backend was on the command line              */
+    const char *fallback;  /* --fallback NAME[,NAME...], NULL for none       */
+    uint32_t split_layers; /* --split-layers N: first N layers on the first
+                              backend, the rest on the second (0: no split)  */
     uint32_t device;       /* --device                                       */
     uint32_t threads;      /* --threads, 0 = backend default                 */
     const char *config;    /* --backend-config key=value,...                 */
@@ -29,7 +34,8 @@ typedef struct cli_options {
 } cli_options;
 
 /* getopt codes of the common options (long-only ones are >= 256). */
-enum { CLI_OPT_JSON = 256, CLI_OPT_CONFIG, CLI_OPT_FIRST_FREE = 300 };
+enum { CLI_OPT_JSON = 256, CLI_OPT_CONFIG, CLI_OPT_FALLBACK, CLI_OPT_SPLIT,
+       CLI_OPT_FIRST_FREE = 300 };
 
 #define CLI_COMMON_OPTSTRING "b:d:t:P:vh"
 #define CLI_COMMON_LONGOPTS                                     \
@@ -38,6 +44,8 @@ enum { CLI_OPT_JSON = 256, CLI_OPT_CONFIG, CLI_OPT_FIRST_FREE = 300 };
     {"threads", required_argument, NULL, 't'},                  \
     {"plugin-dir", required_argument, NULL, 'P'},               \
     {"backend-config", required_argument, NULL, CLI_OPT_CONFIG}, \
+    {"fallback", required_argument, NULL, CLI_OPT_FALLBACK},    \
+    {"split-layers", required_argument, NULL, CLI_OPT_SPLIT},   \
     {"json", no_argument, NULL, CLI_OPT_JSON},                  \
     {"verbose", no_argument, NULL, 'v'},                        \
     {"help", no_argument, NULL, 'h'},                           \
@@ -58,8 +66,22 @@ int cli_parse_u32(const char *s, const char *flag, uint32_t *out);
 
 /* Creates the context with the CLI's log sink (stderr) and plugin dirs. */
 plinth_context *cli_context(const cli_options *o);
-/* Opens --backend/--device, printing the error on failure (returns NULL). */
+/* Opens --backend/--device, printing the error on failure (returns NULL).
+ * For commands that run on one backend: a list is refused. */
 plinth_backend *cli_open_backend(plinth_context *ctx, const cli_options *o);
+/* Opens every backend of --backend (a comma-separated list) then of
+ * --fallback, in order, into out[0..max): the first with --device and
+ * --backend-config, the others device 0 with their defaults; --threads for
+ * all. Returns how many, or 0 after printing the error. */
+uint32_t cli_open_backends(plinth_context *ctx, const cli_options *o, plinth_backend **out,
+                           uint32_t max);
+void cli_close_backends(plinth_backend **list, uint32_t n);
+/* "template, cpu" into buf. */
+const char *cli_backend_names(plinth_backend *const *list, uint32_t n, char *buf, size_t size);
+/* Where a program's instructions run, why the ones on a later backend are
+ * not on an earlier one, its transfers and each backend's pools; nothing
+ * for a model on one backend (cli_placement.c). */
+void cli_print_placement(plinth_program *prog, plinth_model *model);
 /* Prints "plinth: <what>: <ctx error>" on stderr and returns 1. */
 int cli_fail(plinth_context *ctx, const char *what);
 /* "1.50 MiB" */

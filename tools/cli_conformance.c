@@ -36,6 +36,9 @@ static const char usage[] =
     "      --no-graphs          skip the whole-graph cases\n"
     "      --model=DIR          also run the Gemma 3 model in DIR end to end, every\n"
     "                           position's logits against ref (repeatable)\n"
+    "      --fallback=NAME[,..] run the whole graphs on a model of the backend and these\n"
+    "                           (a partial plugin runs whole models: each op on the\n"
+    "                           first that supports it), and report which ops ran where\n"
     "      --seed=S             base seed (default: fresh, printed); each case's seed\n"
     "                           derives from it and the case name\n"
     "      --report=FILE.json   write the full JSON report\n"
@@ -189,6 +192,7 @@ int cli_conformance(cli_options *o, int argc, char **argv)
         co.seed = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
     co.config = o->config;
     co.config_given = o->config != NULL;
+    co.fallback = o->fallback;
     co.n_threads = o->threads;
     o->plugin_dirs[o->n_plugin_dirs] = NULL;
     co.plugin_dirs = o->n_plugin_dirs ? o->plugin_dirs : NULL;
@@ -211,6 +215,10 @@ int cli_conformance(cli_options *o, int argc, char **argv)
     }
     printf("\n");
     conf_report_table(stdout, &run);
+    if (co.fallback) {
+        printf("\nwhole graphs with fallback '%s' (ops per backend):\n", co.fallback);
+        conf_report_placement(stdout, &run);
+    }
     const uint32_t failed = conf_run_failed(&run);
     if (failed) {
         printf("\nfailures:\n");

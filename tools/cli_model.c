@@ -1,11 +1,12 @@
 /*
- * cli_model.c — the Gemma 3 commands: run, logits, tokenize, bench, and
- * plan MODEL (init-random lives in cli_init_random.c).
+ * cli_model.c — the Gemma 3 commands: run, logits, tokenize, bench (plan
+ * MODEL is in cli_model_plan.c, init-random in cli_init_random.c).
  *
- * Sections: shared helpers (opening a model with a progress bar, peak RSS,
- * UTF-8 streaming); run; logits; tokenize; bench; plan.
+ * Sections: shared helpers (opening a model on its backends with a progress
+ * bar, peak RSS, UTF-8 streaming); run; logits; tokenize; bench.
  */
 #include "cli.h"
+#include "cli_session.h"
 #include "fmapeak.h"
 #include "gemma3.h"
 #include "sampling.h"
@@ -23,17 +24,10 @@
 
 /* ------------------------------------------------------------- helpers --- */
 
-typedef struct session {
-    plinth_context *ctx;
-    plinth_backend *backend;
-    gemma3 *m;
-    double load_ms;
-} session;
-
-static void session_close(session *s)
+void session_close(session *s)
 {
     gemma3_free(s->m);
-    plinth_backend_close(s->backend);
+    cli_close_backends(s->list, s->n_backends);
     plinth_context_destroy(s->ctx);
     memset(s, 0, sizeof *s);
 }
@@ -49,13 +43,18 @@ static void progress_bar(void *user, double f)
     fflush(stderr);
 }
 
-/* Context, backend, and the model loaded with `go`. Returns 0 or the exit
- * status (the error printed). */
-static int session_open(const cli_options *o, const char *dir, gemma3_options go, session *s)
+int session_open(const cli_options *o, const char *dir, gemma3_options go, session *s)
 {
     memset(s, 0, sizeof *s);
-    if (!(s->ctx = cli_context(o)) || !(s->backend = cli_open_backend(s->ctx, o)))
+    if (!(s->ctx = cli_context(o)) ||
+        !(s->n_backends = cli_open_backends(s->ctx, o, s->list, PLINTH_MAX_BACKENDS)))
         return 1;
+    s->backend = s->list[0];
+    cli_backend_names(s->list, s->n_backends, s->names, sizeof s->names);
+    /* A list: the others are fallbacks; --split-layers pins layers. */
+    go.fallbacks = s->list + 1;
+    go.n_fallbacks = s->n_backends - 1;
+    go.split_layers = (int32_t)o->split_layers;
     if (isatty(STDERR_FILENO) && !o->json)
         go.progress = progress_bar;
     char err[2048];
@@ -74,7 +73,7 @@ static int session_open(const cli_options *o, const char *dir, gemma3_options go
                 "context %d, prefill %d tokens per run; loaded in %.0f ms\n",
                 dir, (int)c->n_layers, (int)c->hidden, (int)c->vocab,
                 gemma3_weights_dtype(s->m), gemma3_weights_converted(s->m) ? " (as f32)" : "",
-                plinth_backend_name(s->backend), (int)gemma3_n_ctx(s->m),
+                s->names, (int)gemma3_n_ctx(s->m),
                 (int)gemma3_n_prefill(s->m), s->load_ms);
     }
     return 0;
@@ -128,7 +127,8 @@ static int parse_float(const char *s, const char *flag, float *out)
 
 static const char run_usage[] =
     "usage: plinth run MODEL -p TEXT [--chat] [-n N] [--temp T] [--top-k K] [--top-p P]\n"
-    "                  [--seed S] [--ctx N] [--backend=NAME] [--device=N] [--threads=N]\n"
+    "                  [--seed S] [--ctx N] [--backend=NAME[,NAME...]] [--fallback=NAME]\n"
+    "                  [--split-layers=N] [--device=N] [--threads=N]\n"
     "Generates text after TEXT, streamed, then a timing line on stderr.\n"
     "  -p, --prompt TEXT   the prompt (with --chat: one user turn of Gemma's chat template)\n"
     "  -n N                at most N new tokens (default 128); stops at <eos>/<end_of_turn>\n"
@@ -318,7 +318,7 @@ int cli_run(cli_options *o, int argc, char **argv)
                 s.load_ms, (int)gs.n_prompt, gs.prefill_ms,
                 gs.prefill_ms > 0 ? gs.n_prompt * 1e3 / gs.prefill_ms : 0.0, (int)gs.n_gen,
                 gs.decode_ms, gs.decode_ms > 0 ? gs.n_gen * 1e3 / gs.decode_ms : 0.0,
-                cli_bytes(peak_rss_bytes(), rss, sizeof rss), plinth_backend_name(s.backend));
+                cli_bytes(peak_rss_bytes(), rss, sizeof rss), s.names);
     }
     session_close(&s);
     free(ids);
@@ -330,6 +330,7 @@ int cli_run(cli_options *o, int argc, char **argv)
 
 static const char logits_usage[] =
     "usage: plinth logits MODEL --tokens 2,17,9,... --out FILE [--chunk N] [--f32]\n"
+    "                     [--backend=NAME[,NAME...]] [--fallback=NAME] [--split-layers=N]\n"
     "Writes the logits of every position, raw little-endian f32 [n_tokens][vocab],\n"
     "computed by the prefill program (in runs of --chunk tokens, default all up to 256).\n"
     "--f32 converts the weights to f32 at load.\n";
@@ -488,7 +489,8 @@ int cli_tokenize(cli_options *o, int argc, char **argv)
 
 static const char bench_usage[] =
     "usage: plinth bench MODEL [--prefill N] [--decode N] [--repeats N] [--f32] [--json]\n"
-    "                    [--no-readbw] [--no-peak] [--backend=NAME] [--threads=N]\n"
+    "                    [--no-readbw] [--no-peak] [--backend=NAME[,NAME...]]\n"
+    "                    [--fallback=NAME] [--split-layers=N] [--threads=N]\n"
     "Times a prefill of N tokens (default 512, logits of the last one) and a decode of\n"
     "N tokens after it (default 128), the median of --repeats runs (default 5), and\n"
     "reports load time, peak RSS, the memory plans, and for decode the weight bytes\n"
@@ -588,7 +590,13 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
         /* cJSON writes the strings quoted and the numbers in full. */
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "model", dir);
-        cJSON_AddStringToObject(j, "backend", plinth_backend_name(s->backend));
+        cJSON_AddStringToObject(j, "backend", s->names);
+        cJSON_AddNumberToObject(j, "split_layers", o->split_layers);
+        plinth_plan_stats dps = {.struct_size = sizeof dps};
+        plinth_program *dp = gemma3_decode_program(s->m);
+        plinth_program_plan_stats(dp ? dp : gemma3_prefill_program(s->m), &dps);
+        cJSON_AddNumberToObject(j, "decode_transfers_per_token", dps.n_transfers);
+        cJSON_AddNumberToObject(j, "decode_transfer_bytes_per_token", (double)dps.transfer_bytes);
         cJSON_AddNumberToObject(j, "threads", o->threads);
         cJSON_AddStringToObject(j, "weights", gemma3_weights_dtype(s->m));
         cJSON_AddBoolToObject(j, "converted_to_f32", gemma3_weights_converted(s->m));
@@ -626,7 +634,7 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
     }
     char a[32], b[32], c[32], d[32], e[32];
     printf("bench %s on '%s' (%s weights%s, %.1f M params, median of %u)\n", dir,
-           plinth_backend_name(s->backend), gemma3_weights_dtype(s->m),
+           s->names, gemma3_weights_dtype(s->m),
            gemma3_weights_converted(s->m) ? ", computed as f32" : "",
            (double)gemma3_param_count(s->m) / 1e6, repeats);
     printf("  load            %.0f ms\n", s->load_ms);
@@ -650,6 +658,11 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
     printf("  persistent      %s   state (KV cache) %s\n",
            cli_bytes(r->prefill_plan.persistent_bytes, a, sizeof a),
            cli_bytes(r->prefill_plan.state_bytes, e, sizeof e));
+    if (s->n_backends > 1)
+        printf("  transfers       decode %u per token (%s), prefill %u per run (%s)\n",
+               r->decode_plan.n_transfers, cli_bytes(r->decode_plan.transfer_bytes, a, sizeof a),
+               r->prefill_plan.n_transfers,
+               cli_bytes(r->prefill_plan.transfer_bytes, b, sizeof b));
 }
 
 int cli_bench(cli_options *o, int argc, char **argv)
@@ -709,62 +722,6 @@ int cli_bench(cli_options *o, int argc, char **argv)
         if (peak)
             r.peak_gflops = fmapeak_measure(r.read_threads, 9);
         bench_print(o, &s, argv[optind], P, D, repeats, &r);
-    }
-    session_close(&s);
-    return rc;
-}
-
-/* ---------------------------------------------------------- plan MODEL --- */
-
-static void plan_print(const char *what, const plinth_plan_stats *s)
-{
-    char a[32], lb[32], nv[32], io[32];
-    printf("%s\n", what);
-    printf("  instructions    %u per run, %u folded at load, %u views (no copy)\n",
-           s->n_instructions, s->n_fold_instructions, s->n_views);
-    printf("  arena           %s  (%u tensors, %u in place)\n",
-           cli_bytes(s->arena_bytes, a, sizeof a), s->n_arena_tensors, s->n_inplace);
-    printf("  lower bound     %s  (arena / bound = %.3f)\n",
-           cli_bytes(s->lower_bound, lb, sizeof lb),
-           s->lower_bound ? (double)s->arena_bytes / (double)s->lower_bound : 1.0);
-    printf("  without reuse   %s\n", cli_bytes(s->naive_bytes, nv, sizeof nv));
-    printf("  io              %s\n", cli_bytes(s->io_bytes, io, sizeof io));
-}
-
-int cli_model_plan(cli_options *o, const char *model_dir)
-{
-    /* The programs `plinth run` builds for a 512-token prompt, without
-     * reading the weights (params stay zero). */
-    gemma3_options go = {.n_ctx = 0, .n_prefill = 512, .no_weights = true};
-    session s;
-    int rc = session_open(o, model_dir, go, &s);
-    if (!rc && o->json) {
-        const char *pj = NULL, *dj = NULL;
-        plinth_program *dec = gemma3_decode_program(s.m);
-        if (plinth_program_plan_json(gemma3_prefill_program(s.m), &pj) != PLINTH_OK ||
-            (dec && plinth_program_plan_json(dec, &dj) != PLINTH_OK))
-            rc = cli_fail(s.ctx, "plan");
-        else
-            printf("{\"prefill\": %s, \"decode\": %s}\n", pj, dj ? dj : "null");
-    } else if (!rc) {
-        const gemma3_config *c = gemma3_get_config(s.m);
-        plinth_plan_stats ps = {.struct_size = sizeof ps}, ds = {.struct_size = sizeof ds};
-        char p[32], st[32];
-        plinth_program_plan_stats(gemma3_prefill_program(s.m), &ps);
-        printf("%s: gemma3_text, %d layers, hidden %d, vocab %d, %s weights, context %d\n",
-               model_dir, (int)c->n_layers, (int)c->hidden, (int)c->vocab,
-               gemma3_weights_dtype(s.m), (int)gemma3_n_ctx(s.m));
-        printf("  persistent      %s (shared)\n", cli_bytes(ps.persistent_bytes, p, sizeof p));
-        printf("  state           %s (KV cache, shared)\n",
-               cli_bytes(ps.state_bytes, st, sizeof st));
-        char what[64];
-        snprintf(what, sizeof what, "prefill (%d tokens per run, last logits)",
-                 (int)gemma3_n_prefill(s.m));
-        plan_print(what, &ps);
-        if (gemma3_decode_program(s.m)) {
-            plinth_program_plan_stats(gemma3_decode_program(s.m), &ds);
-            plan_print("decode (1 token per run)", &ds);
-        }
     }
     session_close(&s);
     return rc;

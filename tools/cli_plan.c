@@ -15,7 +15,9 @@
 
 typedef struct demo {
     plinth_context *ctx;
-    plinth_backend *backend;
+    plinth_backend *backend; /* the first of the list */
+    plinth_backend *list[PLINTH_MAX_BACKENDS];
+    uint32_t n_backends;
     plinth_model *model;
     plinth_program *prog;
 } demo;
@@ -24,7 +26,7 @@ static void demo_close(demo *d)
 {
     plinth_program_destroy(d->prog);
     plinth_model_destroy(d->model);
-    plinth_backend_close(d->backend);
+    cli_close_backends(d->list, d->n_backends);
     plinth_context_destroy(d->ctx);
 }
 
@@ -35,9 +37,14 @@ static int demo_compile(const cli_options *o, demo *d, double *compile_ms)
     memset(d, 0, sizeof *d);
     if (!(d->ctx = cli_context(o)))
         return 1;
-    if (!(d->backend = cli_open_backend(d->ctx, o)))
+    if (o->split_layers) {
+        fprintf(stderr, "plinth: --split-layers is for models (the demo block has one layer)\n");
+        return 2;
+    }
+    if (!(d->n_backends = cli_open_backends(d->ctx, o, d->list, PLINTH_MAX_BACKENDS)))
         return 1;
-    if (plinth_model_create(d->backend, &d->model) != PLINTH_OK)
+    d->backend = d->list[0];
+    if (plinth_model_create_multi(d->list, d->n_backends, &d->model) != PLINTH_OK)
         return cli_fail(d->ctx, "model");
     plinth_graph *g = NULL;
     if (plinth_graph_create(d->ctx, &g) != PLINTH_OK)
@@ -73,9 +80,13 @@ static void print_plan(const demo_config *c, const plinth_plan_stats *s, double 
 }
 
 static const char plan_usage[] =
-    "usage: plinth plan [MODEL] [--json] [--backend=NAME]\n"
+    "usage: plinth plan [MODEL] [--json] [--backend=NAME[,NAME...]] [--fallback=NAME]\n"
+    "                   [--split-layers=N]\n"
     "Prints the memory plan of MODEL's programs, or of the built-in demo block:\n"
-    "arena bytes next to the lower bound, persistent, state and io bytes.\n";
+    "arena bytes next to the lower bound, persistent, state and io bytes. On several\n"
+    "backends also where each op runs, what fell back to a later backend and why, the\n"
+    "transfers per run with their bytes, and each backend's pools; a backend that runs\n"
+    "no op of the graph alone gets every op it lacks listed in one error.\n";
 
 int cli_plan(cli_options *o, int argc, char **argv)
 {
@@ -106,6 +117,7 @@ int cli_plan(cli_options *o, int argc, char **argv)
             plinth_plan_stats s = {.struct_size = sizeof s};
             plinth_program_plan_stats(d.prog, &s);
             print_plan(&demo_default, &s, compile_ms);
+            cli_print_placement(d.prog, d.model);
         }
     }
     demo_close(&d);
@@ -220,8 +232,10 @@ int cli_demo(cli_options *o, int argc, char **argv)
         plinth_plan_stats st = {.struct_size = sizeof st};
         plinth_program_plan_stats(d.prog, &st);
         char a[32];
+        char names[256];
         printf("demo block on backend '%s': %lld tokens x %lld hidden\n",
-               plinth_backend_name(d.backend), (long long)c->tokens, (long long)c->hidden);
+               cli_backend_names(d.list, d.n_backends, names, sizeof names),
+               (long long)c->tokens, (long long)c->hidden);
         printf("  y[0][0..3]      %.6f %.6f %.6f %.6f\n", y[0], y[1], y[2], y[3]);
         printf("  sum(y)          %.6f   rms(y) %.6f\n", sum, sqrt(sq / (double)(T * H)));
         printf("  compile %.1f ms, load %.1f ms, run %.2f ms (%u instructions, arena %s)\n",

@@ -27,7 +27,11 @@ static const char usage[] =
     "  conformance              every backend and device against ref\n"
     "\n"
     "options (before or after the command):\n"
-    "  -b, --backend=NAME       backend plugin (default: " PLINTH_DEFAULT_BACKEND "), or a plugin path\n"
+    "  -b, --backend=NAME       backend plugin (default: " PLINTH_DEFAULT_BACKEND "), or a plugin path;\n"
+    "                           a list A,B runs each op on the first that supports it\n"
+    "      --fallback=NAME[,..] backends after --backend (the same as --backend=A,NAME)\n"
+    "      --split-layers=N     run, logits, bench, plan: layers [0, N) on the first\n"
+    "                           backend, the rest on the second\n"
     "  -d, --device=N           device index within the backend (default: 0)\n"
     "  -t, --threads=N          worker threads for backends that have them\n"
     "      --backend-config=S   backend options, key=value,...\n"
@@ -67,6 +71,12 @@ plinth_context *cli_context(const cli_options *o)
 
 plinth_backend *cli_open_backend(plinth_context *ctx, const cli_options *o)
 {
+    if (strchr(o->backend, ',') || o->fallback) {
+        fprintf(stderr, "plinth: this command runs on one backend, not a list ('%s%s%s')\n",
+                o->backend, o->fallback ? "' with fallback '" : "",
+                o->fallback ? o->fallback : "");
+        return NULL;
+    }
     plinth_device_options dopts = {
         .struct_size = sizeof dopts, .n_threads = o->threads, .config = o->config};
     plinth_backend *b = NULL;
@@ -75,6 +85,68 @@ plinth_backend *cli_open_backend(plinth_context *ctx, const cli_options *o)
         return NULL;
     }
     return b;
+}
+
+void cli_close_backends(plinth_backend **list, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        plinth_backend_close(list[i]);
+}
+
+/* Opens the comma-separated names of `names` after the n already in out. */
+static bool open_names(plinth_context *ctx, const cli_options *o, const char *names,
+                       plinth_backend **out, uint32_t *n, uint32_t max)
+{
+    for (const char *p = names; *p;) {
+        size_t len = strcspn(p, ",");
+        char name[1024];
+        if (len == 0 || len >= sizeof name || *n == max) {
+            fprintf(stderr, "plinth: --backend/--fallback: %s in '%s'\n",
+                    *n == max ? "too many backends" : "an empty or overlong name", names);
+            return false;
+        }
+        memcpy(name, p, len);
+        name[len] = '\0';
+        bool first = *n == 0;
+        plinth_device_options dopts = {.struct_size = sizeof dopts, .n_threads = o->threads,
+                                       .config = first ? o->config : NULL};
+        if (plinth_backend_open(ctx, name, first ? o->device : 0, &dopts, &out[*n]) !=
+            PLINTH_OK) {
+            cli_fail(ctx, "cannot open backend");
+            return false;
+        }
+        (*n)++;
+        p += len + (p[len] == ',');
+    }
+    return true;
+}
+
+uint32_t cli_open_backends(plinth_context *ctx, const cli_options *o, plinth_backend **out,
+                           uint32_t max)
+{
+    uint32_t n = 0;
+    if (!open_names(ctx, o, o->backend, out, &n, max) ||
+        (o->fallback && !open_names(ctx, o, o->fallback, out, &n, max))) {
+        cli_close_backends(out, n);
+        return 0;
+    }
+    if (o->split_layers && n < 2) {
+        fprintf(stderr, "plinth: --split-layers needs two backends (--backend=A,B or "
+                        "--backend=A --fallback=B)\n");
+        cli_close_backends(out, n);
+        return 0;
+    }
+    return n;
+}
+
+const char *cli_backend_names(plinth_backend *const *list, uint32_t n, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < n && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "",
+                                plinth_backend_name(list[i]));
+    return buf;
 }
 
 int cli_fail(plinth_context *ctx, const char *what)
@@ -122,6 +194,9 @@ int cli_common_flag(int c, cli_options *o, const char *cmd_usage)
     case 'd': return cli_parse_u32(optarg, "--device", &o->device) ? 2 : CLI_PARSED;
     case 't': return cli_parse_u32(optarg, "--threads", &o->threads) ? 2 : CLI_PARSED;
     case CLI_OPT_CONFIG: o->config = optarg; return CLI_PARSED;
+    case CLI_OPT_FALLBACK: o->fallback = optarg; return CLI_PARSED;
+    case CLI_OPT_SPLIT:
+        return cli_parse_u32(optarg, "--split-layers", &o->split_layers) ? 2 : CLI_PARSED;
     case 'P':
         if (o->n_plugin_dirs == CLI_MAX_PLUGIN_DIRS) {
             fprintf(stderr, "plinth: at most %d --plugin-dir\n", CLI_MAX_PLUGIN_DIRS);

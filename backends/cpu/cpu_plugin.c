@@ -243,6 +243,15 @@ static void cpu_buffer_free(plinth_device *dev, plinth_buffer *buf)
     memset(buf, 0, sizeof *buf);
 }
 
+/* Host memory, and kernels (prepare too) that reach views through `data`
+ * alone: tensors of ref, template or another host-memory backend in the
+ * same program are read in place. */
+static uint64_t cpu_device_caps(plinth_device *dev)
+{
+    (void)dev;
+    return PLINTH_CAP_HOST_MEMORY;
+}
+
 /* ---------------------------------------------------------------- 4 ---- */
 
 /* supports() is ref's validation (ref_views.c): honest by construction,
@@ -296,6 +305,7 @@ static const plinth_backend_api api = {
     .execute = cpu_execute,
     .release = cpu_release,
     .synchronize = NULL, /* every call completes before it returns */
+    .device_caps = cpu_device_caps,
 };
 
 PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version);

@@ -118,6 +118,15 @@ static void ref_buffer_free(plinth_device *dev, plinth_buffer *buf)
     memset(buf, 0, sizeof *buf);
 }
 
+/* Buffers are host memory and the kernels read views through `data`
+ * alone: a program spanning ref and another host-memory backend shares
+ * tensors between them without copies. */
+static uint64_t ref_device_caps(plinth_device *dev)
+{
+    (void)dev;
+    return PLINTH_CAP_HOST_MEMORY;
+}
+
 /* ---------------------------------------------------------------- 3 ---- */
 
 static const plinth_kernel_fn kernels[PLINTH_OP_COUNT] = {
@@ -152,6 +161,7 @@ static const plinth_backend_api api = {
     .execute = NULL,
     .release = NULL,
     .synchronize = NULL, /* every call completes before it returns */
+    .device_caps = ref_device_caps,
 };
 
 PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version);

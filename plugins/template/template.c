@@ -2,7 +2,10 @@
  * template.c — the smallest complete plinth backend plugin. Copy it.
  *
  * It runs three ops (add, mul, scale) on f32 tensors with plain C loops on
- * one CPU "device". Everything a real backend needs is here in small form:
+ * one CPU "device" — and that is enough to run whole models: compiled for
+ * a list of backends (`plinth run MODEL --backend=template,cpu`), each op
+ * goes to the first backend that supports it, so a new backend can start
+ * with one op and grow. Everything a real backend needs is here in small form:
  * version negotiation, instances (one per host context), device
  * enumeration, an allocator that keeps the 256-byte alignment contract,
  * upload/download, an honest supports(), an out-kernel table, and error
@@ -12,7 +15,7 @@
  *   1. instances: the host's services and errors
  *   2. devices
  *   3. buffers
- *   4. kernels (add, mul, scale) and supports()
+ *   4. kernels (add, mul, scale), supports() and capabilities
  *   5. the table and the entry point
  *
  * The plugin includes plinth_plugin.h and nothing else of plinth: it never
@@ -425,6 +428,21 @@ static int32_t template_scale_f32(plinth_device *dev, const plinth_view *out,
     return elementwise_f32(dev, PLINTH_OP_SCALE, OP_SCALE, out, in, n_in, attrs);
 }
 
+/*
+ * Capabilities beyond the mandatory slots. Our buffers are plain host
+ * memory and our kernels reach every view through `data` alone (never
+ * through `buffer->handle`), so we may say PLINTH_CAP_HOST_MEMORY (rule
+ * 15): in a program that also runs on another host-memory backend (ref,
+ * cpu) the tensors cross between us and it without a copy. A backend whose
+ * memory lives on a device returns 0 (or leaves the slot NULL): the host
+ * then plans a transfer wherever a tensor crosses.
+ */
+static uint64_t template_device_caps(plinth_device *dev)
+{
+    (void)dev;
+    return PLINTH_CAP_HOST_MEMORY;
+}
+
 /* ------------------------------------------------------------------ 5 --- */
 
 /* Indexed by plinth_op; ops we do not run stay NULL (the host then never
@@ -464,6 +482,7 @@ static const plinth_backend_api template_api = {
     .supports = template_supports,
     .op_count = PLINTH_OP_COUNT,
     .kernels = template_kernels,
+    .device_caps = template_device_caps,
 
     /* Optional, left NULL: always has its device (unavailable_reason), no
      * whole-program path (prepare/execute/release; a backend that wants one

@@ -97,6 +97,7 @@ Test(abi, v1_struct_layouts)
     FIELD(plinth_backend_api, execute, 168, 8);
     FIELD(plinth_backend_api, release, 176, 8);
     FIELD(plinth_backend_api, synchronize, 184, 8);
+    FIELD(plinth_backend_api, device_caps, 192, 8); /* appended (issue 12) */
     STRUCT(plinth_attr_scale, 4);
     FIELD(plinth_attr_scale, s, 0, 4);
     STRUCT(plinth_attr_rms_norm, 4);
@@ -159,6 +160,7 @@ Test(abi, v1_numbers)
     cr_expect_eq(PLINTH_LOG_DEBUG, 3);
     cr_expect_eq(PLINTH_DEVICE_CPU, 0);
     cr_expect_eq(PLINTH_DEVICE_OTHER, 5);
+    cr_expect_eq(PLINTH_CAP_HOST_MEMORY, 1u);
 }
 
 /* The public structs a caller passes in or gets filled are sized too:
@@ -171,6 +173,11 @@ Test(abi, public_structs_are_sized)
     cr_expect_eq(offsetof(plinth_compile_options, struct_size), 0u);
     cr_expect_eq(offsetof(plinth_load_options, struct_size), 0u);
     cr_expect_eq(offsetof(plinth_plan_stats, struct_size), 0u);
+    cr_expect_eq(offsetof(plinth_backend_plan, struct_size), 0u);
+    cr_expect_eq(offsetof(plinth_instruction_info, struct_size), 0u);
+    /* plan_stats grew (issue 12) by appending: v1's fields keep their place. */
+    cr_expect_eq(offsetof(plinth_plan_stats, n_views), 72u);
+    cr_expect_gt(offsetof(plinth_plan_stats, n_transfers), offsetof(plinth_plan_stats, n_views));
 }
 
 /* The conversions every side shares round as documented. */

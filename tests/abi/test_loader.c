@@ -241,6 +241,26 @@ Test(broken, misaligned_allocator)
     CHECK_NO_LEAKS();
 }
 
+/* Rule 15: a device that declares host memory must hand out host buffers;
+ * the wrapper refuses (and frees) one that has no host address, before a
+ * program could share it with another backend. */
+Test(broken, host_memory_declared_but_not_given)
+{
+    const char *path = need_env("PLINTH_TEST_BROKEN_HOSTCAPS");
+    plinth_context *ctx = context(NULL);
+    plinth_backend *b = NULL;
+    cr_assert_eq(plinth_backend_open(ctx, path, 0, NULL, &b), PLINTH_OK, "%s",
+                 plinth_context_error(ctx));
+    plinth_memory *mem = NULL;
+    cr_assert_eq(plinth_memory_create(b, 1000, &mem), PLINTH_ERR_PLUGIN);
+    cr_assert_null(mem);
+    ASSERT_HAS(plinth_context_error(ctx), "plugin 'hostcaps'");
+    ASSERT_HAS(plinth_context_error(ctx), "PLINTH_CAP_HOST_MEMORY");
+    plinth_backend_close(b);
+    plinth_context_destroy(ctx);
+    CHECK_NO_LEAKS();
+}
+
 /* A plugin whose mere loading kills the process (constructor abort, entry
  * segfault or exit): never loaded unless asked for by name or listed. */
 Test(broken, killers_elsewhere_in_the_path_are_not_loaded)

@@ -144,16 +144,22 @@ Test(cli, no_backend_linked_into_core)
 
 /* `plinth logits` on the golden tiny model reproduces the exact float64
  * reference (relative L2 over the whole [24][512] array) on `backend`. */
-static void logits_match_golden(const char *backend, double limit)
+static void logits_match_golden_with(const char *backend, const char *extra, double limit)
 {
     const char *built = getenv("PLINTH_TEST_BACKENDS");
     cr_assert(built, "PLINTH_TEST_BACKENDS not set");
     char list[256];
-    snprintf(list, sizeof list, ",%s,", built);
-    char key[64];
-    snprintf(key, sizeof key, ",%s,", backend);
-    if (!strstr(list, key))
-        cr_skip_test("backend '%s' is not built in this tree (built: %s)", backend, built);
+    snprintf(list, sizeof list, ",%s,template,", built);
+    /* Each backend of a list "a,b" must be built (the template always is). */
+    for (const char *b = backend; *b;) {
+        size_t len = strcspn(b, ",");
+        char key[64];
+        snprintf(key, sizeof key, ",%.*s,", (int)len, b);
+        if (!strstr(list, key))
+            cr_skip_test("backend '%.*s' is not built in this tree (built: %s)", (int)len, b,
+                         built);
+        b += len + (b[len] == ',');
+    }
     const char *data = getenv("PLINTH_TEST_DATA");
     cr_assert(data, "PLINTH_TEST_DATA not set");
     char path[1024], tokens[512] = "";
@@ -180,8 +186,8 @@ static void logits_match_golden(const char *backend, double limit)
     cr_assert(fd >= 0);
     close(fd);
     char args[2048];
-    snprintf(args, sizeof args, "logits --backend=%s '%s/gemma3-tiny-a' --tokens %s --out %s",
-             backend, data, tokens, out_path);
+    snprintf(args, sizeof args, "logits --backend=%s %s '%s/gemma3-tiny-a' --tokens %s --out %s",
+             backend, extra, data, tokens, out_path);
     int rc = plinth(args);
     if (rc != 0 && strstr(out, "no devices")) {
         unlink(out_path);
@@ -207,11 +213,24 @@ static void logits_match_golden(const char *backend, double limit)
         norm += (double)want[i] * want[i];
     }
     const double rel = sqrt(err / norm);
-    cr_log_info("plinth logits --backend=%s: relative L2 %.3g vs the exact reference", backend,
-                rel);
-    cr_expect_leq(rel, limit, "%s: relative L2 %g > %g", backend, rel, limit);
+    cr_log_info("plinth logits --backend=%s %s: relative L2 %.3g vs the exact reference",
+                backend, extra, rel);
+    cr_expect_leq(rel, limit, "%s %s: relative L2 %g > %g", backend, extra, rel, limit);
     free(got);
     free(want);
+}
+
+static void logits_match_golden(const char *backend, double limit)
+{
+    logits_match_golden_with(backend, "", limit);
+}
+
+/* --plugin-dir for the template (example source, not on the search path). */
+static const char *template_dir_flag(void)
+{
+    static char flag[4200];
+    snprintf(flag, sizeof flag, "--plugin-dir=%s", getenv("PLINTH_TEST_TEMPLATE_DIR"));
+    return flag;
 }
 
 /* `plinth bench` reports decode against a read-bandwidth reference and
@@ -300,3 +319,62 @@ Test(cli_logits, ref) { logits_match_golden("ref", 1e-5); }
 Test(cli_logits, cpu) { logits_match_golden("cpu", 1e-5); }
 /* Vulkan's acceptance bound is 1e-4 (f32 on any device, issue 6). */
 Test(cli_logits, vulkan) { logits_match_golden("vulkan", 1e-4); }
+
+/* Several backends (issue 12): the template with a fallback runs the whole
+ * model; a layer split between vulkan and cpu stays within vulkan's bound. */
+Test(cli_logits, template_with_ref) { logits_match_golden_with("template,ref", template_dir_flag(), 1e-5); }
+Test(cli_logits, template_with_cpu)
+{
+    char extra[4300];
+    snprintf(extra, sizeof extra, "%s --fallback=cpu", template_dir_flag());
+    logits_match_golden_with("template", extra, 1e-5);
+}
+Test(cli_logits, vulkan_cpu_split) { logits_match_golden_with("vulkan,cpu", "--split-layers=3", 1e-4); }
+
+Test(cli, plan_on_several_backends)
+{
+    const char *data = getenv("PLINTH_TEST_DATA");
+    char cmd[8400];
+    /* The template alone: every op it lacks, in one error. */
+    snprintf(cmd, sizeof cmd, "plan %s --backend=template '%s/gemma3-tiny-a'", template_dir_flag(),
+             data);
+    cr_expect_eq(plinth(cmd), 1, "%s", out);
+    expect_contains("backend 'template' does not support");
+    static const char *const missing[] = {"get_rows (", "rms_norm (", "matmul (", "rope (",
+                                          "set_rows (", "attention (", "gelu_tanh ("};
+    for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++)
+        expect_contains(missing[i]);
+    /* With a fallback: placement, what fell back and why, no transfers. */
+    snprintf(cmd, sizeof cmd, "plan %s --backend=template --fallback=ref '%s/gemma3-tiny-a'",
+             template_dir_flag(), data);
+    cr_assert_eq(plinth(cmd), 0, "%s", out);
+    expect_contains("backends        template, ref");
+    expect_contains("on template");
+    expect_contains("add, ");
+    expect_contains("fell back       matmul (f32 x f32 -> f32) x43 to 'ref': 'template' has no kernel");
+    expect_contains("transfers       0 per run");
+    expect_contains("pools on template");
+    /* A split of two host-memory backends: pinned, shared, no copies. */
+    snprintf(cmd, sizeof cmd, "plan --backend=ref,cpu --split-layers=3 '%s/gemma3-tiny-a'", data);
+    cr_assert_eq(plinth(cmd), 0, "%s", out);
+    expect_contains("layers [0, 3) pinned to ref, the rest to cpu");
+    expect_contains("pinned");
+    expect_contains("transfers       0 per run");
+    /* The split needs two backends. */
+    snprintf(cmd, sizeof cmd, "plan --backend=ref --split-layers=3 '%s/gemma3-tiny-a'", data);
+    cr_expect_eq(plinth(cmd), 1, "%s", out);
+    expect_contains("--split-layers needs two backends");
+    /* JSON: each backend's pools, every instruction with its backend (the
+     * text is longer than the capture: look at its start). */
+    snprintf(cmd, sizeof cmd,
+             "plan --json --backend=ref,cpu --split-layers=3 '%s/gemma3-tiny-a' >/dev/null", data);
+    cr_assert_eq(plinth(cmd), 0, "%.400s", out);
+    snprintf(cmd, sizeof cmd,
+             "plan --json --backend=ref,cpu --split-layers=3 '%s/gemma3-tiny-a' | head -c 8000",
+             data);
+    plinth(cmd);
+    expect_contains("\"n_transfers\":0");
+    expect_contains("\"backends\":[{\"name\":\"ref\"");
+    expect_contains("{\"name\":\"cpu\"");
+    expect_contains("\"op\":\"get_rows\",\"node\":5,\"backend\":\"ref\",\"pinned\":true");
+}

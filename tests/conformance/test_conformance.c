@@ -164,6 +164,58 @@ Test(other_plugins, all_ops, .timeout = 600)
         cr_skip_test("no plugins beyond ref, template, cpu, vulkan in this tree");
 }
 
+/* A partial plugin runs whole models with a fallback: the template (f32
+ * add, mul, scale) with ref and with cpu runs every whole graph, the tiny
+ * Gemma among them, matching ref alone, and each record says which ops ran
+ * where. Without a fallback the same graphs are unsupported. */
+static void template_graphs(const char *fallback)
+{
+    const char *path = getenv("PLINTH_TEST_TEMPLATE");
+    cr_assert(path && *path, "PLINTH_TEST_TEMPLATE is not set");
+    register_models();
+    conf_options o = {.backend = path, .op = PLINTH_OP_COUNT, .graphs = true,
+                      .only_graphs = true, .seed = test_seed(), .fallback = fallback};
+    conf_run run;
+    char err[1024] = "";
+    cr_assert_eq(conf_run_all(&o, &run, err, sizeof err), PLINTH_OK, "%s", err);
+    uint32_t gemma = 0;
+    for (uint32_t i = 0; i < run.n_records; i++) {
+        const conf_record *r = &run.records[i];
+        cr_expect_eq(r->r.status, fallback ? CONF_PASS : CONF_UNSUPPORTED, "'%s': %s: %s",
+                     r->name, conf_status_name(r->r.status), r->r.message);
+        if (!fallback) {
+            cr_expect_eq(r->placement[0], '\0');
+            continue;
+        }
+        cr_log_info("%s: %s", r->name, r->placement);
+        cr_expect(strncmp(r->placement, "template ", 9) == 0, "%s", r->placement);
+        if (strstr(r->name, "model gemma3")) {
+            gemma++;
+            cr_expect(strstr(r->placement, " add") && strstr(r->placement, " mul") &&
+                      strstr(r->placement, " scale"), "%s", r->placement);
+            cr_expect(strstr(r->placement, "; 0 transfers"), "host memory: %s", r->placement);
+        }
+    }
+    if (fallback)
+        cr_expect_eq(gemma, 1, "the tiny Gemma ran");
+    conf_run_free(&run);
+}
+
+Test(template_with_fallback, ref, .timeout = 300)
+{
+    template_graphs("ref");
+}
+
+Test(template_with_fallback, cpu, .timeout = 300)
+{
+    template_graphs(getenv("PLINTH_TEST_CPU"));
+}
+
+Test(template_with_fallback, none, .timeout = 300)
+{
+    template_graphs(NULL);
+}
+
 /* ------------------------------------------------------------------ 3 --- */
 
 /* Runs a wrong plugin on one op and asserts that a case failed with `kind`

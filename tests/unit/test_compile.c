@@ -274,7 +274,7 @@ Test(compile, fold_intermediates_live_in_scratch)
     cr_assert_eq(p->fold[1].out_pool, POOL_SCRATCH);
     cr_assert_eq(p->fold[2].out_pool, POOL_PERSISTENT);
     cr_assert_neq(p->fold[0].out.offset, p->fold[1].out.offset, "both live at step 1..2");
-    cr_assert_geq(p->pool_bytes[POOL_SCRATCH], 2 * 256);
+    cr_assert_geq(p->be[0].pool_bytes[POOL_SCRATCH], 2 * 256);
     cr_assert_eq(p->n_code, 1);
 }
 
@@ -389,7 +389,7 @@ Test(compile, outputs_and_inputs_live_in_the_io_pool)
     }
     cr_assert_eq(p->inputs[0].bytes, 60);
     cr_assert_eq(p->inputs[1].info.dtype, PLINTH_I32);
-    cr_assert_eq(p->pool_bytes[POOL_IO], p->stats.io_bytes);
+    cr_assert_eq(p->be[0].pool_bytes[POOL_IO], p->stats.io_bytes);
     cr_assert_geq(p->stats.io_bytes, end);
     cr_assert_eq(p->n_code, 2, "op outputs need no copy");
     cr_assert_eq(p->code[0].out_pool, POOL_IO);
@@ -398,7 +398,7 @@ Test(compile, outputs_and_inputs_live_in_the_io_pool)
     cr_assert_eq(p->code[1].out.offset, p->outputs[1].offset);
     cr_assert_eq(p->code[0].in_pool[0], POOL_IO);
     cr_assert_eq(p->code[0].in[0].offset, p->inputs[0].offset);
-    cr_assert_eq(p->pool_bytes[POOL_ARENA], 0);
+    cr_assert_eq(p->be[0].pool_bytes[POOL_ARENA], 0);
 }
 
 Test(compile, leaf_and_view_outputs_get_a_copy)
@@ -626,10 +626,12 @@ Test(compile_template, unsupported_op_names_backend_op_and_dtypes)
     cr_assert_eq(st, PLINTH_ERR_UNSUPPORTED);
     cr_assert_null(p);
     char want[128];
-    snprintf(want, sizeof want,
-             "backend 'template' does not support matmul (f32 x f32 -> f32) at node %d", m);
+    snprintf(want, sizeof want, "matmul (f32 x f32 -> f32) at node %d: 'template' has no kernel",
+             m);
     cr_assert_not_null(strstr(plinth_context_error(ctx), want), "%s",
                        plinth_context_error(ctx));
+    cr_assert_not_null(strstr(plinth_context_error(ctx), "backend 'template' does not support"),
+                       "%s", plinth_context_error(ctx));
     cr_assert_eq(model->n_programs, 0);
     cr_assert_eq(model->n_tensors, 0, "nothing registered before the backend said yes");
 }

@@ -53,6 +53,7 @@
 #ifndef PLINTH_H
 #define PLINTH_H
 
+#include "plinth_limits.h" /* PLINTH_MAX_BACKENDS and the input limits */
 #include "plinth_plugin.h" /* status, dtype, op, attrs, view, buffer vocabulary */
 
 #include <stdbool.h>
@@ -246,6 +247,18 @@ PLINTH_API plinth_node plinth_state(plinth_graph *g, const char *name, plinth_dt
 /* Marks a node as a program output, readable after a run. */
 PLINTH_API plinth_status plinth_output(plinth_graph *g, plinth_node node, const char *name);
 
+/* Placement hints, for a model on several backends (plinth_model_create_multi).
+ * After plinth_graph_pin(g, i) every node created is pinned to backend i
+ * of the list the graph will be compiled for (-1, the default: not
+ * pinned); plinth_graph_pin_node pins one node that exists. A pinned op
+ * runs there, or the compile fails naming the node and the backend; an op
+ * folded at load only prefers it; leaves ignore pins (their memory goes
+ * where their readers are). This is how a builder puts "the first N layers
+ * on backend 0, the rest on backend 1". */
+PLINTH_API plinth_status plinth_graph_pin(plinth_graph *g, int32_t backend_index);
+PLINTH_API plinth_status plinth_graph_pin_node(plinth_graph *g, plinth_node node,
+                                               int32_t backend_index);
+
 /* Elementwise and normalisation (see plinth_plugin.h for exact semantics). */
 PLINTH_API plinth_node plinth_add(plinth_graph *g, plinth_node a, plinth_node b);
 PLINTH_API plinth_node plinth_sub(plinth_graph *g, plinth_node a, plinth_node b);
@@ -359,7 +372,31 @@ PLINTH_API plinth_status plinth_state_dict_read(plinth_state_dict *sd, uint32_t 
 /* A model owns the persistent pool (params, constants, folded values) and
  * the state pool on one backend; its programs share them. */
 PLINTH_API plinth_status plinth_model_create(plinth_backend *backend, plinth_model **out);
+/* A model over an ordered list of backends: 1 to PLINTH_MAX_BACKENDS, all
+ * of one context, none twice (plinth_model_create(b) is the list {b}).
+ * Everything is decided when a program compiles:
+ *   - each op runs on the first backend of the list whose supports()
+ *     accepts its op, dtypes and shapes, or on the one it is pinned to
+ *     (plinth_graph_pin); the later backends are the fallbacks;
+ *   - a tensor read on another backend than the one that made it crosses
+ *     by a transfer instruction into a planned place of the reader's arena,
+ *     except when both backends declare PLINTH_CAP_HOST_MEMORY: then the
+ *     reader reads the writer's memory and nothing is copied;
+ *   - params and constants live in the persistent pool of each backend that
+ *     reads them (loaded once per such backend; shared where memory is), a
+ *     state on the backend that writes it (every program of the model must
+ *     agree), inputs in the io pool of each backend that reads them (set
+ *     once per run, copied to each), outputs where they are computed;
+ *   - each backend has its own arena, planned by the one planner.
+ * A program still runs as one flat list, with no decision or allocation;
+ * plinth_program_instruction_info and plinth_program_backend_plan say what
+ * went where and why. Keeps every backend of the list alive. */
+PLINTH_API plinth_status plinth_model_create_multi(plinth_backend *const *backends, uint32_t n,
+                                                   plinth_model **out);
 PLINTH_API void plinth_model_destroy(plinth_model *model);
+/* The model's backends, in list order (index 0 is the preferred one). */
+PLINTH_API uint32_t plinth_model_backend_count(const plinth_model *model);
+PLINTH_API plinth_backend *plinth_model_backend(const plinth_model *model, uint32_t index);
 
 typedef struct plinth_compile_options {
     uint32_t struct_size;
@@ -368,7 +405,11 @@ typedef struct plinth_compile_options {
 } plinth_compile_options;
 
 /* Compiles `g` into a program of `model`. The graph is not needed afterwards.
- * Must precede plinth_model_load_*; `opts` may be NULL. */
+ * Must precede plinth_model_load_*; `opts` may be NULL. When ops of the
+ * graph can run on no backend of the model's list, fails with
+ * PLINTH_ERR_UNSUPPORTED and a message listing every such op (op, dtypes,
+ * nodes, and why each backend refused), not only the first; an op pinned to
+ * a backend that cannot run it fails the same way naming both. */
 PLINTH_API plinth_status plinth_program_compile(plinth_model *model, const plinth_graph *g,
                                                 const plinth_compile_options *opts,
                                                 plinth_program **out);
@@ -435,11 +476,68 @@ typedef struct plinth_plan_stats {
     uint32_t n_arena_tensors;
     uint32_t n_inplace;         /* tensors that reuse their input's memory  */
     uint32_t n_views;           /* nodes resolved as views (no instruction) */
+    /* Placement (a model on several backends; 0 on one). Sums over the
+     * backends above: arena, lower bound, naive, io and both model pools. */
+    uint32_t n_transfers;       /* per run: copies from one backend to another */
+    uint64_t transfer_bytes;    /* per run                                   */
+    uint32_t n_shared;          /* reads of another backend's memory in place */
+    uint32_t n_fallback;        /* instructions on a later backend because an
+                                   earlier one could not run them            */
+    uint32_t n_segments;        /* stretches of the run on one backend       */
+    uint32_t n_load_transfers;  /* folded values copied once, at load        */
 } plinth_plan_stats;
 PLINTH_API plinth_status plinth_program_plan_stats(const plinth_program *prog,
                                                    plinth_plan_stats *out);
-/* The plan as JSON (instructions with pools, offsets, shapes, strides): a
- * string the program owns, valid while it lives. */
+
+/* One backend's share of a program (sized): index is its place in the
+ * model's list. Pools are this backend's; the model's persistent and state
+ * pools on it are shared by every program. */
+typedef struct plinth_backend_plan {
+    uint32_t struct_size;
+    uint32_t n_instructions;      /* kernels per run on this backend          */
+    uint32_t n_fold_instructions; /* at load                                  */
+    uint32_t n_transfers_in;      /* per run, into this backend               */
+    uint64_t transfer_bytes_in;   /* per run                                  */
+    uint64_t arena_bytes;
+    uint64_t lower_bound;         /* of this backend's arena                  */
+    uint64_t naive_bytes;
+    uint64_t io_bytes;
+    uint64_t persistent_bytes;    /* the model's, on this backend             */
+    uint64_t state_bytes;
+    /* Params and constants also held by another backend of the model (each
+     * backend that reads a tensor, and cannot share memory with the one that
+     * has it, holds its own copy). */
+    uint32_t n_replicas;
+    uint64_t replica_bytes;
+} plinth_backend_plan;
+PLINTH_API plinth_status plinth_program_backend_plan(const plinth_program *prog, uint32_t index,
+                                                     plinth_backend_plan *out);
+
+/* One instruction of a program and where it runs (sized). The run list
+ * first (index < n_instructions of plinth_plan_stats), then the load-time
+ * list (the folds and their transfers). */
+typedef struct plinth_instruction_info {
+    uint32_t struct_size;
+    int32_t op;           /* plinth_op; -1 for a transfer                     */
+    int32_t node;         /* the graph node it computes (a transfer: copies)  */
+    int32_t backend;      /* index in the model's list (a transfer: the destination) */
+    int32_t src_backend;  /* a transfer's source; else -1                     */
+    bool at_load;         /* in the load-time list                            */
+    bool pinned;          /* the node was pinned to `backend`                 */
+    /* Why not an earlier backend: bit i set when backend i (< backend) has
+     * no kernel for the op / has one but its supports() said no. */
+    uint32_t no_kernel;
+    uint32_t refused;
+    uint64_t bytes;       /* a transfer's bytes; 0 for kernels               */
+    char types[96];       /* "f32 x i32 -> f32" (a transfer: its dtype)       */
+} plinth_instruction_info;
+PLINTH_API uint32_t plinth_program_instruction_count(const plinth_program *prog);
+PLINTH_API plinth_status plinth_program_instruction_info(const plinth_program *prog,
+                                                         uint32_t index,
+                                                         plinth_instruction_info *out);
+/* The plan as JSON (instructions with their backend, pools, offsets,
+ * shapes, strides; transfers; each backend's pools): a string the program
+ * owns, valid while it lives. */
 PLINTH_API plinth_status plinth_program_plan_json(const plinth_program *prog,
                                                   const char **out_json);
 

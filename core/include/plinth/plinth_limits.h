@@ -27,4 +27,9 @@
 /* Tensors in one state dict: real models have thousands. */
 #define PLINTH_MAX_STATE_DICT_TENSORS 1000000u
 
+/* Backends one model spans (plinth_model_create_multi): placement reasons
+ * are kept as one bit per backend in 32-bit masks, and a real machine has
+ * a few devices. */
+#define PLINTH_MAX_BACKENDS 8u
+
 #endif /* PLINTH_LIMITS_H */
