@@ -2,8 +2,10 @@
  * cpu_attention.c — rope and attention over the KV cache.
  *
  * Sections:
- *   1. rope: NeoX rotate-half; angles in double (as ref), cos/sin from a
- *      per-program table when one is given (q and k of all layers share it)
+ *   1. rope (and rope_factors: the same with frequency i divided by
+ *      factors[i]): NeoX rotate-half; angles in double (as ref), cos/sin
+ *      from a per-program table when one is given (q and k of all layers
+ *      share it)
  *   2. attention: online softmax over blocks of keys (no score matrix is
  *      materialised; a block of 64 scores lives on the stack), GQA heads of
  *      a group share the key/value loads, causal + window + kv_len masks
@@ -85,8 +87,8 @@ static void rope_task(void *ctx, int64_t bt, uint32_t thread)
 }
 
 bool cpu_rope_table_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
-                         const plinth_view *pos, const plinth_attr_rope *a,
-                         cpu_rope_table *table)
+                         const plinth_view *pos, const plinth_view *factors,
+                         const plinth_attr_rope *a, cpu_rope_table *table)
 {
     if (x->dtype != PLINTH_F32 || out->dtype != PLINTH_F32 || x->stride[3] != 4 ||
         out->stride[3] != 4 || a->n_dims > 512)
@@ -95,9 +97,22 @@ bool cpu_rope_table_fast(cpu_device *dev, const plinth_view *out, const plinth_v
     if (half == 0)
         return false;
     const double *inv = rope_freq(dev, a->base, a->n_dims);
+    double scaled[256];
+    float f[256];
+    if (factors) {
+        for (int64_t i = 0; i < half; i++) {
+            memcpy(&f[i], ref_at(factors, 0, 0, 0, i), 4);
+            scaled[i] = inv[i] / (double)f[i];
+        }
+        inv = scaled;
+    }
     const float *cs = NULL;
-    if (table && table->cap_t >= t_len && table->n_dims == a->n_dims && table->base == a->base) {
-        bool same = table->t == t_len;
+    if (table && table->cap_t >= t_len && table->n_dims == a->n_dims && table->base == a->base &&
+        table->scaled == (factors != NULL)) {
+        /* The factors are compared by value: a table filled for other
+         * factors (or other positions) is filled again. */
+        bool same = table->t == t_len &&
+                    (!factors || !memcmp(table->factors, f, (size_t)half * sizeof *f));
         for (int64_t t = 0; same && t < t_len; t++)
             same = table->pos[t] == pos_at(pos, t);
         if (!same) {
@@ -106,6 +121,8 @@ bool cpu_rope_table_fast(cpu_device *dev, const plinth_view *out, const plinth_v
                 angles(inv, half, table->pos[t], table->cs + t * half * 2);
             }
             table->t = t_len;
+            if (factors)
+                memcpy(table->factors, f, (size_t)half * sizeof *f);
         }
         cs = table->cs;
     }
@@ -116,9 +133,10 @@ bool cpu_rope_table_fast(cpu_device *dev, const plinth_view *out, const plinth_v
 }
 
 bool cpu_rope_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
-                   const plinth_view *pos, const plinth_attr_rope *a)
+                   const plinth_view *pos, const plinth_view *factors,
+                   const plinth_attr_rope *a)
 {
-    return cpu_rope_table_fast(dev, out, x, pos, a, NULL);
+    return cpu_rope_table_fast(dev, out, x, pos, factors, a, NULL);
 }
 
 /* ---------------------------------------------------------------- 2 ---- */

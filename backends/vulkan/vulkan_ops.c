@@ -576,7 +576,7 @@ int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
                    op == PLINTH_OP_SOFTMAX || op == PLINTH_OP_MATMUL ||
                    op == PLINTH_OP_GET_ROWS || op == PLINTH_OP_ROPE ||
                    op == PLINTH_OP_ATTENTION || op == PLINTH_OP_CAST ||
-                   op == PLINTH_OP_CONCAT))
+                   op == PLINTH_OP_CONCAT || op == PLINTH_OP_ROPE_FACTORS))
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: attrs missing", plinth_op_label(op));
     if (plinth_dtype_bytes(out->dtype) == 0)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out has unknown dtype",
@@ -611,7 +611,8 @@ int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
     case PLINTH_OP_SET_ROWS:
         return vulkan_encode_set_rows(dev, out, in, check_only, d);
     case PLINTH_OP_ROPE:
-        return vulkan_encode_rope(dev, out, in, attrs, check_only, d);
+    case PLINTH_OP_ROPE_FACTORS:
+        return vulkan_encode_rope(dev, op, out, in, attrs, check_only, d);
     case PLINTH_OP_ATTENTION:
         return vulkan_encode_attention(dev, out, in, attrs, check_only, d);
     default:

@@ -54,8 +54,10 @@ int32_t vulkan_encode_get_rows(plinth_device *dev, const plinth_view *out,
                                vulkan_dispatch *d, uint32_t *n_d);
 int32_t vulkan_encode_set_rows(plinth_device *dev, const plinth_view *out,
                                const plinth_view *in, bool check_only, vulkan_dispatch *d);
-int32_t vulkan_encode_rope(plinth_device *dev, const plinth_view *out, const plinth_view *in,
-                           const void *attrs, bool check_only, vulkan_dispatch *d);
+/* rope and rope_factors (op says which). */
+int32_t vulkan_encode_rope(plinth_device *dev, uint32_t op, const plinth_view *out,
+                           const plinth_view *in, const void *attrs, bool check_only,
+                           vulkan_dispatch *d);
 int32_t vulkan_encode_attention(plinth_device *dev, const plinth_view *out,
                                 const plinth_view *in, const void *attrs, bool check_only,
                                 vulkan_dispatch *d);

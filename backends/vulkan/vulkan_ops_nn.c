@@ -420,47 +420,64 @@ typedef struct pc_rope {
     int32_t ne[4], so[4], sx[4];
     float base;
     int32_t n_dims, spos, pad;
+    uint32_t f[2];
+    int32_t sf, pad2;
 } pc_rope;
 
-int32_t vulkan_encode_rope(plinth_device *dev, const plinth_view *out, const plinth_view *in,
-                           const void *attrs, bool check_only, vulkan_dispatch *d)
+/* rope, and rope_factors (factors: in[2]) through the same shader. */
+int32_t vulkan_encode_rope(plinth_device *dev, uint32_t op, const plinth_view *out,
+                           const plinth_view *in, const void *attrs, bool check_only,
+                           vulkan_dispatch *d)
 {
+    const char *name = plinth_op_label(op);
     const plinth_view *x = &in[0], *pos = &in[1];
+    const plinth_view *factors = op == PLINTH_OP_ROPE_FACTORS ? &in[2] : NULL;
     const plinth_attr_rope *a = attrs;
     if (!vulkan_is_float(x->dtype) || out->dtype != x->dtype || !vulkan_same_shape(out, x))
-        return vulkan_fail(dev, PLINTH_ERR_INVALID, "rope: out must match x (a float dtype)");
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out must match x (a float dtype)",
+                           name);
     if (pos->dtype != PLINTH_I32 || pos->shape[0] != 1 || pos->shape[1] != 1 ||
         pos->shape[2] != 1 || pos->shape[3] != x->shape[1])
-        return vulkan_fail(dev, PLINTH_ERR_INVALID, "rope: pos must be i32 [T]");
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: pos must be i32 [T]", name);
     if (a->n_dims < 0 || a->n_dims % 2 != 0 || a->n_dims > x->shape[3])
-        return vulkan_fail(dev, PLINTH_ERR_INVALID, "rope: n_dims %d must be even and within "
-                           "the head dim", (int)a->n_dims);
-    vview vo, vx, vp;
-    int32_t st = vulkan_view(dev, PLINTH_OP_ROPE, "out", out, check_only, d, &vo);
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: n_dims %d must be even and within "
+                           "the head dim", name, (int)a->n_dims);
+    if (factors && (factors->dtype != PLINTH_F32 || factors->shape[0] != 1 ||
+                    factors->shape[1] != 1 || factors->shape[2] != 1 ||
+                    factors->shape[3] != a->n_dims / 2))
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: factors must be f32 [n_dims/2]", name);
+    vview vo, vx, vp, vf = {0};
+    int32_t st = vulkan_view(dev, op, "out", out, check_only, d, &vo);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_ROPE, "x", x, check_only, d, &vx);
+        st = vulkan_view(dev, op, "x", x, check_only, d, &vx);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_ROPE, "pos", pos, check_only, d, &vp);
+        st = vulkan_view(dev, op, "pos", pos, check_only, d, &vp);
+    if (st == PLINTH_OK && factors)
+        st = vulkan_view(dev, op, "factors", factors, check_only, d, &vf);
     if (st != PLINTH_OK || check_only)
         return st;
     const int32_t half = a->n_dims / 2;
-    pc_rope pc = {.half = half, .base = a->base, .n_dims = a->n_dims, .spos = vp.s[3]};
+    pc_rope pc = {.half = half, .base = a->base, .n_dims = a->n_dims, .spos = vp.s[3],
+                  .sf = vf.s[3]};
     pc.n = (uint32_t)(x->shape[0] * x->shape[1] * x->shape[2] * (x->shape[3] - half));
     memcpy(pc.o, vo.addr, 8);
     memcpy(pc.x, vx.addr, 8);
     memcpy(pc.pos, vp.addr, 8);
+    memcpy(pc.f, vf.addr, 8);
     copy4(pc.ne, x->shape);
     memcpy(pc.so, vo.s, 16);
     memcpy(pc.sx, vx.s, 16);
     d->shader = VULKAN_SH_ROPE;
-    d->n_spec = 1;
+    d->n_spec = 2;
     d->spec[0] = x->dtype;
+    d->spec[1] = factors != NULL;
     VULKAN_PUSH(d, pc);
     vulkan_groups_1d(pc.n, d->groups);
     d->write = vo.range;
-    d->n_reads = 2;
+    d->n_reads = factors ? 3 : 2;
     d->reads[0] = vx.range;
     d->reads[1] = vp.range;
+    d->reads[2] = vf.range;
     return PLINTH_OK;
 }
 

@@ -282,6 +282,10 @@ PLINTH_API plinth_node plinth_set_rows(plinth_graph *g, plinth_node state, plint
                                        plinth_node idx);
 PLINTH_API plinth_node plinth_rope(plinth_graph *g, plinth_node x, plinth_node pos, float base,
                                    int n_dims);
+/* rope with frequency i divided by factors[i] (f32 [n_dims/2]; Llama 3's
+ * rope_scaling "llama3"): the op rope_factors. */
+PLINTH_API plinth_node plinth_rope_factors(plinth_graph *g, plinth_node x, plinth_node pos,
+                                           plinth_node factors, float base, int n_dims);
 PLINTH_API plinth_node plinth_attention(plinth_graph *g, plinth_node q, plinth_node k,
                                         plinth_node v, plinth_node pos, plinth_node kv_len,
                                         float scale, int window);
