@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "cli_session.h"
 #include "fmapeak.h"
-#include "gemma3.h"
+#include "lm_model.h"
 #include "sampling.h"
 #include "tokenizer.h"
 
@@ -26,7 +26,7 @@
 
 void session_close(session *s)
 {
-    gemma3_free(s->m);
+    lm_model_free(s->m);
     cli_close_backends(s->list, s->n_backends);
     plinth_context_destroy(s->ctx);
     memset(s, 0, sizeof *s);
@@ -43,7 +43,7 @@ static void progress_bar(void *user, double f)
     fflush(stderr);
 }
 
-int session_open(const cli_options *o, const char *dir, gemma3_options go, session *s)
+int session_open(const cli_options *o, const char *dir, lm_model_options go, session *s)
 {
     memset(s, 0, sizeof *s);
     if (!(s->ctx = cli_context(o)) ||
@@ -59,22 +59,22 @@ int session_open(const cli_options *o, const char *dir, gemma3_options go, sessi
         go.progress = progress_bar;
     char err[2048];
     double t0 = cli_now_ms();
-    if (gemma3_load(s->ctx, s->backend, dir, &go, &s->m, err, sizeof err) != PLINTH_OK) {
+    if (lm_model_load(s->ctx, s->backend, dir, &go, &s->m, err, sizeof err) != PLINTH_OK) {
         fprintf(stderr, "plinth: %s\n", err);
         return 1;
     }
     s->load_ms = cli_now_ms() - t0;
-    if (gemma3_note(s->m)[0] && o->verbose)
-        fprintf(stderr, "plinth: %s\n", gemma3_note(s->m));
+    if (lm_model_note(s->m)[0] && o->verbose)
+        fprintf(stderr, "plinth: %s\n", lm_model_note(s->m));
     if (o->verbose) {
-        const gemma3_config *c = gemma3_get_config(s->m);
+        const lm_config *c = lm_model_config(s->m);
         fprintf(stderr,
                 "plinth: %s: %d layers, hidden %d, vocab %d, %s weights%s on '%s'; "
                 "context %d, prefill %d tokens per run; loaded in %.0f ms\n",
                 dir, (int)c->n_layers, (int)c->hidden, (int)c->vocab,
-                gemma3_weights_dtype(s->m), gemma3_weights_converted(s->m) ? " (as f32)" : "",
-                s->names, (int)gemma3_n_ctx(s->m),
-                (int)gemma3_n_prefill(s->m), s->load_ms);
+                lm_model_weights_dtype(s->m), lm_model_weights_converted(s->m) ? " (as f32)" : "",
+                s->names, (int)lm_model_n_ctx(s->m),
+                (int)lm_model_n_prefill(s->m), s->load_ms);
     }
     return 0;
 }
@@ -152,7 +152,7 @@ typedef struct gen_stats {
 static int generate(session *s, tokenizer *tok, const int32_t *ids, int32_t n_ids,
                     const sampler_options *so, int32_t max_new, gen_stats *gs)
 {
-    const gemma3_config *c = gemma3_get_config(s->m);
+    const lm_config *c = lm_model_config(s->m);
     float *logits = malloc((size_t)c->vocab * sizeof *logits);
     sampler *smp = sampler_create(so, c->vocab);
     char err[1024], pending[1024];
@@ -170,7 +170,7 @@ static int generate(session *s, tokenizer *tok, const int32_t *ids, int32_t n_id
     stop_rule_add(&stop, tokenizer_token_id(tok, "<end_of_turn>"));
 
     double t0 = cli_now_ms();
-    if (gemma3_prefill(s->m, ids, n_ids, 0, logits, err, sizeof err) != PLINTH_OK) {
+    if (lm_model_prefill(s->m, ids, n_ids, 0, logits, err, sizeof err) != PLINTH_OK) {
         fprintf(stderr, "plinth: %s\n", err);
         rc = 1;
         goto out;
@@ -197,11 +197,11 @@ static int generate(session *s, tokenizer *tok, const int32_t *ids, int32_t n_id
         gs->n_gen++;
         if (n + 1 == max_new)
             break;
-        if (n_ids + n >= gemma3_n_ctx(s->m)) { /* no position left to decode it at */
+        if (n_ids + n >= lm_model_n_ctx(s->m)) { /* no position left to decode it at */
             gs->context_full = true;
             break;
         }
-        if (gemma3_decode(s->m, next, n_ids + n, logits, err, sizeof err) != PLINTH_OK) {
+        if (lm_model_decode(s->m, next, n_ids + n, logits, err, sizeof err) != PLINTH_OK) {
             fprintf(stderr, "\nplinth: %s\n", err);
             rc = 1;
             break;
@@ -282,9 +282,9 @@ int cli_run(cli_options *o, int argc, char **argv)
         return 1;
     }
     free(text);
-    gemma3_config cfg;
+    lm_config cfg;
     int rc = 0;
-    if (gemma3_config_load(dir, &cfg, err, sizeof err) != PLINTH_OK) {
+    if (lm_config_load(dir, &cfg, err, sizeof err) != PLINTH_OK) {
         fprintf(stderr, "plinth: %s\n", err);
         rc = 1;
     }
@@ -293,7 +293,7 @@ int cli_run(cli_options *o, int argc, char **argv)
         int64_t want = ctx_len ? ctx_len : (int64_t)n_ids + max_new;
         if (want > cfg.max_pos)
             want = cfg.max_pos;
-        gemma3_options go = {.n_ctx = (int32_t)want,
+        lm_model_options go = {.n_ctx = (int32_t)want,
                              .n_prefill = n_ids < 512 ? (int32_t)n_ids : 512};
         if ((int64_t)n_ids > want) {
             fprintf(stderr, "plinth: the prompt (%zu tokens) does not fit the context (%lld)\n",
@@ -309,7 +309,7 @@ int cli_run(cli_options *o, int argc, char **argv)
     if (!rc && gs.context_full)
         fprintf(stderr, "plinth: stopped after %d tokens: the context of %d positions is full "
                         "(--ctx)\n",
-                (int)gs.n_gen, (int)gemma3_n_ctx(s.m));
+                (int)gs.n_gen, (int)lm_model_n_ctx(s.m));
     if (!rc) {
         char rss[32];
         fprintf(stderr,
@@ -401,7 +401,7 @@ int cli_logits(cli_options *o, int argc, char **argv)
     int32_t *ids = NULL, n = 0;
     if (parse_ids(tokens, &ids, &n))
         return 2;
-    gemma3_options go = {.n_ctx = n, .all_logits = true, .no_decode = true, .force_f32 = f32,
+    lm_model_options go = {.n_ctx = n, .all_logits = true, .no_decode = true, .force_f32 = f32,
                          .n_prefill = chunk ? (int32_t)chunk : n < 256 ? n : 256};
     session s;
     int rc = session_open(o, argv[optind], go, &s);
@@ -409,11 +409,11 @@ int cli_logits(cli_options *o, int argc, char **argv)
     size_t V = 0;
     char err[1024];
     if (!rc) {
-        V = (size_t)gemma3_get_config(s.m)->vocab;
+        V = (size_t)lm_model_config(s.m)->vocab;
         if (!(logits = malloc((size_t)n * V * sizeof *logits))) {
             fprintf(stderr, "plinth: out of memory\n");
             rc = 1;
-        } else if (gemma3_prefill(s.m, ids, n, 0, logits, err, sizeof err) != PLINTH_OK) {
+        } else if (lm_model_prefill(s.m, ids, n, 0, logits, err, sizeof err) != PLINTH_OK) {
             fprintf(stderr, "plinth: %s\n", err);
             rc = 1;
         }
@@ -522,7 +522,7 @@ typedef struct bench_result {
 
 static int bench_runs(session *s, uint32_t P, uint32_t D, uint32_t repeats, bench_result *r)
 {
-    const int32_t V = gemma3_get_config(s->m)->vocab;
+    const int32_t V = lm_model_config(s->m)->vocab;
     int32_t *ids = malloc(P * sizeof *ids);
     float *logits = malloc((size_t)V * sizeof *logits);
     double *pm = calloc(repeats, sizeof *pm), *dm = calloc(repeats, sizeof *dm);
@@ -538,10 +538,10 @@ static int bench_runs(session *s, uint32_t P, uint32_t D, uint32_t repeats, benc
         ids[i] = V > 4 ? 3 + (int32_t)(x % (uint32_t)(V - 3)) : 0;
     }
     if (!rc && P)
-        ids[0] = gemma3_get_config(s->m)->bos < V ? gemma3_get_config(s->m)->bos : 0;
+        ids[0] = lm_model_config(s->m)->bos < V ? lm_model_config(s->m)->bos : 0;
     for (uint32_t k = 0; !rc && k < repeats; k++) {
         double t0 = cli_now_ms();
-        if (gemma3_prefill(s->m, ids, (int32_t)P, 0, logits, err, sizeof err) != PLINTH_OK) {
+        if (lm_model_prefill(s->m, ids, (int32_t)P, 0, logits, err, sizeof err) != PLINTH_OK) {
             fprintf(stderr, "plinth: %s\n", err);
             rc = 1;
             break;
@@ -549,7 +549,7 @@ static int bench_runs(session *s, uint32_t P, uint32_t D, uint32_t repeats, benc
         double t1 = cli_now_ms();
         for (uint32_t i = 0; i < D; i++) {
             int32_t next = sampler_argmax(logits, V);
-            if (gemma3_decode(s->m, next, (int32_t)(P + i), logits, err, sizeof err)) {
+            if (lm_model_decode(s->m, next, (int32_t)(P + i), logits, err, sizeof err)) {
                 fprintf(stderr, "plinth: %s\n", err);
                 rc = 1;
                 break;
@@ -563,9 +563,9 @@ static int bench_runs(session *s, uint32_t P, uint32_t D, uint32_t repeats, benc
         r->decode_ms = median(dm, repeats);
         r->prefill_plan.struct_size = sizeof r->prefill_plan;
         r->decode_plan.struct_size = sizeof r->decode_plan;
-        plinth_program_plan_stats(gemma3_prefill_program(s->m), &r->prefill_plan);
-        if (gemma3_decode_program(s->m))
-            plinth_program_plan_stats(gemma3_decode_program(s->m), &r->decode_plan);
+        plinth_program_plan_stats(lm_model_prefill_program(s->m), &r->prefill_plan);
+        if (lm_model_decode_program(s->m))
+            plinth_program_plan_stats(lm_model_decode_program(s->m), &r->decode_plan);
         else
             r->decode_plan = r->prefill_plan;
     }
@@ -580,10 +580,10 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
                         uint32_t D, uint32_t repeats, const bench_result *r)
 {
     const double pf = P ? P * 1e3 / r->prefill_ms : 0, dc = D ? D * 1e3 / r->decode_ms : 0;
-    const uint64_t wb = gemma3_weight_bytes(s->m), rss = r->peak_rss;
+    const uint64_t wb = lm_model_weight_bytes(s->m), rss = r->peak_rss;
     const double gbs = dc * (double)wb / 1e9;
     const double ratio = r->read_gbs > 0 ? gbs / r->read_gbs : 0;
-    const double gflop = gemma3_prefill_flops(s->m) / 1e9; /* per prefill run */
+    const double gflop = lm_model_prefill_flops(s->m) / 1e9; /* per prefill run */
     const double pgf = P ? gflop * 1e3 / r->prefill_ms : 0;  /* GFLOP/s */
     const double pratio = r->peak_gflops > 0 ? pgf / r->peak_gflops : 0;
     if (o->json) {
@@ -593,14 +593,14 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
         cJSON_AddStringToObject(j, "backend", s->names);
         cJSON_AddNumberToObject(j, "split_layers", o->split_layers);
         plinth_plan_stats dps = {.struct_size = sizeof dps};
-        plinth_program *dp = gemma3_decode_program(s->m);
-        plinth_program_plan_stats(dp ? dp : gemma3_prefill_program(s->m), &dps);
+        plinth_program *dp = lm_model_decode_program(s->m);
+        plinth_program_plan_stats(dp ? dp : lm_model_prefill_program(s->m), &dps);
         cJSON_AddNumberToObject(j, "decode_transfers_per_token", dps.n_transfers);
         cJSON_AddNumberToObject(j, "decode_transfer_bytes_per_token", (double)dps.transfer_bytes);
         cJSON_AddNumberToObject(j, "threads", o->threads);
-        cJSON_AddStringToObject(j, "weights", gemma3_weights_dtype(s->m));
-        cJSON_AddBoolToObject(j, "converted_to_f32", gemma3_weights_converted(s->m));
-        cJSON_AddNumberToObject(j, "params", (double)gemma3_param_count(s->m));
+        cJSON_AddStringToObject(j, "weights", lm_model_weights_dtype(s->m));
+        cJSON_AddBoolToObject(j, "converted_to_f32", lm_model_weights_converted(s->m));
+        cJSON_AddNumberToObject(j, "params", (double)lm_model_param_count(s->m));
         cJSON_AddNumberToObject(j, "repeats", repeats);
         cJSON_AddNumberToObject(j, "load_ms", s->load_ms);
         cJSON_AddNumberToObject(j, "prefill_tokens", P);
@@ -634,9 +634,9 @@ static void bench_print(const cli_options *o, session *s, const char *dir, uint3
     }
     char a[32], b[32], c[32], d[32], e[32];
     printf("bench %s on '%s' (%s weights%s, %.1f M params, median of %u)\n", dir,
-           s->names, gemma3_weights_dtype(s->m),
-           gemma3_weights_converted(s->m) ? ", computed as f32" : "",
-           (double)gemma3_param_count(s->m) / 1e6, repeats);
+           s->names, lm_model_weights_dtype(s->m),
+           lm_model_weights_converted(s->m) ? ", computed as f32" : "",
+           (double)lm_model_param_count(s->m) / 1e6, repeats);
     printf("  load            %.0f ms\n", s->load_ms);
     printf("  prefill         %u tokens in %.1f ms: %.1f tokens/s\n", P, r->prefill_ms, pf);
     printf("  decode          %u tokens in %.1f ms: %.2f tokens/s\n", D, r->decode_ms, dc);
@@ -706,7 +706,7 @@ int cli_bench(cli_options *o, int argc, char **argv)
                 P, D, MODEL_MAX_CONTEXT, repeats);
         return 2;
     }
-    gemma3_options go = {.n_ctx = (int32_t)(P + D), .n_prefill = (int32_t)P, .force_f32 = f32};
+    lm_model_options go = {.n_ctx = (int32_t)(P + D), .n_prefill = (int32_t)P, .force_f32 = f32};
     session s;
     int rc = session_open(o, argv[optind], go, &s);
     bench_result r = {0};

@@ -29,26 +29,26 @@ int cli_model_plan(cli_options *o, const char *model_dir)
 {
     /* The programs `plinth run` builds for a 512-token prompt, without
      * reading the weights (params stay zero). */
-    gemma3_options go = {.n_ctx = 0, .n_prefill = 512, .no_weights = true};
+    lm_model_options go = {.n_ctx = 0, .n_prefill = 512, .no_weights = true};
     session s;
     int rc = session_open(o, model_dir, go, &s);
     if (!rc && o->json) {
         const char *pj = NULL, *dj = NULL;
-        plinth_program *dec = gemma3_decode_program(s.m);
-        if (plinth_program_plan_json(gemma3_prefill_program(s.m), &pj) != PLINTH_OK ||
+        plinth_program *dec = lm_model_decode_program(s.m);
+        if (plinth_program_plan_json(lm_model_prefill_program(s.m), &pj) != PLINTH_OK ||
             (dec && plinth_program_plan_json(dec, &dj) != PLINTH_OK))
             rc = cli_fail(s.ctx, "plan");
         else
             printf("{\"prefill\": %s, \"decode\": %s}\n", pj, dj ? dj : "null");
     } else if (!rc) {
-        const gemma3_config *c = gemma3_get_config(s.m);
+        const lm_config *c = lm_model_config(s.m);
         plinth_plan_stats ps = {.struct_size = sizeof ps}, ds = {.struct_size = sizeof ds};
         char p[32], st[32];
-        plinth_program_plan_stats(gemma3_prefill_program(s.m), &ps);
+        plinth_program_plan_stats(lm_model_prefill_program(s.m), &ps);
         printf("%s: gemma3_text, %d layers, hidden %d, vocab %d, %s weights%s, context %d\n",
                model_dir, (int)c->n_layers, (int)c->hidden, (int)c->vocab,
-               gemma3_weights_dtype(s.m), gemma3_weights_converted(s.m) ? " (as f32)" : "",
-               (int)gemma3_n_ctx(s.m));
+               lm_model_weights_dtype(s.m), lm_model_weights_converted(s.m) ? " (as f32)" : "",
+               (int)lm_model_n_ctx(s.m));
         if (s.n_backends > 1) {
             printf("  backends        %s: each op on the first that supports it", s.names);
             if (o->split_layers)
@@ -61,13 +61,13 @@ int cli_model_plan(cli_options *o, const char *model_dir)
                cli_bytes(ps.state_bytes, st, sizeof st));
         char what[64];
         snprintf(what, sizeof what, "prefill (%d tokens per run, last logits)",
-                 (int)gemma3_n_prefill(s.m));
+                 (int)lm_model_n_prefill(s.m));
         plan_print(what, &ps);
-        cli_print_placement(gemma3_prefill_program(s.m), gemma3_model(s.m));
-        if (gemma3_decode_program(s.m)) {
-            plinth_program_plan_stats(gemma3_decode_program(s.m), &ds);
+        cli_print_placement(lm_model_prefill_program(s.m), lm_model_model(s.m));
+        if (lm_model_decode_program(s.m)) {
+            plinth_program_plan_stats(lm_model_decode_program(s.m), &ds);
             plan_print("decode (1 token per run)", &ds);
-            cli_print_placement(gemma3_decode_program(s.m), gemma3_model(s.m));
+            cli_print_placement(lm_model_decode_program(s.m), lm_model_model(s.m));
         }
     }
     session_close(&s);

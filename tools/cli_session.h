@@ -7,7 +7,7 @@
 #define PLINTH_CLI_SESSION_H
 
 #include "cli.h"
-#include "gemma3.h"
+#include "lm_model.h"
 
 typedef struct session {
     plinth_context *ctx;
@@ -15,14 +15,14 @@ typedef struct session {
     plinth_backend *list[PLINTH_MAX_BACKENDS];
     uint32_t n_backends;
     char names[256];          /* "vulkan, cpu" */
-    gemma3 *m;
+    lm_model *m;
     double load_ms;
 } session;
 
 /* Context, backends, and the model loaded with `go` (its fallbacks and
  * split from the options). Returns 0 or the exit status (the error
  * printed). */
-int session_open(const cli_options *o, const char *dir, gemma3_options go, session *s);
+int session_open(const cli_options *o, const char *dir, lm_model_options go, session *s);
 void session_close(session *s);
 
 #endif
