@@ -253,6 +253,8 @@ plinth_status plinth_lm_chat_format(plinth_lm *lm, const plinth_lm_message *mess
         if (!messages[i].role || !messages[i].content)
             return lm_fail(lm, PLINTH_ERR_INVALID, "chat: message %zu has no %s", i,
                            messages[i].role ? "content" : "role");
+    if (!lm->tok)
+        return lm_no_tokenizer(lm, "chat");
     out_text o = {.buf = buf, .size = size};
     plinth_status st = PLINTH_OK;
     switch (lm->chat) {

@@ -197,7 +197,7 @@ plinth_status plinth_lm_generate(plinth_lm_session *s, const int32_t *prompt, si
     t0 = now_ms();
 
     text_out text = {.stop = o.stop};
-    const size_t piece_cap = tokenizer_max_piece_len(lm->tok) + 1;
+    const size_t piece_cap = lm->tok ? tokenizer_max_piece_len(lm->tok) + 1 : 1;
     char *piece = malloc(piece_cap);
     float *tmp = malloc((size_t)lm->vocab * sizeof *tmp);
     sampler *smp = session_sampler(s, &sp);
@@ -218,7 +218,7 @@ plinth_status plinth_lm_generate(plinth_lm_session *s, const int32_t *prompt, si
         }
         res.n_generated++;
         /* The text continues the session's: never the first piece. */
-        int len = tokenizer_piece(lm->tok, next, false, piece, piece_cap);
+        int len = lm->tok ? tokenizer_piece(lm->tok, next, false, piece, piece_cap) : 0;
         const size_t before = text.len;
         if (len > 0 && !text_append(&text, piece, (size_t)len)) {
             st = lm_fail(lm, PLINTH_ERR_NO_MEMORY, "generate: out of memory");

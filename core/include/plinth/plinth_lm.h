@@ -10,7 +10,9 @@
  * Architectures: gemma3_text, llama (Llama 3.x, rope_scaling llama3), qwen2
  * (Qwen 2.5), qwen3. A folder holds config.json, model.safetensors (or a
  * sharded model.safetensors.index.json), tokenizer.json and, when present,
- * tokenizer_config.json. Anything else (another model_type, a rope scaling
+ * tokenizer_config.json and generation_config.json. Without tokenizer.json
+ * the model runs on token ids (decode, sample); calls that need text fail
+ * with PLINTH_ERR_UNSUPPORTED saying so. Anything else (another model_type, a rope scaling
  * type or a mixture of experts plinth does not run, a vision tower alone) is
  * refused naming the file, key and value.
  *
