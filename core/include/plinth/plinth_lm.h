@@ -181,12 +181,14 @@ PLINTH_API plinth_status plinth_lm_default_sampling(const plinth_lm *lm,
                                                     plinth_lm_sampling *out);
 
 /* Called with each generated token and its text (may be "" while a UTF-8
- * sequence is incomplete); return false to stop. */
+ * sequence or a possible stop string is incomplete); return false to stop.
+ * Text still held back when generation ends comes in one last call with
+ * token -1. */
 typedef bool (*plinth_lm_token_fn)(void *user, int32_t token, const char *text, size_t len);
 
 typedef struct plinth_lm_generate_options {
     uint32_t struct_size;
-    plinth_lm_sampling sampling;
+    plinth_lm_sampling sampling; /* struct_size 0: the lm's defaults             */
     int32_t max_tokens;        /* -1: until the context is full                 */
     bool ignore_eos;           /* keep going past end-of-sequence tokens         */
     const char *const *stop;   /* NULL-terminated stop strings, or NULL          */
