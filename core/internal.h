@@ -196,7 +196,11 @@ typedef struct model_tensor {
 typedef struct model_backend {
     plinth_backend *backend;       /* retained */
     uint64_t persistent_bytes, state_bytes;
-    plinth_buffer persistent, state;
+    plinth_buffer persistent;
+    /* The state pool the programs run against (views point here): a copy
+     * of own_state, or of a bound plinth_state_set's buffer (state_set.c). */
+    plinth_buffer state;
+    plinth_buffer own_state;       /* the model's own, allocated at load    */
 } model_backend;
 
 struct plinth_model {
@@ -215,7 +219,16 @@ struct plinth_model {
     /* Set while a call uses the pools (run, set_input, get_output, load,
      * set_param, reset_state): an overlapping call gets PLINTH_ERR_BUSY. */
     _Atomic int busy;
+    /* The state set the programs run against (NULL: the model's own), and
+     * the load count: a set made before a reload is stale. */
+    plinth_state_set *bound;
+    uint32_t generation;
 };
+
+/* Points every program's state views at the model's current state buffers
+ * (after model->be[].state changed) and prepares again the segments that
+ * touch them (state_set.c calls it; program.c implements it). */
+plinth_status program_rebind_state(plinth_program *prog);
 
 /* Takes the model's busy flag for `what`, or fails with PLINTH_ERR_BUSY
  * naming the model; model_leave gives it back. */
@@ -272,6 +285,7 @@ typedef struct segment {
     int32_t backend;       /* -1 for a stretch of transfers               */
     uint32_t first, n;     /* instructions [first, first + n)            */
     void *prepared;        /* the backend's prepare() handle, or NULL     */
+    bool uses_state;       /* some view lies in a state pool               */
     plinth_instruction *prep_code; /* what prepare saw; lives until release */
 } segment;
 

@@ -337,8 +337,10 @@ static void pools_free(plinth_model *m)
     programs_unbind(m);
     for (uint32_t b = 0; b < m->n_backends; b++) {
         slot_buffer_free(m->be[b].backend, &m->be[b].persistent);
-        slot_buffer_free(m->be[b].backend, &m->be[b].state);
+        slot_buffer_free(m->be[b].backend, &m->be[b].own_state);
+        m->be[b].state = (plinth_buffer){0};
     }
+    m->bound = NULL;
     m->loaded = false;
 }
 
@@ -356,10 +358,11 @@ static plinth_status pools_alloc(plinth_model *m, bool zero_persistent)
         if (s != PLINTH_OK)
             return ctx_error_wrap(m->ctx, s, "model: persistent pool of %" PRIu64 " bytes on '%s'",
                                   mb->persistent_bytes, b->name);
-        s = slot_buffer_alloc(b, mb->state_bytes, &mb->state);
+        s = slot_buffer_alloc(b, mb->state_bytes, &mb->own_state);
         if (s != PLINTH_OK)
             return ctx_error_wrap(m->ctx, s, "model: state pool of %" PRIu64 " bytes on '%s'",
                                   mb->state_bytes, b->name);
+        mb->state = mb->own_state;
         s = slot_zero(b, &mb->state, 0, mb->state_bytes);
         if (s == PLINTH_OK && zero_persistent)
             s = slot_zero(b, &mb->persistent, 0, mb->persistent_bytes);
@@ -579,7 +582,8 @@ static plinth_status load(plinth_model *m, plinth_state_dict *d, const plinth_lo
 {
     const char *path = d ? plinth_state_dict_path(d) : NULL;
     plinth_status s = PLINTH_OK;
-    pools_free(m); /* a reload starts from scratch */
+    pools_free(m); /* a reload starts from scratch (and makes state sets stale) */
+    m->generation++;
     if (d)
         s = check_params(m, d, path);
     if (s == PLINTH_OK)

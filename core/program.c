@@ -255,33 +255,81 @@ static plinth_status alloc_staging(plinth_program *p)
                                   " bytes of transfer staging)", p->id, need);
 }
 
-/* Each segment of a backend with a whole-program path gets its own
- * prepared program: the stretch of the list that is its own. */
-static plinth_status prepare(plinth_program *p)
+static bool uses_state_pool(const instruction *ins)
+{
+    bool any = ins->out_pool == POOL_STATE;
+    for (uint32_t k = 0; k < ins->n_in; k++)
+        any |= ins->in_pool[k] == POOL_STATE;
+    return any;
+}
+
+/* A segment of a backend with a whole-program path gets its own prepared
+ * program: the stretch of the list that is its own. */
+static plinth_status prepare_segment(plinth_program *p, segment *sg)
 {
     plinth_model *m = p->model;
+    if (sg->backend < 0 || !slot_has_program_path(m->be[sg->backend].backend))
+        return PLINTH_OK;
+    sg->prep_code = ctx_calloc(m->ctx, sg->n ? sg->n : 1, sizeof *sg->prep_code);
+    if (!sg->prep_code)
+        return ctx_error(m->ctx, PLINTH_ERR_NO_MEMORY, "program %" PRIu32 ": out of memory",
+                         p->id);
+    for (uint32_t i = 0; i < sg->n; i++) {
+        const instruction *ins = &p->code[sg->first + i];
+        sg->prep_code[i] = (plinth_instruction){
+            .op = ins->op,
+            .n_in = ins->n_in,
+            .out = &ins->out,
+            .in = ins->in,
+            .attrs = &ins->attrs,
+        };
+    }
+    return slot_prepare(m->be[sg->backend].backend, sg->prep_code, sg->n, &sg->prepared);
+}
+
+static plinth_status prepare(plinth_program *p)
+{
     for (uint32_t k = 0; k < p->n_seg; k++) {
         segment *sg = &p->seg[k];
-        if (sg->backend < 0 || !slot_has_program_path(m->be[sg->backend].backend))
-            continue;
-        sg->prep_code = ctx_calloc(m->ctx, sg->n ? sg->n : 1, sizeof *sg->prep_code);
-        if (!sg->prep_code)
-            return ctx_error(m->ctx, PLINTH_ERR_NO_MEMORY, "program %" PRIu32
-                             ": out of memory", p->id);
-        for (uint32_t i = 0; i < sg->n; i++) {
-            const instruction *ins = &p->code[sg->first + i];
-            sg->prep_code[i] = (plinth_instruction){
-                .op = ins->op,
-                .n_in = ins->n_in,
-                .out = &ins->out,
-                .in = ins->in,
-                .attrs = &ins->attrs,
-            };
-        }
-        plinth_status s = slot_prepare(m->be[sg->backend].backend, sg->prep_code, sg->n,
-                                       &sg->prepared);
+        sg->uses_state = false;
+        for (uint32_t i = 0; i < sg->n; i++)
+            sg->uses_state |= uses_state_pool(&p->code[sg->first + i]);
+        plinth_status s = prepare_segment(p, sg);
         if (s != PLINTH_OK)
             return s;
+    }
+    return PLINTH_OK;
+}
+
+plinth_status program_rebind_state(plinth_program *p)
+{
+    if (!p->bound)
+        return PLINTH_OK; /* bind (at load) resolves against the bound state */
+    for (uint32_t i = 0; i < p->n_code; i++) {
+        instruction *ins = &p->code[i];
+        site at = {"instruction", i, ins, "out"};
+        plinth_status s = PLINTH_OK;
+        if (ins->out_pool == POOL_STATE)
+            s = resolve(p, &at, &ins->out, POOL_STATE, ins->backend);
+        for (uint32_t k = 0; k < ins->n_in && s == PLINTH_OK; k++)
+            if (ins->in_pool[k] == POOL_STATE) {
+                at.which = "in";
+                s = resolve(p, &at, &ins->in[k], POOL_STATE, ins->in_backend[k]);
+            }
+        if (s != PLINTH_OK)
+            return s;
+    }
+    for (uint32_t k = 0; k < p->n_seg; k++) {
+        segment *sg = &p->seg[k];
+        if (!sg->uses_state || !sg->prepared)
+            continue;
+        release_segments(p, sg, 1);
+        plinth_status s = prepare_segment(p, sg);
+        if (s != PLINTH_OK) {
+            /* The program cannot run against a half-prepared list. */
+            program_unbind(p);
+            return s;
+        }
     }
     return PLINTH_OK;
 }

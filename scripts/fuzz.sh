@@ -12,9 +12,11 @@
 # input over 10 s), a leak or more than 2 GB of memory is a finding: the
 # input is printed (hex and base64) with the command that commits it as a
 # regression, and the script exits 1. So does a harness that fails to
-# build. Executions and execs/s per harness are printed and appended to
-# build-fuzz/fuzz-totals.tsv. Without clang's libFuzzer it says so and
-# exits 0 (scripts/deps.sh installs it on Debian).
+# build. tests/fuzz/NAME.dict and NAME.options, where present, give a
+# harness its dictionary and extra libFuzzer flags. Executions and execs/s
+# per harness are printed and appended to build-fuzz/fuzz-totals.tsv.
+# Without clang's libFuzzer it says so and exits 0 (scripts/deps.sh
+# installs it on Debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,12 +79,19 @@ for n in "${names[@]}"; do
   rm -f "$art"/*
   seeds=()
   for d in "tests/fuzz/corpus/$n" "tests/fuzz/regressions/$n"; do [ -d "$d" ] && seeds+=("$d"); done
-  dict=()
-  [ -f "tests/fuzz/$n.dict" ] && dict=("-dict=tests/fuzz/$n.dict")
+  # Per harness: a dictionary (NAME.dict) and extra libFuzzer flags, one a
+  # line (NAME.options; # starts a comment line).
+  flags=()
+  [ -f "tests/fuzz/$n.dict" ] && flags+=("-dict=tests/fuzz/$n.dict")
+  if [ -f "tests/fuzz/$n.options" ]; then
+    while read -r line; do
+      case "$line" in ''|'#'*) ;; *) flags+=("$line") ;; esac
+    done <"tests/fuzz/$n.options"
+  fi
   log="$dir/fuzz-$n.log"
   set +e
   "$bin" -max_total_time="$seconds" -timeout="$timeout_s" -rss_limit_mb="$rss_mb" \
-    -print_final_stats=1 -artifact_prefix="$art/" "${dict[@]}" "$work" "${seeds[@]}" >"$log" 2>&1
+    -print_final_stats=1 -artifact_prefix="$art/" "${flags[@]}" "$work" "${seeds[@]}" >"$log" 2>&1
   rc=$?
   set -e
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

@@ -20,7 +20,8 @@
  *
  * Objects and lifetimes:
  *
- *   context ─┬─ backend ─┬─ model ── program
+ *   context ─┬─ backend ─┬─ model ─┬─ program
+ *            │           │         └─ state set
  *            │           └─ memory
  *            ├─ graph
  *            └─ state dict
@@ -79,6 +80,7 @@ typedef struct plinth_memory plinth_memory;
 typedef struct plinth_graph plinth_graph;
 typedef struct plinth_model plinth_model;
 typedef struct plinth_program plinth_program;
+typedef struct plinth_state_set plinth_state_set;
 
 /* A node of a graph: an index, valid only with the graph that made it. */
 typedef int32_t plinth_node;
@@ -437,8 +439,37 @@ PLINTH_API plinth_status plinth_model_load_empty(plinth_model *model);
 /* Writes a param's contiguous value (after a load; runs the folds again). */
 PLINTH_API plinth_status plinth_model_set_param(plinth_model *model, const char *name,
                                                 const void *data, size_t bytes);
-/* Zeroes the state pool (e.g. a new conversation). */
+/* Zeroes the state pool the programs run against (e.g. a new conversation). */
 PLINTH_API plinth_status plinth_model_reset_state(plinth_model *model);
+
+/*
+ * State sets: several sequences over one copy of the weights.
+ *
+ * A model's `state` tensors (a KV cache) live in its state pool. A state set
+ * is another pool of the same layout, zeroed at creation: binding it makes
+ * every program of the model read and write it instead, while the weights,
+ * the programs and their plans stay shared. A chat server keeps one set per
+ * conversation and binds the one it runs next. Binding costs no copy of
+ * state: it re-points the programs' state views and prepares again the
+ * stretches of program that use them (backends that record command lists
+ * record them again), so bind once per batch of runs, not per run.
+ *
+ * Create after plinth_model_load_* (the layout is known then). A set keeps
+ * its model alive. Destroying the bound set binds the model's own pool
+ * again. A reload of the model makes its sets stale: binding one then fails
+ * with PLINTH_ERR_INVALID. Sets share their model's thread rule (one call
+ * at a time per model; overlapping calls get PLINTH_ERR_BUSY).
+ */
+PLINTH_API plinth_status plinth_state_set_create(plinth_model *model, plinth_state_set **out);
+PLINTH_API void plinth_state_set_destroy(plinth_state_set *set);
+/* Makes `set` the state the model's programs use; NULL: the model's own. */
+PLINTH_API plinth_status plinth_model_bind_state(plinth_model *model, plinth_state_set *set);
+/* The bound set, or NULL when the model's own pool is bound. */
+PLINTH_API plinth_state_set *plinth_model_bound_state(const plinth_model *model);
+/* Copies src's state into dst (sets of one model; NULL names the model's
+ * own pool): forks a sequence, e.g. a shared system prompt. */
+PLINTH_API plinth_status plinth_state_set_copy(plinth_model *model, plinth_state_set *dst,
+                                               const plinth_state_set *src);
 
 /* ----------------------------------------------------------- program --- */
 
