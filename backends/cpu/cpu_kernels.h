@@ -26,7 +26,9 @@
  * a f32 rows (inner stride 4, row stride lda bytes), out f32 rows (inner
  * stride 4, row stride ldo bytes), w of dtype wdt with
  *   tb: w(n, k) at w + n*ldw + k*esize   (weights stored [N][K])
- *   !tb: w(n, k) at w + k*ldw + n*esize  (weights stored [K][N]) */
+ *   !tb: w(n, k) at w + k*ldw + n*esize  (weights stored [K][N])
+ * A block dtype (q8_0, q4_0, q4_K, q6_K) comes tb only: row n is k / E
+ * blocks from w + n*ldw (plinth_plugin.h's layouts). */
 typedef struct mm_problem {
     const uint8_t *a, *w;
     uint8_t *out;
@@ -44,6 +46,13 @@ typedef struct mm_problem {
 #define CPU_MR 12
 #define CPU_NR 32
 
+/* The block dtypes, q8_0 q4_0 q4_K q6_K, index the per-dtype slots. */
+#define CPU_BLOCK_TYPES 4
+static inline int cpu_block_index(int32_t dt)
+{
+    return dt - PLINTH_Q8_0;
+}
+
 /* The fused elementwise op gelu_tanh(a) * b (cpu_gelu_mul_fast). */
 #define CPU_OP_GELU_MUL 1000u
 
@@ -55,6 +64,12 @@ struct cpu_kernels {
     /* matmul, decode: rows [n0, n1) of the output columns, all m rows of
      * a, tb weights only; may prefetch weight rows up to row pf_end. */
     void (*gemv)(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end);
+    /* The same for block-dtype weights, one slot per block dtype
+     * (cpu_block_index; f32 activations: cpu_quant.c), and one row of n
+     * (whole blocks) dequantised to f32 exactly as plinth_dequant_block
+     * does (prefill, get_rows, cast). A NULL slot: the portable loop. */
+    void (*gemv_block[CPU_BLOCK_TYPES])(const mm_problem *p, int64_t n0, int64_t n1);
+    void (*dequant_row[CPU_BLOCK_TYPES])(const uint8_t *src, float *dst, int64_t n);
     /* matmul, prefill (all four or none): pack block blk of A, pack the
      * panel at column n0 of w (tb or not), the 12 x 32 tile
      * c[i][j] = sum_k ap[k][i] * bp[k][j] for i < mr, j < nr (rows of c
@@ -104,5 +119,10 @@ struct cpu_kernels {
     float (*fa_softmax)(float *s, int64_t nbp, int64_t j0, int64_t lo, int64_t hi, float scale,
                         float *mx, float *sum);
 };
+
+/* The scalar level's block kernels (cpu_quant.c), which the others fall
+ * back on where their table has no slot. */
+void cpu_gemv_block_portable(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_dequant_row_portable(int32_t dt, const uint8_t *src, float *dst, int64_t n);
 
 #endif /* PLINTH_CPU_KERNELS_H */

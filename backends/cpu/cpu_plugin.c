@@ -187,6 +187,7 @@ static void cpu_device_close(plinth_device *pd)
         cpu_free_floats(d, d->scratch[i]);
     cpu_free_floats(d, d->apack);
     cpu_free_floats(d, d->attn_pack);
+    cpu_free_floats(d, d->wdeq);
     plugin_free(cpu_inst(d), d);
 }
 
