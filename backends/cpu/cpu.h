@@ -62,6 +62,9 @@ typedef struct cpu_device {
     size_t attn_pack_size; /* floats                                      */
     float *wdeq;          /* block weights dequantised for a prefill chunk */
     size_t wdeq_size;     /* floats                                       */
+    bool q8_act;          /* decode on block weights with int8 activations */
+    float *aq8;           /* the activations quantised (q8_act: int8, scales) */
+    size_t aq8_size;      /* floats                                       */
     struct cpu_rope_freq {  /* rope inverse frequencies, by (base, n_dims) */
         float base;
         int32_t n_dims;

@@ -36,6 +36,10 @@ typedef struct mm_problem {
     int64_t m, n, k;
     int32_t wdt;
     bool tb;
+    /* Block weights with q8_act=1: row i of a quantised per block of 32 to
+     * int8 (aq + i * k) with one f32 scale each (ad + i * k / 32). */
+    const int8_t *aq;
+    const float *ad;
 } mm_problem;
 
 /* The GEMM's packed operands, the same at every level (the generic GEMM
@@ -70,6 +74,13 @@ struct cpu_kernels {
      * does (prefill, get_rows, cast). A NULL slot: the portable loop. */
     void (*gemv_block[CPU_BLOCK_TYPES])(const mm_problem *p, int64_t n0, int64_t n1);
     void (*dequant_row[CPU_BLOCK_TYPES])(const uint8_t *src, float *dst, int64_t n);
+    /* q8_act=1 (inexact, llama.cpp's way): the block GEMV on activations
+     * quantised per block of 32 (p->aq, p->ad) with integer dot products,
+     * and that quantisation of one row of k (a multiple of 32):
+     * d = max|x| / 127, q = x / d rounded to nearest even. NULL: the f32
+     * path runs. */
+    void (*gemv_block_q8[CPU_BLOCK_TYPES])(const mm_problem *p, int64_t n0, int64_t n1);
+    void (*quantize_q8)(const float *x, int8_t *q, float *d, int64_t k);
     /* matmul, prefill (all four or none): pack block blk of A, pack the
      * panel at column n0 of w (tb or not), the 12 x 32 tile
      * c[i][j] = sum_k ap[k][i] * bp[k][j] for i < mr, j < nr (rows of c

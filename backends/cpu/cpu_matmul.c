@@ -190,6 +190,27 @@ static void gemv_task(void *ctx, int64_t t, uint32_t thread)
     gemv_portable(j->p, n0, n1);
 }
 
+/* q8_act=1 on block weights with an int8 kernel at this level: a's rows
+ * quantised once into scratch (int8 rows of k, then k / 32 scales per row),
+ * pointed at by *q. false: no kernel, or no memory (the f32 path runs). */
+static bool quantize_activations(cpu_device *dev, mm_problem *q)
+{
+    const int idx = cpu_block_index(q->wdt);
+    if (!dev->q8_act || !dev->k->gemv_block_q8[idx] || !dev->k->quantize_q8 || q->k % 32)
+        return false;
+    const size_t floats = (size_t)(q->m * q->k) / 4 + (size_t)(q->m * q->k / 32);
+    if (!cpu_grow_floats(dev, &dev->aq8, &dev->aq8_size, floats))
+        return false;
+    int8_t *aq = (int8_t *)(void *)dev->aq8;
+    float *ad = dev->aq8 + q->m * q->k / 4;
+    for (int64_t i = 0; i < q->m; i++)
+        dev->k->quantize_q8((const float *)(q->a + i * q->lda), aq + i * q->k,
+                            ad + i * (q->k / 32), q->k);
+    q->aq = aq;
+    q->ad = ad;
+    return true;
+}
+
 static void gemv(cpu_device *dev, const mm_problem *p)
 {
     /* ~16 tasks per thread: enough to balance two cores on a shared
@@ -209,9 +230,13 @@ static void gemv(cpu_device *dev, const mm_problem *p)
         rows = min_rows;
     rows = (rows + 3) & ~(int64_t)3; /* whole 4-row steps */
     const bool block = plinth_dtype_block_elems(p->wdt) > 1;
-    gemv_job j = {p, p->tb ? dev->k->gemv : NULL,
-                  block ? dev->k->gemv_block[cpu_block_index(p->wdt)] : NULL, rows,
-                  (p->n + rows - 1) / rows, cpu_pool_threads(dev)};
+    mm_problem q = *p;
+    const bool q8 = block && quantize_activations(dev, &q);
+    gemv_job j = {&q, p->tb ? dev->k->gemv : NULL,
+                  !block ? NULL
+                  : q8   ? dev->k->gemv_block_q8[cpu_block_index(p->wdt)]
+                         : dev->k->gemv_block[cpu_block_index(p->wdt)],
+                  rows, (p->n + rows - 1) / rows, cpu_pool_threads(dev)};
     cpu_parallel_blocked(dev, j.n_tasks, gemv_task, &j);
 }
 

@@ -113,9 +113,17 @@ static int32_t parse_config(cpu_device *d, const cpu_arch *arch, const char *cfg
                 return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
                                      "cpu: bf16_compute=%s: expected 0 or 1", val);
             d->bf16_compute = val[0] == '1';
+        } else if (!strcmp(kv, "q8_act")) {
+            /* decode matmuls with block weights on activations quantised
+             * to int8 per block of 32, as llama.cpp does (inexact) */
+            if (strcmp(val, "0") && strcmp(val, "1"))
+                return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
+                                     "cpu: q8_act=%s: expected 0 or 1", val);
+            d->q8_act = val[0] == '1';
         } else if (kv[0]) {
             return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
-                                 "cpu: unknown config key '%s' (isa, threads, bf16_compute)", kv);
+                                 "cpu: unknown config key '%s' (isa, threads, bf16_compute, "
+                                 "q8_act)", kv);
         }
         cfg = end ? end + 1 : NULL;
     }
@@ -188,6 +196,7 @@ static void cpu_device_close(plinth_device *pd)
     cpu_free_floats(d, d->apack);
     cpu_free_floats(d, d->attn_pack);
     cpu_free_floats(d, d->wdeq);
+    cpu_free_floats(d, d->aq8);
     plugin_free(cpu_inst(d), d);
 }
 

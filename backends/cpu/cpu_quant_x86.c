@@ -55,6 +55,19 @@ CPU_AVX2 static inline __m256 dot32_s8(const float *x, __m128i q0, __m128i q1)
     return _mm256_add_ps(s, t);
 }
 
+/* The same with the 32 signed bytes read from memory 8 at a time, each
+ * widened by vpmovsxbd straight from memory (no shuffle to split them). */
+CPU_AVX2 static inline __m256 dot32_s8_mem(const float *x, const uint8_t *q)
+{
+#define W8(j) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + 8 * (j)))))
+    __m256 s = _mm256_mul_ps(_mm256_loadu_ps(x), W8(0));
+    __m256 t = _mm256_mul_ps(_mm256_loadu_ps(x + 8), W8(1));
+    s = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16), W8(2), s);
+    t = _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), W8(3), t);
+#undef W8
+    return _mm256_add_ps(s, t);
+}
+
 /* ---------------------------------------------------------------- 2 ---- */
 
 /* q8_0: 34-byte blocks, x = d * q. Two accumulators (even, odd blocks). */
@@ -64,18 +77,14 @@ CPU_AVX2 static float dot_q8_0(const float *x, const uint8_t *row, int64_t nb)
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         const uint8_t *p = row + 34 * b;
-        const __m256 s0 = dot32_s8(x + 32 * b, _mm_loadu_si128((const __m128i *)(p + 2)),
-                                   _mm_loadu_si128((const __m128i *)(p + 18)));
-        const __m256 s1 = dot32_s8(x + 32 * b + 32, _mm_loadu_si128((const __m128i *)(p + 36)),
-                                   _mm_loadu_si128((const __m128i *)(p + 52)));
+        const __m256 s0 = dot32_s8_mem(x + 32 * b, p + 2);
+        const __m256 s1 = dot32_s8_mem(x + 32 * b + 32, p + 36);
         acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(p)), s0, acc0);
         acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(p + 34)), s1, acc1);
     }
     if (b < nb) {
         const uint8_t *p = row + 34 * b;
-        const __m256 s0 = dot32_s8(x + 32 * b, _mm_loadu_si128((const __m128i *)(p + 2)),
-                                   _mm_loadu_si128((const __m128i *)(p + 18)));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(p)), s0, acc0);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(p)), dot32_s8_mem(x + 32 * b, p + 2), acc0);
     }
     return v8_hsum(_mm256_add_ps(acc0, acc1));
 }
@@ -225,6 +234,103 @@ BLOCK_GEMV(cpu_gemv_q4_0_avx2, dot_q4_0, 32)
 BLOCK_GEMV(cpu_gemv_q4_K_avx2, dot_q4_K, 256)
 BLOCK_GEMV(cpu_gemv_q6_K_avx2, dot_q6_K, 256)
 #undef BLOCK_GEMV
+
+/* q8_act=1: activations as int8 per block of 32 (p->aq, p->ad), weights
+ * as int8: each 32-lane product by vpmaddubsw on |w| (unsigned: |-128| is
+ * 128) and x with w's sign (x in [-127, 127] negates safely; a pair sum
+ * stays within 2 * 128 * 127 < 2^15), pairs summed to int32, then one f32
+ * scale per block pair. */
+CPU_AVX2 static inline __m256 dot_i8(__m256i w, __m256i xq)
+{
+    const __m256i p16 =
+        _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xq, w));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+}
+
+CPU_AVX2 static float dot_q8_0_q8(const int8_t *xq, const float *xd, const uint8_t *row,
+                                  int64_t nb)
+{
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = row + 34 * b;
+        const __m256 s = dot_i8(_mm256_loadu_si256((const __m256i *)(p + 2)),
+                                _mm256_loadu_si256((const __m256i *)(xq + 32 * b)));
+        const __m256 d = _mm256_set1_ps(f16_at(p) * xd[b]);
+        if (b & 1)
+            acc1 = _mm256_fmadd_ps(d, s, acc1);
+        else
+            acc0 = _mm256_fmadd_ps(d, s, acc0);
+    }
+    return v8_hsum(_mm256_add_ps(acc0, acc1));
+}
+
+CPU_AVX2 static float dot_q4_0_q8(const int8_t *xq, const float *xd, const uint8_t *row,
+                                  int64_t nb)
+{
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    const __m256i e8 = _mm256_set1_epi8(8);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = row + 18 * b;
+        const __m128i v = _mm_loadu_si128((const __m128i *)(p + 2));
+        const __m256i w = _mm256_sub_epi8(
+            _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m4), _mm_and_si128(v, m4)), e8);
+        const __m256 s = dot_i8(w, _mm256_loadu_si256((const __m256i *)(xq + 32 * b)));
+        const __m256 d = _mm256_set1_ps(f16_at(p) * xd[b]);
+        if (b & 1)
+            acc1 = _mm256_fmadd_ps(d, s, acc1);
+        else
+            acc0 = _mm256_fmadd_ps(d, s, acc0);
+    }
+    return v8_hsum(_mm256_add_ps(acc0, acc1));
+}
+
+#define BLOCK_GEMV_Q8(NAME, DOT, E)                                                        \
+    CPU_AVX2 void NAME(const mm_problem *p, int64_t n0, int64_t n1)                        \
+    {                                                                                      \
+        const int64_t nb = p->k / (E);                                                     \
+        for (int64_t n = n0; n < n1; n++) {                                                \
+            const uint8_t *row = p->w + n * p->ldw;                                        \
+            for (int64_t i = 0; i < p->m; i++)                                             \
+                ((float *)(p->out + i * p->ldo))[n] =                                      \
+                    DOT(p->aq + i * p->k, p->ad + i * (p->k / 32), row, nb);               \
+        }                                                                                  \
+    }
+BLOCK_GEMV_Q8(cpu_gemv_q8_0_q8_avx2, dot_q8_0_q8, 32)
+BLOCK_GEMV_Q8(cpu_gemv_q4_0_q8_avx2, dot_q4_0_q8, 32)
+#undef BLOCK_GEMV_Q8
+
+/* x (k floats, k a multiple of 32) as int8 per block of 32: d = max|x| /
+ * 127, q = x * (1 / d) rounded to nearest even (d = 0: all zero). */
+CPU_AVX2 void cpu_quantize_q8_avx2(const float *x, int8_t *q, float *d, int64_t k)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < k / 32; b++, x += 32, q += 32) {
+        __m256 v[4], amax = _mm256_setzero_ps();
+        for (int j = 0; j < 4; j++) {
+            v[j] = _mm256_loadu_ps(x + 8 * j);
+            amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[j]));
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        const float dd = _mm_cvtss_f32(m) / 127.0f;
+        d[b] = dd;
+        const __m256 id = _mm256_set1_ps(dd != 0.0f ? 1.0f / dd : 0.0f);
+        __m256i i[4];
+        for (int j = 0; j < 4; j++)
+            i[j] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[j], id),
+                                                      _MM_FROUND_TO_NEAREST_INT |
+                                                          _MM_FROUND_NO_EXC));
+        /* pack 32 -> 16 -> 8 bits; the packs work per 128-bit lane, so the
+         * last permute puts the 8 groups of 4 back in order */
+        const __m256i a = _mm256_packs_epi32(i[0], i[1]), c = _mm256_packs_epi32(i[2], i[3]);
+        const __m256i r = _mm256_packs_epi16(a, c);
+        _mm256_storeu_si256((__m256i *)q,
+                            _mm256_permutevar8x32_epi32(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6,
+                                                                             3, 7)));
+    }
+}
 
 /* ---------------------------------------------------------------- 4 ---- */
 
