@@ -62,7 +62,9 @@ typedef struct cpu_device {
     size_t attn_pack_size; /* floats                                      */
     float *wdeq;          /* block weights dequantised for a prefill chunk */
     size_t wdeq_size;     /* floats                                       */
-    bool q8_act;          /* decode on block weights with int8 activations */
+    /* Bit cpu_block_index(dt): decode on block weights of dtype dt with
+     * int8 activations (q8_act; cpu_quant.c has the default and why). */
+    uint32_t q8_act;
     float *aq8;           /* the activations quantised (q8_act: int8, scales) */
     size_t aq8_size;      /* floats                                       */
     struct cpu_rope_freq {  /* rope inverse frequencies, by (base, n_dims) */

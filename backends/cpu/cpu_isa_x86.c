@@ -69,7 +69,8 @@ static void detect(x86_features *out)
                    cpu_gemv_q6_K_avx2},                                                        \
     .dequant_row = {cpu_dequant_q8_0_avx2, cpu_dequant_q4_0_avx2, cpu_dequant_q4_K_avx2,       \
                     cpu_dequant_q6_K_avx2},                                                    \
-    .gemv_block_q8 = {cpu_gemv_q8_0_q8_avx2, cpu_gemv_q4_0_q8_avx2},                           \
+    .gemv_block_q8 = {cpu_gemv_q8_0_q8_avx2, cpu_gemv_q4_0_q8_avx2, cpu_gemv_q4_K_q8_avx2,     \
+                      cpu_gemv_q6_K_q8_avx2},                                                  \
     .quantize_q8 = cpu_quantize_q8_avx2
 
 /* AVX2: the GEMVs (everything else runs the portable loops). */

@@ -37,9 +37,11 @@ typedef struct mm_problem {
     int32_t wdt;
     bool tb;
     /* Block weights with q8_act=1: row i of a quantised per block of 32 to
-     * int8 (aq + i * k) with one f32 scale each (ad + i * k / 32). */
+     * int8 (aq + i * k) with one f32 scale each (ad + i * k / 32), and
+     * the sums of those per 16, times their scale (as + i * k / 16: the
+     * K-quants' offsets and mins). */
     const int8_t *aq;
-    const float *ad;
+    const float *ad, *as;
 } mm_problem;
 
 /* The GEMM's packed operands, the same at every level (the generic GEMM
@@ -56,6 +58,12 @@ static inline int cpu_block_index(int32_t dt)
 {
     return dt - PLINTH_Q8_0;
 }
+
+/* q8_act's masks (cpu_device.q8_act): every block dtype, and the default:
+ * q4_0, q4_K and q6_K, whose f32-activation GEMV is bound by unpacking
+ * and widening, not by the bytes (cpu_quant.c). */
+#define CPU_Q8_ACT_ALL 0xfu
+#define CPU_Q8_ACT_AUTO 0xeu
 
 /* The fused elementwise op gelu_tanh(a) * b (cpu_gelu_mul_fast). */
 #define CPU_OP_GELU_MUL 1000u
@@ -75,12 +83,12 @@ struct cpu_kernels {
     void (*gemv_block[CPU_BLOCK_TYPES])(const mm_problem *p, int64_t n0, int64_t n1);
     void (*dequant_row[CPU_BLOCK_TYPES])(const uint8_t *src, float *dst, int64_t n);
     /* q8_act=1 (inexact, llama.cpp's way): the block GEMV on activations
-     * quantised per block of 32 (p->aq, p->ad) with integer dot products,
-     * and that quantisation of one row of k (a multiple of 32):
-     * d = max|x| / 127, q = x / d rounded to nearest even. NULL: the f32
-     * path runs. */
+     * quantised per block of 32 (p->aq, p->ad, p->as) with integer dot
+     * products, and that quantisation of one row of k (a multiple of 32):
+     * d = max|x| / 127, q = x / d rounded to nearest even, s = d * the sums
+     * of q per 16. NULL: the f32 path runs. */
     void (*gemv_block_q8[CPU_BLOCK_TYPES])(const mm_problem *p, int64_t n0, int64_t n1);
-    void (*quantize_q8)(const float *x, int8_t *q, float *d, int64_t k);
+    void (*quantize_q8)(const float *x, int8_t *q, float *d, float *s, int64_t k);
     /* matmul, prefill (all four or none): pack block blk of A, pack the
      * panel at column n0 of w (tb or not), the 12 x 32 tile
      * c[i][j] = sum_k ap[k][i] * bp[k][j] for i < mr, j < nr (rows of c

@@ -190,24 +190,27 @@ static void gemv_task(void *ctx, int64_t t, uint32_t thread)
     gemv_portable(j->p, n0, n1);
 }
 
-/* q8_act=1 on block weights with an int8 kernel at this level: a's rows
+/* q8_act on for this block dtype, and an int8 kernel at this level: a's rows
  * quantised once into scratch (int8 rows of k, then k / 32 scales per row),
  * pointed at by *q. false: no kernel, or no memory (the f32 path runs). */
 static bool quantize_activations(cpu_device *dev, mm_problem *q)
 {
     const int idx = cpu_block_index(q->wdt);
-    if (!dev->q8_act || !dev->k->gemv_block_q8[idx] || !dev->k->quantize_q8 || q->k % 32)
+    if (!(dev->q8_act >> idx & 1) || !dev->k->gemv_block_q8[idx] || !dev->k->quantize_q8 ||
+        q->k % 32)
         return false;
-    const size_t floats = (size_t)(q->m * q->k) / 4 + (size_t)(q->m * q->k / 32);
+    const size_t floats = (size_t)(q->m * q->k) / 4 + (size_t)(q->m * q->k / 32) +
+                          (size_t)(q->m * q->k / 16);
     if (!cpu_grow_floats(dev, &dev->aq8, &dev->aq8_size, floats))
         return false;
     int8_t *aq = (int8_t *)(void *)dev->aq8;
-    float *ad = dev->aq8 + q->m * q->k / 4;
+    float *ad = dev->aq8 + q->m * q->k / 4, *as = ad + q->m * q->k / 32;
     for (int64_t i = 0; i < q->m; i++)
         dev->k->quantize_q8((const float *)(q->a + i * q->lda), aq + i * q->k,
-                            ad + i * (q->k / 32), q->k);
+                            ad + i * (q->k / 32), as + i * (q->k / 16), q->k);
     q->aq = aq;
     q->ad = ad;
+    q->as = as;
     return true;
 }
 
@@ -449,8 +452,13 @@ bool cpu_matmul_reserve(cpu_device *dev, int64_t m, int64_t k)
     return gemm_scratch(dev, m, k);
 }
 
-/* The same for block weights: the largest prefill of them, m x k. */
+/* The same for block weights: the largest matmul of them, m x k (its
+ * quantised activations as a decode, its chunks as a prefill). */
 bool cpu_matmul_reserve_block(cpu_device *dev, int64_t m, int64_t k)
 {
+    const int64_t mq = m < block_prefill_min_m() ? m : block_prefill_min_m() - 1;
+    const size_t q8 = (size_t)(mq * k) / 4 + (size_t)(mq * k / 32) + (size_t)(mq * k / 16);
+    if (dev->q8_act && !cpu_grow_floats(dev, &dev->aq8, &dev->aq8_size, q8))
+        return false;
     return m < block_prefill_min_m() || block_scratch(dev, m, k);
 }

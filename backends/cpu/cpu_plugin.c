@@ -115,11 +115,13 @@ static int32_t parse_config(cpu_device *d, const cpu_arch *arch, const char *cfg
             d->bf16_compute = val[0] == '1';
         } else if (!strcmp(kv, "q8_act")) {
             /* decode matmuls with block weights on activations quantised
-             * to int8 per block of 32, as llama.cpp does (inexact) */
-            if (strcmp(val, "0") && strcmp(val, "1"))
+             * to int8 per block of 32, as llama.cpp does (inexact): 1 for
+             * every block dtype, 0 for none, auto (the default) for the
+             * 4- and 6-bit ones (cpu_quant.c) */
+            if (strcmp(val, "0") && strcmp(val, "1") && strcmp(val, "auto"))
                 return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
-                                     "cpu: q8_act=%s: expected 0 or 1", val);
-            d->q8_act = val[0] == '1';
+                                     "cpu: q8_act=%s: expected 0, 1 or auto", val);
+            d->q8_act = val[0] == '1' ? CPU_Q8_ACT_ALL : val[0] == '0' ? 0 : CPU_Q8_ACT_AUTO;
         } else if (kv[0]) {
             return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
                                  "cpu: unknown config key '%s' (isa, threads, bf16_compute, "
@@ -152,6 +154,7 @@ static int32_t cpu_device_open(plinth_instance *inst, uint32_t index,
     cpu_arch_detect(&arch);
     d->isa = cpu_isa_default(&arch);
     d->n_threads = default_threads();
+    d->q8_act = CPU_Q8_ACT_AUTO;
     int32_t st = PLINTH_OK;
     if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, n_threads) && opts->n_threads) {
         d->n_threads = opts->n_threads;

@@ -7,16 +7,30 @@
  *      (plinth_dequant_block, the one definition), the GEMV on it
  *   2. rows: get_rows of a block table, cast of a block tensor
  *
- * The activations stay f32 on every path (here and in the SIMD levels):
- * a block's dequantised values are exact in f32 (a scale times a small
- * integer), so a matmul differs from the f32 matmul of the dequantised
- * weights only by the order of its f32 sums, within the conformance bound
- * of any f32 dot product of length K. Quantising the activations to int8
- * per block (llama.cpp's q8_0/q8_K dot products) would add an error of
- * ~1e-5 relative to each result for a gain in arithmetic that decode,
- * bound by the weights' bytes, does not need here (cpu_quant_x86.c has the
- * measurements). The matmul paths themselves (decode GEMV, prefill by
- * chunks of dequantised rows) are in cpu_matmul.c.
+ * Which activations, per path:
+ *   - prefill (M >= 4 rows; cpu_matmul.c): f32. Chunks of weight rows are
+ *     dequantised exactly (a block's values are f32 numbers: a scale times
+ *     a small integer) and the f32 kernels run on them: the result differs
+ *     from the f32 matmul of the dequantised weights only by the order of
+ *     its f32 sums.
+ *   - decode (the block GEMV): f32 for q8_0, int8 for q4_0, q4_K and q6_K
+ *     (device config q8_act=auto, the default; q8_act=0 keeps every type
+ *     f32, q8_act=1 makes q8_0 int8 too). With f32 activations each block's
+ *     quants are widened to f32 and dotted with x: exact as above. With
+ *     int8 ones x is quantised per block of 32 (d = max|x| / 127, round to
+ *     nearest even) once per matmul, and the dots are integer (vpmaddubsw),
+ *     as llama.cpp does: an error of variance (max|x|² / E[x²]) / (12 ·
+ *     127²) relative to each result, 1.55e-5 for uniform x (conformance
+ *     allows 2e-4: compare.c). Measured on one AVX2 thread ([2048 x 2048]
+ *     GEMV, `plinth bench-ops --shape sq2048 --m 1 --threads 1`, three
+ *     alternating rounds on a shared 2-core EPYC, load 9-11, medians):
+ *       q8_0  f32 0.344 ms   int8 0.344 ms   (equal: f32 kept, exact)
+ *       q4_0  f32 0.468 ms   int8 0.270 ms   (1.73x)
+ *       q4_K  f32 0.574 ms   int8 0.305 ms   (1.88x)
+ *       q6_K  f32 0.628 ms   int8 0.442 ms   (1.42x)
+ *     The 4- and 6-bit types with f32 activations are bound by unpacking
+ *     and widening twice the quants per byte, not by the bytes.
+ * The scalar level has no int8 kernels: it runs f32 activations always.
  */
 #include <string.h>
 

@@ -296,13 +296,127 @@ CPU_AVX2 static float dot_q4_0_q8(const int8_t *xq, const float *xd, const uint8
                     DOT(p->aq + i * p->k, p->ad + i * (p->k / 32), row, nb);               \
         }                                                                                  \
     }
+/* The K-quants take unsigned quants (q4_K's nibbles, q6_K's six bits before
+ * the -32): vpmaddubsw on q and x directly. Their mins and offsets
+ * multiply the quantised x's sums per 16 (p->as). */
+CPU_AVX2 static inline __m256i pairs_u8_s8(__m256i q, __m256i xq)
+{
+    return _mm256_maddubs_epi16(q, xq);
+}
+
+/* q4_K: sub-block j adds d * sc_j * dx_j * Σ q xq - dmin * m_j * Σ x. */
+CPU_AVX2 static float dot_q4_K_q8(const int8_t *xq, const float *xd, const float *xs,
+                                  const uint8_t *row, int64_t nb)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = row + 144 * b;
+        const int8_t *x8 = xq + 256 * b;
+        const float *dx = xd + 8 * b, *sx = xs + 16 * b;
+        const float d = f16_at(p), dmin = f16_at(p + 2);
+        float msum = 0.0f;
+        for (int g = 0; g < 4; g++) {
+            int sc0, m0, sc1, m1;
+            plinth_q4_K_scale_min(p + 4, 2 * g, &sc0, &m0);
+            plinth_q4_K_scale_min(p + 4, 2 * g + 1, &sc1, &m1);
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * g));
+            const __m256i lo = _mm256_and_si256(v, m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            const __m256i p0 = _mm256_madd_epi16(
+                pairs_u8_s8(lo, _mm256_loadu_si256((const __m256i *)(x8 + 64 * g))), ones);
+            const __m256i p1 = _mm256_madd_epi16(
+                pairs_u8_s8(hi, _mm256_loadu_si256((const __m256i *)(x8 + 64 * g + 32))), ones);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc0 * dx[2 * g]),
+                                  _mm256_cvtepi32_ps(p0), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc1 * dx[2 * g + 1]),
+                                  _mm256_cvtepi32_ps(p1), acc);
+            msum += (float)m0 * (sx[4 * g] + sx[4 * g + 1]) +
+                    (float)m1 * (sx[4 * g + 2] + sx[4 * g + 3]);
+        }
+        mins += dmin * msum;
+    }
+    return v8_hsum(acc) - mins;
+}
+
+/* q6_K: the run of 32 at 128h + 32k is x block 4h + k; its two sub-blocks
+ * of 16 (scales sc[8h + 2k], sc[8h + 2k + 1]) weight the int16 pair sums
+ * through vpmaddwd; the -32 of every quant is d * sc * 32 * Σ x per 16. */
+#define Q6K_UQUANTS(K)                                                                   \
+    _mm256_or_si256(                                                                     \
+        _mm256_and_si256((K) < 2 ? ((K) % 2 ? ql1 : ql0)                                 \
+                                 : _mm256_srli_epi16((K) % 2 ? ql1 : ql0, 4),            \
+                         m4),                                                            \
+        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * (K)), m2), 4))
+
+CPU_AVX2 static float dot_q6_K_q8(const int8_t *xq, const float *xd, const float *xs,
+                                  const uint8_t *row, int64_t nb)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03);
+    __m256 acc = _mm256_setzero_ps(), off = acc;
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = row + 210 * b;
+        const int8_t *sc = (const int8_t *)(p + 192);
+        const int8_t *x8 = xq + 256 * b;
+        const float *dx = xd + 8 * b, *sx = xs + 16 * b;
+        const float d = f16_at(p + 208);
+        for (int h = 0; h < 2; h++) {
+            const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(p + 64 * h));
+            const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32));
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
+#define Q6K_RUN_Q8(K)                                                                     \
+    {                                                                                     \
+        const __m256i s16 = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * (K) + 1]),     \
+                                             _mm_set1_epi16(sc[8 * h + 2 * (K)]));        \
+        const __m256i p16 = pairs_u8_s8(                                                  \
+            Q6K_UQUANTS(K), _mm256_loadu_si256((const __m256i *)(x8 + 128 * h + 32 * (K)))); \
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * dx[4 * h + (K)]),                       \
+                              _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, s16)), acc);      \
+    }
+            Q6K_RUN_Q8(0)
+            Q6K_RUN_Q8(1)
+            Q6K_RUN_Q8(2)
+            Q6K_RUN_Q8(3)
+#undef Q6K_RUN_Q8
+        }
+        /* Σ_s sc[s] * (Σ x over sub-block s), 16 sub-blocks as 2 x 8 lanes */
+        const __m256 sc_lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)sc)));
+        const __m256 sc_hi =
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(sc + 8))));
+        const __m256 t = _mm256_fmadd_ps(sc_hi, _mm256_loadu_ps(sx + 8),
+                                         _mm256_mul_ps(sc_lo, _mm256_loadu_ps(sx)));
+        off = _mm256_fmadd_ps(_mm256_set1_ps(32.0f * d), t, off);
+    }
+    return v8_hsum(_mm256_sub_ps(acc, off));
+}
+#undef Q6K_UQUANTS
+
+#define BLOCK_GEMV_QK(NAME, DOT)                                                           \
+    CPU_AVX2 void NAME(const mm_problem *p, int64_t n0, int64_t n1)                        \
+    {                                                                                      \
+        const int64_t nb = p->k / 256;                                                     \
+        for (int64_t n = n0; n < n1; n++) {                                                \
+            const uint8_t *row = p->w + n * p->ldw;                                        \
+            for (int64_t i = 0; i < p->m; i++)                                             \
+                ((float *)(p->out + i * p->ldo))[n] =                                      \
+                    DOT(p->aq + i * p->k, p->ad + i * (p->k / 32), p->as + i * (p->k / 16), \
+                        row, nb);                                                          \
+        }                                                                                  \
+    }
 BLOCK_GEMV_Q8(cpu_gemv_q8_0_q8_avx2, dot_q8_0_q8, 32)
 BLOCK_GEMV_Q8(cpu_gemv_q4_0_q8_avx2, dot_q4_0_q8, 32)
+BLOCK_GEMV_QK(cpu_gemv_q4_K_q8_avx2, dot_q4_K_q8)
+BLOCK_GEMV_QK(cpu_gemv_q6_K_q8_avx2, dot_q6_K_q8)
 #undef BLOCK_GEMV_Q8
+#undef BLOCK_GEMV_QK
 
 /* x (k floats, k a multiple of 32) as int8 per block of 32: d = max|x| /
- * 127, q = x * (1 / d) rounded to nearest even (d = 0: all zero). */
-CPU_AVX2 void cpu_quantize_q8_avx2(const float *x, int8_t *q, float *d, int64_t k)
+ * 127, q = x * (1 / d) rounded to nearest even (d = 0: all zero); s[j] =
+ * d times the sum of q over [16j, 16j + 16): the quantised x's sums, so
+ * that an offset or min applied to them cancels the same rounding as the
+ * integer dot products it corrects (llama.cpp's bsums). */
+CPU_AVX2 void cpu_quantize_q8_avx2(const float *x, int8_t *q, float *d, float *s, int64_t k)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t b = 0; b < k / 32; b++, x += 32, q += 32) {
@@ -322,6 +436,8 @@ CPU_AVX2 void cpu_quantize_q8_avx2(const float *x, int8_t *q, float *d, int64_t 
             i[j] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[j], id),
                                                       _MM_FROUND_TO_NEAREST_INT |
                                                           _MM_FROUND_NO_EXC));
+        s[2 * b] = dd * v8_hsum(_mm256_cvtepi32_ps(_mm256_add_epi32(i[0], i[1])));
+        s[2 * b + 1] = dd * v8_hsum(_mm256_cvtepi32_ps(_mm256_add_epi32(i[2], i[3])));
         /* pack 32 -> 16 -> 8 bits; the packs work per 128-bit lane, so the
          * last permute puts the 8 groups of 4 back in order */
         const __m256i a = _mm256_packs_epi32(i[0], i[1]), c = _mm256_packs_epi32(i[2], i[3]);
