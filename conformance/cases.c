@@ -29,6 +29,16 @@ static const int32_t F32 = PLINTH_F32, F16 = PLINTH_F16, BF16 = PLINTH_BF16,
                      I32 = PLINTH_I32;
 static const int32_t float_types[] = {PLINTH_F32, PLINTH_F16, PLINTH_BF16};
 static const int32_t all_types[] = {PLINTH_F32, PLINTH_F16, PLINTH_BF16, PLINTH_I32};
+/* Block dtypes: weights only (matmul's b, get_rows' table, cast's x); their
+ * tensors are whole blocks along the inner dim, rows padded by whole blocks
+ * at most (views never cut a block). */
+static const int32_t block_types[] = {PLINTH_Q8_0, PLINTH_Q4_0, PLINTH_Q4_K, PLINTH_Q6_K};
+#define N_BLOCK_TYPES 4
+
+static int64_t block_elems(int32_t dtype)
+{
+    return (int64_t)plinth_dtype_block_elems(dtype);
+}
 
 /* Row-major strides of shape s into st; returns the element count. */
 static int64_t row_major(const int64_t *s, int64_t *st)
@@ -321,6 +331,8 @@ static void matmul_case(builder *b, int32_t da, int32_t db, int64_t m, int64_t k
     if (c) c->attrs.matmul.transpose_b = tb;
 }
 
+static void matmul_block_cases(builder *b);
+
 static void gen_matmul(builder *b)
 {
     static const int64_t mkn[][3] = {{1, 1, 1}, {1, 33, 257}, {7, 33, 17}, {33, 257, 7},
@@ -362,6 +374,60 @@ static void gen_matmul(builder *b)
     in[1] = gen(D2(F16, 9, 257), CONF_GEN_UNIFORM, 10, 30);
     c = add(b, PLINTH_OP_MATMUL, 2, in, D2(F16, 7, 9), 0, 257, C_REDUCE, "large ^T");
     if (c) c->attrs.matmul.transpose_b = 1;
+    matmul_block_cases(b);
+}
+
+/* Block weights: K of one block, of three, of many (decode GEMV and
+ * prefill GEMM, N not a multiple of 4 or 8), rows padded by a block, batch
+ * dims broadcast, b [K, N] blocked along N, a of every float dtype. */
+static void matmul_block_cases(builder *b)
+{
+    for (size_t t = 0; t < N_BLOCK_TYPES; t++) {
+        const int32_t q = block_types[t];
+        const int64_t e = block_elems(q);
+        const int64_t big = e == 32 ? 640 : 2048; /* gemma-270m's hidden, its FFN */
+        static const int64_t mn[][3] = {/* M, K in blocks (0: big), N */
+                                        {1, 1, 1},   {1, 3, 257}, {1, 0, 33}, {1, 0, 8},
+                                        {2, 3, 7},   {7, 3, 17},  {12, 1, 9}, {33, 3, 65},
+                                        {16, 0, 31}};
+        for (size_t i = 0; i < sizeof mn / sizeof mn[0]; i++) {
+            const int64_t k = mn[i][1] ? mn[i][1] * e : big;
+            matmul_case(b, F32, q, mn[i][0], k, mn[i][2], true, 0,
+                        mn[i][0] == 1 ? "decode" : "prefill");
+        }
+        T in[2];
+        /* rows of b a block apart (a [N, K+E] weight viewed [N, K]) */
+        in[0] = D2(F32, 1, 3 * e);
+        in[1] = conf_padded(D2(q, 33, 3 * e), e);
+        conf_case *c = add(b, PLINTH_OP_MATMUL, 2, in, D2(F32, 1, 33), 0, (double)(3 * e),
+                           C_REDUCE, "[1,%lld]x[33,%lld]^T b rows padded", (long long)(3 * e),
+                           (long long)(3 * e));
+        if (c) c->attrs.matmul.transpose_b = 1;
+        in[0] = D2(F32, 19, 3 * e);
+        c = add(b, PLINTH_OP_MATMUL, 2, in, D2(F32, 19, 33), 0, (double)(3 * e), C_REDUCE,
+                "[19,%lld]x[33,%lld]^T b rows padded", (long long)(3 * e), (long long)(3 * e));
+        if (c) c->attrs.matmul.transpose_b = 1;
+        /* batch dims: a [2, 3, M, K] x b [3, N, K] */
+        in[0] = D4(F32, 2, 3, 5, 2 * e);
+        in[1] = D3(q, 3, 9, 2 * e);
+        c = add(b, PLINTH_OP_MATMUL, 2, in, D4(F32, 2, 3, 5, 9), 0, (double)(2 * e), C_REDUCE,
+                "batch [2,3]x[3]^T");
+        if (c) c->attrs.matmul.transpose_b = 1;
+        /* a transposed (a column-major view) */
+        in[0] = transposed(D2(F32, 7, 3 * e));
+        in[1] = D2(q, 17, 3 * e);
+        c = add(b, PLINTH_OP_MATMUL, 2, in, D2(F32, 7, 17), 0, (double)(3 * e), C_REDUCE,
+                "a transposed ^T");
+        if (c) c->attrs.matmul.transpose_b = 1;
+        /* a of a 16-bit dtype (out in a's dtype) */
+        matmul_case(b, t % 2 ? BF16 : F16, q, 5, 2 * e, 9, true, 0, "");
+        /* b [K, N], N blocked */
+        matmul_case(b, F32, q, 1, 33, 2 * e, false, 0, "decode");
+        matmul_case(b, F32, q, 7, 17, e, false, 0, "");
+        matmul_case(b, F32, q, 16, 9, 2 * e, false, 0, "prefill");
+        /* empty M */
+        matmul_case(b, F32, q, 0, e, 7, true, 0, "empty M");
+    }
 }
 
 static void gen_get_rows(builder *b)
@@ -401,6 +467,32 @@ static void gen_get_rows(builder *b)
         in[1] = gen(D1(I32, 0), CONF_GEN_INDEX, 0, 9);
         c = add(b, PLINTH_OP_GET_ROWS, 2, in, D2(d, 0, 7), 0, 1, C_EXACT, "empty");
         if (c) c->attrs.get_rows.dtype = d;
+    }
+    /* A block table gives its rows dequantised, in f32: exact. */
+    for (size_t t = 0; t < N_BLOCK_TYPES; t++) {
+        const int32_t q = block_types[t];
+        const int64_t e = block_elems(q);
+        const int64_t cs[] = {e, 3 * e, e == 32 ? 640 : 1024};
+        for (size_t j = 0; j < 3; j++) {
+            in[0] = D2(q, 300, cs[j]);
+            in[1] = gen(D1(I32, 33), CONF_GEN_INDEX, 0, 300);
+            conf_case *c = add(b, PLINTH_OP_GET_ROWS, 2, in, D2(F32, 33, cs[j]), 0, 1, C_EXACT,
+                               "table [300,C]");
+            if (c) c->attrs.get_rows.dtype = F32;
+        }
+        in[0] = D2(q, 5, 2 * e);
+        in[1] = gen(D2(I32, 2, 3), CONF_GEN_INDEX, 0, 5);
+        conf_case *c = add(b, PLINTH_OP_GET_ROWS, 2, in, D3(F32, 2, 3, 2 * e), 0, 1, C_EXACT,
+                           "idx [2,3]");
+        if (c) c->attrs.get_rows.dtype = F32;
+        in[0] = conf_padded(D2(q, 9, e), e);
+        in[1] = gen(D1(I32, 4), CONF_GEN_INDEX, 0, 9);
+        c = add(b, PLINTH_OP_GET_ROWS, 2, in, D2(F32, 4, e), 0, 1, C_EXACT, "table rows padded");
+        if (c) c->attrs.get_rows.dtype = F32;
+        in[0] = D2(q, 9, e);
+        in[1] = gen(D1(I32, 0), CONF_GEN_INDEX, 0, 9);
+        c = add(b, PLINTH_OP_GET_ROWS, 2, in, D2(F32, 0, e), 0, 1, C_EXACT, "empty");
+        if (c) c->attrs.get_rows.dtype = F32;
     }
 }
 
@@ -533,6 +625,23 @@ static void gen_cast(builder *b)
             /* NaN, ±inf, ties to even, values that saturate / overflow. */
             x = gen(D1(from, 64), CONF_GEN_SPECIAL, 0, 0);
             c = add(b, PLINTH_OP_CAST, 1, &x, D1(to, 64), 0, 1, C_EXACT, "special values");
+            if (c) c->attrs.cast.dtype = to;
+        }
+    /* Dequantisation: exact in f32, then rounded once to f16/bf16. */
+    for (size_t t = 0; t < N_BLOCK_TYPES; t++)
+        for (size_t j = 0; j < 3; j++) {
+            const int32_t q = block_types[t], to = float_types[j];
+            const int64_t e = block_elems(q);
+            T x = D2(q, 7, 3 * e);
+            conf_case *c = add(b, PLINTH_OP_CAST, 1, &x, D2(to, 7, 3 * e), 0, 1, C_EXACT,
+                               "%s", "");
+            if (c) c->attrs.cast.dtype = to;
+            x = D1(q, e);
+            c = add(b, PLINTH_OP_CAST, 1, &x, D1(to, e), 0, 1, C_EXACT, "one block");
+            if (c) c->attrs.cast.dtype = to;
+            x = conf_padded(D3(q, 2, 3, 2 * e), e);
+            c = add(b, PLINTH_OP_CAST, 1, &x, sliced(D3(to, 2, 3, 2 * e), 5), 0, 1, C_EXACT,
+                    "x rows padded, out strided");
             if (c) c->attrs.cast.dtype = to;
         }
 }

@@ -16,7 +16,10 @@ void conf_store(uint8_t *p, int32_t dtype, double v);
 int64_t conf_numel(const conf_tensor *t);
 /* Block element index of logical element `flat` (row-major over shape). */
 int64_t conf_elem_index(const conf_tensor *t, int64_t flat);
-/* Fills the tensor's whole block (t->alloc elements) from its generator. */
+/* Bytes of n elements of dtype (block dtypes: n a whole number of blocks). */
+uint64_t conf_bytes(int32_t dtype, int64_t n);
+/* Fills the tensor's whole block (t->alloc elements) from its generator; a
+ * block dtype gets random blocks whatever the generator (values of order 1). */
 void conf_fill(const conf_tensor *t, uint8_t *block, uint64_t *rng);
 
 /* compare.c */

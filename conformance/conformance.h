@@ -43,7 +43,10 @@ enum conf_gen {
 
 /* One tensor of a case: a 4-D view (outermost first) into a block of
  * `alloc` elements. Element (i0..i3) is element offset + Σ i_d * stride[d]
- * of the block. A dense tensor has offset 0 and row-major strides. */
+ * of the block. A dense tensor has offset 0 and row-major strides. A block
+ * dtype (q8_0, ...) counts elements too, with stride[3] = 1 and the outer
+ * strides, offset and alloc whole blocks (its rows may be padded by whole
+ * blocks: conf_padded); its values are random blocks (data.c). */
 typedef struct conf_tensor {
     int32_t dtype;
     int32_t ndim;        /* logical rank (concat's axis is relative to it) */

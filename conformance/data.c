@@ -89,8 +89,53 @@ static const double special_f[] = {
 static const double special_i[] = {2147483647.0, -2147483648.0, 0, 16777217.0, -16777217.0,
                                    65505.0, 1, -1, 3, 2049.0, 33554433.0, -7};
 
+/* A random f16 scale of magnitude in [0.5, 1.5) * unit, random sign. */
+static void put_scale(uint8_t *p, double unit_, uint64_t *rng)
+{
+    double v = (0.5 + unit(rng)) * unit_;
+    if (conf_rng_next(rng) & 1)
+        v = -v;
+    const uint16_t h = plinth_f32_to_f16((float)v);
+    p[0] = (uint8_t)h;
+    p[1] = (uint8_t)(h >> 8);
+}
+
+/* One random block of a block dtype: every quant, scale and min byte
+ * random (the full ranges a kernel must handle: int8 -128, 6-bit scales up
+ * to 63, negative q6_K scales), the f16 super-scales chosen so that the
+ * dequantised values are of order 1. */
+static void fill_block(int32_t dtype, uint8_t *b, uint64_t *rng)
+{
+    const size_t n = plinth_dtype_block_bytes(dtype);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (uint8_t)(conf_rng_next(rng) >> 56);
+    switch (dtype) {
+    case PLINTH_Q8_0: put_scale(b, 1.0 / 127.0, rng); break;     /* d * [-128, 127] */
+    case PLINTH_Q4_0: put_scale(b, 1.0 / 8.0, rng); break;       /* d * [-8, 7]     */
+    case PLINTH_Q4_K:                                             /* d*sc*q - dmin*m */
+        put_scale(b, 1.0 / (63.0 * 15.0), rng);
+        put_scale(b + 2, 0.5 / 63.0, rng);
+        break;
+    case PLINTH_Q6_K: put_scale(b + 208, 1.0 / (128.0 * 32.0), rng); break; /* d*sc*(q-32) */
+    default: break;
+    }
+}
+
+uint64_t conf_bytes(int32_t dtype, int64_t n)
+{
+    return n > 0 ? plinth_dtype_row_bytes(dtype, n) : 0;
+}
+
 void conf_fill(const conf_tensor *t, uint8_t *block, uint64_t *rng)
 {
+    if (plinth_dtype_block_elems(t->dtype) > 1) {
+        /* Every block of the tensor's memory, gaps included (never read). */
+        const int64_t per = (int64_t)plinth_dtype_block_elems(t->dtype);
+        const size_t bb = plinth_dtype_block_bytes(t->dtype);
+        for (int64_t i = 0; i < t->alloc / per; i++)
+            fill_block(t->dtype, block + (size_t)i * bb, rng);
+        return;
+    }
     const size_t es = plinth_dtype_bytes(t->dtype);
     const bool is_int = t->dtype == PLINTH_I32;
     /* Every element of the block, gaps included, gets a value (gaps should

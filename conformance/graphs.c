@@ -7,7 +7,8 @@
  *      model is registered by its own tests with conf_graph_register)
  *   2. helpers: random params, run and fetch
  *   3. a small MLP block (rms_norm, three matmuls with bf16/f16/f32
- *      weights, gelu, mul, residual add, softmax)
+ *      weights, gelu, mul, residual add, softmax), and one with quantised
+ *      weights (block dtypes, a dequantising cast folded at load)
  *   4. an attention block with a KV cache: a prefill program and a decode
  *      program in one model, sharing params and the cache state
  *   5. running one graph case on a backend and on ref, and comparing
@@ -63,10 +64,22 @@ const conf_graph_case *conf_graph_get(uint32_t i)
         }                                                                               \
     } while (0)
 
-/* Sets param `name` (n elements of dtype) to values uniform in ±scale. */
+/* Sets param `name` (n elements of dtype) to values uniform in ±scale; a
+ * block dtype to random blocks of values of order 1 (data.c). */
 static plinth_status set_random(plinth_model *m, const char *name, int32_t dtype, int64_t n,
                                 double scale, uint64_t *rng)
 {
+    if (plinth_dtype_block_elems(dtype) > 1) {
+        const conf_tensor t = CONF_DENSE(dtype, n);
+        const size_t bytes = (size_t)conf_bytes(dtype, n);
+        uint8_t *blocks = malloc(bytes ? bytes : 1);
+        if (!blocks)
+            return PLINTH_ERR_NO_MEMORY;
+        conf_fill(&t, blocks, rng);
+        plinth_status st = plinth_model_set_param(m, name, blocks, bytes);
+        free(blocks);
+        return st;
+    }
     const size_t es = plinth_dtype_bytes(dtype);
     uint8_t *buf = malloc((size_t)n * es);
     if (!buf)
@@ -139,6 +152,63 @@ static plinth_status graph_mlp(plinth_backend *const *list, uint32_t n, const ch
     TRY(set_f32(p, "x", x, MLP_T * MLP_E));
     TRY(plinth_program_run(p));
     TRY(plinth_program_get_output(p, 0, out, MLP_T * MLP_E * sizeof(float)));
+done:
+    plinth_program_destroy(p);
+    plinth_graph_destroy(g);
+    plinth_model_destroy(m);
+    return st;
+}
+
+/* The same block with quantised weights: the embedding from a q4_0 table,
+ * up q8_0, gate q4_K dequantised to f32 at build time (a cast folded at
+ * load), down q6_K; 7 rows through the prefill path, K of several blocks. */
+enum { QM_T = 7, QM_E = 256, QM_F = 512, QM_V = 40 };
+
+static plinth_status graph_qmlp(plinth_backend *const *list, uint32_t n, const char *arg,
+                                uint32_t seed, float *out, uint64_t n_out, conf_placement *pl,
+                                char *err, size_t err_size)
+{
+    plinth_backend *b = list[0];
+    plinth_status st = PLINTH_OK;
+    plinth_model *m = NULL;
+    plinth_graph *g = NULL;
+    plinth_program *p = NULL;
+    uint64_t rng = 0x9E3779B97F4A7C15ull ^ seed;
+    float x[QM_T * QM_E];
+    int32_t ids[QM_T];
+    (void)arg;
+    (void)n_out;
+
+    TRY(plinth_model_create_multi(list, n, &m));
+    TRY(plinth_graph_create(plinth_backend_context(b), &g));
+    int64_t xs[2] = {QM_T, QM_E}, is[1] = {QM_T}, emb[2] = {QM_V, QM_E}, up[2] = {QM_F, QM_E},
+            down[2] = {QM_E, QM_F}, nw[1] = {QM_E};
+    plinth_node xn = plinth_input(g, "x", PLINTH_F32, 2, xs);
+    plinth_node e = plinth_get_rows(g, plinth_param(g, "emb", PLINTH_Q4_0, 2, emb),
+                                    plinth_input(g, "ids", PLINTH_I32, 1, is), PLINTH_F32);
+    plinth_node r = plinth_add(g, xn, e);
+    plinth_node h = plinth_rms_norm(g, r, plinth_param(g, "norm", PLINTH_F32, 1, nw), 1e-6f);
+    plinth_node u = plinth_matmul(g, h, plinth_param(g, "up", PLINTH_Q8_0, 2, up), true);
+    plinth_node gw = plinth_cast(g, plinth_param(g, "gate", PLINTH_Q4_K, 2, up), PLINTH_F32);
+    plinth_node gate = plinth_gelu_tanh(g, plinth_matmul(g, h, gw, true));
+    plinth_node d = plinth_matmul(g, plinth_mul(g, gate, u),
+                                  plinth_param(g, "down", PLINTH_Q6_K, 2, down), true);
+    TRY(plinth_output(g, plinth_add(g, r, d), "y"));
+    TRY(plinth_program_compile(m, g, NULL, &p));
+    conf_placement_add(pl, p);
+    TRY(plinth_model_load_empty(m));
+    TRY(set_random(m, "emb", PLINTH_Q4_0, QM_V * QM_E, 1.0, &rng));
+    TRY(set_random(m, "norm", PLINTH_F32, QM_E, 1.0, &rng));
+    TRY(set_random(m, "up", PLINTH_Q8_0, QM_F * QM_E, 1.0, &rng));
+    TRY(set_random(m, "gate", PLINTH_Q4_K, QM_F * QM_E, 1.0, &rng));
+    TRY(set_random(m, "down", PLINTH_Q6_K, QM_E * QM_F, 1.0, &rng));
+    random_f32(x, QM_T * QM_E, &rng);
+    for (int i = 0; i < QM_T; i++)
+        ids[i] = (int32_t)(conf_rng_next(&rng) % QM_V);
+    TRY(set_f32(p, "x", x, QM_T * QM_E));
+    TRY(set_i32(p, "ids", ids, QM_T));
+    TRY(plinth_program_run(p));
+    TRY(plinth_program_get_output(p, 0, out, QM_T * QM_E * sizeof(float)));
 done:
     plinth_program_destroy(p);
     plinth_graph_destroy(g);
@@ -257,6 +327,11 @@ static void register_builtins(void)
     registry[n_registry++] = (conf_graph_case){
         "graph attention kv-cache (prefill 7 + decode 3, GQA 2:1, f16 cache)",
         graph_attention_kv, (AT_PREFILL + AT_DECODES) * AT_E, 1e-5, NULL};
+    /* Quantised weights are dequantised exactly (f32 activations): the f32
+     * bound of three matmuls of K <= 512. */
+    registry[n_registry++] = (conf_graph_case){
+        "graph mlp quantised [7,256] (q4_0 embedding, q8_0/q6_K matmul, q4_K cast at load)",
+        graph_qmlp, QM_T * QM_E, 1e-5, NULL};
 }
 
 /* ------------------------------------------------------------------ 5 --- */

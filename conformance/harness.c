@@ -52,18 +52,25 @@ static double now_ms(void)
 
 static uint64_t region_bytes(const conf_tensor *t)
 {
-    return ((uint64_t)t->alloc * plinth_dtype_bytes(t->dtype) + PLINTH_ALIGNMENT - 1) / PLINTH_ALIGNMENT * PLINTH_ALIGNMENT;
+    return (conf_bytes(t->dtype, t->alloc) + PLINTH_ALIGNMENT - 1) / PLINTH_ALIGNMENT *
+           PLINTH_ALIGNMENT;
 }
 
-/* The view of tensor t in buffer buf (buf may be NULL: for supports()). */
+/* The view of tensor t in buffer buf (buf may be NULL: for supports()). A
+ * block dtype's element strides and offset are whole blocks but for the
+ * inner dim's 1, which becomes the block's bytes (plinth_view). */
 static plinth_view make_view(const conf_tensor *t, const plinth_buffer *buf)
 {
     const int64_t es = (int64_t)plinth_dtype_bytes(t->dtype);
-    plinth_view v = {.buffer = buf, .base = GUARD, .offset = GUARD + (uint64_t)(t->offset * es),
+    const int64_t per = (int64_t)plinth_dtype_block_elems(t->dtype);
+    const int64_t bb = (int64_t)plinth_dtype_block_bytes(t->dtype);
+    const bool blk = per > 1;
+    plinth_view v = {.buffer = buf, .base = GUARD,
+                     .offset = GUARD + (uint64_t)(blk ? t->offset / per * bb : t->offset * es),
                      .dtype = t->dtype, .ndim = t->ndim};
     for (int d = 0; d < 4; d++) {
         v.shape[d] = t->shape[d];
-        v.stride[d] = t->stride[d] * es;
+        v.stride[d] = !blk ? t->stride[d] * es : d == 3 ? bb : t->stride[d] / per * bb;
     }
     v.data = buf && buf->host ? buf->host + v.offset : NULL;
     return v;
@@ -327,20 +334,51 @@ static uint8_t *abs_image(const uint8_t *img, uint64_t size, int32_t dtype)
     return a;
 }
 
+/* A block-dtype image as the f32 image of the same tensor (same element
+ * strides): every block dequantised (plinth_dequant_block) with its sign
+ * cleared. *size gets the new image's size. */
+static uint8_t *abs_dequant_image(const uint8_t *img, const conf_tensor *t, uint64_t *size)
+{
+    conf_tensor f = *t;
+    f.dtype = PLINTH_F32;
+    *size = GUARD + region_bytes(&f) + GUARD;
+    uint8_t *a = calloc(1, *size);
+    if (!a)
+        return NULL;
+    const int64_t per = (int64_t)plinth_dtype_block_elems(t->dtype);
+    const size_t bb = plinth_dtype_block_bytes(t->dtype);
+    float w[256];
+    for (int64_t b = 0; b < t->alloc / per; b++) {
+        plinth_dequant_block(t->dtype, img + GUARD + (size_t)b * bb, w);
+        for (int64_t q = 0; q < per; q++) {
+            const float v = fabsf(w[q]);
+            memcpy(a + GUARD + (size_t)(b * per + q) * 4, &v, 4);
+        }
+    }
+    return a;
+}
+
 /* For a matmul: mag[i] = Σ|a·b| of each output element, from ref on |a|,
- * |b| (see conf_cancellation_bound). false if it could not be computed. */
+ * |b| (see conf_cancellation_bound); a block b is given to ref as its
+ * dequantised |values| in f32. false if it could not be computed. */
 static bool reduction_magnitude(plinth_backend *ref, const conf_case *c, const images *im,
                                 double *mag)
 {
     if (c->op != PLINTH_OP_MATMUL || c->n_in < 2)
         return false;
     images ab = *im;
+    conf_case cc = *c;
     bool ok = false, unsup = false;
     ab.in[0] = abs_image(im->in[0], im->in_size[0], c->in[0].dtype);
-    ab.in[1] = abs_image(im->in[1], im->in_size[1], c->in[1].dtype);
+    if (plinth_dtype_block_elems(c->in[1].dtype) > 1) {
+        cc.in[1].dtype = PLINTH_F32;
+        ab.in[1] = abs_dequant_image(im->in[1], &c->in[1], &ab.in_size[1]);
+    } else {
+        ab.in[1] = abs_image(im->in[1], im->in_size[1], c->in[1].dtype);
+    }
     if (ab.in[0] && ab.in[1]) {
         conf_result ignored = {0};
-        ok = run_side(ref, c, &ab, mag, &ignored, &unsup);
+        ok = run_side(ref, &cc, &ab, mag, &ignored, &unsup);
     }
     free(ab.in[0]);
     free(ab.in[1]);

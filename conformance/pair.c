@@ -119,7 +119,7 @@ static uint8_t *draw(int32_t dtype, int32_t ndim, const int64_t *shape, int32_t 
                      double hi, uint64_t *rng, size_t *bytes)
 {
     conf_tensor t = conf_gen(conf_dense(dtype, ndim, shape), gen, lo, hi);
-    *bytes = (size_t)t.alloc * plinth_dtype_bytes(dtype);
+    *bytes = (size_t)conf_bytes(dtype, t.alloc);
     uint8_t *buf = malloc(*bytes ? *bytes : 1);
     if (buf)
         conf_fill(&t, buf, rng);

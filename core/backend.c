@@ -243,7 +243,12 @@ bool plinth_backend_has_kernel(const plinth_backend *backend, plinth_op op)
 /* The logical shape of a view: its last ndim dims (ndim 0 reads as [1]). */
 static bool logical_shape(const plinth_view *v, int *ndim, int64_t *shape)
 {
-    if (v->ndim < 0 || v->ndim > PLINTH_MAX_DIMS || !plinth_dtype_bytes(v->dtype))
+    if (v->ndim < 0 || v->ndim > PLINTH_MAX_DIMS || !plinth_dtype_block_elems(v->dtype))
+        return false;
+    /* A block dtype's view steps from block to block along its inner dim
+     * (plinth_view): a plugin never sees it any other way. */
+    if (dtype_is_block(v->dtype) &&
+        v->stride[3] != (int64_t)plinth_dtype_block_bytes(v->dtype))
         return false;
     *ndim = v->ndim ? v->ndim : 1;
     for (int d = 0; d < PLINTH_MAX_DIMS; d++) {
@@ -290,10 +295,14 @@ static bool kernel_only_rules(plinth_context *ctx, plinth_op op, const plinth_vi
     if (op == PLINTH_OP_GET_ROWS && n_in == 2 && in[1].ndim > 1) {
         const plinth_view *t = &in[0], *idx = &in[1];
         bool widen = attrs->get_rows.dtype == PLINTH_F32 &&
-                     (t->dtype == PLINTH_F16 || t->dtype == PLINTH_BF16);
+                     (t->dtype == PLINTH_F16 || t->dtype == PLINTH_BF16 ||
+                      dtype_is_block(t->dtype));
+        bool block_ok = !dtype_is_block(t->dtype) ||
+                        (t->stride[3] == (int64_t)plinth_dtype_block_bytes(t->dtype) &&
+                         t->shape[3] % (int64_t)plinth_dtype_block_elems(t->dtype) == 0);
         *ok = t->ndim == 2 && idx->dtype == PLINTH_I32 && idx->ndim <= 3 &&
               out->ndim == idx->ndim + 1 && out->dtype == attrs->get_rows.dtype &&
-              (out->dtype == t->dtype || widen) && out->shape[3] == t->shape[3];
+              (out->dtype == t->dtype || widen) && out->shape[3] == t->shape[3] && block_ok;
         for (int d = 4 - idx->ndim; *ok && d < 4; d++)
             *ok = out->shape[d - 1] == idx->shape[d];
         if (!*ok)
@@ -357,7 +366,9 @@ static bool shapes_agree(plinth_backend *b, plinth_op op, const plinth_view *out
         if (ok)
             ids[k++] = plinth_input(g, name, (plinth_dtype)dtype, ndim, shape);
         else
-            ctx_error(ctx, PLINTH_ERR_INVALID, "%s: in[%u] %s is not a view (dtype, ndim, shape)",
+            ctx_error(ctx, PLINTH_ERR_INVALID,
+                      "%s: in[%u] %s is not a view (dtype, ndim, shape; a block dtype's "
+                      "stride[3] is its block's bytes)",
                       plinth_op_name(op), i, view_str(&in[i], vs, sizeof vs));
     }
     plinth_node y = ok ? plinth_op_node(g, op, ids, k, attrs) : PLINTH_NODE_INVALID;

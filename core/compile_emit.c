@@ -31,7 +31,10 @@ static void view_shape(plinth_view *v, int32_t dtype, int32_t ndim, const int64_
     }
     for (int d = lead - 1; d >= 0; d--) {
         v->shape[d] = 1;
-        v->stride[d] = v->stride[d + 1] * v->shape[d + 1];
+        /* the row of a 1-D block tensor: its blocks' bytes, not shape x block */
+        v->stride[d] = d == 2 && dtype_is_block(dtype)
+                           ? (int64_t)plinth_dtype_row_bytes(dtype, v->shape[3])
+                           : v->stride[d + 1] * v->shape[d + 1];
     }
 }
 
@@ -93,11 +96,7 @@ static void slot_view(const compiler *c, int32_t n, int32_t slot, plinth_view *v
 {
     const graph_node *gn = &c->g->nodes[n];
     int64_t stride[PLINTH_MAX_DIMS];
-    int64_t s = (int64_t)plinth_dtype_size((plinth_dtype)gn->dtype);
-    for (int d = gn->ndim - 1; d >= 0; d--) {
-        stride[d] = s;
-        s *= gn->shape[d];
-    }
+    contiguous_strides(gn->dtype, gn->ndim, gn->shape, stride);
     memset(v, 0, sizeof *v);
     view_shape(v, gn->dtype, gn->ndim, gn->shape, stride);
     v->base = v->offset = c->prog->outputs[slot].offset;

@@ -126,7 +126,12 @@ const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t size)
 
 bool view_span(const plinth_view *v, uint64_t *first, uint64_t *end)
 {
-    /* Extent relative to element 0. Any overflow is itself out of bounds. */
+    /* Extent relative to element 0. Any overflow is itself out of bounds. A
+     * block dtype's inner dim steps from block to block (stride[3] is the
+     * block's bytes), and the last block ends block_bytes after its start. */
+    const int64_t per = (int64_t)plinth_dtype_block_elems(v->dtype);
+    if (per <= 0 || v->shape[3] % per != 0)
+        return false;
     int64_t lo = 0, hi = 0;
     bool empty = false, wrap = false;
     for (int k = 0; k < PLINTH_MAX_DIMS; k++) {
@@ -134,9 +139,10 @@ bool view_span(const plinth_view *v, uint64_t *first, uint64_t *end)
             return false;
         if (v->shape[k] == 0)
             empty = true;
+        const int64_t steps = k == 3 ? v->shape[k] / per : v->shape[k];
         int64_t span = 0;
-        if (v->shape[k] > 0)
-            wrap |= __builtin_mul_overflow(v->shape[k] - 1, v->stride[k], &span);
+        if (steps > 0)
+            wrap |= __builtin_mul_overflow(steps - 1, v->stride[k], &span);
         wrap |= __builtin_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi);
     }
     if (empty) {
@@ -147,7 +153,7 @@ bool view_span(const plinth_view *v, uint64_t *first, uint64_t *end)
     wrap |= v->offset > (uint64_t)INT64_MAX;
     wrap |= __builtin_add_overflow((int64_t)v->offset, lo, &f);
     wrap |= __builtin_add_overflow((int64_t)v->offset, hi, &e);
-    wrap |= __builtin_add_overflow(e, (int64_t)plinth_dtype_bytes(v->dtype), &e);
+    wrap |= __builtin_add_overflow(e, (int64_t)plinth_dtype_block_bytes(v->dtype), &e);
     if (wrap || f < 0)
         return false;
     *first = (uint64_t)f;
@@ -155,22 +161,56 @@ bool view_span(const plinth_view *v, uint64_t *first, uint64_t *end)
     return true;
 }
 
+bool tensor_bytes(int32_t dtype, int32_t ndim, const int64_t *shape, uint64_t *out)
+{
+    /* rows x the bytes of one row of the innermost dim */
+    uint64_t rows = 1;
+    bool empty = false;
+    for (int32_t i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return false;
+        empty |= shape[i] == 0;
+    }
+    const int64_t inner = ndim > 0 ? shape[ndim - 1] : 1;
+    if (plinth_dtype_block_elems(dtype) == 0 || inner % (int64_t)plinth_dtype_block_elems(dtype))
+        return false;
+    if (empty) {
+        *out = 0;
+        return true;
+    }
+    for (int32_t i = 0; i + 1 < ndim; i++)
+        if (__builtin_mul_overflow(rows, (uint64_t)shape[i], &rows))
+            return false;
+    const uint64_t row = plinth_dtype_row_bytes(dtype, inner);
+    if (row == 0 || __builtin_mul_overflow(rows, row, out))
+        return false;
+    return true;
+}
+
+void contiguous_strides(int32_t dtype, int32_t ndim, const int64_t *shape, int64_t *stride)
+{
+    if (ndim <= 0)
+        return;
+    stride[ndim - 1] = (int64_t)plinth_dtype_block_bytes(dtype);
+    if (ndim > 1)
+        stride[ndim - 2] = (int64_t)plinth_dtype_row_bytes(dtype, shape[ndim - 1]);
+    for (int32_t i = ndim - 3; i >= 0; i--)
+        stride[i] = stride[i + 1] * shape[i + 1];
+}
+
 uint64_t node_bytes(const graph_node *n)
 {
-    uint64_t count = 1;
-    for (int i = 0; i < n->ndim; i++)
-        count *= (uint64_t)n->shape[i];
-    return count * plinth_dtype_size((plinth_dtype)n->dtype);
+    uint64_t bytes = 0;
+    return tensor_bytes(n->dtype, n->ndim, n->shape, &bytes) ? bytes : 0;
 }
 
 bool node_is_contiguous(const graph_node *n)
 {
-    int64_t expect = (int64_t)plinth_dtype_size((plinth_dtype)n->dtype);
-    for (int i = n->ndim - 1; i >= 0; i--) {
-        if (n->shape[i] != 1 && n->stride[i] != expect)
+    int64_t want[PLINTH_MAX_DIMS];
+    contiguous_strides(n->dtype, n->ndim, n->shape, want);
+    for (int i = 0; i < n->ndim; i++)
+        if (n->shape[i] != 1 && n->stride[i] != want[i])
             return false;
-        expect *= n->shape[i];
-    }
     return true;
 }
 

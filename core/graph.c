@@ -73,11 +73,7 @@ graph_node graph_node_init(int32_t kind)
 
 void graph_contiguous_strides(graph_node *n)
 {
-    int64_t s = (int64_t)plinth_dtype_size((plinth_dtype)n->dtype);
-    for (int i = n->ndim - 1; i >= 0; i--) {
-        n->stride[i] = s;
-        s *= n->shape[i];
-    }
+    contiguous_strides(n->dtype, n->ndim, n->shape, n->stride);
     for (int i = n->ndim; i < PLINTH_MAX_DIMS; i++)
         n->stride[i] = 0;
 }
@@ -180,7 +176,6 @@ static bool leaf_shape(plinth_graph *g, const char *label, plinth_dtype dtype, i
     n->dtype = dtype;
     n->ndim = ndim ? ndim : 1; /* a scalar is [1] */
     n->shape[0] = 1;
-    bool empty = false;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
             graph_error(g, PLINTH_ERR_INVALID, "%s: dim %d is %lld", label, i,
@@ -188,20 +183,24 @@ static bool leaf_shape(plinth_graph *g, const char *label, plinth_dtype dtype, i
             return false;
         }
         n->shape[i] = shape[i];
-        empty |= shape[i] == 0;
+    }
+    char buf[128];
+    const int64_t per = (int64_t)plinth_dtype_block_elems(dtype);
+    if (n->shape[n->ndim - 1] % per != 0) {
+        graph_error(g, PLINTH_ERR_INVALID,
+                    "%s: %s %s: the last dim must be a whole number of %s blocks (%lld "
+                    "elements each)",
+                    label, plinth_dtype_name(dtype), shape_str(n->shape, n->ndim, buf, sizeof buf),
+                    plinth_dtype_name(dtype), (long long)per);
+        return false;
     }
     /* An empty tensor is fine however large its other dims; otherwise the
      * byte size must stay far from overflow. */
-    uint64_t bytes = plinth_dtype_size(dtype);
-    for (int i = 0; i < n->ndim && !empty; i++) {
-        uint64_t d = (uint64_t)n->shape[i];
-        if (bytes > MAX_TENSOR_BYTES / d) {
-            char buf[128];
-            graph_error(g, PLINTH_ERR_INVALID, "%s: shape %s is too large", label,
-                        shape_str(n->shape, n->ndim, buf, sizeof buf));
-            return false;
-        }
-        bytes *= d;
+    uint64_t bytes = 0;
+    if (!tensor_bytes(dtype, n->ndim, n->shape, &bytes) || bytes > MAX_TENSOR_BYTES) {
+        graph_error(g, PLINTH_ERR_INVALID, "%s: shape %s is too large", label,
+                    shape_str(n->shape, n->ndim, buf, sizeof buf));
+        return false;
     }
     return true;
 }
@@ -269,6 +268,12 @@ plinth_node plinth_constant(plinth_graph *g, const char *name, plinth_dtype dtyp
 plinth_node plinth_state(plinth_graph *g, const char *name, plinth_dtype dtype, int ndim,
                          const int64_t *shape)
 {
+    /* A state is written by set_rows, and no op writes a block dtype. */
+    if (graph_usable(g) && dtype_is_block(dtype))
+        return graph_error(g, PLINTH_ERR_INVALID,
+                           "state '%s': dtype %s is a block dtype, which is for weights only "
+                           "(no op writes one)",
+                           name ? name : "(null)", plinth_dtype_name(dtype));
     return add_leaf(g, PLINTH_NODE_STATE, name, dtype, ndim, shape, NULL);
 }
 
@@ -335,6 +340,14 @@ plinth_status plinth_output(plinth_graph *g, plinth_node node, const char *name)
             return g->status;
         }
     graph_node *n = &g->nodes[node];
+    if (dtype_is_block(n->dtype)) {
+        char d[160];
+        graph_error(g, PLINTH_ERR_INVALID,
+                    "output '%s' (node %d): %s is a block dtype, which is for weights only "
+                    "(cast it to f32 to read its values)",
+                    name, (int)node, node_desc(n, d, sizeof d));
+        return g->status;
+    }
     if (n->output_name) {
         graph_error(g, PLINTH_ERR_INVALID,
                     "output '%s' (node %d): the node is already output '%s'", name,
@@ -421,6 +434,19 @@ plinth_node plinth_reshape(plinth_graph *g, plinth_node x, int ndim, const int64
                           node_desc(src, a, sizeof a), (unsigned long long)count,
                           shape_str(dims, ndim ? ndim : 1, b, sizeof b),
                           (unsigned long long)known);
+    /* A block dtype's rows are whole blocks: the new inner dim must be one
+     * too (a contiguous tensor's blocks follow in element order, so any such
+     * shape addresses the same bytes). */
+    const int64_t per = (int64_t)plinth_dtype_block_elems(src->dtype);
+    if (per > 1 && dims[(ndim ? ndim : 1) - 1] % per != 0)
+        return node_error(g, "reshape", "x %s: the new last dim %lld would cut a %s block "
+                          "(%lld elements); views of a block dtype keep whole blocks",
+                          node_desc(src, a, sizeof a), (long long)dims[(ndim ? ndim : 1) - 1],
+                          plinth_dtype_name((plinth_dtype)src->dtype), (long long)per);
+    if (per > 1 && !node_is_contiguous(src))
+        return node_error(g, "reshape", "x %s is a strided view of a block dtype: reshaping it "
+                          "needs a copy, and no op writes a block dtype",
+                          node_desc(src, a, sizeof a));
     /* A strided view cannot in general be re-viewed with new dims: make it
      * contiguous first and view the copy. */
     if (!node_is_contiguous(src)) {
@@ -465,6 +491,13 @@ plinth_node plinth_permute(plinth_graph *g, plinth_node x, const int *perm)
         v.shape[i] = src->shape[axis];
         v.stride[i] = src->stride[axis];
     }
+    /* A block dtype's inner dim is its blocks: it must stay the inner dim. */
+    int last = perm[src->ndim - 1] < 0 ? perm[src->ndim - 1] + src->ndim : perm[src->ndim - 1];
+    if (dtype_is_block(src->dtype) && last != src->ndim - 1)
+        return node_error(g, "permute", "x %s: the last axis of a block dtype holds its blocks "
+                          "and must stay last (a weight [N, K] is used as it is, with "
+                          "matmul's transpose_b)",
+                          node_desc(src, a, sizeof a));
     return graph_add_node(g, &v);
 }
 
@@ -501,6 +534,10 @@ plinth_node plinth_slice(plinth_graph *g, plinth_node x, int axis, int64_t start
         return node_error(g, "slice", "[%lld, %lld + %lld) is outside dim %d (%lld) of x %s",
                           (long long)start, (long long)start, (long long)len, ax,
                           (long long)src->shape[ax], node_desc(src, a, sizeof a));
+    if (dtype_is_block(src->dtype) && ax == src->ndim - 1 && len != src->shape[ax])
+        return node_error(g, "slice", "x %s: slicing the last dim of a block dtype would cut "
+                          "its rows of blocks; only whole rows are viewed",
+                          node_desc(src, a, sizeof a));
     graph_node v = view_of(src, x);
     v.ndim = src->ndim;
     for (int i = 0; i < src->ndim; i++) {

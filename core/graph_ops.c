@@ -98,19 +98,31 @@ static graph_node op_node(plinth_op op, int32_t dtype, int ndim, const int64_t *
  * the planner's arithmetic (broadcasting can multiply sizes). */
 static plinth_node finish(plinth_graph *g, const graph_node *n)
 {
-    uint64_t bytes = plinth_dtype_size((plinth_dtype)n->dtype);
-    bool empty = false;
-    for (int i = 0; i < n->ndim; i++)
-        empty |= n->shape[i] == 0;
-    for (int i = 0; i < n->ndim && !empty; i++) {
-        if (bytes > MAX_OUT_BYTES / (uint64_t)n->shape[i]) {
-            char s[128];
-            return node_error(g, plinth_op_name((plinth_op)n->op), "output %s is too large",
-                              shape_str(n->shape, n->ndim, s, sizeof s));
-        }
-        bytes *= (uint64_t)n->shape[i];
-    }
+    char s[128];
+    /* Block dtypes are weights only: the op list has no op that writes one. */
+    if (dtype_is_block(n->dtype))
+        return node_error(g, plinth_op_name((plinth_op)n->op),
+                          "the output would be %s %s, a block dtype; no op writes one (block "
+                          "dtypes are weights: matmul's b, get_rows' table, cast's x)",
+                          plinth_dtype_name((plinth_dtype)n->dtype),
+                          shape_str(n->shape, n->ndim, s, sizeof s));
+    uint64_t bytes = 0;
+    if (!tensor_bytes(n->dtype, n->ndim, n->shape, &bytes) || bytes > MAX_OUT_BYTES)
+        return node_error(g, plinth_op_name((plinth_op)n->op), "output %s is too large",
+                          shape_str(n->shape, n->ndim, s, sizeof s));
     return graph_add_node(g, n);
+}
+
+/* A weight argument that may be a block dtype (matmul's b). */
+static bool need_float_or_block(plinth_graph *g, const char *what, const char *role,
+                                const graph_node *n)
+{
+    if (dtype_is_float(n->dtype) || dtype_is_block(n->dtype))
+        return true;
+    char d[160];
+    node_error(g, what, "%s is %s; needs a float dtype (f32, f16, bf16) or a block dtype "
+               "(q8_0, q4_0, q4_K, q6_K)", role, node_desc(n, d, sizeof d));
+    return false;
 }
 
 /* --------------------------------------------------------- elementwise --- */
@@ -270,7 +282,7 @@ plinth_node plinth_matmul(plinth_graph *g, plinth_node a, plinth_node b, bool tr
     if (!fetch(g, what, 2, (const char *const[]){"a", "b"}, (plinth_node[]){a, b}, in))
         return PLINTH_NODE_INVALID;
     const graph_node *na = in[0], *nb = in[1];
-    if (!need_float(g, what, "a", na) || !need_float(g, what, "b", nb))
+    if (!need_float(g, what, "a", na) || !need_float_or_block(g, what, "b", nb))
         return PLINTH_NODE_INVALID;
     descs d;
     if (na->ndim < 2 || nb->ndim < 2)
@@ -322,8 +334,12 @@ plinth_node plinth_get_rows(plinth_graph *g, plinth_node table, plinth_node idx,
         return PLINTH_NODE_INVALID;
     /* Widening a half-precision table to f32 is free in the kernel and
      * saves a cast of every row; any other conversion is a cast's job. */
-    bool widen = out_dtype == PLINTH_F32 &&
-                 (nt->dtype == PLINTH_F16 || nt->dtype == PLINTH_BF16);
+    if (dtype_is_block(nt->dtype) && out_dtype != PLINTH_F32)
+        return node_error(g, what, "out dtype %s (%d) for table %s; a block table gives f32 "
+                          "rows (dequantised)", plinth_dtype_name(out_dtype), (int)out_dtype,
+                          node_desc(nt, d.a, sizeof d.a));
+    bool widen = out_dtype == PLINTH_F32 && (nt->dtype == PLINTH_F16 ||
+                                             nt->dtype == PLINTH_BF16 || dtype_is_block(nt->dtype));
     if (!dtype_valid(out_dtype) || ((int32_t)out_dtype != nt->dtype && !widen))
         return node_error(g, what, "out dtype %s (%d) for table %s; needs %s%s",
                           plinth_dtype_name(out_dtype), (int)out_dtype,
@@ -470,11 +486,15 @@ plinth_node plinth_cast(plinth_graph *g, plinth_node x, plinth_dtype dtype)
     const graph_node *nx = graph_arg(g, "cast", "x", x);
     if (!nx)
         return PLINTH_NODE_INVALID;
-    if (!dtype_valid(dtype)) {
-        char a[160];
+    char a[160];
+    if (!dtype_valid(dtype))
         return node_error(g, "cast", "dtype %d is not a dtype (x %s)", (int)dtype,
                           node_desc(nx, a, sizeof a));
-    }
+    /* A block dtype is dequantised: to a float dtype only. */
+    if (dtype_is_block(nx->dtype) && !dtype_is_float(dtype))
+        return node_error(g, "cast", "x %s is a block dtype: it casts to f32, f16 or bf16 "
+                          "(dequantised), not to %s", node_desc(nx, a, sizeof a),
+                          plinth_dtype_name(dtype));
     graph_node n = op_node(PLINTH_OP_CAST, dtype, nx->ndim, nx->shape);
     n.n_in = 1;
     n.in[0] = x;

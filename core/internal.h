@@ -121,10 +121,28 @@ const char *pool_name(int32_t pool);
 const char *node_kind_name(int32_t kind);
 
 /* The bytes [*first, *end) of its buffer a view can address (first == end
- * for an empty view); false when a dim is negative or the extent overflows. */
+ * for an empty view); false when a dim is negative, the extent overflows,
+ * or a block dtype's inner dim is not a whole number of blocks. */
 bool view_span(const plinth_view *v, uint64_t *first, uint64_t *end);
 
-/* Bytes of the contiguous tensor a node describes. */
+/* Block dtypes (q8_0, q4_0, q4_K, q6_K): several elements per block, weights
+ * only (plinth_plugin.h). Their innermost dim is a whole number of blocks. */
+static inline bool dtype_is_block(int32_t dtype)
+{
+    return plinth_dtype_block_elems(dtype) > 1;
+}
+
+/* The one size computation for tensors in the core: bytes of a contiguous
+ * dtype/shape (ndim dims, outermost first; ndim 0 is a scalar), through
+ * plinth_dtype_row_bytes. false when a dim is negative, a block dtype's
+ * inner dim is not a whole number of blocks, or the size overflows. */
+bool tensor_bytes(int32_t dtype, int32_t ndim, const int64_t *shape, uint64_t *out);
+/* Contiguous byte strides of a dtype/shape (ndim dims): the innermost is the
+ * element's size, or a block's size for a block dtype (plinth_view). */
+void contiguous_strides(int32_t dtype, int32_t ndim, const int64_t *shape, int64_t *stride);
+
+/* Bytes of the contiguous tensor a node describes (its shape was checked
+ * when the node was made, so this cannot fail). */
 uint64_t node_bytes(const graph_node *n);
 /* true if the strides are the contiguous ones for the shape. */
 bool node_is_contiguous(const graph_node *n);

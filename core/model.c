@@ -153,18 +153,6 @@ void plinth_model_destroy(plinth_model *model)
 
 /* ------------------------------------------------------ the registry --- */
 
-/* Bytes of a contiguous dtype/shape, false on overflow or a bad shape. */
-static bool tensor_bytes(int32_t dtype, int32_t ndim, const int64_t *shape, uint64_t *out)
-{
-    uint64_t n = plinth_dtype_size((plinth_dtype)dtype);
-    for (int32_t i = 0; i < ndim; i++) {
-        if (shape[i] < 0 || __builtin_mul_overflow(n, (uint64_t)shape[i], &n))
-            return false;
-    }
-    *out = n;
-    return true;
-}
-
 /* Sequential 256-aligned offsets in registration order, per backend and
  * pool. Stable: appending a tensor never moves an earlier one. Returns
  * false on overflow. */

@@ -48,6 +48,9 @@ const char *ref_device_error(plinth_device *dev);
 
 bool ref_dtype_valid(int32_t dtype);
 bool ref_dtype_is_float(int32_t dtype);
+/* q8_0, q4_0, q4_K, q6_K: weights only (matmul's b, get_rows' table, cast's
+ * x), read a block at a time with plinth_dequant_block. */
+bool ref_dtype_is_block(int32_t dtype);
 /* Sizes: plinth_dtype_bytes() (plinth_plugin.h), the one table. */
 
 /* Every element travels as a double: each dtype's values are exact in f64,
@@ -72,6 +75,16 @@ static inline uint8_t *ref_at(const plinth_view *v, int64_t i0, int64_t i1, int6
            i3 * v->stride[3];
 }
 
+/* The block holding element (i0, i1, i2, i3) of a block-dtype view: inner
+ * index i3 lies in block i3 / E, stride[3] bytes per block (plinth_view). */
+static inline const uint8_t *ref_block_at(const plinth_view *v, int64_t i0, int64_t i1,
+                                          int64_t i2, int64_t i3)
+{
+    const int64_t e = (int64_t)plinth_dtype_block_elems(v->dtype);
+    return v->data + i0 * v->stride[0] + i1 * v->stride[1] + i2 * v->stride[2] +
+           (i3 / e) * v->stride[3];
+}
+
 static inline int64_t ref_numel(const plinth_view *v)
 {
     return v->shape[0] * v->shape[1] * v->shape[2] * v->shape[3];
@@ -86,7 +99,9 @@ static inline int64_t ref_bcast(int64_t in_dim, int64_t i)
 /* Arity: n_in within the op's [min, max] and `in` non-NULL when needed. */
 int32_t ref_check_arity(plinth_device *dev, uint32_t op, const plinth_view *out,
                         const plinth_view *in, uint32_t n_in);
-/* A view's own sanity: known dtype, ndim in [0, 4], no negative dim. */
+/* A view's own sanity: known dtype, ndim in [0, 4], no negative dim; a
+ * block dtype's inner dim a whole number of blocks, one block per
+ * stride[3]. Every op refuses to write a block dtype (none does). */
 int32_t ref_check_view(plinth_device *dev, uint32_t op, const char *what,
                        const plinth_view *v);
 /* Run-time only: every non-empty view has data, and when its buffer is known

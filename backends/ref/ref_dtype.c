@@ -27,6 +27,11 @@ bool ref_dtype_is_float(int32_t dtype)
     return dtype == PLINTH_F32 || dtype == PLINTH_F16 || dtype == PLINTH_BF16;
 }
 
+bool ref_dtype_is_block(int32_t dtype)
+{
+    return plinth_dtype_block_elems(dtype) > 1;
+}
+
 
 /* ---------------------------------------------------------------- 2 ---- */
 

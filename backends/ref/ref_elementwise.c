@@ -235,7 +235,15 @@ int32_t ref_check_cast(plinth_device *dev, const plinth_view *out, const plinth_
     int32_t dt = ((const plinth_attr_cast *)attrs)->dtype;
     if (!ref_dtype_valid(dt))
         return ref_fail(dev, PLINTH_ERR_INVALID, "cast: unknown target dtype %d", (int)dt);
-    return check_move(dev, PLINTH_OP_CAST, out, in, n_in, dt);
+    st = check_move(dev, PLINTH_OP_CAST, out, in, n_in, dt);
+    /* A block x is dequantised a row of blocks at a time: it needs out of
+     * the same shape (no reshape through the cast) and a float out. */
+    if (st == PLINTH_OK && ref_dtype_is_block(in[0].dtype) &&
+        (!ref_same_shape(out, &in[0]) || !ref_dtype_is_float(dt)))
+        return ref_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                        "cast: a %s x casts to a float dtype of its own shape",
+                        plinth_dtype_label(in[0].dtype));
+    return st;
 }
 
 int32_t ref_check_copy(plinth_device *dev, const plinth_view *out, const plinth_view *in,
@@ -249,8 +257,28 @@ int32_t ref_check_copy(plinth_device *dev, const plinth_view *out, const plinth_
 
 /* Walk out and x together in row-major order. Same dtype moves the bytes
  * (bit-exact: NaN payloads, -0); otherwise load as double and store once. */
+/* A block x: each row of blocks dequantised into the same row of out,
+ * rounded once to out's dtype. */
+static void dequant_rows(const plinth_view *out, const plinth_view *x)
+{
+    const int64_t e = (int64_t)plinth_dtype_block_elems(x->dtype);
+    float w[256];
+    for (int64_t i0 = 0; i0 < out->shape[0]; i0++)
+        for (int64_t i1 = 0; i1 < out->shape[1]; i1++)
+            for (int64_t i2 = 0; i2 < out->shape[2]; i2++)
+                for (int64_t c0 = 0; c0 < out->shape[3]; c0 += e) {
+                    plinth_dequant_block(x->dtype, ref_block_at(x, i0, i1, i2, c0), w);
+                    for (int64_t q = 0; q < e; q++)
+                        ref_store(ref_at(out, i0, i1, i2, c0 + q), out->dtype, (double)w[q]);
+                }
+}
+
 static void move(const plinth_view *out, const plinth_view *x)
 {
+    if (ref_dtype_is_block(x->dtype)) {
+        dequant_rows(out, x);
+        return;
+    }
     const size_t esize = plinth_dtype_bytes(x->dtype);
     const bool raw = out->dtype == x->dtype;
     int64_t j[4] = {0, 0, 0, 0}; /* x's index, advanced like an odometer */

@@ -62,6 +62,16 @@ static int32_t check_indices(plinth_device *dev, const char *name, const plinth_
 static void copy_row(const plinth_view *dst, int64_t d0, int64_t d1, int64_t d2,
                      const plinth_view *src, int64_t s0, int64_t s1, int64_t s2)
 {
+    if (ref_dtype_is_block(src->dtype)) { /* dequantised, a block at a time */
+        const int64_t e = (int64_t)plinth_dtype_block_elems(src->dtype);
+        float w[256];
+        for (int64_t c0 = 0; c0 < dst->shape[3]; c0 += e) {
+            plinth_dequant_block(src->dtype, ref_block_at(src, s0, s1, s2, c0), w);
+            for (int64_t q = 0; q < e; q++)
+                ref_store(ref_at(dst, d0, d1, d2, c0 + q), dst->dtype, (double)w[q]);
+        }
+        return;
+    }
     const size_t esize = plinth_dtype_bytes(src->dtype);
     for (int64_t c = 0; c < dst->shape[3]; c++) {
         const uint8_t *ps = ref_at(src, s0, s1, s2, c);
@@ -89,9 +99,11 @@ int32_t ref_check_get_rows(plinth_device *dev, const plinth_view *out, const pli
         return ref_fail(dev, PLINTH_ERR_INVALID, "get_rows: out dtype %s, attrs say %s",
                         plinth_dtype_label(out->dtype), plinth_dtype_label(want));
     if (out->dtype != table->dtype &&
-        !(ref_dtype_is_float(table->dtype) && out->dtype == PLINTH_F32))
+        !((ref_dtype_is_float(table->dtype) || ref_dtype_is_block(table->dtype)) &&
+          out->dtype == PLINTH_F32))
         return ref_fail(dev, PLINTH_ERR_UNSUPPORTED,
-                        "get_rows: %s table to %s (only the same dtype or float to f32)",
+                        "get_rows: %s table to %s (only the same dtype, or float or block to "
+                        "f32)",
                         plinth_dtype_label(table->dtype), plinth_dtype_label(out->dtype));
     return check_rows_shapes(dev, "get_rows", table, "table", out, "out", &in[1]);
 }

@@ -75,6 +75,15 @@ int32_t ref_check_view(plinth_device *dev, uint32_t op, const char *what,
         if (v->shape[k] < 0)
             return ref_fail(dev, PLINTH_ERR_INVALID, "%s: %s has negative dim %d", name,
                             what, k);
+    if (ref_dtype_is_block(v->dtype) &&
+        (v->shape[3] % (int64_t)plinth_dtype_block_elems(v->dtype) != 0 ||
+         v->stride[3] != (int64_t)plinth_dtype_block_bytes(v->dtype)))
+        return ref_fail(dev, PLINTH_ERR_INVALID,
+                        "%s: %s is %s with inner dim %lld and stride %lld: not whole blocks "
+                        "of %zu elements, %zu bytes apart",
+                        name, what, plinth_dtype_label(v->dtype), (long long)v->shape[3],
+                        (long long)v->stride[3], plinth_dtype_block_elems(v->dtype),
+                        plinth_dtype_block_bytes(v->dtype));
     /* Element counts are int64 products everywhere else: make them safe. */
     int64_t n = 1;
     for (int k = 0; k < 4; k++)
@@ -96,6 +105,10 @@ int32_t ref_check_arity(plinth_device *dev, uint32_t op, const plinth_view *out,
     if (!out || (n_in > 0 && !in))
         return ref_fail(dev, PLINTH_ERR_INVALID, "%s: NULL view", name);
     int32_t st = ref_check_view(dev, op, "out", out);
+    if (st == PLINTH_OK && ref_dtype_is_block(out->dtype))
+        return ref_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                        "%s: out is %s; no op writes a block dtype (weights only)", name,
+                        plinth_dtype_label(out->dtype));
     for (uint32_t i = 0; st == PLINTH_OK && i < n_in; i++) {
         char what[16];
         snprintf(what, sizeof what, "in[%u]", i);
@@ -112,14 +125,17 @@ static bool view_in_buffer(const plinth_view *v)
     if (v->offset > (uint64_t)INT64_MAX)
         return false;
     for (int k = 0; k < 4; k++) {
+        /* a block dtype's inner dim steps by blocks (ref_check_view) */
+        const int64_t steps = k == 3 ? v->shape[3] / (int64_t)plinth_dtype_block_elems(v->dtype)
+                                     : v->shape[k];
         int64_t span;
-        if (__builtin_mul_overflow(v->shape[k] - 1, v->stride[k], &span))
+        if (__builtin_mul_overflow(steps - 1, v->stride[k], &span))
             return false;
         if (span < 0 ? __builtin_add_overflow(lo, span, &lo)
                      : __builtin_add_overflow(hi, span, &hi))
             return false;
     }
-    if (__builtin_add_overflow(hi, (int64_t)plinth_dtype_bytes(v->dtype), &hi))
+    if (__builtin_add_overflow(hi, (int64_t)plinth_dtype_block_bytes(v->dtype), &hi))
         return false;
     return lo >= 0 && (uint64_t)hi <= v->buffer->size;
 }

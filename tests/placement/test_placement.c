@@ -853,6 +853,83 @@ Test(placement, a_folded_value_crosses_once_at_load)
     plinth_backend_close(ref);
 }
 
+/* Deterministic blocks for a block-dtype param (the same on both models):
+ * every byte from the seed, then each block's f16 scale set to a normal
+ * value (dequantised values of order 1). */
+static void set_blocks(plinth_model *m, const char *name, int32_t dtype, int64_t n, uint64_t seed)
+{
+    const size_t bb = plinth_dtype_block_bytes(dtype), bytes = plinth_dtype_row_bytes(dtype, n);
+    uint8_t *b = malloc(bytes);
+    cr_assert_not_null(b);
+    rng r = {seed};
+    for (size_t i = 0; i < bytes; i++)
+        b[i] = (uint8_t)below(&r, 256);
+    for (size_t at = 0; at < bytes; at += bb) {
+        b[at] = (uint8_t)below(&r, 256);
+        b[at + 1] = 0x20; /* 2^-7 .. 2^-6 */
+    }
+    OKC(plinth_model_set_param(m, name, b, bytes));
+    free(b);
+}
+
+/* A backend that takes no block dtype (here a mask device: plain dtypes
+ * only, device memory) leaves every op reading one to the next backend
+ * that does: the q8_0 matmul and the dequantising cast (folded at load)
+ * run on ref; the f32 matmul of the folded weights stays first, reading
+ * them from a replica filled by one load-time transfer. */
+Test(placement, block_weights_go_where_they_are_supported)
+{
+    plinth_backend *list[2] = {open_mask(~0ull, ALL_DTYPES, false), open_ref()};
+    plinth_backend *ref = open_ref();
+    plinth_graph *g = NULL;
+    OKC(plinth_graph_create(ctx, &g));
+    int64_t xs[2] = {ST, 64}, ws[2] = {SC, 64};
+    plinth_node x = plinth_input(g, "x", PLINTH_F32, 2, xs);
+    plinth_node mq = plinth_matmul(g, x, plinth_param(g, "wq", PLINTH_Q8_0, 2, ws), true);
+    plinth_node vf = plinth_cast(g, plinth_param(g, "v", PLINTH_Q4_0, 2, ws), PLINTH_F32);
+    plinth_node mf = plinth_matmul(g, x, vf, true);
+    OKC(plinth_output(g, plinth_add(g, mq, mf), "y"));
+    plinth_model *m = model_on(list, 2), *mr = model_on(&ref, 1);
+    plinth_program *p = compile_on(m, g, false), *pr = compile_on(mr, g, false);
+    cr_expect_eq(backend_of(p, mq), 1, "the q8_0 matmul runs on ref");
+    cr_expect_eq(backend_of(p, mf), 0, "the f32 matmul stays first");
+    plinth_plan_stats st = stats_of(p);
+    cr_expect_eq(st.n_load_transfers, 1, "the folded f32 weights cross once, at load");
+    cr_expect_eq(p->n_fold, 2u);
+    for (uint32_t i = 0; i < p->n_fold; i++)
+        if (p->fold[i].op == PLINTH_OP_CAST)
+            cr_expect_eq(p->fold[i].backend, 1, "the cast folds on ref");
+    expect_reads_local(p);
+    OKC(plinth_model_load_empty(m));
+    OKC(plinth_model_load_empty(mr));
+    set_blocks(m, "wq", PLINTH_Q8_0, SC * 64, 11);
+    set_blocks(mr, "wq", PLINTH_Q8_0, SC * 64, 11);
+    set_blocks(m, "v", PLINTH_Q4_0, SC * 64, 12);
+    set_blocks(mr, "v", PLINTH_Q4_0, SC * 64, 12);
+    float xv[ST * 64], want[ST * SC], got[ST * SC];
+    rng r = {7};
+    fill_floats(xv, ST * 64, &r);
+    OKC(plinth_program_set_input(p, 0, xv, sizeof xv));
+    OKC(plinth_program_set_input(pr, 0, xv, sizeof xv));
+    OKC(plinth_program_run(p));
+    OKC(plinth_program_run(pr));
+    OKC(plinth_program_get_output(p, 0, got, sizeof got));
+    OKC(plinth_program_get_output(pr, 0, want, sizeof want));
+    cr_expect_eq(memcmp(want, got, sizeof want), 0);
+    bool nonzero = false;
+    for (int i = 0; i < ST * SC; i++)
+        nonzero |= want[i] != 0.0f;
+    cr_expect(nonzero);
+    plinth_program_destroy(p);
+    plinth_program_destroy(pr);
+    plinth_model_destroy(m);
+    plinth_model_destroy(mr);
+    plinth_graph_destroy(g);
+    plinth_backend_close(list[0]);
+    plinth_backend_close(list[1]);
+    plinth_backend_close(ref);
+}
+
 /* One program of a state-writing pair: rows of x * 2 into S at idx, then
  * y = the first rows of S, read by a softmax. */
 static plinth_graph *state_graph(int64_t t, bool pin_writer)

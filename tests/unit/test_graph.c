@@ -704,7 +704,7 @@ GTEST(cast_and_copy)
 GTEST(cast_to_bad_dtype)
 {
     plinth_node x = INPUT("x", PLINTH_F32, 2, 3);
-    EXPECT_ERR(plinth_cast(g, x, (plinth_dtype)7), "cast (node 1)", "dtype 7", "f32 [2, 3]");
+    EXPECT_ERR(plinth_cast(g, x, (plinth_dtype)99), "cast (node 1)", "dtype 99", "f32 [2, 3]");
 }
 
 GTEST(concat_axes)
