@@ -87,24 +87,57 @@ typedef enum plinth_status {
     PLINTH_STATUS_COUNT
 } plinth_status;
 
-/* Element types. Sizes: f32 4, f16 2, bf16 2, i32 4. */
+/*
+ * Element types. Plain dtypes, one element each: f32 4 bytes, f16 2, bf16 2,
+ * i32 4. Block dtypes (appended for quantized weights): a fixed number of
+ * elements stored together in a fixed number of bytes, with the layouts and
+ * the dequantisation of ggml (ggml-common.h, ggml-quants.c), so a GGUF
+ * file's tensor data is used as it is. Little-endian; f16 is IEEE half.
+ *
+ *   q8_0  32 elements in 34 bytes:  f16 d; int8 qs[32].      x[i] = d * qs[i]
+ *   q4_0  32 elements in 18 bytes:  f16 d; uint8 qs[16].     x[i] = d * (q - 8),
+ *         q the low nibble of qs[i] for i < 16, the high nibble of qs[i - 16]
+ *         for i >= 16
+ *   q4_K  256 elements in 144 bytes (8 sub-blocks of 32): f16 d, dmin;
+ *         uint8 scales[12] (a 6-bit scale and a 6-bit min per sub-block);
+ *         uint8 qs[128]. x = (d * scale) * q - (dmin * min), q a nibble
+ *   q6_K  256 elements in 210 bytes (16 sub-blocks of 16): uint8 ql[128]
+ *         (low 4 bits), qh[64] (high 2 bits); int8 scales[16]; f16 d.
+ *         x = (d * scale) * (q - 32), q 6 bits
+ *
+ * The exact element order and arithmetic (in f32, in the order written, no
+ * fused multiply-add) is that of plinth_dequant_block below, which every
+ * side shares. Block dtypes are weights only: where they may appear is said
+ * in the op list (matmul's b, get_rows' table, cast's x) and how a view
+ * addresses them with plinth_view.
+ */
 typedef enum plinth_dtype {
     PLINTH_F32 = 0,
     PLINTH_F16 = 1,
     PLINTH_BF16 = 2,
     PLINTH_I32 = 3,
+    PLINTH_Q8_0 = 4,
+    PLINTH_Q4_0 = 5,
+    PLINTH_Q4_K = 6,
+    PLINTH_Q6_K = 7,
     PLINTH_DTYPE_COUNT
 } plinth_dtype;
 
-/* The dtype's name ("f32", "f16", "bf16", "i32"; "?" for a number that is
- * not a dtype) and its bytes per element (0 for one that is not): the one
- * table for the host and every plugin. */
+/* The dtype's name ("f32", "f16", "bf16", "i32", "q8_0", "q4_0", "q4_K",
+ * "q6_K"; "?" for a number that is not a dtype) and its bytes per element
+ * (0 for a block dtype and for a number that is not a dtype, so a plugin
+ * that sizes views by the element refuses a block dtype rather than
+ * misreading it): the one table for the host and every plugin. */
 static inline const char *plinth_dtype_label(int32_t dtype)
 {
     return dtype == PLINTH_F32    ? "f32"
            : dtype == PLINTH_F16  ? "f16"
            : dtype == PLINTH_BF16 ? "bf16"
            : dtype == PLINTH_I32  ? "i32"
+           : dtype == PLINTH_Q8_0 ? "q8_0"
+           : dtype == PLINTH_Q4_0 ? "q4_0"
+           : dtype == PLINTH_Q4_K ? "q4_K"
+           : dtype == PLINTH_Q6_K ? "q6_K"
                                   : "?";
 }
 
@@ -113,6 +146,38 @@ static inline size_t plinth_dtype_bytes(int32_t dtype)
     return dtype == PLINTH_F32 || dtype == PLINTH_I32 ? 4u
            : dtype == PLINTH_F16 || dtype == PLINTH_BF16 ? 2u
                                                           : 0u;
+}
+
+/* Elements per block: 1 for a plain dtype, 32 (q8_0, q4_0) or 256 (q4_K,
+ * q6_K) for a block dtype, 0 for a number that is not a dtype. */
+static inline size_t plinth_dtype_block_elems(int32_t dtype)
+{
+    return dtype == PLINTH_Q8_0 || dtype == PLINTH_Q4_0   ? 32u
+           : dtype == PLINTH_Q4_K || dtype == PLINTH_Q6_K ? 256u
+                                                          : plinth_dtype_bytes(dtype) ? 1u : 0u;
+}
+
+/* Bytes per block: the element size for a plain dtype, 34 (q8_0), 18
+ * (q4_0), 144 (q4_K), 210 (q6_K), 0 for a number that is not a dtype. */
+static inline size_t plinth_dtype_block_bytes(int32_t dtype)
+{
+    return dtype == PLINTH_Q8_0   ? 34u
+           : dtype == PLINTH_Q4_0 ? 18u
+           : dtype == PLINTH_Q4_K ? 144u
+           : dtype == PLINTH_Q6_K ? 210u
+                                  : plinth_dtype_bytes(dtype);
+}
+
+/* Bytes of n consecutive elements (a row of n, or a whole contiguous
+ * tensor of n): the one size computation for tensor bytes. 0 when n is not
+ * a whole number of blocks, is negative, the dtype is not one, or the
+ * result would not fit; also, rightly, for n = 0. */
+static inline uint64_t plinth_dtype_row_bytes(int32_t dtype, int64_t n)
+{
+    const uint64_t be = plinth_dtype_block_elems(dtype), bb = plinth_dtype_block_bytes(dtype);
+    if (be == 0 || n < 0 || (uint64_t)n % be != 0 || (uint64_t)n / be > UINT64_MAX / bb)
+        return 0;
+    return (uint64_t)n / be * bb;
 }
 
 /*
@@ -192,10 +257,125 @@ static inline uint16_t plinth_f32_to_f16(float f)
 }
 
 /*
+ * Dequantisation of one block into f32, exactly as ggml's
+ * dequantize_row_<type> (the same f32 operations in the same order: each
+ * product is a statement of its own so no compiler fuses it into an FMA).
+ * `blk` points at the block's first byte (any alignment); `out` receives
+ * plinth_dtype_block_elems(type) values. The one definition for the host,
+ * the plugins and the tools; not for hot loops (kernels vectorise their own
+ * and must agree with these).
+ */
+static inline uint16_t plinth_block_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (uint16_t)(p[1] << 8)); /* little-endian */
+}
+
+static inline int plinth_block_i8(uint8_t b)
+{
+    return (int)b - (b & 0x80u ? 256 : 0);
+}
+
+static inline void plinth_dequant_q8_0(const void *blk, float out[32])
+{
+    const uint8_t *b = (const uint8_t *)blk;
+    const float d = plinth_f16_to_f32(plinth_block_u16(b));
+    for (int i = 0; i < 32; i++)
+        out[i] = (float)plinth_block_i8(b[2 + i]) * d;
+}
+
+static inline void plinth_dequant_q4_0(const void *blk, float out[32])
+{
+    const uint8_t *b = (const uint8_t *)blk;
+    const float d = plinth_f16_to_f32(plinth_block_u16(b));
+    for (int i = 0; i < 16; i++) {
+        out[i] = (float)((int)(b[2 + i] & 0x0fu) - 8) * d;
+        out[i + 16] = (float)((int)(b[2 + i] >> 4) - 8) * d;
+    }
+}
+
+/* q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 bytes. */
+static inline void plinth_q4_K_scale_min(const uint8_t *s, int j, int *scale, int *min)
+{
+    if (j < 4) {
+        *scale = s[j] & 63;
+        *min = s[j + 4] & 63;
+    } else {
+        *scale = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+        *min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+static inline void plinth_dequant_q4_K(const void *blk, float out[256])
+{
+    const uint8_t *b = (const uint8_t *)blk;
+    const float d = plinth_f16_to_f32(plinth_block_u16(b));
+    const float dmin = plinth_f16_to_f32(plinth_block_u16(b + 2));
+    const uint8_t *scales = b + 4, *q = b + 16;
+    for (int j = 0; j < 8; j += 2) { /* 32 bytes: sub-block j low nibbles, j + 1 high */
+        int sc, m;
+        plinth_q4_K_scale_min(scales, j, &sc, &m);
+        const float d1 = d * (float)sc, m1 = dmin * (float)m;
+        plinth_q4_K_scale_min(scales, j + 1, &sc, &m);
+        const float d2 = d * (float)sc, m2 = dmin * (float)m;
+        for (int l = 0; l < 32; l++) {
+            const float lo = d1 * (float)(q[l] & 0x0f);
+            const float hi = d2 * (float)(q[l] >> 4);
+            out[32 * j + l] = lo - m1;
+            out[32 * j + 32 + l] = hi - m2;
+        }
+        q += 32;
+    }
+}
+
+static inline void plinth_dequant_q6_K(const void *blk, float out[256])
+{
+    const uint8_t *b = (const uint8_t *)blk;
+    const uint8_t *ql = b, *qh = b + 128, *sc = b + 192;
+    const float d = plinth_f16_to_f32(plinth_block_u16(b + 208));
+    for (int h = 0; h < 2; h++) { /* two halves of 128: 64 ql bytes, 32 qh, 8 scales */
+        for (int l = 0; l < 32; l++) {
+            const int is = l / 16;
+            const int q1 = ((ql[l] & 0x0f) | (((qh[l] >> 0) & 3) << 4)) - 32;
+            const int q2 = ((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            const float s1 = d * (float)plinth_block_i8(sc[is + 0]);
+            const float s2 = d * (float)plinth_block_i8(sc[is + 2]);
+            const float s3 = d * (float)plinth_block_i8(sc[is + 4]);
+            const float s4 = d * (float)plinth_block_i8(sc[is + 6]);
+            out[128 * h + l] = s1 * (float)q1;
+            out[128 * h + l + 32] = s2 * (float)q2;
+            out[128 * h + l + 64] = s3 * (float)q3;
+            out[128 * h + l + 96] = s4 * (float)q4;
+        }
+        ql += 64;
+        qh += 32;
+        sc += 8;
+    }
+}
+
+/* One block of any block dtype into `out` (plinth_dtype_block_elems
+ * values); false, writing nothing, for a dtype that is not a block dtype. */
+static inline bool plinth_dequant_block(int32_t dtype, const void *blk, float *out)
+{
+    switch (dtype) {
+    case PLINTH_Q8_0: plinth_dequant_q8_0(blk, out); return true;
+    case PLINTH_Q4_0: plinth_dequant_q4_0(blk, out); return true;
+    case PLINTH_Q4_K: plinth_dequant_q4_K(blk, out); return true;
+    case PLINTH_Q6_K: plinth_dequant_q6_K(blk, out); return true;
+    default: return false;
+    }
+}
+
+/*
  * The op list, once. X(ENUM, name, min_inputs, max_inputs)
  *
  * Shapes below are written outermost first; "[..., N]" means any leading
  * dims. Unless said otherwise the output dtype is the first input's dtype.
+ * "float" means f32, f16 or bf16. Block dtypes (q8_0, q4_0, q4_K, q6_K) are
+ * taken by three ops only, as weights, and no op outputs one: matmul's b,
+ * get_rows' table and cast's x. Their innermost dim is a whole number of
+ * blocks.
  *
  *  add sub mul div  a ∘ b with numpy broadcasting; a, b same dtype. On i32:
  *                   add/sub/mul wrap (two's complement), div truncates
@@ -210,10 +390,15 @@ static inline uint16_t plinth_f32_to_f16(float f)
  *                   dim; a row that is entirely -inf gives zeros
  *  matmul           a [..., M, K] x b [..., K, N] (or b [..., N, K] with
  *                   transpose_b) -> [..., M, N]; leading dims broadcast;
- *                   a float, b any float dtype; out dtype = a's dtype
+ *                   a float, b any float or block dtype; out dtype = a's
+ *                   dtype. A block b is blocked along its inner dim: K with
+ *                   transpose_b (a weight [N, K], what models use), N
+ *                   without; its values are the dequantised ones
+ *                   (plinth_dequant_block)
  *  get_rows         table [R, C] (any dtype), idx i32 [N] (or [..., N], up
  *                   to rank 3) -> [N, C] ([..., N, C]) in attrs.get_rows.dtype
- *                   (a float table may widen to f32)
+ *                   (a float table may widen to f32; a block table gives
+ *                   f32: its rows dequantised)
  *  set_rows         out = a state tensor [R, C]; in: src [N, C] (any float
  *                   dtype), idx i32 [N]: out[idx[i]] = src[i]; other rows
  *                   untouched (the one op exempt from "writes every
@@ -227,7 +412,11 @@ static inline uint16_t plinth_f32_to_f16(float f)
  *                   pos[t] - j < window. Hq is a multiple of Hkv (GQA). A
  *                   query with no visible key gives zeros.
  *  cast             x -> attrs.cast.dtype (round to nearest even; float ->
- *                   i32 saturates, NaN -> 0)
+ *                   i32 saturates, NaN -> 0). x may be a block dtype, cast
+ *                   to a float dtype: dequantised (plinth_dequant_block),
+ *                   then rounded once to f16/bf16. Casting a weight at
+ *                   build time is how a model gives a backend without block
+ *                   kernels plain weights (folded once at load)
  *  copy             x -> same values, contiguous; out may have another shape
  *                   with as many elements (they follow in row-major order)
  *  concat           a, b equal except on attrs.concat.axis -> joined
@@ -344,6 +533,20 @@ typedef struct plinth_buffer {
  * outside the tensor it belongs to.
  *
  *   element (i0,i1,i2,i3) lives at  data + i0*stride[0] + ... + i3*stride[3]
+ *
+ * Block dtypes: shape still counts elements, and shape[3] is a whole
+ * number of blocks stored one after the other; stride[3] is the block's
+ * byte size (plinth_dtype_block_bytes: the step from one block to the
+ * next) and the outer strides are bytes as always, so
+ *
+ *   element (i0,i1,i2,i3) is element i3 % E of the block at
+ *       data + i0*stride[0] + i1*stride[1] + i2*stride[2] + (i3 / E)*stride[3]
+ *   with E = plinth_dtype_block_elems(dtype)
+ *
+ * and a contiguous [R, C] tensor has stride[2] = plinth_dtype_row_bytes(dtype,
+ * C). Only whole rows are ever viewed (the graph refuses a slice, permute or
+ * reshape that would cut or move the inner dim), so a row's bytes are
+ * always contiguous. A block view ends at the last byte of its last block.
  *
  * `data` is buffer.host + offset (NULL when the buffer is not host-visible).
  * `base` is the offset of the tensor's own 256-aligned start in the buffer;
@@ -635,6 +838,18 @@ typedef const plinth_backend_api *(*plinth_plugin_entry_fn)(uint32_t host_abi_ve
  *     another host-memory one crashes or computes garbage where one reads
  *     the other's tensors. Checked: the host refuses a buffer without a
  *     host address from such a device; the rest by the placement tests.
+ *
+ * 16. Say no in supports() to any dtype you do not know: a number at or
+ *     past the PLINTH_DTYPE_COUNT you were built with, or a block dtype
+ *     (q8_0, q4_0, q4_K, q6_K: plinth_dtype_block_elems > 1) your kernel
+ *     does not read. Dtypes are appended, so a case with a dtype newer than
+ *     the plugin reaches supports(); plinth_dtype_bytes() is 0 for every
+ *     block dtype, so a plugin that sizes views by it must refuse rather
+ *     than compute with 0. Broken: the kernel reads blocks as elements and
+ *     computes garbage, or reads outside the tensor. Checked: by
+ *     conformance (its block-dtype cases), not at run time; the host
+ *     gives each op to the first backend that says yes, so refusing is
+ *     always safe.
  *
  * A plugin need not implement every op. The host compiles a program for an
  * ordered list of backends and gives each op to the first one whose

@@ -146,6 +146,10 @@ Test(abi, v1_numbers)
     cr_expect_eq(PLINTH_F16, 1);
     cr_expect_eq(PLINTH_BF16, 2);
     cr_expect_eq(PLINTH_I32, 3);
+    cr_expect_eq(PLINTH_Q8_0, 4); /* the block dtypes (issue 14) */
+    cr_expect_eq(PLINTH_Q4_0, 5);
+    cr_expect_eq(PLINTH_Q4_K, 6);
+    cr_expect_eq(PLINTH_Q6_K, 7);
     cr_expect_eq(PLINTH_OK, 0);
     cr_expect_eq(PLINTH_ERR_INVALID, 1);
     cr_expect_eq(PLINTH_ERR_UNSUPPORTED, 2);
@@ -202,4 +206,44 @@ Test(abi, half_conversions)
     cr_expect_eq(plinth_dtype_bytes(PLINTH_F32), 4u);
     cr_expect_eq(plinth_dtype_bytes(PLINTH_BF16), 2u);
     cr_expect_eq(plinth_dtype_bytes(PLINTH_DTYPE_COUNT), 0u);
+}
+
+/* The one dtype table: names, elements and bytes per block, row bytes
+ * (ggml's block sizes: q8_0 2 + 32, q4_0 2 + 16, q4_K 2 + 2 + 12 + 128,
+ * q6_K 128 + 64 + 16 + 2). */
+Test(abi, dtype_table)
+{
+    static const struct {
+        int32_t dt;
+        const char *name;
+        size_t elem_bytes, block_elems, block_bytes;
+    } t[] = {
+        {PLINTH_F32, "f32", 4, 1, 4},        {PLINTH_F16, "f16", 2, 1, 2},
+        {PLINTH_BF16, "bf16", 2, 1, 2},      {PLINTH_I32, "i32", 4, 1, 4},
+        {PLINTH_Q8_0, "q8_0", 0, 32, 34},    {PLINTH_Q4_0, "q4_0", 0, 32, 18},
+        {PLINTH_Q4_K, "q4_K", 0, 256, 144},  {PLINTH_Q6_K, "q6_K", 0, 256, 210},
+        {PLINTH_DTYPE_COUNT, "?", 0, 0, 0},  {-1, "?", 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        cr_expect_str_eq(plinth_dtype_label(t[i].dt), t[i].name, "dtype %d", t[i].dt);
+        cr_expect_eq(plinth_dtype_bytes(t[i].dt), t[i].elem_bytes, "bytes of %s", t[i].name);
+        cr_expect_eq(plinth_dtype_block_elems(t[i].dt), t[i].block_elems, "elems of %s",
+                     t[i].name);
+        cr_expect_eq(plinth_dtype_block_bytes(t[i].dt), t[i].block_bytes, "block of %s",
+                     t[i].name);
+        const int64_t n = 3 * (int64_t)(t[i].block_elems ? t[i].block_elems : 1);
+        cr_expect_eq(plinth_dtype_row_bytes(t[i].dt, n), 3 * t[i].block_bytes, "row of %s",
+                     t[i].name);
+    }
+    cr_expect_eq(PLINTH_DTYPE_COUNT, 8);
+    cr_expect_eq(plinth_dtype_row_bytes(PLINTH_Q8_0, 2048), 64u * 34u);
+    cr_expect_eq(plinth_dtype_row_bytes(PLINTH_Q4_K, 640), 0u); /* not whole blocks */
+    cr_expect_eq(plinth_dtype_row_bytes(PLINTH_Q4_0, 33), 0u);
+    cr_expect_eq(plinth_dtype_row_bytes(PLINTH_F32, -4), 0u);
+    cr_expect_eq(plinth_dtype_row_bytes(PLINTH_F32, 0), 0u);
+    cr_expect_eq(plinth_dtype_row_bytes(PLINTH_F32, INT64_MAX), 0u); /* would not fit */
+    cr_expect_eq(plinth_dtype_row_bytes(PLINTH_Q6_K, INT64_MAX / 256 * 256),
+                 (uint64_t)(INT64_MAX / 256) * 210u);
+    float out[256];
+    cr_expect(!plinth_dequant_block(PLINTH_F32, "", out), "f32 is not a block dtype");
 }
