@@ -437,7 +437,7 @@ plinth_status plinth_gguf_writer_add_tensor_fn(plinth_gguf_writer *w, const char
 
 /* ----------------------------------------------------------- writing --- */
 
-#define OUT_BUF_BYTES ((size_t)1 << 20)
+#define OUT_BUF_BYTES ((size_t)256 << 10)
 #define CHUNK_BYTES ((uint64_t)4 << 20) /* asked of a tensor callback at once */
 
 typedef struct out_file {

@@ -374,10 +374,10 @@ static plinth_status parse_entry(plinth_state_dict *d, uint32_t file, const cJSO
 /* Duplicate names and overlapping data among tensors[first..] (one file). */
 plinth_status st_check_file_tensors(plinth_state_dict *d, uint32_t first, const char *path)
 {
-    st_tensor *ts = d->tensors + first;
     size_t n = d->n_tensors - first;
-    if (n < 2)
+    if (n < 2) /* before any arithmetic on d->tensors, which may be NULL */
         return PLINTH_OK;
+    st_tensor *ts = d->tensors + first;
     qsort(ts, n, sizeof *ts, cmp_by_name);
     for (size_t i = 1; i < n; i++)
         if (strcmp(ts[i - 1].name, ts[i].name) == 0)
