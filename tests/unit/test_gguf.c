@@ -1561,3 +1561,96 @@ Test(hostile, safetensors_metadata)
     plinth_state_dict_close(d);
     CHECK_NO_LEAKS();
 }
+
+/* ------------------------------------------------------------- alloc --- */
+
+/* Every allocation of opening tiny.gguf (and reading its metadata and a
+ * tensor) and of writing a file fails once, in turn: a clean error with a
+ * message, nothing leaked (the allocator counts its blocks), no crash. */
+typedef struct counting {
+    long calls, fail_at, live;
+} counting;
+
+static void *counting_alloc(void *user, void *ptr, size_t size)
+{
+    counting *c = user;
+    if (size == 0) {
+        if (ptr) {
+            free(ptr);
+            c->live--;
+        }
+        return NULL;
+    }
+    if (++c->calls == c->fail_at)
+        return NULL;
+    void *p = realloc(ptr, size);
+    if (p && !ptr)
+        c->live++;
+    return p;
+}
+
+static plinth_status alloc_scenario(counting *c, char *msg, size_t msg_size)
+{
+    plinth_context_options o = {.struct_size = sizeof o, .alloc = counting_alloc,
+                                .alloc_user = c};
+    plinth_context *ctx = NULL;
+    plinth_status s = plinth_context_create(&o, &ctx);
+    if (s != PLINTH_OK)
+        return s;
+    plinth_state_dict *d = NULL;
+    s = plinth_state_dict_open(ctx, tiny_path(), &d);
+    const char *str;
+    if (s == PLINTH_OK)
+        s = plinth_state_dict_meta_array_string(d, "test.arr_str", 2, &str, NULL);
+    float f[15];
+    if (s == PLINTH_OK)
+        s = plinth_state_dict_read(d, (uint32_t)plinth_state_dict_find(d, "t.f32"), 0, f, 60);
+    plinth_gguf_writer *w = NULL;
+    if (s == PLINTH_OK)
+        s = plinth_gguf_writer_create(ctx, tmp_path("alloc.gguf"), &w);
+    const char *strs[2] = {"a", "bc"};
+    ramp_source src = {.row_bytes = 5 * 4};
+    if (s == PLINTH_OK)
+        s = plinth_gguf_writer_add_string(w, "k.s", "v");
+    if (s == PLINTH_OK)
+        s = plinth_gguf_writer_add_string_array(w, "k.a", strs, NULL, 2);
+    if (s == PLINTH_OK)
+        s = plinth_gguf_writer_add_array(w, "k.f", PLINTH_META_F32, f, 15);
+    if (s == PLINTH_OK)
+        s = plinth_gguf_writer_add_tensor(w, "t", PLINTH_F32, 2, (const int64_t[]){3, 5}, f);
+    if (s == PLINTH_OK)
+        s = plinth_gguf_writer_add_tensor_fn(w, "u", PLINTH_F32, 2, (const int64_t[]){3, 5},
+                                             ramp_rows, &src);
+    if (s == PLINTH_OK)
+        s = plinth_gguf_writer_write(w);
+    snprintf(msg, msg_size, "%s", plinth_context_error(ctx));
+    plinth_gguf_writer_destroy(w);
+    plinth_state_dict_close(d);
+    plinth_context_destroy(ctx);
+    return s;
+}
+
+TestSuite(alloc, .init = setup, .fini = teardown);
+
+Test(alloc, every_allocation_fails_once)
+{
+    char msg[4096];
+    counting c = {0};
+    OK(alloc_scenario(&c, msg, sizeof msg));
+    cr_assert_eq(c.live, 0, "a working run leaked %ld blocks", c.live);
+    const long total = c.calls;
+    cr_log_info("%ld allocations, each failed once", total);
+    cr_assert_gt(total, 50, "only %ld allocations: the scenario does little", total);
+    for (long n = 1; n <= total; n++) {
+        c = (counting){.fail_at = n};
+        plinth_status s = alloc_scenario(&c, msg, sizeof msg);
+        cr_assert_eq(c.live, 0, "failing allocation %ld of %ld leaked %ld blocks (%s)", n, total,
+                     c.live, s == PLINTH_OK ? "run succeeded" : msg);
+        if (s != PLINTH_OK && n > 1) /* the first is the context's own */
+            cr_assert(strstr(msg, "out of memory") || s == PLINTH_ERR_NO_MEMORY,
+                      "failing allocation %ld: status %s, message: %s", n,
+                      plinth_status_name(s), msg);
+    }
+    c = (counting){0};
+    OK(alloc_scenario(&c, msg, sizeof msg));
+}
