@@ -11,6 +11,18 @@
  * that backtracks catastrophically stops with TOK_RE_LIMIT instead of
  * running for ever, and compiling one probes it on a few short texts so it
  * is refused at load.
+ *
+ * Two rewrites make the patterns split as the reference (transformers.js,
+ * JavaScript's RegExp with the u flag) does:
+ *  - \s and \S mean JavaScript's white space: PCRE2's \s also matches
+ *    U+0085 and U+180E and not U+FEFF. (HF tokenizers and tiktoken use
+ *    Unicode's White_Space: U+0085 yes, U+FEFF no; a BOM next to spaces
+ *    may split differently there.)
+ *  - Llama 3's and Qwen's (?i:'s|'t|'re|'ve|'m|'ll|'d) becomes the ASCII
+ *    [sS]... group transformers.js substitutes (PCRE2's caseless s also
+ *    matches U+017F, long s).
+ * \p{L} and \p{N} follow PCRE2's Unicode tables (10.42: Unicode 14);
+ * letters added to Unicode later are not letters to it.
  */
 #include "tokenizer_internal.h"
 
@@ -81,6 +93,78 @@ int tok_regex_find(const tok_regex *r, tok_matcher *m, const char *s, size_t n, 
     return TOK_RE_FOUND;
 }
 
+/* JavaScript's \s (WhiteSpace and LineTerminator) as a class body, and
+ * its complement for a \S inside a class. */
+static const char js_space[] =
+    "\\t-\\r \\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}";
+static const char js_nonspace[] =
+    "\\x{0}-\\x{8}\\x{e}-\\x{1f}\\x{21}-\\x{9f}\\x{a1}-\\x{167f}\\x{1681}-\\x{1fff}\\x{200b}-\\x{2027}"
+    "\\x{202a}-\\x{202e}\\x{2030}-\\x{205e}\\x{2060}-\\x{2fff}\\x{3001}-\\x{fefe}\\x{ff00}-\\x{10ffff}";
+static const char contractions[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)";
+static const char contractions_js[] = "(?:'([sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD]))";
+
+static int put(tok_buf *b, size_t *n, const char *s, size_t k)
+{
+    if (tok_buf_reserve(b, *n + k + 1)) return -1;
+    memcpy(b->p + *n, s, k);
+    *n += k;
+    b->p[*n] = 0;
+    return 0;
+}
+
+/* The rewrites above. The walk knows escapes, \Q...\E quoting and
+ * character classes (with their POSIX [:name:] items), which is all it
+ * needs to tell a \s in a class from one outside. */
+static int rewrite(const char *p, size_t len, tok_buf *out, size_t *out_len)
+{
+    size_t n = 0, i = 0;
+    bool in_class = false;
+    int rc = put(out, &n, "", 0);
+    while (rc == 0 && i < len) {
+        const char ch = p[i];
+        if (!in_class && len - i >= sizeof contractions - 1 && memcmp(p + i, contractions, sizeof contractions - 1) == 0) {
+            rc = put(out, &n, contractions_js, sizeof contractions_js - 1);
+            i += sizeof contractions - 1;
+        } else if (ch == '\\' && i + 1 < len && p[i + 1] == 'Q') { /* quoted up to \E */
+            const char *e = NULL;
+            for (size_t j = i + 2; j + 1 < len && !e; j++)
+                if (p[j] == '\\' && p[j + 1] == 'E') e = p + j + 2;
+            const size_t k = e ? (size_t)(e - (p + i)) : len - i;
+            rc = put(out, &n, p + i, k);
+            i += k;
+        } else if (ch == '\\' && i + 1 < len && (p[i + 1] == 's' || p[i + 1] == 'S')) {
+            const bool neg = p[i + 1] == 'S';
+            if (in_class) rc = put(out, &n, neg ? js_nonspace : js_space, strlen(neg ? js_nonspace : js_space));
+            else
+                rc = put(out, &n, neg ? "[^" : "[", neg ? 2 : 1) || put(out, &n, js_space, sizeof js_space - 1) ||
+                     put(out, &n, "]", 1);
+            i += 2;
+        } else if (ch == '\\') {
+            rc = put(out, &n, p + i, i + 1 < len ? 2 : 1);
+            i += 2;
+        } else if (!in_class && ch == '[') {
+            /* A ']' first in a class (after an optional '^') is literal. */
+            size_t k = 1;
+            if (i + k < len && p[i + k] == '^') k++;
+            if (i + k < len && p[i + k] == ']') k++;
+            rc = put(out, &n, p + i, k);
+            i += k;
+            in_class = true;
+        } else if (in_class && ch == '[' && i + 1 < len && p[i + 1] == ':') { /* [:alpha:] */
+            const char *e = memmem(p + i + 2, len - i - 2, ":]", 2);
+            const size_t k = e ? (size_t)(e + 2 - (p + i)) : 1;
+            rc = put(out, &n, p + i, k);
+            i += k;
+        } else {
+            if (in_class && ch == ']') in_class = false;
+            rc = put(out, &n, p + i, 1);
+            i++;
+        }
+    }
+    *out_len = n;
+    return rc;
+}
+
 void tok_regex_free(tok_regex *r)
 {
     if (!r) return;
@@ -106,13 +190,25 @@ int tok_regex_compile(const char *pattern, size_t len, tok_regex **out, char *wh
     *out = NULL;
     tok_regex *r = calloc(1, sizeof *r);
     if (!r) return snprintf(why, why_size, "out of memory"), -1;
-    int code;
-    PCRE2_SIZE at;
-    r->code = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP, &code, &at, NULL);
+    int code = 0;
+    PCRE2_SIZE at = 0;
+    tok_buf js = {0};
+    size_t js_len = 0;
+    bool same = false;
+    if (rewrite(pattern, len, &js, &js_len) == 0) {
+        r->code = pcre2_compile((PCRE2_SPTR)js.p, js_len, PCRE2_UTF | PCRE2_UCP, &code, &at, NULL);
+        same = js_len == len && memcmp(js.p, pattern, len) == 0;
+    }
+    free(js.p);
+    if (!r->code && code == 0) {
+        free(r);
+        return snprintf(why, why_size, "out of memory"), -1;
+    }
     if (!r->code) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(code, msg, sizeof msg);
-        snprintf(why, why_size, "does not compile (PCRE2: %s, at offset %zu)", (const char *)msg, (size_t)at);
+        snprintf(why, why_size, "does not compile (PCRE2: %s, at offset %zu%s)", (const char *)msg, (size_t)at,
+                 same ? "" : " of the pattern with \\s spelt out");
         free(r);
         return -1;
     }
