@@ -46,7 +46,9 @@ uint32_t tokenizer_vocab_size(const tokenizer *t);
 int32_t tokenizer_token_id(const tokenizer *t, const char *token);
 /* bos / eos: tokenizer_config.json's bos_token / eos_token, else the
  * post-processor's first special token / the first of <bos>, <s> (bos),
- * <eos>, </s>, <|end_of_text|>, <|endoftext|> (eos) in the vocab. */
+ * <eos>, </s>, <|end_of_text|>, <|endoftext|> (eos) that is a special
+ * token. Gemma 3's config names <end_of_turn> (106) its eos, as
+ * transformers.js does: stop on tokenizer_stop_ids, not on eos alone. */
 int32_t tokenizer_bos(const tokenizer *t); /* -1 if none */
 int32_t tokenizer_eos(const tokenizer *t); /* -1 if none */
 /* Whether a text should start with <bos> (encode does not decide: pass
@@ -60,10 +62,12 @@ bool tokenizer_add_bos(const tokenizer *t);
 /* tokenizer_config.json's chat_template (Jinja source, owned by the
  * tokenizer), or NULL. */
 const char *tokenizer_chat_template(const tokenizer *t);
-/* The ids that end generation: eos, then those of <end_of_turn>,
- * <|eot_id|>, <|eom_id|>, <|end_of_text|>, <|im_end|>, <|endoftext|> that
- * are in the vocab, each once. Writes at most cap ids and returns how many
- * there are (at most 7). */
+/* The ids that end generation: eos, then those of <eos>, </s>,
+ * <end_of_turn>, <|eot_id|>, <|eom_id|>, <|end_of_text|>, <|im_end|>,
+ * <|endoftext|> that are special tokens (Qwen's vocab has "</s>" as text,
+ * Gemma's as an HTML tag), each once. Writes at most cap ids and returns how many there
+ * are (at most 9). Gemma 3: <end_of_turn>, <eos>; Llama 3: <|end_of_text|>,
+ * <|eot_id|>; Qwen 3: <|im_end|>, <|endoftext|>. */
 int tokenizer_stop_ids(const tokenizer *t, int32_t *ids, int cap);
 
 /* Encodes `len` bytes of text (any bytes, at most MODEL_MAX_ENCODE_BYTES;

@@ -7,8 +7,8 @@
  *   bos / eos   "bos_token" / "eos_token" of tokenizer_config.json (a
  *               string or {"content": ...}; null: none); without the file
  *               or key, the token the post-processor's template puts
- *               first, else <bos> or <s> (bos), <eos>, </s>,
- *               <|end_of_text|> or <|endoftext|> (eos).
+ *               first, else the special token <bos> or <s> (bos),
+ *               <eos>, </s>, <|end_of_text|> or <|endoftext|> (eos).
  *   add_bos     "add_bos_token" when it is true or false (Python's
  *               Llama/Gemma tokenizers rewrite the post-processor from it);
  *               otherwise whether the post-processor's template starts
@@ -29,6 +29,15 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* The id of a special added token named `name`, or -1. Default bos / eos
+ * and stop tokens must be special: Qwen's vocab has "<s>" and "</s>" as
+ * plain text tokens, Gemma's as added but not special HTML tags. */
+static int32_t special_id(const tokenizer *t, const char *name)
+{
+    const int32_t id = tokenizer_token_id(t, name);
+    return id >= 0 && (t->flags[id] & TOKF_SPECIAL) ? id : -1;
+}
 
 /* ------------------------------------------------------------------ the file */
 
@@ -126,9 +135,9 @@ int tok_load_config(tokenizer *t, const tok_load_ctx *c, const char *json_path, 
     static const char *const bos_names[] = {"<bos>", "<s>"};
     static const char *const eos_names[] = {"<eos>", "</s>", "<|end_of_text|>", "<|endoftext|>"};
     t->bos = tpl;
-    for (size_t i = 0; i < 2 && t->bos < 0; i++) t->bos = tokenizer_token_id(t, bos_names[i]);
+    for (size_t i = 0; i < 2 && t->bos < 0; i++) t->bos = special_id(t, bos_names[i]);
     t->eos = -1;
-    for (size_t i = 0; i < 4 && t->eos < 0; i++) t->eos = tokenizer_token_id(t, eos_names[i]);
+    for (size_t i = 0; i < 4 && t->eos < 0; i++) t->eos = special_id(t, eos_names[i]);
     t->add_bos = tpl >= 0;
     if (!json_path) return 0;
 
@@ -179,15 +188,16 @@ done:
 
 int tokenizer_stop_ids(const tokenizer *t, int32_t *ids, int cap)
 {
-    /* End of text, and the end-of-turn tokens of Gemma, Llama 3 (and 3.1's
-     * end of a tool message) and ChatML (Qwen). */
-    static const char *const names[] = {"<end_of_turn>", "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|im_end|>",
-                                        "<|endoftext|>"};
+    /* End of text (Gemma's config names <end_of_turn> its eos, so <eos>
+     * is listed too), and the end-of-turn tokens of Gemma, Llama 3 (and
+     * 3.1's end of a tool message) and ChatML (Qwen). */
+    static const char *const names[] = {"<eos>",      "</s>",          "<end_of_turn>", "<|eot_id|>",
+                                        "<|eom_id|>", "<|end_of_text|>", "<|im_end|>",    "<|endoftext|>"};
     int32_t found[1 + sizeof names / sizeof names[0]];
     int n = 0;
     if (t->eos >= 0) found[n++] = t->eos;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const int32_t id = tokenizer_token_id(t, names[i]);
+        const int32_t id = special_id(t, names[i]);
         bool seen = id < 0;
         for (int k = 0; k < n && !seen; k++) seen = found[k] == id;
         if (!seen) found[n++] = id;

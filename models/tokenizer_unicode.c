@@ -218,10 +218,12 @@ int tok_regex_compile(const char *pattern, size_t len, tok_regex **out, char *wh
 
     /* Probes: runs of one class each (letters, digits, spaces, newlines,
      * punctuation), each ended by a character of another class, where
-     * nested quantifiers such as (a+)+ or (\s*)* explode. */
+     * nested quantifiers such as (a+)+ or (\s*)* explode; then every
+     * printable ASCII character, so that a literal the pattern requires
+     * (PCRE2 gives up at once when one is absent) is there to look for. */
     static const char *const unit[] = {"a", "1", " ", "\n", "!", "\xc3\xa9", "a "};
     static const char *const tail[] = {"!", "a", "\n", " "};
-    char text[160];
+    char text[256];
     tok_matcher *m = tok_matcher_create();
     int rc = m ? 0 : -1;
     for (size_t u = 0; rc == 0 && u < sizeof unit / sizeof unit[0]; u++)
@@ -230,11 +232,13 @@ int tok_regex_compile(const char *pattern, size_t len, tok_regex **out, char *wh
             while (n + ul + 1 < 96) memcpy(text + n, unit[u], ul), n += ul;
             memcpy(text + n, tail[k], strlen(tail[k]));
             n += strlen(tail[k]);
+            text[n++] = '\x01';
+            for (char ch = ' '; ch <= '~'; ch++) text[n++] = ch;
             rc = probe(r, m, text, n);
         }
     tok_matcher_free(m);
     if (rc) {
-        snprintf(why, why_size, rc == TOK_RE_LIMIT ? "reached PCRE2's match limit on a 96-byte probe text "
+        snprintf(why, why_size, rc == TOK_RE_LIMIT ? "reached PCRE2's match limit on a 192-byte probe text "
                                                      "(it backtracks catastrophically)"
                                                    : "out of memory");
         tok_regex_free(r);

@@ -337,7 +337,7 @@ Test(tokenizer, special_tokens)
     cr_assert_eq(tokenizer_token_id(t, "<start_of_turn>"), 105);
     cr_assert_eq(tokenizer_token_id(t, "<end_of_turn>"), 106);
     cr_assert_eq(tokenizer_token_id(t, "no such token"), -1);
-    cr_assert_eq(tokenizer_eos(t), 1);
+    cr_assert_eq(tokenizer_eos(t), 106); /* tokenizer_config.json's eos_token: <end_of_turn> */
     cr_assert_eq(tokenizer_vocab_size(t), 262145); /* 262144 + <image_soft_token> */
     const char *s = "<bos>hi<end_of_turn>\n<start_of_turn>model";
     int32_t *ids;
