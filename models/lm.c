@@ -52,25 +52,19 @@ static void lm_free(plinth_lm *lm)
     free(lm);
 }
 
-/* The ids that end generation: the config's eos ids, the tokenizer's eos,
- * and the end-of-turn tokens of the chat templates that exist in the
- * vocabulary. */
+/* The ids that end generation: the config's eos ids and the tokenizer's
+ * end-of-sequence and end-of-turn tokens (tokenizer_stop_ids). */
 static void collect_stop_ids(plinth_lm *lm)
 {
-    static const char *const turn_ends[] = {"<end_of_turn>", "<|eot_id|>", "<|end_of_text|>",
-                                            "<|im_end|>", "<|endoftext|>", "<eos>"};
     stop_rule r = {.n_ids = 0};
     const lm_config *c = lm_model_config(lm->m);
     for (int32_t i = 0; i < c->n_eos; i++)
         stop_rule_add(&r, c->eos[i]);
-    int32_t e = lm->tok ? tokenizer_eos(lm->tok) : -1;
-    if (e >= 0 && e < lm->vocab)
-        stop_rule_add(&r, e);
-    for (size_t i = 0; lm->tok && i < sizeof turn_ends / sizeof turn_ends[0]; i++) {
-        int32_t id = tokenizer_token_id(lm->tok, turn_ends[i]);
-        if (id >= 0 && id < lm->vocab)
-            stop_rule_add(&r, id);
-    }
+    int32_t ids[LM_MAX_STOP_IDS];
+    const int n = lm->tok ? tokenizer_stop_ids(lm->tok, ids, LM_MAX_STOP_IDS) : 0;
+    for (int i = 0; i < n && i < LM_MAX_STOP_IDS; i++)
+        if (ids[i] < lm->vocab)
+            stop_rule_add(&r, ids[i]);
     lm->n_stop_ids = r.n_ids < LM_MAX_STOP_IDS ? r.n_ids : LM_MAX_STOP_IDS;
     memcpy(lm->stop_ids, r.ids, (size_t)lm->n_stop_ids * sizeof *lm->stop_ids);
 }
@@ -130,7 +124,7 @@ plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const 
      * real vocabulary) is allowed: an id past vocab_size is refused by
      * decode, naming it, and sampling never makes one. */
     lm->bos = lm->tok ? tokenizer_bos(lm->tok) : lm_model_config(lm->m)->bos;
-    lm->add_bos = lm->bos >= 0;
+    lm->add_bos = lm->tok ? tokenizer_add_bos(lm->tok) : lm->bos >= 0;
     collect_stop_ids(lm);
     if ((st = lm_read_folder_settings(lm, path)) != PLINTH_OK)
         goto fail;

@@ -1,8 +1,8 @@
 /*
- * lm_chat.c — what a model folder says beside its weights, for plinth_lm.h:
- * tokenizer_config.json (which chat template, whether bos is prepended)
- * and generation_config.json (sampling defaults, more end-of-sequence ids);
- * and the chat templates plinth knows, written out in C.
+ * lm_chat.c — for plinth_lm.h: which chat template the tokenizer's
+ * (tokenizer_config.json, read by the tokenizer) is, generation_config.json
+ * (sampling defaults, more end-of-sequence ids), and the chat templates
+ * plinth knows, written out in C.
  *
  * plinth does not run Jinja. It recognises the three template families
  * whose output it can write exactly — Gemma's turns, Llama 3's headers and
@@ -74,26 +74,15 @@ static lm_chat_kind chat_kind_from_vocab(plinth_lm *lm)
     return LM_CHAT_NONE;
 }
 
-static void tokenizer_settings(plinth_lm *lm, const cJSON *tc)
+/* The tokenizer's chat template (tokenizer_config.json), by its markers. */
+static void template_settings(plinth_lm *lm)
 {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(tc, "chat_template");
-    const char *tmpl = cJSON_IsString(t) ? t->valuestring : NULL;
-    if (cJSON_IsArray(t)) /* [{"name": "default", "template": "..."}, ...] */
-        for (const cJSON *e = t->child; e && !tmpl; e = e->next) {
-            const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
-            const cJSON *tx = cJSON_GetObjectItemCaseSensitive(e, "template");
-            if (cJSON_IsString(nm) && strcmp(nm->valuestring, "default") == 0 &&
-                cJSON_IsString(tx))
-                tmpl = tx->valuestring;
-        }
-    if (tmpl) {
-        lm->chat = chat_kind_of(tmpl);
-        lm->chat_default_system = strstr(tmpl, "You are Qwen, created by Alibaba Cloud") != NULL;
-        lm->chat_template_known = true;
-    }
-    const cJSON *ab = cJSON_GetObjectItemCaseSensitive(tc, "add_bos_token");
-    if (cJSON_IsBool(ab))
-        lm->add_bos = cJSON_IsTrue(ab) && lm->bos >= 0;
+    const char *tmpl = lm->tok ? tokenizer_chat_template(lm->tok) : NULL;
+    if (!tmpl)
+        return;
+    lm->chat = chat_kind_of(tmpl);
+    lm->chat_default_system = strstr(tmpl, "You are Qwen, created by Alibaba Cloud") != NULL;
+    lm->chat_template_known = true;
 }
 
 static float number_or(const cJSON *o, const char *key, float dflt)
@@ -136,13 +125,7 @@ plinth_status lm_read_folder_settings(plinth_lm *lm, const char *dir)
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return PLINTH_OK; /* a bare tokenizer.json path: nothing beside it */
     plinth_status st;
-    cJSON *tc = read_json(lm, dir, "tokenizer_config.json", MODEL_MAX_TOKENIZER_BYTES,
-                          "MODEL_MAX_TOKENIZER_BYTES", &st);
-    if (st != PLINTH_OK)
-        return st;
-    if (tc)
-        tokenizer_settings(lm, tc);
-    cJSON_Delete(tc);
+    template_settings(lm);
     if (!lm->chat_template_known)
         lm->chat = chat_kind_from_vocab(lm);
     cJSON *g = read_json(lm, dir, "generation_config.json", MODEL_MAX_CONFIG_BYTES,
@@ -257,6 +240,14 @@ plinth_status plinth_lm_chat_format(plinth_lm *lm, const plinth_lm_message *mess
         return lm_no_tokenizer(lm, "chat");
     out_text o = {.buf = buf, .size = size};
     plinth_status st = PLINTH_OK;
+    /* Gemma's and Llama 3's templates start with the bos token; when the
+     * tokenizer does not prepend it (Llama 3's), the text carries it. */
+    if (lm->chat != LM_CHAT_CHATML && !lm->add_bos && lm->bos >= 0) {
+        char bos[256];
+        const int n_bos = tokenizer_piece(lm->tok, lm->bos, false, bos, sizeof bos);
+        if (n_bos > 0)
+            put(&o, bos, (size_t)n_bos);
+    }
     switch (lm->chat) {
     case LM_CHAT_GEMMA: st = gemma(lm, messages, n, add_generation_prompt, &o); break;
     case LM_CHAT_LLAMA3: llama3(messages, n, add_generation_prompt, &o); break;
