@@ -11,10 +11,12 @@
 
 #include "internal.h" /* ctx_error: messages go on the context like the core's */
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 plinth_status lm_fail(plinth_lm *lm, plinth_status st, const char *fmt, ...)
 {
@@ -62,16 +64,34 @@ static void collect_stop_ids(plinth_lm *lm)
     const lm_config *c = lm_model_config(lm->m);
     for (int32_t i = 0; i < c->n_eos; i++)
         stop_rule_add(&r, c->eos[i]);
-    int32_t e = tokenizer_eos(lm->tok);
+    int32_t e = lm->tok ? tokenizer_eos(lm->tok) : -1;
     if (e >= 0 && e < lm->vocab)
         stop_rule_add(&r, e);
-    for (size_t i = 0; i < sizeof turn_ends / sizeof turn_ends[0]; i++) {
+    for (size_t i = 0; lm->tok && i < sizeof turn_ends / sizeof turn_ends[0]; i++) {
         int32_t id = tokenizer_token_id(lm->tok, turn_ends[i]);
         if (id >= 0 && id < lm->vocab)
             stop_rule_add(&r, id);
     }
     lm->n_stop_ids = r.n_ids < LM_MAX_STOP_IDS ? r.n_ids : LM_MAX_STOP_IDS;
     memcpy(lm->stop_ids, r.ids, (size_t)lm->n_stop_ids * sizeof *lm->stop_ids);
+}
+
+/* Whether `path` (a folder) has a tokenizer.json, or is a file itself (a
+ * bare tokenizer path: tokenizer_load says what is wrong with it). */
+static bool has_tokenizer(const char *path)
+{
+    char file[4096];
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return true;
+    snprintf(file, sizeof file, "%s/tokenizer.json", path);
+    return lstat(file, &sb) == 0 || errno != ENOENT;
+}
+
+plinth_status lm_no_tokenizer(plinth_lm *lm, const char *what)
+{
+    return lm_fail(lm, PLINTH_ERR_UNSUPPORTED, "%s: %s has no tokenizer.json (token ids only: "
+                   "decode and sample work, text does not)", what, lm->path);
 }
 
 plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const char *path,
@@ -86,6 +106,11 @@ plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const 
     if (n > PLINTH_MAX_BACKENDS || !path)
         return ctx_error(ctx, PLINTH_ERR_INVALID, "plinth_lm_open: %s",
                          path ? "more backends than PLINTH_MAX_BACKENDS" : "no path");
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return ctx_error(ctx, PLINTH_ERR_IO,
+                         "%s: %s", path, errno == ENOENT ? "no such model folder"
+                                                         : strerror(errno));
     plinth_lm_options o;
     if (!read_options(opts_in, &o, sizeof o))
         return ctx_error(ctx, PLINTH_ERR_INVALID, "plinth_lm_open: options.struct_size is %u",
@@ -99,8 +124,10 @@ plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const 
     lm->all_logits = o.all_logits;
     char err[2048];
     plinth_status st = PLINTH_OK;
-    /* The tokenizer first: a folder without one fails before the weights. */
-    if (tokenizer_load(path, &lm->tok, err, sizeof err) != 0) {
+    /* The tokenizer first: a bad one fails before the weights. A folder
+     * without tokenizer.json opens for token ids alone (logits, bench,
+     * plans); the calls that need text say it has none. */
+    if (has_tokenizer(path) && tokenizer_load(path, &lm->tok, err, sizeof err) != 0) {
         st = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s", err);
         goto fail;
     }
@@ -114,7 +141,7 @@ plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const 
         goto fail;
     }
     lm->vocab = lm_model_config(lm->m)->vocab;
-    if (tokenizer_vocab_size(lm->tok) > (uint32_t)lm->vocab) {
+    if (lm->tok && tokenizer_vocab_size(lm->tok) > (uint32_t)lm->vocab) {
         /* A tokenizer with more ids than the model's rows would hand the
          * model ids it cannot embed. */
         st = ctx_error(ctx, PLINTH_ERR_FORMAT,
@@ -122,8 +149,8 @@ plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const 
                        tokenizer_vocab_size(lm->tok), (int)lm->vocab);
         goto fail;
     }
-    lm->bos = tokenizer_bos(lm->tok);
-    lm->add_bos = lm->bos >= 0;
+    lm->bos = lm->tok ? tokenizer_bos(lm->tok) : lm_model_config(lm->m)->bos;
+    lm->add_bos = lm->tok && lm->bos >= 0;
     collect_stop_ids(lm);
     if ((st = lm_read_folder_settings(lm, path)) != PLINTH_OK)
         goto fail;
@@ -199,6 +226,8 @@ plinth_status plinth_lm_tokenize(plinth_lm *lm, const char *text, size_t len, bo
 {
     if (!lm || (!text && len) || !n_out || (!ids && cap))
         return PLINTH_ERR_INVALID;
+    if (!lm->tok)
+        return lm_no_tokenizer(lm, "tokenize");
     int32_t *got = NULL;
     size_t n = 0;
     char err[1024];
@@ -221,6 +250,8 @@ plinth_status plinth_lm_token_text(plinth_lm *lm, int32_t id, bool first, char *
 {
     if (!lm || !len_out || (!buf && size))
         return PLINTH_ERR_INVALID;
+    if (!lm->tok)
+        return lm_no_tokenizer(lm, "token_text");
     const uint32_t need = tokenizer_max_piece_len(lm->tok);
     char stack[512];
     char *tmp = need <= sizeof stack ? stack : malloc(need);
@@ -259,7 +290,7 @@ size_t plinth_lm_utf8_complete(const char *buf, size_t n)
 
 int32_t plinth_lm_token_id(plinth_lm *lm, const char *text)
 {
-    if (!lm || !text)
+    if (!lm || !text || !lm->tok)
         return -1;
     int32_t id = tokenizer_token_id(lm->tok, text);
     return id < lm->vocab ? id : -1;

@@ -20,7 +20,7 @@ typedef enum lm_chat_kind { LM_CHAT_NONE = 0, LM_CHAT_GEMMA, LM_CHAT_LLAMA3, LM_
 struct plinth_lm {
     plinth_context *ctx;
     lm_model *m;
-    tokenizer *tok;
+    tokenizer *tok;            /* NULL: the folder has no tokenizer.json */
     char *path;
     int32_t vocab;
     lm_chat_kind chat;
@@ -52,6 +52,10 @@ plinth_status lm_session_bind(plinth_lm_session *s);
 /* lm.c: s->lm's context error with "session: " context. */
 plinth_status lm_fail(plinth_lm *lm, plinth_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* lm.c: the error of a call that needs text on an lm opened without a
+ * tokenizer.json. */
+plinth_status lm_no_tokenizer(plinth_lm *lm, const char *what);
 
 /* lm_chat.c: the folder's tokenizer_config.json (chat template, add_bos)
  * and generation_config.json (sampling defaults) into lm. Missing files
