@@ -141,14 +141,9 @@ plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const 
         goto fail;
     }
     lm->vocab = lm_model_config(lm->m)->vocab;
-    if (lm->tok && tokenizer_vocab_size(lm->tok) > (uint32_t)lm->vocab) {
-        /* A tokenizer with more ids than the model's rows would hand the
-         * model ids it cannot embed. */
-        st = ctx_error(ctx, PLINTH_ERR_FORMAT,
-                       "%s: the tokenizer has %u ids but the model's vocab_size is %d", path,
-                       tokenizer_vocab_size(lm->tok), (int)lm->vocab);
-        goto fail;
-    }
+    /* A tokenizer may have more ids than the model has rows (Gemma 3's
+     * has 262145, its image token past the 262144 of a text checkpoint):
+     * tokenize refuses a text that gives such an id, naming it. */
     lm->bos = lm->tok ? tokenizer_bos(lm->tok) : lm_model_config(lm->m)->bos;
     lm->add_bos = lm->tok && lm->bos >= 0;
     collect_stop_ids(lm);
@@ -236,7 +231,13 @@ plinth_status plinth_lm_tokenize(plinth_lm *lm, const char *text, size_t len, bo
         return lm_fail(lm, PLINTH_ERR_INVALID, "tokenize: %s", err);
     *n_out = n;
     plinth_status st = PLINTH_OK;
-    if (n <= cap)
+    for (size_t i = 0; i < n && st == PLINTH_OK; i++)
+        if (got[i] >= lm->vocab)
+            st = lm_fail(lm, PLINTH_ERR_INVALID, "tokenize: the text has token %d at %zu, past "
+                         "the vocab_size %d of %s", (int)got[i], i, (int)lm->vocab, lm->path);
+    if (st != PLINTH_OK)
+        ;
+    else if (n <= cap)
         memcpy(ids, got, n * sizeof *ids);
     else if (cap) /* cap 0 only asks for the size */
         st = lm_fail(lm, PLINTH_ERR_INVALID, "tokenize: the text needs %zu ids, the buffer "
