@@ -232,6 +232,8 @@ plinth_status plinth_lm_chat_format(plinth_lm *lm, const plinth_lm_message *mess
 {
     if (!lm || (!messages && n) || (!buf && size) || !len_out)
         return PLINTH_ERR_INVALID;
+    if (!lm->tok)
+        return lm_no_tokenizer(lm, "chat");
     for (size_t i = 0; i < n; i++)
         if (!messages[i].role || !messages[i].content)
             return lm_fail(lm, PLINTH_ERR_INVALID, "chat: message %zu has no %s", i,

@@ -166,6 +166,8 @@ plinth_status plinth_lm_generate(plinth_lm_session *s, const int32_t *prompt, si
         return PLINTH_ERR_INVALID;
     memcpy(&o, opts_in, opts_in->struct_size < sizeof o ? opts_in->struct_size : sizeof o);
     plinth_lm *lm = s->lm;
+    if (!lm->tok)
+        return lm_no_tokenizer(lm, "generate");
     plinth_lm_sampling sp;
     if (!read_sampling(&o.sampling, &sp))
         sp = lm->sampling; /* the struct was left zero: the lm's defaults */

@@ -16,6 +16,8 @@
 #   - the installed template builds out of tree with its own meson.build and
 #     with one `cc $(pkg-config --cflags --libs plinth)` line, loads with
 #     --plugin-dir, and passes its conformance cases
+#   - the installed example (share/plinth/examples/chat_two_sessions.c)
+#     builds with one cc line and chats with two sessions
 # Exits non-zero on the first failure, saying what failed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -116,5 +118,17 @@ cc -shared -fPIC -fvisibility=hidden -std=c11 -Wall -Wextra -Werror \
     { cat "$tmp/tpl-conf.txt"; fail "conformance of the out-of-tree template"; }
 grep -q "^OK: 0 failure" "$tmp/tpl-conf.txt" || { cat "$tmp/tpl-conf.txt"; fail "template conformance"; }
 tail -n 4 "$tmp/tpl-conf.txt"
+
+step "the installed example out of tree: one cc line, two sessions over one model"
+ex="$prefix/share/plinth/examples/chat_two_sessions.c"
+[ -f "$ex" ] || fail "example source not installed ($ex)"
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror "$ex" $(pkg-config --cflags --libs plinth) \
+    -Wl,-rpath,"$(pkg-config --variable=libdir plinth)" -o "$tmp/cc/chat_two_sessions" ||
+    fail "cc chat_two_sessions.c \$(pkg-config --cflags --libs plinth)"
+"$tmp/cc/chat_two_sessions" "$tmp/tiny" -n 4 >"$tmp/chat.txt" 2>"$tmp/chat.err" ||
+    { cat "$tmp/chat.err"; fail "the example chat_two_sessions"; }
+[ "$(grep -c '^\[[ab]\] assistant: ' "$tmp/chat.txt")" = 4 ] ||
+    { cat "$tmp/chat.txt"; fail "the example did not give four replies"; }
 
 echo "test-install: OK: the installed prefix works with its source and build trees gone"
