@@ -37,8 +37,10 @@ ok() { passed=$((passed + 1)); echo "   ok: $*"; }
 
 step "copying the source tree to $tmp/src"
 mkdir -p "$tmp/src"
+# (-P: a symlink is copied as a link, not followed: a .cache linked in from
+# another checkout is not ignored by /.cache/ and is no folder to copy)
 (cd "$here" && git ls-files -z --cached --others --exclude-standard |
-    xargs -0 cp --parents -t "$tmp/src" 2>/dev/null) || fail "copying the source tree"
+    xargs -0 cp -P --parents -t "$tmp/src" 2>/dev/null) || fail "copying the source tree"
 # The tokenizer fixture the run needs lives in the ignored cache: keep it
 # outside the source copy, as a user would keep their models.
 tok="$here/.cache/gemma3-tokenizer/tokenizer.json"
