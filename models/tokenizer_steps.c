@@ -70,6 +70,10 @@ static int add_norm(tokenizer *t, const tok_load_ctx *c, const cJSON *n)
         st.kind = TOK_NORM_PREPEND;
         content = cJSON_GetObjectItemCaseSensitive(n, "prepend");
     } else if (strcmp(ty, "NFC") == 0) {
+#ifndef PLINTH_HAVE_UNICODE_LIBS
+        return tok_fail(c, "normalizer NFC: this build of plinth has no utf8proc (a cross build "
+                           "without it)");
+#endif
         st.kind = TOK_NORM_NFC;
         t->needs_utf8 = true;
     } else {

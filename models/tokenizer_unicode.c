@@ -26,10 +26,12 @@
  */
 #include "tokenizer_internal.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <stdio.h>
 #include <string.h>
+
+#ifdef PLINTH_HAVE_UNICODE_LIBS
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <utf8proc.h>
 
 /* ------------------------------------------------------------- regexes */
@@ -267,6 +269,55 @@ int tok_nfc(const char *s, size_t n, char **out, size_t *out_n)
     *out_n = (size_t)k;
     return 0;
 }
+
+#else /* !PLINTH_HAVE_UNICODE_LIBS */
+
+/* A cross build for a target without PCRE2 and utf8proc (Debian's s390x
+ * lists lag the amd64 ones, so multiarch cannot install them): Split
+ * regexes and NFC are refused at load, naming why; Gemma's tokenizer,
+ * which needs neither, works. Native builds always have both (meson
+ * requires them). */
+struct tok_regex {
+    int unused;
+};
+struct tok_matcher {
+    int unused;
+};
+
+tok_matcher *tok_matcher_create(void)
+{
+    static tok_matcher none;
+    return &none;
+}
+
+void tok_matcher_free(tok_matcher *m) { (void)m; }
+
+int tok_regex_compile(const char *pattern, size_t len, tok_regex **out, char *why, size_t why_size)
+{
+    (void)pattern, (void)len;
+    *out = NULL;
+    snprintf(why, why_size, "this build of plinth has no PCRE2 (a cross build without it): "
+                            "Split regexes are not available");
+    return -1;
+}
+
+void tok_regex_free(tok_regex *r) { (void)r; }
+
+int tok_regex_find(const tok_regex *r, tok_matcher *m, const char *s, size_t n, size_t from,
+                   size_t *ms, size_t *me)
+{
+    (void)r, (void)m, (void)s, (void)n, (void)from, (void)ms, (void)me;
+    return TOK_RE_NONE;
+}
+
+int tok_nfc(const char *s, size_t n, char **out, size_t *out_n)
+{
+    (void)s, (void)n, (void)out_n;
+    *out = NULL;
+    return 1; /* unreachable: tokenizer_steps.c refuses NFC at load */
+}
+
+#endif /* PLINTH_HAVE_UNICODE_LIBS */
 
 /* ------------------------------------------- GPT-2's byte <-> character */
 

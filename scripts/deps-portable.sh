@@ -36,11 +36,15 @@ PLINTH_AARCH64_DEBS=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross   # the cross compiler and its libc
   qemu-user-static                              # runs aarch64 binaries (binfmt_misc)
   libcjson-dev:arm64                            # what libplinth links
+  libpcre2-dev:arm64 libutf8proc-dev:arm64      # ... and its tokenizer
   libvulkan-dev:arm64                           # the vulkan plugin's headers and .pc
   libffi8:arm64 libgit2-1.5:arm64               # what libcriterion3:arm64 needs
 )
 # Unpacked, not installed (see above).
 PLINTH_AARCH64_UNPACKED=(libcriterion3:arm64 libnanomsg5:arm64)
+# (No PCRE2/utf8proc for s390x: Debian's s390x lists lag the amd64 security
+# updates, and multiarch needs equal versions; the s390x build goes without
+# them, see models/meson.build.)
 PLINTH_S390X_DEBS=(gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-user-static libcjson-dev:s390x)
 
 plinth_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
