@@ -295,7 +295,13 @@ plinth_status plinth_lm_session_create(plinth_lm *lm, plinth_lm_session **out)
         free(s);
         return lm_fail(lm, PLINTH_ERR_NO_MEMORY, "session: out of memory");
     }
-    plinth_status st = plinth_state_set_create(lm_model_model(lm->m), &s->set);
+    /* The first session takes the model's own state pool; the others get
+     * state sets: an lm with one session holds one KV cache. */
+    plinth_status st = PLINTH_OK;
+    if (!lm->own_state_taken)
+        lm->own_state_taken = s->own_state = true;
+    else
+        st = plinth_state_set_create(lm_model_model(lm->m), &s->set);
     if (st != PLINTH_OK) {
         free(s->logits);
         free(s->tokens);
@@ -315,6 +321,8 @@ void plinth_lm_session_destroy(plinth_lm_session *s)
     plinth_lm *lm = s->lm;
     if (lm->bound == s)
         lm->bound = NULL; /* destroying the bound set binds the model's own pool */
+    if (s->own_state)
+        lm->own_state_taken = false;
     plinth_state_set_destroy(s->set);
     sampler_free(s->smp);
     free(s->logits);

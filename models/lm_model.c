@@ -36,6 +36,11 @@ struct lm_model {
     int32_t n_ctx, n_prefill;
     plinth_model *model;
     prog_io prefill, decode;
+    /* Smaller prefill programs (16, 64, 256 rows, those below n_prefill):
+     * a run computes all of its rows, so a short prompt or chat turn goes
+     * to the smallest one that holds it. Same weights, same state. */
+    prog_io bucket[3];
+    int n_buckets;
     bool has_decode;
     bool f32;             /* params declared f32                      */
     bool converted;       /* ... although the file holds another dtype */
@@ -210,6 +215,9 @@ static plinth_status compile_one(lm_model *m, decoder_builder *b, int64_t T, boo
 static void drop_programs(lm_model *m)
 {
     plinth_program_destroy(m->decode.prog);
+    for (int i = 0; i < m->n_buckets; i++)
+        plinth_program_destroy(m->bucket[i].prog);
+    m->n_buckets = 0;
     plinth_program_destroy(m->prefill.prog);
     plinth_model_destroy(m->model);
     m->decode.prog = m->prefill.prog = NULL;
@@ -230,6 +238,11 @@ static plinth_status compile_all(lm_model *m, plinth_backend *be, const plinth_s
     decoder_builder b = {.c = &m->cfg, .sd = sd, .f32 = f32, .S = (int64_t)m->n_ctx + 1,
                  .split = n > 1 ? m->opts.split_layers : 0};
     st = compile_one(m, &b, m->n_prefill, m->opts.all_logits, &m->prefill, err, es);
+    static const int32_t rows[] = {16, 64, 256};
+    for (size_t i = 0; st == PLINTH_OK && i < sizeof rows / sizeof rows[0]; i++)
+        if (rows[i] < m->n_prefill && !m->opts.no_decode)
+            st = compile_one(m, &b, rows[i], m->opts.all_logits, &m->bucket[m->n_buckets++],
+                             err, es);
     if (st == PLINTH_OK && m->has_decode)
         st = compile_one(m, &b, 1, false, &m->decode, err, es);
     return st;
@@ -457,6 +470,9 @@ plinth_status lm_model_prefill(lm_model *m, const int32_t *tokens, int32_t n, in
         int32_t len = n - off < m->n_prefill ? n - off : m->n_prefill;
         bool final = off + len == n;
         prog_io *p = len == 1 && m->has_decode ? &m->decode : &m->prefill;
+        for (int b = m->n_buckets - 1; b >= 0 && len > 1; b--)
+            if (len <= m->bucket[b].T)
+                p = &m->bucket[b]; /* the smallest that holds the chunk */
         float *dst = all ? logits + (size_t)off * V : final ? logits : NULL;
         plinth_status st = run_chunk(m, p, tokens + off, len, start + off, dst, all, err, es);
         if (st != PLINTH_OK)
