@@ -196,7 +196,8 @@ void conf_case_tolerance(const conf_case *c, double *k, double *slack)
         *k = (double)x->shape[3];
         *slack = CONF_C_REDUCE;
         break;
-    case PLINTH_OP_ROPE: {
+    case PLINTH_OP_ROPE:
+    case PLINTH_OP_ROPE_FACTORS: {
         /* Angles pos * base^(-2i/n) carry an absolute error growing with
          * pos: K is the largest position squared. */
         const double p = c->n_in > 1 ? max_value(&c->in[1]) : 1.0;

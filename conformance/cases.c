@@ -525,23 +525,28 @@ static void gen_set_rows(builder *b)
     add(b, PLINTH_OP_SET_ROWS, 2, in, D2(F32, 8, 16), CONF_STATE_OUT, 1, C_EXACT, "empty src");
 }
 
+/* rope's cases; with `factors` (a tensor of n_dims/2) they are
+ * rope_factors's. */
 static void rope_case(builder *b, T x, int64_t t, int n_dims, float base, double pos_lo,
-                      double pos_hi, uint32_t fl, const char *tag)
+                      double pos_hi, const T *factors, uint32_t fl, const char *tag)
 {
-    T in[2] = {x, gen(D1(I32, t), pos_hi > 0 ? CONF_GEN_INDEX : CONF_GEN_ARANGE, pos_lo,
+    T in[3] = {x, gen(D1(I32, t), pos_hi > 0 ? CONF_GEN_INDEX : CONF_GEN_ARANGE, pos_lo,
                       pos_hi)};
     if (pos_hi > 0)
         in[1].lo = 0; /* INDEX: not necessarily distinct */
+    if (factors)
+        in[2] = *factors;
     double pmax = pos_hi > 0 ? pos_hi : pos_lo + (double)t;
     T out = x;
     out.alloc = row_major(out.shape, out.stride);
     out.offset = 0;
     out.gen = CONF_GEN_UNIFORM;
     /* Angles pos * base^(-2i/n) carry a relative error of a few ulp in f32,
-     * i.e. an absolute error growing with pos: k = pos_max². */
-    conf_case *c = add(b, PLINTH_OP_ROPE, 2, in, out, fl, pmax * pmax, C_TRANS,
-                       "n_dims %d pos<%g base %g%s%s", n_dims, pmax, (double)base,
-                       tag[0] ? " " : "", tag);
+     * i.e. an absolute error growing with pos: k = pos_max². (Factors >= 1
+     * only make the angles smaller.) */
+    conf_case *c = add(b, factors ? PLINTH_OP_ROPE_FACTORS : PLINTH_OP_ROPE, factors ? 3 : 2,
+                       in, out, fl, pmax * pmax, C_TRANS, "n_dims %d pos<%g base %g%s%s",
+                       n_dims, pmax, (double)base, tag[0] ? " " : "", tag);
     if (c) {
         c->attrs.rope.base = base;
         c->attrs.rope.n_dims = n_dims;
@@ -552,14 +557,44 @@ static void gen_rope(builder *b)
 {
     for (size_t i = 0; i < 3; i++) {
         int32_t d = float_types[i];
-        rope_case(b, D3(d, 7, 4, 64), 7, 64, 10000.0f, 0, 0, d == F32 ? CONF_BASIC : 0, "");
-        rope_case(b, D3(d, 1, 3, 256), 1, 256, 1e6f, 300, 0, 0, "decode");
-        rope_case(b, D3(d, 33, 2, 64), 33, 32, 10000.0f, 0, 0, 0, "partial");
-        rope_case(b, D3(d, 7, 1, 10), 7, 6, 10000.0f, 0, 0, 0, "partial odd D");
-        rope_case(b, D4(d, 2, 5, 3, 32), 5, 32, 10000.0f, 0, 4096, 0, "4-D random pos");
-        rope_case(b, sliced(D3(d, 7, 4, 64), 7), 7, 64, 10000.0f, 0, 0, 0, "x sliced");
-        rope_case(b, D3(d, 0, 4, 64), 0, 64, 10000.0f, 0, 0, 0, "empty");
+        rope_case(b, D3(d, 7, 4, 64), 7, 64, 10000.0f, 0, 0, NULL, d == F32 ? CONF_BASIC : 0,
+                  "");
+        rope_case(b, D3(d, 1, 3, 256), 1, 256, 1e6f, 300, 0, NULL, 0, "decode");
+        rope_case(b, D3(d, 33, 2, 64), 33, 32, 10000.0f, 0, 0, NULL, 0, "partial");
+        rope_case(b, D3(d, 7, 1, 10), 7, 6, 10000.0f, 0, 0, NULL, 0, "partial odd D");
+        rope_case(b, D4(d, 2, 5, 3, 32), 5, 32, 10000.0f, 0, 4096, NULL, 0, "4-D random pos");
+        rope_case(b, sliced(D3(d, 7, 4, 64), 7), 7, 64, 10000.0f, 0, 0, NULL, 0, "x sliced");
+        rope_case(b, D3(d, 0, 4, 64), 0, 64, 10000.0f, 0, 0, NULL, 0, "empty");
     }
+}
+
+/* Factors as Llama 3's rope_scaling makes them: 1 (high frequencies) up to
+ * the scale factor (8 for Llama 3.1, 32 for 3.2), here integers in 1..32. */
+static T factors_of(int n_dims)
+{
+    return gen(D1(F32, n_dims / 2), CONF_GEN_INT, 1, 32);
+}
+
+static void gen_rope_factors(builder *b)
+{
+    for (size_t i = 0; i < 3; i++) {
+        int32_t d = float_types[i];
+        T f64 = factors_of(64), f32 = factors_of(32), f128 = factors_of(128),
+          f6 = factors_of(6);
+        rope_case(b, D3(d, 7, 4, 64), 7, 64, 500000.0f, 0, 0, &f64,
+                  d == F32 ? CONF_BASIC : 0, "");
+        rope_case(b, D3(d, 1, 3, 128), 1, 128, 500000.0f, 300, 0, &f128, 0, "decode");
+        rope_case(b, D3(d, 33, 2, 64), 33, 32, 10000.0f, 0, 0, &f32, 0, "partial");
+        rope_case(b, D3(d, 7, 1, 10), 7, 6, 10000.0f, 0, 0, &f6, 0, "partial odd D");
+        rope_case(b, D4(d, 2, 5, 3, 32), 5, 32, 500000.0f, 0, 4096, &f32, 0, "4-D random pos");
+        rope_case(b, sliced(D3(d, 7, 4, 64), 7), 7, 64, 10000.0f, 0, 0, &f64, 0, "x sliced");
+        rope_case(b, D3(d, 0, 4, 64), 0, 64, 10000.0f, 0, 0, &f64, 0, "empty");
+    }
+    T f = step2(factors_of(64));
+    rope_case(b, D3(F32, 7, 4, 64), 7, 64, 500000.0f, 0, 0, &f, 0, "factors step-2");
+    f = gen(D1(F32, 32), CONF_GEN_UNIFORM, 1, 32); /* random sign */
+    rope_case(b, D4(F32, 2, 9, 2, 64), 9, 64, 500000.0f, 0, 1000, &f, 0,
+              "factors non-integer, either sign");
 }
 
 /* q [T, Hq, D], k/v [S, Hkv, D] (the first kv_len of S valid), pos [T]

@@ -9,7 +9,7 @@
  */
 #include "conf_internal.h"
 
-#include "gemma3.h"
+#include "lm_model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,20 +25,20 @@ static plinth_status gemma_case(plinth_backend *const *list, uint32_t n, const c
                                 uint32_t seed, float *out, uint64_t n_out, conf_placement *pl,
                                 char *err, size_t err_size)
 {
-    gemma3_options o = {.n_ctx = 64, .n_prefill = CHUNK, .all_logits = true,
+    lm_model_options o = {.n_ctx = 64, .n_prefill = CHUNK, .all_logits = true,
                         .fallbacks = list + 1, .n_fallbacks = n - 1};
-    gemma3 *m = NULL;
+    lm_model *m = NULL;
     plinth_status st =
-        gemma3_load(plinth_backend_context(list[0]), list[0], dir, &o, &m, err, err_size);
+        lm_model_load(plinth_backend_context(list[0]), list[0], dir, &o, &m, err, err_size);
     if (st != PLINTH_OK)
         return st;
-    conf_placement_add(pl, gemma3_prefill_program(m));
-    conf_placement_add(pl, gemma3_decode_program(m));
-    const gemma3_config *c = gemma3_get_config(m);
+    conf_placement_add(pl, lm_model_prefill_program(m));
+    conf_placement_add(pl, lm_model_decode_program(m));
+    const lm_config *c = lm_model_config(m);
     const uint64_t vocab = (uint64_t)c->vocab;
     if (n_out != TOKENS * vocab) {
         snprintf(err, err_size, "%s: vocab changed since registration", dir);
-        gemma3_free(m);
+        lm_model_free(m);
         return PLINTH_ERR_INVALID;
     }
     /* The same tokens for both backends: <bos>, then ids from the seed. */
@@ -51,17 +51,17 @@ static plinth_status gemma_case(plinth_backend *const *list, uint32_t n, const c
         s ^= s << 17;
         tokens[i] = 3 + (int32_t)(s % (uint64_t)(c->vocab - 3));
     }
-    st = gemma3_prefill(m, tokens, PREFILL, 0, out, err, err_size);
+    st = lm_model_prefill(m, tokens, PREFILL, 0, out, err, err_size);
     for (int i = PREFILL; st == PLINTH_OK && i < TOKENS; i++)
-        st = gemma3_decode(m, tokens[i], i, out + (uint64_t)i * vocab, err, err_size);
-    gemma3_free(m);
+        st = lm_model_decode(m, tokens[i], i, out + (uint64_t)i * vocab, err, err_size);
+    lm_model_free(m);
     return st;
 }
 
 bool conf_graph_register_gemma3(const char *dir, char *err, size_t err_size)
 {
-    gemma3_config c;
-    if (gemma3_config_load(dir, &c, err, err_size) != PLINTH_OK)
+    lm_config c;
+    if (lm_config_load(dir, &c, err, err_size) != PLINTH_OK)
         return false;
     static char names[4][160];
     static uint32_t n_names;

@@ -3,7 +3,8 @@
  *
  * Sections: checks shared by the builders; elementwise ops (numpy
  * broadcasting); normalisation and softmax; matmul; rows (get_rows,
- * set_rows); rope and attention; cast, copy, concat, argmax.
+ * set_rows); rope (and rope_factors) and attention; cast, copy, concat,
+ * argmax.
  *
  * Every check that can fail here is one the compiler and the kernels then
  * rely on without looking again, so the rules follow the op list of
@@ -397,13 +398,17 @@ plinth_node plinth_set_rows(plinth_graph *g, plinth_node state, plinth_node src,
 
 /* ------------------------------------------------- rope and attention --- */
 
-plinth_node plinth_rope(plinth_graph *g, plinth_node x, plinth_node pos, float base, int n_dims)
+/* rope and rope_factors: one set of checks (rope has no factors). */
+static plinth_node rope_node(plinth_graph *g, plinth_op op, plinth_node x, plinth_node pos,
+                             plinth_node factors, float base, int n_dims)
 {
     if (!graph_usable(g))
         return PLINTH_NODE_INVALID;
-    const char *what = "rope";
-    const graph_node *in[2];
-    if (!fetch(g, what, 2, (const char *const[]){"x", "pos"}, (plinth_node[]){x, pos}, in))
+    const bool scaled = op == PLINTH_OP_ROPE_FACTORS;
+    const char *what = plinth_op_name(op);
+    const graph_node *in[3];
+    if (!fetch(g, what, scaled ? 3 : 2, (const char *const[]){"x", "pos", "factors"},
+               (plinth_node[]){x, pos, factors}, in))
         return PLINTH_NODE_INVALID;
     const graph_node *nx = in[0], *np = in[1];
     if (!need_float(g, what, "x", nx))
@@ -420,13 +425,30 @@ plinth_node plinth_rope(plinth_graph *g, plinth_node x, plinth_node pos, float b
                           (long long)dim, node_desc(nx, d.a, sizeof d.a));
     if (!(base > 0.0f))
         return node_error(g, what, "base is %g; needs base > 0", (double)base);
-    graph_node n = op_node(PLINTH_OP_ROPE, nx->dtype, nx->ndim, nx->shape);
-    n.n_in = 2;
+    if (scaled && (in[2]->dtype != PLINTH_F32 || in[2]->ndim != 1 ||
+                   in[2]->shape[0] != n_dims / 2))
+        return node_error(g, what, "factors is %s; needs f32 [%d] (n_dims / 2)",
+                          node_desc(in[2], d.b, sizeof d.b), n_dims / 2);
+    graph_node n = op_node(op, nx->dtype, nx->ndim, nx->shape);
+    n.n_in = scaled ? 3 : 2;
     n.in[0] = x;
     n.in[1] = pos;
+    if (scaled)
+        n.in[2] = factors;
     n.attrs.rope.base = base;
     n.attrs.rope.n_dims = n_dims;
     return finish(g, &n);
+}
+
+plinth_node plinth_rope(plinth_graph *g, plinth_node x, plinth_node pos, float base, int n_dims)
+{
+    return rope_node(g, PLINTH_OP_ROPE, x, pos, PLINTH_NODE_INVALID, base, n_dims);
+}
+
+plinth_node plinth_rope_factors(plinth_graph *g, plinth_node x, plinth_node pos,
+                                plinth_node factors, float base, int n_dims)
+{
+    return rope_node(g, PLINTH_OP_ROPE_FACTORS, x, pos, factors, base, n_dims);
 }
 
 plinth_node plinth_attention(plinth_graph *g, plinth_node q, plinth_node k, plinth_node v,
@@ -601,6 +623,9 @@ plinth_node plinth_op_node(plinth_graph *g, plinth_op op, const plinth_node *in,
     case PLINTH_OP_COPY: return plinth_copy(g, in[0]);
     case PLINTH_OP_CONCAT: return plinth_concat(g, in[0], in[1], attrs->concat.axis);
     case PLINTH_OP_ARGMAX: return plinth_argmax(g, in[0]);
+    case PLINTH_OP_ROPE_FACTORS:
+        return plinth_rope_factors(g, in[0], in[1], in[2], attrs->rope.base,
+                                   attrs->rope.n_dims);
     default: break;
     }
     return graph_error(g, PLINTH_ERR_INTERNAL, "op %s has no builder", plinth_op_name(op));

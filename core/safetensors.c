@@ -8,6 +8,10 @@
  * mmap); JSON number checks; one file (header, entries, duplicates,
  * overlaps); sharded indexes; open and the accessors; reading tensors.
  *
+ * The dict is the front for GGUF files too: open() hands a file that
+ * starts with GGUF's magic to gguf_read.c, which fills the same records
+ * (safetensors.h); the accessors and plinth_state_dict_read serve both.
+ *
  * Everything in a header is distrusted: offsets and dims are integers no
  * larger than 2^53 (no file is that large; larger values are refused before
  * any arithmetic), every range is checked against the file's data section
@@ -23,6 +27,9 @@
  * length is assembled byte by byte, but nothing swaps the tensors, so a
  * big-endian host refuses to open any checkpoint (host_little_endian)
  * rather than compute with swapped weights.
+ *
+ * Metadata: the first file's "__metadata__" strings become the dict's
+ * metadata (gguf_meta.h), a repeated key given once.
  */
 #include "safetensors.h"
 
@@ -65,23 +72,6 @@ static const dtype_info *dtype_lookup(const char *name)
 
 /* ------------------------------------------------- the dict, teardown --- */
 
-typedef struct st_file {
-    char *path;
-    uint64_t size;       /* when opened                   */
-    uint64_t data_start; /* 8 + the header's length       */
-    dev_t dev;           /* identity when opened: a file  */
-    ino_t ino;           /* replaced meanwhile is refused */
-} st_file;
-
-struct plinth_state_dict {
-    plinth_context *ctx; /* retained */
-    char *path;
-    st_file *files;
-    uint32_t n_files, cap_files;
-    st_tensor *tensors; /* sorted by name once open succeeds */
-    uint32_t n_tensors, cap_tensors;
-};
-
 void plinth_state_dict_close(plinth_state_dict *d)
 {
     if (!d)
@@ -93,6 +83,7 @@ void plinth_state_dict_close(plinth_state_dict *d)
     for (uint32_t i = 0; i < d->n_files; i++)
         ctx_free(ctx, d->files[i].path);
     ctx_free(ctx, d->files);
+    meta_free(ctx, &d->meta);
     ctx_free(ctx, d->path);
     ctx_free(ctx, d);
     ctx_release(ctx);
@@ -104,7 +95,7 @@ static plinth_status no_memory(plinth_context *ctx, const char *path)
 }
 
 /* Adds a file record (path copied). */
-static st_file *add_file(plinth_state_dict *d, const char *path)
+st_file *st_add_file(plinth_state_dict *d, const char *path)
 {
     if (!ctx_grow(d->ctx, (void **)&d->files, &d->cap_files, d->n_files + 1, sizeof *d->files))
         return NULL;
@@ -116,7 +107,7 @@ static st_file *add_file(plinth_state_dict *d, const char *path)
     return f;
 }
 
-static st_tensor *add_tensor(plinth_state_dict *d, const char *name)
+st_tensor *st_add_tensor(plinth_state_dict *d, const char *name)
 {
     if (d->n_tensors >= ST_MAX_TENSORS ||
         !ctx_grow(d->ctx, (void **)&d->tensors, &d->cap_tensors, d->n_tensors + 1,
@@ -134,7 +125,7 @@ static st_tensor *add_tensor(plinth_state_dict *d, const char *name)
 
 /* Opens a regular file for reading without ever blocking: a FIFO or a
  * device named like a checkpoint would otherwise hang open() or read(). */
-static plinth_status open_regular(plinth_context *ctx, const char *path, int *out_fd,
+plinth_status st_open_regular(plinth_context *ctx, const char *path, int *out_fd,
                                   struct stat *sb)
 {
     *out_fd = -1;
@@ -156,7 +147,7 @@ static plinth_status open_regular(plinth_context *ctx, const char *path, int *ou
 }
 
 /* Reads exactly n bytes at `offset`; a short read is the file shrinking. */
-static plinth_status read_at(plinth_context *ctx, int fd, const char *path, uint64_t offset,
+plinth_status st_read_at(plinth_context *ctx, int fd, const char *path, uint64_t offset,
                              void *dst, uint64_t n)
 {
     uint8_t *p = dst;
@@ -186,7 +177,7 @@ static plinth_status read_text(plinth_context *ctx, const char *path, char **out
     *out = NULL;
     int fd;
     struct stat sb;
-    plinth_status s = open_regular(ctx, path, &fd, &sb);
+    plinth_status s = st_open_regular(ctx, path, &fd, &sb);
     if (s != PLINTH_OK)
         return s;
     if ((uint64_t)sb.st_size > ST_MAX_INDEX_BYTES) {
@@ -201,7 +192,7 @@ static plinth_status read_text(plinth_context *ctx, const char *path, char **out
         close(fd);
         return no_memory(ctx, path);
     }
-    s = read_at(ctx, fd, path, 0, buf, size);
+    s = st_read_at(ctx, fd, path, 0, buf, size);
     close(fd);
     if (s != PLINTH_OK) {
         ctx_free(ctx, buf);
@@ -364,7 +355,7 @@ static plinth_status parse_entry(plinth_state_dict *d, uint32_t file, const cJSO
                          " bytes, data_offsets span %" PRIu64,
                          path, name, dt->name, bytes, end - begin);
 
-    st_tensor *t = add_tensor(d, name);
+    st_tensor *t = st_add_tensor(d, name);
     if (!t)
         return d->n_tensors >= ST_MAX_TENSORS
                    ? ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: more than %u tensors", path,
@@ -381,12 +372,12 @@ static plinth_status parse_entry(plinth_state_dict *d, uint32_t file, const cJSO
 }
 
 /* Duplicate names and overlapping data among tensors[first..] (one file). */
-static plinth_status check_file_tensors(plinth_state_dict *d, uint32_t first, const char *path)
+plinth_status st_check_file_tensors(plinth_state_dict *d, uint32_t first, const char *path)
 {
-    st_tensor *ts = d->tensors + first;
     size_t n = d->n_tensors - first;
-    if (n < 2)
+    if (n < 2) /* before any arithmetic on d->tensors, which may be NULL */
         return PLINTH_OK;
+    st_tensor *ts = d->tensors + first;
     qsort(ts, n, sizeof *ts, cmp_by_name);
     for (size_t i = 1; i < n; i++)
         if (strcmp(ts[i - 1].name, ts[i].name) == 0)
@@ -409,18 +400,29 @@ static plinth_status check_file_tensors(plinth_state_dict *d, uint32_t first, co
     return PLINTH_OK;
 }
 
+/* A __metadata__ entry as a string value of the dict's metadata. */
+static plinth_status add_meta_string(plinth_state_dict *d, const char *key, const char *value)
+{
+    meta_kv *kv = meta_append(d->ctx, &d->meta, key);
+    if (!kv || !(kv->data = (uint8_t *)ctx_strdup(d->ctx, value)))
+        return no_memory(d->ctx, d->path);
+    kv->type = kv->elem_type = PLINTH_META_STRING;
+    kv->n = strlen(value);
+    return PLINTH_OK;
+}
+
 /* Reads `path`'s header and appends its tensors to `d`. */
 static plinth_status open_file(plinth_state_dict *d, const char *path_in)
 {
     plinth_context *ctx = d->ctx;
-    st_file *f = add_file(d, path_in);
+    st_file *f = st_add_file(d, path_in);
     if (!f)
         return no_memory(ctx, path_in);
     uint32_t file = d->n_files - 1;
     const char *path = f->path;
     int fd;
     struct stat sb;
-    plinth_status s = open_regular(ctx, path, &fd, &sb);
+    plinth_status s = st_open_regular(ctx, path, &fd, &sb);
     if (s != PLINTH_OK)
         return s;
     f->size = (uint64_t)sb.st_size;
@@ -434,7 +436,7 @@ static plinth_status open_file(plinth_state_dict *d, const char *path_in)
                          "safetensors file",
                          path, f->size);
     }
-    s = read_at(ctx, fd, path, 0, len8, 8);
+    s = st_read_at(ctx, fd, path, 0, len8, 8);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = (n << 8) | len8[i];
@@ -454,7 +456,7 @@ static plinth_status open_file(plinth_state_dict *d, const char *path_in)
     if (s == PLINTH_OK && !text)
         s = no_memory(ctx, path);
     if (s == PLINTH_OK)
-        s = read_at(ctx, fd, path, 8, text, n);
+        s = st_read_at(ctx, fd, path, 8, text, n);
     close(fd);
     if (s != PLINTH_OK) {
         ctx_free(ctx, text);
@@ -500,13 +502,20 @@ static plinth_status open_file(plinth_state_dict *d, const char *path_in)
                                   m->string);
                     goto done;
                 }
+            /* The dict's metadata: the first file's (a sharded checkpoint
+             * repeats the same few strings in every shard). */
+            for (const cJSON *m = e->child; m && file == 0; m = m->next) {
+                s = add_meta_string(d, m->string, m->valuestring);
+                if (s != PLINTH_OK)
+                    goto done;
+            }
             continue;
         }
         s = parse_entry(d, file, e, data_size);
         if (s != PLINTH_OK)
             goto done;
     }
-    s = check_file_tensors(d, first, path);
+    s = st_check_file_tensors(d, first, path);
 done:
     json_free(ctx, root);
     return s;
@@ -686,8 +695,8 @@ plinth_status plinth_state_dict_open(plinth_context *ctx, const char *path,
         return ctx_error(ctx, PLINTH_ERR_INVALID, "plinth_state_dict_open: NULL argument");
     if (!host_little_endian())
         return ctx_error(ctx, PLINTH_ERR_UNSUPPORTED,
-                         "%s: safetensors files are little-endian and this host is "
-                         "big-endian; plinth does not byte-swap tensors, so it does not "
+                         "%s: safetensors and GGUF files are little-endian and this host "
+                         "is big-endian; plinth does not byte-swap tensors, so it does not "
                          "load checkpoints here",
                          path);
     struct stat sb;
@@ -722,8 +731,14 @@ plinth_status plinth_state_dict_open(plinth_context *ctx, const char *path,
         if (!d->path)
             s = no_memory(ctx, path);
     }
-    if (s == PLINTH_OK)
+    /* GGUF by its magic, whatever the file is called; then safetensors. */
+    if (s == PLINTH_OK && gguf_has_magic(d->path))
+        s = gguf_open_file(d, d->path);
+    else if (s == PLINTH_OK) {
         s = ends_with(d->path, ".json") ? open_index(d, d->path) : open_file(d, d->path);
+        if (s == PLINTH_OK)
+            s = meta_index(ctx, &d->meta, d->path, true);
+    }
     if (s != PLINTH_OK) {
         plinth_state_dict_close(d);
         return s;
@@ -807,7 +822,7 @@ plinth_status plinth_state_dict_read(plinth_state_dict *d, uint32_t index, uint6
     const st_file *f = &d->files[t->file];
     int fd;
     struct stat sb;
-    plinth_status s = open_regular(d->ctx, f->path, &fd, &sb);
+    plinth_status s = st_open_regular(d->ctx, f->path, &fd, &sb);
     if (s != PLINTH_OK)
         return s;
     if ((uint64_t)sb.st_size != f->size || sb.st_ino != f->ino || sb.st_dev != f->dev) {
@@ -817,7 +832,7 @@ plinth_status plinth_state_dict_read(plinth_state_dict *d, uint32_t index, uint6
                          "tensor '%s' not read",
                          f->path, f->size, (long long)sb.st_size, t->name);
     }
-    s = read_at(d->ctx, fd, f->path, f->data_start + t->begin + offset, dst, size);
+    s = st_read_at(d->ctx, fd, f->path, f->data_start + t->begin + offset, dst, size);
     close(fd);
     if (s != PLINTH_OK)
         return ctx_error_wrap(d->ctx, s, "tensor '%s'", t->name);

@@ -1,7 +1,7 @@
 /*
  * errbuf.h — the model code's error messages: functions that can fail write
  * one message into the caller's buffer (err may be NULL) and return a status.
- * One formatter for every file of models/ (gemma3.c, gemma3_config.c,
+ * One formatter for every file of models/ (lm_model.c, decoder.c, lm_config.c,
  * st_io.c, the tokenizer, json_text.c), so none carries its own.
  */
 #ifndef PLINTH_ERRBUF_H

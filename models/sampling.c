@@ -251,6 +251,18 @@ int32_t sampler_sample(sampler *s, const float *logits)
         for (int32_t i = 0; i < m; i++)
             sum += c[i].v;
     }
+    /* min-p: c[].v is each probability over the top one's (which is 1 and
+     * stays), so the cut is a plain compare; order is kept. */
+    if (o->min_p > 0.0f && o->min_p <= 1.0f) {
+        int32_t kept = 0;
+        sum = 0.0;
+        for (int32_t i = 0; i < m; i++)
+            if (c[i].v >= o->min_p) {
+                sum += c[i].v;
+                c[kept++] = c[i];
+            }
+        m = kept;
+    }
     double r = sampler_uniform(s) * sum, acc = 0.0;
     for (int32_t i = 0; i < m; i++) {
         acc += c[i].v;

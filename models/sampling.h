@@ -4,7 +4,7 @@
  * the stop rule of generation.
  *
  * Order of the filters (as Hugging Face applies them): temperature, top-k,
- * top-p, then a draw from the renormalised distribution. temperature <= 0
+ * top-p, min-p, then a draw from the renormalised distribution. temperature <= 0
  * or NaN (or top_k == 1, or a vocabulary of 1) is greedy: the first
  * maximum, no randomness.
  *
@@ -27,6 +27,8 @@ typedef struct sampler_options {
     float temperature; /* <= 0: greedy                              */
     int32_t top_k;     /* <= 0: no limit                            */
     float top_p;       /* >= 1, <= 0 or NaN: no limit               */
+    float min_p;       /* drop p < min_p * p_max (after top-p, as HF and
+                          llama.cpp); <= 0, > 1 or NaN: no limit     */
     uint64_t seed;
 } sampler_options;
 

@@ -1,16 +1,25 @@
 /*
  * tokenizer_bpe.c — encoding text to ids.
- * Sections: scratch buffers, added-token split, normalizer, pre-tokenizer,
- * BPE merge loop (a binary heap over a linked list of symbols), driver.
+ * Sections: scratch buffers, heap, BPE merge loop (a binary heap over a
+ * linked list of symbols), normalizer, pre-tokenizer, driver (added-token
+ * split, bad bytes).
  *
  * The pipeline follows tokenizers / transformers.js: added tokens are cut
  * out of the raw text first (leftmost-longest); each remaining section is
- * normalized, pre-tokenized into words, and each word is split into
+ * normalized, pre-tokenized into words (Splits on strings or regexes, then
+ * ByteLevel's byte -> character map), and each word is split into
  * characters and merged by rank. Characters missing from the vocab (and
  * bytes that are not valid UTF-8) become <0xXX> byte-fallback tokens and
  * never merge. Gemma 3 has no effective pre-tokenizer (its Split on " "
  * runs after " " became "▁"), so a whole line is one BPE word: the merge
  * loop must stay O(n log n) for long inputs.
+ *
+ * Text that is not UTF-8: with NFC, a regex or ByteLevel (which read
+ * characters), a section is cut at each byte that starts no well-formed
+ * sequence; the runs between are encoded as usual and such a byte becomes
+ * its ByteLevel character's token (or <0xXX>, or <unk>). JavaScript
+ * strings cannot hold such bytes, so this is plinth's rule, and
+ * decode(encode(b)) == b still holds for byte-level tokenizers.
  */
 #include "tokenizer_internal.h"
 
@@ -52,8 +61,11 @@ typedef uint64_t cand;
 typedef struct {
     char *norm;
     size_t norm_cap;
-    size_t *words; /* (start, len) pairs */
-    size_t words_cap;
+    size_t *words, *words2; /* (start, len) pairs; words2 while splitting */
+    size_t words_cap, words2_cap;
+    char *mapped; /* a word in ByteLevel characters */
+    size_t mapped_cap;
+    tok_matcher *matcher; /* made on the first regex match */
     sym *syms;
     size_t syms_cap;
     cand *heap;
@@ -217,6 +229,19 @@ static int normalize(const tokenizer *t, scratch *s, const char *text, size_t le
             n += st->clen;
             continue;
         }
+        if (st->kind == TOK_NORM_NFC) {
+            size_t nn;
+            const int rc = tok_nfc(s->norm, n, &tmp, &nn);
+            if (rc < 0) return -1;
+            if (rc == 0) {
+                if (grow((void **)&s->norm, &s->norm_cap, nn + 1, 1)) { free(tmp); return -1; }
+                memcpy(s->norm, tmp, nn);
+                free(tmp);
+                tmp = NULL;
+                n = nn;
+            }
+            continue;
+        }
         /* Replace: count, then rebuild once. memmem (two-way search) is
          * linear in the text and the pattern; a byte-by-byte memcmp is
          * their product. */
@@ -247,60 +272,160 @@ static int normalize(const tokenizer *t, scratch *s, const char *text, size_t le
 
 /* --------------------------------------------------------- pre-tokenizer */
 
-static int add_word(scratch *s, size_t *nw, size_t start, size_t len)
+static int add_word(size_t **w, size_t *cap, size_t *nw, size_t start, size_t len)
 {
     if (len == 0) return 0;
-    if (grow((void **)&s->words, &s->words_cap, 2 * (*nw + 1), sizeof *s->words)) return -1;
-    s->words[2 * *nw] = start;
-    s->words[2 * *nw + 1] = len;
+    if (grow((void **)w, cap, 2 * (*nw + 1), sizeof **w)) return -1;
+    (*w)[2 * *nw] = start;
+    (*w)[2 * *nw + 1] = len;
     (*nw)++;
     return 0;
 }
 
-/* Split on a literal string with HF's delimiter behaviours. */
+/* The next match of a Split in p[from, n): TOK_RE_FOUND with [*ms, *me),
+ * TOK_RE_NONE, or an error. Empty regex matches are passed over (they
+ * split nothing), stepping one character. */
+static int next_match(scratch *s, const tok_split_step *st, const tok_regex *re, const char *p, size_t n,
+                      size_t from, size_t *ms, size_t *me)
+{
+    if (!re) {
+        /* memmem: linear, where trying every offset costs n * plen. */
+        const char *hit = from + st->plen <= n ? memmem(p + from, n - from, st->pattern, st->plen) : NULL;
+        if (!hit) return TOK_RE_NONE;
+        *ms = (size_t)(hit - p);
+        *me = *ms + st->plen;
+        return TOK_RE_FOUND;
+    }
+    if (!s->matcher && !(s->matcher = tok_matcher_create())) return TOK_RE_NO_MEMORY;
+    while (from <= n) {
+        const int rc = tok_regex_find(re, s->matcher, p, n, from, ms, me);
+        if (rc != TOK_RE_FOUND || *me > *ms) return rc;
+        if (*ms >= n) return TOK_RE_NONE;
+        from = *ms + tok_utf8_len((const unsigned char *)p + *ms, n - *ms);
+    }
+    return TOK_RE_NONE;
+}
+
+/* Splits the word p[0, n) (at offset base of s->norm) into s->words2 by
+ * one Split, with HF's delimiter behaviours. */
+static int split_word(scratch *s, const tok_split_step *st, const tok_regex *re, int b, size_t base, size_t n,
+                      size_t *nw)
+{
+    const char *p = s->norm + base;
+    size_t piece = 0, at = 0, d, dend; /* piece: start of the pending piece */
+    int rc;
+    while ((rc = next_match(s, st, re, p, n, at, &d, &dend)) == TOK_RE_FOUND) {
+        at = dend;
+        if (b == TOK_SPLIT_CONTIGUOUS) { /* adjacent matches are one delimiter */
+            size_t d2, e2;
+            while (at < n && (rc = next_match(s, st, re, p, n, at, &d2, &e2)) == TOK_RE_FOUND && d2 == at)
+                at = dend = e2;
+            if (rc < 0) return rc;
+        }
+#define WORD(a, l) add_word(&s->words2, &s->words2_cap, nw, base + (a), (l))
+        int bad = 0;
+        switch (b) {
+        case TOK_SPLIT_REMOVED: bad = WORD(piece, d - piece); piece = dend; break;
+        case TOK_SPLIT_ISOLATED:
+        case TOK_SPLIT_CONTIGUOUS: bad = WORD(piece, d - piece) || WORD(d, dend - d); piece = dend; break;
+        case TOK_SPLIT_PREV: bad = WORD(piece, dend - piece); piece = dend; break;
+        default: /* TOK_SPLIT_NEXT */ bad = WORD(piece, d - piece); piece = d; break;
+        }
+        if (bad) return TOK_RE_NO_MEMORY;
+        if (at >= n) break;
+    }
+    if (rc < 0) return rc;
+    return WORD(piece, n - piece) ? TOK_RE_NO_MEMORY : 0;
+#undef WORD
+}
+
+/* The words of s->norm[0, n): each Split in turn, then ByteLevel's own
+ * regex when it has use_regex. -1 out of memory, -3 a regex limit. */
 static int split_words(const tokenizer *t, scratch *s, size_t n, size_t *nw)
 {
     *nw = 0;
-    if (!t->has_split) return add_word(s, nw, 0, n);
-    const char *p = s->norm;
-    size_t pl = t->split_len, piece = 0; /* start of the pending piece */
-    int b = t->split_behavior;
-    for (size_t i = 0; i + pl <= n;) {
-        /* memmem: linear, where trying every offset costs n * pl. */
-        const char *hit = memmem(p + i, n - i, t->split_pat, pl);
-        if (!hit) break;
-        size_t d = (size_t)(hit - p), dend = d + pl;
-        if (b == TOK_SPLIT_CONTIGUOUS)
-            while (dend + pl <= n && memcmp(p + dend, t->split_pat, pl) == 0) dend += pl;
-        int rc = 0;
-        switch (b) {
-        case TOK_SPLIT_REMOVED: rc = add_word(s, nw, piece, d - piece); piece = dend; break;
-        case TOK_SPLIT_ISOLATED:
-        case TOK_SPLIT_CONTIGUOUS:
-            rc = add_word(s, nw, piece, d - piece) || add_word(s, nw, d, dend - d);
-            piece = dend;
-            break;
-        case TOK_SPLIT_PREV: rc = add_word(s, nw, piece, dend - piece); piece = dend; break;
-        default: /* TOK_SPLIT_NEXT */ rc = add_word(s, nw, piece, d - piece); piece = d; break;
+    if (add_word(&s->words, &s->words_cap, nw, 0, n)) return -1;
+    const size_t steps = t->n_split + (t->byte_level_re ? 1 : 0);
+    static const tok_split_step gpt2 = {.behavior = TOK_SPLIT_ISOLATED};
+    for (size_t k = 0; k < steps; k++) {
+        const tok_split_step *st = k < t->n_split ? &t->split[k] : &gpt2;
+        const tok_regex *re = k < t->n_split ? st->re : t->byte_level_re;
+        size_t n2 = 0;
+        for (size_t i = 0; i < *nw; i++) {
+            const int rc = split_word(s, st, re, st->behavior, s->words[2 * i], s->words[2 * i + 1], &n2);
+            if (rc < 0) return rc == TOK_RE_LIMIT ? -3 : -1;
         }
-        if (rc) return -1;
-        i = dend;
+        size_t *w = s->words, c = s->words_cap;
+        s->words = s->words2;
+        s->words_cap = s->words2_cap;
+        s->words2 = w;
+        s->words2_cap = c;
+        *nw = n2;
     }
-    return add_word(s, nw, piece, n - piece);
+    return 0;
+}
+
+/* A word in GPT-2's byte characters (tokenizer_unicode.c), in s->mapped;
+ * with add_prefix_space, a word that does not start with a space gets one
+ * (per word, as HF tokenizers and transformers.js do). */
+static int map_bytes(const tokenizer *t, scratch *s, const unsigned char *w, size_t n, size_t *out_n)
+{
+    if (grow((void **)&s->mapped, &s->mapped_cap, 2 * n + 2, 1)) return -1;
+    size_t o = 0;
+    if (t->byte_level_prefix_space && (n == 0 || w[0] != ' ')) o += tok_byte_char(' ', s->mapped);
+    for (size_t i = 0; i < n; i++) o += tok_byte_char(w[i], s->mapped + o);
+    *out_n = o;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- driver */
 
-static int encode_section(const tokenizer *t, scratch *s, const char *text, size_t len, tok_ids *out)
+/* Text known to be UTF-8 when the pipeline needs it. */
+static int encode_run(const tokenizer *t, scratch *s, const char *text, size_t len, tok_ids *out)
 {
     size_t n, nw;
     if (len == 0) return 0;
-    if (normalize(t, s, text, len, &n) || split_words(t, s, n, &nw)) return -1;
-    for (size_t k = 0; k < nw; k++) {
-        int rc = bpe_word(t, s, (const unsigned char *)s->norm + s->words[2 * k], s->words[2 * k + 1], out);
-        if (rc) return rc;
+    if (normalize(t, s, text, len, &n)) return -1;
+    int rc = split_words(t, s, n, &nw);
+    for (size_t k = 0; rc == 0 && k < nw; k++) {
+        const unsigned char *w = (const unsigned char *)s->norm + s->words[2 * k];
+        size_t wn = s->words[2 * k + 1];
+        if (t->byte_level) {
+            if (map_bytes(t, s, w, wn, &wn)) return -1;
+            w = (const unsigned char *)s->mapped;
+        }
+        rc = bpe_word(t, s, w, wn, out);
     }
-    return 0;
+    return rc;
+}
+
+/* A byte that starts no well-formed UTF-8 sequence, in a pipeline that
+ * reads characters. */
+static int bad_byte(const tokenizer *t, unsigned char b, tok_ids *out)
+{
+    if (t->byte_level) return tok_ids_push(out, t->byte_char_id[b]);
+    if (t->byte_fallback && t->byte_id[b] >= 0) return tok_ids_push(out, t->byte_id[b]);
+    if (t->unk_id < 0) return -2;
+    return tok_ids_push(out, t->unk_id);
+}
+
+static int encode_section(const tokenizer *t, scratch *s, const char *text, size_t len, tok_ids *out)
+{
+    if (!t->needs_utf8) return encode_run(t, s, text, len, out);
+    const unsigned char *u = (const unsigned char *)text;
+    size_t start = 0, i = 0;
+    while (i < len) {
+        const size_t k = tok_utf8_len(u + i, len - i);
+        if (k) {
+            i += k;
+            continue;
+        }
+        int rc = encode_run(t, s, text + start, i - start, out);
+        if (rc == 0) rc = bad_byte(t, u[i], out);
+        if (rc) return rc;
+        start = ++i;
+    }
+    return encode_run(t, s, text + start, len - start, out);
 }
 
 /* Longest added token starting at text[i], or -1 (length in *mlen). */
@@ -345,7 +470,10 @@ int tok_encode_text(const tokenizer *t, const char *text, size_t len, tok_ids *o
     if (rc == 0) rc = encode_section(t, &s, text + start, len - start, out);
     free(s.norm);
     free(s.words);
+    free(s.words2);
+    free(s.mapped);
     free(s.syms);
     free(s.heap);
+    tok_matcher_free(s.matcher);
     return rc;
 }

@@ -1,14 +1,30 @@
 /*
  * tokenizer_internal.h — the loaded form of a tokenizer.json shared by the
- * tokenizer's files: tokenizer.c (loading, decode, the chat template),
- * tokenizer_bpe.c (encode: added-token split, normalizer, pre-tokenizer,
- * BPE merge loop) and tokenizer_map.c (hash maps, UTF-8 validation).
- * Not part of the public API.
+ * tokenizer's files. Not part of the public API.
+ *
+ *   tokenizer.c          loading (the order of the steps), decode, pieces,
+ *                        the public getters
+ *   tokenizer_json.c     walking the text of a tokenizer.json: spans for
+ *                        the big vocab and merges, a small cJSON tree for
+ *                        the rest
+ *   tokenizer_vocab.c    the vocab, merges and added-token trie
+ *   tokenizer_steps.c    normalizer / pre-tokenizer / decoder /
+ *                        post-processor settings
+ *   tokenizer_config.c   tokenizer_config.json: add_bos, bos/eos, the chat
+ *                        template; the stop tokens
+ *   tokenizer_unicode.c  PCRE2 (Split regexes), utf8proc (NFC), GPT-2's
+ *                        byte <-> character table
+ *   tokenizer_bpe.c      encode: added-token split, normalizer,
+ *                        pre-tokenizer, BPE merge loop
+ *   tokenizer_map.c      hash maps, UTF-8 validation
  */
 #ifndef PLINTH_TOKENIZER_INTERNAL_H
 #define PLINTH_TOKENIZER_INTERNAL_H
 
 #include "tokenizer.h"
+
+#include <cJSON.h>
+#include <stdlib.h>
 
 /* ------------------------------------------------------------ hash maps */
 
@@ -51,7 +67,7 @@ typedef struct {
 
 /* -------------------------------------------------------------- pipeline */
 
-enum { TOK_NORM_REPLACE, TOK_NORM_PREPEND };
+enum { TOK_NORM_REPLACE, TOK_NORM_PREPEND, TOK_NORM_NFC };
 typedef struct {
     int kind;
     char *pattern, *content; /* NUL-terminated copies */
@@ -61,7 +77,18 @@ typedef struct {
 /* HF SplitDelimiterBehavior. */
 enum { TOK_SPLIT_REMOVED, TOK_SPLIT_ISOLATED, TOK_SPLIT_PREV, TOK_SPLIT_NEXT, TOK_SPLIT_CONTIGUOUS };
 
-enum { TOK_DEC_REPLACE, TOK_DEC_BYTEFALLBACK, TOK_DEC_FUSE, TOK_DEC_STRIP };
+typedef struct tok_regex tok_regex; /* a compiled PCRE2 pattern (tokenizer_unicode.c) */
+
+/* One Split of the pre-tokenizer: on a literal string (pattern) or a
+ * regex (re). */
+typedef struct {
+    char *pattern; /* NUL-terminated copy of the String or Regex */
+    size_t plen;
+    tok_regex *re; /* NULL for a String */
+    int behavior;  /* TOK_SPLIT_* */
+} tok_split_step;
+
+enum { TOK_DEC_REPLACE, TOK_DEC_BYTEFALLBACK, TOK_DEC_FUSE, TOK_DEC_STRIP, TOK_DEC_BYTELEVEL };
 typedef struct {
     int kind;
     char *pattern, *content;
@@ -101,16 +128,118 @@ struct tokenizer {
 
     tok_norm_step *norm;
     size_t n_norm;
-    bool has_split;
-    char *split_pat;
-    size_t split_len;
-    int split_behavior;
+    tok_split_step *split; /* the pre-tokenizer's Splits, in order */
+    size_t n_split;
+    /* A ByteLevel pre-tokenizer (last in a Sequence): each word's bytes
+     * become GPT-2's characters before BPE; with use_regex, GPT-2's own
+     * regex splits first (byte_level_re). */
+    bool byte_level, byte_level_prefix_space;
+    tok_regex *byte_level_re;
+    int32_t byte_char_id[256]; /* ByteLevel: the id of byte b's character, -1 if none */
+    /* NFC, a regex or ByteLevel read text as UTF-8: encode cuts a text at
+     * each byte that starts no well-formed sequence (tokenizer_bpe.c). */
+    bool needs_utf8;
     tok_dec_step *dec;
     size_t n_dec;
     uint32_t max_piece;
 
     int32_t bos, eos;
+    bool add_bos;        /* tokenizer_add_bos: see tokenizer_config.c */
+    char *chat_template; /* tokenizer_config.json's, or NULL */
 };
+
+/* ------------------------------------------------------- loading helpers */
+
+typedef struct {
+    const char *path;
+    char *err;
+    size_t err_size;
+} tok_load_ctx;
+
+/* "<file>: message" through the one formatter of models/ (errbuf.h);
+ * returns -1. */
+int tok_fail(const tok_load_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *tok_dup(const char *s, size_t n);
+
+/* A growable byte buffer. */
+typedef struct {
+    char *p;
+    size_t cap;
+} tok_buf;
+static inline int tok_buf_reserve(tok_buf *b, size_t n)
+{
+    if (n <= b->cap) return 0;
+    size_t c = b->cap ? b->cap : 64;
+    while (c < n) c *= 2;
+    char *p = realloc(b->p, c);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = c;
+    return 0;
+}
+
+/* tokenizer_json.c: spans [start, end) of values in a text that passed
+ * json_text_check. Member/element walks start with *pos = 0. */
+typedef struct {
+    size_t start, end;
+} tokj_span;
+tokj_span tokj_root(const char *s, size_t len);
+bool tokj_is(const char *s, tokj_span v, char open); /* '{', '[' or '"' */
+bool tokj_member(const char *s, tokj_span obj, size_t *pos, tokj_span *key, tokj_span *val);
+bool tokj_element(const char *s, tokj_span arr, size_t *pos, tokj_span *val);
+bool tokj_key_is(const char *s, tokj_span key, const char *name);
+/* A string value's bytes as cJSON decodes them: *out points into the text
+ * when there is no escape, else into scratch. 0, 1 if v is not a string,
+ * -1 when out of memory. */
+int tokj_string(const char *s, tokj_span v, tok_buf *scratch, const char **out, size_t *n);
+/* A number as cJSON reads it; false if v is not a number. */
+bool tokj_number(const char *s, tokj_span v, double *out);
+/* A value as json_text_show writes it (for messages). */
+const char *tokj_show(const char *s, tokj_span v, char *buf, size_t size);
+/* The object at `root` as a cJSON tree, each member parsed on its own,
+ * except model.vocab and model.merges, whose spans are returned (start ==
+ * end when absent). NULL when out of memory. */
+cJSON *tokj_tree(const char *s, tokj_span root, tokj_span *vocab, tokj_span *merges);
+
+/* tokenizer_vocab.c */
+int tok_load_vocab(tokenizer *t, const tok_load_ctx *c, const char *s, tokj_span vocab, const cJSON *added);
+int tok_load_merges(tokenizer *t, const tok_load_ctx *c, const char *s, tokj_span merges);
+int tok_build_trie(tokenizer *t, const tok_load_ctx *c);
+
+/* tokenizer_steps.c: the pipeline settings of the tree's root. */
+int tok_load_steps(tokenizer *t, const tok_load_ctx *c, const cJSON *root);
+/* The token the post-processor puts first (TemplateProcessing, alone or
+ * in a Sequence), or -1. */
+int32_t tok_template_bos(const tokenizer *t, const cJSON *root);
+
+/* tokenizer_config.c: tokenizer_config.json beside `json_path`, if any. */
+int tok_load_config(tokenizer *t, const tok_load_ctx *c, const char *json_path, const cJSON *root);
+
+/* tokenizer_unicode.c */
+/* Compiles a Split pattern (PCRE2, UTF + UCP, JIT where available) and
+ * runs it on a few probe texts, so that a pattern that backtracks
+ * catastrophically is refused at load. On failure, why[] says why. */
+int tok_regex_compile(const char *pattern, size_t len, tok_regex **out, char *why, size_t why_size);
+void tok_regex_free(tok_regex *r);
+/* Per-call matching state (match data and limits); NULL if out of memory. */
+typedef struct tok_matcher tok_matcher;
+tok_matcher *tok_matcher_create(void);
+void tok_matcher_free(tok_matcher *m);
+enum { TOK_RE_FOUND = 1, TOK_RE_NONE = 0, TOK_RE_NO_MEMORY = -1, TOK_RE_LIMIT = -3 };
+/* The first match in s[from, n) (s is valid UTF-8, `from` on a character
+ * boundary): [*ms, *me). TOK_RE_LIMIT when PCRE2's match, depth or heap
+ * limit stopped it. */
+int tok_regex_find(const tok_regex *r, tok_matcher *m, const char *s, size_t n, size_t from, size_t *ms,
+                   size_t *me);
+/* NFC of valid UTF-8 (utf8proc): 0 with a malloc'ed *out, 1 if s is
+ * already NFC by a quick check (then *out is NULL), -1 out of memory. */
+int tok_nfc(const char *s, size_t n, char **out, size_t *out_n);
+/* GPT-2's bytes_to_unicode: byte b's character as UTF-8 in buf (1 or 2
+ * bytes, returned); tok_char_byte is the inverse (-1 if c is none). */
+size_t tok_byte_char(unsigned b, char buf[2]);
+int tok_char_byte(uint32_t c);
+
+/* ------------------------------------------------ hash maps, UTF-8, encode */
 
 int tok_strmap_init(tok_strmap *m, size_t n_expected, uint64_t seed);
 void tok_strmap_free(tok_strmap *m);

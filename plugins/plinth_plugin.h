@@ -422,6 +422,11 @@ static inline bool plinth_dequant_block(int32_t dtype, const void *blk, float *o
  *  concat           a, b equal except on attrs.concat.axis -> joined
  *  argmax           x [..., N] float -> i32 [...] (first maximum; NaN counts
  *                   as the maximum, as in numpy)
+ *  rope_factors     x [T, H, D] or [B, T, H, D], pos i32 [T], factors f32
+ *                   [n_dims/2]; attrs.rope: rope with each frequency divided
+ *                   by its factor, theta_i = pos * base^(-2i/n_dims) /
+ *                   factors[i] (Llama 3's rope_scaling "llama3"; factors
+ *                   are finite and non-zero)
  */
 #define PLINTH_OP_LIST(X)                \
     X(ADD,       add,       2, 2)        \
@@ -441,7 +446,8 @@ static inline bool plinth_dequant_block(int32_t dtype, const void *blk, float *o
     X(CAST,      cast,      1, 1)        \
     X(COPY,      copy,      1, 1)        \
     X(CONCAT,    concat,    2, 2)        \
-    X(ARGMAX,    argmax,    1, 1)
+    X(ARGMAX,    argmax,    1, 1)        \
+    X(ROPE_FACTORS, rope_factors, 3, 3)
 
 typedef enum plinth_op {
 #define PLINTH_X_ENUM(E, n, lo, hi) PLINTH_OP_##E,

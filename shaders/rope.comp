@@ -1,13 +1,15 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // rope.comp — NeoX rotate-half on the first n_dims of each head,
-// theta_i = pos[t] * base^(-2i/n_dims). One invocation per rotated pair
-// (reads both halves before writing either, so out may be x) or per
+// theta_i = pos[t] * base^(-2i/n_dims), divided by factors[i] with HAS_F
+// (the op rope_factors; factors f32 [n_dims/2]). One invocation per rotated
+// pair (reads both halves before writing either, so out may be x) or per
 // passed-through element past n_dims.
 #include "common.glsl"
 
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const int DT = 0;
+layout(constant_id = 1) const bool HAS_F = false;
 
 layout(push_constant) uniform PC {
     uvec2 o, x, pos;
@@ -18,6 +20,8 @@ layout(push_constant) uniform PC {
     float base;
     int n_dims;
     int spos;       // pos stride
+    uvec2 f;        // factors (HAS_F)
+    int sf;         // factors stride
 } pc;
 
 void main()
@@ -40,6 +44,8 @@ void main()
     }
     float p = float(I32_AT(pc.pos, t * pc.spos));
     float theta = p * exp2(-2.0 * float(j) / float(pc.n_dims) * log2(pc.base));
+    if (HAS_F)
+        theta /= F32_AT(pc.f, j * pc.sf);
     float c = cos(theta), s = sin(theta);
     float x0 = ld(pc.x, DT, bx + j * pc.sx.w);
     float x1 = ld(pc.x, DT, bx + (j + pc.half_) * pc.sx.w);

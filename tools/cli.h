@@ -27,14 +27,17 @@ typedef struct cli_options {
     uint32_t device;       /* --device                                       */
     uint32_t threads;      /* --threads, 0 = backend default                 */
     const char *config;    /* --backend-config key=value,...                 */
+    bool split_from_ngl;   /* it came as llama.cpp's -ngl N                  */
     bool verbose;          /* --verbose                                      */
     bool json;             /* --json                                         */
+    /* Why the command refuses --json (NULL: it takes it); set by main. */
+    const char *json_refusal;
     const char *plugin_dirs[CLI_MAX_PLUGIN_DIRS + 1];
     int n_plugin_dirs;
 } cli_options;
 
 /* getopt codes of the common options (long-only ones are >= 256). */
-enum { CLI_OPT_JSON = 256, CLI_OPT_CONFIG, CLI_OPT_FALLBACK, CLI_OPT_SPLIT,
+enum { CLI_OPT_JSON = 256, CLI_OPT_CONFIG, CLI_OPT_FALLBACK, CLI_OPT_SPLIT, CLI_OPT_NGL,
        CLI_OPT_FIRST_FREE = 300 };
 
 #define CLI_COMMON_OPTSTRING "b:d:t:P:vh"
@@ -46,6 +49,8 @@ enum { CLI_OPT_JSON = 256, CLI_OPT_CONFIG, CLI_OPT_FALLBACK, CLI_OPT_SPLIT,
     {"backend-config", required_argument, NULL, CLI_OPT_CONFIG}, \
     {"fallback", required_argument, NULL, CLI_OPT_FALLBACK},    \
     {"split-layers", required_argument, NULL, CLI_OPT_SPLIT},   \
+    {"n-gpu-layers", required_argument, NULL, CLI_OPT_NGL},     \
+    {"gpu-layers", required_argument, NULL, CLI_OPT_NGL},       \
     {"json", no_argument, NULL, CLI_OPT_JSON},                  \
     {"verbose", no_argument, NULL, 'v'},                        \
     {"help", no_argument, NULL, 'h'},                           \
@@ -63,6 +68,11 @@ int cli_common_flag(int c, cli_options *o, const char *usage);
 int cli_parse_common(cli_options *o, int argc, char **argv, const char *cmd_usage);
 /* Parses a non-negative integer flag value; prints and returns -1 if bad. */
 int cli_parse_u32(const char *s, const char *flag, uint32_t *out);
+/* An integer in [min, INT32_MAX] (e.g. -1 for "no limit"); prints and
+ * returns -1 if bad. */
+int cli_parse_i32(const char *s, const char *flag, int32_t min, int32_t *out);
+/* A finite number; prints and returns -1 if bad. */
+int cli_parse_float(const char *s, const char *flag, float *out);
 
 /* Creates the context with the CLI's log sink (stderr) and plugin dirs. */
 plinth_context *cli_context(const cli_options *o);
@@ -80,8 +90,9 @@ void cli_close_backends(plinth_backend **list, uint32_t n);
 const char *cli_backend_names(plinth_backend *const *list, uint32_t n, char *buf, size_t size);
 /* Where a program's instructions run, why the ones on a later backend are
  * not on an earlier one, its transfers and each backend's pools; nothing
- * for a model on one backend (cli_placement.c). */
-void cli_print_placement(plinth_program *prog, plinth_model *model);
+ * for a model on one backend (cli_placement.c). `backends` are the
+ * program's model's, in its order. */
+void cli_print_placement(plinth_program *prog, plinth_backend *const *backends, uint32_t n);
 /* Prints "plinth: <what>: <ctx error>" on stderr and returns 1. */
 int cli_fail(plinth_context *ctx, const char *what);
 /* "1.50 MiB" */
@@ -96,14 +107,14 @@ int cli_devices(cli_options *o, int argc, char **argv);
 int cli_plan(cli_options *o, int argc, char **argv);   /* demo block, or MODEL */
 int cli_demo(cli_options *o, int argc, char **argv);
 int cli_conformance(cli_options *o, int argc, char **argv); /* cli_conformance.c */
-int cli_run(cli_options *o, int argc, char **argv);         /* cli_model.c */
-int cli_logits(cli_options *o, int argc, char **argv);      /* cli_model.c */
-int cli_tokenize(cli_options *o, int argc, char **argv);    /* cli_model.c */
-int cli_bench(cli_options *o, int argc, char **argv);       /* cli_model.c */
+int cli_run(cli_options *o, int argc, char **argv);         /* cli_run.c */
+int cli_logits(cli_options *o, int argc, char **argv);      /* cli_logits.c */
+int cli_tokenize(cli_options *o, int argc, char **argv);    /* cli_tokenize.c */
+int cli_bench(cli_options *o, int argc, char **argv);       /* cli_bench.c */
 int cli_bench_ops(cli_options *o, int argc, char **argv);   /* cli_bench_ops.c */
-int cli_init_random(cli_options *o, int argc, char **argv); /* cli_model.c */
+int cli_init_random(cli_options *o, int argc, char **argv); /* cli_init_random.c */
 /* `plinth plan MODEL` (flags already parsed): the model's programs' plans
- * (cli_model.c). */
+ * (cli_model_plan.c). */
 int cli_model_plan(cli_options *o, const char *model_dir);
 
 #endif

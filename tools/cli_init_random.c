@@ -12,7 +12,7 @@
  * Sections: configs; the RNG; weights; the tokenizer; the command.
  */
 #include "cli.h"
-#include "gemma3.h"
+#include "lm_model.h"
 #include "st_writer.h"
 
 #include <cJSON.h>
@@ -148,13 +148,13 @@ static void normals(uint64_t s[4], float *out, size_t n, float scale)
 
 #define BLOCK (1u << 20)
 
-static int write_weights(const char *path, const gemma3_config *c, int32_t dtype, uint64_t seed)
+static int write_weights(const char *path, const lm_config *c, int32_t dtype, uint64_t seed)
 {
     uint32_t n = 0;
     char name[128];
     int64_t rows, cols;
     bool is_norm;
-    while (gemma3_param_at(c, n, name, sizeof name, &rows, &cols, &is_norm))
+    while (lm_param_at(c, n, name, sizeof name, &rows, &cols, &is_norm))
         n++;
     char **names = calloc(n, sizeof *names);
     int32_t *dtypes = calloc(n, sizeof *dtypes), *ndims = calloc(n, sizeof *ndims);
@@ -171,7 +171,7 @@ static int write_weights(const char *path, const gemma3_config *c, int32_t dtype
         goto out;
     }
     for (uint32_t i = 0; i < n; i++) {
-        gemma3_param_at(c, i, name, sizeof name, &rows, &cols, &is_norm);
+        lm_param_at(c, i, name, sizeof name, &rows, &cols, &is_norm);
         if (!(names[i] = strdup(name))) {
             rc = 1;
             goto out;
@@ -341,8 +341,8 @@ int cli_init_random(cli_options *o, int argc, char **argv)
     snprintf(path, sizeof path, "%s/config.json", dir);
     int rc = write_file(path, config, strlen(config));
     free(config);
-    gemma3_config cfg;
-    if (!rc && gemma3_config_load(path, &cfg, err, sizeof err) != PLINTH_OK) {
+    lm_config cfg;
+    if (!rc && lm_config_load(path, &cfg, err, sizeof err) != PLINTH_OK) {
         fprintf(stderr, "plinth: %s\n", err);
         rc = 1;
     }

@@ -3,10 +3,10 @@
  * `plinth run` builds (a 512-token prefill and a one-token decode), without
  * reading the weights; on several backends also where each op runs, what
  * fell back and why, the transfers and each backend's pools
- * (cli_placement.c). --json prints both programs' plans as JSON.
+ * (cli_placement.c). --json prints both programs' plans as JSON. Through
+ * plinth_lm.h: the lm opened without its weights.
  */
-#include "cli.h"
-#include "cli_session.h"
+#include "cli_lm.h"
 
 #include <stdio.h>
 
@@ -25,30 +25,54 @@ static void plan_print(const char *what, const plinth_plan_stats *s)
     printf("  io              %s\n", cli_bytes(s->io_bytes, io, sizeof io));
 }
 
+/* {"prefill": PLAN, "decode": PLAN or null}, each the program's own plan
+ * JSON, parsed and written again by cJSON. */
+static int print_plans_json(const cli_lm *m)
+{
+    plinth_program *progs[2] = {plinth_lm_prefill_program(m->lm), plinth_lm_decode_program(m->lm)};
+    static const char *const keys[2] = {"prefill", "decode"};
+    cJSON *j = cJSON_CreateObject();
+    for (int i = 0; i < 2 && j; i++) {
+        const char *text = NULL;
+        if (!progs[i]) {
+            cJSON_AddNullToObject(j, keys[i]);
+            continue;
+        }
+        if (plinth_program_plan_json(progs[i], &text) != PLINTH_OK) {
+            cJSON_Delete(j);
+            return cli_lm_fail(m, "plan");
+        }
+        cJSON *plan = cJSON_Parse(text);
+        if (!plan || !cJSON_AddItemToObject(j, keys[i], plan)) {
+            cJSON_Delete(plan);
+            cJSON_Delete(j);
+            fprintf(stderr, "plinth: plan: the %s plan's JSON %s\n", keys[i],
+                    plan ? "could not be kept (out of memory)" : "does not parse");
+            return 1;
+        }
+    }
+    return cli_print_json(j);
+}
+
 int cli_model_plan(cli_options *o, const char *model_dir)
 {
-    /* The programs `plinth run` builds for a 512-token prompt, without
-     * reading the weights (params stay zero). */
-    gemma3_options go = {.n_ctx = 0, .n_prefill = 512, .no_weights = true};
-    session s;
-    int rc = session_open(o, model_dir, go, &s);
+    /* The programs `plinth run` builds for a long prompt (512 tokens per
+     * prefill run), without reading the weights (params stay zero). */
+    plinth_lm_options lo = {.n_batch = 512, .no_weights = true};
+    cli_lm s;
+    int rc = cli_lm_open(o, model_dir, lo, &s);
+    plinth_program *prefill = rc ? NULL : plinth_lm_prefill_program(s.lm);
+    plinth_program *decode = rc ? NULL : plinth_lm_decode_program(s.lm);
     if (!rc && o->json) {
-        const char *pj = NULL, *dj = NULL;
-        plinth_program *dec = gemma3_decode_program(s.m);
-        if (plinth_program_plan_json(gemma3_prefill_program(s.m), &pj) != PLINTH_OK ||
-            (dec && plinth_program_plan_json(dec, &dj) != PLINTH_OK))
-            rc = cli_fail(s.ctx, "plan");
-        else
-            printf("{\"prefill\": %s, \"decode\": %s}\n", pj, dj ? dj : "null");
+        rc = print_plans_json(&s);
     } else if (!rc) {
-        const gemma3_config *c = gemma3_get_config(s.m);
+        const plinth_lm_info *c = &s.info;
         plinth_plan_stats ps = {.struct_size = sizeof ps}, ds = {.struct_size = sizeof ds};
         char p[32], st[32];
-        plinth_program_plan_stats(gemma3_prefill_program(s.m), &ps);
-        printf("%s: gemma3_text, %d layers, hidden %d, vocab %d, %s weights%s, context %d\n",
-               model_dir, (int)c->n_layers, (int)c->hidden, (int)c->vocab,
-               gemma3_weights_dtype(s.m), gemma3_weights_converted(s.m) ? " (as f32)" : "",
-               (int)gemma3_n_ctx(s.m));
+        plinth_program_plan_stats(prefill, &ps);
+        printf("%s: %s, %d layers, hidden %d, vocab %d, %s weights%s, context %d\n", model_dir,
+               c->arch, (int)c->n_layers, (int)c->hidden, (int)c->vocab, c->weights,
+               c->converted ? " (as f32)" : "", (int)c->n_ctx);
         if (s.n_backends > 1) {
             printf("  backends        %s: each op on the first that supports it", s.names);
             if (o->split_layers)
@@ -60,16 +84,15 @@ int cli_model_plan(cli_options *o, const char *model_dir)
         printf("  state           %s (KV cache, shared)\n",
                cli_bytes(ps.state_bytes, st, sizeof st));
         char what[64];
-        snprintf(what, sizeof what, "prefill (%d tokens per run, last logits)",
-                 (int)gemma3_n_prefill(s.m));
+        snprintf(what, sizeof what, "prefill (%d tokens per run, last logits)", (int)c->n_batch);
         plan_print(what, &ps);
-        cli_print_placement(gemma3_prefill_program(s.m), gemma3_model(s.m));
-        if (gemma3_decode_program(s.m)) {
-            plinth_program_plan_stats(gemma3_decode_program(s.m), &ds);
+        cli_print_placement(prefill, s.list, s.n_backends);
+        if (decode) {
+            plinth_program_plan_stats(decode, &ds);
             plan_print("decode (1 token per run)", &ds);
-            cli_print_placement(gemma3_decode_program(s.m), gemma3_model(s.m));
+            cli_print_placement(decode, s.list, s.n_backends);
         }
     }
-    session_close(&s);
+    cli_lm_close(&s);
     return rc;
 }

@@ -14,6 +14,12 @@
 
 enum { MAX_KINDS = 64 };
 
+/* The backends of the program's model, in the model's order. */
+typedef struct backend_list {
+    plinth_backend *const *at;
+    uint32_t n;
+} backend_list;
+
 /* One group of instructions: an op with its dtypes on a backend, and why
  * the earlier backends did not take it. */
 typedef struct kind {
@@ -44,9 +50,9 @@ static kind *find_kind(kind *k, uint32_t *n, const plinth_instruction_info *in)
 
 /* ------------------------------------------------------------------ 1 --- */
 
-static void print_counts(plinth_program *prog, plinth_model *m, uint32_t n_run)
+static void print_counts(plinth_program *prog, const backend_list *m, uint32_t n_run)
 {
-    const uint32_t nb = plinth_model_backend_count(m);
+    const uint32_t nb = m->n;
     for (uint32_t b = 0; b < nb; b++) {
         uint32_t per_op[PLINTH_OP_COUNT] = {0}, total = 0, pinned = 0;
         for (uint32_t i = 0; i < n_run; i++) {
@@ -66,7 +72,7 @@ static void print_counts(plinth_program *prog, plinth_model *m, uint32_t n_run)
                 len += (size_t)snprintf(line + len, sizeof line - len, "%s%u %s",
                                         len ? ", " : "", per_op[op],
                                         plinth_op_name((plinth_op)op));
-        printf("  on %-12s %u per run%s%s%s", plinth_backend_name(plinth_model_backend(m, b)),
+        printf("  on %-12s %u per run%s%s%s", plinth_backend_name(m->at[b]),
                total, total ? " (" : "", line, total ? ")" : "");
         if (pinned)
             printf(", %u pinned", pinned);
@@ -77,11 +83,11 @@ static void print_counts(plinth_program *prog, plinth_model *m, uint32_t n_run)
 /* ------------------------------------------------------------------ 2 --- */
 
 /* "'template' has no kernel" / "'vulkan' said no" for each backend set. */
-static void print_why(plinth_model *m, uint32_t no_kernel, uint32_t refused)
+static void print_why(const backend_list *m, uint32_t no_kernel, uint32_t refused)
 {
     const char *sep = "";
-    for (uint32_t b = 0; b < plinth_model_backend_count(m); b++) {
-        const char *name = plinth_backend_name(plinth_model_backend(m, b));
+    for (uint32_t b = 0; b < m->n; b++) {
+        const char *name = plinth_backend_name(m->at[b]);
         if (no_kernel >> b & 1)
             printf("%s'%s' has no kernel", sep, name);
         else if (refused >> b & 1)
@@ -92,7 +98,7 @@ static void print_why(plinth_model *m, uint32_t no_kernel, uint32_t refused)
     }
 }
 
-static void print_fallbacks(plinth_program *prog, plinth_model *m, uint32_t n_all,
+static void print_fallbacks(plinth_program *prog, const backend_list *m, uint32_t n_all,
                             uint32_t n_run)
 {
     kind k[MAX_KINDS];
@@ -115,7 +121,7 @@ static void print_fallbacks(plinth_program *prog, plinth_model *m, uint32_t n_al
     for (uint32_t i = 0; i < n; i++) {
         printf("  fell back       %s (%s) x%u to '%s': ", plinth_op_name((plinth_op)k[i].op),
                k[i].types, k[i].n,
-               plinth_backend_name(plinth_model_backend(m, (uint32_t)k[i].backend)));
+               plinth_backend_name(m->at[k[i].backend]));
         print_why(m, k[i].no_kernel, k[i].refused);
         printf("\n");
     }
@@ -126,14 +132,14 @@ static void print_fallbacks(plinth_program *prog, plinth_model *m, uint32_t n_al
 
 /* ------------------------------------------------------------------ 3 --- */
 
-static void print_transfers(plinth_program *prog, plinth_model *m, const plinth_plan_stats *s,
+static void print_transfers(plinth_program *prog, const backend_list *m, const plinth_plan_stats *s,
                             uint32_t n_all)
 {
     char a[32];
     printf("  transfers       %u per run, %s", s->n_transfers,
            cli_bytes(s->transfer_bytes, a, sizeof a));
     /* by route */
-    const uint32_t nb = plinth_model_backend_count(m);
+    const uint32_t nb = m->n;
     for (uint32_t from = 0; from < nb; from++)
         for (uint32_t to = 0; to < nb; to++) {
             uint32_t n = 0;
@@ -148,8 +154,8 @@ static void print_transfers(plinth_program *prog, plinth_model *m, const plinth_
             }
             if (n)
                 printf("; %s -> %s %u (%s)",
-                       plinth_backend_name(plinth_model_backend(m, from)),
-                       plinth_backend_name(plinth_model_backend(m, to)), n,
+                       plinth_backend_name(m->at[from]),
+                       plinth_backend_name(m->at[to]), n,
                        cli_bytes(bytes, a, sizeof a));
         }
     printf("\n");
@@ -171,15 +177,15 @@ static void print_transfers(plinth_program *prog, plinth_model *m, const plinth_
 
 /* ------------------------------------------------------------------ 4 --- */
 
-static void print_pools(plinth_program *prog, plinth_model *m)
+static void print_pools(plinth_program *prog, const backend_list *m)
 {
-    for (uint32_t b = 0; b < plinth_model_backend_count(m); b++) {
+    for (uint32_t b = 0; b < m->n; b++) {
         plinth_backend_plan bp = {.struct_size = sizeof bp};
         if (plinth_program_backend_plan(prog, b, &bp) != PLINTH_OK)
             continue;
         char a[32], lb[32], io[32], p[32], st[32], r[32];
         printf("  pools on %-8s arena %s (lower bound %s), io %s, persistent %s, state %s",
-               plinth_backend_name(plinth_model_backend(m, b)),
+               plinth_backend_name(m->at[b]),
                cli_bytes(bp.arena_bytes, a, sizeof a), cli_bytes(bp.lower_bound, lb, sizeof lb),
                cli_bytes(bp.io_bytes, io, sizeof io), cli_bytes(bp.persistent_bytes, p, sizeof p),
                cli_bytes(bp.state_bytes, st, sizeof st));
@@ -191,9 +197,10 @@ static void print_pools(plinth_program *prog, plinth_model *m)
     }
 }
 
-void cli_print_placement(plinth_program *prog, plinth_model *model)
+void cli_print_placement(plinth_program *prog, plinth_backend *const *backends, uint32_t n)
 {
-    if (plinth_model_backend_count(model) < 2)
+    const backend_list list = {.at = backends, .n = n}, *model = &list;
+    if (n < 2)
         return;
     plinth_plan_stats s = {.struct_size = sizeof s};
     if (plinth_program_plan_stats(prog, &s) != PLINTH_OK)

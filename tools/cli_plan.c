@@ -117,7 +117,7 @@ int cli_plan(cli_options *o, int argc, char **argv)
             plinth_plan_stats s = {.struct_size = sizeof s};
             plinth_program_plan_stats(d.prog, &s);
             print_plan(&demo_default, &s, compile_ms);
-            cli_print_placement(d.prog, d.model);
+            cli_print_placement(d.prog, d.list, d.n_backends);
         }
     }
     demo_close(&d);

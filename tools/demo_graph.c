@@ -1,6 +1,6 @@
 /*
  * demo_graph.c — builds the demo transformer block on the public API only,
- * the way a model builder would (models/gemma3 follows the same pattern).
+ * the way a model builder would (models/decoder.c follows the same pattern).
  */
 #include "demo_graph.h"
 

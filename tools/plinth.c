@@ -5,7 +5,10 @@
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <float.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +22,12 @@ static const char usage[] =
     "  plan [MODEL] [--json]    memory plans (the built-in demo block without MODEL)\n"
     "  demo                     compile, load and run the demo block\n"
     "  run MODEL -p TEXT        generate text, streamed, timings at the end\n"
+    "  run MODEL -i             chat on stdin, a line per turn (the KV cache kept)\n"
     "  logits MODEL --tokens 2,17,9 --out FILE   raw f32 [n_tokens][vocab]\n"
     "  tokenize MODEL -p TEXT   token ids, comma-separated\n"
     "  bench MODEL              prefill and decode tokens/s, memory\n"
     "  bench-ops                single matmuls of the 270M shapes, against this machine\n"
-    "  init-random DIR --like 270m|tiny|CONFIG.json   a random-weight Gemma 3\n"
+    "  init-random DIR --like 270m|tiny|CONFIG.json   a random-weight checkpoint\n"
     "  conformance              every backend and device against ref\n"
     "\n"
     "options (before or after the command):\n"
@@ -32,11 +36,13 @@ static const char usage[] =
     "      --fallback=NAME[,..] backends after --backend (the same as --backend=A,NAME)\n"
     "      --split-layers=N     run, logits, bench, plan: layers [0, N) on the first\n"
     "                           backend, the rest on the second\n"
+    "  -ngl, --n-gpu-layers=N   llama.cpp's name for --split-layers=N (two backends)\n"
     "  -d, --device=N           device index within the backend (default: 0)\n"
     "  -t, --threads=N          worker threads for backends that have them\n"
     "      --backend-config=S   backend options, key=value,...\n"
     "  -P, --plugin-dir=DIR     look for plugins in DIR first (repeatable)\n"
-    "      --json               machine-readable output where supported\n"
+    "      --json               JSON on stdout (plan, run, tokenize, logits, bench;\n"
+    "                           the other commands refuse it)\n"
     "  -v, --verbose            log what the runtime does\n"
     "  -h, --help               this text (COMMAND --help: the command's own)\n"
     "  -V, --version            print the version\n"
@@ -131,7 +137,13 @@ uint32_t cli_open_backends(plinth_context *ctx, const cli_options *o, plinth_bac
         return 0;
     }
     if (o->split_layers && n < 2) {
-        fprintf(stderr, "plinth: --split-layers needs two backends (--backend=A,B or "
+        if (o->split_from_ngl)
+            fprintf(stderr, "plinth: -ngl %u is --split-layers=%u here: layers [0, %u) on the "
+                            "first backend, the rest on the second, and ", o->split_layers,
+                    o->split_layers, o->split_layers);
+        else
+            fprintf(stderr, "plinth: ");
+        fprintf(stderr, "--split-layers needs two backends (--backend=A,B or "
                         "--backend=A --fallback=B)\n");
         cli_close_backends(out, n);
         return 0;
@@ -187,6 +199,40 @@ int cli_parse_u32(const char *s, const char *flag, uint32_t *out)
     return 0;
 }
 
+int cli_parse_i32(const char *s, const char *flag, int32_t min, int32_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < min || v > INT32_MAX) {
+        fprintf(stderr, "plinth: %s wants an integer from %d to %d, got '%s'\n", flag, (int)min,
+                (int)INT32_MAX, s);
+        return -1;
+    }
+    *out = (int32_t)v;
+    return 0;
+}
+
+int cli_parse_float(const char *s, const char *flag, float *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v) || fabs(v) > FLT_MAX) {
+        fprintf(stderr, "plinth: %s wants a number, got '%s'\n", flag, s);
+        return -1;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+/* --json on a command that has no JSON output: said, exit status 2. */
+static int refuse_json(const cli_options *o)
+{
+    fprintf(stderr, "plinth: %s\n", o->json_refusal);
+    return 2;
+}
+
 int cli_common_flag(int c, cli_options *o, const char *cmd_usage)
 {
     switch (c) {
@@ -196,7 +242,11 @@ int cli_common_flag(int c, cli_options *o, const char *cmd_usage)
     case CLI_OPT_CONFIG: o->config = optarg; return CLI_PARSED;
     case CLI_OPT_FALLBACK: o->fallback = optarg; return CLI_PARSED;
     case CLI_OPT_SPLIT:
+        o->split_from_ngl = false;
         return cli_parse_u32(optarg, "--split-layers", &o->split_layers) ? 2 : CLI_PARSED;
+    case CLI_OPT_NGL:
+        o->split_from_ngl = true;
+        return cli_parse_u32(optarg, "-ngl", &o->split_layers) ? 2 : CLI_PARSED;
     case 'P':
         if (o->n_plugin_dirs == CLI_MAX_PLUGIN_DIRS) {
             fprintf(stderr, "plinth: at most %d --plugin-dir\n", CLI_MAX_PLUGIN_DIRS);
@@ -204,7 +254,9 @@ int cli_common_flag(int c, cli_options *o, const char *cmd_usage)
         }
         o->plugin_dirs[o->n_plugin_dirs++] = optarg;
         return CLI_PARSED;
-    case CLI_OPT_JSON: o->json = true; return CLI_PARSED;
+    case CLI_OPT_JSON:
+        o->json = true;
+        return o->json_refusal ? refuse_json(o) : CLI_PARSED;
     case 'v': o->verbose = true; return CLI_PARSED;
     case 'h': fputs(cmd_usage ? cmd_usage : usage, stdout); return 0;
     default: fputs(cmd_usage ? cmd_usage : usage, stderr); return 2;
@@ -226,12 +278,31 @@ int cli_parse_common(cli_options *o, int argc, char **argv, const char *cmd_usag
 static const struct {
     const char *name;
     int (*fn)(cli_options *o, int argc, char **argv);
+    const char *json_refusal; /* NULL: the command takes --json */
 } commands[] = {
-    {"devices", cli_devices},   {"plan", cli_plan},     {"demo", cli_demo},
-    {"run", cli_run},           {"logits", cli_logits}, {"tokenize", cli_tokenize},
-    {"bench", cli_bench},       {"bench-ops", cli_bench_ops},       {"init-random", cli_init_random},
-    {"conformance", cli_conformance},
+    {"devices", cli_devices, "devices: --json is not supported (the listing is text only)"},
+    {"plan", cli_plan, NULL},
+    {"demo", cli_demo, "demo: --json is not supported (plan --json prints the demo's plan)"},
+    {"run", cli_run, NULL},
+    {"logits", cli_logits, NULL},
+    {"tokenize", cli_tokenize, NULL},
+    {"bench", cli_bench, NULL},
+    {"bench-ops", cli_bench_ops, "bench-ops: --json is not supported (a text table only)"},
+    {"init-random", cli_init_random, "init-random: --json is not supported (it writes files)"},
+    {"conformance", cli_conformance,
+     "conformance: --json is not supported; --report=FILE.json writes the JSON report"},
 };
+
+/* llama.cpp's single-dash long flags, as their double-dash forms. */
+static void rewrite_llama_flags(int argc, char **argv)
+{
+    static const char *const from[] = {"-ngl", "-sys", "-cnv"};
+    static char *const to[] = {"--n-gpu-layers", "--system-prompt", "--conversation"};
+    for (int i = 1; i < argc; i++)
+        for (size_t k = 0; k < sizeof from / sizeof from[0]; k++)
+            if (strcmp(argv[i], from[k]) == 0)
+                argv[i] = to[k];
+}
 
 int main(int argc, char **argv)
 {
@@ -240,6 +311,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         CLI_COMMON_LONGOPTS,
     };
+    rewrite_llama_flags(argc, argv);
     /* '+': stop at the command; it parses the rest (common flags included). */
     int c;
     while ((c = getopt_long(argc, argv, "+" CLI_COMMON_OPTSTRING "V", longopts, NULL)) != -1) {
@@ -258,6 +330,9 @@ int main(int argc, char **argv)
     const char *cmd = argv[optind];
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(cmd, commands[i].name) == 0) {
+            o.json_refusal = commands[i].json_refusal;
+            if (o.json && o.json_refusal)
+                return refuse_json(&o);
             int sub_argc = argc - optind;
             char **sub_argv = argv + optind;
             optind = 0; /* a full getopt reset for the command's own parse */

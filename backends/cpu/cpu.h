@@ -80,15 +80,18 @@ typedef struct cpu_device {
 
 /* A table of cos/sin for T positions and n_dims/2 frequencies, reused by
  * every rope step of a program with the same base, n_dims and positions
- * (q and k of every layer). Filled lazily; `pos` keeps the positions it was
- * filled for. */
+ * (q and k of every layer), or every rope_factors step with also the same
+ * factors. Filled lazily; `pos` (and `factors`) keep what it was filled
+ * for. */
 typedef struct cpu_rope_table {
     float base;
     int32_t n_dims;
-    int64_t t;        /* positions held, 0: empty */
-    int64_t cap_t;    /* room for */
-    int32_t *pos;     /* [cap_t]                  */
-    float *cs;        /* [cap_t][n_dims/2][2]     */
+    bool scaled;        /* rope_factors steps        */
+    float factors[256]; /* if scaled: [n_dims/2]     */
+    int64_t t;          /* positions held, 0: empty  */
+    int64_t cap_t;      /* room for                  */
+    int32_t *pos;       /* [cap_t]                   */
+    float *cs;          /* [cap_t][n_dims/2][2]      */
 } cpu_rope_table;
 
 static inline cpu_device *cpu_dev(plinth_device *d)
@@ -188,12 +191,14 @@ bool cpu_rms_norm_fast(cpu_device *dev, const plinth_view *out, const plinth_vie
                        const plinth_view *w, float eps, const plinth_view *mul);
 bool cpu_softmax_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
                       const plinth_view *mask, float scale);
+/* rope, or rope_factors when factors is not NULL (f32 [n_dims/2]). */
 bool cpu_rope_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
-                   const plinth_view *pos, const plinth_attr_rope *a);
+                   const plinth_view *pos, const plinth_view *factors,
+                   const plinth_attr_rope *a);
 /* The same with a table (NULL: compute the angles in place). */
 bool cpu_rope_table_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
-                         const plinth_view *pos, const plinth_attr_rope *a,
-                         cpu_rope_table *table);
+                         const plinth_view *pos, const plinth_view *factors,
+                         const plinth_attr_rope *a, cpu_rope_table *table);
 bool cpu_matmul_reserve(cpu_device *dev, int64_t m, int64_t k);
 bool cpu_matmul_reserve_block(cpu_device *dev, int64_t m, int64_t k);
 bool cpu_attention_fast(cpu_device *dev, const plinth_view *out, const plinth_view *in,

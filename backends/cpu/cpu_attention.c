@@ -2,8 +2,10 @@
  * cpu_attention.c — rope and attention over the KV cache.
  *
  * Sections:
- *   1. rope: NeoX rotate-half; angles in double (as ref), cos/sin from a
- *      per-program table when one is given (q and k of all layers share it)
+ *   1. rope (and rope_factors: the same with frequency i divided by
+ *      factors[i]): NeoX rotate-half; angles in double (as ref), cos/sin
+ *      from a per-program table when one is given (q and k of all layers
+ *      share it)
  *   2. attention: online softmax over blocks of keys (no score matrix is
  *      materialised; a block of 64 scores lives on the stack), GQA heads of
  *      a group share the key/value loads, causal + window + kv_len masks
@@ -41,11 +43,15 @@ static int32_t pos_at(const plinth_view *pos, int64_t t)
     return p;
 }
 
-static void angles(const double *inv, int64_t half, int32_t p, float *cs)
+/* fac: rope_factors' factors (NULL for rope), divided after the product in
+ * ref's order, so the angle is ref's double to the last bit. */
+static void angles(const double *inv, const double *fac, int64_t half, int32_t p, float *cs)
 {
     for (int64_t i = 0; i < half; i++) {
-        double s, c;
-        sincos((double)p * inv[i], &s, &c);
+        double s, c, theta = (double)p * inv[i];
+        if (fac)
+            theta /= fac[i];
+        sincos(theta, &s, &c);
         cs[i] = (float)c; /* [cos x half][sin x half]: vector loads */
         cs[half + i] = (float)s;
     }
@@ -53,7 +59,7 @@ static void angles(const double *inv, int64_t half, int32_t p, float *cs)
 
 typedef struct rope_job {
     const plinth_view *out, *x, *pos;
-    const double *inv;
+    const double *inv, *fac; /* fac: NULL for rope */
     const float *table; /* [T][2][half] (cos, then sin) or NULL */
     int64_t half;
     /* the level's row kernel, or NULL: the scalar loop does every pair */
@@ -67,7 +73,7 @@ static void rope_task(void *ctx, int64_t bt, uint32_t thread)
     float local[512];
     const float *cs = j->table ? j->table + t * half * 2 : local;
     if (!j->table)
-        angles(j->inv, half, pos_at(j->pos, t), local);
+        angles(j->inv, j->fac, half, pos_at(j->pos, t), local);
     const int64_t d_all = j->x->shape[3];
     for (int64_t h = 0; h < j->x->shape[2]; h++) {
         const float *x = (const float *)ref_at(j->x, b, t, h, 0);
@@ -85,8 +91,8 @@ static void rope_task(void *ctx, int64_t bt, uint32_t thread)
 }
 
 bool cpu_rope_table_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
-                         const plinth_view *pos, const plinth_attr_rope *a,
-                         cpu_rope_table *table)
+                         const plinth_view *pos, const plinth_view *factors,
+                         const plinth_attr_rope *a, cpu_rope_table *table)
 {
     if (x->dtype != PLINTH_F32 || out->dtype != PLINTH_F32 || x->stride[3] != 4 ||
         out->stride[3] != 4 || a->n_dims > 512)
@@ -95,30 +101,44 @@ bool cpu_rope_table_fast(cpu_device *dev, const plinth_view *out, const plinth_v
     if (half == 0)
         return false;
     const double *inv = rope_freq(dev, a->base, a->n_dims);
+    double fac[256]; /* half <= 256 (n_dims <= 512 above) */
+    float f[256];
+    if (factors)
+        for (int64_t i = 0; i < half; i++) {
+            memcpy(&f[i], ref_at(factors, 0, 0, 0, i), 4);
+            fac[i] = (double)f[i];
+        }
     const float *cs = NULL;
-    if (table && table->cap_t >= t_len && table->n_dims == a->n_dims && table->base == a->base) {
-        bool same = table->t == t_len;
+    if (table && table->cap_t >= t_len && table->n_dims == a->n_dims && table->base == a->base &&
+        table->scaled == (factors != NULL)) {
+        /* The factors are compared by value: a table filled for other
+         * factors (or other positions) is filled again. */
+        bool same = table->t == t_len &&
+                    (!factors || !memcmp(table->factors, f, (size_t)half * sizeof *f));
         for (int64_t t = 0; same && t < t_len; t++)
             same = table->pos[t] == pos_at(pos, t);
         if (!same) {
             for (int64_t t = 0; t < t_len; t++) {
                 table->pos[t] = pos_at(pos, t);
-                angles(inv, half, table->pos[t], table->cs + t * half * 2);
+                angles(inv, factors ? fac : NULL, half, table->pos[t], table->cs + t * half * 2);
             }
             table->t = t_len;
+            if (factors)
+                memcpy(table->factors, f, (size_t)half * sizeof *f);
         }
         cs = table->cs;
     }
-    rope_job j = {out, x, pos, inv, cs, half, dev->k->rope_row};
+    rope_job j = {out, x, pos, inv, factors ? fac : NULL, cs, half, dev->k->rope_row};
     cpu_count(dev, CPU_KC_ROPE, j.row != NULL);
     cpu_parallel(dev, x->shape[0] * t_len, rope_task, &j);
     return true;
 }
 
 bool cpu_rope_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
-                   const plinth_view *pos, const plinth_attr_rope *a)
+                   const plinth_view *pos, const plinth_view *factors,
+                   const plinth_attr_rope *a)
 {
-    return cpu_rope_table_fast(dev, out, x, pos, a, NULL);
+    return cpu_rope_table_fast(dev, out, x, pos, factors, a, NULL);
 }
 
 /* ---------------------------------------------------------------- 2 ---- */

@@ -15,7 +15,7 @@
  *   gelu_tanh(g) -> t     ; mul(t, u) -> t   =>  one pass: gelu(g) * u
  * Rope steps with the same base, n_dims and positions (q and k of every
  * layer) share one cos/sin table per execute instead of one sincos per
- * element pair per step.
+ * element pair per step; so do rope_factors steps with the same factors.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -185,10 +185,12 @@ static int rope_table_for(program *p, const plinth_instruction *ins)
 {
     const plinth_attr_rope *a = ins->attrs;
     const int64_t t = ins->in[0].shape[1];
+    const bool scaled = ins->op == PLINTH_OP_ROPE_FACTORS;
     if (ins->in[0].dtype != PLINTH_F32 || a->n_dims <= 0 || a->n_dims > 512)
         return -1;
     for (uint32_t i = 0; i < p->n_tables; i++)
-        if (p->tables[i].base == a->base && p->tables[i].n_dims == a->n_dims) {
+        if (p->tables[i].base == a->base && p->tables[i].n_dims == a->n_dims &&
+            p->tables[i].scaled == scaled) {
             if (p->tables[i].cap_t < t)
                 p->tables[i].cap_t = t;
             return (int)i;
@@ -196,7 +198,7 @@ static int rope_table_for(program *p, const plinth_instruction *ins)
     if (p->n_tables == 8)
         return -1;
     cpu_rope_table *tb = &p->tables[p->n_tables];
-    *tb = (cpu_rope_table){.base = a->base, .n_dims = a->n_dims, .cap_t = t};
+    *tb = (cpu_rope_table){.base = a->base, .n_dims = a->n_dims, .scaled = scaled, .cap_t = t};
     return (int)p->n_tables++;
 }
 
@@ -265,7 +267,7 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *host_code, uint
             i++; /* the mul is part of this step */
             continue;
         }
-        if (ins->op == PLINTH_OP_ROPE) {
+        if (ins->op == PLINTH_OP_ROPE || ins->op == PLINTH_OP_ROPE_FACTORS) {
             s.table = rope_table_for(p, ins);
             if (s.table >= 0)
                 s.kind = STEP_ROPE;
@@ -330,8 +332,9 @@ int32_t cpu_execute(plinth_device *pd, void *prog)
             done = cpu_gelu_mul_fast(dev, s->out, &ins->in[0], s->other);
             break;
         case STEP_ROPE:
-            done = cpu_rope_table_fast(dev, ins->out, &ins->in[0], &ins->in[1], ins->attrs,
-                                       &p->tables[s->table]);
+            done = cpu_rope_table_fast(dev, ins->out, &ins->in[0], &ins->in[1],
+                                       ins->op == PLINTH_OP_ROPE_FACTORS ? &ins->in[2] : NULL,
+                                       ins->attrs, &p->tables[s->table]);
             break;
         default:
             break;

@@ -298,7 +298,9 @@ int32_t cpu_run_op(cpu_device *dev, uint32_t op, const plinth_view *out,
         done = cpu_set_rows_fast(dev, out, &in[0], &in[1]);
         break;
     case PLINTH_OP_ROPE:
-        done = cpu_rope_fast(dev, out, &in[0], &in[1], attrs);
+    case PLINTH_OP_ROPE_FACTORS:
+        done = cpu_rope_fast(dev, out, &in[0], &in[1],
+                             op == PLINTH_OP_ROPE_FACTORS ? &in[2] : NULL, attrs);
         break;
     case PLINTH_OP_ATTENTION:
         done = cpu_attention_fast(dev, out, in, attrs);

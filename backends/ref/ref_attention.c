@@ -2,12 +2,14 @@
  * ref_attention.c — position-dependent ops of the transformer block.
  *
  * Sections:
- *   1. rope       NeoX rotate-half on the first n_dims of D, angles in double
+ *   1. rope       NeoX rotate-half on the first n_dims of D, angles in double;
+ *                 rope_factors: the same with each frequency divided by its factor
  *   2. attention  causal + sliding window + kv_len masking, GQA; two passes
  *                 (max, then exp-sum and weighted sum), all in double
  *
  * Layouts (4-D views): x, q, out [B, T, H, D] with B = 1 for a rank-3
- * tensor; k, v [B, S, Hkv, D]; pos i32 [T]; kv_len i32 [1].
+ * tensor; k, v [B, S, Hkv, D]; pos i32 [T]; kv_len i32 [1]; factors
+ * f32 [n_dims/2].
  */
 #include <math.h>
 #include <string.h>
@@ -38,43 +40,55 @@ static int32_t check_pos(plinth_device *dev, const char *name, const plinth_view
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-int32_t ref_check_rope(plinth_device *dev, const plinth_view *out, const plinth_view *in,
-                       uint32_t n_in, const void *attrs)
+/* rope and rope_factors share the checks and the loops; rope_factors has
+ * a third input, f32 factors [n_dims/2]. */
+static int32_t check_rope(plinth_device *dev, uint32_t op, const plinth_view *out,
+                          const plinth_view *in, uint32_t n_in, const void *attrs)
 {
-    int32_t st = ref_check_arity(dev, PLINTH_OP_ROPE, out, in, n_in);
+    const char *name = plinth_op_label(op);
+    int32_t st = ref_check_arity(dev, op, out, in, n_in);
     if (st != PLINTH_OK)
         return st;
     const plinth_view *x = &in[0];
     char s1[96], s2[96];
     if (!ref_dtype_is_float(x->dtype))
-        return ref_fail(dev, PLINTH_ERR_UNSUPPORTED, "rope: x must be a float dtype, not %s",
+        return ref_fail(dev, PLINTH_ERR_UNSUPPORTED, "%s: x must be a float dtype, not %s", name,
                         plinth_dtype_label(x->dtype));
     if (out->dtype != x->dtype || !ref_same_shape(out, x))
-        return ref_fail(dev, PLINTH_ERR_INVALID, "rope: out %s %s differs from x %s %s",
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: out %s %s differs from x %s %s", name,
                         plinth_dtype_label(out->dtype), ref_shape_str(out, s1, sizeof s1),
                         plinth_dtype_label(x->dtype), ref_shape_str(x, s2, sizeof s2));
-    st = check_pos(dev, "rope", &in[1], x->shape[1]);
+    st = check_pos(dev, name, &in[1], x->shape[1]);
     if (st != PLINTH_OK)
         return st;
     if (!attrs)
-        return ref_fail(dev, PLINTH_ERR_INVALID, "rope: attrs missing");
+        return ref_fail(dev, PLINTH_ERR_INVALID, "%s: attrs missing", name);
     const int32_t nd = ((const plinth_attr_rope *)attrs)->n_dims;
     if (nd < 0 || nd % 2 != 0 || nd > x->shape[3])
         return ref_fail(dev, PLINTH_ERR_INVALID,
-                        "rope: n_dims %d must be even and within head dim %lld", (int)nd,
+                        "%s: n_dims %d must be even and within head dim %lld", name, (int)nd,
                         (long long)x->shape[3]);
+    if (op == PLINTH_OP_ROPE_FACTORS) {
+        const plinth_view *f = &in[2];
+        if (f->dtype != PLINTH_F32 || f->shape[0] != 1 || f->shape[1] != 1 ||
+            f->shape[2] != 1 || f->shape[3] != nd / 2)
+            return ref_fail(dev, PLINTH_ERR_INVALID, "%s: factors %s %s is not f32 [%d]", name,
+                            plinth_dtype_label(f->dtype), ref_shape_str(f, s1, sizeof s1),
+                            (int)nd / 2);
+    }
     return PLINTH_OK;
 }
 
-int32_t ref_rope(plinth_device *dev, const plinth_view *out, const plinth_view *in,
-                 uint32_t n_in, const void *attrs)
+static int32_t rope(plinth_device *dev, uint32_t op, const plinth_view *out,
+                    const plinth_view *in, uint32_t n_in, const void *attrs)
 {
-    int32_t st = ref_check_rope(dev, out, in, n_in, attrs);
+    int32_t st = check_rope(dev, op, out, in, n_in, attrs);
     if (st == PLINTH_OK)
-        st = ref_check_memory(dev, PLINTH_OP_ROPE, out, in, n_in);
+        st = ref_check_memory(dev, op, out, in, n_in);
     if (st != PLINTH_OK)
         return st;
     const plinth_view *x = &in[0], *pos = &in[1];
+    const plinth_view *factors = op == PLINTH_OP_ROPE_FACTORS ? &in[2] : NULL;
     const plinth_attr_rope *a = attrs;
     const int64_t half = a->n_dims / 2, d_all = x->shape[3];
     const size_t esize = plinth_dtype_bytes(x->dtype);
@@ -83,8 +97,10 @@ int32_t ref_rope(plinth_device *dev, const plinth_view *out, const plinth_view *
             const double p = (double)load_i32(pos, t);
             for (int64_t h = 0; h < x->shape[2]; h++) {
                 for (int64_t i = 0; i < half; i++) {
-                    const double theta =
+                    double theta =
                         p * pow((double)a->base, -2.0 * (double)i / (double)a->n_dims);
+                    if (factors)
+                        theta /= ref_load(ref_at(factors, 0, 0, 0, i), PLINTH_F32);
                     const double c = cos(theta), s = sin(theta);
                     /* Read both halves before writing: out may be x. */
                     const double x0 = ref_load(ref_at(x, b, t, h, i), x->dtype);
@@ -97,6 +113,30 @@ int32_t ref_rope(plinth_device *dev, const plinth_view *out, const plinth_view *
             }
         }
     return PLINTH_OK;
+}
+
+int32_t ref_check_rope(plinth_device *dev, const plinth_view *out, const plinth_view *in,
+                       uint32_t n_in, const void *attrs)
+{
+    return check_rope(dev, PLINTH_OP_ROPE, out, in, n_in, attrs);
+}
+
+int32_t ref_rope(plinth_device *dev, const plinth_view *out, const plinth_view *in,
+                 uint32_t n_in, const void *attrs)
+{
+    return rope(dev, PLINTH_OP_ROPE, out, in, n_in, attrs);
+}
+
+int32_t ref_check_rope_factors(plinth_device *dev, const plinth_view *out,
+                               const plinth_view *in, uint32_t n_in, const void *attrs)
+{
+    return check_rope(dev, PLINTH_OP_ROPE_FACTORS, out, in, n_in, attrs);
+}
+
+int32_t ref_rope_factors(plinth_device *dev, const plinth_view *out, const plinth_view *in,
+                         uint32_t n_in, const void *attrs)
+{
+    return rope(dev, PLINTH_OP_ROPE_FACTORS, out, in, n_in, attrs);
 }
 
 /* ---------------------------------------------------------------- 2 ---- */

@@ -40,17 +40,9 @@ static bool same_view(const plinth_view *a, const plinth_view *b)
 /* The bytes [*lo, *hi) a view's elements occupy in its buffer. */
 static void byte_span(const plinth_view *v, uint64_t *lo, uint64_t *hi)
 {
-    int64_t a = (int64_t)v->offset, b = a + (int64_t)plinth_dtype_bytes(v->dtype);
-    for (int k = 0; k < 4; k++) {
-        if (v->shape[k] <= 1)
-            continue;
-        const int64_t span = (v->shape[k] - 1) * v->stride[k];
-        if (span < 0)
-            a += span;
-        else
-            b += span;
-    }
-    *lo = (uint64_t)a, *hi = (uint64_t)b;
+    int64_t a, b;
+    vulkan_view_span(v, &a, &b);
+    *lo = (uint64_t)((int64_t)v->offset + a), *hi = (uint64_t)((int64_t)v->offset + b);
 }
 
 /* No byte of a in b's span. */

@@ -79,14 +79,55 @@ static void extent(const plinth_view *v, int64_t es, int64_t *lo, int64_t *hi)
     }
 }
 
+/* A block-dtype view (plinth_plugin.h, plinth_view): the lowest and one
+ * past the highest byte it reaches, relative to its first block's first
+ * byte. Its rows are whole runs of blocks. */
+static void extent_blocks(const plinth_view *v, int64_t *lo, int64_t *hi)
+{
+    *lo = 0;
+    *hi = (int64_t)plinth_dtype_row_bytes(v->dtype, v->shape[3]);
+    for (int k = 0; k < 3; k++) {
+        if (v->shape[k] <= 1)
+            continue;
+        int64_t span = (v->shape[k] - 1) * v->stride[k];
+        if (span < 0)
+            *lo += span;
+        else
+            *hi += span;
+    }
+}
+
+static bool is_block(int32_t dtype)
+{
+    return plinth_dtype_block_elems(dtype) > 1;
+}
+
+void vulkan_view_span(const plinth_view *v, int64_t *lo, int64_t *hi)
+{
+    if (is_block(v->dtype)) {
+        extent_blocks(v, lo, hi);
+        return;
+    }
+    *lo = 0;
+    *hi = (int64_t)plinth_dtype_bytes(v->dtype);
+    for (int k = 0; k < 4; k++) {
+        if (v->shape[k] <= 1)
+            continue;
+        int64_t span = (v->shape[k] - 1) * v->stride[k];
+        if (span < 0)
+            *lo += span;
+        else
+            *hi += span;
+    }
+}
+
 uint64_t vulkan_view_bytes(const plinth_view *v)
 {
-    const int64_t es = (int64_t)plinth_dtype_bytes(v->dtype);
-    if (es == 0 || vulkan_numel(v) == 0)
+    if (plinth_dtype_block_bytes(v->dtype) == 0 || vulkan_numel(v) == 0)
         return 0;
     int64_t lo, hi;
-    extent(v, es, &lo, &hi);
-    return (uint64_t)((hi - lo + 1) * es);
+    vulkan_view_span(v, &lo, &hi);
+    return (uint64_t)(hi - lo);
 }
 
 /* Descriptor mode: the next slot of d binds `v` (bytes [blo, bhi) of vb);
@@ -118,12 +159,44 @@ static int32_t bind_view(plinth_device *dev, const char *name, const char *what,
     return PLINTH_OK;
 }
 
+/* A block-dtype view: byte strides in out->s[0..2] (the shaders index
+ * blocks by byte), the block's bytes in s[3]; lo, hi: its bytes relative to
+ * its first one (hi one past the last). */
+static int32_t block_strides(plinth_device *dev, const char *name, const char *what,
+                             const plinth_view *v, vview *out, int64_t *lo, int64_t *hi)
+{
+    const int64_t bb = (int64_t)plinth_dtype_block_bytes(v->dtype);
+    if (v->shape[3] % (int64_t)plinth_dtype_block_elems(v->dtype) != 0 ||
+        (v->shape[3] > (int64_t)plinth_dtype_block_elems(v->dtype) && v->stride[3] != bb))
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                           "%s: %s (%s) is not whole rows of contiguous blocks", name, what,
+                           plinth_dtype_label(v->dtype));
+    for (int k = 0; k < 3; k++) {
+        if (v->shape[k] <= 1)
+            continue;
+        if (v->stride[k] % 2 != 0 || v->stride[k] > INT32_MAX || v->stride[k] < INT32_MIN)
+            return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                               "%s: %s stride %lld is odd or past 2^31 bytes", name, what,
+                               (long long)v->stride[k]);
+        out->s[k] = (int32_t)v->stride[k];
+    }
+    out->s[3] = (int32_t)bb;
+    extent_blocks(v, lo, hi);
+    if (*hi >= INT32_MAX || *lo <= INT32_MIN)
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                           "%s: %s spans more than 2^31 bytes (vulkan indexes with i32)", name,
+                           what);
+    return PLINTH_OK;
+}
+
 int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const plinth_view *v,
                     bool check_only, vulkan_dispatch *d, vview *out)
 {
     const char *name = plinth_op_label(op);
     memset(out, 0, sizeof *out);
-    const int64_t es = (int64_t)plinth_dtype_bytes(v->dtype);
+    const bool blocks = is_block(v->dtype) && v->dtype < PLINTH_DTYPE_COUNT;
+    /* Bytes per element, or per byte-addressed unit of a block view. */
+    const int64_t es = blocks ? 1 : (int64_t)plinth_dtype_bytes(v->dtype);
     if (es == 0)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: %s has unknown dtype %d", name, what,
                            (int)v->dtype);
@@ -136,7 +209,7 @@ int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const pli
             return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                                "%s: %s has more than 2^31 elements (vulkan indexes with i32)",
                                name, what);
-        if (v->shape[k] <= 1)
+        if (v->shape[k] <= 1 || blocks)
             continue;
         if (v->stride[k] % es != 0)
             return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
@@ -144,12 +217,21 @@ int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const pli
                                name, what, (long long)v->stride[k]);
         out->s[k] = (int32_t)(v->stride[k] / es);
     }
+    /* lo, hi: the lowest and one past the highest byte, from element 0's. */
     int64_t lo, hi;
-    extent(v, es, &lo, &hi);
-    if (hi >= INT32_MAX || lo <= INT32_MIN)
-        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
-                           "%s: %s spans more than 2^31 elements (vulkan indexes with i32)",
-                           name, what);
+    if (blocks) {
+        int32_t st = block_strides(dev, name, what, v, out, &lo, &hi);
+        if (st != PLINTH_OK)
+            return st;
+    } else {
+        extent(v, es, &lo, &hi);
+        if (hi >= INT32_MAX || lo <= INT32_MIN)
+            return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                               "%s: %s spans more than 2^31 elements (vulkan indexes with i32)",
+                               name, what);
+        lo *= es;
+        hi = (hi + 1) * es;
+    }
     if (dev->desc && vulkan_view_bytes(v) + 2 * PLINTH_ALIGNMENT > dev->max_range)
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                            "%s: %s spans %llu bytes, more than maxStorageBufferRange %llu",
@@ -160,7 +242,10 @@ int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const pli
     if (!v->buffer || !v->buffer->handle)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: %s has no buffer", name, what);
     const vulkan_buffer *vb = v->buffer->handle;
-    if (v->offset < v->base || (v->offset - v->base) % (uint64_t)es != 0)
+    /* Blocks start at even bytes (blocks.glsl reads them as 16-bit halves
+     * of aligned words). */
+    const uint64_t align = blocks ? 2 : (uint64_t)es;
+    if (v->offset < v->base || (v->offset - v->base) % align != 0)
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                            "%s: %s starts %llu bytes into its tensor: not element-aligned",
                            name, what, (unsigned long long)(v->offset - v->base));
@@ -173,17 +258,26 @@ int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const pli
                            "%s: %s tensor base %llu is not a multiple of 256 and of "
                            "minStorageBufferOffsetAlignment %llu", name, what,
                            (unsigned long long)v->base, (unsigned long long)dev->min_align);
-    int64_t blo = (int64_t)v->offset + lo * es, bhi = (int64_t)v->offset + (hi + 1) * es;
+    int64_t blo = (int64_t)v->offset + lo, bhi = (int64_t)v->offset + hi;
     if (blo < 0 || (uint64_t)bhi > vb->size)
         return vulkan_fail(dev, PLINTH_ERR_INVALID,
                            "%s: %s at offset %llu reaches outside its %llu-byte buffer", name,
                            what, (unsigned long long)v->offset, (unsigned long long)vb->size);
     out->byte_addr = vb->addr + v->offset;
     out->range = (vulkan_range){.buf = vb, .lo = (uint64_t)blo, .hi = (uint64_t)bhi};
-    if (dev->desc)
-        return bind_view(dev, name, what, v, vb, (uint64_t)blo, (uint64_t)bhi, d, out);
-    out->addr[0] = (uint32_t)out->byte_addr;
-    out->addr[1] = (uint32_t)(out->byte_addr >> 32);
+    if (dev->desc) {
+        int32_t st = bind_view(dev, name, what, v, vb, (uint64_t)blo, (uint64_t)bhi, d, out);
+        if (st == PLINTH_OK && blocks) { /* (slot, 0) and the byte offset */
+            out->qo = out->addr[1];
+            out->addr[1] = 0;
+        }
+        return st;
+    }
+    /* Block operands are 16-byte aligned addresses plus a byte offset. */
+    const uint64_t at = blocks ? out->byte_addr & ~(uint64_t)15 : out->byte_addr;
+    out->qo = (uint32_t)(out->byte_addr - at);
+    out->addr[0] = (uint32_t)at;
+    out->addr[1] = (uint32_t)(at >> 32);
     return PLINTH_OK;
 }
 
@@ -576,15 +670,25 @@ int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
                    op == PLINTH_OP_SOFTMAX || op == PLINTH_OP_MATMUL ||
                    op == PLINTH_OP_GET_ROWS || op == PLINTH_OP_ROPE ||
                    op == PLINTH_OP_ATTENTION || op == PLINTH_OP_CAST ||
-                   op == PLINTH_OP_CONCAT))
+                   op == PLINTH_OP_CONCAT || op == PLINTH_OP_ROPE_FACTORS))
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: attrs missing", plinth_op_label(op));
     if (plinth_dtype_bytes(out->dtype) == 0)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out has unknown dtype",
                            plinth_op_label(op));
-    for (uint32_t i = 0; i < n_in; i++)
-        if (plinth_dtype_bytes(in[i].dtype) == 0)
+    /* Block dtypes only where the ABI allows them and a kernel reads them
+     * (vulkan_ops_q.c): matmul's b, get_rows' table, cast's x (rule 16). */
+    for (uint32_t i = 0; i < n_in; i++) {
+        if (plinth_dtype_bytes(in[i].dtype) != 0)
+            continue;
+        if (!is_block(in[i].dtype) || in[i].dtype >= PLINTH_DTYPE_COUNT)
             return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: input %u has unknown dtype",
                                plinth_op_label(op), i);
+        if (!((op == PLINTH_OP_MATMUL && i == 1) ||
+              ((op == PLINTH_OP_GET_ROWS || op == PLINTH_OP_CAST) && i == 0)))
+            return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "%s: input %u is %s: block dtypes "
+                               "are matmul's b, get_rows' table and cast's x",
+                               plinth_op_label(op), i, plinth_dtype_label(in[i].dtype));
+    }
     switch (op) {
     case PLINTH_OP_ADD:
     case PLINTH_OP_SUB:
@@ -600,6 +704,9 @@ int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
     case PLINTH_OP_ARGMAX:
         return encode_rows(dev, op, out, in, n_in, attrs, check_only, d);
     case PLINTH_OP_CAST:
+        if (is_block(in[0].dtype))
+            return vulkan_encode_cast_q(dev, out, in, attrs, check_only, d);
+        return encode_move(dev, op, out, in, attrs, check_only, d);
     case PLINTH_OP_COPY:
         return encode_move(dev, op, out, in, attrs, check_only, d);
     case PLINTH_OP_CONCAT:
@@ -611,7 +718,8 @@ int32_t vulkan_encode(plinth_device *dev, uint32_t op, const plinth_view *out,
     case PLINTH_OP_SET_ROWS:
         return vulkan_encode_set_rows(dev, out, in, check_only, d);
     case PLINTH_OP_ROPE:
-        return vulkan_encode_rope(dev, out, in, attrs, check_only, d);
+    case PLINTH_OP_ROPE_FACTORS:
+        return vulkan_encode_rope(dev, op, out, in, attrs, check_only, d);
     case PLINTH_OP_ATTENTION:
         return vulkan_encode_attention(dev, out, in, attrs, check_only, d);
     default:

@@ -22,21 +22,6 @@ static void copy4(int32_t dst[4], const int64_t src[4])
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-typedef struct pc_matmul {
-    uint32_t o[2], a[2], b[2];
-    int32_t m, n, k, o1;
-    int32_t pad[2];
-    int32_t so[4], sa[4], sb[4];
-    /* Stacked matrix-vector products (vulkan_encode_matvec_stack): columns
-     * [0, n1) go to o, [n1, n1 + n2) to o2, the rest to o3. Otherwise
-     * n1 = n and o2 = o3 = o. */
-    uint32_t o2[2], o3[2];
-    int32_t n1, n2;
-} pc_matmul;
-
-/* Rows of a up to which the matrix-vector shader is used (decode). */
-#define MATVEC_MAX_M 2
-
 /* One dispatch; `more` (n_more <= 2) are the further outputs of a stack
  * (then m == 1, no batch, every output dense f32 in one buffer). */
 static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plinth_view *in,
@@ -45,10 +30,14 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
 {
     const plinth_view *a = &in[0], *b = &in[1];
     const bool tb = ((const plinth_attr_matmul *)attrs)->transpose_b != 0;
-    if (!vulkan_is_float(a->dtype) || !vulkan_is_float(b->dtype))
-        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "matmul: a and b must be float dtypes");
+    const bool blocks = plinth_dtype_block_elems(b->dtype) > 1;
+    if (!vulkan_is_float(a->dtype) || !(vulkan_is_float(b->dtype) || blocks))
+        return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
+                           "matmul: a must be a float dtype, b a float or block dtype");
     if (out->dtype != a->dtype)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "matmul: out dtype differs from a's");
+    vulkan_matmul_case c = {.out = out, .a = a, .b = b, .more = more, .n_more = n_more,
+                            .tb = tb};
     const int64_t m = a->shape[2], k = a->shape[3];
     const int64_t bk = tb ? b->shape[3] : b->shape[2], n = tb ? b->shape[2] : b->shape[3];
     int64_t n_outs = out->shape[3];
@@ -69,39 +58,41 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
     if (batch > 65535 || m > 65535)
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                            "matmul: more than 65535 batches or rows in one dispatch");
-    vview vo, va, vb;
-    int32_t st = vulkan_view(dev, PLINTH_OP_MATMUL, "out", out, check_only, d, &vo);
+    c.m = m, c.n = n, c.k = k, c.batch = batch;
+    vview *vo = &c.vo, *va = &c.va, *vb = &c.vb, *vm = c.vm;
+    int32_t st = vulkan_view(dev, PLINTH_OP_MATMUL, "out", out, check_only, d, vo);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_MATMUL, "a", a, check_only, d, &va);
+        st = vulkan_view(dev, PLINTH_OP_MATMUL, "a", a, check_only, d, va);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_MATMUL, "b", b, check_only, d, &vb);
-    vview vm[2];
+        st = vulkan_view(dev, PLINTH_OP_MATMUL, "b", b, check_only, d, vb);
     for (int j = 0; j < n_more && st == PLINTH_OK; j++)
         st = vulkan_view(dev, PLINTH_OP_MATMUL, "out", &more[j], check_only, d, &vm[j]);
+    if (st == PLINTH_OK && blocks)
+        return vulkan_encode_matmul_q(dev, &c, check_only, d);
     if (st != PLINTH_OK || check_only)
         return st;
 
     pc_matmul pc = {.m = (int32_t)m, .n = (int32_t)n, .k = (int32_t)k,
                     .o1 = (int32_t)out->shape[1], .n1 = (int32_t)out->shape[3],
                     .n2 = n_more == 2 ? (int32_t)more[0].shape[3] : (int32_t)n};
-    memcpy(pc.o2, n_more ? vm[0].addr : vo.addr, 8);
-    memcpy(pc.o3, n_more ? vm[n_more - 1].addr : vo.addr, 8);
-    memcpy(pc.o, vo.addr, 8);
-    memcpy(pc.a, va.addr, 8);
-    memcpy(pc.b, vb.addr, 8);
-    memcpy(pc.so, vo.s, 16);
-    memcpy(pc.sa, va.s, 16);
-    pc.sb[0] = vb.s[0];
-    pc.sb[1] = vb.s[1];
-    pc.sb[2] = tb ? vb.s[3] : vb.s[2]; /* steps k */
-    pc.sb[3] = tb ? vb.s[2] : vb.s[3]; /* steps n */
+    memcpy(pc.o2, n_more ? vm[0].addr : vo->addr, 8);
+    memcpy(pc.o3, n_more ? vm[n_more - 1].addr : vo->addr, 8);
+    memcpy(pc.o, vo->addr, 8);
+    memcpy(pc.a, va->addr, 8);
+    memcpy(pc.b, vb->addr, 8);
+    memcpy(pc.so, vo->s, 16);
+    memcpy(pc.sa, va->s, 16);
+    pc.sb[0] = vb->s[0];
+    pc.sb[1] = vb->s[1];
+    pc.sb[2] = tb ? vb->s[3] : vb->s[2]; /* steps k */
+    pc.sb[3] = tb ? vb->s[2] : vb->s[3]; /* steps n */
 
     /* vec4 along k: both operands contiguous in k, every row start and the
      * base 16-byte aligned (b: 4 halves = 8 bytes), a in f32, K % 4 == 0. */
     const bool b32 = b->dtype == PLINTH_F32;
     bool kvec = a->dtype == PLINTH_F32 && k % 4 == 0 && k > 0 &&
                 (pc.sa[3] == 1 || k == 1) && (pc.sb[2] == 1 || k == 1) &&
-                va.byte_addr % 16 == 0 && vb.byte_addr % (b32 ? 16 : 8) == 0;
+                va->byte_addr % 16 == 0 && vb->byte_addr % (b32 ? 16 : 8) == 0;
     for (int i = 0; i < 3 && kvec; i++)
         kvec = pc.sa[i] % 4 == 0;
     kvec = kvec && pc.sb[0] % 4 == 0 && pc.sb[1] % 4 == 0 && pc.sb[3] % 4 == 0;
@@ -119,10 +110,10 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
          * it and the device has 64-bit integers, else 16 bytes of a 16-bit
          * b, else 4 k. a is read 16 bytes at a time in all three. */
         const int64_t k32 = b32 ? 8 : 16;
-        const bool w32 = !sg && kvec && dev->int64 && k % k32 == 0 && vb.byte_addr % 32 == 0 &&
-                         va.byte_addr % 16 == 0 && pc.sb[0] % k32 == 0 &&
+        const bool w32 = !sg && kvec && dev->int64 && k % k32 == 0 && vb->byte_addr % 32 == 0 &&
+                         va->byte_addr % 16 == 0 && pc.sb[0] % k32 == 0 &&
                          pc.sb[1] % k32 == 0 && pc.sb[3] % k32 == 0;
-        const bool w16 = !sg && kvec && !b32 && k % 8 == 0 && vb.byte_addr % 16 == 0 &&
+        const bool w16 = !sg && kvec && !b32 && k % 8 == 0 && vb->byte_addr % 16 == 0 &&
                          pc.sb[0] % 8 == 0 && pc.sb[1] % 8 == 0 && pc.sb[3] % 8 == 0;
         d->spec[5] = dev->no_k8 ? 0 : w32 ? 2 : w16 ? 1 : 0;
         /* Columns per invocation (CPU style). llvmpipe (Mesa 22.3) runs a
@@ -170,14 +161,14 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
         /* b along n, a along k, vec4 loads of both (matmul.comp NVEC). */
         const int64_t eb = b32 ? 4 : 2;
         d->spec[5] = !kvec && a->dtype == PLINTH_F32 && k % 4 == 0 && n % 4 == 0 &&
-                     pc.sa[3] == 1 && pc.sb[3] == 1 && va.byte_addr % 16 == 0 &&
-                     vb.byte_addr % (uint64_t)(4 * eb) == 0 && pc.sa[0] % 4 == 0 &&
+                     pc.sa[3] == 1 && pc.sb[3] == 1 && va->byte_addr % 16 == 0 &&
+                     vb->byte_addr % (uint64_t)(4 * eb) == 0 && pc.sa[0] % 4 == 0 &&
                      pc.sa[1] % 4 == 0 && pc.sa[2] % 4 == 0 && pc.sb[0] % 4 == 0 &&
                      pc.sb[1] % 4 == 0 && pc.sb[2] % 4 == 0;
         /* k along rows of both, 32 bytes per load (matmul_blocked.glsl W32) */
         const int64_t ks = b32 ? 8 : 16;
         d->spec[6] = dev->int64 && !dev->no_k8 && kvec && k % ks == 0 &&
-                     va.byte_addr % 32 == 0 && vb.byte_addr % 32 == 0 && pc.sa[0] % 8 == 0 &&
+                     va->byte_addr % 32 == 0 && vb->byte_addr % 32 == 0 && pc.sa[0] % 8 == 0 &&
                      pc.sa[1] % 8 == 0 && pc.sa[2] % 8 == 0 && pc.sb[0] % ks == 0 &&
                      pc.sb[1] % ks == 0 && pc.sb[3] % ks == 0;
         d->groups[0] = nx64;
@@ -190,15 +181,20 @@ static int32_t matmul_one(plinth_device *dev, const plinth_view *out, const plin
     if (n_more && d->shader != VULKAN_SH_MATMUL_VEC && d->shader != VULKAN_SH_MATMUL_VEC_I64)
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "matmul: a stack needs the matvec");
     VULKAN_PUSH(d, pc);
-    d->write = vo.range;
-    for (int j = 0; j < n_more; j++) { /* one span over the outputs (same buffer) */
-        d->write.lo = vm[j].range.lo < d->write.lo ? vm[j].range.lo : d->write.lo;
-        d->write.hi = vm[j].range.hi > d->write.hi ? vm[j].range.hi : d->write.hi;
+    vulkan_matmul_ranges(&c, d);
+    return PLINTH_OK;
+}
+
+void vulkan_matmul_ranges(const vulkan_matmul_case *c, vulkan_dispatch *d)
+{
+    d->write = c->vo.range;
+    for (int j = 0; j < c->n_more; j++) { /* one span over the outputs (same buffer) */
+        d->write.lo = c->vm[j].range.lo < d->write.lo ? c->vm[j].range.lo : d->write.lo;
+        d->write.hi = c->vm[j].range.hi > d->write.hi ? c->vm[j].range.hi : d->write.hi;
     }
     d->n_reads = 2;
-    d->reads[0] = va.range;
-    d->reads[1] = vb.range;
-    return PLINTH_OK;
+    d->reads[0] = c->va.range;
+    d->reads[1] = c->vb.range;
 }
 
 int32_t vulkan_encode_matvec_stack(plinth_device *dev, const plinth_view *outs, int n_out,
@@ -251,10 +247,12 @@ int32_t vulkan_encode_matmul(plinth_device *dev, const plinth_view *out, const p
 {
     const plinth_view *b = &in[1];
     *n_d = 1;
-    if (!dev->desc || vulkan_view_bytes(b) + 2 * PLINTH_ALIGNMENT <= dev->max_range ||
-        plinth_dtype_bytes(b->dtype) == 0)
-        return matmul_one(dev, out, in, attrs, check_only, d, NULL, 0);
     const int nd = ((const plinth_attr_matmul *)attrs)->transpose_b ? 2 : 3;
+    /* A block b splits by whole rows only: along n when transposed. */
+    if (!dev->desc || vulkan_view_bytes(b) + 2 * PLINTH_ALIGNMENT <= dev->max_range ||
+        plinth_dtype_block_bytes(b->dtype) == 0 ||
+        (plinth_dtype_block_elems(b->dtype) > 1 && nd == 3))
+        return matmul_one(dev, out, in, attrs, check_only, d, NULL, 0);
     plinth_view one = *b;
     one.shape[nd] = 1;
     const int64_t n = b->shape[nd];
@@ -276,7 +274,7 @@ int32_t vulkan_encode_matmul(plinth_device *dev, const plinth_view *out, const p
 /* ---------------------------------------------------------------- 2 ---- */
 
 /* idx [1, p, q, r] pairs with rows [p, q, r, C]; the table is [1, 1, R, C]. */
-static int32_t check_rows(plinth_device *dev, const char *name, const plinth_view *table,
+int32_t vulkan_check_rows(plinth_device *dev, const char *name, const plinth_view *table,
                           const plinth_view *rows, const plinth_view *idx)
 {
     if (idx->dtype != PLINTH_I32)
@@ -303,13 +301,15 @@ static int32_t get_rows_one(plinth_device *dev, const plinth_view *out, const pl
 {
     const plinth_view *table = &in[0];
     const int32_t want = ((const plinth_attr_get_rows *)attrs)->dtype;
+    if (plinth_dtype_block_elems(table->dtype) > 1)
+        return vulkan_encode_get_rows_q(dev, out, in, attrs, check_only, row0, total, d);
     if (out->dtype != want)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "get_rows: out dtype differs from attrs");
     if (out->dtype != table->dtype && !(vulkan_is_float(table->dtype) && out->dtype == PLINTH_F32))
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                            "get_rows: %s table to %s (only the same dtype or float to f32)",
                            plinth_dtype_label(table->dtype), plinth_dtype_label(out->dtype));
-    int32_t st = check_rows(dev, "get_rows", table, out, &in[1]);
+    int32_t st = vulkan_check_rows(dev, "get_rows", table, out, &in[1]);
     vview vo, vt, vi;
     if (st == PLINTH_OK)
         st = vulkan_view(dev, PLINTH_OP_GET_ROWS, "out", out, check_only, d, &vo);
@@ -355,7 +355,7 @@ int32_t vulkan_encode_get_rows(plinth_device *dev, const plinth_view *out,
     if (rows > INT32_MAX)
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "get_rows: more than 2^31 rows");
     if (!dev->desc || vulkan_view_bytes(t) + 2 * PLINTH_ALIGNMENT <= dev->max_range ||
-        plinth_dtype_bytes(t->dtype) == 0)
+        plinth_dtype_block_bytes(t->dtype) == 0)
         return get_rows_one(dev, out, in, attrs, check_only, 0, rows, d);
     plinth_view one = *t;
     one.shape[2] = 1;
@@ -379,7 +379,7 @@ int32_t vulkan_encode_set_rows(plinth_device *dev, const plinth_view *out,
     if (out->dtype != src->dtype && !(vulkan_is_float(out->dtype) && vulkan_is_float(src->dtype)))
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED, "set_rows: %s src into %s state",
                            plinth_dtype_label(src->dtype), plinth_dtype_label(out->dtype));
-    int32_t st = check_rows(dev, "set_rows", out, src, &in[1]);
+    int32_t st = vulkan_check_rows(dev, "set_rows", out, src, &in[1]);
     vview vo, vs, vi;
     if (st == PLINTH_OK)
         st = vulkan_view(dev, PLINTH_OP_SET_ROWS, "state", out, check_only, d, &vo);
@@ -420,47 +420,64 @@ typedef struct pc_rope {
     int32_t ne[4], so[4], sx[4];
     float base;
     int32_t n_dims, spos, pad;
+    uint32_t f[2];
+    int32_t sf, pad2;
 } pc_rope;
 
-int32_t vulkan_encode_rope(plinth_device *dev, const plinth_view *out, const plinth_view *in,
-                           const void *attrs, bool check_only, vulkan_dispatch *d)
+/* rope, and rope_factors (factors: in[2]) through the same shader. */
+int32_t vulkan_encode_rope(plinth_device *dev, uint32_t op, const plinth_view *out,
+                           const plinth_view *in, const void *attrs, bool check_only,
+                           vulkan_dispatch *d)
 {
+    const char *name = plinth_op_label(op);
     const plinth_view *x = &in[0], *pos = &in[1];
+    const plinth_view *factors = op == PLINTH_OP_ROPE_FACTORS ? &in[2] : NULL;
     const plinth_attr_rope *a = attrs;
     if (!vulkan_is_float(x->dtype) || out->dtype != x->dtype || !vulkan_same_shape(out, x))
-        return vulkan_fail(dev, PLINTH_ERR_INVALID, "rope: out must match x (a float dtype)");
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: out must match x (a float dtype)",
+                           name);
     if (pos->dtype != PLINTH_I32 || pos->shape[0] != 1 || pos->shape[1] != 1 ||
         pos->shape[2] != 1 || pos->shape[3] != x->shape[1])
-        return vulkan_fail(dev, PLINTH_ERR_INVALID, "rope: pos must be i32 [T]");
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: pos must be i32 [T]", name);
     if (a->n_dims < 0 || a->n_dims % 2 != 0 || a->n_dims > x->shape[3])
-        return vulkan_fail(dev, PLINTH_ERR_INVALID, "rope: n_dims %d must be even and within "
-                           "the head dim", (int)a->n_dims);
-    vview vo, vx, vp;
-    int32_t st = vulkan_view(dev, PLINTH_OP_ROPE, "out", out, check_only, d, &vo);
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: n_dims %d must be even and within "
+                           "the head dim", name, (int)a->n_dims);
+    if (factors && (factors->dtype != PLINTH_F32 || factors->shape[0] != 1 ||
+                    factors->shape[1] != 1 || factors->shape[2] != 1 ||
+                    factors->shape[3] != a->n_dims / 2))
+        return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: factors must be f32 [n_dims/2]", name);
+    vview vo, vx, vp, vf = {0};
+    int32_t st = vulkan_view(dev, op, "out", out, check_only, d, &vo);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_ROPE, "x", x, check_only, d, &vx);
+        st = vulkan_view(dev, op, "x", x, check_only, d, &vx);
     if (st == PLINTH_OK)
-        st = vulkan_view(dev, PLINTH_OP_ROPE, "pos", pos, check_only, d, &vp);
+        st = vulkan_view(dev, op, "pos", pos, check_only, d, &vp);
+    if (st == PLINTH_OK && factors)
+        st = vulkan_view(dev, op, "factors", factors, check_only, d, &vf);
     if (st != PLINTH_OK || check_only)
         return st;
     const int32_t half = a->n_dims / 2;
-    pc_rope pc = {.half = half, .base = a->base, .n_dims = a->n_dims, .spos = vp.s[3]};
+    pc_rope pc = {.half = half, .base = a->base, .n_dims = a->n_dims, .spos = vp.s[3],
+                  .sf = vf.s[3]};
     pc.n = (uint32_t)(x->shape[0] * x->shape[1] * x->shape[2] * (x->shape[3] - half));
     memcpy(pc.o, vo.addr, 8);
     memcpy(pc.x, vx.addr, 8);
     memcpy(pc.pos, vp.addr, 8);
+    memcpy(pc.f, vf.addr, 8);
     copy4(pc.ne, x->shape);
     memcpy(pc.so, vo.s, 16);
     memcpy(pc.sx, vx.s, 16);
     d->shader = VULKAN_SH_ROPE;
-    d->n_spec = 1;
+    d->n_spec = 2;
     d->spec[0] = x->dtype;
+    d->spec[1] = factors != NULL;
     VULKAN_PUSH(d, pc);
     vulkan_groups_1d(pc.n, d->groups);
     d->write = vo.range;
-    d->n_reads = 2;
+    d->n_reads = factors ? 3 : 2;
     d->reads[0] = vx.range;
     d->reads[1] = vp.range;
+    d->reads[2] = vf.range;
     return PLINTH_OK;
 }
 

@@ -18,11 +18,13 @@
 #include "cast_spv.h"
 #include "concat_spv.h"
 #include "copy_spv.h"
+#include "dequant_spv.h"
 #include "div_spv.h"
 #include "gelu_tanh_spv.h"
 #include "get_rows_spv.h"
 #include "matmul_spv.h"
 #include "matmul_i64_spv.h"
+#include "matmul_q_spv.h"
 #include "matmul_tiled_spv.h"
 #include "matmul_vec_spv.h"
 #include "matmul_vec_i64_spv.h"
@@ -41,11 +43,13 @@
 #include "cast_desc_spv.h"
 #include "concat_desc_spv.h"
 #include "copy_desc_spv.h"
+#include "dequant_desc_spv.h"
 #include "div_desc_spv.h"
 #include "gelu_tanh_desc_spv.h"
 #include "get_rows_desc_spv.h"
 #include "matmul_desc_spv.h"
 #include "matmul_i64_desc_spv.h"
+#include "matmul_q_desc_spv.h"
 #include "matmul_tiled_desc_spv.h"
 #include "matmul_vec_desc_spv.h"
 #include "matmul_vec_i64_desc_spv.h"
@@ -68,6 +72,7 @@ const vulkan_spirv vulkan_shaders[VULKAN_SH_COUNT] = {
     SH(MATMUL_VEC_I64, matmul_vec_i64), SH(GET_ROWS, get_rows),
     SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention),
     SH(ATTENTION_LANES, attention_lanes), SH(CAST, cast), SH(COPY, copy), SH(CONCAT, concat),
+    SH(MATMUL_Q, matmul_q), SH(DEQUANT, dequant),
 };
 
 #undef SH
@@ -81,4 +86,5 @@ const vulkan_spirv vulkan_shaders_desc[VULKAN_SH_COUNT] = {
     SH(MATMUL_VEC_I64, matmul_vec_i64), SH(GET_ROWS, get_rows),
     SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention),
     SH(ATTENTION_LANES, attention_lanes), SH(CAST, cast), SH(COPY, copy), SH(CONCAT, concat),
+    SH(MATMUL_Q, matmul_q), SH(DEQUANT, dequant),
 };

@@ -8,7 +8,7 @@
  *
  *   host_interpose MODEL_DIR BACKEND
  */
-#include "gemma3.h"
+#include "lm_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -150,17 +150,17 @@ int main(int argc, char **argv)
                                           494, 343, 29,  343, 473, 328, 448, 442};
     plinth_context *ctx = NULL;
     plinth_backend *be = NULL;
-    gemma3 *m = NULL;
+    lm_model *m = NULL;
     char err[1024] = "";
     if (plinth_context_create(NULL, &ctx) != PLINTH_OK ||
         plinth_backend_open(ctx, argv[2], 0, NULL, &be) != PLINTH_OK) {
         fprintf(stderr, "host_interpose: %s\n", ctx ? plinth_context_error(ctx) : "no context");
         return 1;
     }
-    gemma3_options o = {.n_ctx = 64, .n_prefill = N_TOK, .all_logits = true};
+    lm_model_options o = {.n_ctx = 64, .n_prefill = N_TOK, .all_logits = true};
     float *got = malloc((size_t)N_TOK * VOCAB * sizeof *got);
-    if (!got || gemma3_load(ctx, be, argv[1], &o, &m, err, sizeof err) != PLINTH_OK ||
-        gemma3_prefill(m, tokens, N_TOK, 0, got, err, sizeof err) != PLINTH_OK) {
+    if (!got || lm_model_load(ctx, be, argv[1], &o, &m, err, sizeof err) != PLINTH_OK ||
+        lm_model_prefill(m, tokens, N_TOK, 0, got, err, sizeof err) != PLINTH_OK) {
         fprintf(stderr, "host_interpose: %s\n", err);
         return 1;
     }
@@ -173,7 +173,7 @@ int main(int argc, char **argv)
     }
     double rel = sqrt(num / den);
     printf("host_interpose: %s, relative L2 %.2e against the exact forward\n", argv[2], rel);
-    gemma3_free(m);
+    lm_model_free(m);
     plinth_backend_close(be);
     plinth_context_destroy(ctx);
     free(got);

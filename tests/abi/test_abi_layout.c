@@ -132,7 +132,7 @@ Test(abi, v1_numbers)
     const char *const v1_ops[] = {"add",     "sub",      "mul",      "div",     "scale",
                                   "gelu_tanh", "silu",   "rms_norm", "softmax", "matmul",
                                   "get_rows", "set_rows", "rope",    "attention", "cast",
-                                  "copy",    "concat",   "argmax"};
+                                  "copy",    "concat",   "argmax",   "rope_factors"};
     const int n_ops = (int)(sizeof v1_ops / sizeof v1_ops[0]);
     cr_expect_geq(PLINTH_OP_COUNT, n_ops);
     for (int i = 0; i < n_ops; i++)
@@ -141,6 +141,7 @@ Test(abi, v1_numbers)
     cr_expect_eq(PLINTH_OP_MATMUL, 9);
     cr_expect_eq(PLINTH_OP_ATTENTION, 13);
     cr_expect_eq(PLINTH_OP_ARGMAX, 17);
+    cr_expect_eq(PLINTH_OP_ROPE_FACTORS, 18); /* appended by the growth rules */
     /* Dtypes and statuses: append only. */
     cr_expect_eq(PLINTH_F32, 0);
     cr_expect_eq(PLINTH_F16, 1);

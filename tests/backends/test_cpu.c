@@ -197,6 +197,10 @@ static void build_cases(void)
         in[1] = positions(7, 26);
         add(PLINTH_OP_ROPE, 2, in, T(F, 7, 3, 64),
             (plinth_attrs){.rope = {r == 1 ? 1e6f : 10000.0f, nd[r]}}, 0, "x padded");
+        /* rope_factors: the same rows, each angle divided by a factor in 1..32 */
+        in[2] = conf_gen(CONF_DENSE(F, nd[r] / 2), CONF_GEN_INT, 1, 32);
+        add(PLINTH_OP_ROPE_FACTORS, 3, in, T(F, 7, 3, 64),
+            (plinth_attrs){.rope = {r == 1 ? 500000.0f : 10000.0f, nd[r]}}, 0, "x padded");
     }
 
     /* attention */
@@ -245,7 +249,10 @@ static void build_cases(void)
 
 /* A program with both pairs the cpu plugin fuses (rms_norm then an in-place
  * mul; gelu_tanh then an in-place mul), two rope steps with the same base
- * and positions (one shared angle table) and a bf16 matmul. cpu runs it
+ * and positions (one shared angle table), two rope_factors steps with that
+ * base and different factors (one more table, refilled when the factors
+ * change: a table kept for the first factors would give the second step
+ * wrong angles) and a bf16 matmul. cpu runs it
  * through prepare/execute, ref instruction by instruction; it runs twice,
  * with the positions changed in between. Every output, the fused pairs'
  * too (through a copy, so that the pair itself stays in place), must agree
@@ -266,11 +273,17 @@ static void run_program(plinth_backend *ref, plinth_backend *cpu, const char *cf
     plinth_node gu = plinth_mul(g, up, plinth_gelu_tanh(g, gate));
     plinth_node q2 = plinth_rope(g, q, pos, 10000.0f, P_D);
     plinth_node k2 = plinth_rope(g, q2, pos, 10000.0f, P_D);
+    const int64_t fs[1] = {P_D / 2};
+    plinth_node f1 = plinth_input(g, "f1", F, 1, fs), f2 = plinth_input(g, "f2", F, 1, fs);
+    plinth_node q3 = plinth_rope_factors(g, q, pos, f1, 10000.0f, P_D);
+    plinth_node k3 = plinth_rope_factors(g, q3, pos, f2, 10000.0f, P_D);
     plinth_node o = plinth_matmul(g, t, mw, true);
     plinth_output(g, plinth_copy(g, t), "t");
     plinth_output(g, plinth_copy(g, gu), "gu");
     plinth_output(g, q2, "q2");
     plinth_output(g, k2, "k2");
+    plinth_output(g, q3, "q3");
+    plinth_output(g, k3, "k3");
     plinth_output(g, o, "o");
     cr_assert_eq(plinth_graph_status(g), PLINTH_OK, "%s",
                  plinth_context_error(plinth_backend_context(cpu)));
@@ -292,10 +305,12 @@ static void run_program(plinth_backend *ref, plinth_backend *cpu, const char *cf
     static const char *const ins[] = {"x", "y", "gate", "up", "q"};
     for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++)
         bt_pair_ok(p, conf_pair_fill_input(p, ins[i], CONF_GEN_UNIFORM, 0, 2, &rng), ins[i]);
+    bt_pair_ok(p, conf_pair_fill_input(p, "f1", CONF_GEN_INT, 1, 32, &rng), "f1");
+    bt_pair_ok(p, conf_pair_fill_input(p, "f2", CONF_GEN_INT, 1, 32, &rng), "f2");
     for (int pass = 0; pass < 2; pass++) {
         bt_pair_ok(p, conf_pair_fill_input(p, "pos", CONF_GEN_INDEX, 0, 4000, &rng), "pos");
         bt_pair_ok(p, conf_pair_run(p), "run");
-        static const char *const outs[] = {"t", "gu", "q2", "k2", "o"};
+        static const char *const outs[] = {"t", "gu", "q2", "k2", "q3", "k3", "o"};
         char where[160];
         snprintf(where, sizeof where, "%s, program pass %d", cfg, pass);
         for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)

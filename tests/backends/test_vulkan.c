@@ -297,6 +297,13 @@ Test(vulkan, rope)
             check(PLINTH_OP_ROPE, 2, in, V(float_dts[t], 3, 1, 7, 3, 16, DENSE),
                   (plinth_attrs){.rope = {s == 1 ? 1e6f : 10000.0f, s == 2 ? 8 : 16}}, 0,
                   "validation=1");
+            /* rope_factors: the factors a third buffer, in 1..32 */
+            const int n_dims = s == 2 ? 8 : 16;
+            conf_tensor in3[3] = {in[0], in[1],
+                                  conf_gen(CONF_DENSE(F32, n_dims / 2), CONF_GEN_INT, 1, 32)};
+            check(PLINTH_OP_ROPE_FACTORS, 3, in3, V(float_dts[t], 3, 1, 7, 3, 16, DENSE),
+                  (plinth_attrs){.rope = {s == 1 ? 500000.0f : 10000.0f, n_dims}}, 0,
+                  "validation=1");
         }
 }
 

@@ -17,7 +17,7 @@
  *   4. reductions: rms_norm, softmax, argmax
  *   5. matmul
  *   6. rows: get_rows, set_rows, concat
- *   7. rope and attention
+ *   7. rope, rope_factors and attention
  *   8. query_op and defensive checks
  */
 #include <criterion/criterion.h>
@@ -752,6 +752,63 @@ Test(ref, rope_partial_dims_in_place_multi_token)
     plinth_view in[2] = {x->v, p->v};
     ok(PLINTH_OP_ROPE, &x->v, in, 2, &r);
     expect_f32(x, (float[]){1, 0, 5, 6, 7, 8, 0.5403023f, 0.8414710f, 5, 6, 7, 8}, 12, TOL);
+}
+
+/* rope_factors: frequency i divided by factors[i]. x [1, 1, 4], pos 5,
+ * base 100, n_dims 4: frequencies 1 and 100^-0.5 = 0.1, factors 2 and 4,
+ * so theta 5 * 1 / 2 = 2.5 for (x0, x2) and 5 * 0.1 / 4 = 0.125 for
+ * (x1, x3). cos 2.5 = -0.8011436, sin 2.5 = 0.5984721; cos .125 =
+ * 0.9921977, sin .125 = 0.1246747. Ignoring the factors (theta 5 and 0.5)
+ * or taking them in the other order (1.25 and 0.25) gives other values. */
+Test(ref, rope_factors_divide_each_frequency)
+{
+    tensor *x = MK(F32, 1, 1, 4), *p = MK(I32, 1), *f = MK(F32, 2), *o = MK(F32, 1, 1, 4);
+    put(x, (float[]){1, 2, 3, 4});
+    put(p, (int32_t[]){5});
+    put(f, (float[]){2, 4});
+    plinth_attrs r = {.rope = {.base = 100, .n_dims = 4}};
+    plinth_view in[3] = {x->v, p->v, f->v};
+    ok(PLINTH_OP_ROPE_FACTORS, &o->v, in, 3, &r);
+    /* 1 c0 - 3 s0, 2 c1 - 4 s1, 3 c0 + 1 s0, 4 c1 + 2 s1 */
+    expect_f32(o, (float[]){-2.5965600f, 1.4856964f, -1.8049587f, 4.2181401f}, 4, TOL);
+}
+
+/* [B, T, H, D] = [2, 2, 1, 6] in place, n_dims 2 (only (x0, x1) rotate,
+ * by pos / 2; the rest pass through): positions 0 and 2 give theta 0 and
+ * 1 in both batches. */
+Test(ref, rope_factors_partial_dims_4d_in_place)
+{
+    tensor *x = MK(F32, 2, 2, 1, 6), *p = MK(I32, 2), *f = MK(F32, 1);
+    const float row[6] = {1, 0, 5, 6, 7, 8};
+    float all[24];
+    for (int i = 0; i < 4; i++)
+        memcpy(all + 6 * i, row, sizeof row);
+    put(x, all);
+    put(p, (int32_t[]){0, 2});
+    put(f, (float[]){2});
+    plinth_attrs r = {.rope = {.base = 10000, .n_dims = 2}};
+    plinth_view in[3] = {x->v, p->v, f->v};
+    ok(PLINTH_OP_ROPE_FACTORS, &x->v, in, 3, &r);
+    const float turned[6] = {0.5403023f, 0.8414710f, 5, 6, 7, 8};
+    float want[24];
+    for (int i = 0; i < 4; i++) /* rows b0t0 b0t1 b1t0 b1t1 */
+        memcpy(want + 6 * i, i % 2 ? turned : row, sizeof row);
+    expect_f32(x, want, 24, TOL);
+}
+
+/* factors must be f32 [n_dims / 2]: the host's (graph builder's) check. */
+Test(ref, rope_factors_refuses_bad_factors)
+{
+    tensor *x = MK(F32, 1, 1, 4), *p = MK(I32, 1), *o = MK(F32, 1, 1, 4);
+    tensor *f4 = MK(F32, 4), *f16 = MK(F16, 2);
+    plinth_attrs r = {.rope = {.base = 100, .n_dims = 4}};
+    plinth_view in[3] = {x->v, p->v, f4->v};
+    cr_expect_eq(call(PLINTH_OP_ROPE_FACTORS, &o->v, in, 3, &r), PLINTH_ERR_INVALID);
+    expect_error_has("factors");
+    in[2] = f16->v;
+    cr_expect_eq(call(PLINTH_OP_ROPE_FACTORS, &o->v, in, 3, &r), PLINTH_ERR_INVALID);
+    expect_error_has("f32 [2]");
+    cr_expect_eq(call(PLINTH_OP_ROPE_FACTORS, &o->v, in, 2, &r), PLINTH_ERR_INVALID);
 }
 
 Test(ref, attention_weights_by_score)

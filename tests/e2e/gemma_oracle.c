@@ -6,7 +6,7 @@
  */
 #include "gemma_oracle.h"
 
-#include "gemma3.h"
+#include "lm_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -94,11 +94,11 @@ static double gelu_tanh(double x)
 int oracle_logits(const char *dir, const int32_t *tok, int32_t n, float **out, char *err,
                   size_t es)
 {
-    gemma3_config c;
+    lm_config c;
     plinth_context *ctx = NULL;
     plinth_state_dict *idx = NULL;
     *out = NULL;
-    if (gemma3_config_load(dir, &c, err, es) != PLINTH_OK)
+    if (lm_config_load(dir, &c, err, es) != PLINTH_OK)
         return -1;
     if (plinth_context_create(NULL, &ctx) != PLINTH_OK ||
         plinth_state_dict_open(ctx, dir, &idx) != PLINTH_OK) {

@@ -3,7 +3,7 @@
  * loops in double over every position, written from Hugging Face's
  * modeling_gemma3 and sharing nothing with plinth's graph, ops or backends
  * (it reads the weights through st_io and the config through
- * gemma3_config_load only). Slow and obvious on purpose.
+ * lm_config_load only). Slow and obvious on purpose.
  */
 #ifndef PLINTH_GEMMA_ORACLE_H
 #define PLINTH_GEMMA_ORACLE_H

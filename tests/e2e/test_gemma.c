@@ -23,7 +23,7 @@
  * Sections: helpers (data, backends, temp dirs, errors); golden; bf16;
  * past the window; errors; sampling.
  */
-#include "gemma3.h"
+#include "lm_model.h"
 #include "gemma_oracle.h"
 #include "sampling.h"
 #include "st_writer.h"
@@ -144,12 +144,12 @@ static void find_backends(backends *out)
 typedef struct session {
     plinth_context *ctx;
     plinth_backend *be;
-    gemma3 *m;
+    lm_model *m;
 } session;
 
 /* config: the backend's "key=value,..." options, or NULL. */
 static plinth_status try_open(session *s, const char *backend, const char *config,
-                              const char *dir, gemma3_options o, char *err, size_t es)
+                              const char *dir, lm_model_options o, char *err, size_t es)
 {
     memset(s, 0, sizeof *s);
     cr_assert_eq(plinth_context_create(NULL, &s->ctx), PLINTH_OK);
@@ -159,27 +159,27 @@ static plinth_status try_open(session *s, const char *backend, const char *confi
         snprintf(err, es, "%s", plinth_context_error(s->ctx));
         return st;
     }
-    return gemma3_load(s->ctx, s->be, dir, &o, &s->m, err, es);
+    return lm_model_load(s->ctx, s->be, dir, &o, &s->m, err, es);
 }
 
 static void open_model_with(session *s, const char *backend, const char *config,
-                            const char *dir, gemma3_options o)
+                            const char *dir, lm_model_options o)
 {
     char err[2048] = "";
     plinth_status st = try_open(s, backend, config, dir, o, err, sizeof err);
     cr_assert_eq(st, PLINTH_OK, "%s: load %s: %s", backend, dir, err);
-    if (gemma3_note(s->m)[0])
-        cr_log_info("%s: %s", backend, gemma3_note(s->m));
+    if (lm_model_note(s->m)[0])
+        cr_log_info("%s: %s", backend, lm_model_note(s->m));
 }
 
-static void open_model(session *s, const char *backend, const char *dir, gemma3_options o)
+static void open_model(session *s, const char *backend, const char *dir, lm_model_options o)
 {
     open_model_with(s, backend, NULL, dir, o);
 }
 
 static void close_model(session *s)
 {
-    gemma3_free(s->m);
+    lm_model_free(s->m);
     plinth_backend_close(s->be);
     plinth_context_destroy(s->ctx);
 }
@@ -191,11 +191,11 @@ static float *prefill_all_with(const char *backend, const char *config, const ch
 {
     session s;
     open_model_with(&s, backend, config, dir,
-               (gemma3_options){.n_ctx = n, .n_prefill = chunk, .all_logits = true,
+               (lm_model_options){.n_ctx = n, .n_prefill = chunk, .all_logits = true,
                                 .force_f32 = force_f32});
     float *out = malloc((size_t)n * VOCAB * sizeof *out);
     char err[1024];
-    cr_assert_eq(gemma3_prefill(s.m, tok, n, 0, out, err, sizeof err), PLINTH_OK, "%s: %s",
+    cr_assert_eq(lm_model_prefill(s.m, tok, n, 0, out, err, sizeof err), PLINTH_OK, "%s: %s",
                  backend, err);
     close_model(&s);
     return out;
@@ -211,12 +211,12 @@ static float *prefill_all(const char *backend, const char *dir, const int32_t *t
 static float *decode_all(const char *backend, const char *dir, const int32_t *tok, int32_t n)
 {
     session s;
-    open_model(&s, backend, dir, (gemma3_options){.n_ctx = n, .n_prefill = 4});
-    cr_assert_not_null(gemma3_decode_program(s.m));
+    open_model(&s, backend, dir, (lm_model_options){.n_ctx = n, .n_prefill = 4});
+    cr_assert_not_null(lm_model_decode_program(s.m));
     float *out = malloc((size_t)n * VOCAB * sizeof *out);
     char err[1024];
     for (int32_t i = 0; i < n; i++)
-        cr_assert_eq(gemma3_decode(s.m, tok[i], i, out + (size_t)i * VOCAB, err, sizeof err),
+        cr_assert_eq(lm_model_decode(s.m, tok[i], i, out + (size_t)i * VOCAB, err, sizeof err),
                      PLINTH_OK, "%s: %s", backend, err);
     close_model(&s);
     return out;
@@ -352,10 +352,10 @@ Test(gemma, golden_prefill, .timeout = 120)
 
         /* Logits only where needed: the last-only program's one row. */
         session s;
-        open_model(&s, b.name[i], gold_dir(), (gemma3_options){.n_ctx = 32, .n_prefill = 16});
+        open_model(&s, b.name[i], gold_dir(), (lm_model_options){.n_ctx = 32, .n_prefill = 16});
         float last[VOCAB];
         char err[1024];
-        cr_assert_eq(gemma3_prefill(s.m, tok, N_GOLD, 0, last, err, sizeof err), PLINTH_OK,
+        cr_assert_eq(lm_model_prefill(s.m, tok, N_GOLD, 0, last, err, sizeof err), PLINTH_OK,
                      "%s", err);
         double e_last = rel_l2(last, ref + (N_GOLD - 1) * VOCAB, VOCAB);
         cr_log_info("%s: last-only prefill (chunks of 16) vs reference row 23 %.3e", b.name[i],
@@ -551,9 +551,9 @@ Test(gemma, past_window, .timeout = 300)
 /* ------------------------------------------------------------- errors --- */
 
 static void drop_hidden(cJSON *c) { cJSON_DeleteItemFromObject(c, "hidden_size"); }
-static void llama_type(cJSON *c)
+static void mistral_type(cJSON *c)
 {
-    cJSON_ReplaceItemInObject(c, "model_type", cJSON_CreateString("llama"));
+    cJSON_ReplaceItemInObject(c, "model_type", cJSON_CreateString("mistral"));
 }
 static void softcap(cJSON *c)
 {
@@ -566,7 +566,7 @@ static void expect_load_error(const char *dir, const char *const *want, int n_wa
     session s;
     char err[2048] = "";
     plinth_status st =
-        try_open(&s, "ref", NULL, dir, (gemma3_options){.n_ctx = 8}, err, sizeof err);
+        try_open(&s, "ref", NULL, dir, (lm_model_options){.n_ctx = 8}, err, sizeof err);
     cr_expect_neq(st, PLINTH_OK, "loading %s should fail", dir);
     cr_log_info("expected error: %s", err);
     for (int i = 0; i < n_want; i++)
@@ -585,9 +585,9 @@ Test(gemma, errors, .timeout = 60)
 
     write_config(dir, drop_hidden);
     expect_load_error(dir, (const char *[]){"config.json", "\"hidden_size\"", "missing"}, 3);
-    write_config(dir, llama_type);
-    expect_load_error(dir, (const char *[]){"config.json", "model_type", "llama", "gemma3_text"},
-                      4);
+    write_config(dir, mistral_type);
+    expect_load_error(dir, (const char *[]){"config.json", "model_type", "mistral", "gemma3_text",
+                                            "llama", "qwen3"}, 6);
     write_config(dir, softcap);
     expect_load_error(dir, (const char *[]){"config.json", "final_logit_softcapping"}, 2);
 

@@ -9,7 +9,7 @@
  * --suite e2e` (plain and ASan+UBSan builds).
  */
 #include "errbuf.h"
-#include "gemma3.h"
+#include "lm_model.h"
 #include "json_text.h"
 #include "model_limits.h"
 #include "sampling.h"
@@ -139,7 +139,8 @@ Test(sampler, any_logits_any_settings)
         for (size_t a = 0; a < sizeof temps / sizeof *temps; a++)
             for (size_t b = 0; b < sizeof top_ks / sizeof *top_ks; b++)
                 for (size_t c = 0; c < sizeof top_ps / sizeof *top_ps; c++) {
-                    sampler_options o = {temps[a], top_ks[b], top_ps[c], 7};
+                    sampler_options o = {.temperature = temps[a], .top_k = top_ks[b],
+                                         .top_p = top_ps[c], .seed = 7};
                     sampler *s = sampler_create(&o, N);
                     cr_assert(s);
                     int32_t id = sampler_sample(s, logits[l]);
@@ -192,9 +193,9 @@ static plinth_status parse_with(const char *key, const char *value, char *err, s
         cJSON_AddItemToObject(c, key, cJSON_CreateRaw(value));
     char *s = cJSON_PrintUnformatted(c);
     cJSON_Delete(c);
-    gemma3_config cfg;
+    lm_config cfg;
     err[0] = '\0';
-    plinth_status st = gemma3_config_parse(s, strlen(s), "hostile/config.json", &cfg, err, es);
+    plinth_status st = lm_config_parse(s, strlen(s), "hostile/config.json", &cfg, err, es);
     free(s);
     return st;
 }
@@ -244,9 +245,9 @@ Test(config, integer_keys)
         "{\"model_type\":\"gemma3_text\",\"vocab_size\":2,\"hidden_size\":2,\"intermediate_size\":2,"
         "\"num_hidden_layers\":3,\"num_attention_heads\":1,\"num_key_value_heads\":1,\"head_dim\":2,"
         "\"sliding_window\":1,\"rms_norm_eps\":1e-6,\"rope_theta\":1e4}";
-    gemma3_config cfg;
+    lm_config cfg;
     char e2[512] = "";
-    cr_assert_eq(gemma3_config_parse(tiny, sizeof tiny - 1, "tiny.json", &cfg, e2, sizeof e2),
+    cr_assert_eq(lm_config_parse(tiny, sizeof tiny - 1, "tiny.json", &cfg, e2, sizeof e2),
                  PLINTH_ERR_FORMAT);
     assert_has(e2, "key \"bos_token_id\" is missing and its default 2 is not below vocab_size 2");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -298,9 +299,9 @@ Test(config, too_big)
     char *s = malloc(n);
     memset(s, ' ', n);
     memcpy(s, "{\"model_type\": \"gemma3_text\"}", 29);
-    gemma3_config cfg;
+    lm_config cfg;
     char err[512] = "";
-    cr_assert_eq(gemma3_config_parse(s, n, "big/config.json", &cfg, err, sizeof err),
+    cr_assert_eq(lm_config_parse(s, n, "big/config.json", &cfg, err, sizeof err),
                  PLINTH_ERR_FORMAT);
     assert_has(err, "MODEL_MAX_CONFIG_BYTES");
     /* The same through a file. */
@@ -309,7 +310,7 @@ Test(config, too_big)
     fwrite(s, 1, n, f);
     fclose(f);
     err[0] = '\0';
-    cr_assert_eq(gemma3_config_load(tmpdir, &cfg, err, sizeof err), PLINTH_ERR_FORMAT);
+    cr_assert_eq(lm_config_load(tmpdir, &cfg, err, sizeof err), PLINTH_ERR_FORMAT);
     assert_has(err, "MODEL_MAX_CONFIG_BYTES");
     unlink(tmp_path("config.json"));
     rmdir(tmpdir);
@@ -343,9 +344,9 @@ Test(json, out_of_memory_is_not_a_syntax_error)
     bool cfg_ok = false, tok_ok = false;
     for (int budget = 0; budget < 200 && !(cfg_ok && tok_ok); budget++) {
         char err[512] = "";
-        gemma3_config c;
+        lm_config c;
         alloc_budget = budget;
-        plinth_status st = gemma3_config_parse(cfg, sizeof cfg - 1, "config.json", &c, err, sizeof err);
+        plinth_status st = lm_config_parse(cfg, sizeof cfg - 1, "config.json", &c, err, sizeof err);
         if (st != PLINTH_OK) {
             cr_assert_eq(st, PLINTH_ERR_NO_MEMORY, "budget %d: %s", budget, err);
             assert_has(err, "out of memory");
@@ -569,18 +570,18 @@ Test(tokenizer_hostile, encode_decode_bounds, .timeout = 60)
 Test(files, fifo_and_directory, .timeout = 20)
 {
     char err[512] = "";
-    gemma3_config cfg;
+    lm_config cfg;
     tokenizer *t;
     cr_assert_eq(mkfifo(tmp_path("config.json"), 0600), 0);
     cr_assert_eq(mkfifo(tmp_path("tokenizer.json"), 0600), 0);
-    cr_assert_eq(gemma3_config_load(tmpdir, &cfg, err, sizeof err), PLINTH_ERR_IO);
+    cr_assert_eq(lm_config_load(tmpdir, &cfg, err, sizeof err), PLINTH_ERR_IO);
     assert_has(err, "not a regular file");
     cr_assert_eq(tokenizer_load(tmpdir, &t, err, sizeof err), -1);
     assert_has(err, "not a regular file");
     unlink(tmp_path("config.json"));
     unlink(tmp_path("tokenizer.json"));
     cr_assert_eq(mkdir(tmp_path("config.json"), 0700), 0);
-    cr_assert_eq(gemma3_config_load(tmpdir, &cfg, err, sizeof err), PLINTH_ERR_IO);
+    cr_assert_eq(lm_config_load(tmpdir, &cfg, err, sizeof err), PLINTH_ERR_IO);
     assert_has(err, "is a directory");
     rmdir(tmp_path("config.json"));
     rmdir(tmpdir);

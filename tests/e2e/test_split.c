@@ -15,7 +15,7 @@
  *
  * Sections: helpers; the template; vulkan + cpu.
  */
-#include "gemma3.h"
+#include "lm_model.h"
 #include "sampling.h"
 
 #include <cJSON.h>
@@ -89,7 +89,7 @@ typedef struct session {
     plinth_context *ctx;
     plinth_backend *be[4];
     uint32_t n;
-    gemma3 *m;
+    lm_model *m;
 } session;
 
 /* Opens the backends; false (with the reason in why) when one has no
@@ -108,18 +108,18 @@ static bool open_list(session *s, const char *const *names, uint32_t n, char *wh
     return true;
 }
 
-static void load(session *s, const char *dir, gemma3_options o)
+static void load(session *s, const char *dir, lm_model_options o)
 {
     o.fallbacks = s->be + 1;
     o.n_fallbacks = s->n - 1;
     char err[2048];
-    cr_assert_eq(gemma3_load(s->ctx, s->be[0], dir, &o, &s->m, err, sizeof err), PLINTH_OK,
+    cr_assert_eq(lm_model_load(s->ctx, s->be[0], dir, &o, &s->m, err, sizeof err), PLINTH_OK,
                  "%s", err);
 }
 
 static void close_session(session *s)
 {
-    gemma3_free(s->m);
+    lm_model_free(s->m);
     for (uint32_t i = 0; i < s->n; i++)
         plinth_backend_close(s->be[i]);
     plinth_context_destroy(s->ctx);
@@ -161,9 +161,9 @@ static void template_with(const char *fallback)
     for (int pass = 0; pass < 2; pass++) { /* prefill of all, then decode one by one */
         session s;
         cr_assert(open_list(&s, names, 2, why, sizeof why), "%s", why);
-        load(&s, gold_dir(), (gemma3_options){.n_ctx = N_GOLD, .n_prefill = pass ? 4 : N_GOLD,
+        load(&s, gold_dir(), (lm_model_options){.n_ctx = N_GOLD, .n_prefill = pass ? 4 : N_GOLD,
                                               .all_logits = pass == 0});
-        plinth_program *p = pass ? gemma3_decode_program(s.m) : gemma3_prefill_program(s.m);
+        plinth_program *p = pass ? lm_model_decode_program(s.m) : lm_model_prefill_program(s.m);
         uint32_t on_t[PLINTH_OP_COUNT], on_f[PLINTH_OP_COUNT];
         ops_on(p, 0, on_t);
         ops_on(p, 1, on_f);
@@ -176,11 +176,11 @@ static void template_with(const char *fallback)
         cr_expect_eq(stats(p).n_transfers, 0, "template and %s share host memory", fallback);
         cr_expect_gt(stats(p).n_shared, 0);
         if (pass == 0) {
-            cr_assert_eq(gemma3_prefill(s.m, tok, N_GOLD, 0, got, err, sizeof err), PLINTH_OK,
+            cr_assert_eq(lm_model_prefill(s.m, tok, N_GOLD, 0, got, err, sizeof err), PLINTH_OK,
                          "%s", err);
         } else {
             for (int32_t i = 0; i < N_GOLD; i++)
-                cr_assert_eq(gemma3_decode(s.m, tok[i], i, got + (size_t)i * VOCAB, err,
+                cr_assert_eq(lm_model_decode(s.m, tok[i], i, got + (size_t)i * VOCAB, err,
                                            sizeof err), PLINTH_OK, "%s", err);
         }
         const double e = rel_l2(got, want, (size_t)N_GOLD * VOCAB);
@@ -265,17 +265,17 @@ typedef struct greedy {
 /* Prefill of PROMPT tokens (all logits), then GEN greedy decodes. */
 static void run_greedy(session *s, const char *dir, int32_t split, greedy *out)
 {
-    load(s, dir, (gemma3_options){.n_ctx = PROMPT + GEN, .n_prefill = PROMPT,
+    load(s, dir, (lm_model_options){.n_ctx = PROMPT + GEN, .n_prefill = PROMPT,
                                   .all_logits = true, .split_layers = split});
     char err[1024];
     for (int i = 0; i < PROMPT; i++)
         out->tokens[i] = 2 + (int32_t)((i * 97 + 13) % (SV - 2));
-    cr_assert_eq(gemma3_prefill(s->m, out->tokens, PROMPT, 0, &out->logits[0][0], err,
+    cr_assert_eq(lm_model_prefill(s->m, out->tokens, PROMPT, 0, &out->logits[0][0], err,
                                 sizeof err), PLINTH_OK, "%s", err);
     const float *l = out->logits[PROMPT - 1];
     for (int i = 0; i < GEN; i++) {
         out->tokens[PROMPT + i] = sampler_argmax(l, SV);
-        cr_assert_eq(gemma3_decode(s->m, out->tokens[PROMPT + i], PROMPT + i, out->last[i], err,
+        cr_assert_eq(lm_model_decode(s->m, out->tokens[PROMPT + i], PROMPT + i, out->last[i], err,
                                    sizeof err), PLINTH_OK, "%s", err);
         l = out->last[i];
     }
@@ -311,7 +311,7 @@ Test(split, vulkan_cpu_split, .timeout = 300)
     /* The plan: layers 0-2 (and the embedding) on vulkan, 3-5 and the head
      * on cpu; one crossing per run, the residual stream; the tied
      * embedding held by both (vulkan cannot read cpu memory). */
-    plinth_program *dec = gemma3_decode_program(ss.m);
+    plinth_program *dec = lm_model_decode_program(ss.m);
     plinth_plan_stats st = stats(dec);
     cr_expect_eq(st.n_transfers, 1, "decode: %u transfers per token", st.n_transfers);
     cr_expect_eq(st.transfer_bytes, 256 * sizeof(float), "one row of the residual stream");

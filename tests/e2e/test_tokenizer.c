@@ -337,7 +337,7 @@ Test(tokenizer, special_tokens)
     cr_assert_eq(tokenizer_token_id(t, "<start_of_turn>"), 105);
     cr_assert_eq(tokenizer_token_id(t, "<end_of_turn>"), 106);
     cr_assert_eq(tokenizer_token_id(t, "no such token"), -1);
-    cr_assert_eq(tokenizer_eos(t), 1);
+    cr_assert_eq(tokenizer_eos(t), 106); /* tokenizer_config.json's eos_token: <end_of_turn> */
     cr_assert_eq(tokenizer_vocab_size(t), 262145); /* 262144 + <image_soft_token> */
     const char *s = "<bos>hi<end_of_turn>\n<start_of_turn>model";
     int32_t *ids;
@@ -502,6 +502,45 @@ Test(tokenizer, load_time_and_encode_speed)
     cJSON_Delete(j);
     tokenizer_free(t);
     LEAK_CHECK();
+}
+
+/* Resident memory: the tables, never a cJSON tree of the 33 MB file (that
+ * left 216 MB resident after load). Deltas of /proc/self/status, with the
+ * peak reset first. ASan's shadow memory and quarantine (freed blocks are
+ * kept for a while) raise both. */
+static long status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    cr_assert(f);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, strlen(key)) == 0) v = atol(line + strlen(key));
+    fclose(f);
+    cr_assert_geq(v, 0, "no %s in /proc/self/status", key);
+    return v;
+}
+
+Test(tokenizer, memory_after_load)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w"); /* "5": reset the peak (VmHWM) */
+    if (f) {
+        fputs("5", f);
+        fclose(f);
+    }
+    const long rss0 = status_kb("VmRSS:");
+    double load_s[2];
+    tokenizer *t = load_real(load_s);
+    const long rss = (status_kb("VmRSS:") - rss0) / 1024, peak = (status_kb("VmHWM:") - rss0) / 1024;
+    cr_log_info("tokenizer: load takes %ld MB resident, %ld MB at the peak, %.0f ms of CPU", rss, peak,
+                load_s[1] * 1e3);
+#ifdef __SANITIZE_ADDRESS__
+    cr_assert_lt(rss, 200, "%ld MB resident after load", rss);
+#else
+    cr_assert_lt(rss, 64, "%ld MB resident after load", rss);
+    cr_assert_lt(peak, 100, "%ld MB resident at the peak of load", peak);
+#endif
+    tokenizer_free(t);
 }
 
 /* ------------------------------------------------------------------- errors */

@@ -1,5 +1,5 @@
 /*
- * fuzz_config.c — config.json of a Gemma 3 model (gemma3_config_parse)
+ * fuzz_config.c — config.json of a Gemma 3 model (lm_config_parse)
  * from arbitrary bytes, and the JSON syntax check behind its messages.
  *
  * Checked: json_text_check accepts what cJSON accepts (it tells a syntax
@@ -11,7 +11,7 @@
  * every tensor without overflow.
  */
 #include "fuzz.h"
-#include "gemma3.h"
+#include "lm_model.h"
 #include "json_text.h"
 
 #include <cJSON.h>
@@ -30,9 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cJSON_Delete(j);
     free(text);
 
-    gemma3_config c;
+    lm_config c;
     char err[1024] = "";
-    plinth_status st = gemma3_config_parse((const char *)data, size, "config.json", &c, err,
+    plinth_status st = lm_config_parse((const char *)data, size, "config.json", &c, err,
                                            sizeof err);
     if (st != PLINTH_OK) {
         FUZZ_CHECK(strncmp(err, "config.json: ", 13) == 0, "message names no file: %s", err);
@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t rows, cols;
     bool norm;
     uint32_t n = 0;
-    while (gemma3_param_at(&c, n, name, sizeof name, &rows, &cols, &norm)) {
+    while (lm_param_at(&c, n, name, sizeof name, &rows, &cols, &norm)) {
         FUZZ_CHECK(rows >= 1 && cols >= 0 && (cols == 0 || rows <= INT64_MAX / cols),
                    "%s: [%lld, %lld]", name, (long long)rows, (long long)cols);
         n++;

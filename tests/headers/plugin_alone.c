@@ -5,6 +5,7 @@
 _Static_assert(PLINTH_ALIGNMENT == 256, "the alignment contract is 256 bytes");
 _Static_assert(sizeof(plinth_attrs) == 64, "plinth_attrs has a fixed ABI size");
 _Static_assert(PLINTH_OP_ARGMAX == 17, "op numbers are ABI: append only");
+_Static_assert(PLINTH_OP_ROPE_FACTORS == 18, "appended after argmax");
 _Static_assert(PLINTH_I32 == 3, "dtype numbers are ABI: append only");
 
 int main(void)

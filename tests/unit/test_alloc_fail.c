@@ -17,7 +17,7 @@
  *   PLINTH_ALLOC_FAIL_STRIDE=k  test every k-th N only (local speed-ups;
  *                               the suite tests every N)
  */
-#include "gemma3.h"
+#include "lm_model.h"
 
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -82,26 +82,26 @@ static plinth_status scenario(const char *backend, counting *c, char *msg, size_
         return s;
     }
     plinth_backend *be = NULL;
-    gemma3 *m = NULL;
+    lm_model *m = NULL;
     plinth_device_options dopts = {.struct_size = sizeof dopts, .n_threads = 2};
     s = plinth_backend_open(ctx, backend, 0, &dopts, &be);
     if (s != PLINTH_OK)
         snprintf(msg, size, "%s", plinth_context_error(ctx));
     if (s == PLINTH_OK) {
-        gemma3_options go = {.n_ctx = 16, .n_prefill = TOKENS, .all_logits = true};
-        s = gemma3_load(ctx, be, model_dir(), &go, &m, msg, size);
+        lm_model_options go = {.n_ctx = 16, .n_prefill = TOKENS, .all_logits = true};
+        s = lm_model_load(ctx, be, model_dir(), &go, &m, msg, size);
     }
     float *logits = NULL;
     if (s == PLINTH_OK) {
         const int32_t tok[TOKENS + 1] = {2, 270, 136, 407, 267, 155, 18, 384, 21};
         logits = malloc((size_t)TOKENS * 512 * sizeof *logits);
         cr_assert_not_null(logits);
-        s = gemma3_prefill(m, tok, TOKENS, 0, logits, msg, size);
+        s = lm_model_prefill(m, tok, TOKENS, 0, logits, msg, size);
         if (s == PLINTH_OK)
-            s = gemma3_decode(m, tok[TOKENS], TOKENS, logits, msg, size);
+            s = lm_model_decode(m, tok[TOKENS], TOKENS, logits, msg, size);
     }
     free(logits);
-    gemma3_free(m);
+    lm_model_free(m);
     plinth_backend_close(be);
     plinth_context_destroy(ctx);
     return s;

@@ -624,6 +624,62 @@ GTEST(rope_rejects_rank2)
     EXPECT_ERR(plinth_rope(g, x, pos, 10000.0f, 64), "rope (node 2)", "f32 [5, 64]");
 }
 
+GTEST(rope_factors_shapes_and_attrs)
+{
+    plinth_node x = INPUT("x", PLINTH_BF16, 2, 5, 4, 64);
+    plinth_node pos = INPUT("pos", PLINTH_I32, 5);
+    plinth_node f = PARAM("f", PLINTH_F32, 16);
+    plinth_node y = plinth_rope_factors(g, x, pos, f, 500000.0f, 32);
+    EXPECT(y, PLINTH_BF16, 2, 5, 4, 64);
+    cr_assert_eq(op_of(y), PLINTH_OP_ROPE_FACTORS);
+    cr_assert_eq(node(y)->n_in, 3);
+    cr_assert_eq(node(y)->in[2], f);
+    cr_assert_eq(node(y)->attrs.rope.base, 500000.0f);
+    cr_assert_eq(node(y)->attrs.rope.n_dims, 32);
+}
+
+/* factors f32 [n_dims / 2]: not [n_dims], not f16, not [1, n_dims / 2]. */
+GTEST(rope_factors_rejects_bad_factors)
+{
+    static const struct {
+        int32_t dtype;
+        int ndim;
+        int64_t shape[2];
+        const char *desc;
+    } bad[] = {
+        {PLINTH_F32, 1, {64}, "f32 [64]"},
+        {PLINTH_F16, 1, {32}, "f16 [32]"},
+        {PLINTH_F32, 2, {1, 32}, "f32 [1, 32]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (i) {
+            plinth_graph_destroy(g);
+            cr_assert_eq(plinth_graph_create(ctx, &g), PLINTH_OK);
+        }
+        plinth_node x = INPUT("x", PLINTH_F32, 5, 4, 64);
+        plinth_node pos = INPUT("pos", PLINTH_I32, 5);
+        plinth_node f = plinth_param(g, "f", (plinth_dtype)bad[i].dtype, bad[i].ndim,
+                                     bad[i].shape);
+        EXPECT_ERR(plinth_rope_factors(g, x, pos, f, 10000.0f, 64), "rope_factors (node 3)",
+                   "factors", bad[i].desc, "f32 [32]");
+    }
+}
+
+GTEST(rope_factors_keeps_ropes_checks)
+{
+    plinth_node x = INPUT("x", PLINTH_F32, 5, 4, 64);
+    plinth_node pos = INPUT("pos", PLINTH_I32, 5);
+    plinth_node f = PARAM("f", PLINTH_F32, 33);
+    EXPECT_ERR(plinth_rope_factors(g, x, pos, f, 10000.0f, 66), "rope_factors (node 3)",
+               "n_dims 66");
+    plinth_graph_destroy(g);
+    cr_assert_eq(plinth_graph_create(ctx, &g), PLINTH_OK);
+    x = INPUT("x", PLINTH_F32, 5, 4, 64);
+    pos = INPUT("pos", PLINTH_I32, 5);
+    EXPECT_ERR(plinth_rope_factors(g, x, pos, PLINTH_NODE_INVALID, 10000.0f, 64),
+               "rope_factors", "factors");
+}
+
 /* q [T, Hq, D], k/v [S, Hkv, D], pos [T], kv_len [1], in that node order. */
 static plinth_node attn(int64_t t, int64_t hq, int64_t s, int64_t hkv, int64_t d,
                         int64_t t_pos, int window)

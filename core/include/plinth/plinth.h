@@ -284,6 +284,10 @@ PLINTH_API plinth_node plinth_set_rows(plinth_graph *g, plinth_node state, plint
                                        plinth_node idx);
 PLINTH_API plinth_node plinth_rope(plinth_graph *g, plinth_node x, plinth_node pos, float base,
                                    int n_dims);
+/* rope with frequency i divided by factors[i] (f32 [n_dims/2]; Llama 3's
+ * rope_scaling "llama3"): the op rope_factors. */
+PLINTH_API plinth_node plinth_rope_factors(plinth_graph *g, plinth_node x, plinth_node pos,
+                                           plinth_node factors, float base, int n_dims);
 PLINTH_API plinth_node plinth_attention(plinth_graph *g, plinth_node q, plinth_node k,
                                         plinth_node v, plinth_node pos, plinth_node kv_len,
                                         float scale, int window);
@@ -334,11 +338,21 @@ PLINTH_API plinth_status plinth_graph_node_info(const plinth_graph *g, plinth_no
 /* -------------------------------------------------------- state dict --- */
 
 /* A checkpoint's tensors by name: a .safetensors file, a sharded
- * model.safetensors.index.json, or a folder holding either. Opening reads
- * and checks the headers only (every offset, size and shape distrusted);
- * tensor bytes are read on demand with plinth_state_dict_read, so a file
- * that changes under us is an error, never a crash. Keeps its context
- * alive; the names and strings it hands out live until it is closed. */
+ * model.safetensors.index.json, a folder holding either, or a GGUF file
+ * (v2 or v3, little-endian), recognised by its magic whatever its name.
+ * Opening reads and checks the headers only (every count, offset, size and
+ * shape distrusted); tensor bytes are read on demand with
+ * plinth_state_dict_read, so a file that changes under us is an error, never
+ * a crash. Keeps its context alive; the names and strings it hands out live
+ * until it is closed. Thread-safety: as every object of a context (one
+ * thread at a time).
+ *
+ * GGUF: shapes are reported outermost first (GGUF's ne[] reversed), so a
+ * [N, K] weight reads as safetensors gives it. ggml types map to plinth
+ * dtypes (F32, F16, BF16, I32, Q8_0, Q4_0, Q4_K, Q6_K); a tensor of any
+ * other ggml type is listed with dtype -1 and its ggml name in dtype_name
+ * ("Q5_K", "IQ2_XXS"), so a model can name the tensor it cannot use. The
+ * file's key/value metadata is read with plinth_state_dict_meta_* below. */
 typedef struct plinth_state_dict plinth_state_dict;
 
 #define PLINTH_STATE_DICT_MAX_DIMS 8
@@ -347,10 +361,10 @@ typedef struct plinth_tensor_info {
     uint32_t struct_size;
     const char *name;
     const char *file;        /* the file it lives in                        */
-    const char *dtype_name;  /* as the file writes it: "BF16", "I64", ...   */
+    const char *dtype_name;  /* as the file names it: "BF16", "I64", "Q8_0" */
     int32_t dtype;           /* plinth_dtype, or -1 when plinth has none    */
     int32_t ndim;            /* 0..PLINTH_STATE_DICT_MAX_DIMS (0: a scalar) */
-    int64_t shape[PLINTH_STATE_DICT_MAX_DIMS];
+    int64_t shape[PLINTH_STATE_DICT_MAX_DIMS]; /* outermost first           */
     uint64_t bytes;
 } plinth_tensor_info;
 
@@ -368,6 +382,178 @@ PLINTH_API int32_t plinth_state_dict_find(const plinth_state_dict *sd, const cha
 /* Copies bytes [offset, offset + size) of tensor `index` into dst. */
 PLINTH_API plinth_status plinth_state_dict_read(plinth_state_dict *sd, uint32_t index,
                                                 uint64_t offset, void *dst, uint64_t size);
+
+/*
+ * Metadata: a state dict's key/value pairs. A GGUF file's metadata, every
+ * value type: integers, floats, bools, strings (bytes, possibly with NULs:
+ * ask for the length), arrays of any of these but arrays. A safetensors
+ * checkpoint's "__metadata__" strings (the first shard's, when sharded; a
+ * key repeated there is given once). Keys are in the file's order.
+ *
+ * Value types are GGUF's numbers. Getters look a key up by name (a binary
+ * search: cheap enough per array element), check its type and fail with
+ * PLINTH_ERR_FORMAT and a message naming the file, the key, the type
+ * wanted and the type found; a missing key is PLINTH_ERR_FORMAT too
+ * ("no metadata key ..."): test optional keys with plinth_state_dict_meta_find
+ * first. An array index past the end is PLINTH_ERR_INVALID. Outputs are
+ * written only on success. Strings returned live until the dict is closed.
+ */
+typedef enum plinth_meta_type {
+    PLINTH_META_U8 = 0,
+    PLINTH_META_I8 = 1,
+    PLINTH_META_U16 = 2,
+    PLINTH_META_I16 = 3,
+    PLINTH_META_U32 = 4,
+    PLINTH_META_I32 = 5,
+    PLINTH_META_F32 = 6,
+    PLINTH_META_BOOL = 7,
+    PLINTH_META_STRING = 8,
+    PLINTH_META_ARRAY = 9,
+    PLINTH_META_U64 = 10,
+    PLINTH_META_I64 = 11,
+    PLINTH_META_F64 = 12,
+    PLINTH_META_TYPE_COUNT
+} plinth_meta_type;
+
+/* "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array",
+ * "u64", "i64", "f64"; "?" for a number that is none. */
+PLINTH_API const char *plinth_meta_type_name(int32_t type);
+
+PLINTH_API uint32_t plinth_state_dict_meta_count(const plinth_state_dict *sd);
+/* The key at `index` (file order), or NULL past the end. */
+PLINTH_API const char *plinth_state_dict_meta_key(const plinth_state_dict *sd, uint32_t index);
+/* The index of `key`, or -1 when the dict has no such key. */
+PLINTH_API int32_t plinth_state_dict_meta_find(const plinth_state_dict *sd, const char *key);
+/* The key's plinth_meta_type (PLINTH_META_ARRAY for an array), or -1 when
+ * absent. */
+PLINTH_API int32_t plinth_state_dict_meta_type(const plinth_state_dict *sd, const char *key);
+/* An integer value (u8..i64; not bool, not float) in [min, max]: a u64
+ * above INT64_MAX or a value outside the range fails naming both. */
+PLINTH_API plinth_status plinth_state_dict_meta_int(const plinth_state_dict *sd, const char *key,
+                                                    int64_t min, int64_t max, int64_t *out);
+/* A number (f32, f64, or an integer that a double holds exactly), as it
+ * is stored (NaN and infinities included: check them where they matter). */
+PLINTH_API plinth_status plinth_state_dict_meta_double(const plinth_state_dict *sd,
+                                                       const char *key, double *out);
+PLINTH_API plinth_status plinth_state_dict_meta_bool(const plinth_state_dict *sd, const char *key,
+                                                     bool *out);
+/* A string: its bytes, NUL-terminated, and its length (out_len may be
+ * NULL; a string holding NUL bytes is only whole with it). */
+PLINTH_API plinth_status plinth_state_dict_meta_string(const plinth_state_dict *sd,
+                                                       const char *key, const char **out,
+                                                       uint64_t *out_len);
+/* An array: its element type (a plinth_meta_type, never ARRAY) and length;
+ * either output may be NULL. */
+PLINTH_API plinth_status plinth_state_dict_meta_array(const plinth_state_dict *sd,
+                                                      const char *key, int32_t *out_elem_type,
+                                                      uint64_t *out_len);
+/* Element `index` of an array: of integers or bools (as 0/1), of numbers
+ * (as meta_double), of strings (as meta_string). */
+PLINTH_API plinth_status plinth_state_dict_meta_array_int(const plinth_state_dict *sd,
+                                                          const char *key, uint64_t index,
+                                                          int64_t *out);
+PLINTH_API plinth_status plinth_state_dict_meta_array_double(const plinth_state_dict *sd,
+                                                             const char *key, uint64_t index,
+                                                             double *out);
+PLINTH_API plinth_status plinth_state_dict_meta_array_string(const plinth_state_dict *sd,
+                                                             const char *key, uint64_t index,
+                                                             const char **out,
+                                                             uint64_t *out_len);
+
+/*
+ * Writing GGUF files (v3, little-endian) that llama.cpp reads: metadata in
+ * the order added, then the tensors in the order added, each tensor's data
+ * padded to the alignment (32, or the u32 "general.alignment" when added:
+ * a power of two). Shapes are given outermost first, as everywhere in
+ * plinth (the file's ne[] is written reversed). Tensor dtypes: f32, f16,
+ * bf16, i32, q8_0, q4_0, q4_K, q6_K; the innermost dim a whole number of
+ * blocks; names of 1 to PLINTH_MAX_GGUF_WRITE_NAME_BYTES bytes (llama.cpp's
+ * limit).
+ *
+ * The add calls copy keys, names and metadata values. Tensor data is not
+ * copied: a data pointer must stay valid until plinth_gguf_writer_write
+ * returns; or a callback produces the bytes while the file is written.
+ * Errors name the file and the key or tensor. The first failed add is
+ * remembered: later adds still check their own arguments, and write then
+ * fails with that first error, writing nothing. write creates "PATH.partial"
+ * and renames it to PATH when complete (an existing PATH is replaced only
+ * then; on failure the partial file is removed). A writer is used by one
+ * thread at a time and keeps its context alive.
+ */
+typedef struct plinth_gguf_writer plinth_gguf_writer;
+
+/* Bytes [offset, offset + size) of a tensor, into dst. The writer asks for
+ * whole rows (offset and size multiples of the bytes of one row, the
+ * innermost dim), in order, a few MiB at a time. A non-OK status stops the
+ * write; a message put on the context (plinth calls made with it do) is
+ * kept, prefixed with the file and tensor. */
+typedef plinth_status (*plinth_gguf_tensor_fn)(void *user, uint64_t offset, void *dst,
+                                               uint64_t size);
+
+PLINTH_API plinth_status plinth_gguf_writer_create(plinth_context *ctx, const char *path,
+                                                   plinth_gguf_writer **out);
+PLINTH_API void plinth_gguf_writer_destroy(plinth_gguf_writer *w);
+/* Scalars. `type` an integer type (u8..i64) for add_int, the value in its
+ * range (a u64 takes 0..INT64_MAX here); f32 or f64 for add_float (an f32
+ * rounds the value to nearest). A key is 1 to PLINTH_MAX_GGUF_NAME_BYTES
+ * bytes, added once. */
+PLINTH_API plinth_status plinth_gguf_writer_add_int(plinth_gguf_writer *w, const char *key,
+                                                    int32_t type, int64_t value);
+PLINTH_API plinth_status plinth_gguf_writer_add_float(plinth_gguf_writer *w, const char *key,
+                                                      int32_t type, double value);
+PLINTH_API plinth_status plinth_gguf_writer_add_bool(plinth_gguf_writer *w, const char *key,
+                                                     bool value);
+/* A NUL-terminated string. */
+PLINTH_API plinth_status plinth_gguf_writer_add_string(plinth_gguf_writer *w, const char *key,
+                                                       const char *value);
+/* An array of n numbers or bools: `values` points at n elements of the C
+ * type of elem_type (uint8_t ... double; bool for PLINTH_META_BOOL). */
+PLINTH_API plinth_status plinth_gguf_writer_add_array(plinth_gguf_writer *w, const char *key,
+                                                      int32_t elem_type, const void *values,
+                                                      uint64_t n);
+/* An array of n strings: lens[i] bytes of values[i], or strlen(values[i])
+ * when lens is NULL. */
+PLINTH_API plinth_status plinth_gguf_writer_add_string_array(plinth_gguf_writer *w,
+                                                             const char *key,
+                                                             const char *const *values,
+                                                             const uint64_t *lens, uint64_t n);
+/* A tensor of `dtype` and `shape` (ndim 1..4, outermost first, dims >= 1)
+ * whose plinth_dtype_row_bytes(dtype, element count) bytes are at `data`
+ * (laid out as the file stores them: contiguous, blocks along the
+ * innermost dim). */
+PLINTH_API plinth_status plinth_gguf_writer_add_tensor(plinth_gguf_writer *w, const char *name,
+                                                       int32_t dtype, int32_t ndim,
+                                                       const int64_t *shape, const void *data);
+/* The same with the bytes produced by `fn` during the write. */
+PLINTH_API plinth_status plinth_gguf_writer_add_tensor_fn(plinth_gguf_writer *w,
+                                                          const char *name, int32_t dtype,
+                                                          int32_t ndim, const int64_t *shape,
+                                                          plinth_gguf_tensor_fn fn, void *user);
+/* Writes the file. Once per writer (a second call is PLINTH_ERR_INVALID). */
+PLINTH_API plinth_status plinth_gguf_writer_write(plinth_gguf_writer *w);
+
+/*
+ * Quantisation: rows of f32 into ggml's blocks, by the reference algorithms
+ * (ggml's quantize_row_*_ref: q8_0 and q4_0 scale by the largest magnitude;
+ * q4_K and q6_K search the scales that minimise a weighted squared error),
+ * so the blocks are what llama.cpp's llama-quantize writes without an
+ * importance matrix. Pure functions of their arguments: thread-safe.
+ *
+ * plinth_quantize_row writes plinth_dtype_row_bytes(dtype, n) bytes to out:
+ * dtype one of q8_0, q4_0, q4_K, q6_K, or f32, f16, bf16 (rounded to
+ * nearest even); n >= 0 a whole number of blocks. PLINTH_ERR_INVALID, out
+ * partly written, when: a NULL pointer with n > 0, another dtype, n not a
+ * whole number of blocks, a value that is NaN or infinite (block dtypes),
+ * or a block whose values are too large for its f16 scale (about 8.3e6 for
+ * q8_0, 5.2e5 for q4_0: far beyond any weight). No message: there is no
+ * context; say which tensor it was.
+ */
+PLINTH_API plinth_status plinth_quantize_row(int32_t dtype, const float *x, int64_t n, void *out);
+/* The inverse: n elements of `dtype` (any float or block dtype) at `in`
+ * into f32, exactly as the kernels read them (plinth_dequant_block).
+ * PLINTH_ERR_INVALID for i32, a bad n or a NULL pointer with n > 0. */
+PLINTH_API plinth_status plinth_dequantize_row(int32_t dtype, const void *in, int64_t n,
+                                               float *out);
 
 /* ------------------------------------------------------------- model --- */
 

@@ -27,6 +27,20 @@
 /* Tensors in one state dict: real models have thousands. */
 #define PLINTH_MAX_STATE_DICT_TENSORS 1000000u
 
+/* GGUF files (a state dict's, and plinth_gguf_writer's). Everything before
+ * the tensor data, the metadata and the tensor infos: 1 GiB (a model's
+ * vocabulary and merges take a few MB; llama.cpp allows 1 GiB per string). */
+#define PLINTH_MAX_GGUF_HEADER_BYTES ((uint64_t)1 << 30)
+/* Metadata keys in one file: real files have a few dozen. */
+#define PLINTH_MAX_GGUF_KEYS 65536u
+/* Bytes of one key or tensor name, read or written. */
+#define PLINTH_MAX_GGUF_NAME_BYTES 4096u
+/* Bytes of a tensor name written: llama.cpp refuses a name of 64 or more
+ * (ggml's GGML_MAX_NAME, with its NUL). */
+#define PLINTH_MAX_GGUF_WRITE_NAME_BYTES 63u
+/* Dims of a GGUF tensor (ggml's GGML_MAX_DIMS). */
+#define PLINTH_MAX_GGUF_DIMS 4
+
 /* Backends one model spans (plinth_model_create_multi): placement reasons
  * are kept as one bit per backend in 32-bit masks, and a real machine has
  * a few devices. */

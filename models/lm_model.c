@@ -1,25 +1,16 @@
 /*
- * gemma3.c — the Gemma 3 graph, its two programs, loading, and running them.
+ * lm_model.c — a decoder-only language model's two programs (the graph is
+ * decoder.c's), loading, and running them.
  *
  * Sections:
  *   1. the model object and small helpers
- *   2. the graph: embedding, one transformer layer, the head
+ *   2. the checkpoint: its tensors, where the text model lives in it
  *   3. checks of the checkpoint against the config
  *   4. compile (stored dtype, or f32 when the backend refuses it) and load
  *   5. running: prefill (chunked, padded in front), decode, reset
- *
- * The forward pass follows Hugging Face's modeling_gemma3 (f32 activations):
- *
- *   x = embed[tokens] * sqrt(hidden)
- *   per layer:  h = rms(x)*(1+w_in);  q,k,v = h Wq, h Wk, h Wv
- *               q,k = rms per head *(1+w_qn / w_kn);  RoPE (local or global base)
- *               a = attention(q, K, V; scale = qpas^-0.5, window on sliding layers)
- *               x = x + rms(a Wo)*(1+w_post_attn)
- *               h = rms(x)*(1+w_pre_ffn);  m = (gelu_tanh(h Wg) * h Wu) Wd
- *               x = x + rms(m)*(1+w_post_ffn)
- *   logits = (rms(x)*(1+w_norm)) embed^T
  */
-#include "gemma3.h"
+#include "lm_model.h"
+#include "decoder.h"
 #include "errbuf.h"
 
 #include <math.h>
@@ -38,10 +29,10 @@ typedef struct prog_io {
     uint32_t in_tokens, in_pos, in_kv_len, out_logits;
 } prog_io;
 
-struct gemma3 {
+struct lm_model {
     plinth_context *ctx;
-    gemma3_config cfg;
-    gemma3_options opts;
+    lm_config cfg;
+    lm_model_options opts;
     int32_t n_ctx, n_prefill;
     plinth_model *model;
     prog_io prefill, decode;
@@ -58,34 +49,27 @@ struct gemma3 {
 #define fail(err, size, st, ...) ((plinth_status)errbuf_fail(err, size, st, __VA_ARGS__))
 
 /* A failed plinth call: its message is on the context. */
-static plinth_status plinth_fail(const gemma3 *m, char *err, size_t es, plinth_status st,
+static plinth_status plinth_fail(const lm_model *m, char *err, size_t es, plinth_status st,
                                  const char *what)
 {
     return fail(err, es, st, "%s: %s", what, plinth_context_error(m->ctx));
 }
 
-const gemma3_config *gemma3_get_config(const gemma3 *m) { return &m->cfg; }
-int32_t gemma3_n_ctx(const gemma3 *m) { return m->n_ctx; }
-int32_t gemma3_n_prefill(const gemma3 *m) { return m->n_prefill; }
-plinth_model *gemma3_model(gemma3 *m) { return m->model; }
-plinth_program *gemma3_prefill_program(gemma3 *m) { return m->prefill.prog; }
-plinth_program *gemma3_decode_program(gemma3 *m) { return m->has_decode ? m->decode.prog : NULL; }
-const char *gemma3_weights_dtype(const gemma3 *m) { return m->dtype_name; }
-bool gemma3_weights_converted(const gemma3 *m) { return m->converted; }
-const char *gemma3_note(const gemma3 *m) { return m->note; }
-uint64_t gemma3_weight_bytes(const gemma3 *m) { return m->weight_bytes; }
-uint64_t gemma3_param_count(const gemma3 *m) { return m->n_params; }
+const lm_config *lm_model_config(const lm_model *m) { return &m->cfg; }
+int32_t lm_model_n_ctx(const lm_model *m) { return m->n_ctx; }
+int32_t lm_model_n_prefill(const lm_model *m) { return m->n_prefill; }
+plinth_model *lm_model_model(lm_model *m) { return m->model; }
+plinth_program *lm_model_prefill_program(lm_model *m) { return m->prefill.prog; }
+plinth_program *lm_model_decode_program(lm_model *m) { return m->has_decode ? m->decode.prog : NULL; }
+const char *lm_model_weights_dtype(const lm_model *m) { return m->dtype_name; }
+bool lm_model_weights_converted(const lm_model *m) { return m->converted; }
+const char *lm_model_note(const lm_model *m) { return m->note; }
+uint64_t lm_model_weight_bytes(const lm_model *m) { return m->weight_bytes; }
+uint64_t lm_model_param_count(const lm_model *m) { return m->n_params; }
 
-/* Whether layer l of a T-row program passes on only its last row (see
- * layer()): the last layer, when only the last logits are wanted. */
-static bool last_row_only(const gemma3_config *c, int l, int64_t T, bool all)
+double lm_model_prefill_flops(const lm_model *m)
 {
-    return !all && T > 1 && l == c->n_layers - 1;
-}
-
-double gemma3_prefill_flops(const gemma3 *m)
-{
-    const gemma3_config *c = &m->cfg;
+    const lm_config *c = &m->cfg;
     const int32_t n = m->prefill.T;
     const double H = c->hidden, D = c->head_dim, Hq = c->n_heads, Hkv = c->n_kv_heads;
     const double kv = 2 * H * Hkv * D;                        /* k and v, per row */
@@ -93,7 +77,7 @@ double gemma3_prefill_flops(const gemma3 *m)
     const bool all = m->prefill.all;
     double mac = 0;
     for (int l = 0; l < c->n_layers; l++) {
-        const bool last = last_row_only(c, l, n, all);
+        const bool last = decoder_last_row_only(c, l, n, all);
         mac += last ? n * kv + (row - kv) : n * row;
         for (int32_t t = last ? n - 1 : 0; t < n; t++) {
             const int32_t keys = c->sliding[l] && c->sliding_window > 0 && t + 1 > c->sliding_window
@@ -107,16 +91,6 @@ double gemma3_prefill_flops(const gemma3 *m)
 }
 
 /* ---------------------------------------------------------------- 2 ---- */
-
-typedef struct builder {
-    plinth_graph *g;
-    const gemma3_config *c;
-    const plinth_state_dict *sd; /* the dtypes the checkpoint stores */
-    bool f32;            /* declare every param f32 instead    */
-    int32_t split;       /* layers pinned to backend 0, then 1; 0: no pins */
-    plinth_node one;     /* f32 [1] = 1: Gemma's norm offset   */
-    int64_t S;           /* cache rows: n_ctx + 1 (scratch)     */
-} builder;
 
 /* "[32]" or "[512, 64]". */
 static const char *dims_str(const int64_t *dims, int32_t n, char *buf, size_t size)
@@ -138,131 +112,31 @@ static bool tensor(const plinth_state_dict *sd, const char *name, plinth_tensor_
     return i >= 0 && plinth_state_dict_tensor(sd, (uint32_t)i, out) == PLINTH_OK;
 }
 
-static plinth_dtype param_dtype(const builder *b, const char *name)
+/* Where the text model's tensors are: a text checkpoint's "model.", or the
+ * language model inside a multimodal Gemma 3 (two namings, by
+ * transformers version). The vision tower's tensors are left unread. */
+static void find_prefix(lm_config *c, const plinth_state_dict *sd)
 {
-    plinth_tensor_info e;
-    if (b->f32 || !tensor(b->sd, name, &e) || (e.dtype != PLINTH_BF16 && e.dtype != PLINTH_F16))
-        return PLINTH_F32;
-    return (plinth_dtype)e.dtype;
-}
-
-/* A weight matrix [rows, cols] in the dtype the checkpoint stores. */
-static plinth_node matrix(builder *b, const char *name, int64_t rows, int64_t cols)
-{
-    int64_t shape[2] = {rows, cols};
-    return plinth_param(b->g, name, param_dtype(b, name), 2, shape);
-}
-
-/* Gemma's RMSNorm: x * rsqrt(mean(x^2) + eps) * (1 + w), w widened to f32.
- * cast(w) + 1 depends on a param and a constant only: folded at load. */
-static plinth_node norm(builder *b, plinth_node x, const char *name, int64_t n)
-{
-    plinth_dtype dt = param_dtype(b, name);
-    plinth_node w = plinth_param(b->g, name, dt, 1, &n);
-    if (dt != PLINTH_F32)
-        w = plinth_cast(b->g, w, PLINTH_F32);
-    return plinth_rms_norm(b->g, x, plinth_add(b->g, w, b->one), b->c->eps);
-}
-
-/* One transformer layer over x [T, hidden]. With `last` only the last row
- * leaves the layer: K and V are still computed (and cached) for every row,
- * but the query, o_proj and the MLP run for the last position alone. */
-static plinth_node layer(builder *b, int l, plinth_node x, plinth_node pos, plinth_node kv_len,
-                         int64_t T, bool last)
-{
-    plinth_graph *g = b->g;
-    const gemma3_config *c = b->c;
-    const int64_t H = c->hidden, D = c->head_dim, Hq = c->n_heads, Hkv = c->n_kv_heads;
-    const int64_t Tq = last ? 1 : T;
-    char n[128];
-#define NAME(s) (snprintf(n, sizeof n, "model.layers.%d.%s", l, s), n)
-
-    /* attention */
-    plinth_node h = norm(b, x, NAME("input_layernorm.weight"), H);
-    plinth_node hq = last ? plinth_slice(g, h, 0, T - 1, 1) : h;      /* [Tq, H]      */
-    plinth_node pq = last ? plinth_slice(g, pos, 0, T - 1, 1) : pos;  /* [Tq]         */
-    plinth_node q = plinth_matmul(g, hq, matrix(b, NAME("self_attn.q_proj.weight"), Hq * D, H),
-                                  true);                               /* [Tq, Hq*D]   */
-    plinth_node k = plinth_matmul(g, h, matrix(b, NAME("self_attn.k_proj.weight"), Hkv * D, H),
-                                  true);                               /* [T, Hkv*D]   */
-    plinth_node v = plinth_matmul(g, h, matrix(b, NAME("self_attn.v_proj.weight"), Hkv * D, H),
-                                  true);                               /* [T, Hkv*D]   */
-    int64_t q3[3] = {Tq, Hq, D}, k3[3] = {T, Hkv, D}, k2[2] = {T, Hkv * D};
-    q = norm(b, plinth_reshape(g, q, 3, q3), NAME("self_attn.q_norm.weight"), D);
-    k = norm(b, plinth_reshape(g, k, 3, k3), NAME("self_attn.k_norm.weight"), D);
-    const float base = c->sliding[l] ? c->rope_local_base : c->rope_theta;
-    q = plinth_rope(g, q, pq, base, (int)D);                           /* [Tq, Hq, D]  */
-    k = plinth_rope(g, k, pos, base, (int)D);                          /* [T, Hkv, D]  */
-
-    /* KV cache: one f32 state pair per layer, [S, Hkv*D]. */
-    int64_t cache2[2] = {b->S, Hkv * D}, cache3[3] = {b->S, Hkv, D};
-    char kn[64], vn[64];
-    snprintf(kn, sizeof kn, "cache.%d.k", l);
-    snprintf(vn, sizeof vn, "cache.%d.v", l);
-    plinth_node kc = plinth_set_rows(g, plinth_state(g, kn, PLINTH_F32, 2, cache2),
-                                     plinth_reshape(g, k, 2, k2), pos);
-    plinth_node vc = plinth_set_rows(g, plinth_state(g, vn, PLINTH_F32, 2, cache2), v, pos);
-    const float scale = 1.0f / sqrtf(c->query_pre_attn_scalar);
-    plinth_node a = plinth_attention(g, q, plinth_reshape(g, kc, 3, cache3),
-                                     plinth_reshape(g, vc, 3, cache3), pq, kv_len, scale,
-                                     c->sliding[l] ? c->sliding_window : 0); /* [Tq, Hq, D] */
-    int64_t a2[2] = {Tq, Hq * D};
-    a = plinth_matmul(g, plinth_reshape(g, a, 2, a2),
-                      matrix(b, NAME("self_attn.o_proj.weight"), H, Hq * D), true); /* [Tq, H] */
-    if (last)
-        x = plinth_slice(g, x, 0, T - 1, 1);
-    x = plinth_add(g, x, norm(b, a, NAME("post_attention_layernorm.weight"), H));
-
-    /* GeGLU MLP */
-    h = norm(b, x, NAME("pre_feedforward_layernorm.weight"), H);
-    plinth_node gate = plinth_matmul(g, h, matrix(b, NAME("mlp.gate_proj.weight"), c->ffn, H),
-                                     true);                            /* [Tq, F]      */
-    plinth_node up = plinth_matmul(g, h, matrix(b, NAME("mlp.up_proj.weight"), c->ffn, H),
-                                   true);                              /* [Tq, F]      */
-    plinth_node mlp = plinth_mul(g, plinth_gelu_tanh(g, gate), up);
-    mlp = plinth_matmul(g, mlp, matrix(b, NAME("mlp.down_proj.weight"), H, c->ffn),
-                        true);                                         /* [Tq, H]      */
-    return plinth_add(g, x, norm(b, mlp, NAME("post_feedforward_layernorm.weight"), H));
-#undef NAME
-}
-
-/* The whole forward for T tokens; logits of every row (all) or the last. */
-static plinth_status build(builder *b, int64_t T, bool all)
-{
-    plinth_graph *g = b->g;
-    const gemma3_config *c = b->c;
-    static const float one = 1.0f;
-    int64_t t1[1] = {T}, s1[1] = {1};
-    b->one = plinth_constant(g, "gemma3.one", PLINTH_F32, 1, s1, &one);
-    plinth_node tokens = plinth_input(g, "tokens", PLINTH_I32, 1, t1);
-    plinth_node pos = plinth_input(g, "pos", PLINTH_I32, 1, t1);
-    plinth_node kv_len = plinth_input(g, "kv_len", PLINTH_I32, 1, s1);
-
-    /* HF scales by a tensor sqrt(hidden) in the activation dtype: in f32 it
-     * is this float. */
-    /* The split (-ngl): the embedding with the first layer, the head with
-     * the last, layer l on backend l < split ? 0 : 1. */
-    if (b->split > 0)
-        plinth_graph_pin(g, 0);
-    plinth_node embed = matrix(b, "model.embed_tokens.weight", c->vocab, c->hidden); /* [V, H] */
-    plinth_node x = plinth_get_rows(g, embed, tokens, PLINTH_F32);                    /* [T, H] */
-    x = plinth_scale(g, x, (float)sqrt((double)c->hidden));
-    for (int l = 0; l < c->n_layers; l++) {
-        if (b->split > 0)
-            plinth_graph_pin(g, l < b->split ? 0 : 1);
-        x = layer(b, l, x, pos, kv_len, T, last_row_only(c, l, T, all));
+    static const char *const where[][2] = {
+        {"model.", ""}, {"language_model.model.", "language_model."},
+        {"model.language_model.", ""}};
+    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
+        char name[160];
+        plinth_tensor_info e;
+        snprintf(name, sizeof name, "%sembed_tokens.weight", where[i][0]);
+        if (tensor(sd, name, &e)) {
+            snprintf(c->prefix, sizeof c->prefix, "%s", where[i][0]);
+            snprintf(c->head_prefix, sizeof c->head_prefix, "%s", where[i][1]);
+            return;
+        }
     }
-    x = norm(b, x, "model.norm.weight", c->hidden);                       /* [T or 1, H] */
-    plinth_node head = c->tied ? embed : matrix(b, "lm_head.weight", c->vocab, c->hidden);
-    plinth_output(g, plinth_matmul(g, x, head, true), "logits");        /* [T or 1, V] */
-    return plinth_graph_status(g);
 }
 
 /* ---------------------------------------------------------------- 3 ---- */
 
 /* Every param present with a float dtype and the config's shape; missing
  * ones are listed together. Also sums the bytes a decode step reads. */
-static plinth_status check_weights(gemma3 *m, const plinth_state_dict *sd, char *err, size_t es)
+static plinth_status check_weights(lm_model *m, const plinth_state_dict *sd, char *err, size_t es)
 {
     const char *path = plinth_state_dict_path(sd);
     char name[128], missing[1024] = "";
@@ -271,7 +145,7 @@ static plinth_status check_weights(gemma3 *m, const plinth_state_dict *sd, char 
     int64_t rows, cols;
     bool is_norm;
     int32_t seen = -1;
-    for (uint32_t i = 0; gemma3_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm);
+    for (uint32_t i = 0; lm_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm);
          i++) {
         plinth_tensor_info e;
         if (!tensor(sd, name, &e)) {
@@ -310,7 +184,7 @@ static plinth_status check_weights(gemma3 *m, const plinth_state_dict *sd, char 
 
 /* ---------------------------------------------------------------- 4 ---- */
 
-static plinth_status compile_one(gemma3 *m, builder *b, int64_t T, bool all, prog_io *out,
+static plinth_status compile_one(lm_model *m, decoder_builder *b, int64_t T, bool all, prog_io *out,
                                  char *err, size_t es)
 {
     plinth_graph *g = NULL;
@@ -318,7 +192,7 @@ static plinth_status compile_one(gemma3 *m, builder *b, int64_t T, bool all, pro
     if (st != PLINTH_OK)
         return plinth_fail(m, err, es, st, "graph");
     b->g = g;
-    st = build(b, T, all);
+    st = decoder_build(b, T, all);
     if (st == PLINTH_OK)
         st = plinth_program_compile(m->model, g, NULL, &out->prog);
     plinth_graph_destroy(g);
@@ -333,7 +207,7 @@ static plinth_status compile_one(gemma3 *m, builder *b, int64_t T, bool all, pro
     return PLINTH_OK;
 }
 
-static void drop_programs(gemma3 *m)
+static void drop_programs(lm_model *m)
 {
     plinth_program_destroy(m->decode.prog);
     plinth_program_destroy(m->prefill.prog);
@@ -342,7 +216,7 @@ static void drop_programs(gemma3 *m)
     m->model = NULL;
 }
 
-static plinth_status compile_all(gemma3 *m, plinth_backend *be, const plinth_state_dict *sd,
+static plinth_status compile_all(lm_model *m, plinth_backend *be, const plinth_state_dict *sd,
                                  bool f32,
                                  char *err, size_t es)
 {
@@ -353,7 +227,7 @@ static plinth_status compile_all(gemma3 *m, plinth_backend *be, const plinth_sta
     plinth_status st = plinth_model_create_multi(list, n, &m->model);
     if (st != PLINTH_OK)
         return plinth_fail(m, err, es, st, "model");
-    builder b = {.c = &m->cfg, .sd = sd, .f32 = f32, .S = (int64_t)m->n_ctx + 1,
+    decoder_builder b = {.c = &m->cfg, .sd = sd, .f32 = f32, .S = (int64_t)m->n_ctx + 1,
                  .split = n > 1 ? m->opts.split_layers : 0};
     st = compile_one(m, &b, m->n_prefill, m->opts.all_logits, &m->prefill, err, es);
     if (st == PLINTH_OK && m->has_decode)
@@ -362,7 +236,7 @@ static plinth_status compile_all(gemma3 *m, plinth_backend *be, const plinth_sta
 }
 
 /* f32 params from a bf16/f16 checkpoint: read and convert each once. */
-static plinth_status load_converted(gemma3 *m, plinth_state_dict *sd, char *err, size_t es)
+static plinth_status load_converted(lm_model *m, plinth_state_dict *sd, char *err, size_t es)
 {
     plinth_status st = plinth_model_load_empty(m->model);
     if (st != PLINTH_OK)
@@ -374,7 +248,7 @@ static plinth_status load_converted(gemma3 *m, plinth_state_dict *sd, char *err,
     size_t cap = 0;
     uint64_t done = 0, total = m->n_params;
     for (uint32_t i = 0; st == PLINTH_OK &&
-                         gemma3_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm);
+                         lm_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm);
          i++) {
         plinth_tensor_info e;
         tensor(sd, name, &e);
@@ -417,7 +291,7 @@ static plinth_status load_converted(gemma3 *m, plinth_state_dict *sd, char *err,
     return st;
 }
 
-static plinth_status load_weights(gemma3 *m, plinth_state_dict *sd, char *err, size_t es)
+static plinth_status load_weights(lm_model *m, plinth_state_dict *sd, char *err, size_t es)
 {
     if (m->opts.no_weights) {
         plinth_status st = plinth_model_load_empty(m->model);
@@ -431,22 +305,24 @@ static plinth_status load_weights(gemma3 *m, plinth_state_dict *sd, char *err, s
     return st == PLINTH_OK ? st : plinth_fail(m, err, es, st, "load");
 }
 
-plinth_status gemma3_load(plinth_context *ctx, plinth_backend *be, const char *dir,
-                          const gemma3_options *opts, gemma3 **out, char *err, size_t es)
+plinth_status lm_model_load(plinth_context *ctx, plinth_backend *be, const char *dir,
+                          const lm_model_options *opts, lm_model **out, char *err, size_t es)
 {
     *out = NULL;
-    gemma3 *m = calloc(1, sizeof *m);
+    lm_model *m = calloc(1, sizeof *m);
     if (!m)
         return fail(err, es, PLINTH_ERR_NO_MEMORY, "out of memory");
     m->ctx = ctx;
     if (opts)
         m->opts = *opts;
     plinth_state_dict *sd = NULL;
-    plinth_status st = gemma3_config_load(dir, &m->cfg, err, es);
+    plinth_status st = lm_config_load(dir, &m->cfg, err, es);
     if (st == PLINTH_OK && (st = plinth_state_dict_open(ctx, dir, &sd)) != PLINTH_OK)
         st = plinth_fail(m, err, es, st, "weights");
-    if (st == PLINTH_OK)
+    if (st == PLINTH_OK) {
+        find_prefix(&m->cfg, sd);
         st = check_weights(m, sd, err, es);
+    }
     if (st != PLINTH_OK)
         goto out;
 
@@ -486,11 +362,11 @@ plinth_status gemma3_load(plinth_context *ctx, plinth_backend *be, const char *d
         char name[128];
         int64_t rows, cols;
         bool is_norm;
-        builder b = {.c = &m->cfg, .sd = sd, .f32 = m->f32};
+        decoder_builder b = {.c = &m->cfg, .sd = sd, .f32 = m->f32};
         for (uint32_t i = 0;
-             gemma3_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm); i++)
+             lm_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm); i++)
             m->weight_bytes += (uint64_t)rows * (uint64_t)(cols ? cols : 1) *
-                               plinth_dtype_size(param_dtype(&b, name));
+                               plinth_dtype_size(decoder_param_dtype(&b, name));
     }
     st = load_weights(m, sd, err, es);
     if (st != PLINTH_OK)
@@ -504,14 +380,14 @@ plinth_status gemma3_load(plinth_context *ctx, plinth_backend *be, const char *d
 out:
     plinth_state_dict_close(sd);
     if (st != PLINTH_OK) {
-        gemma3_free(m);
+        lm_model_free(m);
         return st;
     }
     *out = m;
     return PLINTH_OK;
 }
 
-void gemma3_free(gemma3 *m)
+void lm_model_free(lm_model *m)
 {
     if (!m)
         return;
@@ -528,7 +404,7 @@ void gemma3_free(gemma3 *m)
  * 0 at the scratch row n_ctx), so the last row is the last real token.
  * `logits`: NULL (not wanted), [n][V] (want_all, program outputs all rows)
  * or [V] (the last token). */
-static plinth_status run_chunk(gemma3 *m, prog_io *p, const int32_t *tokens, int32_t n,
+static plinth_status run_chunk(lm_model *m, prog_io *p, const int32_t *tokens, int32_t n,
                                int32_t start, float *logits, bool want_all, char *err,
                                size_t es)
 {
@@ -564,7 +440,7 @@ static plinth_status run_chunk(gemma3 *m, prog_io *p, const int32_t *tokens, int
     return st == PLINTH_OK ? st : plinth_fail(m, err, es, st, "logits");
 }
 
-plinth_status gemma3_prefill(gemma3 *m, const int32_t *tokens, int32_t n, int32_t start,
+plinth_status lm_model_prefill(lm_model *m, const int32_t *tokens, int32_t n, int32_t start,
                              float *logits, char *err, size_t es)
 {
     if (n < 1 || start < 0 || start > m->n_ctx - n)
@@ -590,7 +466,7 @@ plinth_status gemma3_prefill(gemma3 *m, const int32_t *tokens, int32_t n, int32_
     return PLINTH_OK;
 }
 
-plinth_status gemma3_decode(gemma3 *m, int32_t token, int32_t pos, float *logits, char *err,
+plinth_status lm_model_decode(lm_model *m, int32_t token, int32_t pos, float *logits, char *err,
                             size_t es)
 {
     if (pos < 0 || pos >= m->n_ctx)
@@ -603,7 +479,7 @@ plinth_status gemma3_decode(gemma3 *m, int32_t token, int32_t pos, float *logits
     return run_chunk(m, p, &token, 1, pos, logits, false, err, es);
 }
 
-plinth_status gemma3_reset(gemma3 *m, char *err, size_t es)
+plinth_status lm_model_reset(lm_model *m, char *err, size_t es)
 {
     plinth_status st = plinth_model_reset_state(m->model);
     return st == PLINTH_OK ? st : plinth_fail(m, err, es, st, "reset");

@@ -1,0 +1,36 @@
+/*
+ * decoder.h — the one graph builder of every decoder-only architecture
+ * (lm_model.h's lm_config and its traits say where they differ). Used by
+ * lm_model.c to compile the prefill and decode programs.
+ */
+#ifndef PLINTH_DECODER_H
+#define PLINTH_DECODER_H
+
+#include "lm_model.h"
+
+typedef struct decoder_builder {
+    plinth_graph *g;
+    const lm_config *c;
+    const plinth_state_dict *sd; /* the dtypes the checkpoint stores (may be NULL) */
+    bool f32;                    /* declare every param f32 instead               */
+    int32_t split;               /* layers pinned to backend 0, then 1; 0: no pins */
+    int64_t S;                   /* cache rows: n_ctx + 1 (the scratch row)        */
+    plinth_node one;             /* f32 [1] = 1: Gemma's norm offset (set by build) */
+    plinth_node factors[2];      /* rope factors of full / sliding layers, or
+                                    PLINTH_NODE_INVALID (set by build)            */
+} decoder_builder;
+
+/* The whole forward for T tokens into b->g: inputs "tokens" i32 [T], "pos"
+ * i32 [T], "kv_len" i32 [1]; output "logits" [T or 1, vocab] (every row
+ * with `all`, else the last). Returns the graph's status. */
+plinth_status decoder_build(decoder_builder *b, int64_t T, bool all);
+
+/* The dtype param `name` is declared with: the stored one when it is
+ * bf16/f16 and f32 is not forced, else f32. */
+plinth_dtype decoder_param_dtype(const decoder_builder *b, const char *name);
+
+/* Whether layer l of a T-row program passes on only its last row: the last
+ * layer, when only the last logits are wanted. */
+bool decoder_last_row_only(const lm_config *c, int l, int64_t T, bool all);
+
+#endif
