@@ -3,7 +3,7 @@
  * the ops that read them as weights.
  *
  * Sections:
- *   1. matmul with a block b (shaders/matmul_q.comp): the decode
+ *   1. matmul with a block b (shaders/matmul_q.glsl): the decode
  *      matrix-vector product, the prefill tiles, b not transposed
  *   2. get_rows from a block table and cast from a block dtype
  *      (shaders/dequant.comp)
@@ -22,7 +22,7 @@
 
 /* Rows per invocation of the prefill tiles (matmul_q.comp TM; columns TN):
  * each unit of a weight row is dequantised once for TM rows of a. */
-#define TILE_M 8
+#define TILE_M 4
 #define TILE_N 4
 
 int32_t vulkan_encode_matmul_q(plinth_device *dev, const vulkan_matmul_case *c,
@@ -57,15 +57,14 @@ int32_t vulkan_encode_matmul_q(plinth_device *dev, const vulkan_matmul_case *c,
     for (int i = 0; i < 3 && kvec; i++)
         kvec = pc.sa[i] % 4 == 0;
 
-    d->shader = VULKAN_SH_MATMUL_Q;
     d->n_spec = 8;
     d->spec[0] = c->a->dtype;
     d->spec[1] = c->b->dtype;
     d->spec[2] = kvec;
     int wg = 64, tn = 1, tm = 1;
     uint64_t cols_per_group;
-    if (!c->tb) { /* KN: 8 columns (of one block) per invocation */
-        d->spec[6] = 1;
+    d->shader = !c->tb ? VULKAN_SH_MATMUL_Q_KN : matvec ? VULKAN_SH_MATVEC_Q : VULKAN_SH_MATMUL_Q;
+    if (!c->tb) { /* 8 columns (of one block) per invocation */
         tm = m <= MATVEC_MAX_M ? 1 : TILE_M;
         cols_per_group = 8 * (uint64_t)wg;
     } else if (matvec && dev->matvec_variant == VULKAN_GPU_STYLE) {
