@@ -4,7 +4,8 @@
  * same run, as llama.cpp's test-backend-ops perf does for its backends.
  *
  *   plinth bench-ops [--backend=NAME] [--threads N] [--reps N] [--shape NAME]
- *                    [--m ROWS] [--prefill-logits] [--no-blas] [--readbw N]
+ *                    [--m ROWS] [--dtype LIST] [--prefill-logits] [--no-blas]
+ *                    [--readbw N]
  *
  * Sections: references (read bandwidth, OpenBLAS, CPU time); shapes; one
  * shape; the command.
@@ -84,22 +85,45 @@ typedef struct shape {
 } shape;
 
 static const shape shapes[] = {
-    {"qkv", 1536, 640}, {"o", 640, 1024},     {"gate/up", 2048, 640},
-    {"gate+up", 4096, 640}, {"down", 640, 2048}, {"logits", 262144, 640},
+    {"qkv", 1536, 640},     {"o", 640, 1024},       {"gate/up", 2048, 640},
+    {"gate+up", 4096, 640}, {"down", 640, 2048},    {"logits", 262144, 640},
+    {"sq2048", 2048, 2048},
 };
 
 /* A 2-D view [r, c] of dtype dt at `off` in mem (base = off: each view is
- * a tensor of its own, 256-aligned). */
+ * a tensor of its own, 256-aligned); a block dtype steps by its blocks. */
 static plinth_view view2(const plinth_memory *mem, uint64_t off, int32_t dt, int64_t r,
                          int64_t c)
 {
-    const int64_t es = (int64_t)plinth_dtype_size((plinth_dtype)dt);
     plinth_view v = {.buffer = plinth_memory_buffer(mem), .base = off, .offset = off,
                      .dtype = dt, .ndim = 2, .shape = {1, 1, r, c}};
-    v.stride[3] = es;
-    v.stride[2] = es * c;
-    v.stride[1] = v.stride[0] = es * c * r;
+    v.stride[3] = (int64_t)plinth_dtype_block_bytes(dt);
+    v.stride[2] = (int64_t)plinth_dtype_row_bytes(dt, c);
+    v.stride[1] = v.stride[0] = v.stride[2] * r;
     return v;
+}
+
+/* One copy of the weights: ±[0.5, 1) for f32 (f16-looking bits for 16-bit
+ * dtypes: finite for both f16 and bf16); block dtypes get pseudo-random
+ * quants with each block's f16 scales set to a normal value. */
+static void fill_weights(uint8_t *w, uint64_t bytes, int32_t dt)
+{
+    for (uint64_t i = 0; i < bytes / 4; i++) {
+        uint32_t h = (uint32_t)(i * 2654435761u >> 20) % 512;
+        uint32_t v = dt == PLINTH_F32                 ? 0x3f000000u + (h << 14)
+                     : plinth_dtype_bytes(dt) == 2 ? (0x3c00u + h) | (0x3c00u + h) << 16
+                                                     : (uint32_t)(i * 2654435761u);
+        memcpy(w + 4 * i, &v, 4);
+    }
+    const size_t bb = plinth_dtype_block_bytes(dt);
+    if (plinth_dtype_block_elems(dt) <= 1)
+        return;
+    const size_t at = dt == PLINTH_Q6_K ? 208 : 0, n = dt == PLINTH_Q4_K ? 2 : 1;
+    for (uint64_t b = 0; b + bb <= bytes; b += bb)
+        for (size_t j = 0; j < n; j++) {
+            w[b + at + 2 * j] = (uint8_t)b;
+            w[b + at + 2 * j + 1] = 0x20; /* 2^-7 */
+        }
 }
 
 /* -------------------------------------------------------- one shape --- */
@@ -118,8 +142,13 @@ static int one_shape(bench *B, const shape *sh, int64_t m, int32_t wdt)
 {
     const int64_t n = sh->n, k = sh->k;
     const bool logits = n == 262144;
-    const int64_t es = (int64_t)plinth_dtype_size((plinth_dtype)wdt);
-    const uint64_t wbytes = (uint64_t)(n * k * es);
+    if (k % (int64_t)plinth_dtype_block_elems(wdt) != 0) {
+        printf("%-8s %4lld %5s | K = %lld is not a whole number of %s blocks\n", sh->name,
+               (long long)m, plinth_dtype_name((plinth_dtype)wdt), (long long)k,
+               plinth_dtype_name((plinth_dtype)wdt));
+        return 0;
+    }
+    const uint64_t wbytes = plinth_dtype_row_bytes(wdt, k) * (uint64_t)n;
     const uint64_t wstride = (wbytes + 255) / 256 * 256;
     /* copies so decode reads from DRAM, as it does in a model */
     const int copies = m < 64 && !logits ? (int)(640e6 / (double)wbytes) + 1 : 1;
@@ -131,11 +160,10 @@ static int one_shape(bench *B, const shape *sh, int64_t m, int32_t wdt)
         cli_fail(B->ctx, "memory");
         goto done;
     }
-    /* Weights of ±[0.5, 1) in 4 MiB chunks (f16-looking bits for 16-bit
-     * dtypes: finite for both f16 and bf16), inputs of a few tenths. */
+    /* The weights (one copy made, uploaded into each), inputs of a few
+     * tenths. */
     {
-        const size_t chunk = (size_t)4 << 20;
-        uint8_t *buf = malloc(chunk);
+        uint8_t *buf = malloc(wbytes);
         float *a = malloc((size_t)(m * k) * sizeof *a);
         if (!buf || !a) {
             free(buf);
@@ -143,22 +171,14 @@ static int one_shape(bench *B, const shape *sh, int64_t m, int32_t wdt)
             fprintf(stderr, "plinth: bench-ops: out of memory\n");
             goto done;
         }
-        for (uint64_t at = 0; at < wstride * (uint64_t)copies; at += chunk) {
-            uint64_t len = wstride * (uint64_t)copies - at < chunk ? wstride * (uint64_t)copies - at
-                                                                   : chunk;
-            for (uint64_t i = 0; i < len / 4; i++) {
-                uint32_t h = (uint32_t)((at / 4 + i) * 2654435761u >> 20) % 512;
-                uint32_t v = wdt == PLINTH_F32 ? 0x3f000000u + (h << 14)
-                                               : (0x3c00u + h) | (0x3c00u + h) << 16;
-                memcpy(buf + 4 * i, &v, 4);
-            }
-            if (plinth_memory_upload(wm, at, buf, len) != PLINTH_OK) {
+        fill_weights(buf, wbytes, wdt);
+        for (int c = 0; c < copies; c++)
+            if (plinth_memory_upload(wm, (uint64_t)c * wstride, buf, wbytes) != PLINTH_OK) {
                 free(buf);
                 free(a);
                 cli_fail(B->ctx, "upload");
                 goto done;
             }
-        }
         for (int64_t i = 0; i < m * k; i++)
             a[i] = (float)(i % 7) * 0.1f;
         plinth_status s = plinth_memory_upload(am, 0, a, (uint64_t)(m * k) * sizeof *a);
@@ -237,6 +257,8 @@ static const char bench_ops_usage[] =
     "one backend and device, next to this machine's read bandwidth and OpenBLAS.\n"
     "  --shape NAME        only this shape (qkv, o, gate/up, gate+up, down, logits)\n"
     "  --m ROWS            only this many rows (default: 1 and 512)\n"
+    "  --dtype LIST        weight dtypes, comma-separated (default: bf16,f32; also f16,\n"
+    "                      q8_0, q4_0, q4_K, q6_K)\n"
     "  --reps N            repeats per shape, the median is shown (default 21, at most 31)\n"
     "  --prefill-logits    also the 512-row logits matmul (slow)\n"
     "  --no-blas           leave OpenBLAS out\n"
@@ -244,7 +266,29 @@ static const char bench_ops_usage[] =
     "and the common options (--backend, --device, --threads, --backend-config, ...).\n";
 
 enum { OPT_SHAPE = CLI_OPT_FIRST_FREE, OPT_M, OPT_REPS, OPT_PREFILL_LOGITS, OPT_NO_BLAS,
-       OPT_READBW };
+       OPT_READBW, OPT_DTYPE };
+
+/* "q8_0,bf16" into dts (at most max); the count, or -1 naming the bad one. */
+static int parse_dtypes(const char *list, int32_t *dts, int max)
+{
+    int n = 0;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", list);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int32_t d = -1;
+        for (int32_t i = 0; i < PLINTH_DTYPE_COUNT; i++)
+            if (i != PLINTH_I32 && strcmp(t, plinth_dtype_name((plinth_dtype)i)) == 0)
+                d = i;
+        if (d < 0 || n == max) {
+            fprintf(stderr, "plinth: bench-ops: --dtype: '%s' is not a weight dtype (or too "
+                            "many)\n", t);
+            return -1;
+        }
+        dts[n++] = d;
+    }
+    return n;
+}
 
 int cli_bench_ops(cli_options *o, int argc, char **argv)
 {
@@ -255,7 +299,10 @@ int cli_bench_ops(cli_options *o, int argc, char **argv)
         {"prefill-logits", no_argument, NULL, OPT_PREFILL_LOGITS},
         {"no-blas", no_argument, NULL, OPT_NO_BLAS},
         {"readbw", required_argument, NULL, OPT_READBW},
+        {"dtype", required_argument, NULL, OPT_DTYPE},
         CLI_COMMON_LONGOPTS};
+    int32_t dts[8] = {PLINTH_BF16, PLINTH_F32};
+    int n_dts = 2;
     const char *only = NULL;
     uint32_t only_m = 0, reps = 21, readbw_only = 0;
     bool prefill_logits = false, use_blas = true;
@@ -277,6 +324,10 @@ int cli_bench_ops(cli_options *o, int argc, char **argv)
             }
             break;
         case OPT_PREFILL_LOGITS: prefill_logits = true; break;
+        case OPT_DTYPE:
+            if ((n_dts = parse_dtypes(optarg, dts, 8)) <= 0)
+                return 2;
+            break;
         case OPT_NO_BLAS: use_blas = false; break;
         case OPT_READBW:
             if (cli_parse_u32(optarg, "--readbw", &readbw_only) || readbw_only > 1000)
@@ -346,8 +397,8 @@ int cli_bench_ops(cli_options *o, int argc, char **argv)
                 continue;
             if (logits && m > 1 && !prefill_logits && !only)
                 continue;
-            for (int wd = 0; wd < 2 && !rc; wd++)
-                rc = one_shape(&B, &shapes[s], m, wd == 0 ? PLINTH_BF16 : PLINTH_F32);
+            for (int wd = 0; wd < n_dts && !rc; wd++)
+                rc = one_shape(&B, &shapes[s], m, dts[wd]);
         }
     }
     if (!rc) /* the arithmetic reference for the M > 1 rows, as plinth bench has it */

@@ -40,7 +40,7 @@ enum cpu_isa { CPU_ISA_SCALAR, CPU_ISA_AVX2, CPU_ISA_AVX512, CPU_ISA_NEON, CPU_I
  * really ran, for tests and `--verbose` (logged when the device closes). */
 enum cpu_kc {
     CPU_KC_GEMV, CPU_KC_GEMM, CPU_KC_ELEMENTWISE, CPU_KC_RMS_NORM, CPU_KC_ROPE,
-    CPU_KC_ATTENTION, CPU_KC_FLASH, CPU_KC_COUNT
+    CPU_KC_ATTENTION, CPU_KC_FLASH, CPU_KC_GEMV_BLOCK, CPU_KC_DEQUANT, CPU_KC_COUNT
 };
 
 typedef struct cpu_pool cpu_pool;
@@ -60,6 +60,13 @@ typedef struct cpu_device {
     size_t apack_size;    /* floats                                       */
     float *attn_pack;     /* packed K and V of one attention call (prefill) */
     size_t attn_pack_size; /* floats                                      */
+    float *wdeq;          /* block weights dequantised for a prefill chunk */
+    size_t wdeq_size;     /* floats                                       */
+    /* Bit cpu_block_index(dt): decode on block weights of dtype dt with
+     * int8 activations (q8_act; cpu_quant.c has the default and why). */
+    uint32_t q8_act;
+    float *aq8;           /* the activations quantised (q8_act: int8, scales) */
+    size_t aq8_size;      /* floats                                       */
     struct cpu_rope_freq {  /* rope inverse frequencies, by (base, n_dims) */
         float base;
         int32_t n_dims;
@@ -188,6 +195,7 @@ bool cpu_rope_table_fast(cpu_device *dev, const plinth_view *out, const plinth_v
                          const plinth_view *pos, const plinth_attr_rope *a,
                          cpu_rope_table *table);
 bool cpu_matmul_reserve(cpu_device *dev, int64_t m, int64_t k);
+bool cpu_matmul_reserve_block(cpu_device *dev, int64_t m, int64_t k);
 bool cpu_attention_fast(cpu_device *dev, const plinth_view *out, const plinth_view *in,
                         const plinth_attr_attention *a);
 bool cpu_get_rows_fast(cpu_device *dev, const plinth_view *out, const plinth_view *table,
@@ -196,6 +204,15 @@ bool cpu_set_rows_fast(cpu_device *dev, const plinth_view *out, const plinth_vie
                        const plinth_view *idx);
 bool cpu_copy_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x);
 bool cpu_argmax_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x);
+/* Block-dtype tensors (cpu_quant.c): get_rows of a block table into f32
+ * rows (indices already checked), cast to f32/f16/bf16 rows. */
+bool cpu_get_rows_block(cpu_device *dev, const plinth_view *out, const plinth_view *table,
+                        const plinth_view *idx);
+bool cpu_cast_block(cpu_device *dev, const plinth_view *out, const plinth_view *x);
+/* n elements (whole blocks) of a block-dtype row as f32, exactly as
+ * plinth_dequant_block: the level's kernel or the portable loop. */
+void cpu_dequant_row(const cpu_device *dev, int32_t dt, const uint8_t *src, float *dst,
+                     int64_t n);
 /* gelu_tanh(g) * u into out, all f32 with the same shape (fused step). */
 bool cpu_gelu_mul_fast(cpu_device *dev, const plinth_view *out, const plinth_view *g,
                        const plinth_view *u);

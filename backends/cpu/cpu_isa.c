@@ -69,6 +69,8 @@ static const char *const families[CPU_KC_COUNT] = {
     [CPU_KC_ROPE] = "rope",
     [CPU_KC_ATTENTION] = "attention",
     [CPU_KC_FLASH] = "flash_attention",
+    [CPU_KC_GEMV_BLOCK] = "gemv_block",
+    [CPU_KC_DEQUANT] = "dequant",
 };
 
 void cpu_calls_format(const cpu_device *dev, char *buf, size_t size)

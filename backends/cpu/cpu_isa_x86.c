@@ -61,10 +61,23 @@ static void detect(x86_features *out)
 
 /* ---------------------------------------------------------------- 2 ---- */
 
-/* AVX2: the GEMV only (everything else runs the portable loops). */
+/* Block-dtype weights: the AVX2 kernels at both levels (AVX-512 hosts run
+ * them as they are; no AVX-512 variant is written, as none could be tested
+ * where they were written). */
+#define BLOCK_SLOTS                                                                            \
+    .gemv_block = {cpu_gemv_q8_0_avx2, cpu_gemv_q4_0_avx2, cpu_gemv_q4_K_avx2,                 \
+                   cpu_gemv_q6_K_avx2},                                                        \
+    .dequant_row = {cpu_dequant_q8_0_avx2, cpu_dequant_q4_0_avx2, cpu_dequant_q4_K_avx2,       \
+                    cpu_dequant_q6_K_avx2},                                                    \
+    .gemv_block_q8 = {cpu_gemv_q8_0_q8_avx2, cpu_gemv_q4_0_q8_avx2, cpu_gemv_q4_K_q8_avx2,     \
+                      cpu_gemv_q6_K_q8_avx2},                                                  \
+    .quantize_q8 = cpu_quantize_q8_avx2
+
+/* AVX2: the GEMVs (everything else runs the portable loops). */
 static const cpu_kernels avx2 = {
     .isa = CPU_ISA_AVX2,
     .gemv = cpu_gemv_avx2,
+    BLOCK_SLOTS,
 };
 
 /* AVX-512: every slot; the bf16 ones only where the CPU has avx512_bf16
@@ -74,7 +87,8 @@ static const cpu_kernels avx2 = {
     .pack_b = cpu_pack_b_avx512, .tile = cpu_tile_avx512, .tile_scale = cpu_tile_scale_avx512, \
     .pack_rows = cpu_pack_rows_avx512, .ew_row = cpu_ew_row_avx512,                            \
     .norm_row = cpu_norm_row_avx512, .rope_row = cpu_rope_row_avx512,                          \
-    .dot = cpu_dot_avx512, .axpy = cpu_axpy_avx512, .fa_softmax = cpu_fa_softmax_avx512
+    .dot = cpu_dot_avx512, .axpy = cpu_axpy_avx512, .fa_softmax = cpu_fa_softmax_avx512,     \
+    BLOCK_SLOTS
 static const cpu_kernels avx512 = {AVX512_SLOTS};
 static const cpu_kernels avx512_bf16 = {
     AVX512_SLOTS,
@@ -83,6 +97,7 @@ static const cpu_kernels avx512_bf16 = {
     .tile_bf16 = cpu_tile_bf16,
 };
 #undef AVX512_SLOTS
+#undef BLOCK_SLOTS
 
 /* ---------------------------------------------------------------- 3 ---- */
 

@@ -26,7 +26,9 @@
  * a f32 rows (inner stride 4, row stride lda bytes), out f32 rows (inner
  * stride 4, row stride ldo bytes), w of dtype wdt with
  *   tb: w(n, k) at w + n*ldw + k*esize   (weights stored [N][K])
- *   !tb: w(n, k) at w + k*ldw + n*esize  (weights stored [K][N]) */
+ *   !tb: w(n, k) at w + k*ldw + n*esize  (weights stored [K][N])
+ * A block dtype (q8_0, q4_0, q4_K, q6_K) comes tb only: row n is k / E
+ * blocks from w + n*ldw (plinth_plugin.h's layouts). */
 typedef struct mm_problem {
     const uint8_t *a, *w;
     uint8_t *out;
@@ -34,6 +36,12 @@ typedef struct mm_problem {
     int64_t m, n, k;
     int32_t wdt;
     bool tb;
+    /* Block weights with q8_act=1: row i of a quantised per block of 32 to
+     * int8 (aq + i * k) with one f32 scale each (ad + i * k / 32), and
+     * the sums of those per 16, times their scale (as + i * k / 16: the
+     * K-quants' offsets and mins). */
+    const int8_t *aq;
+    const float *ad, *as;
 } mm_problem;
 
 /* The GEMM's packed operands, the same at every level (the generic GEMM
@@ -43,6 +51,19 @@ typedef struct mm_problem {
  * 12 x 32 block from them however its registers allow. */
 #define CPU_MR 12
 #define CPU_NR 32
+
+/* The block dtypes, q8_0 q4_0 q4_K q6_K, index the per-dtype slots. */
+#define CPU_BLOCK_TYPES 4
+static inline int cpu_block_index(int32_t dt)
+{
+    return dt - PLINTH_Q8_0;
+}
+
+/* q8_act's masks (cpu_device.q8_act): every block dtype, and the default:
+ * q4_0, q4_K and q6_K, whose f32-activation GEMV is bound by unpacking
+ * and widening, not by the bytes (cpu_quant.c). */
+#define CPU_Q8_ACT_ALL 0xfu
+#define CPU_Q8_ACT_AUTO 0xeu
 
 /* The fused elementwise op gelu_tanh(a) * b (cpu_gelu_mul_fast). */
 #define CPU_OP_GELU_MUL 1000u
@@ -55,6 +76,19 @@ struct cpu_kernels {
     /* matmul, decode: rows [n0, n1) of the output columns, all m rows of
      * a, tb weights only; may prefetch weight rows up to row pf_end. */
     void (*gemv)(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end);
+    /* The same for block-dtype weights, one slot per block dtype
+     * (cpu_block_index; f32 activations: cpu_quant.c), and one row of n
+     * (whole blocks) dequantised to f32 exactly as plinth_dequant_block
+     * does (prefill, get_rows, cast). A NULL slot: the portable loop. */
+    void (*gemv_block[CPU_BLOCK_TYPES])(const mm_problem *p, int64_t n0, int64_t n1);
+    void (*dequant_row[CPU_BLOCK_TYPES])(const uint8_t *src, float *dst, int64_t n);
+    /* q8_act=1 (inexact, llama.cpp's way): the block GEMV on activations
+     * quantised per block of 32 (p->aq, p->ad, p->as) with integer dot
+     * products, and that quantisation of one row of k (a multiple of 32):
+     * d = max|x| / 127, q = x / d rounded to nearest even, s = d * the sums
+     * of q per 16. NULL: the f32 path runs. */
+    void (*gemv_block_q8[CPU_BLOCK_TYPES])(const mm_problem *p, int64_t n0, int64_t n1);
+    void (*quantize_q8)(const float *x, int8_t *q, float *d, float *s, int64_t k);
     /* matmul, prefill (all four or none): pack block blk of A, pack the
      * panel at column n0 of w (tb or not), the 12 x 32 tile
      * c[i][j] = sum_k ap[k][i] * bp[k][j] for i < mr, j < nr (rows of c
@@ -104,5 +138,10 @@ struct cpu_kernels {
     float (*fa_softmax)(float *s, int64_t nbp, int64_t j0, int64_t lo, int64_t hi, float scale,
                         float *mx, float *sum);
 };
+
+/* The scalar level's block kernels (cpu_quant.c), which the others fall
+ * back on where their table has no slot. */
+void cpu_gemv_block_portable(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_dequant_row_portable(int32_t dt, const uint8_t *src, float *dst, int64_t n);
 
 #endif /* PLINTH_CPU_KERNELS_H */

@@ -11,7 +11,10 @@
  *      one task per block of up to 8 32-column panels (packed into the
  *      thread's L2; disjoint column ranges per task, >= 2 tasks per
  *      thread): every 12-row block of A against every panel of the block
- *   5. entry: layout checks, batch dims, path choice
+ *   5. block weights (q8_0, q4_0, q4_K, q6_K): the GEMV of section 3 with
+ *      the level's block kernel; for many rows, chunks of weight rows
+ *      dequantised into f32 scratch, then the f32 GEMM (or GEMV) on them
+ *   6. entry: layout checks, batch dims, path choice
  */
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +153,8 @@ typedef struct gemv_job {
     const mm_problem *p;
     /* the level's GEMV ([N][K] weights only), or NULL: gemv_portable */
     void (*simd)(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end);
+    /* block weights: the level's block GEMV, or NULL: the portable one */
+    void (*block)(const mm_problem *p, int64_t n0, int64_t n1);
     int64_t rows_per_task, n_tasks;
     uint32_t n_blocks; /* cpu_parallel_blocked's blocks */
 } gemv_job;
@@ -171,11 +176,42 @@ static void gemv_task(void *ctx, int64_t t, uint32_t thread)
     const gemv_job *j = ctx;
     const int64_t n0 = t * j->rows_per_task;
     const int64_t n1 = n0 + j->rows_per_task < j->p->n ? n0 + j->rows_per_task : j->p->n;
+    if (plinth_dtype_block_elems(j->p->wdt) > 1) {
+        if (j->block)
+            j->block(j->p, n0, n1);
+        else
+            cpu_gemv_block_portable(j->p, n0, n1);
+        return;
+    }
     if (j->simd) {
         j->simd(j->p, n0, n1, gemv_block_end(j, t));
         return;
     }
     gemv_portable(j->p, n0, n1);
+}
+
+/* q8_act on for this block dtype, and an int8 kernel at this level: a's rows
+ * quantised once into scratch (int8 rows of k, then k / 32 scales per row),
+ * pointed at by *q. false: no kernel, or no memory (the f32 path runs). */
+static bool quantize_activations(cpu_device *dev, mm_problem *q)
+{
+    const int idx = cpu_block_index(q->wdt);
+    if (!(dev->q8_act >> idx & 1) || !dev->k->gemv_block_q8[idx] || !dev->k->quantize_q8 ||
+        q->k % 32)
+        return false;
+    const size_t floats = (size_t)(q->m * q->k) / 4 + (size_t)(q->m * q->k / 32) +
+                          (size_t)(q->m * q->k / 16);
+    if (!cpu_grow_floats(dev, &dev->aq8, &dev->aq8_size, floats))
+        return false;
+    int8_t *aq = (int8_t *)(void *)dev->aq8;
+    float *ad = dev->aq8 + q->m * q->k / 4, *as = ad + q->m * q->k / 32;
+    for (int64_t i = 0; i < q->m; i++)
+        dev->k->quantize_q8((const float *)(q->a + i * q->lda), aq + i * q->k,
+                            ad + i * (q->k / 32), as + i * (q->k / 16), q->k);
+    q->aq = aq;
+    q->ad = ad;
+    q->as = as;
+    return true;
 }
 
 static void gemv(cpu_device *dev, const mm_problem *p)
@@ -189,14 +225,21 @@ static void gemv(cpu_device *dev, const mm_problem *p)
      * 25.5 to 28.7 GB/s in a model of them (tasks from one shared
      * counter: each thread's rows were scattered and every task began
      * with rows no prefetch had asked for). */
-    const int64_t row_bytes = p->k * (int64_t)plinth_dtype_bytes(p->wdt) * (p->m > 0 ? p->m : 1);
+    const int64_t row_bytes =
+        (int64_t)plinth_dtype_row_bytes(p->wdt, p->k) * (p->m > 0 ? p->m : 1);
     int64_t rows = (p->n + 16 * dev->n_threads - 1) / (16 * dev->n_threads);
     const int64_t min_rows = (32768 + row_bytes - 1) / (row_bytes ? row_bytes : 1);
     if (rows < min_rows)
         rows = min_rows;
     rows = (rows + 3) & ~(int64_t)3; /* whole 4-row steps */
-    gemv_job j = {p, p->tb ? dev->k->gemv : NULL, rows, (p->n + rows - 1) / rows,
-                  cpu_pool_threads(dev)};
+    const bool block = plinth_dtype_block_elems(p->wdt) > 1;
+    mm_problem q = *p;
+    const bool q8 = block && quantize_activations(dev, &q);
+    gemv_job j = {&q, p->tb ? dev->k->gemv : NULL,
+                  !block ? NULL
+                  : q8   ? dev->k->gemv_block_q8[cpu_block_index(p->wdt)]
+                         : dev->k->gemv_block[cpu_block_index(p->wdt)],
+                  rows, (p->n + rows - 1) / rows, cpu_pool_threads(dev)};
     cpu_parallel_blocked(dev, j.n_tasks, gemv_task, &j);
 }
 
@@ -275,14 +318,97 @@ static void gemm(cpu_device *dev, const mm_problem *p)
 
 /* ---------------------------------------------------------------- 5 ---- */
 
+/* Rows of a from which block weights are dequantised once into f32 chunks
+ * rather than per row of a inside the block GEMV. Measured with
+ * `bench-ops --shape gate/up --m M --threads 1` (2048 x 640, ms, GEMV |
+ * chunks; PLINTH_CPU_BLOCK_MIN_M forces either path), a shared AVX2 host:
+ *   M       2            4            6            8            12
+ *   q8_0  0.23 | 0.40  0.38 | 0.64  0.61 | 0.58  0.79 | 0.94  1.34 | 1.15
+ *   q4_0  0.18 | 0.31  0.51 | 0.64  0.77 | 0.61  0.70 | 0.68  1.75 | 1.35
+ * The chunks win from about 6. */
+#define BLOCK_PREFILL_MIN_M 6
+static int64_t block_prefill_min_m(void)
+{
+    static _Atomic int64_t v = -1; /* atomic: as gemm_min_m's */
+    int64_t m = atomic_load_explicit(&v, memory_order_relaxed);
+    if (m < 0) {
+        const char *e = getenv("PLINTH_CPU_BLOCK_MIN_M");
+        m = e && atoll(e) > 0 ? atoll(e) : BLOCK_PREFILL_MIN_M;
+        atomic_store_explicit(&v, m, memory_order_relaxed);
+    }
+    return m;
+}
+
+/* Weight rows per chunk: ~1 MB of f32 (in L2 while the f32 kernels read
+ * it), whole 32-column panels. */
+static int64_t block_chunk_rows(int64_t k)
+{
+    int64_t r = (256 * 1024 / k) / CPU_NR * CPU_NR;
+    return r < CPU_NR ? CPU_NR : r;
+}
+
+static bool block_scratch(cpu_device *dev, int64_t m, int64_t k)
+{
+    if (!cpu_grow_floats(dev, &dev->wdeq, &dev->wdeq_size, (size_t)(block_chunk_rows(k) * k)))
+        return false;
+    return !dev->k->tile || gemm_scratch(dev, m, k);
+}
+
+typedef struct deq_job {
+    const cpu_device *dev;
+    const mm_problem *p;
+    int64_t n0, n1, rows_per_task;
+} deq_job;
+
+static void deq_task(void *ctx, int64_t t, uint32_t thread)
+{
+    (void)thread;
+    const deq_job *j = ctx;
+    const mm_problem *p = j->p;
+    for (int64_t r = j->n0 + t * j->rows_per_task;
+         r < j->n1 && r < j->n0 + (t + 1) * j->rows_per_task; r++)
+        cpu_dequant_row(j->dev, p->wdt, p->w + r * p->ldw, j->dev->wdeq + (r - j->n0) * p->k,
+                        p->k);
+}
+
+/* Many rows of a against block weights: each chunk of weight rows is
+ * dequantised once (exactly: the f32 values of plinth_dequant_block) and
+ * the f32 kernels run on it, so prefill costs what f32 weights cost plus
+ * one dequantisation of every weight. */
+static void block_prefill(cpu_device *dev, const mm_problem *p)
+{
+    const int64_t chunk = block_chunk_rows(p->k);
+    for (int64_t n0 = 0; n0 < p->n; n0 += chunk) {
+        const int64_t n1 = n0 + chunk < p->n ? n0 + chunk : p->n;
+        int64_t per = (n1 - n0 + 4 * dev->n_threads - 1) / (4 * dev->n_threads);
+        deq_job dj = {dev, p, n0, n1, per < 1 ? 1 : per};
+        cpu_parallel(dev, (n1 - n0 + dj.rows_per_task - 1) / dj.rows_per_task, deq_task, &dj);
+        mm_problem q = *p;
+        q.w = (const uint8_t *)dev->wdeq;
+        q.ldw = p->k * 4;
+        q.wdt = PLINTH_F32;
+        q.n = n1 - n0;
+        q.out = p->out + n0 * 4;
+        if (dev->k->tile)
+            gemm(dev, &q);
+        else
+            gemv(dev, &q);
+    }
+}
+
+/* ---------------------------------------------------------------- 6 ---- */
+
 bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view *a,
                      const plinth_view *b, bool tb)
 {
+    const bool block = plinth_dtype_block_elems(b->dtype) > 1;
     if (out->dtype != PLINTH_F32 || a->dtype != PLINTH_F32 || out->stride[3] != 4 ||
-        a->stride[3] != 4 || b->stride[tb ? 3 : 3] != (int64_t)plinth_dtype_bytes(b->dtype))
+        a->stride[3] != 4 || b->stride[3] != (int64_t)plinth_dtype_block_bytes(b->dtype))
         return false;
-    if (b->dtype != PLINTH_F32 && b->dtype != PLINTH_BF16 && b->dtype != PLINTH_F16)
+    if (!block && b->dtype != PLINTH_F32 && b->dtype != PLINTH_BF16 && b->dtype != PLINTH_F16)
         return false;
+    if (block && !tb)
+        return false; /* b [K, N] blocked along N: ref's (weights are [N, K]) */
     const int64_t m = out->shape[2], n = out->shape[3], k = a->shape[3];
     if (m == 0 || n == 0)
         return true;
@@ -290,13 +416,24 @@ bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view 
         return false; /* degenerate layouts: ref */
     mm_problem p = {.lda = a->stride[2], .ldw = b->stride[2], .ldo = out->stride[2],
                     .m = m, .n = n, .k = k, .wdt = b->dtype, .tb = tb};
-    const bool use_gemm = dev->k->tile && (m >= gemm_min_m() || !tb);
+    const bool use_block_prefill = block && m >= block_prefill_min_m();
+    const bool use_gemm = !block && dev->k->tile && (m >= gemm_min_m() || !tb);
     if (use_gemm && !gemm_scratch(dev, m, k))
         return false; /* out of memory: ref needs none */
-    if (use_gemm)
+    if (use_block_prefill && !block_scratch(dev, m, k))
+        return false;
+    if (use_block_prefill) {
+        cpu_count(dev, CPU_KC_DEQUANT, dev->k->dequant_row[cpu_block_index(b->dtype)] != NULL);
+        cpu_count(dev, dev->k->tile ? CPU_KC_GEMM : CPU_KC_GEMV,
+                  dev->k->tile || dev->k->gemv);
+    } else if (block) {
+        cpu_count(dev, CPU_KC_GEMV_BLOCK,
+                  dev->k->gemv_block[cpu_block_index(b->dtype)] != NULL);
+    } else if (use_gemm) {
         cpu_count(dev, CPU_KC_GEMM, true);
-    else
+    } else {
         cpu_count(dev, CPU_KC_GEMV, tb && dev->k->gemv);
+    }
     for (int64_t o0 = 0; o0 < out->shape[0]; o0++)
         for (int64_t o1 = 0; o1 < out->shape[1]; o1++) {
             p.a = ref_at(a, a->shape[0] == 1 ? 0 : o0, a->shape[1] == 1 ? 0 : o1, 0, 0);
@@ -304,11 +441,12 @@ bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view 
             p.out = ref_at(out, o0, o1, 0, 0);
             if (m == 1)
                 p.lda = p.ldo = 0;
-            if (use_gemm) {
+            if (use_gemm)
                 gemm(dev, &p);
-                continue;
-            }
-            gemv(dev, &p);
+            else if (use_block_prefill)
+                block_prefill(dev, &p);
+            else
+                gemv(dev, &p);
         }
     return true;
 }
@@ -317,4 +455,15 @@ bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view 
 bool cpu_matmul_reserve(cpu_device *dev, int64_t m, int64_t k)
 {
     return gemm_scratch(dev, m, k);
+}
+
+/* The same for block weights: the largest matmul of them, m x k (its
+ * quantised activations as a decode, its chunks as a prefill). */
+bool cpu_matmul_reserve_block(cpu_device *dev, int64_t m, int64_t k)
+{
+    const int64_t mq = m < block_prefill_min_m() ? m : block_prefill_min_m() - 1;
+    const size_t q8 = (size_t)(mq * k) / 4 + (size_t)(mq * k / 32) + (size_t)(mq * k / 16);
+    if (dev->q8_act && !cpu_grow_floats(dev, &dev->aq8, &dev->aq8_size, q8))
+        return false;
+    return m < block_prefill_min_m() || block_scratch(dev, m, k);
 }

@@ -113,9 +113,19 @@ static int32_t parse_config(cpu_device *d, const cpu_arch *arch, const char *cfg
                 return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
                                      "cpu: bf16_compute=%s: expected 0 or 1", val);
             d->bf16_compute = val[0] == '1';
+        } else if (!strcmp(kv, "q8_act")) {
+            /* decode matmuls with block weights on activations quantised
+             * to int8 per block of 32, as llama.cpp does (inexact): 1 for
+             * every block dtype, 0 for none, auto (the default) for the
+             * 4- and 6-bit ones (cpu_quant.c) */
+            if (strcmp(val, "0") && strcmp(val, "1") && strcmp(val, "auto"))
+                return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
+                                     "cpu: q8_act=%s: expected 0, 1 or auto", val);
+            d->q8_act = val[0] == '1' ? CPU_Q8_ACT_ALL : val[0] == '0' ? 0 : CPU_Q8_ACT_AUTO;
         } else if (kv[0]) {
             return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
-                                 "cpu: unknown config key '%s' (isa, threads, bf16_compute)", kv);
+                                 "cpu: unknown config key '%s' (isa, threads, bf16_compute, "
+                                 "q8_act)", kv);
         }
         cfg = end ? end + 1 : NULL;
     }
@@ -144,6 +154,7 @@ static int32_t cpu_device_open(plinth_instance *inst, uint32_t index,
     cpu_arch_detect(&arch);
     d->isa = cpu_isa_default(&arch);
     d->n_threads = default_threads();
+    d->q8_act = CPU_Q8_ACT_AUTO;
     int32_t st = PLINTH_OK;
     if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, n_threads) && opts->n_threads) {
         d->n_threads = opts->n_threads;
@@ -187,6 +198,8 @@ static void cpu_device_close(plinth_device *pd)
         cpu_free_floats(d, d->scratch[i]);
     cpu_free_floats(d, d->apack);
     cpu_free_floats(d, d->attn_pack);
+    cpu_free_floats(d, d->wdeq);
+    cpu_free_floats(d, d->aq8);
     plugin_free(cpu_inst(d), d);
 }
 

@@ -229,7 +229,7 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *host_code, uint
         PLINTH_OP_LIST(X)
 #undef X
     };
-    int64_t mm_m = 0, mm_k = 0;
+    int64_t mm_m = 0, mm_k = 0, bm_m = 0, bm_k = 0; /* largest matmul; of block weights */
     for (uint32_t i = 0; i < n; i++) {
         const plinth_instruction *ins = &code[i];
         int32_t st = ins->op < PLINTH_OP_COUNT
@@ -246,6 +246,10 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *host_code, uint
                 mm_m = ins->out->shape[2];
             if (ins->in[0].shape[3] > mm_k)
                 mm_k = ins->in[0].shape[3];
+            if (plinth_dtype_block_elems(ins->in[1].dtype) > 1) {
+                bm_m = ins->out->shape[2] > bm_m ? ins->out->shape[2] : bm_m;
+                bm_k = ins->in[0].shape[3] > bm_k ? ins->in[0].shape[3] : bm_k;
+            }
         }
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -278,7 +282,8 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *host_code, uint
             return ref_fail(pd, PLINTH_ERR_NO_MEMORY, "prepare: out of memory");
         }
     }
-    if (dev->k->tile && mm_m > 0 && !cpu_matmul_reserve(dev, mm_m, mm_k)) {
+    if ((dev->k->tile && mm_m > 0 && !cpu_matmul_reserve(dev, mm_m, mm_k)) ||
+        (bm_k > 0 && !cpu_matmul_reserve_block(dev, bm_m, bm_k))) {
         cpu_release(pd, p);
         return ref_fail(pd, PLINTH_ERR_NO_MEMORY, "prepare: out of memory for matmul buffers");
     }
@@ -291,7 +296,8 @@ static int prof_slot(const step *q)
     if (q->kind == STEP_NORM_MUL || q->kind == STEP_GELU_MUL)
         return PLINTH_OP_COUNT + 1;
     if (q->ins->op == PLINTH_OP_MATMUL &&
-        ref_numel(&q->ins->in[1]) * (int64_t)plinth_dtype_bytes(q->ins->in[1].dtype) > (16 << 20))
+        (int64_t)plinth_dtype_row_bytes(q->ins->in[1].dtype, ref_numel(&q->ins->in[1])) >
+            (16 << 20))
         return PLINTH_OP_COUNT;
     return (int)q->ins->op;
 }

@@ -181,6 +181,8 @@ static bool rows_contiguous(const plinth_view *v)
 bool cpu_get_rows_fast(cpu_device *dev, const plinth_view *out, const plinth_view *table,
                        const plinth_view *idx)
 {
+    if (plinth_dtype_block_elems(table->dtype) > 1)
+        return indices_ok(idx, table->shape[2]) && cpu_get_rows_block(dev, out, table, idx);
     if (!rows_contiguous(out) || !rows_contiguous(table) ||
         (out->dtype != table->dtype && out->dtype != PLINTH_F32) ||
         (out->dtype != table->dtype && table->dtype == PLINTH_I32) ||
@@ -303,6 +305,9 @@ int32_t cpu_run_op(cpu_device *dev, uint32_t op, const plinth_view *out,
         break;
     case PLINTH_OP_COPY:
         done = cpu_copy_fast(dev, out, &in[0]);
+        break;
+    case PLINTH_OP_CAST:
+        done = cpu_cast_block(dev, out, &in[0]);
         break;
     case PLINTH_OP_ARGMAX:
         done = cpu_argmax_fast(dev, out, &in[0]);

@@ -29,6 +29,22 @@ void cpu_pack_b_bf16(const mm_problem *p, int64_t n0, uint32_t *dst);
 void cpu_tile_bf16(const uint32_t *ap, const uint32_t *bp, int64_t kp, uint8_t *c, int64_t ldc,
                    int64_t mr, int64_t nr);
 
+/* cpu_quant_x86.c: block-dtype weights (AVX2, used by the AVX-512 table
+ * too): the GEMV and the dequantisation of a row, per dtype. */
+void cpu_gemv_q8_0_avx2(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q4_0_avx2(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q4_K_avx2(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q6_K_avx2(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q8_0_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q4_0_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q4_K_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q6_K_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_quantize_q8_avx2(const float *x, int8_t *q, float *d, float *s, int64_t k);
+void cpu_dequant_q8_0_avx2(const uint8_t *src, float *dst, int64_t n);
+void cpu_dequant_q4_0_avx2(const uint8_t *src, float *dst, int64_t n);
+void cpu_dequant_q4_K_avx2(const uint8_t *src, float *dst, int64_t n);
+void cpu_dequant_q6_K_avx2(const uint8_t *src, float *dst, int64_t n);
+
 /* cpu_rowwise_x86.c: elementwise, rms_norm, rope and attention rows. */
 void cpu_ew_row_avx512(uint32_t op, float s, float *o, const float *a, const float *b,
                        bool a_bc, bool b_bc, int64_t n);

@@ -151,6 +151,28 @@ static void build_cases(void)
     in[1] = T(F, 33, 64);
     add(PLINTH_OP_MATMUL, 2, in, pad(T(F, 20, 33), 5), tb1, 0, "padded out");
 
+    /* block weights: decode (the block GEMV, one row and three), prefill
+     * (rows dequantised into f32 chunks), rows padded by a block, N odd;
+     * get_rows and cast of block tensors */
+    static const int32_t qdts[] = {PLINTH_Q8_0, PLINTH_Q4_0, PLINTH_Q4_K, PLINTH_Q6_K};
+    static const int64_t qmn[][2] = {{1, 37}, {3, 9}, {16, 41}};
+    for (int q = 0; q < 4; q++) {
+        const int64_t e = (int64_t)plinth_dtype_block_elems(qdts[q]), k = 3 * e;
+        for (int s = 0; s < 3; s++) {
+            in[0] = pad(T(F, qmn[s][0], k), (int64_t)(s & 1));
+            in[1] = pad(T(qdts[q], qmn[s][1], k), s == 1 ? e : 0);
+            add(PLINTH_OP_MATMUL, 2, in, T(F, qmn[s][0], qmn[s][1]), tb1, 0,
+                s == 0 ? "decode" : s == 1 ? "decode m=3, b padded" : "prefill");
+        }
+        in[0] = T(qdts[q], 33, 2 * e);
+        in[1] = idx(7, 33);
+        add(PLINTH_OP_GET_ROWS, 2, in, T(F, 7, 2 * e), (plinth_attrs){.get_rows = {F}}, 0,
+            "block table");
+        in[0] = pad(T(qdts[q], 5, 2 * e), e);
+        add(PLINTH_OP_CAST, 1, in, T(q % 2 ? B : H, 5, 2 * e),
+            (plinth_attrs){.cast = {q % 2 ? B : H}}, 0, "dequantise");
+    }
+
     /* rows */
     for (int w = 0; w < 3; w++) {
         in[0] = T(wdts[w], 33, 257);
@@ -301,8 +323,9 @@ static void keep_calls(void *user, int level, const char *message)
 static const struct {
     const char *level, *families;
 } expect_calls[] = {
-    {"avx512", "gemv gemm elementwise rms_norm rope attention flash_attention"},
-    {"avx2", "gemv"},
+    {"avx512", "gemv gemm elementwise rms_norm rope attention flash_attention gemv_block "
+               "dequant"},
+    {"avx2", "gemv gemv_block dequant"},
     {"neon", "gemv gemm elementwise rms_norm rope attention flash_attention"},
     {"scalar", ""},
 };
@@ -375,6 +398,9 @@ Test(cpu, avx512_t1) { run_all("isa=avx512,threads=1"); }
 Test(cpu, avx512_t2) { run_all("isa=avx512,threads=2"); }
 Test(cpu, avx2_t1) { run_all("isa=avx2,threads=1"); }
 Test(cpu, avx2_t2) { run_all("isa=avx2,threads=2"); }
+/* block weights' decode with every type's activations f32, and int8 */
+Test(cpu, avx2_q8_act_0) { run_all("isa=avx2,threads=2,q8_act=0"); }
+Test(cpu, avx2_q8_act_1) { run_all("isa=avx2,threads=1,q8_act=1"); }
 Test(cpu, neon_t1) { run_all("isa=neon,threads=1"); }
 Test(cpu, neon_t2) { run_all("isa=neon,threads=2"); }
 Test(cpu, scalar_t1) { run_all("isa=scalar,threads=1"); }
