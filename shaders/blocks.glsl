@@ -32,6 +32,10 @@ int q_units() { return q_elems() / 32; }
 // ------------------------------------------------------------ byte access
 
 uint q_ld(uvec2 q, uint w) { return U32_AT(q, int(w)); }
+#ifdef PLINTH_INT64
+// The aligned 8 bytes at byte 8w as two words (devices with shaderInt64).
+uvec2 q_ld64(uvec2 q, uint w) { return unpack32(U64_AT(q, int(w))); }
+#endif
 
 // The 4 bytes at byte p (even): one load at a 4-byte boundary, else two.
 uint q_word(uvec2 q, uint p)
@@ -69,8 +73,13 @@ q_head q_read_head(uvec2 q, uint p)
 {
     q_head hd = q_head(0u, 0u, 0u, 0u, 0u);
     if (DT_Q == DT_Q4_K) { // 144-byte blocks: at a 4-byte boundary
+#ifdef PLINTH_INT64
+        uvec2 a = q_ld64(q, p >> 3), b = q_ld64(q, (p >> 3) + 1u);
+        hd = q_head(a.x, a.y, b.x, b.y, 0u);
+#else
         uint w = p >> 2;
         hd = q_head(q_ld(q, w), q_ld(q, w + 1u), q_ld(q, w + 2u), q_ld(q, w + 3u), 0u);
+#endif
     } else if (DT_Q == DT_Q6_K) {
         // bytes 192 .. 209 lie in 5 aligned words at either alignment
         uint at = p + 192u, w = at >> 2;
@@ -204,8 +213,16 @@ void q_unit(uvec2 q, uint p, int u, q_head hd, out vec4 v[8])
         precise float d1 = d * float(sc0), m1 = dmin * float(mn0);
         precise float d2 = d * float(sc1), m2 = dmin * float(mn1);
         uint at = (p >> 2) + 4u + uint(8 * (u >> 1) + 4 * (u & 1));
+#ifdef PLINTH_INT64
+        uvec2 w01 = q_ld64(q, at >> 1), w23 = q_ld64(q, (at >> 1) + 1u);
+        uint ws[4] = uint[4](w01.x, w01.y, w23.x, w23.y);
+#endif
         for (int i = 0; i < 4; i++) {
+#ifdef PLINTH_INT64
+            uint w = ws[i];
+#else
             uint w = q_ld(q, at + uint(i));
+#endif
             precise vec4 lo = d1 * vec4(q_u8x4(w, 0u) & 15u);
             precise vec4 hi = d2 * vec4(q_u8x4(w, 4u) & 15u);
             precise vec4 x0 = lo - m1, x1 = hi - m2;
@@ -238,3 +255,48 @@ void q_unit(uvec2 q, uint p, int u, q_head hd, out vec4 v[8])
         }
     }
 }
+
+#ifdef PLINTH_INT64
+// -------------------------------------- 8-byte loads (devices with shaderInt64)
+//
+// A CPU device pays per loaded component (see matvec.glsl): 64-bit
+// components halve the loads. The host picks them only where every block
+// (q4_K) or group of 4 blocks (q8_0, q4_0) read starts at a multiple of 8
+// bytes from the operand; q4_K's head and quants are read this way too.
+
+
+// Block b (a constant) of a q8_0 / q4_0 group held in the words w (the
+// group's bytes from its first, 4 bytes a word) as 8 vec4, v[i] = values
+// 4i .. 4i + 3 of the block.
+void q_group_block(uint w[34], const int b, out vec4 v[8])
+{
+    const int at = q_bytes() * b, w0 = at >> 2;
+    const bool odd = (at & 2) != 0;
+    float d = f16_to_f32(odd ? w[w0] >> 16 : w[w0] & 0xffffu);
+    for (int i = 0; i < (DT_Q == DT_Q8_0 ? 8 : 4); i++) {
+        uint qs = odd ? w[w0 + 1 + i] : (w[w0 + i] >> 16) | (w[w0 + i + 1] << 16);
+        if (DT_Q == DT_Q8_0) {
+            precise vec4 x = q_i8x4(qs) * d;
+            v[i] = x;
+        } else {
+            precise vec4 x0 = vec4(ivec4(q_u8x4(qs, 0u) & 15u) - 8) * d;
+            precise vec4 x1 = vec4(ivec4(q_u8x4(qs, 4u) & 15u) - 8) * d;
+            v[i] = x0;
+            v[i + 4] = x1;
+        }
+    }
+}
+
+// q8_0 / q4_0: 4 blocks (128 values in 136 / 72 bytes, a multiple of 8)
+// from byte p (p % 8 == 0) as 17 / 9 loads of 8 bytes.
+void q_group4_words(uvec2 q, uint p, out uint w[34])
+{
+    for (int i = 0; i < 17; i++) {
+        uvec2 x = uvec2(0u);
+        if (i < q_bytes() / 2) // 4 blocks: 4 * bytes / 8 loads
+            x = q_ld64(q, (p >> 3) + uint(i));
+        w[2 * i] = x.x;
+        w[2 * i + 1] = x.y;
+    }
+}
+#endif

@@ -4,7 +4,8 @@
 // plinth_dequant_block (blocks.glsl) before it meets a, products and sums in
 // f32. Three shaders, chosen by the host (vulkan_ops_q.c), one module each
 // (a CPU driver compiles a module's every path before it specialises):
-//  - matvec_q.comp: decode (b transposed: [.., N, K], blocked along K);
+//  - matvec_q.comp (matvec_q_i64.comp: with 8-byte loads): decode (b
+//    transposed: [.., N, K], blocked along K; matvec_q.glsl);
 //  - matmul_q.comp: prefill, b transposed, TM x TN tiles;
 //  - matmul_q_kn.comp: b [.., K, N], blocked along N.
 // gl_WorkGroupID.y is the row or the tile of TM rows, .z the batch.
@@ -21,6 +22,12 @@ layout(constant_id = 5) const int TM = 1; // rows per invocation
 // 4 values of a from element index pa + k on (k % 4 == 0).
 vec4 lda4(int pa, int k)
 {
+#ifdef PLINTH_INT64
+    if (KVEC) { // two 64-bit components instead of four 32-bit ones
+        u64vec2 q = U64x2_AT(OPA, (pa + k) >> 2);
+        return uintBitsToFloat(uvec4(unpack32(q.x), unpack32(q.y)));
+    }
+#endif
     if (KVEC)
         return F32x4_AT(OPA, (pa + k) >> 2);
     return vec4(ld(pc.a, DT_A, pa + k * pc.sa.w), ld(pc.a, DT_A, pa + (k + 1) * pc.sa.w),
