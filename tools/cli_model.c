@@ -47,8 +47,8 @@ int cli_lm_open(const cli_options *o, const char *dir, plinth_lm_options opts, c
     memset(m, 0, sizeof *m);
     /* Said before any backend is opened, and in the words a user expects
      * (not the first file the loader fails to find). */
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    struct stat st; /* a folder, or a file (a GGUF: plinth_lm_open says if it is not one) */
+    if (stat(dir, &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
         const bool there = errno != ENOENT;
         fprintf(stderr, "plinth: %s: %s\n", dir,
                 !there ? "no such model folder"
