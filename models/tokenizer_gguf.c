@@ -432,6 +432,8 @@ int tokenizer_load_gguf(const plinth_state_dict *sd, tokenizer **out, char *err,
 
 /* ------------------------------------------------------------------ writing */
 
+bool tokenizer_gguf_is_byte_level(const tokenizer *t) { return t->byte_level; }
+
 /* The merges by rank (the map holds (left, right) -> (rank, merged)). */
 typedef struct merge_row {
     uint32_t rank, left, right, merged;

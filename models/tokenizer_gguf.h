@@ -17,6 +17,9 @@
  * and the key. The same limits as tokenizer.json (model_limits.h). */
 int tokenizer_load_gguf(const plinth_state_dict *sd, tokenizer **out, char *err, size_t err_size);
 
+/* Whether t is a byte-level BPE (GGUF "gpt2"), else SentencePiece-style. */
+bool tokenizer_gguf_is_byte_level(const tokenizer *t);
+
 /* Adds t's metadata to w as llama.cpp's converter writes it, for a model
  * of n_vocab rows: ids 0..n_vocab-1 (an id with no token becomes "[PADn]",
  * unused; ids past n_vocab are left out). A byte-level tokenizer becomes
