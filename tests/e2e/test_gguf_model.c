@@ -26,7 +26,7 @@
  *                   lm_quantize.h says; max |logit - f32 logit| over max
  *                   |f32 logit| <= 0.3 (q4_0; measured 0.22), 0.2 (q4_K,
  *                   0.15; mix, 0.14), 0.06 (q6_K, 0.04); <= 1e-5 from the
- *                   dequantised weights
+ *                   dequantised weights; quantised at load == from the file
  *   plinth_lm       plinth_lm_open of a .gguf file: text in, text out
  *   errors          an unknown architecture, a missing tensor, two .gguf
  *                   files in a folder: messages name them
@@ -530,6 +530,13 @@ Test(gguf, quantize_types_and_mix, .init = make_tmp, .fini = remove_tmp, .timeou
         snprintf(name, sizeof name, "blk.%d.ffn_up.weight", l);
         cr_expect_eq(dtype_in(out, name), PLINTH_Q4_K, "%s", name);
     }
+    /* Quantised at load (lm_model_options.quantize) == the q4_K file. */
+    snprintf(out, sizeof out, "%s/wide-q4_K.gguf", tmpdir);
+    const lm_model_options at_load = {.quantize = PLINTH_Q4_K};
+    float *ql = logits_ok("ref", dir, &at_load), *qf = logits_ok("ref", out, NULL);
+    cr_expect(memcmp(ql, qf, n * sizeof *ql) == 0, "q4_K at load vs file: %.3g",
+              max_abs_diff(ql, qf, n));
+    free(ql), free(qf);
     /* Requantising a GGUF: q8_0 of the q6_K file, names and metadata kept. */
     char out2[700];
     snprintf(out, sizeof out, "%s/wide-q6_K.gguf", tmpdir);
