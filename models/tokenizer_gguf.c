@@ -269,30 +269,38 @@ static int merges_from_scores(tokenizer *t, const reader *r)
         (arr)[(n)++] = (step);                                             \
     } while (0)
 
+/* A copy of s for a step, or NULL (the caller fails "out of memory"). */
+#define DUP(s) tok_dup((s), sizeof(s) - 1)
+
 static int spm_steps(tokenizer *t, const tok_load_ctx *c, bool space_prefix)
 {
-    char *mark = tok_dup(space_mark, 3), *sp = tok_dup(" ", 1);
-    char *mark2 = tok_dup(space_mark, 3), *sp2 = tok_dup(" ", 1), *sp3 = tok_dup(" ", 1);
-    char *mark3 = tok_dup(space_mark, 3);
-    if (!mark || !sp || !mark2 || !sp2 || !sp3 || !mark3) {
-        free(mark), free(sp), free(mark2), free(sp2), free(sp3), free(mark3);
+    /* HF's Llama / Gemma pipeline: [Prepend U+2581], Replace ' ' -> U+2581;
+     * decoder Replace U+2581 -> ' ', ByteFallback, Fuse, [Strip one ' ']. */
+    tok_norm_step pre = {.kind = TOK_NORM_PREPEND, .content = DUP(space_mark), .clen = 3};
+    tok_norm_step rep = {.kind = TOK_NORM_REPLACE, .pattern = DUP(" "), .plen = 1,
+                         .content = DUP(space_mark), .clen = 3};
+    tok_dec_step back = {.kind = TOK_DEC_REPLACE, .pattern = DUP(space_mark), .plen = 3,
+                         .content = DUP(" "), .clen = 1};
+    tok_dec_step strip = {.kind = TOK_DEC_STRIP, .content = DUP(" "), .clen = 1, .start = 1,
+                          .whole_text = true};
+    if (!pre.content || !rep.pattern || !rep.content || !back.pattern || !back.content ||
+        !strip.content) {
+        free(pre.content), free(rep.pattern), free(rep.content);
+        free(back.pattern), free(back.content), free(strip.content);
         return tok_fail(c, "out of memory");
     }
     if (space_prefix)
-        PUSH(t->norm, t->n_norm, ((tok_norm_step){.kind = TOK_NORM_PREPEND, .content = mark3, .clen = 3}));
+        PUSH(t->norm, t->n_norm, pre);
     else
-        free(mark3);
-    PUSH(t->norm, t->n_norm, ((tok_norm_step){.kind = TOK_NORM_REPLACE, .pattern = sp, .plen = 1,
-                                               .content = mark, .clen = 3}));
-    PUSH(t->dec, t->n_dec, ((tok_dec_step){.kind = TOK_DEC_REPLACE, .pattern = mark2, .plen = 3,
-                                            .content = sp2, .clen = 1}));
+        free(pre.content);
+    PUSH(t->norm, t->n_norm, rep);
+    PUSH(t->dec, t->n_dec, back);
     PUSH(t->dec, t->n_dec, ((tok_dec_step){.kind = TOK_DEC_BYTEFALLBACK}));
     PUSH(t->dec, t->n_dec, ((tok_dec_step){.kind = TOK_DEC_FUSE}));
     if (space_prefix)
-        PUSH(t->dec, t->n_dec, ((tok_dec_step){.kind = TOK_DEC_STRIP, .content = sp3, .clen = 1,
-                                                .start = 1, .whole_text = true}));
+        PUSH(t->dec, t->n_dec, strip);
     else
-        free(sp3);
+        free(strip.content);
     t->byte_fallback = true;
     return 0;
 }
