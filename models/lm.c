@@ -1,5 +1,6 @@
 /*
- * lm.c — plinth_lm.h: opening a model folder (config, weights, tokenizer),
+ * lm.c — plinth_lm.h: opening a model folder (config, weights, tokenizer)
+ * or a GGUF file (all three from it),
  * what was opened, the tokenizer calls, sessions and decoding.
  *
  * A session is a state set of the lm's model (plinth.h, state sets): the
@@ -8,6 +9,7 @@
  * state views, no copy).
  */
 #include "lm_internal.h"
+#include "tokenizer_gguf.h"
 
 #include "internal.h" /* ctx_error: messages go on the context like the core's */
 
@@ -105,8 +107,23 @@ plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const 
         goto fail;
     }
     snprintf(tpath, sizeof tpath, "%s/tokenizer.json", path);
-    if ((!is_dir || stat(tpath, &sb) == 0) &&
-        tokenizer_load(path, &lm->tok, err, sizeof err) != 0) {
+    const int gguf = lm_gguf_path(path, tpath, sizeof tpath, err, sizeof err);
+    if (gguf < 0) {
+        st = ctx_error(ctx, PLINTH_ERR_INVALID, "%s", err);
+        goto fail;
+    }
+    if (gguf) { /* a GGUF file: the tokenizer from its metadata, when it has one */
+        plinth_state_dict *sd = NULL;
+        if ((st = plinth_state_dict_open(ctx, tpath, &sd)) != PLINTH_OK)
+            goto fail;
+        if (plinth_state_dict_meta_find(sd, "tokenizer.ggml.model") >= 0 &&
+            tokenizer_load_gguf(sd, &lm->tok, err, sizeof err) != 0)
+            st = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s", err);
+        plinth_state_dict_close(sd);
+        if (st != PLINTH_OK)
+            goto fail;
+    } else if ((!is_dir || stat(tpath, &sb) == 0) &&
+               tokenizer_load(path, &lm->tok, err, sizeof err) != 0) {
         st = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s", err);
         goto fail;
     }

@@ -113,6 +113,7 @@ int cli_tokenize(cli_options *o, int argc, char **argv);    /* cli_tokenize.c */
 int cli_bench(cli_options *o, int argc, char **argv);       /* cli_bench.c */
 int cli_bench_ops(cli_options *o, int argc, char **argv);   /* cli_bench_ops.c */
 int cli_init_random(cli_options *o, int argc, char **argv); /* cli_init_random.c */
+int cli_quantize(cli_options *o, int argc, char **argv);    /* cli_quantize.c */
 /* `plinth plan MODEL` (flags already parsed): the model's programs' plans
  * (cli_model_plan.c). */
 int cli_model_plan(cli_options *o, const char *model_dir);

@@ -28,6 +28,7 @@ static const char usage[] =
     "  bench MODEL              prefill and decode tokens/s, memory\n"
     "  bench-ops                single matmuls of the 270M shapes, against this machine\n"
     "  init-random DIR --like 270m|tiny|CONFIG.json   a random-weight checkpoint\n"
+    "  quantize IN OUT --type q8_0|q4_0|q4_K|q6_K|q4_K_M   a GGUF file llama.cpp reads\n"
     "  conformance              every backend and device against ref\n"
     "\n"
     "options (before or after the command):\n"
@@ -289,6 +290,7 @@ static const struct {
     {"bench", cli_bench, NULL},
     {"bench-ops", cli_bench_ops, "bench-ops: --json is not supported (a text table only)"},
     {"init-random", cli_init_random, "init-random: --json is not supported (it writes files)"},
+    {"quantize", cli_quantize, "quantize: --json is not supported (it writes a file)"},
     {"conformance", cli_conformance,
      "conformance: --json is not supported; --report=FILE.json writes the JSON report"},
 };
