@@ -131,6 +131,7 @@ plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const 
                            .force_f32 = o.force_f32, .no_weights = o.no_weights,
                            .fallbacks = backends + 1, .n_fallbacks = n - 1,
                            .split_layers = n > 1 ? o.split_layers : 0,
+                           .quantize = o.quantize,
                            .progress = o.progress, .progress_user = o.progress_user};
     if ((st = lm_model_load(ctx, backends[0], path, &mo, &lm->m, err, sizeof err)) != PLINTH_OK) {
         st = ctx_error(ctx, st, "%s", err);

@@ -45,6 +45,7 @@ int cli_lm_fail(const cli_lm *m, const char *what)
 int cli_lm_open(const cli_options *o, const char *dir, plinth_lm_options opts, cli_lm *m)
 {
     memset(m, 0, sizeof *m);
+    opts.quantize = o->quantize;
     /* Said before any backend is opened, and in the words a user expects
      * (not the first file the loader fails to find). */
     struct stat st; /* a folder, or a GGUF file (by its magic) */

@@ -58,6 +58,10 @@ typedef struct plinth_lm_options {
     /* Load progress in [0, 1]; NULL for none. */
     void (*progress)(void *user, double fraction);
     void *progress_user;
+    /* Quantise every weight matrix to this block dtype at load (PLINTH_Q8_0,
+     * PLINTH_Q4_0, PLINTH_Q4_K, PLINTH_Q6_K; a matrix whose rows are not
+     * whole blocks keeps its dtype). 0: compute with the weights as stored. */
+    int32_t quantize;
 } plinth_lm_options;
 
 /* Opens the model folder `path` on backends[0, n) (1 to PLINTH_MAX_BACKENDS,
