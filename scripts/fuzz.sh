@@ -41,7 +41,9 @@ if [ ! -f "$dir/build.ninja" ]; then
     { cat "$dir.setup.log"; exit 1; }
   rm -f "$dir.setup.log"
 fi
-# The harness list is tests/fuzz/meson.build's: every libfuzzer_* target.
+# The harness list is tests/fuzz/meson.build's: every libfuzzer_* target
+# (build.ninja regenerated first, so a harness added since is listed).
+ninja -C "$dir" build.ninja >/dev/null 2>&1 || true
 mapfile -t all < <(ninja -C "$dir" -t targets all 2>/dev/null |
   sed -n 's|^tests/fuzz/libfuzzer_\([a-z0-9_]*\): .*|\1|p' | sort -u)
 if [ "${#all[@]}" -eq 0 ]; then
