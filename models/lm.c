@@ -29,9 +29,7 @@ plinth_status lm_fail(plinth_lm *lm, plinth_status st, const char *fmt, ...)
     return ctx_error(lm->ctx, st, "%s", msg);
 }
 
-/* Reads a sized options struct: the fields the caller's struct_size
- * reaches, zeros (the defaults) past them. */
-static bool read_options(const void *in, void *out, size_t size)
+bool lm_sized_in(const void *in, void *out, size_t size)
 {
     memset(out, 0, size);
     if (!in)
@@ -84,7 +82,7 @@ plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const 
         return ctx_error(ctx, PLINTH_ERR_INVALID, "plinth_lm_open: %s",
                          path ? "more backends than PLINTH_MAX_BACKENDS" : "no path");
     plinth_lm_options o;
-    if (!read_options(opts_in, &o, sizeof o))
+    if (!lm_sized_in(opts_in, &o, sizeof o))
         return ctx_error(ctx, PLINTH_ERR_INVALID, "plinth_lm_open: options.struct_size is %u",
                          opts_in->struct_size);
     plinth_lm *lm = calloc(1, sizeof *lm);
@@ -195,9 +193,7 @@ plinth_status plinth_lm_query_info(const plinth_lm *lm, plinth_lm_info *out)
         .add_bos = lm->add_bos,
         .chat_template = chat_name(lm->chat),
     };
-    const uint32_t keep = out->struct_size;
-    memcpy(out, &full, keep < sizeof full ? keep : sizeof full);
-    out->struct_size = keep;
+    sized_out(out, &full, sizeof full);
     return PLINTH_OK;
 }
 

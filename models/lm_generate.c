@@ -6,6 +6,8 @@
  */
 #include "lm_internal.h"
 
+#include "internal.h" /* sized_out: the one copy of a sized output */
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,23 +20,17 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+/* A sampling struct the caller filled; false for none (struct_size 0). */
 static bool read_sampling(const plinth_lm_sampling *in, plinth_lm_sampling *out)
 {
-    memset(out, 0, sizeof *out);
-    if (!in || in->struct_size < sizeof(uint32_t))
-        return false;
-    memcpy(out, in, in->struct_size < sizeof *out ? in->struct_size : sizeof *out);
-    out->struct_size = sizeof *out;
-    return true;
+    return in && lm_sized_in(in, out, sizeof *out);
 }
 
 plinth_status plinth_lm_default_sampling(const plinth_lm *lm, plinth_lm_sampling *out)
 {
     if (!lm || !out || out->struct_size < sizeof(uint32_t))
         return PLINTH_ERR_INVALID;
-    const uint32_t keep = out->struct_size;
-    memcpy(out, &lm->sampling, keep < sizeof lm->sampling ? keep : sizeof lm->sampling);
-    out->struct_size = keep;
+    sized_out(out, &lm->sampling, sizeof lm->sampling);
     return PLINTH_OK;
 }
 
@@ -162,9 +158,8 @@ plinth_status plinth_lm_generate(plinth_lm_session *s, const int32_t *prompt, si
                                  plinth_lm_generate_result *result)
 {
     plinth_lm_generate_options o = {0};
-    if (!s || (!prompt && n) || !opts_in || opts_in->struct_size < sizeof(uint32_t))
+    if (!s || (!prompt && n) || !opts_in || !lm_sized_in(opts_in, &o, sizeof o))
         return PLINTH_ERR_INVALID;
-    memcpy(&o, opts_in, opts_in->struct_size < sizeof o ? opts_in->struct_size : sizeof o);
     plinth_lm *lm = s->lm;
     if (!lm->tok)
         return lm_no_tokenizer(lm, "generate");
@@ -261,10 +256,7 @@ out:
     free(text.buf);
     free(piece);
     free(tmp);
-    if (result && result->struct_size >= sizeof(uint32_t)) {
-        const uint32_t keep = result->struct_size;
-        memcpy(result, &res, keep < sizeof res ? keep : sizeof res);
-        result->struct_size = keep;
-    }
+    if (result)
+        sized_out(result, &res, sizeof res);
     return st;
 }

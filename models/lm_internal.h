@@ -49,6 +49,12 @@ struct plinth_lm_session {
     float *logits;             /* [vocab] scratch for generate           */
 };
 
+/* lm.c: reads a sized struct the caller passes in: the fields its
+ * struct_size reaches, zeros (the defaults) past them; in may be NULL (all
+ * defaults). false when struct_size cannot even hold itself. Outputs go
+ * back with the core's sized_out. */
+bool lm_sized_in(const void *in, void *out, size_t size);
+
 /* lm.c: makes s's state the one the model runs on. */
 plinth_status lm_session_bind(plinth_lm_session *s);
 /* lm.c: s->lm's context error with "session: " context. */
