@@ -11,6 +11,7 @@
  */
 #include "lm_model.h"
 #include "decoder.h"
+#include "model_mem.h"
 #include "errbuf.h"
 
 #include <math.h>
@@ -254,7 +255,7 @@ static plinth_status load_converted(lm_model *m, plinth_state_dict *sd, char *er
         tensor(sd, name, &e);
         size_t n = (size_t)rows * (size_t)(cols ? cols : 1);
         if (n > cap) {
-            float *grown = realloc(buf, n * sizeof *buf);
+            float *grown = model_realloc(m->ctx, buf, n * sizeof *buf);
             if (!grown) {
                 st = fail(err, es, PLINTH_ERR_NO_MEMORY, "%s: out of memory", name);
                 break;
@@ -287,7 +288,7 @@ static plinth_status load_converted(lm_model *m, plinth_state_dict *sd, char *er
         if (m->opts.progress && total)
             m->opts.progress(m->opts.progress_user, (double)done / (double)total);
     }
-    free(buf);
+    model_free(m->ctx, buf);
     return st;
 }
 
@@ -309,14 +310,14 @@ plinth_status lm_model_load(plinth_context *ctx, plinth_backend *be, const char 
                           const lm_model_options *opts, lm_model **out, char *err, size_t es)
 {
     *out = NULL;
-    lm_model *m = calloc(1, sizeof *m);
+    lm_model *m = model_calloc(ctx, 1, sizeof *m);
     if (!m)
         return fail(err, es, PLINTH_ERR_NO_MEMORY, "out of memory");
     m->ctx = ctx;
     if (opts)
         m->opts = *opts;
     plinth_state_dict *sd = NULL;
-    plinth_status st = lm_config_load(dir, &m->cfg, err, es);
+    plinth_status st = lm_config_load(ctx, dir, &m->cfg, err, es);
     if (st == PLINTH_OK && (st = plinth_state_dict_open(ctx, dir, &sd)) != PLINTH_OK)
         st = plinth_fail(m, err, es, st, "weights");
     if (st == PLINTH_OK) {
@@ -371,10 +372,11 @@ plinth_status lm_model_load(plinth_context *ctx, plinth_backend *be, const char 
     st = load_weights(m, sd, err, es);
     if (st != PLINTH_OK)
         goto out;
-    m->tok = malloc((size_t)m->n_prefill * sizeof *m->tok);
-    m->pos = malloc((size_t)m->n_prefill * sizeof *m->pos);
+    m->tok = model_calloc(ctx, (size_t)m->n_prefill, sizeof *m->tok);
+    m->pos = model_calloc(ctx, (size_t)m->n_prefill, sizeof *m->pos);
     if (m->prefill.all)
-        m->scratch = malloc((size_t)m->n_prefill * (size_t)m->cfg.vocab * sizeof *m->scratch);
+        m->scratch = model_calloc(ctx, (size_t)m->n_prefill * (size_t)m->cfg.vocab,
+                                  sizeof *m->scratch);
     if (!m->tok || !m->pos || (m->prefill.all && !m->scratch))
         st = fail(err, es, PLINTH_ERR_NO_MEMORY, "out of memory");
 out:
@@ -392,10 +394,10 @@ void lm_model_free(lm_model *m)
     if (!m)
         return;
     drop_programs(m);
-    free(m->tok);
-    free(m->pos);
-    free(m->scratch);
-    free(m);
+    model_free(m->ctx, m->tok);
+    model_free(m->ctx, m->pos);
+    model_free(m->ctx, m->scratch);
+    model_free(m->ctx, m);
 }
 
 /* ---------------------------------------------------------------- 5 ---- */

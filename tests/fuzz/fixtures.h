@@ -26,7 +26,7 @@ static inline tokenizer *fuzz_fixture(int which)
     if (!t[which]) {
         char path[4096], err[512] = "";
         snprintf(path, sizeof path, "%s/fixtures/%s", FUZZ_DATA_DIR, names[which]);
-        FUZZ_CHECK(tokenizer_load(path, &t[which], err, sizeof err) == 0, "%s", err);
+        FUZZ_CHECK(tokenizer_load(NULL, path, &t[which], err, sizeof err) == 0, "%s", err);
     }
     return t[which];
 }

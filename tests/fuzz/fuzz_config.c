@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     lm_config c;
     char err[1024] = "";
-    plinth_status st = lm_config_parse((const char *)data, size, "config.json", &c, err,
+    plinth_status st = lm_config_parse(NULL, (const char *)data, size, "config.json", &c, err,
                                            sizeof err);
     if (st != PLINTH_OK) {
         FUZZ_CHECK(strncmp(err, "config.json: ", 13) == 0, "message names no file: %s", err);
