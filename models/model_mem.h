@@ -7,7 +7,8 @@
  * made with and frees into it.
  *
  * ctx NULL means the C library's allocator: for tools and tests that call
- * the model code's internals without a context.
+ * the model code's internals without a context. (st_writer.c, the
+ * checkpoint writer of `plinth init-random`, takes no context: a tool's.)
  *
  * cJSON allocates through process-wide hooks; the core routes them to the
  * context whose parse runs on this thread (core/context.c, json_enter).

@@ -48,7 +48,7 @@
 
 /* The part after the Gemma tokenizer's load: a prime, so the failures land
  * on every kind of allocation site rather than on one phase of a loop. */
-#define GEMMA_REST_STRIDE 37
+#define GEMMA_REST_STRIDE 101
 
 /* -------------------------------------------------------- the allocator --- */
 
