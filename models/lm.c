@@ -1,5 +1,6 @@
 /*
- * lm.c — plinth_lm.h: opening a model folder (config, weights, tokenizer),
+ * lm.c — plinth_lm.h: opening a model folder (config, weights, tokenizer)
+ * or a GGUF file (all three from it),
  * what was opened, the tokenizer calls, sessions and decoding.
  *
  * A session is a state set of the lm's model (plinth.h, state sets): the
@@ -8,6 +9,7 @@
  * state views, no copy).
  */
 #include "lm_internal.h"
+#include "tokenizer_gguf.h"
 
 #include "internal.h" /* ctx_error: messages go on the context like the core's */
 #include "model_mem.h"
@@ -107,8 +109,23 @@ plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const 
         goto fail;
     }
     snprintf(tpath, sizeof tpath, "%s/tokenizer.json", path);
-    if ((!is_dir || stat(tpath, &sb) == 0) &&
-        tokenizer_load(ctx, path, &lm->tok, err, sizeof err) != 0) {
+    const int gguf = lm_gguf_path(path, tpath, sizeof tpath, err, sizeof err);
+    if (gguf < 0) {
+        st = ctx_error(ctx, PLINTH_ERR_INVALID, "%s", err);
+        goto fail;
+    }
+    if (gguf) { /* a GGUF file: the tokenizer from its metadata, when it has one */
+        plinth_state_dict *sd = NULL;
+        if ((st = plinth_state_dict_open(ctx, tpath, &sd)) != PLINTH_OK)
+            goto fail;
+        if (plinth_state_dict_meta_find(sd, "tokenizer.ggml.model") >= 0 &&
+            tokenizer_load_gguf(ctx, sd, &lm->tok, err, sizeof err) != 0)
+            st = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s", err);
+        plinth_state_dict_close(sd);
+        if (st != PLINTH_OK)
+            goto fail;
+    } else if ((!is_dir || stat(tpath, &sb) == 0) &&
+               tokenizer_load(ctx, path, &lm->tok, err, sizeof err) != 0) {
         st = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s", err);
         goto fail;
     }
@@ -116,6 +133,7 @@ plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const 
                            .force_f32 = o.force_f32, .no_weights = o.no_weights,
                            .fallbacks = backends + 1, .n_fallbacks = n - 1,
                            .split_layers = n > 1 ? o.split_layers : 0,
+                           .quantize = o.quantize,
                            .progress = o.progress, .progress_user = o.progress_user};
     if ((st = lm_model_load(ctx, backends[0], path, &mo, &lm->m, err, sizeof err)) != PLINTH_OK) {
         st = ctx_error(ctx, st, "%s", err);
@@ -297,7 +315,13 @@ plinth_status plinth_lm_session_create(plinth_lm *lm, plinth_lm_session **out)
         model_free(lm->ctx, s);
         return lm_fail(lm, PLINTH_ERR_NO_MEMORY, "session: out of memory");
     }
-    plinth_status st = plinth_state_set_create(lm_model_model(lm->m), &s->set);
+    /* The first session takes the model's own state pool; the others get
+     * state sets: an lm with one session holds one KV cache. */
+    plinth_status st = PLINTH_OK;
+    if (!lm->own_state_taken)
+        lm->own_state_taken = s->own_state = true;
+    else
+        st = plinth_state_set_create(lm_model_model(lm->m), &s->set);
     if (st != PLINTH_OK) {
         model_free(lm->ctx, s->logits);
         model_free(lm->ctx, s->tokens);
@@ -317,6 +341,8 @@ void plinth_lm_session_destroy(plinth_lm_session *s)
     plinth_lm *lm = s->lm;
     if (lm->bound == s)
         lm->bound = NULL; /* destroying the bound set binds the model's own pool */
+    if (s->own_state)
+        lm->own_state_taken = false;
     plinth_state_set_destroy(s->set);
     sampler_free(s->smp);
     model_free(lm->ctx, s->logits);

@@ -124,12 +124,12 @@ plinth_status lm_read_folder_settings(plinth_lm *lm, const char *dir)
                                         .top_k = 64, .top_p = 0.95f, .repeat_penalty = 1.0f,
                                         .repeat_last_n = 64, .seed = 42};
     struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return PLINTH_OK; /* a bare tokenizer.json path: nothing beside it */
-    plinth_status st;
-    template_settings(lm);
+    template_settings(lm); /* the tokenizer's template: tokenizer_config.json's or a GGUF's */
     if (!lm->chat_template_known)
         lm->chat = chat_kind_from_vocab(lm);
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return PLINTH_OK; /* a GGUF file: nothing beside it */
+    plinth_status st;
     plinth_context *prev = model_json_enter(lm->ctx);
     cJSON *g = read_json(lm, dir, "generation_config.json", MODEL_MAX_CONFIG_BYTES,
                          "MODEL_MAX_CONFIG_BYTES", &st);

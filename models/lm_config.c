@@ -9,6 +9,7 @@
  */
 #include "lm_model.h"
 #include "errbuf.h"
+#include "gguf_names.h"
 #include "json_text.h"
 #include "model_limits.h"
 #include "model_mem.h"
@@ -112,10 +113,10 @@ static plinth_status must_be_null(const reader *r, const char *key, const char *
 static const lm_arch_traits traits[LM_ARCH_COUNT] = {
     [LM_ARCH_GEMMA3] = {.model_type = "gemma3_text", .norm_plus_one = true, .embed_scale = true,
                         .gelu = true, .sandwich = true, .qk_norm = true, .sliding_layers = true,
-                        .tied_default = true},
-    [LM_ARCH_LLAMA] = {.model_type = "llama"},
-    [LM_ARCH_QWEN2] = {.model_type = "qwen2", .qkv_bias = true},
-    [LM_ARCH_QWEN3] = {.model_type = "qwen3", .qk_norm = true},
+                        .tied_default = true, .gguf_arch = "gemma3"},
+    [LM_ARCH_LLAMA] = {.model_type = "llama", .gguf_arch = "llama", .gguf_permute_qk = true},
+    [LM_ARCH_QWEN2] = {.model_type = "qwen2", .qkv_bias = true, .gguf_arch = "qwen2"},
+    [LM_ARCH_QWEN3] = {.model_type = "qwen3", .qk_norm = true, .gguf_arch = "qwen3"},
 };
 
 const lm_arch_traits *lm_arch_traits_of(lm_arch arch)
@@ -327,7 +328,7 @@ static plinth_status eos_ids(const reader *r, lm_config *c)
  * a config.json leave out. A multimodal Gemma 3's text_config may leave out
  * any key (Gemma3TextConfig's defaults fill them); the other architectures
  * must give their sizes. */
-static void defaults(lm_config *c, lm_arch arch)
+void lm_config_defaults(lm_config *c, lm_arch arch)
 {
     memset(c, 0, sizeof *c);
     c->arch = arch;
@@ -382,6 +383,10 @@ static void llama3_factors(const lm_config *c, float *out)
 
 bool lm_config_rope_factors(const lm_config *c, bool sliding, float *out)
 {
+    if (c->rope_freqs_given && !(sliding && c->traits->sliding_layers)) {
+        memcpy(out, c->rope_freqs, (size_t)(c->head_dim / 2) * sizeof *out);
+        return true;
+    }
     if (c->rope_factor <= 0 || (sliding && c->traits->sliding_layers))
         return false; /* Gemma scales its global layers only */
     if (c->rope_llama3)
@@ -399,7 +404,7 @@ static plinth_status parse(const reader *top, lm_config *c)
     plinth_status st = arch_of(top, &arch, &text);
     if (st != PLINTH_OK)
         return st;
-    defaults(c, arch);
+    lm_config_defaults(c, arch);
     reader tr = *top;
     if (text)
         tr.root = text;
@@ -464,15 +469,21 @@ static plinth_status parse(const reader *top, lm_config *c)
     }
     if (cJSON_IsBool(tie))
         c->tied = cJSON_IsTrue(tie);
+    return lm_config_finish(c, r->path, r->err, r->es);
+}
+
+plinth_status lm_config_finish(lm_config *c, const char *where, char *err, size_t es)
+{
     if (c->n_heads % c->n_kv_heads != 0)
-        return fail(r->err, r->es, PLINTH_ERR_FORMAT,
+        return fail(err, es, PLINTH_ERR_FORMAT,
                     "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d",
-                    r->path, (int)c->n_heads, (int)c->n_kv_heads);
+                    where, (int)c->n_heads, (int)c->n_kv_heads);
     if (c->head_dim % 2 != 0)
-        return fail(r->err, r->es, PLINTH_ERR_FORMAT, "%s: head_dim %d must be even (RoPE rotates "
-                    "pairs)", r->path, (int)c->head_dim);
+        return fail(err, es, PLINTH_ERR_FORMAT, "%s: head_dim %d must be even (RoPE rotates "
+                    "pairs)", where, (int)c->head_dim);
     /* In f32, as the builder always computed it. */
-    c->attn_scale = 1.0f / sqrtf(gemma ? c->query_pre_attn_scalar : (float)c->head_dim);
+    c->attn_scale = 1.0f / sqrtf(c->arch == LM_ARCH_GEMMA3 ? c->query_pre_attn_scalar
+                                                           : (float)c->head_dim);
     snprintf(c->prefix, sizeof c->prefix, "model.");
     c->head_prefix[0] = '\0';
     return PLINTH_OK;
@@ -500,7 +511,7 @@ static plinth_status parse_text(plinth_context *ctx, const char *text, size_t le
 plinth_status lm_config_parse(plinth_context *ctx, const char *text, size_t len,
                               const char *where, lm_config *out, char *err, size_t es)
 {
-    defaults(out, LM_ARCH_GEMMA3);
+    lm_config_defaults(out, LM_ARCH_GEMMA3);
     if (len > MODEL_MAX_CONFIG_BYTES)
         return fail(err, es, PLINTH_ERR_FORMAT,
                     "%s: %zu bytes, more than the %u bytes a config.json may have "
@@ -519,7 +530,7 @@ plinth_status lm_config_parse(plinth_context *ctx, const char *text, size_t len,
 plinth_status lm_config_load(plinth_context *ctx, const char *path, lm_config *out, char *err,
                              size_t es)
 {
-    defaults(out, LM_ARCH_GEMMA3);
+    lm_config_defaults(out, LM_ARCH_GEMMA3);
     char file[4096];
     struct stat s;
     int n = stat(path, &s) == 0 && S_ISDIR(s.st_mode)
@@ -587,6 +598,15 @@ static int64_t dim_of(const lm_config *c, int code)
     }
 }
 
+void lm_param_name(const lm_config *c, const char *hf, char *buf, size_t size)
+{
+    gguf_transform tr;
+    if (c->gguf && gguf_name_of(c, hf, buf, size, &tr))
+        return;
+    snprintf(buf, size, "%s%s", strcmp(hf, "lm_head.weight") == 0 ? c->head_prefix : c->prefix,
+             hf);
+}
+
 bool lm_param_at(const lm_config *c, uint32_t index, char *buf, size_t size,
                  int64_t *rows, int64_t *cols, bool *is_norm)
 {
@@ -594,8 +614,9 @@ bool lm_param_at(const lm_config *c, uint32_t index, char *buf, size_t size,
     for (size_t k = 0; k < N_LAYER_PARAMS; k++)
         per_layer += has_param(c, layer_params[k].when);
     const uint32_t n_layer = (uint32_t)c->n_layers * per_layer;
+    char hf[128];
     if (index == 0) {
-        snprintf(buf, size, "%sembed_tokens.weight", c->prefix);
+        lm_param_name(c, "embed_tokens.weight", buf, size);
         *rows = c->vocab, *cols = c->hidden, *is_norm = false;
         return true;
     }
@@ -605,7 +626,8 @@ bool lm_param_at(const lm_config *c, uint32_t index, char *buf, size_t size,
         for (;; i++) /* the k-th param this architecture has */
             if (has_param(c, layer_params[i].when) && k-- == 0)
                 break;
-        snprintf(buf, size, "%slayers.%u.%s", c->prefix, l, layer_params[i].suffix);
+        snprintf(hf, sizeof hf, "layers.%u.%s", l, layer_params[i].suffix);
+        lm_param_name(c, hf, buf, size);
         *rows = dim_of(c, layer_params[i].rows);
         *cols = dim_of(c, layer_params[i].cols);
         *is_norm = layer_params[i].norm;
@@ -613,12 +635,12 @@ bool lm_param_at(const lm_config *c, uint32_t index, char *buf, size_t size,
     }
     index -= n_layer;
     if (index == 0) {
-        snprintf(buf, size, "%snorm.weight", c->prefix);
+        lm_param_name(c, "norm.weight", buf, size);
         *rows = c->hidden, *cols = 0, *is_norm = true;
         return true;
     }
     if (index == 1 && !c->tied) {
-        snprintf(buf, size, "%slm_head.weight", c->head_prefix);
+        lm_param_name(c, "lm_head.weight", buf, size);
         *rows = c->vocab, *cols = c->hidden, *is_norm = false;
         return true;
     }

@@ -35,11 +35,13 @@ struct plinth_lm {
     uint32_t n_sessions;               /* alive; the lm goes with the last */
     bool closed;
     plinth_lm_session *bound;          /* whose state the model runs on */
+    bool own_state_taken;              /* a session holds the model's own pool */
 };
 
 struct plinth_lm_session {
     plinth_lm *lm;
-    plinth_state_set *set;
+    plinth_state_set *set;     /* NULL: the model's own state pool       */
+    bool own_state;
     int32_t pos;               /* positions used                         */
     int32_t *tokens;           /* [n_ctx]: what each position holds      */
     sampler *smp;              /* the sampler of the last settings used  */

@@ -6,13 +6,17 @@
  *   1. the model object and small helpers
  *   2. the checkpoint: its tensors, where the text model lives in it
  *   3. checks of the checkpoint against the config
- *   4. compile (stored dtype, or f32 when the backend refuses it) and load
+ *   4. compile (stored dtype, quantised at load, or f32 when the backend
+ *      refuses it) and load: straight from the file when every param is
+ *      used as stored, else each param through the host (dequantised,
+ *      Llama's GGUF q/k rows put back in HF's order, quantised)
  *   5. running: prefill (chunked, padded in front), decode, reset
  */
 #include "lm_model.h"
 #include "decoder.h"
 #include "model_mem.h"
 #include "errbuf.h"
+#include "gguf_names.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -37,9 +41,16 @@ struct lm_model {
     int32_t n_ctx, n_prefill;
     plinth_model *model;
     prog_io prefill, decode;
+    /* Smaller prefill programs (16, 64, 256 rows, those below n_prefill):
+     * a run computes all of its rows, so a short prompt or chat turn goes
+     * to the smallest one that holds it. Same weights, same state. */
+    prog_io bucket[3];
+    int n_buckets;
     bool has_decode;
     bool f32;             /* params declared f32                      */
     bool converted;       /* ... although the file holds another dtype */
+    int32_t quantize;     /* block dtype matrices are quantised to at load, or -1 */
+    bool host_load;       /* some param is not loaded as stored       */
     char dtype_name[16];
     char note[512];
     uint64_t weight_bytes, n_params;
@@ -116,7 +127,7 @@ static bool tensor(const plinth_state_dict *sd, const char *name, plinth_tensor_
 /* Where the text model's tensors are: a text checkpoint's "model.", or the
  * language model inside a multimodal Gemma 3 (two namings, by
  * transformers version). The vision tower's tensors are left unread. */
-static void find_prefix(lm_config *c, const plinth_state_dict *sd)
+void lm_config_find_prefix(lm_config *c, const plinth_state_dict *sd)
 {
     static const char *const where[][2] = {
         {"model.", ""}, {"language_model.model.", "language_model."},
@@ -155,10 +166,10 @@ static plinth_status check_weights(lm_model *m, const plinth_state_dict *sd, cha
                                          n_missing > 1 ? ", " : "", name);
             continue;
         }
-        if (e.dtype != PLINTH_F32 && e.dtype != PLINTH_BF16 && e.dtype != PLINTH_F16)
+        if (e.dtype < 0 || e.dtype == PLINTH_I32)
             return fail(err, es, PLINTH_ERR_FORMAT,
-                        "%s: tensor '%s' has dtype %s; plinth wants F32, BF16 or F16", path,
-                        name, e.dtype_name);
+                        "%s: tensor '%s' has dtype %s; plinth wants F32, BF16, F16, Q8_0, Q4_0, "
+                        "Q4_K or Q6_K", path, name, e.dtype_name);
         bool ok = cols ? e.ndim == 2 && e.shape[0] == rows && e.shape[1] == cols
                        : e.ndim == 1 && e.shape[0] == rows;
         if (!ok) {
@@ -172,7 +183,8 @@ static plinth_status check_weights(lm_model *m, const plinth_state_dict *sd, cha
         }
         uint64_t numel = (uint64_t)rows * (uint64_t)(cols ? cols : 1);
         m->n_params += numel;
-        seen = seen < 0 ? e.dtype : seen == e.dtype ? seen : PLINTH_DTYPE_COUNT;
+        if (cols) /* named by its matrices: a GGUF's norms stay f32 */
+            seen = seen < 0 || seen == e.dtype ? e.dtype : PLINTH_DTYPE_COUNT;
     }
     if (n_missing)
         return fail(err, es, PLINTH_ERR_FORMAT, "%u tensor%s missing from %s: %s%s", n_missing,
@@ -211,6 +223,9 @@ static plinth_status compile_one(lm_model *m, decoder_builder *b, int64_t T, boo
 static void drop_programs(lm_model *m)
 {
     plinth_program_destroy(m->decode.prog);
+    for (int i = 0; i < m->n_buckets; i++)
+        plinth_program_destroy(m->bucket[i].prog);
+    m->n_buckets = 0;
     plinth_program_destroy(m->prefill.prog);
     plinth_model_destroy(m->model);
     m->decode.prog = m->prefill.prog = NULL;
@@ -228,68 +243,140 @@ static plinth_status compile_all(lm_model *m, plinth_backend *be, const plinth_s
     plinth_status st = plinth_model_create_multi(list, n, &m->model);
     if (st != PLINTH_OK)
         return plinth_fail(m, err, es, st, "model");
-    decoder_builder b = {.c = &m->cfg, .sd = sd, .f32 = f32, .S = (int64_t)m->n_ctx + 1,
-                 .split = n > 1 ? m->opts.split_layers : 0};
+    decoder_builder b = {.c = &m->cfg, .sd = sd, .f32 = f32, .quantize = m->quantize,
+                         .S = (int64_t)m->n_ctx + 1, .split = n > 1 ? m->opts.split_layers : 0};
     st = compile_one(m, &b, m->n_prefill, m->opts.all_logits, &m->prefill, err, es);
+    static const int32_t rows[] = {16, 64, 256};
+    for (size_t i = 0; st == PLINTH_OK && i < sizeof rows / sizeof rows[0]; i++)
+        if (rows[i] < m->n_prefill && !m->opts.no_decode)
+            st = compile_one(m, &b, rows[i], m->opts.all_logits, &m->bucket[m->n_buckets++],
+                             err, es);
     if (st == PLINTH_OK && m->has_decode)
         st = compile_one(m, &b, 1, false, &m->decode, err, es);
     return st;
 }
 
-/* f32 params from a bf16/f16 checkpoint: read and convert each once. */
-static plinth_status load_converted(lm_model *m, plinth_state_dict *sd, char *err, size_t es)
+/* A growable host buffer, from the model's context. */
+typedef struct hbuf {
+    plinth_context *ctx;
+    void *p;
+    size_t cap;
+} hbuf;
+
+static void *hbuf_get(hbuf *b, size_t n)
+{
+    if (n > b->cap) {
+        void *grown = model_realloc(b->ctx, b->p, n);
+        if (!grown)
+            return NULL;
+        b->p = grown;
+        b->cap = n;
+    }
+    return b->p;
+}
+
+/* One param as the graph declares it, from its stored bytes: Llama's GGUF
+ * q/k rows put back in HF's order (whole rows move, so any dtype), then
+ * dequantised to f32 and, for a block dtype, quantised again. */
+static plinth_status param_through_host(lm_model *m, plinth_state_dict *sd,
+                                        const decoder_builder *b, const char *name,
+                                        int64_t rows, int64_t cols, hbuf bufs[4], char *err,
+                                        size_t es)
+{
+    plinth_tensor_info e;
+    tensor(sd, name, &e);
+    const plinth_dtype want = decoder_param_dtype(b, name);
+    const int64_t n = rows * (cols ? cols : 1);
+    void *raw = hbuf_get(&bufs[0], e.bytes);
+    if (!raw)
+        return fail(err, es, PLINTH_ERR_NO_MEMORY, "%s: out of memory", name);
+    plinth_status st = plinth_state_dict_read(sd, (uint32_t)plinth_state_dict_find(sd, name), 0,
+                                              raw, e.bytes);
+    if (st != PLINTH_OK)
+        return plinth_fail(m, err, es, st, "load");
+    const gguf_transform tr = m->cfg.gguf ? gguf_transform_of(&m->cfg, name) : GGUF_AS_IS;
+    if (tr == GGUF_PERMUTE_Q || tr == GGUF_PERMUTE_K) {
+        void *un = hbuf_get(&bufs[1], e.bytes);
+        const int64_t heads = tr == GGUF_PERMUTE_Q ? m->cfg.n_heads : m->cfg.n_kv_heads;
+        if (!un)
+            return fail(err, es, PLINTH_ERR_NO_MEMORY, "%s: out of memory", name);
+        if (!gguf_permute_rows(raw, un, rows, (size_t)(e.bytes / (uint64_t)rows), heads, false))
+            return fail(err, es, PLINTH_ERR_FORMAT, "%s: tensor '%s' has %lld rows, not %lld "
+                        "heads of an even size", plinth_state_dict_path(sd), name,
+                        (long long)rows, (long long)heads);
+        raw = un;
+    }
+    const void *data = raw;
+    uint64_t bytes = e.bytes;
+    if ((int32_t)want != e.dtype) {
+        float *f = hbuf_get(&bufs[2], (size_t)n * sizeof *f);
+        if (!f)
+            return fail(err, es, PLINTH_ERR_NO_MEMORY, "%s: out of memory", name);
+        if (plinth_dequantize_row(e.dtype, raw, n, f) != PLINTH_OK)
+            return fail(err, es, PLINTH_ERR_FORMAT, "%s: tensor '%s' (%s) cannot be converted "
+                        "to f32", plinth_state_dict_path(sd), name, e.dtype_name);
+        data = f;
+        bytes = (uint64_t)n * sizeof *f;
+        if (want != PLINTH_F32) {
+            bytes = plinth_dtype_row_bytes(want, n);
+            void *q = hbuf_get(&bufs[3], bytes);
+            if (!q)
+                return fail(err, es, PLINTH_ERR_NO_MEMORY, "%s: out of memory", name);
+            if (plinth_quantize_row(want, f, n, q) != PLINTH_OK)
+                return fail(err, es, PLINTH_ERR_FORMAT, "%s: tensor '%s' cannot be quantised "
+                            "to %s (a value that is not finite, or too large for its block's "
+                            "scale)", plinth_state_dict_path(sd), name,
+                            plinth_dtype_name(want));
+            data = q;
+        }
+    }
+    st = plinth_model_set_param(m->model, name, data, bytes);
+    return st == PLINTH_OK ? st : plinth_fail(m, err, es, st, "load");
+}
+
+/* Every param through the host (param_through_host), one at a time. */
+static plinth_status load_through_host(lm_model *m, plinth_state_dict *sd, char *err, size_t es)
 {
     plinth_status st = plinth_model_load_empty(m->model);
     if (st != PLINTH_OK)
         return plinth_fail(m, err, es, st, "load");
+    const decoder_builder b = {.c = &m->cfg, .sd = sd, .f32 = m->f32, .quantize = m->quantize};
     char name[128];
     int64_t rows, cols;
     bool is_norm;
-    float *buf = NULL;
-    size_t cap = 0;
+    hbuf bufs[4] = {{.ctx = m->ctx}, {.ctx = m->ctx}, {.ctx = m->ctx}, {.ctx = m->ctx}};
     uint64_t done = 0, total = m->n_params;
     for (uint32_t i = 0; st == PLINTH_OK &&
                          lm_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm);
          i++) {
-        plinth_tensor_info e;
-        tensor(sd, name, &e);
-        size_t n = (size_t)rows * (size_t)(cols ? cols : 1);
-        if (n > cap) {
-            float *grown = model_realloc(m->ctx, buf, n * sizeof *buf);
-            if (!grown) {
-                st = fail(err, es, PLINTH_ERR_NO_MEMORY, "%s: out of memory", name);
-                break;
-            }
-            buf = grown;
-            cap = n;
-        }
-        /* The stored bytes land in the second half of an f32 buffer when
-         * they are 16-bit, and are widened in place from the front. */
-        const size_t es16 = plinth_dtype_size((plinth_dtype)e.dtype);
-        uint8_t *raw = (uint8_t *)buf + n * (sizeof *buf - es16);
-        st = plinth_state_dict_read(sd, (uint32_t)plinth_state_dict_find(sd, name), 0, raw,
-                                    e.bytes);
-        if (st != PLINTH_OK) {
-            st = plinth_fail(m, err, es, st, "load");
-            break;
-        }
-        if (e.dtype != PLINTH_F32)
-            for (size_t k = 0; k < n; k++) {
-                uint16_t h;
-                memcpy(&h, raw + 2 * k, 2);
-                buf[k] = e.dtype == PLINTH_BF16 ? plinth_bf16_to_f32(h) : plinth_f16_to_f32(h);
-            }
-        st = plinth_model_set_param(m->model, name, buf, n * sizeof *buf);
-        if (st != PLINTH_OK) {
-            st = plinth_fail(m, err, es, st, "load");
-            break;
-        }
-        done += n;
-        if (m->opts.progress && total)
+        st = param_through_host(m, sd, &b, name, rows, cols, bufs, err, es);
+        done += (uint64_t)rows * (uint64_t)(cols ? cols : 1);
+        if (st == PLINTH_OK && m->opts.progress && total)
             m->opts.progress(m->opts.progress_user, (double)done / (double)total);
     }
-    model_free(m->ctx, buf);
+    for (int k = 0; k < 4; k++)
+        model_free(m->ctx, bufs[k].p);
     return st;
+}
+
+/* Whether every param is used as the file stores it (then the core loads
+ * them straight into the pools). */
+static bool all_as_stored(const lm_model *m, const plinth_state_dict *sd)
+{
+    const decoder_builder b = {.c = &m->cfg, .sd = sd, .f32 = m->f32, .quantize = m->quantize};
+    char name[128];
+    int64_t rows, cols;
+    bool is_norm;
+    for (uint32_t i = 0; lm_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm);
+         i++) {
+        plinth_tensor_info e;
+        tensor(sd, name, &e);
+        const gguf_transform tr = m->cfg.gguf ? gguf_transform_of(&m->cfg, name) : GGUF_AS_IS;
+        if ((int32_t)decoder_param_dtype(&b, name) != e.dtype || tr == GGUF_PERMUTE_Q ||
+            tr == GGUF_PERMUTE_K)
+            return false;
+    }
+    return true;
 }
 
 static plinth_status load_weights(lm_model *m, plinth_state_dict *sd, char *err, size_t es)
@@ -298,8 +385,8 @@ static plinth_status load_weights(lm_model *m, plinth_state_dict *sd, char *err,
         plinth_status st = plinth_model_load_empty(m->model);
         return st == PLINTH_OK ? st : plinth_fail(m, err, es, st, "load");
     }
-    if (m->converted)
-        return load_converted(m, sd, err, es);
+    if (m->host_load)
+        return load_through_host(m, sd, err, es);
     plinth_load_options lo = {.struct_size = sizeof lo, .progress = m->opts.progress,
                               .progress_user = m->opts.progress_user};
     plinth_status st = plinth_model_load(m->model, sd, &lo);
@@ -317,13 +404,25 @@ plinth_status lm_model_load(plinth_context *ctx, plinth_backend *be, const char 
     if (opts)
         m->opts = *opts;
     plinth_state_dict *sd = NULL;
-    plinth_status st = lm_config_load(ctx, dir, &m->cfg, err, es);
-    if (st == PLINTH_OK && (st = plinth_state_dict_open(ctx, dir, &sd)) != PLINTH_OK)
-        st = plinth_fail(m, err, es, st, "weights");
-    if (st == PLINTH_OK) {
-        find_prefix(&m->cfg, sd);
-        st = check_weights(m, sd, err, es);
+    plinth_status st = PLINTH_OK;
+    char gguf[4096];
+    const int is_gguf = lm_gguf_path(dir, gguf, sizeof gguf, err, es);
+    if (is_gguf < 0)
+        st = PLINTH_ERR_INVALID;
+    else if (is_gguf) { /* config, weights (and tokenizer: lm.c) from one file */
+        if ((st = plinth_state_dict_open(ctx, gguf, &sd)) != PLINTH_OK)
+            st = plinth_fail(m, err, es, st, "weights");
+        else
+            st = lm_config_from_gguf(ctx, sd, &m->cfg, err, es);
+    } else {
+        st = lm_config_load(ctx, dir, &m->cfg, err, es);
+        if (st == PLINTH_OK && (st = plinth_state_dict_open(ctx, dir, &sd)) != PLINTH_OK)
+            st = plinth_fail(m, err, es, st, "weights");
+        if (st == PLINTH_OK)
+            lm_config_find_prefix(&m->cfg, sd);
     }
+    if (st == PLINTH_OK)
+        st = check_weights(m, sd, err, es);
     if (st != PLINTH_OK)
         goto out;
 
@@ -340,34 +439,46 @@ plinth_status lm_model_load(plinth_context *ctx, plinth_backend *be, const char 
         m->n_prefill = m->n_ctx;
     m->has_decode = !m->opts.no_decode && m->n_prefill > 1;
 
-    /* Stored dtype first; f32 if the backend refuses it. */
-    bool stored_f32 = strcmp(m->dtype_name, "f32") == 0;
+    /* Stored dtype (or quantised at load) first; f32 if the backend
+     * refuses it. f32 and not bf16: a block's values (an f16 scale times
+     * an integer) need more than bf16's 8 bits, and f32 keeps them exact. */
+    const int32_t q = m->opts.quantize;
+    m->quantize = q > 0 && q < PLINTH_DTYPE_COUNT && plinth_dtype_block_elems(q) > 1 ? q : -1;
+    bool stored_f32 = strcmp(m->dtype_name, "f32") == 0 && m->quantize < 0;
     m->f32 = m->opts.force_f32 || stored_f32;
     st = compile_all(m, be, sd, m->f32, err, es);
     if (st == PLINTH_ERR_UNSUPPORTED && !m->f32) {
         snprintf(m->note, sizeof m->note,
                  "backend '%s' cannot compute with %s weights (%.300s); converting them to "
-                 "f32 at load", plinth_backend_name(be), m->dtype_name, err ? err : "");
+                 "f32 at load", plinth_backend_name(be),
+                 m->quantize >= 0 ? plinth_dtype_name((plinth_dtype)m->quantize)
+                                  : m->dtype_name, err ? err : "");
         drop_programs(m);
         m->f32 = true;
         st = compile_all(m, be, sd, true, err, es);
     } else if (m->opts.force_f32 && !stored_f32) {
         snprintf(m->note, sizeof m->note, "converting %s weights to f32 at load (asked for)",
                  m->dtype_name);
+    } else if (m->quantize >= 0) {
+        snprintf(m->note, sizeof m->note, "quantising the %s weight matrices to %s at load",
+                 m->dtype_name, plinth_dtype_name((plinth_dtype)m->quantize));
     }
-    m->converted = m->f32 && !stored_f32;
+    m->converted = m->f32 && strcmp(m->dtype_name, "f32") != 0;
+    if (m->f32)
+        m->quantize = -1;
     if (st != PLINTH_OK)
         goto out;
+    m->host_load = !all_as_stored(m, sd);
     {
         /* Bytes one decode step reads: every param once, as declared. */
         char name[128];
         int64_t rows, cols;
         bool is_norm;
-        decoder_builder b = {.c = &m->cfg, .sd = sd, .f32 = m->f32};
+        decoder_builder b = {.c = &m->cfg, .sd = sd, .f32 = m->f32, .quantize = m->quantize};
         for (uint32_t i = 0;
              lm_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm); i++)
-            m->weight_bytes += (uint64_t)rows * (uint64_t)(cols ? cols : 1) *
-                               plinth_dtype_size(decoder_param_dtype(&b, name));
+            m->weight_bytes += plinth_dtype_row_bytes(decoder_param_dtype(&b, name),
+                                                      rows * (cols ? cols : 1));
     }
     st = load_weights(m, sd, err, es);
     if (st != PLINTH_OK)
@@ -459,6 +570,9 @@ plinth_status lm_model_prefill(lm_model *m, const int32_t *tokens, int32_t n, in
         int32_t len = n - off < m->n_prefill ? n - off : m->n_prefill;
         bool final = off + len == n;
         prog_io *p = len == 1 && m->has_decode ? &m->decode : &m->prefill;
+        for (int b = m->n_buckets - 1; b >= 0 && len > 1; b--)
+            if (len <= m->bucket[b].T)
+                p = &m->bucket[b]; /* the smallest that holds the chunk */
         float *dst = all ? logits + (size_t)off * V : final ? logits : NULL;
         plinth_status st = run_chunk(m, p, tokens + off, len, start + off, dst, all, err, es);
         if (st != PLINTH_OK)

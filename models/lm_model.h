@@ -51,6 +51,8 @@ typedef struct lm_arch_traits {
     bool qkv_bias;           /* biases on the q, k, v projections (Qwen 2)      */
     bool sliding_layers;     /* some layers see a window of keys (Gemma)       */
     bool tied_default;       /* tie_word_embeddings when the key is absent     */
+    const char *gguf_arch;   /* GGUF's general.architecture (llama.cpp's name)  */
+    bool gguf_permute_qk;    /* llama.cpp's converter permutes q/k rows (llama) */
 } lm_arch_traits;
 
 const lm_arch_traits *lm_arch_traits_of(lm_arch arch);
@@ -86,6 +88,14 @@ typedef struct lm_config {
     int32_t bos;            /* bos_token_id, -1 if none                     */
     int32_t eos[MODEL_MAX_EOS_IDS]; /* eos_token_id (int or list)           */
     int32_t n_eos;
+    /* A GGUF file: params have llama.cpp's names and conventions
+     * (gguf_names.c): Gemma's norm weights hold 1 + w, Llama's q/k rows are
+     * permuted. */
+    bool gguf;
+    /* GGUF's rope_freqs.weight (llama3 scaling as a tensor): the factors
+     * themselves, used instead of computing them. */
+    bool rope_freqs_given;
+    float rope_freqs[MODEL_MAX_HEAD_DIM / 2];
 } lm_config;
 
 /* Reads `path` (a config.json, or a folder holding one). model_type is
@@ -106,12 +116,45 @@ plinth_status lm_config_load(plinth_context *ctx, const char *path, lm_config *o
 plinth_status lm_config_parse(plinth_context *ctx, const char *text, size_t len,
                               const char *where, lm_config *out, char *err, size_t err_size);
 
+/* A config from a GGUF file's metadata, with llama.cpp's key names
+ * (general.architecture gemma3, llama, qwen2 or qwen3; {arch}.block_count,
+ * .embedding_length, .feed_forward_length, .context_length,
+ * .attention.head_count(_kv), .attention.key_length,
+ * .attention.layer_norm_rms_epsilon, .attention.sliding_window(_pattern),
+ * .rope.freq_base(_swa), .rope.dimension_count, .rope.scaling.type/factor;
+ * the vocabulary from tokenizer.ggml.tokens; bos/eos from
+ * tokenizer.ggml.*_token_id; tied when output.weight is absent; llama3
+ * rope factors from rope_freqs.weight) and the same limits and refusals as
+ * lm_config_load. Messages name the file and the key (the state dict's
+ * own messages are read from ctx, its context). */
+plinth_status lm_config_from_gguf(plinth_context *ctx, plinth_state_dict *sd, lm_config *out,
+                                  char *err, size_t err_size);
+/* Shared by both readers: an architecture's defaults, and the checks and
+ * derived values once every key is read. */
+void lm_config_defaults(lm_config *c, lm_arch arch);
+plinth_status lm_config_finish(lm_config *c, const char *where, char *err, size_t err_size);
+
+/* Where a Hugging Face checkpoint keeps the text model's tensors: sets
+ * c->prefix and c->head_prefix ("model.", or the language model of a
+ * multimodal Gemma 3) by the embedding's name in sd. */
+void lm_config_find_prefix(lm_config *c, const plinth_state_dict *sd);
+
+/* If `path` is a GGUF file (by its magic), or a folder without config.json
+ * holding exactly one *.gguf file, writes the file's path to out and
+ * returns 1; 0 when it is neither (a Hugging Face folder or file); -1 with
+ * a message when a folder holds several .gguf files. */
+int lm_gguf_path(const char *path, char *out, size_t size, char *err, size_t err_size);
+
 typedef struct lm_model_options {
     int32_t n_ctx;      /* KV cache positions; 0: min(max_pos, 4096)            */
     int32_t n_prefill;  /* tokens per prefill run; 0: min(512, n_ctx)           */
     bool all_logits;    /* prefill returns logits of every position             */
     bool no_decode;     /* build the prefill program only                       */
-    bool force_f32;     /* convert bf16/f16 weights to f32 at load              */
+    bool force_f32;     /* convert bf16/f16/block weights to f32 at load        */
+    /* Quantise every weight matrix to this block dtype at load (q8_0, q4_0,
+     * q4_K, q6_K; a matrix whose rows are not whole blocks keeps its
+     * dtype); -1 or 0 (f32): as stored. */
+    int32_t quantize;
     bool no_weights;    /* allocate the pools, leave params zero (plans, tests) */
     /* More backends after lm_model_load's, in order: the model spans them
      * all, each op on the first that supports it (plinth_model_create_multi). */
@@ -177,6 +220,12 @@ plinth_status lm_model_reset(lm_model *m, char *err, size_t err_size);
  * (llama3 or linear rope scaling) on a layer (`sliding`: a sliding-window
  * layer, which Gemma does not scale); false when the layer uses plain RoPE. */
 bool lm_config_rope_factors(const lm_config *c, bool sliding, float *out);
+
+/* The name of a param in the checkpoint: HF's (prefix + `hf`, where `hf`
+ * is "embed_tokens.weight", "layers.N.self_attn.q_proj.weight",
+ * "norm.weight" or "lm_head.weight" as lm_param_at lists them without the
+ * prefix) or, for a GGUF config, llama.cpp's (gguf_names.c). */
+void lm_param_name(const lm_config *c, const char *hf, char *buf, size_t size);
 
 /* Names the params of a config, in the order of the graph. `name` is
  * written into buf (size >= 128). Returns false past the last one. Used by

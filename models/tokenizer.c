@@ -62,6 +62,11 @@ static int load_model(tokenizer *t, const tok_load_ctx *c, const cJSON *root, co
     t->ignore_merges = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "ignore_merges"));
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
     t->unk_id = cJSON_IsString(unk) ? tok_lookup(t, unk->valuestring, strlen(unk->valuestring)) : -1;
+    return tok_index_bytes(t, c);
+}
+
+int tok_index_bytes(tokenizer *t, const tok_load_ctx *c)
+{
     for (int b = 0; b < 256; b++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
@@ -120,20 +125,7 @@ static int load_text(const tok_load_ctx *c, char *text, size_t len, const char *
     text = NULL;
     if (tok_load_steps(t, c, root) || tok_build_trie(t, c) || tok_load_config(t, c, json_path, root)) goto done;
 
-    /* The longest piece, so streaming callers can size one buffer. */
-    char *pb = NULL;
-    size_t pcap = 0, plen;
-    for (uint32_t id = 0; id < t->n_ids; id++) {
-        if (!(t->flags[id] & TOKF_PRESENT)) continue;
-        plen = 0;
-        if (piece_into(t, (int32_t)id, false, &pb, &pcap, &plen)) {
-            model_free(ctx, pb);
-            tok_fail(c, "out of memory");
-            goto done;
-        }
-        if (plen > t->max_piece) t->max_piece = (uint32_t)plen;
-    }
-    model_free(ctx, pb);
+    if (tok_measure_pieces(t, c)) goto done;
     rc = 0;
 done:
     model_free(ctx, text);
@@ -142,6 +134,24 @@ done:
     if (rc == 0) *out = t;
     else tokenizer_free(t);
     return rc;
+}
+
+int tok_measure_pieces(tokenizer *t, const tok_load_ctx *c)
+{
+    /* The longest piece, so streaming callers can size one buffer. */
+    char *pb = NULL;
+    size_t pcap = 0, plen;
+    for (uint32_t id = 0; id < t->n_ids; id++) {
+        if (!(t->flags[id] & TOKF_PRESENT)) continue;
+        plen = 0;
+        if (piece_into(t, (int32_t)id, false, &pb, &pcap, &plen)) {
+            model_free(t->ctx, pb);
+            return tok_fail(c, "out of memory");
+        }
+        if (plen > t->max_piece) t->max_piece = (uint32_t)plen;
+    }
+    model_free(t->ctx, pb);
+    return 0;
 }
 
 int tokenizer_load(plinth_context *ctx, const char *path, tokenizer **out, char *err, size_t err_size)

@@ -17,6 +17,8 @@
  *   tokenizer_bpe.c      encode: added-token split, normalizer,
  *                        pre-tokenizer, BPE merge loop
  *   tokenizer_map.c      hash maps, UTF-8 validation
+ *   tokenizer_gguf.c     the same tokenizer from a GGUF file's
+ *                        tokenizer.ggml.* metadata, and written into one
  */
 #ifndef PLINTH_TOKENIZER_INTERNAL_H
 #define PLINTH_TOKENIZER_INTERNAL_H
@@ -225,6 +227,15 @@ int tok_build_trie(tokenizer *t, const tok_load_ctx *c);
 
 /* tokenizer_steps.c: the pipeline settings of the tree's root. */
 int tok_load_steps(tokenizer *t, const tok_load_ctx *c, const cJSON *root);
+/* The checks once the steps are set (tok_load_steps ends with it): under
+ * ByteLevel every byte's character is a token; the normalizer and decoder
+ * grow texts at most MODEL_MAX_TEXT_GROWTH times. */
+int tok_check_steps(tokenizer *t, const tok_load_ctx *c);
+
+/* tokenizer.c, shared with tokenizer_gguf.c: the "<0xXX>" and single ASCII
+ * character ids (byte_fallback needs every <0xXX>), and the longest piece. */
+int tok_index_bytes(tokenizer *t, const tok_load_ctx *c);
+int tok_measure_pieces(tokenizer *t, const tok_load_ctx *c);
 /* The token the post-processor puts first (TemplateProcessing, alone or
  * in a Sequence), or -1. */
 int32_t tok_template_bos(const tokenizer *t, const cJSON *root);

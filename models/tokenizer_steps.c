@@ -295,6 +295,11 @@ int tok_load_steps(tokenizer *t, const tok_load_ctx *c, const cJSON *root)
     if ((n && !cJSON_IsNull(n) && add_norm(t, c, n)) || (p && !cJSON_IsNull(p) && add_pretok(t, c, p)) ||
         (d && !cJSON_IsNull(d) && add_dec(t, c, d, &fused)))
         return -1;
+    return tok_check_steps(t, c);
+}
+
+int tok_check_steps(tokenizer *t, const tok_load_ctx *c)
+{
     if (t->byte_level) {
         /* Every byte must have its character in the vocab, as every
          * "<0xXX>" must for byte fallback: any text can then be encoded. */

@@ -18,7 +18,8 @@
 
 // With PLINTH_INT64 defined before the include (and
 // GL_EXT_shader_explicit_arithmetic_types_int64 enabled: shaderInt64), the
-// U64x2_AT / U64x4_AT accessors read 16 / 32 bytes as 64-bit components.
+// U64_AT / U64x2_AT / U64x4_AT accessors read 8 / 16 / 32 bytes as 64-bit
+// components.
 //
 // A tensor operand is a uvec2 in the push constants, read through the
 // X_AT(operand, index) accessors (loads and stores alike). Each shader is
@@ -45,8 +46,10 @@ layout(set = 0, binding = 0, std430) buffer DU32x4 { uvec4 v[]; } b_u32x4[NB];
 #define U32x2_AT(a, i) b_u32x2[(a).x].v[int((a).y >> 3) + (i)]
 #define U32x4_AT(a, i) b_u32x4[(a).x].v[int((a).y >> 4) + (i)]
 #ifdef PLINTH_INT64
+layout(set = 0, binding = 0, std430) buffer DU64 { uint64_t v[]; } b_u64[NB];
 layout(set = 0, binding = 0, std430) buffer DU64x2 { u64vec2 v[]; } b_u64x2[NB];
 layout(set = 0, binding = 0, std430) buffer DU64x4 { u64vec4 v[]; } b_u64x4[NB];
+#define U64_AT(a, i) b_u64[(a).x].v[int((a).y >> 3) + (i)]
 #define U64x2_AT(a, i) b_u64x2[(a).x].v[int((a).y >> 4) + (i)]
 #define U64x4_AT(a, i) b_u64x4[(a).x].v[int((a).y >> 5) + (i)]
 #endif
@@ -68,8 +71,10 @@ layout(buffer_reference, std430, buffer_reference_align = 16) buffer U32x4 { uve
 #define U32x2_AT(a, i) U32x2(a).v[i]
 #define U32x4_AT(a, i) U32x4(a).v[i]
 #ifdef PLINTH_INT64
+layout(buffer_reference, std430, buffer_reference_align = 8) buffer U64 { uint64_t v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 16) buffer U64x2 { u64vec2 v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 32) buffer U64x4 { u64vec4 v[]; };
+#define U64_AT(a, i) U64(a).v[i]
 #define U64x2_AT(a, i) U64x2(a).v[i]
 #define U64x4_AT(a, i) U64x4(a).v[i]
 #endif

@@ -28,6 +28,7 @@ typedef struct cli_options {
     uint32_t threads;      /* --threads, 0 = backend default                 */
     const char *config;    /* --backend-config key=value,...                 */
     bool split_from_ngl;   /* it came as llama.cpp's -ngl N                  */
+    int32_t quantize;      /* --quantize TYPE: a block dtype, 0 for none     */
     bool verbose;          /* --verbose                                      */
     bool json;             /* --json                                         */
     /* Why the command refuses --json (NULL: it takes it); set by main. */
@@ -37,7 +38,7 @@ typedef struct cli_options {
 } cli_options;
 
 /* getopt codes of the common options (long-only ones are >= 256). */
-enum { CLI_OPT_JSON = 256, CLI_OPT_CONFIG, CLI_OPT_FALLBACK, CLI_OPT_SPLIT, CLI_OPT_NGL,
+enum { CLI_OPT_JSON = 256, CLI_OPT_CONFIG, CLI_OPT_FALLBACK, CLI_OPT_SPLIT, CLI_OPT_NGL, CLI_OPT_QUANTIZE,
        CLI_OPT_FIRST_FREE = 300 };
 
 #define CLI_COMMON_OPTSTRING "b:d:t:P:vh"
@@ -52,6 +53,7 @@ enum { CLI_OPT_JSON = 256, CLI_OPT_CONFIG, CLI_OPT_FALLBACK, CLI_OPT_SPLIT, CLI_
     {"n-gpu-layers", required_argument, NULL, CLI_OPT_NGL},     \
     {"gpu-layers", required_argument, NULL, CLI_OPT_NGL},       \
     {"json", no_argument, NULL, CLI_OPT_JSON},                  \
+    {"quantize", required_argument, NULL, CLI_OPT_QUANTIZE},   \
     {"verbose", no_argument, NULL, 'v'},                        \
     {"help", no_argument, NULL, 'h'},                           \
     {NULL, 0, NULL, 0}
@@ -113,6 +115,7 @@ int cli_tokenize(cli_options *o, int argc, char **argv);    /* cli_tokenize.c */
 int cli_bench(cli_options *o, int argc, char **argv);       /* cli_bench.c */
 int cli_bench_ops(cli_options *o, int argc, char **argv);   /* cli_bench_ops.c */
 int cli_init_random(cli_options *o, int argc, char **argv); /* cli_init_random.c */
+int cli_quantize(cli_options *o, int argc, char **argv);    /* cli_quantize.c */
 /* `plinth plan MODEL` (flags already parsed): the model's programs' plans
  * (cli_model_plan.c). */
 int cli_model_plan(cli_options *o, const char *model_dir);

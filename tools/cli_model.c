@@ -45,14 +45,20 @@ int cli_lm_fail(const cli_lm *m, const char *what)
 int cli_lm_open(const cli_options *o, const char *dir, plinth_lm_options opts, cli_lm *m)
 {
     memset(m, 0, sizeof *m);
+    opts.quantize = o->quantize;
     /* Said before any backend is opened, and in the words a user expects
      * (not the first file the loader fails to find). */
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    struct stat st; /* a folder, or a GGUF file (by its magic) */
+    char magic[4] = {0};
+    FILE *f = stat(dir, &st) == 0 && S_ISREG(st.st_mode) ? fopen(dir, "rb") : NULL;
+    const bool gguf = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "GGUF", 4) == 0;
+    if (f)
+        fclose(f);
+    if (stat(dir, &st) != 0 || !(S_ISDIR(st.st_mode) || gguf)) {
         const bool there = errno != ENOENT;
         fprintf(stderr, "plinth: %s: %s\n", dir,
                 !there ? "no such model folder"
-                : stat(dir, &st) == 0 ? "not a model folder" : strerror(errno));
+                : stat(dir, &st) == 0 ? "not a model folder (nor a GGUF file)" : strerror(errno));
         return 1;
     }
     if (!(m->ctx = cli_context(o)) ||

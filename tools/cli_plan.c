@@ -80,7 +80,7 @@ static void print_plan(const demo_config *c, const plinth_plan_stats *s, double 
 }
 
 static const char plan_usage[] =
-    "usage: plinth plan [MODEL] [--json] [--backend=NAME[,NAME...]] [--fallback=NAME]\n"
+    "usage: plinth plan [[-m] MODEL] [--json] [--backend=NAME[,NAME...]] [--fallback=NAME]\n"
     "                   [--split-layers=N]\n"
     "Prints the memory plan of MODEL's programs, or of the built-in demo block:\n"
     "arena bytes next to the lower bound, persistent, state and io bytes. On several\n"
@@ -90,15 +90,23 @@ static const char plan_usage[] =
 
 int cli_plan(cli_options *o, int argc, char **argv)
 {
-    int rc = cli_parse_common(o, argc, argv, plan_usage);
-    if (rc != CLI_PARSED)
-        return rc;
-    if (argc - optind > 1) {
+    static const struct option longopts[] = {{"model", required_argument, NULL, 'm'},
+                                             CLI_COMMON_LONGOPTS};
+    const char *model = NULL;
+    int c, rc;
+    while ((c = getopt_long(argc, argv, CLI_COMMON_OPTSTRING "m:", longopts, NULL)) != -1) {
+        if (c == 'm') {
+            model = optarg;
+        } else if ((rc = cli_common_flag(c, o, plan_usage)) != CLI_PARSED) {
+            return rc;
+        }
+    }
+    if (argc - optind + (model != NULL) > 1) {
         fprintf(stderr, "plinth: plan takes at most one MODEL\n");
         return 2;
     }
-    if (optind < argc) /* a model: its own builder knows its programs */
-        return cli_model_plan(o, argv[optind]);
+    if (model || optind < argc) /* a model: its own builder knows its programs */
+        return cli_model_plan(o, model ? model : argv[optind]);
     demo d;
     double compile_ms = 0;
     rc = demo_compile(o, &d, &compile_ms);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static const char usage[] =
@@ -28,6 +29,7 @@ static const char usage[] =
     "  bench MODEL              prefill and decode tokens/s, memory\n"
     "  bench-ops                single matmuls of the 270M shapes, against this machine\n"
     "  init-random DIR --like 270m|tiny|CONFIG.json   a random-weight checkpoint\n"
+    "  quantize IN OUT --type q8_0|q4_0|q4_K|q6_K|q4_K_M   a GGUF file llama.cpp reads\n"
     "  conformance              every backend and device against ref\n"
     "\n"
     "options (before or after the command):\n"
@@ -40,6 +42,8 @@ static const char usage[] =
     "  -d, --device=N           device index within the backend (default: 0)\n"
     "  -t, --threads=N          worker threads for backends that have them\n"
     "      --backend-config=S   backend options, key=value,...\n"
+    "      --quantize=TYPE      quantise the weight matrices at load: q8_0, q4_0, q4_K,\n"
+    "                           q6_K (run, logits, bench, plan)\n"
     "  -P, --plugin-dir=DIR     look for plugins in DIR first (repeatable)\n"
     "      --json               JSON on stdout (plan, run, tokenize, logits, bench;\n"
     "                           the other commands refuse it)\n"
@@ -244,6 +248,14 @@ int cli_common_flag(int c, cli_options *o, const char *cmd_usage)
     case CLI_OPT_SPLIT:
         o->split_from_ngl = false;
         return cli_parse_u32(optarg, "--split-layers", &o->split_layers) ? 2 : CLI_PARSED;
+    case CLI_OPT_QUANTIZE:
+        for (int32_t dt = 0; dt < PLINTH_DTYPE_COUNT; dt++)
+            if (plinth_dtype_block_elems(dt) > 1 && !strcasecmp(optarg, plinth_dtype_label(dt))) {
+                o->quantize = dt;
+                return CLI_PARSED;
+            }
+        fprintf(stderr, "plinth: --quantize %s: expected q8_0, q4_0, q4_K or q6_K\n", optarg);
+        return 2;
     case CLI_OPT_NGL:
         o->split_from_ngl = true;
         return cli_parse_u32(optarg, "-ngl", &o->split_layers) ? 2 : CLI_PARSED;
@@ -289,6 +301,7 @@ static const struct {
     {"bench", cli_bench, NULL},
     {"bench-ops", cli_bench_ops, "bench-ops: --json is not supported (a text table only)"},
     {"init-random", cli_init_random, "init-random: --json is not supported (it writes files)"},
+    {"quantize", cli_quantize, "quantize: --json is not supported (it writes a file)"},
     {"conformance", cli_conformance,
      "conformance: --json is not supported; --report=FILE.json writes the JSON report"},
 };

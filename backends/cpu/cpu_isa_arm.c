@@ -44,7 +44,9 @@
     .pack_b = cpu_pack_b_neon, .tile = cpu_tile_neon, .tile_scale = cpu_tile_scale_neon,       \
     .pack_rows = cpu_pack_rows_neon, .ew_row = cpu_ew_row_neon, .norm_row = cpu_norm_row_neon, \
     .rope_row = cpu_rope_row_neon, .dot = cpu_dot_neon, .axpy = cpu_axpy_neon,                 \
-    .fa_softmax = cpu_fa_softmax_neon
+    .fa_softmax = cpu_fa_softmax_neon,                                                         \
+    .gemv_block = {cpu_gemv_q8_0_neon, cpu_gemv_q4_0_neon},                                    \
+    .dequant_row = {cpu_dequant_q8_0_neon, cpu_dequant_q4_0_neon}
 static const cpu_kernels neon = {NEON_SLOTS};
 /* With FEAT_BF16: the bf16_compute GEMM too. */
 static const cpu_kernels neon_bf16 = {

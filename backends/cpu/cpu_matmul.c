@@ -319,9 +319,14 @@ static void gemm(cpu_device *dev, const mm_problem *p)
 /* ---------------------------------------------------------------- 5 ---- */
 
 /* Rows of a from which block weights are dequantised once into f32 chunks
- * rather than per row of a inside the block GEMV. PLINTH_CPU_BLOCK_MIN_M
- * forces either path (benchmarks). */
-#define BLOCK_PREFILL_MIN_M 4
+ * rather than per row of a inside the block GEMV. Measured with
+ * `bench-ops --shape gate/up --m M --threads 1` (2048 x 640, ms, GEMV |
+ * chunks; PLINTH_CPU_BLOCK_MIN_M forces either path), a shared AVX2 host:
+ *   M       2            4            6            8            12
+ *   q8_0  0.23 | 0.40  0.38 | 0.64  0.61 | 0.58  0.79 | 0.94  1.34 | 1.15
+ *   q4_0  0.18 | 0.31  0.51 | 0.64  0.77 | 0.61  0.70 | 0.68  1.75 | 1.35
+ * The chunks win from about 6. */
+#define BLOCK_PREFILL_MIN_M 6
 static int64_t block_prefill_min_m(void)
 {
     static _Atomic int64_t v = -1; /* atomic: as gemm_min_m's */

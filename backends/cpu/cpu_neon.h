@@ -27,6 +27,11 @@
 /* ---------------------------------------------------------------- 1 ---- */
 
 void cpu_gemv_neon(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end);
+/* cpu_quant_neon.c: q8_0 and q4_0 weights (f32 activations). */
+void cpu_gemv_q8_0_neon(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q4_0_neon(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_dequant_q8_0_neon(const uint8_t *src, float *dst, int64_t n);
+void cpu_dequant_q4_0_neon(const uint8_t *src, float *dst, int64_t n);
 void cpu_pack_a_neon(const mm_problem *p, int64_t blk, float *dst);
 void cpu_pack_b_neon(const mm_problem *p, int64_t n0, float *dst);
 void cpu_tile_neon(const float *ap, const float *bp, int64_t k, uint8_t *c, int64_t ldc,

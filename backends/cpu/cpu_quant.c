@@ -8,7 +8,7 @@
  *   2. rows: get_rows of a block table, cast of a block tensor
  *
  * Which activations, per path:
- *   - prefill (M >= 4 rows; cpu_matmul.c): f32. Chunks of weight rows are
+ *   - prefill (M >= 6 rows; cpu_matmul.c): f32. Chunks of weight rows are
  *     dequantised exactly (a block's values are f32 numbers: a scale times
  *     a small integer) and the f32 kernels run on them: the result differs
  *     from the f32 matmul of the dequantised weights only by the order of

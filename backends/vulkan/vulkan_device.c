@@ -6,7 +6,7 @@
  *      attention=lanes|blocks,
  *      memory=auto|staging,address=descriptor|device,fuse=0|1,
  *      matvec_rows=1..32,matvec_k8=0|1,matvec_wg=32|64|128|256,matvec_kc=0|1,
- *      int64=0|1";
+ *      int64=0|1,max_range=BYTES";
  *      env PLINTH_VULKAN_VALIDATION=1)
  *   2. the validation layer's messages (counted, turned into errors)
  *   3. device_open / device_close
@@ -31,6 +31,8 @@ typedef struct config {
     bool no_k8;
     int matvec_wg, matvec_kc;
     bool no_int64; /* int64=0: no shaderInt64, matmul_vec without 64-bit loads */
+    long long max_range; /* a binding range below the device's (descriptor
+                          * mode): the tests split small operands with it */
 } config;
 
 /* Before the device exists: messages go to the instance. */
@@ -85,6 +87,8 @@ static int32_t parse_config(plinth_instance *inst, const char *s, config *c)
             c->fuse = val[0] == '0' ? 1 : 2;
         else if (strcmp(item, "int64") == 0 && (strcmp(val, "0") == 0 || strcmp(val, "1") == 0))
             c->no_int64 = val[0] == '0';
+        else if (strcmp(item, "max_range") == 0 && atoll(val) >= 1024)
+            c->max_range = atoll(val);
         else if (item[0])
             return plugin_inst_fail(inst, PLINTH_ERR_INVALID,
                                     "vulkan: unknown config '%s=%s' (known: validation=0|1, "
@@ -92,7 +96,7 @@ static int32_t parse_config(plinth_instance *inst, const char *s, config *c)
                                     "attention=lanes|blocks, memory=auto|staging, "
                                     "address=descriptor|device, fuse=0|1, matvec_rows=1..32, "
                                     "matvec_k8=0|1, matvec_wg=32|64|128|256, matvec_kc=0|1, "
-                                    "int64=0|1)", item, val);
+                                    "int64=0|1, max_range=BYTES >= 1024)", item, val);
         s = end ? end + 1 : NULL;
     }
     return PLINTH_OK;
@@ -293,6 +297,8 @@ static int32_t open_device(plinth_device *dev, const config *cfg)
      * slower) and wherever bufferDeviceAddress is missing; device
      * addresses elsewhere. */
     dev->max_range = dev->props.limits.maxStorageBufferRange;
+    if (cfg->max_range > 0 && (uint64_t)cfg->max_range < dev->max_range)
+        dev->max_range = (uint64_t)cfg->max_range;
     dev->desc = cfg->address == 1 || !vf.f12.bufferDeviceAddress ||
                 (cfg->address == 0 && dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU);
     dev->has_bda = !dev->desc;

@@ -159,6 +159,14 @@ static int32_t bind_view(plinth_device *dev, const char *name, const char *what,
     return PLINTH_OK;
 }
 
+/* Where a block view's blocks may start (shaders/blocks.glsl): at even
+ * bytes, and at 4-byte boundaries where the block's size is a multiple of 4
+ * (q4_K: read as aligned words only). Views of whole rows always are. */
+static uint64_t block_align(int32_t dtype)
+{
+    return plinth_dtype_block_bytes(dtype) % 4 == 0 ? 4 : 2;
+}
+
 /* A block-dtype view: byte strides in out->s[0..2] (the shaders index
  * blocks by byte), the block's bytes in s[3]; lo, hi: its bytes relative to
  * its first one (hi one past the last). */
@@ -166,6 +174,7 @@ static int32_t block_strides(plinth_device *dev, const char *name, const char *w
                              const plinth_view *v, vview *out, int64_t *lo, int64_t *hi)
 {
     const int64_t bb = (int64_t)plinth_dtype_block_bytes(v->dtype);
+    const int64_t align = (int64_t)block_align(v->dtype);
     if (v->shape[3] % (int64_t)plinth_dtype_block_elems(v->dtype) != 0 ||
         (v->shape[3] > (int64_t)plinth_dtype_block_elems(v->dtype) && v->stride[3] != bb))
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
@@ -174,10 +183,10 @@ static int32_t block_strides(plinth_device *dev, const char *name, const char *w
     for (int k = 0; k < 3; k++) {
         if (v->shape[k] <= 1)
             continue;
-        if (v->stride[k] % 2 != 0 || v->stride[k] > INT32_MAX || v->stride[k] < INT32_MIN)
+        if (v->stride[k] % align != 0 || v->stride[k] > INT32_MAX || v->stride[k] < INT32_MIN)
             return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
-                               "%s: %s stride %lld is odd or past 2^31 bytes", name, what,
-                               (long long)v->stride[k]);
+                               "%s: %s stride %lld is not a multiple of %lld bytes or past 2^31",
+                               name, what, (long long)v->stride[k], (long long)align);
         out->s[k] = (int32_t)v->stride[k];
     }
     out->s[3] = (int32_t)bb;
@@ -242,9 +251,7 @@ int32_t vulkan_view(plinth_device *dev, uint32_t op, const char *what, const pli
     if (!v->buffer || !v->buffer->handle)
         return vulkan_fail(dev, PLINTH_ERR_INVALID, "%s: %s has no buffer", name, what);
     const vulkan_buffer *vb = v->buffer->handle;
-    /* Blocks start at even bytes (blocks.glsl reads them as 16-bit halves
-     * of aligned words). */
-    const uint64_t align = blocks ? 2 : (uint64_t)es;
+    const uint64_t align = blocks ? block_align(v->dtype) : (uint64_t)es;
     if (v->offset < v->base || (v->offset - v->base) % align != 0)
         return vulkan_fail(dev, PLINTH_ERR_UNSUPPORTED,
                            "%s: %s starts %llu bytes into its tensor: not element-aligned",

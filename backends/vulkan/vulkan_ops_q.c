@@ -3,7 +3,7 @@
  * the ops that read them as weights.
  *
  * Sections:
- *   1. matmul with a block b (shaders/matmul_q.comp): the decode
+ *   1. matmul with a block b (shaders/matmul_q.glsl): the decode
  *      matrix-vector product, the prefill tiles, b not transposed
  *   2. get_rows from a block table and cast from a block dtype
  *      (shaders/dequant.comp)
@@ -22,7 +22,7 @@
 
 /* Rows per invocation of the prefill tiles (matmul_q.comp TM; columns TN):
  * each unit of a weight row is dequantised once for TM rows of a. */
-#define TILE_M 8
+#define TILE_M 4
 #define TILE_N 4
 
 int32_t vulkan_encode_matmul_q(plinth_device *dev, const vulkan_matmul_case *c,
@@ -57,25 +57,39 @@ int32_t vulkan_encode_matmul_q(plinth_device *dev, const vulkan_matmul_case *c,
     for (int i = 0; i < 3 && kvec; i++)
         kvec = pc.sa[i] % 4 == 0;
 
-    d->shader = VULKAN_SH_MATMUL_Q;
     d->n_spec = 8;
     d->spec[0] = c->a->dtype;
     d->spec[1] = c->b->dtype;
     d->spec[2] = kvec;
     int wg = 64, tn = 1, tm = 1;
     uint64_t cols_per_group;
-    if (!c->tb) { /* KN: 8 columns (of one block) per invocation */
-        d->spec[6] = 1;
+    d->shader = !c->tb ? VULKAN_SH_MATMUL_Q_KN : matvec ? VULKAN_SH_MATVEC_Q : VULKAN_SH_MATMUL_Q;
+    if (!c->tb) { /* 8 columns (of one block) per invocation */
         tm = m <= MATVEC_MAX_M ? 1 : TILE_M;
         cols_per_group = 8 * (uint64_t)wg;
     } else if (matvec && dev->matvec_variant == VULKAN_GPU_STYLE) {
         d->spec[3] = 1; /* SG: a column per subgroup */
         cols_per_group = 64 / dev->subgroup_size;
     } else if (matvec) {
-        /* Columns per invocation: a's unit is loaded once for them (the
+        /* 8-byte loads (matvec_q_i64.comp) where every block (q4_K) or
+         * group of 4 (q8_0, q4_0: G4) starts at a multiple of 8 bytes;
+         * q6_K reads only a that way. */
+        const int32_t q = c->b->dtype;
+        const bool at8 = vb->qo % 8 == 0 && pc.sb[0] % 8 == 0 && pc.sb[1] % 8 == 0 &&
+                         pc.sb[3] % 8 == 0;
+        const bool g4 = (q == PLINTH_Q8_0 || q == PLINTH_Q4_0) && k % 128 == 0 && at8;
+        const bool i64 = dev->int64 && (g4 || q == PLINTH_Q6_K || (q == PLINTH_Q4_K && at8));
+        if (i64) {
+            d->shader = VULKAN_SH_MATVEC_Q_I64;
+            d->spec[6] = g4;
+        }
+        /* Columns per invocation: a's values are loaded once for them (the
          * CPU devices' cost is per load: see matvec.glsl); fewer where the
-         * matrix is too small to give every core several workgroups. */
-        tn = dev->matvec_rows > 0 ? dev->matvec_rows : 4;
+         * matrix is too small to give every core several workgroups.
+         * Measured on lavapipe ([2048 x 2048], process CPU time, q8_0 /
+         * q4_K with 8-byte loads): 2 columns 14 / 12 ms, 4: 9-12 / 8-11, 8:
+         * 7-9 / 6 (f32 weights: 21-26 ms). */
+        tn = dev->matvec_rows > 0 ? dev->matvec_rows : i64 ? 8 : 4;
         wg = dev->matvec_wg ? dev->matvec_wg : 64;
         while (wg > (int)dev->subgroup_size && wg % 2 == 0 && n < (int64_t)16 * wg * tn)
             wg /= 2;

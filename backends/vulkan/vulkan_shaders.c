@@ -25,9 +25,12 @@
 #include "matmul_spv.h"
 #include "matmul_i64_spv.h"
 #include "matmul_q_spv.h"
+#include "matmul_q_kn_spv.h"
 #include "matmul_tiled_spv.h"
 #include "matmul_vec_spv.h"
 #include "matmul_vec_i64_spv.h"
+#include "matvec_q_spv.h"
+#include "matvec_q_i64_spv.h"
 #include "mul_spv.h"
 #include "rms_norm_spv.h"
 #include "rope_spv.h"
@@ -50,9 +53,12 @@
 #include "matmul_desc_spv.h"
 #include "matmul_i64_desc_spv.h"
 #include "matmul_q_desc_spv.h"
+#include "matmul_q_kn_desc_spv.h"
 #include "matmul_tiled_desc_spv.h"
 #include "matmul_vec_desc_spv.h"
 #include "matmul_vec_i64_desc_spv.h"
+#include "matvec_q_desc_spv.h"
+#include "matvec_q_i64_desc_spv.h"
 #include "mul_desc_spv.h"
 #include "rms_norm_desc_spv.h"
 #include "rope_desc_spv.h"
@@ -72,7 +78,9 @@ const vulkan_spirv vulkan_shaders[VULKAN_SH_COUNT] = {
     SH(MATMUL_VEC_I64, matmul_vec_i64), SH(GET_ROWS, get_rows),
     SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention),
     SH(ATTENTION_LANES, attention_lanes), SH(CAST, cast), SH(COPY, copy), SH(CONCAT, concat),
-    SH(MATMUL_Q, matmul_q), SH(DEQUANT, dequant),
+    SH(MATVEC_Q, matvec_q), SH(MATVEC_Q_I64, matvec_q_i64), SH(MATMUL_Q, matmul_q),
+    SH(MATMUL_Q_KN, matmul_q_kn),
+    SH(DEQUANT, dequant),
 };
 
 #undef SH
@@ -86,5 +94,7 @@ const vulkan_spirv vulkan_shaders_desc[VULKAN_SH_COUNT] = {
     SH(MATMUL_VEC_I64, matmul_vec_i64), SH(GET_ROWS, get_rows),
     SH(SET_ROWS, set_rows), SH(ROPE, rope), SH(ATTENTION, attention),
     SH(ATTENTION_LANES, attention_lanes), SH(CAST, cast), SH(COPY, copy), SH(CONCAT, concat),
-    SH(MATMUL_Q, matmul_q), SH(DEQUANT, dequant),
+    SH(MATVEC_Q, matvec_q), SH(MATVEC_Q_I64, matvec_q_i64), SH(MATMUL_Q, matmul_q),
+    SH(MATMUL_Q_KN, matmul_q_kn),
+    SH(DEQUANT, dequant),
 };

@@ -341,7 +341,8 @@ static const struct {
     {"avx512", "gemv gemm elementwise rms_norm rope attention flash_attention gemv_block "
                "dequant"},
     {"avx2", "gemv gemv_block dequant"},
-    {"neon", "gemv gemm elementwise rms_norm rope attention flash_attention"},
+    {"neon", "gemv gemm elementwise rms_norm rope attention flash_attention gemv_block "
+             "dequant"},
     {"scalar", ""},
 };
 

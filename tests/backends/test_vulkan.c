@@ -503,6 +503,61 @@ Test(vulkan, stacked_matvec)
     }
 }
 
+/* The same stacking with block weights (q8_0: rows 2 bytes off a 4-byte
+ * boundary every other block; q4_K): the q/k/v matvecs of a quantised
+ * model, one dispatch, every output as ref's. */
+Test(vulkan, stacked_matvec_blocks)
+{
+    enum { K = 512, NQ = 48, NK = 16, NV = 16, NALL = NQ + NK + NV };
+    const int64_t r0[3] = {0, NQ, NQ + NK}, n[3] = {NQ, NK, NV};
+    static const char *const names[3] = {"q", "k", "v"};
+    const int32_t dts[] = {PLINTH_Q8_0, PLINTH_Q4_K};
+    for (int t = 0; t < 2; t++) {
+        plinth_graph *g = new_graph();
+        const int64_t xs[2] = {1, K}, ws[2] = {NALL, K};
+        plinth_node x = plinth_input(g, "x", F32, 2, xs);
+        plinth_node w = plinth_param(g, "w", dts[t], 2, ws);
+        for (int j = 0; j < 3; j++)
+            plinth_output(g, plinth_matmul(g, x, plinth_slice(g, w, 0, r0[j], n[j]), true),
+                          names[j]);
+        conf_pair *p = compile(g);
+        cr_expect(strstr(g_last_program, "1 dispatches"), "%s: the plugin said '%s'",
+                  plinth_dtype_label(dts[t]), g_last_program);
+        uint64_t rng = 0x5EED0006ull;
+        bt_pair_ok(p, conf_pair_fill_param(p, "w", CONF_GEN_UNIFORM, 0, 2, &rng), "w");
+        bt_pair_ok(p, conf_pair_fill_input(p, "x", CONF_GEN_UNIFORM, 0, 2, &rng), "x");
+        bt_pair_ok(p, conf_pair_run(p), "run");
+        for (int j = 0; j < 3; j++)
+            bt_check_output(p, names[j], 1e-10, plinth_dtype_label(dts[t]));
+        conf_pair_destroy(p);
+    }
+}
+
+/* Block weights wider than a binding (the q8_0 embedding of Gemma 3 is
+ * 178 MB against lavapipe's 128 MiB): matmul's b and get_rows' table split
+ * by rows over several dispatches, forced here with a small max_range. */
+Test(vulkan, block_weights_split)
+{
+    teardown();
+    const char *cfg = "validation=1,max_range=8192";
+    setup_with(cfg);
+    const int32_t dts[] = {PLINTH_Q8_0, PLINTH_Q4_K};
+    for (int t = 0; t < 2; t++) {
+        const int64_t k = (int64_t)plinth_dtype_block_elems(dts[t]) * (t ? 1 : 2);
+        const int64_t n = 200; /* 4 bindings of rows */
+        for (int64_t m = 1; m <= 5; m += 4) {
+            conf_tensor in[2] = {V(F32, 2, 1, 1, m, k, DENSE),
+                                 conf_gen(CONF_DENSE(dts[t], n, k), CONF_GEN_UNIFORM, 0, 2)};
+            check(PLINTH_OP_MATMUL, 2, in, V(F32, 2, 1, 1, m, n, DENSE),
+                  (plinth_attrs){.matmul = {1}}, 0, cfg);
+        }
+        conf_tensor in[2] = {conf_gen(CONF_DENSE(dts[t], n, k), CONF_GEN_UNIFORM, 0, 2),
+                             conf_gen(CONF_DENSE(I32, 6), CONF_GEN_INDEX, 0, (double)n)};
+        check(PLINTH_OP_GET_ROWS, 2, in, CONF_DENSE(F32, 6, k),
+              (plinth_attrs){.get_rows = {F32}}, 0, cfg);
+    }
+}
+
 /* ------------------------------------------------------------ refusals --- */
 
 /* A pool the device cannot hold is refused with a message naming the limit

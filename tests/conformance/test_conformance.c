@@ -130,7 +130,7 @@ static void check_backend_op(const char *backend, uint32_t op)
 #define OP_TEST_cpu(E, n, lo, hi) \
     Test(cpu, n, .timeout = 300) { check_backend_op("cpu", PLINTH_OP_##E); }
 #define OP_TEST_vulkan(E, n, lo, hi) \
-    Test(vulkan, n, .timeout = 300) { check_backend_op("vulkan", PLINTH_OP_##E); }
+    Test(vulkan, n, .timeout = 600) { check_backend_op("vulkan", PLINTH_OP_##E); }
 
 OP_TESTS(ref)
 OP_TESTS(template)

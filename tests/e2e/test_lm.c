@@ -349,3 +349,32 @@ Test(lm, errors)
     plinth_backend_close(e.be);
     plinth_context_destroy(e.ctx);
 }
+
+/* plinth_lm_options.quantize: the weight matrices quantised at load give
+ * logits near the stored weights' (q8_0: within 5e-2 relative L2 on the
+ * tiny Llama 3) but not equal to them — the option took effect. */
+Test(lm, quantize_at_load)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/llama3-tiny", getenv("PLINTH_TEST_DATA"));
+    const int32_t tok[] = {1, 17, 300, 42, 99, 7, 250, 3};
+    float a[8 * VOCAB], b[8 * VOCAB];
+    for (int q = 0; q < 2; q++) {
+        env e;
+        open_lm(&e, path, (plinth_lm_options){.n_ctx = 8, .all_logits = true,
+                                              .quantize = q ? PLINTH_Q8_0 : 0});
+        plinth_lm_session *s;
+        cr_assert_eq(plinth_lm_session_create(e.lm, &s), PLINTH_OK);
+        cr_assert_eq(plinth_lm_decode(s, tok, 8, q ? b : a), PLINTH_OK, "%s",
+                     plinth_context_error(e.ctx));
+        plinth_lm_session_destroy(s);
+        close_lm(&e);
+    }
+    double num = 0, den = 0;
+    for (int i = 0; i < 8 * VOCAB; i++)
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), den += (double)a[i] * a[i];
+    const double rel = sqrt(num / den);
+    cr_log_info("q8_0 at load vs f32: relative L2 %.3e", rel);
+    cr_expect_gt(rel, 0.0, "quantize had no effect");
+    cr_expect_lt(rel, 5e-2, "q8_0 is %.3e away", rel);
+}

@@ -8,7 +8,8 @@
  *            tensor type checked against what the script wrote; q8_0/q4_0
  *            quantised by plinth byte for byte as gguf-py (bit-exact with
  *            ggml's reference) did; q4_K/q6_K dequantised as gguf-py did;
- *            a model loads from it
+ *            a model loads from it: f32 weights, and q8_0/q4_K/q6_K weights
+ *            through matmul on ref
  *   writer   writer -> reader round trips (every value type, every dtype,
  *            data pointers and callbacks, alignments); each refusal
  *   quant    dequantise(quantise(x)) error bounds per type on random
@@ -537,6 +538,62 @@ Test(tiny, model_loads_from_gguf)
     plinth_graph_destroy(g);
     plinth_model_destroy(m);
     plinth_backend_close(be);
+    CHECK_NO_LEAKS();
+}
+
+/* Block-dtype weights straight from the file: tiny.gguf's q8_0, q4_K and
+ * q6_K tensors as matmul weights on ref, against x . dequant(w)^T
+ * computed here in f64. */
+Test(tiny, block_weights_load_into_a_model)
+{
+    const char *ref = getenv("PLINTH_TEST_REF");
+    cr_assert(ref, "PLINTH_TEST_REF is not set (run through meson test)");
+    static const struct {
+        const char *name;
+        int32_t dtype;
+        int64_t n, k;
+    } ws[] = {{"t.q8_0", PLINTH_Q8_0, 4, 64}, {"t.q4_K", PLINTH_Q4_K, 2, 256},
+              {"t.q6_K", PLINTH_Q6_K, 2, 256}};
+    plinth_state_dict *d = open_ok(tiny_path());
+    plinth_backend *be = NULL;
+    OK(plinth_backend_open(g_ctx, ref, 0, NULL, &be));
+    for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++) {
+        enum { M = 3 };
+        const int64_t N = ws[k].n, K = ws[k].k;
+        plinth_model *m = NULL;
+        plinth_graph *g = NULL;
+        plinth_program *p = NULL;
+        OK(plinth_model_create(be, &m));
+        OK(plinth_graph_create(g_ctx, &g));
+        plinth_node x = plinth_input(g, "x", PLINTH_F32, 2, (const int64_t[]){M, K});
+        plinth_node w = plinth_param(g, ws[k].name, ws[k].dtype, 2, (const int64_t[]){N, K});
+        OK(plinth_output(g, plinth_matmul(g, x, w, true), "y"));
+        OK(plinth_program_compile(m, g, NULL, &p));
+        OK(plinth_model_load(m, d, NULL));
+        float xs[M * 256], ys[M * 4];
+        for (int64_t i = 0; i < M * K; i++)
+            xs[i] = gauss();
+        OK(plinth_program_set_input(p, 0, xs, (size_t)(M * K) * sizeof *xs));
+        OK(plinth_program_run(p));
+        OK(plinth_program_get_output(p, 0, ys, (size_t)(M * N) * sizeof *ys));
+        int64_t nw;
+        float *wf = read_f32(d, ws[k].name, &nw);
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                double acc = 0;
+                for (int64_t l = 0; l < K; l++)
+                    acc += (double)xs[i * K + l] * wf[j * K + l];
+                cr_assert_float_eq(ys[i * N + j], acc, 1e-5 * (1 + fabs(acc)),
+                                   "%s: y[%lld][%lld] = %g, wanted %g", ws[k].name, (long long)i,
+                                   (long long)j, ys[i * N + j], acc);
+            }
+        free(wf);
+        plinth_program_destroy(p);
+        plinth_graph_destroy(g);
+        plinth_model_destroy(m);
+    }
+    plinth_backend_close(be);
+    plinth_state_dict_close(d);
     CHECK_NO_LEAKS();
 }
 

@@ -58,6 +58,10 @@ typedef struct plinth_lm_options {
     /* Load progress in [0, 1]; NULL for none. */
     void (*progress)(void *user, double fraction);
     void *progress_user;
+    /* Quantise every weight matrix to this block dtype at load (PLINTH_Q8_0,
+     * PLINTH_Q4_0, PLINTH_Q4_K, PLINTH_Q6_K; a matrix whose rows are not
+     * whole blocks keeps its dtype). 0: compute with the weights as stored. */
+    int32_t quantize;
 } plinth_lm_options;
 
 /* Opens the model folder `path` on backends[0, n) (1 to PLINTH_MAX_BACKENDS,
@@ -138,7 +142,9 @@ PLINTH_API plinth_status plinth_lm_chat_format(plinth_lm *lm, const plinth_lm_me
 
 /* --------------------------------------------------------- the sessions --- */
 
-/* A conversation: its own KV cache (zeroed), over the lm's weights. */
+/* A conversation: its own KV cache over the lm's weights. The first
+ * session uses the model's own state pool, the others a state set each,
+ * so an lm with one session holds one KV cache. */
 PLINTH_API plinth_status plinth_lm_session_create(plinth_lm *lm, plinth_lm_session **out);
 PLINTH_API void plinth_lm_session_destroy(plinth_lm_session *s);
 /* Forgets every position (a new conversation). */
@@ -220,8 +226,9 @@ PLINTH_API plinth_status plinth_lm_generate(plinth_lm_session *s, const int32_t 
                                             size_t n, const plinth_lm_generate_options *opts,
                                             plinth_lm_generate_result *result);
 
-/* One token from logits[vocab] under `sampling`, given the session's recent
- * tokens for the repeat penalty (s may be NULL: no penalty). */
+/* One token from logits[vocab] under `sampling`: the repeat penalty looks
+ * at the session's recent tokens, and the session's sampler draws (its RNG
+ * starts again at the seed when the settings change). */
 PLINTH_API plinth_status plinth_lm_sample(plinth_lm_session *s, const float *logits,
                                           const plinth_lm_sampling *sampling, int32_t *out);
 
