@@ -61,7 +61,7 @@ static plinth_status gemma_case(plinth_backend *const *list, uint32_t n, const c
 bool conf_graph_register_gemma3(const char *dir, char *err, size_t err_size)
 {
     lm_config c;
-    if (lm_config_load(dir, &c, err, err_size) != PLINTH_OK)
+    if (lm_config_load(NULL, dir, &c, err, err_size) != PLINTH_OK)
         return false;
     static char names[4][160];
     static uint32_t n_names;

@@ -1,10 +1,12 @@
 /*
  * json_text.c — see json_text.h.
  * Sections: reading a file; the syntax check (cJSON's grammar, no
- * allocation); parsing with a reason on failure.
+ * allocation); decoding a string (no allocation); parsing with a reason on
+ * failure.
  */
 #include "json_text.h"
 #include "errbuf.h"
+#include "model_mem.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,8 +19,9 @@
 
 /* ------------------------------------------------------- reading a file --- */
 
-plinth_status json_text_read(const char *path, size_t max_bytes, const char *limit_name,
-                             char **out, size_t *out_len, char *err, size_t es)
+plinth_status json_text_read(plinth_context *ctx, const char *path, size_t max_bytes,
+                             const char *limit_name, char **out, size_t *out_len, char *err,
+                             size_t es)
 {
     *out = NULL;
     *out_len = 0;
@@ -41,7 +44,7 @@ plinth_status json_text_read(const char *path, size_t max_bytes, const char *lim
         rc = errbuf_fail(err, es, PLINTH_ERR_FORMAT,
                          "%s: %lld bytes, more than the %zu bytes this file may have (%s)", path,
                          (long long)st.st_size, max_bytes, limit_name);
-    } else if (!(buf = malloc((size_t)st.st_size + 1))) {
+    } else if (!(buf = model_malloc(ctx, (size_t)st.st_size + 1))) {
         rc = errbuf_fail(err, es, PLINTH_ERR_NO_MEMORY, "%s: out of memory reading %lld bytes",
                          path, (long long)st.st_size);
     }
@@ -59,7 +62,7 @@ plinth_status json_text_read(const char *path, size_t max_bytes, const char *lim
     }
     close(fd);
     if (rc != PLINTH_OK) {
-        free(buf);
+        model_free(ctx, buf);
         return rc;
     }
     buf[n] = '\0';
@@ -303,6 +306,80 @@ json_text_verdict json_text_check(const char *text, size_t len, size_t *fail_at)
         return JSON_TEXT_OK;
     *fail_at = c.off < len ? c.off : len - 1;
     return c.why;
+}
+
+/* --------------------------------------------------- decoding a string --- */
+
+/* One byte of the decoded string: counted, written while it fits. */
+static void put_byte(char *out, size_t cap, size_t *n, unsigned char b)
+{
+    if (*n + 1 < cap)
+        out[*n] = (char)b;
+    (*n)++;
+}
+
+size_t json_text_string(const char *text, size_t len, char *out, size_t cap)
+{
+    /* cJSON's parse_string and utf16_literal_to_utf8, writing into out. */
+    const unsigned char *p = (const unsigned char *)text + 1, *lim = (const unsigned char *)text + len;
+    const unsigned char *end = p;
+    while (end < lim && *end != '"')
+        end += *end == '\\' && end + 1 < lim ? 2 : 1;
+    size_t n = 0;
+    while (p < end) {
+        unsigned char b = *p;
+        size_t step = 1;
+        uint32_t cp = 0;
+        bool utf16 = false;
+        if (b == '\\' && p + 1 < end) {
+            step = 2;
+            switch (p[1]) {
+            case 'b': b = '\b'; break;
+            case 'f': b = '\f'; break;
+            case 'n': b = '\n'; break;
+            case 'r': b = '\r'; break;
+            case 't': b = '\t'; break;
+            case 'u':
+                if (end - p < 6)
+                    goto done; /* json_text_check refuses it */
+                cp = hex4(p + 2);
+                step = 6;
+                if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 12)
+                    cp = 0x10000 + (((cp & 0x3FF) << 10) | (hex4(p + 8) & 0x3FF)), step = 12;
+                utf16 = true;
+                break;
+            default: b = p[1]; break; /* '"', '\\', '/' (json_text_check refuses others) */
+            }
+        }
+        p += step;
+        if (!utf16) {
+            if (b == 0)
+                break; /* a C string ends at its first NUL */
+            put_byte(out, cap, &n, b);
+            continue;
+        }
+        if (cp == 0)
+            break;
+        if (cp < 0x80) {
+            put_byte(out, cap, &n, (unsigned char)cp);
+        } else if (cp < 0x800) {
+            put_byte(out, cap, &n, (unsigned char)(0xC0 | (cp >> 6)));
+            put_byte(out, cap, &n, (unsigned char)(0x80 | (cp & 0x3F)));
+        } else if (cp < 0x10000) {
+            put_byte(out, cap, &n, (unsigned char)(0xE0 | (cp >> 12)));
+            put_byte(out, cap, &n, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+            put_byte(out, cap, &n, (unsigned char)(0x80 | (cp & 0x3F)));
+        } else {
+            put_byte(out, cap, &n, (unsigned char)(0xF0 | (cp >> 18)));
+            put_byte(out, cap, &n, (unsigned char)(0x80 | ((cp >> 12) & 0x3F)));
+            put_byte(out, cap, &n, (unsigned char)(0x80 | ((cp >> 6) & 0x3F)));
+            put_byte(out, cap, &n, (unsigned char)(0x80 | (cp & 0x3F)));
+        }
+    }
+done:
+    if (cap)
+        out[n < cap ? n : cap - 1] = '\0';
+    return n;
 }
 
 /* ------------------------------------------------------------- parsing --- */

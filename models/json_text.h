@@ -24,14 +24,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Reads `path` into *out (malloc'ed, NUL-terminated, *out_len bytes
- * without the NUL). Refuses anything but a regular file, and a file over
- * max_bytes (naming `limit_name`, the constant of model_limits.h). */
-plinth_status json_text_read(const char *path, size_t max_bytes, const char *limit_name,
-                             char **out, size_t *out_len, char *err, size_t err_size);
+/* Reads `path` into *out (from ctx's allocator, model_mem.h; NUL-terminated,
+ * *out_len bytes without the NUL). Refuses anything but a regular file, and
+ * a file over max_bytes (naming `limit_name`, the constant of
+ * model_limits.h). */
+plinth_status json_text_read(plinth_context *ctx, const char *path, size_t max_bytes,
+                             const char *limit_name, char **out, size_t *out_len, char *err,
+                             size_t err_size);
 
 /* Parses text[0, len) (text[len] must be readable; bytes after the first
  * value are ignored, as cJSON does). `where` names the text in messages.
+ * cJSON allocates through its hooks: call it inside model_json_enter's
+ * bracket of the context the tree belongs to (model_mem.h).
  * NULL on failure: FORMAT for a syntax error or too deep a nesting,
  * NO_MEMORY when the text is valid but cJSON ran out of memory. */
 cJSON *json_text_parse(const char *text, size_t len, const char *where, plinth_status *out_status,
@@ -55,5 +59,13 @@ typedef enum json_text_verdict {
     JSON_TEXT_LONG_NUMBER,
 } json_text_verdict;
 json_text_verdict json_text_check(const char *text, size_t len, size_t *fail_at);
+
+/* The string value that starts at text[0] (a '"'; the text around it passed
+ * json_text_check, so it closes before text + len) decoded as cJSON decodes
+ * it, without allocating: escapes, \uXXXX and surrogate pairs to UTF-8, a
+ * bad hex digit read as 0. Returns the length of the C string cJSON would
+ * hold (a "\u0000" ends it there) and writes its first cap - 1 bytes and a
+ * NUL into out, as snprintf does (cap may be 0). */
+size_t json_text_string(const char *text, size_t len, char *out, size_t cap);
 
 #endif /* PLINTH_JSON_TEXT_H */

@@ -12,6 +12,7 @@
 #include "tokenizer_gguf.h"
 
 #include "internal.h" /* ctx_error: messages go on the context like the core's */
+#include "model_mem.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,8 +49,8 @@ static void lm_free(plinth_lm *lm)
 {
     lm_model_free(lm->m);
     tokenizer_free(lm->tok);
-    free(lm->path);
-    free(lm);
+    model_free(lm->ctx, lm->path);
+    model_free(lm->ctx, lm);
 }
 
 /* The ids that end generation: the config's eos ids and the tokenizer's
@@ -85,12 +86,13 @@ plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const 
     if (!lm_sized_in(opts_in, &o, sizeof o))
         return ctx_error(ctx, PLINTH_ERR_INVALID, "plinth_lm_open: options.struct_size is %u",
                          opts_in->struct_size);
-    plinth_lm *lm = calloc(1, sizeof *lm);
-    if (!lm || !(lm->path = strdup(path))) {
-        free(lm);
+    plinth_lm *lm = model_calloc(ctx, 1, sizeof *lm);
+    if (lm)
+        lm->ctx = ctx;
+    if (!lm || !(lm->path = model_strdup(ctx, path))) {
+        model_free(ctx, lm);
         return ctx_error(ctx, PLINTH_ERR_NO_MEMORY, "%s: out of memory", path);
     }
-    lm->ctx = ctx;
     lm->all_logits = o.all_logits;
     char err[2048];
     plinth_status st = PLINTH_OK;
@@ -115,13 +117,13 @@ plinth_status plinth_lm_open(plinth_backend *const *backends, uint32_t n, const 
         if ((st = plinth_state_dict_open(ctx, tpath, &sd)) != PLINTH_OK)
             goto fail;
         if (plinth_state_dict_meta_find(sd, "tokenizer.ggml.model") >= 0 &&
-            tokenizer_load_gguf(sd, &lm->tok, err, sizeof err) != 0)
+            tokenizer_load_gguf(ctx, sd, &lm->tok, err, sizeof err) != 0)
             st = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s", err);
         plinth_state_dict_close(sd);
         if (st != PLINTH_OK)
             goto fail;
     } else if ((!is_dir || stat(tpath, &sb) == 0) &&
-               tokenizer_load(path, &lm->tok, err, sizeof err) != 0) {
+               tokenizer_load(ctx, path, &lm->tok, err, sizeof err) != 0) {
         st = ctx_error(ctx, PLINTH_ERR_FORMAT, "%s", err);
         goto fail;
     }
@@ -236,7 +238,7 @@ plinth_status plinth_lm_tokenize(plinth_lm *lm, const char *text, size_t len, bo
     else if (cap) /* cap 0 only asks for the size */
         st = lm_fail(lm, PLINTH_ERR_INVALID, "tokenize: the text needs %zu ids, the buffer "
                      "holds %zu", n, cap);
-    free(got);
+    model_free(lm->ctx, got);
     return st;
 }
 
@@ -249,7 +251,7 @@ plinth_status plinth_lm_token_text(plinth_lm *lm, int32_t id, bool first, char *
         return lm_no_tokenizer(lm, "token_text");
     const uint32_t need = tokenizer_max_piece_len(lm->tok);
     char stack[512];
-    char *tmp = need <= sizeof stack ? stack : malloc(need);
+    char *tmp = need <= sizeof stack ? stack : model_malloc(lm->ctx, need);
     if (!tmp)
         return lm_fail(lm, PLINTH_ERR_NO_MEMORY, "token_text: out of memory");
     int n = id >= 0 && id < lm->vocab ? tokenizer_piece(lm->tok, id, first, tmp, need) : -1;
@@ -267,7 +269,7 @@ plinth_status plinth_lm_token_text(plinth_lm *lm, int32_t id, bool first, char *
                          size);
     }
     if (tmp != stack)
-        free(tmp);
+        model_free(lm->ctx, tmp);
     return st;
 }
 
@@ -300,13 +302,13 @@ plinth_status plinth_lm_session_create(plinth_lm *lm, plinth_lm_session **out)
     *out = NULL;
     if (!lm || lm->closed)
         return PLINTH_ERR_INVALID;
-    plinth_lm_session *s = calloc(1, sizeof *s);
+    plinth_lm_session *s = model_calloc(lm->ctx, 1, sizeof *s);
     const size_t n_ctx = (size_t)lm_model_n_ctx(lm->m);
-    if (!s || !(s->tokens = malloc(n_ctx * sizeof *s->tokens)) ||
-        !(s->logits = malloc((size_t)lm->vocab * sizeof *s->logits))) {
+    if (!s || !(s->tokens = model_calloc(lm->ctx, n_ctx, sizeof *s->tokens)) ||
+        !(s->logits = model_calloc(lm->ctx, (size_t)lm->vocab, sizeof *s->logits))) {
         if (s)
-            free(s->tokens);
-        free(s);
+            model_free(lm->ctx, s->tokens);
+        model_free(lm->ctx, s);
         return lm_fail(lm, PLINTH_ERR_NO_MEMORY, "session: out of memory");
     }
     /* The first session takes the model's own state pool; the others get
@@ -317,9 +319,9 @@ plinth_status plinth_lm_session_create(plinth_lm *lm, plinth_lm_session **out)
     else
         st = plinth_state_set_create(lm_model_model(lm->m), &s->set);
     if (st != PLINTH_OK) {
-        free(s->logits);
-        free(s->tokens);
-        free(s);
+        model_free(lm->ctx, s->logits);
+        model_free(lm->ctx, s->tokens);
+        model_free(lm->ctx, s);
         return ctx_error_wrap(lm->ctx, st, "session");
     }
     s->lm = lm;
@@ -339,9 +341,9 @@ void plinth_lm_session_destroy(plinth_lm_session *s)
         lm->own_state_taken = false;
     plinth_state_set_destroy(s->set);
     sampler_free(s->smp);
-    free(s->logits);
-    free(s->tokens);
-    free(s);
+    model_free(lm->ctx, s->logits);
+    model_free(lm->ctx, s->tokens);
+    model_free(lm->ctx, s);
     if (--lm->n_sessions == 0 && lm->closed)
         lm_free(lm);
 }

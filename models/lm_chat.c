@@ -14,6 +14,7 @@
 
 #include "json_text.h"
 #include "model_limits.h"
+#include "model_mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,8 @@
 
 /* ------------------------------------------------------------- files --- */
 
-/* FOLDER/name parsed, or NULL with *st OK when the file does not exist. */
+/* FOLDER/name parsed, or NULL with *st OK when the file does not exist.
+ * Call inside model_json_enter(lm->ctx): the tree comes from the context. */
 static cJSON *read_json(plinth_lm *lm, const char *dir, const char *name, size_t limit,
                         const char *limit_name, plinth_status *st)
 {
@@ -34,13 +36,13 @@ static cJSON *read_json(plinth_lm *lm, const char *dir, const char *name, size_t
         return NULL;
     char *text, err[1024];
     size_t len;
-    if ((*st = json_text_read(path, limit, limit_name, &text, &len, err, sizeof err)) !=
+    if ((*st = json_text_read(lm->ctx, path, limit, limit_name, &text, &len, err, sizeof err)) !=
         PLINTH_OK) {
         *st = lm_fail(lm, *st, "%s", err);
         return NULL;
     }
     cJSON *root = json_text_parse(text, len, path, st, err, sizeof err);
-    free(text);
+    model_free(lm->ctx, text);
     if (!root)
         *st = lm_fail(lm, *st, "%s", err);
     else if (!cJSON_IsObject(root)) {
@@ -128,14 +130,14 @@ plinth_status lm_read_folder_settings(plinth_lm *lm, const char *dir)
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return PLINTH_OK; /* a GGUF file: nothing beside it */
     plinth_status st;
+    plinth_context *prev = model_json_enter(lm->ctx);
     cJSON *g = read_json(lm, dir, "generation_config.json", MODEL_MAX_CONFIG_BYTES,
                          "MODEL_MAX_CONFIG_BYTES", &st);
-    if (st != PLINTH_OK)
-        return st;
     if (g)
         generation_settings(lm, g);
     cJSON_Delete(g);
-    return PLINTH_OK;
+    model_json_leave(prev);
+    return st;
 }
 
 /* ------------------------------------------------------------ templates --- */

@@ -12,6 +12,7 @@
 #include "gguf_names.h"
 #include "json_text.h"
 #include "model_limits.h"
+#include "model_mem.h"
 
 #include <cJSON.h>
 
@@ -488,44 +489,46 @@ plinth_status lm_config_finish(lm_config *c, const char *where, char *err, size_
     return PLINTH_OK;
 }
 
-/* text[len] must be readable (json_text_parse's contract). */
-static plinth_status parse_text(const char *text, size_t len, const char *where,
-                                lm_config *out, char *err, size_t es)
+/* text[len] must be readable (json_text_parse's contract). The tree comes
+ * from ctx (model_mem.h). */
+static plinth_status parse_text(plinth_context *ctx, const char *text, size_t len,
+                                const char *where, lm_config *out, char *err, size_t es)
 {
     plinth_status st;
+    plinth_context *prev = model_json_enter(ctx);
     cJSON *root = json_text_parse(text, len, where, &st, err, es);
-    if (!root)
-        return st;
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return fail(err, es, PLINTH_ERR_FORMAT, "%s: not a JSON object", where);
+    if (root && !cJSON_IsObject(root))
+        st = fail(err, es, PLINTH_ERR_FORMAT, "%s: not a JSON object", where);
+    else if (root) {
+        reader r = {.root = root, .path = where, .err = err, .es = es};
+        st = parse(&r, out);
     }
-    reader r = {.root = root, .path = where, .err = err, .es = es};
-    st = parse(&r, out);
     cJSON_Delete(root);
+    model_json_leave(prev);
     return st;
 }
 
-plinth_status lm_config_parse(const char *text, size_t len, const char *where,
-                                  lm_config *out, char *err, size_t es)
+plinth_status lm_config_parse(plinth_context *ctx, const char *text, size_t len,
+                              const char *where, lm_config *out, char *err, size_t es)
 {
     lm_config_defaults(out, LM_ARCH_GEMMA3);
     if (len > MODEL_MAX_CONFIG_BYTES)
         return fail(err, es, PLINTH_ERR_FORMAT,
                     "%s: %zu bytes, more than the %u bytes a config.json may have "
                     "(MODEL_MAX_CONFIG_BYTES)", where, len, MODEL_MAX_CONFIG_BYTES);
-    char *copy = malloc(len + 1); /* cJSON may look one byte past the end */
+    char *copy = model_malloc(ctx, len + 1); /* cJSON may look one byte past the end */
     if (!copy)
         return fail(err, es, PLINTH_ERR_NO_MEMORY, "%s: out of memory", where);
     if (len)
         memcpy(copy, text, len);
     copy[len] = '\0';
-    plinth_status st = parse_text(copy, len, where, out, err, es);
-    free(copy);
+    plinth_status st = parse_text(ctx, copy, len, where, out, err, es);
+    model_free(ctx, copy);
     return st;
 }
 
-plinth_status lm_config_load(const char *path, lm_config *out, char *err, size_t es)
+plinth_status lm_config_load(plinth_context *ctx, const char *path, lm_config *out, char *err,
+                             size_t es)
 {
     lm_config_defaults(out, LM_ARCH_GEMMA3);
     char file[4096];
@@ -537,12 +540,12 @@ plinth_status lm_config_load(const char *path, lm_config *out, char *err, size_t
         return fail(err, es, PLINTH_ERR_IO, "%.256s...: path too long", path);
     char *text;
     size_t len;
-    plinth_status st = json_text_read(file, MODEL_MAX_CONFIG_BYTES, "MODEL_MAX_CONFIG_BYTES",
+    plinth_status st = json_text_read(ctx, file, MODEL_MAX_CONFIG_BYTES, "MODEL_MAX_CONFIG_BYTES",
                                       &text, &len, err, es);
     if (st != PLINTH_OK)
         return st;
-    st = parse_text(text, len, file, out, err, es);
-    free(text);
+    st = parse_text(ctx, text, len, file, out, err, es);
+    model_free(ctx, text);
     return st;
 }
 

@@ -5,6 +5,7 @@
  * stop string, the token budget or the end of the context.
  */
 #include "lm_internal.h"
+#include "model_mem.h"
 
 #include "internal.h" /* sized_out: the one copy of a sized output */
 
@@ -67,7 +68,7 @@ static sampler *session_sampler(plinth_lm_session *s, const plinth_lm_sampling *
     sampler_free(s->smp);
     sampler_options so = {.temperature = o->temperature, .top_k = o->top_k, .top_p = o->top_p,
                           .min_p = o->min_p, .seed = o->seed};
-    s->smp = sampler_create(&so, s->lm->vocab);
+    s->smp = sampler_create(s->lm->ctx, &so, s->lm->vocab);
     s->smp_settings = *o;
     return s->smp;
 }
@@ -78,14 +79,14 @@ plinth_status plinth_lm_sample(plinth_lm_session *s, const float *logits,
     plinth_lm_sampling o;
     if (!s || !logits || !out || !read_sampling(sampling, &o))
         return PLINTH_ERR_INVALID;
-    float *tmp = malloc((size_t)s->lm->vocab * sizeof *tmp);
+    float *tmp = model_calloc(s->lm->ctx, (size_t)s->lm->vocab, sizeof *tmp);
     sampler *smp = session_sampler(s, &o);
     if (!tmp || !smp) {
-        free(tmp);
+        model_free(s->lm->ctx, tmp);
         return lm_fail(s->lm, PLINTH_ERR_NO_MEMORY, "sample: out of memory");
     }
     *out = sampler_sample(smp, penalised(s, logits, &o, tmp));
-    free(tmp);
+    model_free(s->lm->ctx, tmp);
     return PLINTH_OK;
 }
 
@@ -95,6 +96,7 @@ plinth_status plinth_lm_sample(plinth_lm_session *s, const float *logits,
  * Text that could still become a stop string, or that ends inside a UTF-8
  * sequence, is held back. */
 typedef struct text_out {
+    plinth_context *ctx;
     char *buf;
     size_t len, cap, emitted;
     const char *const *stop;
@@ -106,7 +108,7 @@ static bool text_append(text_out *t, const char *p, size_t n)
         size_t cap = t->cap ? t->cap * 2 : 256;
         while (cap < t->len + n + 1)
             cap *= 2;
-        char *grown = realloc(t->buf, cap);
+        char *grown = model_realloc(t->ctx, t->buf, cap);
         if (!grown)
             return false;
         t->buf = grown;
@@ -193,10 +195,10 @@ plinth_status plinth_lm_generate(plinth_lm_session *s, const int32_t *prompt, si
     res.prefill_ms = now_ms() - t0;
     t0 = now_ms();
 
-    text_out text = {.stop = o.stop};
+    text_out text = {.ctx = lm->ctx, .stop = o.stop};
     const size_t piece_cap = lm->tok ? tokenizer_max_piece_len(lm->tok) + 1 : 1;
-    char *piece = malloc(piece_cap);
-    float *tmp = malloc((size_t)lm->vocab * sizeof *tmp);
+    char *piece = model_malloc(lm->ctx, piece_cap);
+    float *tmp = model_calloc(lm->ctx, (size_t)lm->vocab, sizeof *tmp);
     sampler *smp = session_sampler(s, &sp);
     if (!piece || !tmp || !smp) {
         st = lm_fail(lm, PLINTH_ERR_NO_MEMORY, "generate: out of memory");
@@ -253,9 +255,9 @@ plinth_status plinth_lm_generate(plinth_lm_session *s, const int32_t *prompt, si
         o.on_token(o.user, -1, text.buf + text.emitted, text.len - text.emitted);
 out:
     res.decode_ms = now_ms() - t0;
-    free(text.buf);
-    free(piece);
-    free(tmp);
+    model_free(lm->ctx, text.buf);
+    model_free(lm->ctx, piece);
+    model_free(lm->ctx, tmp);
     if (result)
         sized_out(result, &res, sizeof res);
     return st;

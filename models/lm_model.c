@@ -14,6 +14,7 @@
  */
 #include "lm_model.h"
 #include "decoder.h"
+#include "model_mem.h"
 #include "errbuf.h"
 #include "gguf_names.h"
 
@@ -255,8 +256,9 @@ static plinth_status compile_all(lm_model *m, plinth_backend *be, const plinth_s
     return st;
 }
 
-/* A growable host buffer. */
+/* A growable host buffer, from the model's context. */
 typedef struct hbuf {
+    plinth_context *ctx;
     void *p;
     size_t cap;
 } hbuf;
@@ -264,7 +266,7 @@ typedef struct hbuf {
 static void *hbuf_get(hbuf *b, size_t n)
 {
     if (n > b->cap) {
-        void *grown = realloc(b->p, n ? n : 1);
+        void *grown = model_realloc(b->ctx, b->p, n);
         if (!grown)
             return NULL;
         b->p = grown;
@@ -342,7 +344,7 @@ static plinth_status load_through_host(lm_model *m, plinth_state_dict *sd, char 
     char name[128];
     int64_t rows, cols;
     bool is_norm;
-    hbuf bufs[4] = {{0}};
+    hbuf bufs[4] = {{.ctx = m->ctx}, {.ctx = m->ctx}, {.ctx = m->ctx}, {.ctx = m->ctx}};
     uint64_t done = 0, total = m->n_params;
     for (uint32_t i = 0; st == PLINTH_OK &&
                          lm_param_at(&m->cfg, i, name, sizeof name, &rows, &cols, &is_norm);
@@ -353,7 +355,7 @@ static plinth_status load_through_host(lm_model *m, plinth_state_dict *sd, char 
             m->opts.progress(m->opts.progress_user, (double)done / (double)total);
     }
     for (int k = 0; k < 4; k++)
-        free(bufs[k].p);
+        model_free(m->ctx, bufs[k].p);
     return st;
 }
 
@@ -395,7 +397,7 @@ plinth_status lm_model_load(plinth_context *ctx, plinth_backend *be, const char 
                           const lm_model_options *opts, lm_model **out, char *err, size_t es)
 {
     *out = NULL;
-    lm_model *m = calloc(1, sizeof *m);
+    lm_model *m = model_calloc(ctx, 1, sizeof *m);
     if (!m)
         return fail(err, es, PLINTH_ERR_NO_MEMORY, "out of memory");
     m->ctx = ctx;
@@ -413,7 +415,7 @@ plinth_status lm_model_load(plinth_context *ctx, plinth_backend *be, const char 
         else
             st = lm_config_from_gguf(ctx, sd, &m->cfg, err, es);
     } else {
-        st = lm_config_load(dir, &m->cfg, err, es);
+        st = lm_config_load(ctx, dir, &m->cfg, err, es);
         if (st == PLINTH_OK && (st = plinth_state_dict_open(ctx, dir, &sd)) != PLINTH_OK)
             st = plinth_fail(m, err, es, st, "weights");
         if (st == PLINTH_OK)
@@ -481,10 +483,11 @@ plinth_status lm_model_load(plinth_context *ctx, plinth_backend *be, const char 
     st = load_weights(m, sd, err, es);
     if (st != PLINTH_OK)
         goto out;
-    m->tok = malloc((size_t)m->n_prefill * sizeof *m->tok);
-    m->pos = malloc((size_t)m->n_prefill * sizeof *m->pos);
+    m->tok = model_calloc(ctx, (size_t)m->n_prefill, sizeof *m->tok);
+    m->pos = model_calloc(ctx, (size_t)m->n_prefill, sizeof *m->pos);
     if (m->prefill.all)
-        m->scratch = malloc((size_t)m->n_prefill * (size_t)m->cfg.vocab * sizeof *m->scratch);
+        m->scratch = model_calloc(ctx, (size_t)m->n_prefill * (size_t)m->cfg.vocab,
+                                  sizeof *m->scratch);
     if (!m->tok || !m->pos || (m->prefill.all && !m->scratch))
         st = fail(err, es, PLINTH_ERR_NO_MEMORY, "out of memory");
 out:
@@ -502,10 +505,10 @@ void lm_model_free(lm_model *m)
     if (!m)
         return;
     drop_programs(m);
-    free(m->tok);
-    free(m->pos);
-    free(m->scratch);
-    free(m);
+    model_free(m->ctx, m->tok);
+    model_free(m->ctx, m->pos);
+    model_free(m->ctx, m->scratch);
+    model_free(m->ctx, m);
 }
 
 /* ---------------------------------------------------------------- 5 ---- */

@@ -108,12 +108,13 @@ typedef struct lm_config {
  * its range (the limits are in model_limits.h), every float key a positive
  * number whose f32 value is neither 0 nor infinite; token ids must lie
  * below vocab_size. Messages name the file, the key and the value. */
-plinth_status lm_config_load(const char *path, lm_config *out, char *err,
-                                 size_t err_size);
+plinth_status lm_config_load(plinth_context *ctx, const char *path, lm_config *out, char *err,
+                             size_t err_size);
 /* The same from the text of a config.json (len bytes, need not be
- * NUL-terminated); `where` names it in messages. */
-plinth_status lm_config_parse(const char *text, size_t len, const char *where,
-                                  lm_config *out, char *err, size_t err_size);
+ * NUL-terminated); `where` names it in messages. Both allocate from ctx
+ * (NULL: the C library; model_mem.h) and keep nothing. */
+plinth_status lm_config_parse(plinth_context *ctx, const char *text, size_t len,
+                              const char *where, lm_config *out, char *err, size_t err_size);
 
 /* A config from a GGUF file's metadata, with llama.cpp's key names
  * (general.architecture gemma3, llama, qwen2 or qwen3; {arch}.block_count,

@@ -5,6 +5,7 @@
  * the whole file.
  */
 #include "lm_quantize.h"
+#include "model_mem.h"
 #include "errbuf.h"
 #include "gguf_names.h"
 #include "tokenizer_gguf.h"
@@ -215,11 +216,11 @@ static plinth_status copy_keys(plinth_gguf_writer *w, plinth_state_dict *sd, pli
                                : et == PLINTH_META_U16 || et == PLINTH_META_I16 ? 2
                                : et == PLINTH_META_U64 || et == PLINTH_META_I64 ||
                                        et == PLINTH_META_F64 ? 8 : 4;
-            unsigned char *v = malloc(len ? len * esz : 1);
-            uint64_t *lens = et == PLINTH_META_STRING ? malloc(len ? len * 8 : 8) : NULL;
+            unsigned char *v = model_calloc(ctx, len, esz);
+            uint64_t *lens = et == PLINTH_META_STRING ? model_calloc(ctx, len, 8) : NULL;
             if (!v || (et == PLINTH_META_STRING && !lens)) {
-                free(v);
-                free(lens);
+                model_free(ctx, v);
+                model_free(ctx, lens);
                 return fail(err, es, PLINTH_ERR_NO_MEMORY, "%s: out of memory", k);
             }
             for (uint64_t j = 0; j < len && st == PLINTH_OK; j++) {
@@ -244,8 +245,8 @@ static plinth_status copy_keys(plinth_gguf_writer *w, plinth_state_dict *sd, pli
                          ? plinth_gguf_writer_add_string_array(w, k, (const char *const *)v,
                                                                lens, len)
                          : plinth_gguf_writer_add_array(w, k, et, v, len);
-            free(v);
-            free(lens);
+            model_free(ctx, v);
+            model_free(ctx, lens);
         }
     }
     return st == PLINTH_OK ? st : fail(err, es, st, "%s", plinth_context_error(ctx));
@@ -296,6 +297,7 @@ static plinth_status produce(void *user, uint64_t offset, void *dst, uint64_t si
 /* ------------------------------------------------------------ the whole file */
 
 typedef struct plan {
+    plinth_context *ctx; /* the memory of everything below */
     job *jobs;
     uint32_t n;
     float rope[MODEL_MAX_HEAD_DIM / 2];
@@ -305,10 +307,10 @@ typedef struct plan {
 static void plan_free(plan *p)
 {
     for (uint32_t i = 0; p->jobs && i < p->n; i++) {
-        free(p->jobs[i].f);
-        free(p->jobs[i].raw);
+        model_free(p->ctx, p->jobs[i].f);
+        model_free(p->ctx, p->jobs[i].raw);
     }
-    free(p->jobs);
+    model_free(p->ctx, p->jobs);
 }
 
 /* One job per param (src config c names them in the file, out names them
@@ -326,7 +328,7 @@ static plinth_status add_tensors(plinth_gguf_writer *w, plinth_context *ctx, pli
     bool is_norm;
     while (lm_param_at(c, n, name, sizeof name, &rows, &cols, &is_norm))
         n++;
-    if (!(p->jobs = calloc(n + 1, sizeof *p->jobs)))
+    if (!(p->jobs = model_calloc(ctx, n + 1, sizeof *p->jobs)))
         return fail(err, es, PLINTH_ERR_NO_MEMORY, "out of memory");
     plinth_status st = PLINTH_OK;
     for (uint32_t i = 0; i < n && st == PLINTH_OK; i++) {
@@ -359,8 +361,8 @@ static plinth_status add_tensors(plinth_gguf_writer *w, plinth_context *ctx, pli
             (rows % j->heads != 0 || (rows / j->heads) % 2 != 0))
             return fail(err, es, PLINTH_ERR_FORMAT, "%s: tensor '%s' is not %lld heads of an even "
                         "size", plinth_state_dict_path(sd), name, (long long)j->heads);
-        j->f = malloc((size_t)j->cols * sizeof *j->f);
-        j->raw = malloc(plinth_dtype_row_bytes(j->src, j->cols) + 1);
+        j->f = model_calloc(ctx, (size_t)j->cols, sizeof *j->f);
+        j->raw = model_malloc(ctx, plinth_dtype_row_bytes(j->src, j->cols) + 1);
         if (!j->f || !j->raw)
             return fail(err, es, PLINTH_ERR_NO_MEMORY, "out of memory");
         p->total += (uint64_t)(j->rows * j->cols);
@@ -372,7 +374,7 @@ static plinth_status add_tensors(plinth_gguf_writer *w, plinth_context *ctx, pli
         const int64_t half = c->head_dim / 2;
         job *j = &p->jobs[p->n++];
         *j = (job){.dst = PLINTH_F32, .rows = 1, .cols = half, .values = p->rope, .o = o,
-                   .total_done = &p->done, .f = malloc((size_t)half * sizeof(float))};
+                   .total_done = &p->done, .f = model_calloc(ctx, (size_t)half, sizeof(float))};
         if (!j->f)
             return fail(err, es, PLINTH_ERR_NO_MEMORY, "out of memory");
         st = plinth_gguf_writer_add_tensor_fn(w, "rope_freqs.weight", PLINTH_F32, 1, &half,
@@ -393,7 +395,7 @@ plinth_status lm_quantize(plinth_context *ctx, const char *in, const char *out,
     plinth_state_dict *sd = NULL;
     plinth_gguf_writer *w = NULL;
     tokenizer *tok = NULL;
-    plan p = {0};
+    plan p = {.ctx = ctx};
     const int gguf = lm_gguf_path(in, gpath, sizeof gpath, err, es);
     plinth_status st = gguf < 0 ? PLINTH_ERR_INVALID : PLINTH_OK;
     if (st == PLINTH_OK && gguf) {
@@ -402,7 +404,7 @@ plinth_status lm_quantize(plinth_context *ctx, const char *in, const char *out,
         else
             st = lm_config_from_gguf(ctx, sd, &c, err, es);
     } else if (st == PLINTH_OK) {
-        st = lm_config_load(in, &c, err, es);
+        st = lm_config_load(ctx, in, &c, err, es);
         if (st == PLINTH_OK && (st = plinth_state_dict_open(ctx, in, &sd)) != PLINTH_OK)
             st = fail(err, es, st, "%s", plinth_context_error(ctx));
         if (st == PLINTH_OK)
@@ -410,7 +412,7 @@ plinth_status lm_quantize(plinth_context *ctx, const char *in, const char *out,
         char tpath[4096];
         struct stat sb;
         snprintf(tpath, sizeof tpath, "%s/tokenizer.json", in);
-        if (st == PLINTH_OK && stat(tpath, &sb) == 0 && tokenizer_load(in, &tok, err, es) != 0)
+        if (st == PLINTH_OK && stat(tpath, &sb) == 0 && tokenizer_load(ctx, in, &tok, err, es) != 0)
             st = PLINTH_ERR_FORMAT;
     }
     if (st == PLINTH_OK && (st = plinth_gguf_writer_create(ctx, out, &w)) != PLINTH_OK)

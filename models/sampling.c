@@ -7,6 +7,7 @@
  */
 #include "sampling.h"
 #include "model_limits.h"
+#include "model_mem.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ typedef struct cand {
 } cand;
 
 struct sampler {
+    plinth_context *ctx; /* its memory's (model_mem.h) */
     sampler_options o;
     int32_t n_vocab;
     uint64_t rng[4];
@@ -53,20 +55,21 @@ double sampler_uniform(sampler *s)
     return (double)(next_u64(s->rng) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-sampler *sampler_create(const sampler_options *opts, int32_t n_vocab)
+sampler *sampler_create(plinth_context *ctx, const sampler_options *opts, int32_t n_vocab)
 {
     if (n_vocab < 1 || n_vocab > MODEL_MAX_VOCAB)
         return NULL;
-    sampler *s = calloc(1, sizeof *s);
+    sampler *s = model_calloc(ctx, 1, sizeof *s);
     if (!s)
         return NULL;
+    s->ctx = ctx;
     s->o = *opts;
     s->n_vocab = n_vocab;
     uint64_t x = opts->seed;
     for (int i = 0; i < 4; i++)
         s->rng[i] = splitmix64(&x);
-    if (!(s->c = malloc((size_t)n_vocab * sizeof *s->c))) {
-        free(s);
+    if (!(s->c = model_calloc(ctx, (size_t)n_vocab, sizeof *s->c))) {
+        model_free(ctx, s);
         return NULL;
     }
     return s;
@@ -76,8 +79,8 @@ void sampler_free(sampler *s)
 {
     if (!s)
         return;
-    free(s->c);
-    free(s);
+    model_free(s->ctx, s->c);
+    model_free(s->ctx, s);
 }
 
 /* Greedy decoding takes the argmax of 262144 logits per token: the plain

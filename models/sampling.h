@@ -19,6 +19,8 @@
 #ifndef PLINTH_SAMPLING_H
 #define PLINTH_SAMPLING_H
 
+#include <plinth.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,9 +36,10 @@ typedef struct sampler_options {
 
 typedef struct sampler sampler;
 
-/* Creates a sampler for a vocabulary of n_vocab logits; NULL if n_vocab is
- * not in [1, MODEL_MAX_VOCAB] or out of memory. */
-sampler *sampler_create(const sampler_options *opts, int32_t n_vocab);
+/* Creates a sampler for a vocabulary of n_vocab logits, its memory from
+ * ctx (NULL: the C library; model_mem.h); NULL if n_vocab is not in
+ * [1, MODEL_MAX_VOCAB] or out of memory. */
+sampler *sampler_create(plinth_context *ctx, const sampler_options *opts, int32_t n_vocab);
 void sampler_free(sampler *s);
 /* The next token. `logits` (n_vocab) is read, not modified. */
 int32_t sampler_sample(sampler *s, const float *logits);

@@ -31,20 +31,10 @@ int tok_fail(const tok_load_ctx *c, const char *fmt, ...)
     return -1;
 }
 
-char *tok_dup(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = 0;
-    }
-    return p;
-}
-
 /* ----------------------------------------------------------- load and free */
 
 static int load_model(tokenizer *t, const tok_load_ctx *c, const cJSON *root, const char *text, tokj_span vocab,
-                      tokj_span merges)
+                      tokj_span merges, tokj_span added)
 {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(model)) return tok_fail(c, "no \"model\" object");
@@ -61,9 +51,9 @@ static int load_model(tokenizer *t, const tok_load_ctx *c, const cJSON *root, co
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(model, affixes[i]);
         if (cJSON_IsString(a) && a->valuestring[0]) return tok_fail(c, "BPE %s is not supported", affixes[i]);
     }
-    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
-    if (added && !cJSON_IsNull(added) && !cJSON_IsArray(added)) return tok_fail(c, "added_tokens is not an array");
-    if (tok_load_vocab(t, c, text, vocab, cJSON_IsArray(added) ? added : NULL) ||
+    const bool no_added = added.end == added.start || (added.end - added.start == 4 && !memcmp(text + added.start, "null", 4));
+    if (!no_added && !tokj_is(text, added, '[')) return tok_fail(c, "added_tokens is not an array");
+    if (tok_load_vocab(t, c, text, vocab, no_added ? (tokj_span){0, 0} : added) ||
         tok_load_merges(t, c, text, merges))
         return -1;
 
@@ -104,17 +94,19 @@ static int check_text(const tok_load_ctx *c, const char *text, size_t len)
     return -1;
 }
 
-/* Builds a tokenizer from text[0, len) (malloc'ed, NUL-terminated, freed
+/* Builds a tokenizer from text[0, len) (from c->mem, NUL-terminated, freed
  * here as soon as the vocab and merges are read); c->path names it, and
  * json_path (NULL for a text from memory) says where tokenizer_config.json
- * may lie. */
+ * may lie. cJSON's trees come from c->mem too (model_json_enter). */
 static int load_text(const tok_load_ctx *c, char *text, size_t len, const char *json_path, tokenizer **out)
 {
-    tokenizer *t = calloc(1, sizeof *t);
+    plinth_context *const ctx = c->mem, *prev = model_json_enter(ctx);
+    tokenizer *t = model_calloc(ctx, 1, sizeof *t);
     cJSON *root = NULL;
     int rc = -1;
-    tokj_span vocab, merges;
-    if (!t || !(t->path = strdup(c->path))) {
+    tokj_span big[3];
+    if (t) t->ctx = ctx;
+    if (!t || !(t->path = model_strdup(ctx, c->path))) {
         tok_fail(c, "out of memory");
         goto done;
     }
@@ -124,20 +116,21 @@ static int load_text(const tok_load_ctx *c, char *text, size_t len, const char *
         tok_fail(c, "not a tokenizer.json (the top level is not an object)");
         goto done;
     }
-    if (!(root = tokj_tree(text, top, &vocab, &merges))) {
+    if (!(root = tokj_tree(ctx, text, top, big))) {
         tok_fail(c, "out of memory parsing %zu bytes of JSON", len);
         goto done;
     }
-    if (load_model(t, c, root, text, vocab, merges)) goto done;
-    free(text); /* peak memory: the tables and the text, never a tree of it */
+    if (load_model(t, c, root, text, big[0], big[1], big[2])) goto done;
+    model_free(ctx, text); /* peak memory: the tables and the text, never a tree of it */
     text = NULL;
     if (tok_load_steps(t, c, root) || tok_build_trie(t, c) || tok_load_config(t, c, json_path, root)) goto done;
 
     if (tok_measure_pieces(t, c)) goto done;
     rc = 0;
 done:
-    free(text);
+    model_free(ctx, text);
     cJSON_Delete(root);
+    model_json_leave(prev);
     if (rc == 0) *out = t;
     else tokenizer_free(t);
     return rc;
@@ -152,24 +145,24 @@ int tok_measure_pieces(tokenizer *t, const tok_load_ctx *c)
         if (!(t->flags[id] & TOKF_PRESENT)) continue;
         plen = 0;
         if (piece_into(t, (int32_t)id, false, &pb, &pcap, &plen)) {
-            free(pb);
+            model_free(t->ctx, pb);
             return tok_fail(c, "out of memory");
         }
         if (plen > t->max_piece) t->max_piece = (uint32_t)plen;
     }
-    free(pb);
+    model_free(t->ctx, pb);
     return 0;
 }
 
-int tokenizer_load(const char *path, tokenizer **out, char *err, size_t err_size)
+int tokenizer_load(plinth_context *ctx, const char *path, tokenizer **out, char *err, size_t err_size)
 {
     *out = NULL;
-    tok_load_ctx c = {path, err, err_size};
+    tok_load_ctx c = {path, err, err_size, ctx};
     char *file = NULL;
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         size_t n = strlen(path);
-        file = malloc(n + sizeof "/tokenizer.json");
+        file = model_malloc(ctx, n + sizeof "/tokenizer.json");
         if (!file) return tok_fail(&c, "out of memory");
         memcpy(file, path, n);
         memcpy(file + n, "/tokenizer.json", sizeof "/tokenizer.json");
@@ -178,22 +171,22 @@ int tokenizer_load(const char *path, tokenizer **out, char *err, size_t err_size
     char *text = NULL;
     size_t len = 0;
     int rc = -1;
-    if (json_text_read(c.path, MODEL_MAX_TOKENIZER_BYTES, "MODEL_MAX_TOKENIZER_BYTES", &text, &len, err,
+    if (json_text_read(ctx, c.path, MODEL_MAX_TOKENIZER_BYTES, "MODEL_MAX_TOKENIZER_BYTES", &text, &len, err,
                        err_size) == PLINTH_OK)
         rc = load_text(&c, text, len, c.path, out);
-    free(file);
+    model_free(ctx, file);
     return rc;
 }
 
-int tokenizer_load_from_memory(const char *text, size_t len, const char *name, tokenizer **out, char *err,
-                               size_t err_size)
+int tokenizer_load_from_memory(plinth_context *ctx, const char *text, size_t len, const char *name,
+                               tokenizer **out, char *err, size_t err_size)
 {
     *out = NULL;
-    tok_load_ctx c = {name, err, err_size};
+    tok_load_ctx c = {name, err, err_size, ctx};
     if (len > MODEL_MAX_TOKENIZER_BYTES)
         return tok_fail(&c, "%zu bytes, more than the %u bytes a tokenizer.json may have (MODEL_MAX_TOKENIZER_BYTES)",
                         len, MODEL_MAX_TOKENIZER_BYTES);
-    char *copy = malloc(len + 1); /* cJSON may look one byte past the end */
+    char *copy = model_malloc(ctx, len + 1); /* cJSON may look one byte past the end */
     if (!copy) return tok_fail(&c, "out of memory");
     if (len) memcpy(copy, text, len);
     copy[len] = 0;
@@ -203,33 +196,34 @@ int tokenizer_load_from_memory(const char *text, size_t len, const char *name, t
 void tokenizer_free(tokenizer *t)
 {
     if (!t) return;
-    free(t->path);
-    free(t->pool);
-    free(t->off);
-    free(t->len);
-    free(t->flags);
-    tok_strmap_free(&t->vocab);
-    tok_map64_free(&t->merges);
-    tok_map64_free(&t->trie);
-    free(t->node_tok);
+    plinth_context *const ctx = t->ctx;
+    model_free(ctx, t->path);
+    model_free(ctx, t->pool);
+    model_free(ctx, t->off);
+    model_free(ctx, t->len);
+    model_free(ctx, t->flags);
+    tok_strmap_free(ctx, &t->vocab);
+    tok_map64_free(ctx, &t->merges);
+    tok_map64_free(ctx, &t->trie);
+    model_free(ctx, t->node_tok);
     for (size_t i = 0; i < t->n_norm; i++) {
-        free(t->norm[i].pattern);
-        free(t->norm[i].content);
+        model_free(ctx, t->norm[i].pattern);
+        model_free(ctx, t->norm[i].content);
     }
-    free(t->norm);
+    model_free(ctx, t->norm);
     for (size_t i = 0; i < t->n_split; i++) {
-        free(t->split[i].pattern);
+        model_free(ctx, t->split[i].pattern);
         tok_regex_free(t->split[i].re);
     }
-    free(t->split);
+    model_free(ctx, t->split);
     tok_regex_free(t->byte_level_re);
     for (size_t i = 0; i < t->n_dec; i++) {
-        free(t->dec[i].pattern);
-        free(t->dec[i].content);
+        model_free(ctx, t->dec[i].pattern);
+        model_free(ctx, t->dec[i].content);
     }
-    free(t->dec);
-    free(t->chat_template);
-    free(t);
+    model_free(ctx, t->dec);
+    model_free(ctx, t->chat_template);
+    model_free(ctx, t);
 }
 
 uint32_t tokenizer_vocab_size(const tokenizer *t) { return t->n_ids; }
@@ -249,8 +243,8 @@ int32_t tokenizer_token_id(const tokenizer *t, const char *token)
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_bos,
                      int32_t **out_ids, size_t *out_n, char *err, size_t err_size)
 {
-    tok_load_ctx c = {t->path, err, err_size};
-    tok_ids ids = {0};
+    tok_load_ctx c = {t->path, err, err_size, t->ctx};
+    tok_ids ids = {.ctx = t->ctx};
     *out_ids = NULL;
     *out_n = 0;
     if (len > MODEL_MAX_ENCODE_BYTES)
@@ -261,9 +255,9 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_
         if (tok_ids_push(&ids, t->bos)) return tok_fail(&c, "out of memory");
     }
     int rc = tok_encode_text(t, text, len, &ids);
-    if (rc == 0 && !ids.v && !(ids.v = malloc(sizeof *ids.v))) rc = -1; /* never NULL on success */
+    if (rc == 0 && !ids.v && !(ids.v = model_malloc(t->ctx, sizeof *ids.v))) rc = -1; /* never NULL on success */
     if (rc) {
-        free(ids.v);
+        model_free(t->ctx, ids.v);
         if (rc == -2) return tok_fail(&c, "a character is not in the vocab and there is no unk token");
         if (rc == -3)
             return tok_fail(&c, "encode: a pre_tokenizer regex reached PCRE2's match limit on this text (a pattern "
@@ -277,16 +271,23 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_
 
 /* --------------------------------------------------------- decode and pieces */
 
-static int put(char **buf, size_t *cap, size_t *len, const char *s, size_t n)
+/* Room for `need` bytes in *buf. */
+static int reserve(plinth_context *ctx, char **buf, size_t *cap, size_t need)
 {
-    if (*len + n + 1 > *cap) {
+    if (need > *cap) {
         size_t c = *cap ? *cap : 128;
-        while (c < *len + n + 1) c *= 2;
-        char *p = realloc(*buf, c);
+        while (c < need) c *= 2;
+        char *p = model_realloc(ctx, *buf, c);
         if (!p) return -1;
         *buf = p;
         *cap = c;
     }
+    return 0;
+}
+
+static int put(plinth_context *ctx, char **buf, size_t *cap, size_t *len, const char *s, size_t n)
+{
+    if (reserve(ctx, buf, cap, *len + n + 1)) return -1;
     memcpy(*buf + *len, s, n);
     *len += n;
     (*buf)[*len] = 0;
@@ -319,25 +320,34 @@ static uint32_t utf8_cp(const unsigned char *s, size_t k)
 static int piece_into(const tokenizer *t, int32_t id, bool first, char **buf, size_t *cap, size_t *len)
 {
     size_t base = *len;
-    if (put(buf, cap, len, t->pool + t->off[id], t->len[id])) return -1;
+    if (put(t->ctx, buf, cap, len, t->pool + t->off[id], t->len[id])) return -1;
     for (size_t k = 0; k < t->n_dec; k++) {
         const tok_dec_step *st = &t->dec[k];
         char *s = *buf + base;
         size_t n = *len - base;
         if (st->kind == TOK_DEC_REPLACE) {
             /* memmem (two-way search): linear in the piece and the pattern,
-             * where a byte-by-byte memcmp is their product. */
-            if (!memmem(s, n, st->pattern, st->plen)) continue;
-            char *tmp = tok_dup(s, n);
-            if (!tmp) return -1;
-            *len = base;
-            int rc = 0;
-            const char *p = tmp, *e = tmp + n, *h;
-            for (; rc == 0 && (h = memmem(p, (size_t)(e - p), st->pattern, st->plen)); p = h + st->plen)
-                rc = put(buf, cap, len, p, (size_t)(h - p)) || put(buf, cap, len, st->content, st->clen);
-            if (rc == 0) rc = put(buf, cap, len, p, (size_t)(e - p));
-            free(tmp);
-            if (rc) return -1;
+             * where a byte-by-byte memcmp is their product. The result is
+             * built after the piece and moved down over it: no allocation
+             * per token (the loop over the vocab at load made 130,000). */
+            size_t hits = 0;
+            const char *p, *e = s + n, *h;
+            for (p = s; (h = memmem(p, (size_t)(e - p), st->pattern, st->plen)); p = h + st->plen) hits++;
+            if (!hits) continue;
+            const size_t nn = n - hits * st->plen + hits * st->clen;
+            if (reserve(t->ctx, buf, cap, base + n + nn + 1)) return -1;
+            s = *buf + base;
+            e = s + n;
+            char *o = s + n;
+            for (p = s; (h = memmem(p, (size_t)(e - p), st->pattern, st->plen)); p = h + st->plen) {
+                memcpy(o, p, (size_t)(h - p));
+                o += h - p;
+                memcpy(o, st->content, st->clen);
+                o += st->clen;
+            }
+            memcpy(o, p, (size_t)(e - p));
+            memmove(s, s + n, nn);
+            *len = base + nn;
         } else if (st->kind == TOK_DEC_BYTEFALLBACK) {
             if (n == 6 && memcmp(s, "<0x", 3) == 0 && s[5] == '>' && hexval(s[3]) >= 0 && hexval(s[4]) >= 0) {
                 s[0] = (char)(hexval(s[3]) * 16 + hexval(s[4]));
@@ -382,34 +392,34 @@ int tokenizer_piece(const tokenizer *t, int32_t id, bool first, char *buf, size_
     char *p = NULL;
     size_t pcap = 0, n = 0;
     if (piece_into(t, id, first, &p, &pcap, &n)) {
-        free(p);
+        model_free(t->ctx, p);
         return -1;
     }
     if (n > cap) n = cap;
     if (n) memcpy(buf, p, n);
-    free(p);
+    model_free(t->ctx, p);
     return (int)n;
 }
 
 int tokenizer_decode(const tokenizer *t, const int32_t *ids, size_t n, bool skip_special,
                      char **out_text, size_t *out_len, char *err, size_t err_size)
 {
-    tok_load_ctx c = {t->path, err, err_size};
+    tok_load_ctx c = {t->path, err, err_size, t->ctx};
     char *buf = NULL;
     size_t cap = 0, len = 0;
     *out_text = NULL;
     *out_len = 0;
-    if (put(&buf, &cap, &len, "", 0)) return tok_fail(&c, "out of memory");
+    if (put(t->ctx, &buf, &cap, &len, "", 0)) return tok_fail(&c, "out of memory");
     bool first = true;
     for (size_t i = 0; i < n; i++) {
         int32_t id = ids[i];
         if (id < 0 || (uint32_t)id >= t->n_ids || !(t->flags[id] & TOKF_PRESENT)) {
-            free(buf);
+            model_free(t->ctx, buf);
             return tok_fail(&c, "decode: id %d at position %zu is not a token (vocab size %u)", id, i, t->n_ids);
         }
         if (skip_special && (t->flags[id] & TOKF_SPECIAL)) continue;
         if (piece_into(t, id, first, &buf, &cap, &len)) {
-            free(buf);
+            model_free(t->ctx, buf);
             return tok_fail(&c, "out of memory");
         }
         first = false;
@@ -426,7 +436,7 @@ int tokenizer_decode(const tokenizer *t, const int32_t *ids, size_t n, bool skip
 
 /* ----------------------------------------------------------- chat template */
 
-char *tokenizer_chat_prompt(const char *user_text)
+char *tokenizer_chat_prompt(plinth_context *ctx, const char *user_text)
 {
     /* The checkpoints' Jinja template writes `message['content'] | trim`,
      * so surrounding whitespace of the user's text is dropped here too. */
@@ -434,7 +444,7 @@ char *tokenizer_chat_prompt(const char *user_text)
     size_t a = 0, b = strlen(user_text);
     while (a < b && (user_text[a] == ' ' || (user_text[a] >= '\t' && user_text[a] <= '\r'))) a++;
     while (b > a && (user_text[b - 1] == ' ' || (user_text[b - 1] >= '\t' && user_text[b - 1] <= '\r'))) b--;
-    char *s = malloc(sizeof pre - 1 + (b - a) + sizeof post);
+    char *s = model_malloc(ctx, sizeof pre - 1 + (b - a) + sizeof post);
     if (!s) return NULL;
     memcpy(s, pre, sizeof pre - 1);
     memcpy(s + sizeof pre - 1, user_text + a, b - a);

@@ -8,11 +8,17 @@
  *
  * Errors: functions that can fail return 0 on success or -1, with a message
  * naming the file (and token/offset) in `err` (may be NULL).
+ * Memory: a tokenizer keeps the context it was loaded with and takes all
+ * its memory, at load and on every encode/decode, from that context's
+ * allocator (model_mem.h; NULL: the C library's); what encode, decode and
+ * tokenizer_chat_prompt return is freed with model_free(that ctx, p).
  * Thread-safety: a loaded tokenizer is immutable; encode/decode may run on
  * many threads at once.
  */
 #ifndef PLINTH_TOKENIZER_H
 #define PLINTH_TOKENIZER_H
+
+#include <plinth.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,12 +39,13 @@ typedef struct tokenizer tokenizer;
  * normalizer and decoder may not grow a text more than
  * MODEL_MAX_TEXT_GROWTH times (model_limits.h); a refusal names the key or
  * entry. */
-int tokenizer_load(const char *path, tokenizer **out, char *err, size_t err_size);
+int tokenizer_load(plinth_context *ctx, const char *path, tokenizer **out, char *err,
+                   size_t err_size);
 /* The same from the text of a tokenizer.json (len bytes, need not be
  * NUL-terminated); `name` stands for the file in messages. No
  * tokenizer_config.json is read. */
-int tokenizer_load_from_memory(const char *text, size_t len, const char *name, tokenizer **out,
-                               char *err, size_t err_size);
+int tokenizer_load_from_memory(plinth_context *ctx, const char *text, size_t len, const char *name,
+                               tokenizer **out, char *err, size_t err_size);
 void tokenizer_free(tokenizer *t);
 
 uint32_t tokenizer_vocab_size(const tokenizer *t);
@@ -74,14 +81,14 @@ int tokenizer_stop_ids(const tokenizer *t, int32_t *ids, int cap);
  * invalid UTF-8 is encoded through byte fallback, or for byte-level
  * tokenizers as the bytes' own tokens, each such byte cutting the text).
  * Special tokens written in the text ("<start_of_turn>") become their ids.
- * With add_bos, <bos> comes first. *out_ids is malloc'ed; the caller frees
- * it. Fails (naming the file) when a character has no token and there is
+ * With add_bos, <bos> comes first. *out_ids is the caller's to free (from
+ * the tokenizer's context: see Memory above). Fails (naming the file) when a character has no token and there is
  * no unk, or when a hostile Split regex reaches PCRE2's match limit. */
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, bool add_bos,
                      int32_t **out_ids, size_t *out_n, char *err, size_t err_size);
 
-/* Decodes ids to text (malloc'ed, NUL-terminated, *out_len bytes without the
- * NUL). An id that names no token (negative, past the vocab, a hole) is an
+/* Decodes ids to text (the caller's to free, see Memory; NUL-terminated,
+ * *out_len bytes without the NUL). An id that names no token (negative, past the vocab, a hole) is an
  * error naming it and its position. Special tokens are kept as their text unless skip_special.
  * Byte-fallback and byte-level tokens give their raw bytes (an invalid
  * UTF-8 run is not turned into U+FFFD), so decode(encode(b)) == b for any
@@ -105,10 +112,10 @@ int tokenizer_piece(const tokenizer *t, int32_t id, bool first, char *buf, size_
 
 /* Gemma's chat template for one user turn, ready to encode (without <bos>:
  * pass add_bos to encode): "<start_of_turn>user\n{text}<end_of_turn>\n
- * <start_of_turn>model\n". Malloc'ed. Like the checkpoints' Jinja template
- * (`content | trim`), leading and trailing ASCII whitespace of the text is
- * dropped. */
-char *tokenizer_chat_prompt(const char *user_text);
+ * <start_of_turn>model\n", from ctx; NULL when out of memory. Like the
+ * checkpoints' Jinja template (`content | trim`), leading and trailing
+ * ASCII whitespace of the text is dropped. */
+char *tokenizer_chat_prompt(plinth_context *ctx, const char *user_text);
 
 /* The longest piece any token yields (tokenizer_piece with first=false), so
  * a streaming caller can size one buffer. */

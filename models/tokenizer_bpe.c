@@ -33,7 +33,7 @@ int tok_ids_push(tok_ids *o, int32_t id)
 {
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 64;
-        int32_t *v = realloc(o->v, cap * sizeof *v);
+        int32_t *v = model_realloc(o->ctx, o->v, cap * sizeof *v);
         if (!v) return -1;
         o->v = v;
         o->cap = cap;
@@ -59,6 +59,7 @@ typedef struct {
 typedef uint64_t cand;
 
 typedef struct {
+    plinth_context *ctx; /* the tokenizer's: every buffer below is from it */
     char *norm;
     size_t norm_cap;
     size_t *words, *words2; /* (start, len) pairs; words2 while splitting */
@@ -72,12 +73,14 @@ typedef struct {
     size_t heap_n, heap_cap;
 } scratch;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
+static int grow(plinth_context *ctx, void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return 0;
     size_t c = *cap ? *cap : 64;
     while (c < need) c *= 2;
-    void *q = realloc(*p, c * elem);
+    size_t bytes;
+    if (__builtin_mul_overflow(c, elem, &bytes)) return -1;
+    void *q = model_realloc(ctx, *p, bytes);
     if (!q) return -1;
     *p = q;
     *cap = c;
@@ -102,7 +105,7 @@ static void sift_down(cand *h, size_t n, size_t i)
 
 static int heap_push(scratch *s, cand c)
 {
-    if (grow((void **)&s->heap, &s->heap_cap, s->heap_n + 1, sizeof *s->heap)) return -1;
+    if (grow(s->ctx, (void **)&s->heap, &s->heap_cap, s->heap_n + 1, sizeof *s->heap)) return -1;
     size_t i = s->heap_n++;
     while (i > 0 && c < s->heap[(i - 1) / 2]) {
         s->heap[i] = s->heap[(i - 1) / 2];
@@ -153,7 +156,7 @@ static int bpe_word(const tokenizer *t, scratch *s, const unsigned char *w, size
         int32_t id = tok_lookup(t, (const char *)w, n);
         if (id >= 0) return tok_ids_push(out, id);
     }
-    if (grow((void **)&s->syms, &s->syms_cap, n, sizeof *s->syms)) return -1;
+    if (grow(s->ctx, (void **)&s->syms, &s->syms_cap, n, sizeof *s->syms)) return -1;
 
     /* Characters -> symbols. */
     int32_t ns = 0;
@@ -171,7 +174,7 @@ static int bpe_word(const tokenizer *t, scratch *s, const unsigned char *w, size
     /* Merge by rank. A merged symbol keeps its left part's slot, so slot
      * order is text order and "leftmost" is the smaller slot. The first
      * candidates are heapified in O(n) rather than pushed one by one. */
-    if (grow((void **)&s->heap, &s->heap_cap, (size_t)ns, sizeof *s->heap)) return -1;
+    if (grow(s->ctx, (void **)&s->heap, &s->heap_cap, (size_t)ns, sizeof *s->heap)) return -1;
     s->heap_n = 0;
     for (int32_t i = 0; i + 1 < ns; i++) {
         const tok_map64_slot *m = pair_merge(t, s, i);
@@ -215,7 +218,7 @@ static int bpe_word(const tokenizer *t, scratch *s, const unsigned char *w, size
 /* Applies the normalizer steps to a section; the result is in s->norm. */
 static int normalize(const tokenizer *t, scratch *s, const char *text, size_t len, size_t *out_len)
 {
-    if (grow((void **)&s->norm, &s->norm_cap, len + 1, 1)) return -1;
+    if (grow(s->ctx, (void **)&s->norm, &s->norm_cap, len + 1, 1)) return -1;
     memcpy(s->norm, text, len);
     size_t n = len;
     char *tmp = NULL;
@@ -223,7 +226,7 @@ static int normalize(const tokenizer *t, scratch *s, const char *text, size_t le
         const tok_norm_step *st = &t->norm[k];
         if (st->kind == TOK_NORM_PREPEND) {
             if (n == 0) continue; /* HF prepends only to non-empty text */
-            if (grow((void **)&s->norm, &s->norm_cap, n + st->clen + 1, 1)) return -1;
+            if (grow(s->ctx, (void **)&s->norm, &s->norm_cap, n + st->clen + 1, 1)) return -1;
             memmove(s->norm + st->clen, s->norm, n);
             memcpy(s->norm, st->content, st->clen);
             n += st->clen;
@@ -231,12 +234,12 @@ static int normalize(const tokenizer *t, scratch *s, const char *text, size_t le
         }
         if (st->kind == TOK_NORM_NFC) {
             size_t nn;
-            const int rc = tok_nfc(s->norm, n, &tmp, &nn);
+            const int rc = tok_nfc(s->ctx, s->norm, n, &tmp, &nn);
             if (rc < 0) return -1;
             if (rc == 0) {
-                if (grow((void **)&s->norm, &s->norm_cap, nn + 1, 1)) { free(tmp); return -1; }
+                if (grow(s->ctx, (void **)&s->norm, &s->norm_cap, nn + 1, 1)) { model_free(s->ctx, tmp); return -1; }
                 memcpy(s->norm, tmp, nn);
-                free(tmp);
+                model_free(s->ctx, tmp);
                 tmp = NULL;
                 n = nn;
             }
@@ -250,7 +253,7 @@ static int normalize(const tokenizer *t, scratch *s, const char *text, size_t le
         for (p = s->norm; (h = memmem(p, (size_t)(e - p), st->pattern, st->plen)); p = h + st->plen) hits++;
         if (!hits) continue;
         size_t nn = n - hits * st->plen + hits * st->clen; /* bounded: MODEL_MAX_TEXT_GROWTH */
-        tmp = malloc(nn + 1);
+        tmp = model_malloc(s->ctx, nn + 1);
         if (!tmp) return -1;
         size_t o = 0;
         for (p = s->norm; (h = memmem(p, (size_t)(e - p), st->pattern, st->plen)); p = h + st->plen) {
@@ -260,9 +263,9 @@ static int normalize(const tokenizer *t, scratch *s, const char *text, size_t le
             o += st->clen;
         }
         memcpy(tmp + o, p, (size_t)(e - p));
-        if (grow((void **)&s->norm, &s->norm_cap, nn + 1, 1)) { free(tmp); return -1; }
+        if (grow(s->ctx, (void **)&s->norm, &s->norm_cap, nn + 1, 1)) { model_free(s->ctx, tmp); return -1; }
         memcpy(s->norm, tmp, nn);
-        free(tmp);
+        model_free(s->ctx, tmp);
         tmp = NULL;
         n = nn;
     }
@@ -272,10 +275,10 @@ static int normalize(const tokenizer *t, scratch *s, const char *text, size_t le
 
 /* --------------------------------------------------------- pre-tokenizer */
 
-static int add_word(size_t **w, size_t *cap, size_t *nw, size_t start, size_t len)
+static int add_word(plinth_context *ctx, size_t **w, size_t *cap, size_t *nw, size_t start, size_t len)
 {
     if (len == 0) return 0;
-    if (grow((void **)w, cap, 2 * (*nw + 1), sizeof **w)) return -1;
+    if (grow(ctx, (void **)w, cap, 2 * (*nw + 1), sizeof **w)) return -1;
     (*w)[2 * *nw] = start;
     (*w)[2 * *nw + 1] = len;
     (*nw)++;
@@ -296,7 +299,7 @@ static int next_match(scratch *s, const tok_split_step *st, const tok_regex *re,
         *me = *ms + st->plen;
         return TOK_RE_FOUND;
     }
-    if (!s->matcher && !(s->matcher = tok_matcher_create())) return TOK_RE_NO_MEMORY;
+    if (!s->matcher && !(s->matcher = tok_matcher_create(s->ctx))) return TOK_RE_NO_MEMORY;
     while (from <= n) {
         const int rc = tok_regex_find(re, s->matcher, p, n, from, ms, me);
         if (rc != TOK_RE_FOUND || *me > *ms) return rc;
@@ -322,7 +325,7 @@ static int split_word(scratch *s, const tok_split_step *st, const tok_regex *re,
                 at = dend = e2;
             if (rc < 0) return rc;
         }
-#define WORD(a, l) add_word(&s->words2, &s->words2_cap, nw, base + (a), (l))
+#define WORD(a, l) add_word(s->ctx, &s->words2, &s->words2_cap, nw, base + (a), (l))
         int bad = 0;
         switch (b) {
         case TOK_SPLIT_REMOVED: bad = WORD(piece, d - piece); piece = dend; break;
@@ -344,7 +347,7 @@ static int split_word(scratch *s, const tok_split_step *st, const tok_regex *re,
 static int split_words(const tokenizer *t, scratch *s, size_t n, size_t *nw)
 {
     *nw = 0;
-    if (add_word(&s->words, &s->words_cap, nw, 0, n)) return -1;
+    if (add_word(s->ctx, &s->words, &s->words_cap, nw, 0, n)) return -1;
     const size_t steps = t->n_split + (t->byte_level_re ? 1 : 0);
     static const tok_split_step gpt2 = {.behavior = TOK_SPLIT_ISOLATED};
     for (size_t k = 0; k < steps; k++) {
@@ -370,7 +373,7 @@ static int split_words(const tokenizer *t, scratch *s, size_t n, size_t *nw)
  * (per word, as HF tokenizers and transformers.js do). */
 static int map_bytes(const tokenizer *t, scratch *s, const unsigned char *w, size_t n, size_t *out_n)
 {
-    if (grow((void **)&s->mapped, &s->mapped_cap, 2 * n + 2, 1)) return -1;
+    if (grow(s->ctx, (void **)&s->mapped, &s->mapped_cap, 2 * n + 2, 1)) return -1;
     size_t o = 0;
     if (t->byte_level_prefix_space && (n == 0 || w[0] != ' ')) o += tok_byte_char(' ', s->mapped);
     for (size_t i = 0; i < n; i++) o += tok_byte_char(w[i], s->mapped + o);
@@ -450,7 +453,7 @@ static bool is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\
 int tok_encode_text(const tokenizer *t, const char *text, size_t len, tok_ids *out)
 {
     const unsigned char *u = (const unsigned char *)text;
-    scratch s = {0};
+    scratch s = {.ctx = t->ctx};
     size_t start = 0, i = 0;
     int rc = 0;
     while (i < len && rc == 0) {
@@ -468,12 +471,12 @@ int tok_encode_text(const tokenizer *t, const char *text, size_t len, tok_ids *o
         start = i;
     }
     if (rc == 0) rc = encode_section(t, &s, text + start, len - start, out);
-    free(s.norm);
-    free(s.words);
-    free(s.words2);
-    free(s.mapped);
-    free(s.syms);
-    free(s.heap);
+    model_free(s.ctx, s.norm);
+    model_free(s.ctx, s.words);
+    model_free(s.ctx, s.words2);
+    model_free(s.ctx, s.mapped);
+    model_free(s.ctx, s.syms);
+    model_free(s.ctx, s.heap);
     tok_matcher_free(s.matcher);
     return rc;
 }

@@ -41,12 +41,12 @@ static int32_t special_id(const tokenizer *t, const char *name)
 
 /* ------------------------------------------------------------------ the file */
 
-/* dirname(json_path) + "/" + name, malloc'ed. */
-static char *beside(const char *json_path, const char *name)
+/* dirname(json_path) + "/" + name, from ctx. */
+static char *beside(plinth_context *ctx, const char *json_path, const char *name)
 {
     const char *slash = strrchr(json_path, '/');
     const size_t d = slash ? (size_t)(slash - json_path) + 1 : 0, n = strlen(name);
-    char *p = malloc(d + n + 1);
+    char *p = model_malloc(ctx, d + n + 1);
     if (!p) return NULL;
     memcpy(p, json_path, d);
     memcpy(p + d, name, n + 1);
@@ -97,7 +97,7 @@ static int chat_key(tokenizer *t, const tok_load_ctx *c, const cJSON *v)
     if (!cJSON_IsString(tpl))
         return tok_fail(c, "\"chat_template\" must be a string or a list of {\"name\", \"template\"} with a "
                            "\"default\"");
-    return (t->chat_template = strdup(tpl->valuestring)) ? 0 : tok_fail(c, "out of memory");
+    return (t->chat_template = model_strdup(c->mem, tpl->valuestring)) ? 0 : tok_fail(c, "out of memory");
 }
 
 /* The members of interest, each parsed on its own (the file can be large:
@@ -142,14 +142,14 @@ int tok_load_config(tokenizer *t, const tok_load_ctx *c, const char *json_path, 
     if (!json_path) return 0;
 
     tok_load_ctx cc = *c;
-    char *path = beside(json_path, "tokenizer_config.json"), *text = NULL;
+    char *path = beside(c->mem, json_path, "tokenizer_config.json"), *text = NULL;
     size_t len = 0, at;
     int rc = -1;
     if (!path) return tok_fail(c, "out of memory");
     cc.path = path;
     if (exists(path)) {
-        if (json_text_read(path, MODEL_MAX_TOKENIZER_BYTES, "MODEL_MAX_TOKENIZER_BYTES", &text, &len, c->err,
-                           c->err_size) != PLINTH_OK)
+        if (json_text_read(c->mem, path, MODEL_MAX_TOKENIZER_BYTES, "MODEL_MAX_TOKENIZER_BYTES", &text, &len,
+                           c->err, c->err_size) != PLINTH_OK)
             goto done;
         const json_text_verdict v = json_text_check(text, len, &at);
         if (v != JSON_TEXT_OK) {
@@ -162,16 +162,16 @@ int tok_load_config(tokenizer *t, const tok_load_ctx *c, const char *json_path, 
         if (read_keys(t, &cc, text, len)) goto done;
     }
     if (!t->chat_template) { /* transformers >= 4.43 may write it to its own file */
-        free(path);
-        free(text);
+        model_free(c->mem, path);
+        model_free(c->mem, text);
         text = NULL;
-        if (!(path = beside(json_path, "chat_template.jinja"))) {
+        if (!(path = beside(c->mem, json_path, "chat_template.jinja"))) {
             tok_fail(c, "out of memory");
             goto done;
         }
         if (exists(path)) {
-            if (json_text_read(path, MODEL_MAX_TOKENIZER_BYTES, "MODEL_MAX_TOKENIZER_BYTES", &text, &len, c->err,
-                               c->err_size) != PLINTH_OK)
+            if (json_text_read(c->mem, path, MODEL_MAX_TOKENIZER_BYTES, "MODEL_MAX_TOKENIZER_BYTES", &text, &len,
+                               c->err, c->err_size) != PLINTH_OK)
                 goto done;
             t->chat_template = text;
             text = NULL;
@@ -179,8 +179,8 @@ int tok_load_config(tokenizer *t, const tok_load_ctx *c, const char *json_path, 
     }
     rc = 0;
 done:
-    free(path);
-    free(text);
+    model_free(c->mem, path);
+    model_free(c->mem, text);
     return rc;
 }
 

@@ -119,12 +119,12 @@ static int read_vocab(tokenizer *t, const reader *r)
         pool += len;
     }
     t->n_ids = (uint32_t)r->n;
-    t->pool = malloc(pool + 1);
-    t->off = calloc(t->n_ids, sizeof *t->off);
-    t->len = calloc(t->n_ids, sizeof *t->len);
-    t->flags = calloc(t->n_ids, 1);
+    t->pool = model_malloc(t->ctx, pool + 1);
+    t->off = model_calloc(t->ctx, t->n_ids, sizeof *t->off);
+    t->len = model_calloc(t->ctx, t->n_ids, sizeof *t->len);
+    t->flags = model_calloc(t->ctx, t->n_ids, 1);
     if (!t->pool || !t->off || !t->len || !t->flags ||
-        tok_strmap_init(&t->vocab, t->n_ids, tok_map_seed(t)))
+        tok_strmap_init(t->ctx, &t->vocab, t->n_ids, tok_map_seed(t)))
         return tok_fail(&r->c, "out of memory");
     size_t at = 0;
     t->unk_id = -1;
@@ -161,8 +161,8 @@ static int read_merges(tokenizer *t, const reader *r)
                                "tokenizer.ggml.merges");
     uint64_t n = 0;
     plinth_state_dict_meta_array(r->sd, "tokenizer.ggml.merges", NULL, &n);
-    tok_buf cat = {0};
-    if (tok_map64_init(&t->merges, n, tok_map_seed(t)))
+    tok_buf cat = {.ctx = t->ctx};
+    if (tok_map64_init(t->ctx, &t->merges, n, tok_map_seed(t)))
         return tok_fail(&r->c, "out of memory");
     int rc = 0;
     for (uint64_t rank = 0; rank < n && rc == 0; rank++) {
@@ -195,7 +195,7 @@ static int read_merges(tokenizer *t, const reader *r)
             tok_map64_put(&t->merges, ((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib,
                           (uint32_t)rank, (uint32_t)im);
     }
-    free(cat.p);
+    tok_buf_free(&cat);
     return rc;
 }
 
@@ -213,7 +213,7 @@ static int by_score_desc(const void *a, const void *b)
 
 static int merges_from_scores(tokenizer *t, const reader *r)
 {
-    scored *v = malloc((r->n ? r->n : 1) * sizeof *v);
+    scored *v = model_calloc(t->ctx, r->n, sizeof *v);
     if (!v)
         return tok_fail(&r->c, "out of memory");
     size_t n = 0, n_pairs = 0;
@@ -224,15 +224,15 @@ static int merges_from_scores(tokenizer *t, const reader *r)
         if (r->has_scores)
             plinth_state_dict_meta_array_double(r->sd, "tokenizer.ggml.scores", i, &sc);
         if (sc != sc) { /* NaN ranks nowhere */
-            free(v);
+            model_free(t->ctx, v);
             return tok_fail(&r->c, "tokenizer.ggml.scores[%llu] is NaN", (unsigned long long)i);
         }
         v[n++] = (scored){(float)sc, (uint32_t)i};
         n_pairs += t->len[i] - 1;
     }
     qsort(v, n, sizeof *v, by_score_desc);
-    if (tok_map64_init(&t->merges, n_pairs, tok_map_seed(t))) {
-        free(v);
+    if (tok_map64_init(t->ctx, &t->merges, n_pairs, tok_map_seed(t))) {
+        model_free(t->ctx, v);
         return tok_fail(&r->c, "out of memory");
     }
     uint32_t rank = 0;
@@ -255,52 +255,54 @@ static int merges_from_scores(tokenizer *t, const reader *r)
                 tok_map64_put(&t->merges, key, rank, id);
         }
     }
-    free(v);
+    model_free(t->ctx, v);
     return 0;
 }
 
-/* Appends a step to one of the step arrays. */
-#define PUSH(arr, n, step)                                                 \
-    do {                                                                   \
-        void *grown_ = realloc((arr), ((n) + 1) * sizeof *(arr));          \
-        if (!grown_)                                                       \
-            return tok_fail(c, "out of memory");                           \
-        (arr) = grown_;                                                    \
-        (arr)[(n)++] = (step);                                             \
-    } while (0)
+/* Room for `more` steps after the n of one of the step arrays; false when
+ * out of memory (the array is as it was). A step's strings are made after
+ * its room, so a failure leaves nothing unowned. */
+#define ROOM(arr, n, more)                                                              \
+    ((grown_ = model_realloc(t->ctx, (arr), ((n) + (more)) * sizeof *(arr))) != NULL && \
+     ((arr) = grown_, true))
 
 /* A copy of s for a step, or NULL (the caller fails "out of memory"). */
-#define DUP(s) tok_dup((s), sizeof(s) - 1)
+#define DUP(s) model_strndup(t->ctx, (s), sizeof(s) - 1)
 
 static int spm_steps(tokenizer *t, const tok_load_ctx *c, bool space_prefix)
 {
     /* HF's Llama / Gemma pipeline: [Prepend U+2581], Replace ' ' -> U+2581;
      * decoder Replace U+2581 -> ' ', ByteFallback, Fuse, [Strip one ' ']. */
-    tok_norm_step pre = {.kind = TOK_NORM_PREPEND, .content = DUP(space_mark), .clen = 3};
-    tok_norm_step rep = {.kind = TOK_NORM_REPLACE, .pattern = DUP(" "), .plen = 1,
-                         .content = DUP(space_mark), .clen = 3};
-    tok_dec_step back = {.kind = TOK_DEC_REPLACE, .pattern = DUP(space_mark), .plen = 3,
-                         .content = DUP(" "), .clen = 1};
-    tok_dec_step strip = {.kind = TOK_DEC_STRIP, .content = DUP(" "), .clen = 1, .start = 1,
-                          .whole_text = true};
-    if (!pre.content || !rep.pattern || !rep.content || !back.pattern || !back.content ||
-        !strip.content) {
-        free(pre.content), free(rep.pattern), free(rep.content);
-        free(back.pattern), free(back.content), free(strip.content);
+    void *grown_;
+    if (!ROOM(t->norm, t->n_norm, 2) || !ROOM(t->dec, t->n_dec, 4))
         return tok_fail(c, "out of memory");
+    /* Each step is counted before its strings are made: tokenizer_free
+     * frees steps [0, n) of a tokenizer that fails, so nothing is left
+     * unowned. */
+    if (space_prefix) {
+        tok_norm_step *st = &t->norm[t->n_norm++];
+        *st = (tok_norm_step){.kind = TOK_NORM_PREPEND, .clen = 3};
+        if (!(st->content = DUP(space_mark)))
+            return tok_fail(c, "out of memory");
     }
-    if (space_prefix)
-        PUSH(t->norm, t->n_norm, pre);
-    else
-        free(pre.content);
-    PUSH(t->norm, t->n_norm, rep);
-    PUSH(t->dec, t->n_dec, back);
-    PUSH(t->dec, t->n_dec, ((tok_dec_step){.kind = TOK_DEC_BYTEFALLBACK}));
-    PUSH(t->dec, t->n_dec, ((tok_dec_step){.kind = TOK_DEC_FUSE}));
-    if (space_prefix)
-        PUSH(t->dec, t->n_dec, strip);
-    else
-        free(strip.content);
+    tok_norm_step *rep = &t->norm[t->n_norm++];
+    *rep = (tok_norm_step){.kind = TOK_NORM_REPLACE, .plen = 1, .clen = 3};
+    rep->pattern = DUP(" ");
+    rep->content = DUP(space_mark);
+    tok_dec_step *back = &t->dec[t->n_dec++];
+    *back = (tok_dec_step){.kind = TOK_DEC_REPLACE, .plen = 3, .clen = 1};
+    back->pattern = DUP(space_mark);
+    back->content = DUP(" ");
+    if (!rep->pattern || !rep->content || !back->pattern || !back->content)
+        return tok_fail(c, "out of memory");
+    t->dec[t->n_dec++] = (tok_dec_step){.kind = TOK_DEC_BYTEFALLBACK};
+    t->dec[t->n_dec++] = (tok_dec_step){.kind = TOK_DEC_FUSE};
+    if (space_prefix) {
+        tok_dec_step *strip = &t->dec[t->n_dec++];
+        *strip = (tok_dec_step){.kind = TOK_DEC_STRIP, .clen = 1, .start = 1, .whole_text = true};
+        if (!(strip->content = DUP(" ")))
+            return tok_fail(c, "out of memory");
+    }
     t->byte_fallback = true;
     return 0;
 }
@@ -314,33 +316,35 @@ static int gpt2_steps(tokenizer *t, const tok_load_ctx *c, const char *pre)
         return tok_fail(c, "tokenizer.ggml.pre is \"%.40s\"; plinth knows llama-bpe (llama3, "
                            "llama-v3), qwen2 and gpt-2", pre);
     char why[256];
+    void *grown_;
+    if (!ROOM(t->norm, t->n_norm, 1) || !ROOM(t->split, t->n_split, 1) || !ROOM(t->dec, t->n_dec, 1))
+        return tok_fail(c, "out of memory");
     if (pres[k].nfc) {
 #ifndef PLINTH_HAVE_UNICODE_LIBS
         return tok_fail(c, "normalizer NFC: this build of plinth has no utf8proc");
 #endif
-        PUSH(t->norm, t->n_norm, ((tok_norm_step){.kind = TOK_NORM_NFC}));
+        t->norm[t->n_norm++] = (tok_norm_step){.kind = TOK_NORM_NFC};
     }
     const char *re = pres[k].regex ? pres[k].regex : NULL;
     if (re) {
-        tok_split_step st = {.behavior = TOK_SPLIT_ISOLATED};
-        if (!(st.pattern = tok_dup(re, st.plen = strlen(re))))
+        tok_split_step *st = &t->split[t->n_split];
+        *st = (tok_split_step){.behavior = TOK_SPLIT_ISOLATED};
+        if (!(st->pattern = model_strndup(t->ctx, re, st->plen = strlen(re))))
             return tok_fail(c, "out of memory");
-        if (tok_regex_compile(re, st.plen, &st.re, why, sizeof why)) {
-            free(st.pattern);
+        t->n_split++; /* the tokenizer owns it now */
+        if (tok_regex_compile(t->ctx, re, st->plen, &st->re, why, sizeof why))
             return tok_fail(c, "tokenizer.ggml.pre \"%s\": its regex %s", pre, why);
-        }
-        PUSH(t->split, t->n_split, st);
     } else {
         static const char gpt2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+"
                                    "|\\s+(?!\\S)|\\s+";
-        if (tok_regex_compile(gpt2, sizeof gpt2 - 1, &t->byte_level_re, why, sizeof why))
+        if (tok_regex_compile(t->ctx, gpt2, sizeof gpt2 - 1, &t->byte_level_re, why, sizeof why))
             return tok_fail(c, "GPT-2's regex %s", why);
     }
     t->byte_level = true;
     t->needs_utf8 = true;
     t->ignore_merges = pres[k].ignore_merges;
     t->add_bos = pres[k].add_bos; /* llama.cpp's default; the key overrides */
-    PUSH(t->dec, t->n_dec, ((tok_dec_step){.kind = TOK_DEC_BYTELEVEL}));
+    t->dec[t->n_dec++] = (tok_dec_step){.kind = TOK_DEC_BYTELEVEL};
     return 0;
 }
 
@@ -414,19 +418,21 @@ static int read_all(tokenizer *t, reader *r)
     uint64_t tlen;
     if (plinth_state_dict_meta_find(sd, "tokenizer.chat_template") >= 0 &&
         plinth_state_dict_meta_string(sd, "tokenizer.chat_template", &tmpl, &tlen) == PLINTH_OK &&
-        !(t->chat_template = tok_dup(tmpl, (size_t)tlen)))
+        !(t->chat_template = model_strndup(t->ctx, tmpl, (size_t)tlen)))
         return tok_fail(&r->c, "out of memory");
     return tok_measure_pieces(t, &r->c);
 }
 
-int tokenizer_load_gguf(const plinth_state_dict *sd, tokenizer **out, char *err,
-                        size_t err_size)
+int tokenizer_load_gguf(plinth_context *ctx, const plinth_state_dict *sd, tokenizer **out,
+                        char *err, size_t err_size)
 {
     *out = NULL;
-    reader r = {.sd = sd, .c = {plinth_state_dict_path(sd), err, err_size}};
-    tokenizer *t = calloc(1, sizeof *t);
-    if (!t || !(t->path = strdup(r.c.path))) {
-        free(t);
+    reader r = {.sd = sd, .c = {plinth_state_dict_path(sd), err, err_size, ctx}};
+    tokenizer *t = model_calloc(ctx, 1, sizeof *t);
+    if (t)
+        t->ctx = ctx;
+    if (!t || !(t->path = model_strdup(ctx, r.c.path))) {
+        model_free(ctx, t);
         return tok_fail(&r.c, "out of memory");
     }
     t->bos = t->eos = -1;
@@ -458,7 +464,7 @@ static merge_row *sorted_merges(const tokenizer *t, size_t *n)
     size_t count = 0;
     for (uint64_t i = 0; t->merges.slots && i <= t->merges.mask; i++)
         count += t->merges.slots[i].key != TOK_MAP_EMPTY;
-    merge_row *m = malloc((count ? count : 1) * sizeof *m);
+    merge_row *m = model_calloc(t->ctx, count, sizeof *m);
     if (!m)
         return NULL;
     *n = 0;
@@ -483,10 +489,10 @@ static bool is_byte_token(const char *s, size_t n)
     return n == 6 && memcmp(s, "<0x", 3) == 0 && s[5] == '>';
 }
 
-/* A user-defined token's text with U+2581 written as spaces (malloc'ed). */
-static char *spaces_for_marks(const char *s, size_t n, size_t *out_n)
+/* A user-defined token's text with U+2581 written as spaces (from ctx). */
+static char *spaces_for_marks(plinth_context *ctx, const char *s, size_t n, size_t *out_n)
 {
-    char *o = malloc(n + 1);
+    char *o = model_malloc(ctx, n + 1);
     size_t k = 0;
     if (!o)
         return NULL;
@@ -518,7 +524,8 @@ static int pre_of(const tokenizer *t)
 int tokenizer_write_gguf(const tokenizer *t, plinth_gguf_writer *w, uint32_t n_vocab, char *err,
                          size_t err_size)
 {
-    tok_load_ctx c = {t->path, err, err_size};
+    tok_load_ctx c = {t->path, err, err_size, t->ctx};
+    plinth_context *const ctx = t->ctx;
     const bool spm = !t->byte_level;
     int pre = -1;
     if (spm && !t->byte_fallback)
@@ -530,12 +537,13 @@ int tokenizer_write_gguf(const tokenizer *t, plinth_gguf_writer *w, uint32_t n_v
                             "2's or GPT-2's): cannot write tokenizer.ggml.pre");
     size_t n_merges = 0;
     merge_row *merges = sorted_merges(t, &n_merges);
-    const char **texts = calloc(n_vocab ? n_vocab : 1, sizeof *texts);
-    uint64_t *lens = calloc(n_vocab ? n_vocab : 1, sizeof *lens);
-    int32_t *types = calloc(n_vocab ? n_vocab : 1, sizeof *types);
-    float *scores = calloc(n_vocab ? n_vocab : 1, sizeof *scores);
-    char **owned = calloc(n_vocab ? n_vocab : 1, sizeof *owned);
+    const char **texts = model_calloc(ctx, n_vocab, sizeof *texts);
+    uint64_t *lens = model_calloc(ctx, n_vocab, sizeof *lens);
+    int32_t *types = model_calloc(ctx, n_vocab, sizeof *types);
+    float *scores = model_calloc(ctx, n_vocab, sizeof *scores);
+    char **owned = model_calloc(ctx, n_vocab, sizeof *owned);
     char **mtext = NULL;
+    size_t kept = 0; /* merge texts made */
     int rc = -1;
     if (!merges || !texts || !lens || !types || !scores || !owned) {
         tok_fail(&c, "out of memory");
@@ -552,7 +560,7 @@ int tokenizer_write_gguf(const tokenizer *t, plinth_gguf_writer *w, uint32_t n_v
         char pad[32];
         if (i >= t->n_ids || !(t->flags[i] & TOKF_PRESENT)) {
             snprintf(pad, sizeof pad, "[PAD%u]", i);
-            owned[i] = tok_dup(pad, lens[i] = strlen(pad));
+            owned[i] = model_strndup(ctx, pad, lens[i] = strlen(pad));
             texts[i] = owned[i];
             types[i] = TT_UNUSED;
             if (!owned[i]) {
@@ -575,7 +583,7 @@ int tokenizer_write_gguf(const tokenizer *t, plinth_gguf_writer *w, uint32_t n_v
             scores[i] = -1000.0f; /* as the converter writes them */
         if (spm && types[i] == TT_USER) {
             size_t k;
-            if (!(owned[i] = spaces_for_marks(s, n, &k))) {
+            if (!(owned[i] = spaces_for_marks(ctx, s, n, &k))) {
                 tok_fail(&c, "out of memory");
                 goto done;
             }
@@ -597,8 +605,7 @@ int tokenizer_write_gguf(const tokenizer *t, plinth_gguf_writer *w, uint32_t n_v
         st = plinth_gguf_writer_add_array(w, "tokenizer.ggml.token_type", PLINTH_META_I32, types,
                                           n_vocab);
     if (st == PLINTH_OK && !spm) {
-        size_t kept = 0;
-        if (!(mtext = calloc(n_merges ? n_merges : 1, sizeof *mtext))) {
+        if (!(mtext = model_calloc(ctx, n_merges, sizeof *mtext))) {
             tok_fail(&c, "out of memory");
             goto done;
         }
@@ -607,7 +614,7 @@ int tokenizer_write_gguf(const tokenizer *t, plinth_gguf_writer *w, uint32_t n_v
             if (m->left >= n_vocab || m->right >= n_vocab || m->merged >= n_vocab)
                 continue;
             const size_t al = t->len[m->left], bl = t->len[m->right];
-            char *s = malloc(al + bl + 2);
+            char *s = model_malloc(ctx, al + bl + 2);
             if (!s) {
                 tok_fail(&c, "out of memory");
                 goto done;
@@ -620,8 +627,6 @@ int tokenizer_write_gguf(const tokenizer *t, plinth_gguf_writer *w, uint32_t n_v
         }
         st = plinth_gguf_writer_add_string_array(w, "tokenizer.ggml.merges",
                                                  (const char *const *)mtext, NULL, kept);
-        for (size_t k = 0; k < kept; k++)
-            free(mtext[k]);
     }
     if (spm && st == PLINTH_OK)
         st = plinth_gguf_writer_add_bool(w, "tokenizer.ggml.add_space_prefix",
@@ -644,13 +649,15 @@ int tokenizer_write_gguf(const tokenizer *t, plinth_gguf_writer *w, uint32_t n_v
     rc = 0;
 done:
     for (uint32_t i = 0; owned && i < n_vocab; i++)
-        free(owned[i]);
-    free(owned);
-    free(mtext);
-    free(merges);
-    free(texts);
-    free(lens);
-    free(types);
-    free(scores);
+        model_free(ctx, owned[i]);
+    for (size_t k = 0; k < kept; k++)
+        model_free(ctx, mtext[k]);
+    model_free(ctx, owned);
+    model_free(ctx, mtext);
+    model_free(ctx, merges);
+    model_free(ctx, texts);
+    model_free(ctx, lens);
+    model_free(ctx, types);
+    model_free(ctx, scores);
     return rc;
 }

@@ -24,6 +24,7 @@
 #define PLINTH_TOKENIZER_INTERNAL_H
 
 #include "tokenizer.h"
+#include "model_mem.h"
 
 #include <cJSON.h>
 #include <stdlib.h>
@@ -49,8 +50,9 @@ typedef struct {
  * that land in one bucket and make loading quadratic; with an unknown
  * seed they cannot. Lookups give the same answers for every seed. */
 uint64_t tok_map_seed(const void *salt);
-int tok_map64_init(tok_map64 *m, size_t n_expected, uint64_t seed);
-void tok_map64_free(tok_map64 *m);
+/* The maps' slots come from ctx (model_mem.h); free with the same ctx. */
+int tok_map64_init(plinth_context *ctx, tok_map64 *m, size_t n_expected, uint64_t seed);
+void tok_map64_free(plinth_context *ctx, tok_map64 *m);
 /* Inserts or overwrites (the last duplicate merge wins, as in HF and
  * transformers.js). */
 void tok_map64_put(tok_map64 *m, uint64_t key, uint32_t a, uint32_t b);
@@ -109,6 +111,7 @@ enum {
 };
 
 struct tokenizer {
+    plinth_context *ctx; /* every block below comes from it (model_mem.h) */
     char *path; /* for messages */
     uint32_t n_ids; /* largest id + 1 */
     char *pool;     /* every token's text, back to back */
@@ -156,28 +159,35 @@ typedef struct {
     const char *path;
     char *err;
     size_t err_size;
+    plinth_context *mem; /* the tokenizer's allocator (model_mem.h) */
 } tok_load_ctx;
 
 /* "<file>: message" through the one formatter of models/ (errbuf.h);
  * returns -1. */
 int tok_fail(const tok_load_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *tok_dup(const char *s, size_t n);
 
-/* A growable byte buffer. */
+/* A growable byte buffer, its memory from ctx (model_mem.h). */
 typedef struct {
     char *p;
     size_t cap;
+    plinth_context *ctx;
 } tok_buf;
 static inline int tok_buf_reserve(tok_buf *b, size_t n)
 {
     if (n <= b->cap) return 0;
     size_t c = b->cap ? b->cap : 64;
     while (c < n) c *= 2;
-    char *p = realloc(b->p, c);
+    char *p = model_realloc(b->ctx, b->p, c);
     if (!p) return -1;
     b->p = p;
     b->cap = c;
     return 0;
+}
+static inline void tok_buf_free(tok_buf *b)
+{
+    model_free(b->ctx, b->p);
+    b->p = NULL;
+    b->cap = 0;
 }
 
 /* tokenizer_json.c: spans [start, end) of values in a text that passed
@@ -191,20 +201,27 @@ bool tokj_member(const char *s, tokj_span obj, size_t *pos, tokj_span *key, tokj
 bool tokj_element(const char *s, tokj_span arr, size_t *pos, tokj_span *val);
 bool tokj_key_is(const char *s, tokj_span key, const char *name);
 /* A string value's bytes as cJSON decodes them: *out points into the text
- * when there is no escape, else into scratch. 0, 1 if v is not a string,
- * -1 when out of memory. */
+ * when there is no escape, else into scratch (json_text_string; *n then
+ * stops at an escaped NUL, as cJSON's C string did). 0, 1 if v is not a
+ * string, -1 when out of memory. */
 int tokj_string(const char *s, tokj_span v, tok_buf *scratch, const char **out, size_t *n);
 /* A number as cJSON reads it; false if v is not a number. */
 bool tokj_number(const char *s, tokj_span v, double *out);
 /* A value as json_text_show writes it (for messages). */
 const char *tokj_show(const char *s, tokj_span v, char *buf, size_t size);
+/* A member of an object by its key (the first one, as cJSON's lookup
+ * finds); false if obj is not an object or has none. */
+bool tokj_get(const char *s, tokj_span obj, const char *key, tokj_span *val);
 /* The object at `root` as a cJSON tree, each member parsed on its own,
- * except model.vocab and model.merges, whose spans are returned (start ==
- * end when absent). NULL when out of memory. */
-cJSON *tokj_tree(const char *s, tokj_span root, tokj_span *vocab, tokj_span *merges);
+ * except the big ones, whose spans are returned (start == end when
+ * absent): big[0] model.vocab, big[1] model.merges, big[2] added_tokens.
+ * The tree comes from cJSON's hooks (inside model_json_enter's bracket).
+ * NULL when out of memory. */
+cJSON *tokj_tree(plinth_context *ctx, const char *s, tokj_span root, tokj_span big[3]);
 
-/* tokenizer_vocab.c */
-int tok_load_vocab(tokenizer *t, const tok_load_ctx *c, const char *s, tokj_span vocab, const cJSON *added);
+/* tokenizer_vocab.c: the vocab and the added tokens (an array, or
+ * start == end for none). */
+int tok_load_vocab(tokenizer *t, const tok_load_ctx *c, const char *s, tokj_span vocab, tokj_span added);
 int tok_load_merges(tokenizer *t, const tok_load_ctx *c, const char *s, tokj_span merges);
 int tok_build_trie(tokenizer *t, const tok_load_ctx *c);
 
@@ -230,11 +247,14 @@ int tok_load_config(tokenizer *t, const tok_load_ctx *c, const char *json_path, 
 /* Compiles a Split pattern (PCRE2, UTF + UCP, JIT where available) and
  * runs it on a few probe texts, so that a pattern that backtracks
  * catastrophically is refused at load. On failure, why[] says why. */
-int tok_regex_compile(const char *pattern, size_t len, tok_regex **out, char *why, size_t why_size);
+/* PCRE2 allocates from ctx (model_mem.h) for the pattern and its matchers. */
+int tok_regex_compile(plinth_context *ctx, const char *pattern, size_t len, tok_regex **out, char *why,
+                      size_t why_size);
 void tok_regex_free(tok_regex *r);
-/* Per-call matching state (match data and limits); NULL if out of memory. */
+/* Per-call matching state (match data and limits) from ctx; NULL if out of
+ * memory. */
 typedef struct tok_matcher tok_matcher;
-tok_matcher *tok_matcher_create(void);
+tok_matcher *tok_matcher_create(plinth_context *ctx);
 void tok_matcher_free(tok_matcher *m);
 enum { TOK_RE_FOUND = 1, TOK_RE_NONE = 0, TOK_RE_NO_MEMORY = -1, TOK_RE_LIMIT = -3 };
 /* The first match in s[from, n) (s is valid UTF-8, `from` on a character
@@ -242,9 +262,9 @@ enum { TOK_RE_FOUND = 1, TOK_RE_NONE = 0, TOK_RE_NO_MEMORY = -1, TOK_RE_LIMIT = 
  * limit stopped it. */
 int tok_regex_find(const tok_regex *r, tok_matcher *m, const char *s, size_t n, size_t from, size_t *ms,
                    size_t *me);
-/* NFC of valid UTF-8 (utf8proc): 0 with a malloc'ed *out, 1 if s is
- * already NFC by a quick check (then *out is NULL), -1 out of memory. */
-int tok_nfc(const char *s, size_t n, char **out, size_t *out_n);
+/* NFC of valid UTF-8 (utf8proc): 0 with *out from ctx, 1 if s is already
+ * NFC by a quick check (then *out is NULL), -1 out of memory. */
+int tok_nfc(plinth_context *ctx, const char *s, size_t n, char **out, size_t *out_n);
 /* GPT-2's bytes_to_unicode: byte b's character as UTF-8 in buf (1 or 2
  * bytes, returned); tok_char_byte is the inverse (-1 if c is none). */
 size_t tok_byte_char(unsigned b, char buf[2]);
@@ -252,8 +272,8 @@ int tok_char_byte(uint32_t c);
 
 /* ------------------------------------------------ hash maps, UTF-8, encode */
 
-int tok_strmap_init(tok_strmap *m, size_t n_expected, uint64_t seed);
-void tok_strmap_free(tok_strmap *m);
+int tok_strmap_init(plinth_context *ctx, tok_strmap *m, size_t n_expected, uint64_t seed);
+void tok_strmap_free(plinth_context *ctx, tok_strmap *m);
 uint32_t tok_hash_str(const char *s, size_t n, uint64_t seed);
 /* Inserts id under its pool text; an existing entry with the same text is
  * overwritten (added tokens override the model vocab, as in transformers.js). */
@@ -264,10 +284,11 @@ int32_t tok_lookup(const tokenizer *t, const char *s, size_t n);
  * overlongs, surrogates or code points past U+10FFFF), or 0. */
 size_t tok_utf8_len(const unsigned char *s, size_t n);
 
-/* Encode without <bos>, appending to a growable array. */
+/* Encode without <bos>, appending to a growable array (from ctx). */
 typedef struct {
     int32_t *v;
     size_t n, cap;
+    plinth_context *ctx;
 } tok_ids;
 int tok_encode_text(const tokenizer *t, const char *text, size_t len, tok_ids *out);
 int tok_ids_push(tok_ids *o, int32_t id);

@@ -43,20 +43,20 @@ uint64_t tok_map_seed(const void *salt)
     return mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)(uintptr_t)salt);
 }
 
-int tok_map64_init(tok_map64 *m, size_t n_expected, uint64_t seed)
+int tok_map64_init(plinth_context *ctx, tok_map64 *m, size_t n_expected, uint64_t seed)
 {
     m->seed = seed;
     uint64_t cap = pow2_at_least(n_expected);
-    m->slots = malloc(cap * sizeof *m->slots);
+    m->slots = model_calloc(ctx, cap, sizeof *m->slots);
     if (!m->slots) return -1;
     for (uint64_t i = 0; i < cap; i++) m->slots[i].key = TOK_MAP_EMPTY;
     m->mask = cap - 1;
     return 0;
 }
 
-void tok_map64_free(tok_map64 *m)
+void tok_map64_free(plinth_context *ctx, tok_map64 *m)
 {
-    free(m->slots);
+    model_free(ctx, m->slots);
     m->slots = NULL;
 }
 
@@ -91,20 +91,20 @@ uint32_t tok_hash_str(const char *s, size_t n, uint64_t seed)
     return (uint32_t)(mix64(h ^ (seed & 0xffffffff00000000u)) >> 32);
 }
 
-int tok_strmap_init(tok_strmap *m, size_t n_expected, uint64_t seed)
+int tok_strmap_init(plinth_context *ctx, tok_strmap *m, size_t n_expected, uint64_t seed)
 {
     m->seed = seed;
     uint64_t cap = pow2_at_least(n_expected);
-    m->slots = malloc(cap * sizeof *m->slots);
+    m->slots = model_calloc(ctx, cap, sizeof *m->slots);
     if (!m->slots) return -1;
     for (uint64_t i = 0; i < cap; i++) m->slots[i].id = UINT32_MAX;
     m->mask = (uint32_t)(cap - 1);
     return 0;
 }
 
-void tok_strmap_free(tok_strmap *m)
+void tok_strmap_free(plinth_context *ctx, tok_strmap *m)
 {
-    free(m->slots);
+    model_free(ctx, m->slots);
     m->slots = NULL;
 }
 

@@ -65,7 +65,7 @@ static int add_norm(tokenizer *t, const tok_load_ctx *c, const cJSON *n)
     const char *pat = string_pattern(n);
     if (strcmp(ty, "Replace") == 0 && pat && *pat && cJSON_IsString(content)) {
         st.kind = TOK_NORM_REPLACE;
-        st.pattern = tok_dup(pat, st.plen = strlen(pat));
+        st.pattern = model_strndup(c->mem, pat, st.plen = strlen(pat));
     } else if (strcmp(ty, "Prepend") == 0 && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(n, "prepend"))) {
         st.kind = TOK_NORM_PREPEND;
         content = cJSON_GetObjectItemCaseSensitive(n, "prepend");
@@ -81,11 +81,11 @@ static int add_norm(tokenizer *t, const tok_load_ctx *c, const cJSON *n)
                            "NFC, Sequence)", ty);
     }
     if (content && st.kind != TOK_NORM_NFC)
-        st.content = tok_dup(content->valuestring, st.clen = strlen(content->valuestring));
-    tok_norm_step *v = realloc(t->norm, (t->n_norm + 1) * sizeof *v);
+        st.content = model_strndup(c->mem, content->valuestring, st.clen = strlen(content->valuestring));
+    tok_norm_step *v = model_realloc(c->mem, t->norm, (t->n_norm + 1) * sizeof *v);
     if (!v || (st.kind != TOK_NORM_NFC && !st.content) || (st.kind == TOK_NORM_REPLACE && !st.pattern)) {
-        free(st.pattern);
-        free(st.content);
+        model_free(c->mem, st.pattern);
+        model_free(c->mem, st.content);
         if (v) t->norm = v;
         return tok_fail(c, "out of memory");
     }
@@ -117,17 +117,17 @@ static int add_split(tokenizer *t, const tok_load_ctx *c, const cJSON *p)
         return tok_fail(c, "unsupported Split behavior \"%s\"", cJSON_IsString(beh) ? beh->valuestring : "(none)");
     if (t->n_split == MODEL_MAX_TOKENIZER_STEPS)
         return tok_fail(c, "pre_tokenizer: more than %d steps (MODEL_MAX_TOKENIZER_STEPS)", MODEL_MAX_TOKENIZER_STEPS);
-    tok_split_step *v = realloc(t->split, (t->n_split + 1) * sizeof *v);
+    tok_split_step *v = model_realloc(c->mem, t->split, (t->n_split + 1) * sizeof *v);
     if (!v) return tok_fail(c, "out of memory");
     t->split = v;
     tok_split_step *st = &t->split[t->n_split];
     *st = (tok_split_step){.behavior = b};
     const char *pat = str && *str ? str : re;
-    if (!(st->pattern = tok_dup(pat, st->plen = strlen(pat)))) return tok_fail(c, "out of memory");
+    if (!(st->pattern = model_strndup(c->mem, pat, st->plen = strlen(pat)))) return tok_fail(c, "out of memory");
     t->n_split++;
     if (pat == re) {
         char why[256];
-        if (tok_regex_compile(re, st->plen, &st->re, why, sizeof why))
+        if (tok_regex_compile(c->mem, re, st->plen, &st->re, why, sizeof why))
             return tok_fail(c, "pre_tokenizer Split regex \"%.60s\"%s %s", re, strlen(re) > 60 ? "..." : "", why);
         t->needs_utf8 = true;
     }
@@ -155,7 +155,7 @@ static int add_pretok(tokenizer *t, const tok_load_ctx *c, const cJSON *p)
         t->byte_level_prefix_space = prefix;
         t->needs_utf8 = true;
         char why[256];
-        if (use_regex && tok_regex_compile(gpt2_regex, sizeof gpt2_regex - 1, &t->byte_level_re, why, sizeof why))
+        if (use_regex && tok_regex_compile(c->mem, gpt2_regex, sizeof gpt2_regex - 1, &t->byte_level_re, why, sizeof why))
             return tok_fail(c, "pre_tokenizer ByteLevel: GPT-2's regex %s", why);
         return 0;
     }
@@ -181,11 +181,11 @@ static int add_dec(tokenizer *t, const tok_load_ctx *c, const cJSON *d, bool *fu
     const char *pat = string_pattern(d);
     if (strcmp(ty, "Replace") == 0 && pat && *pat && cJSON_IsString(content)) {
         st.kind = TOK_DEC_REPLACE;
-        st.pattern = tok_dup(pat, st.plen = strlen(pat));
-        st.content = tok_dup(content->valuestring, st.clen = strlen(content->valuestring));
+        st.pattern = model_strndup(c->mem, pat, st.plen = strlen(pat));
+        st.content = model_strndup(c->mem, content->valuestring, st.clen = strlen(content->valuestring));
         if (!st.pattern || !st.content) {
-            free(st.pattern);
-            free(st.content);
+            model_free(c->mem, st.pattern);
+            model_free(c->mem, st.content);
             return tok_fail(c, "out of memory");
         }
     } else if (strcmp(ty, "ByteFallback") == 0) {
@@ -208,15 +208,15 @@ static int add_dec(tokenizer *t, const tok_load_ctx *c, const cJSON *d, bool *fu
             *(i ? &st.stop : &st.start) = (int)x;
         }
         st.whole_text = *fused;
-        if (!(st.content = tok_dup(content->valuestring, st.clen = 1))) return tok_fail(c, "out of memory");
+        if (!(st.content = model_strndup(c->mem, content->valuestring, st.clen = 1))) return tok_fail(c, "out of memory");
     } else {
         return tok_fail(c, "unsupported decoder \"%s\" (supported: Replace with a String pattern, ByteFallback, "
                            "ByteLevel, Fuse, Strip, Sequence)", ty);
     }
-    tok_dec_step *v = realloc(t->dec, (t->n_dec + 1) * sizeof *v);
+    tok_dec_step *v = model_realloc(c->mem, t->dec, (t->n_dec + 1) * sizeof *v);
     if (!v) {
-        free(st.pattern);
-        free(st.content);
+        model_free(c->mem, st.pattern);
+        model_free(c->mem, st.content);
         return tok_fail(c, "out of memory");
     }
     t->dec = v;

@@ -37,13 +37,25 @@
 /* ------------------------------------------------------------- regexes */
 
 struct tok_regex {
+    plinth_context *ctx;
     pcre2_code *code;
 };
 
 struct tok_matcher {
+    plinth_context *ctx;
     pcre2_match_data *md;
     pcre2_match_context *mc;
 };
+
+/* PCRE2 takes its memory from the tokenizer's context: a general context
+ * carries the functions, and each object made from it keeps a copy. */
+static void *re_malloc(PCRE2_SIZE size, void *ctx) { return model_malloc(ctx, size); }
+static void re_free(void *p, void *ctx) { model_free(ctx, p); }
+
+static pcre2_general_context *re_memory(plinth_context *ctx)
+{
+    return pcre2_general_context_create(re_malloc, re_free, ctx);
+}
 
 /* PCRE2's match limit counts backtracking steps and restarts for every
  * start position. The legitimate patterns need about one step per byte of
@@ -54,12 +66,17 @@ struct tok_matcher {
 #define RE_BASE_STEPS 1000000u
 #define RE_HEAP_KB (64u << 10)
 
-tok_matcher *tok_matcher_create(void)
+tok_matcher *tok_matcher_create(plinth_context *ctx)
 {
-    tok_matcher *m = calloc(1, sizeof *m);
+    tok_matcher *m = model_calloc(ctx, 1, sizeof *m);
     if (!m) return NULL;
-    m->md = pcre2_match_data_create(1, NULL); /* only the whole match is read */
-    m->mc = pcre2_match_context_create(NULL);
+    m->ctx = ctx;
+    pcre2_general_context *g = re_memory(ctx);
+    if (g) {
+        m->md = pcre2_match_data_create(1, g); /* only the whole match is read */
+        m->mc = pcre2_match_context_create(g);
+        pcre2_general_context_free(g);
+    }
     if (!m->md || !m->mc) {
         tok_matcher_free(m);
         return NULL;
@@ -73,7 +90,7 @@ void tok_matcher_free(tok_matcher *m)
     if (!m) return;
     pcre2_match_data_free(m->md);
     pcre2_match_context_free(m->mc);
-    free(m);
+    model_free(m->ctx, m);
 }
 
 int tok_regex_find(const tok_regex *r, tok_matcher *m, const char *s, size_t n, size_t from, size_t *ms,
@@ -171,7 +188,7 @@ void tok_regex_free(tok_regex *r)
 {
     if (!r) return;
     pcre2_code_free(r->code);
-    free(r);
+    model_free(r->ctx, r);
 }
 
 /* Split the probe with the limits a real text gets; TOK_RE_LIMIT if a
@@ -187,23 +204,29 @@ static int probe(const tok_regex *r, tok_matcher *m, const char *s, size_t n)
     return 0;
 }
 
-int tok_regex_compile(const char *pattern, size_t len, tok_regex **out, char *why, size_t why_size)
+int tok_regex_compile(plinth_context *ctx, const char *pattern, size_t len, tok_regex **out, char *why,
+                      size_t why_size)
 {
     *out = NULL;
-    tok_regex *r = calloc(1, sizeof *r);
+    tok_regex *r = model_calloc(ctx, 1, sizeof *r);
     if (!r) return snprintf(why, why_size, "out of memory"), -1;
+    r->ctx = ctx;
     int code = 0;
     PCRE2_SIZE at = 0;
-    tok_buf js = {0};
+    tok_buf js = {.ctx = ctx};
     size_t js_len = 0;
     bool same = false;
-    if (rewrite(pattern, len, &js, &js_len) == 0) {
-        r->code = pcre2_compile((PCRE2_SPTR)js.p, js_len, PCRE2_UTF | PCRE2_UCP, &code, &at, NULL);
+    pcre2_general_context *g = re_memory(ctx);
+    pcre2_compile_context *cc = g ? pcre2_compile_context_create(g) : NULL;
+    if (cc && rewrite(pattern, len, &js, &js_len) == 0) {
+        r->code = pcre2_compile((PCRE2_SPTR)js.p, js_len, PCRE2_UTF | PCRE2_UCP, &code, &at, cc);
         same = js_len == len && memcmp(js.p, pattern, len) == 0;
     }
-    free(js.p);
-    if (!r->code && code == 0) {
-        free(r);
+    pcre2_compile_context_free(cc);
+    pcre2_general_context_free(g);
+    tok_buf_free(&js);
+    if (!r->code && (code == 0 || code == PCRE2_ERROR_HEAP_FAILED)) {
+        model_free(ctx, r);
         return snprintf(why, why_size, "out of memory"), -1;
     }
     if (!r->code) {
@@ -211,7 +234,7 @@ int tok_regex_compile(const char *pattern, size_t len, tok_regex **out, char *wh
         pcre2_get_error_message(code, msg, sizeof msg);
         snprintf(why, why_size, "does not compile (PCRE2: %s, at offset %zu%s)", (const char *)msg, (size_t)at,
                  same ? "" : " of the pattern with \\s spelt out");
-        free(r);
+        model_free(ctx, r);
         return -1;
     }
     /* Without JIT (an unsupported CPU, or no executable memory) the
@@ -226,7 +249,7 @@ int tok_regex_compile(const char *pattern, size_t len, tok_regex **out, char *wh
     static const char *const unit[] = {"a", "1", " ", "\n", "!", "\xc3\xa9", "a "};
     static const char *const tail[] = {"!", "a", "\n", " "};
     char text[256];
-    tok_matcher *m = tok_matcher_create();
+    tok_matcher *m = tok_matcher_create(ctx);
     int rc = m ? 0 : -1;
     for (size_t u = 0; rc == 0 && u < sizeof unit / sizeof unit[0]; u++)
         for (size_t k = 0; rc == 0 && k < sizeof tail / sizeof tail[0]; k++) {
@@ -252,7 +275,7 @@ int tok_regex_compile(const char *pattern, size_t len, tok_regex **out, char *wh
 
 /* ----------------------------------------------------------------- NFC */
 
-int tok_nfc(const char *s, size_t n, char **out, size_t *out_n)
+int tok_nfc(plinth_context *ctx, const char *s, size_t n, char **out, size_t *out_n)
 {
     *out = NULL;
     *out_n = n;
@@ -261,12 +284,24 @@ int tok_nfc(const char *s, size_t n, char **out, size_t *out_n)
     size_t i = 0;
     while (i < n && (unsigned char)s[i] < 0xCC) i++;
     if (i == n) return 1;
-    utf8proc_uint8_t *dst = NULL;
-    const utf8proc_ssize_t k =
-        utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-    if (k < 0) return -1; /* the text is valid UTF-8: out of memory */
-    *out = (char *)dst;
-    *out_n = (size_t)k;
+    /* utf8proc_map's steps, with the buffer from ctx (utf8proc_map takes
+     * its own from malloc): measure the decomposition, decompose, compose
+     * and re-encode as UTF-8 in place (k code points take at most 4k
+     * bytes, and a NUL). The text is valid UTF-8, so a failure can only
+     * be out of memory. */
+    const utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
+    const utf8proc_ssize_t k = utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, NULL, 0, opt);
+    if (k < 0) return -1;
+    utf8proc_int32_t *buf = model_calloc(ctx, (size_t)k + 1, sizeof *buf);
+    if (!buf) return -1;
+    utf8proc_ssize_t m = utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, buf, k, opt);
+    if (m >= 0) m = utf8proc_reencode(buf, m, opt);
+    if (m < 0) {
+        model_free(ctx, buf);
+        return -1;
+    }
+    *out = (char *)buf;
+    *out_n = (size_t)m;
     return 0;
 }
 
@@ -284,17 +319,19 @@ struct tok_matcher {
     int unused;
 };
 
-tok_matcher *tok_matcher_create(void)
+tok_matcher *tok_matcher_create(plinth_context *ctx)
 {
+    (void)ctx;
     static tok_matcher none;
     return &none;
 }
 
 void tok_matcher_free(tok_matcher *m) { (void)m; }
 
-int tok_regex_compile(const char *pattern, size_t len, tok_regex **out, char *why, size_t why_size)
+int tok_regex_compile(plinth_context *ctx, const char *pattern, size_t len, tok_regex **out, char *why,
+                      size_t why_size)
 {
-    (void)pattern, (void)len;
+    (void)ctx, (void)pattern, (void)len;
     *out = NULL;
     snprintf(why, why_size, "this build of plinth has no PCRE2 (a cross build without it): "
                             "Split regexes are not available");
@@ -310,9 +347,9 @@ int tok_regex_find(const tok_regex *r, tok_matcher *m, const char *s, size_t n, 
     return TOK_RE_NONE;
 }
 
-int tok_nfc(const char *s, size_t n, char **out, size_t *out_n)
+int tok_nfc(plinth_context *ctx, const char *s, size_t n, char **out, size_t *out_n)
 {
-    (void)s, (void)n, (void)out_n;
+    (void)ctx, (void)s, (void)n, (void)out_n;
     *out = NULL;
     return 1; /* unreachable: tokenizer_steps.c refuses NFC at load */
 }

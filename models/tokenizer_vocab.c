@@ -2,9 +2,8 @@
  * tokenizer_vocab.c — the vocab, the merges and the added-token trie.
  * Sections: ids, the vocab and added tokens, merges, the trie.
  *
- * model.vocab and model.merges are read straight from the text of the
- * tokenizer.json (spans, tokenizer_json.c); the added tokens come from the
- * small cJSON tree.
+ * model.vocab, model.merges and added_tokens are read straight from the
+ * text of the tokenizer.json (spans, tokenizer_json.c).
  */
 #include "tokenizer_internal.h"
 #include "json_text.h"
@@ -28,9 +27,9 @@ static bool span_id(const char *s, tokj_span v, uint32_t limit, uint32_t *out)
     return tokj_number(s, v, &d) && id_ok(d, limit, out);
 }
 
-static bool json_id(const cJSON *j, uint32_t limit, uint32_t *out)
+static bool is_true(const char *s, tokj_span v)
 {
-    return cJSON_IsNumber(j) && id_ok(j->valuedouble, limit, out);
+    return v.end - v.start == 4 && memcmp(s + v.start, "true", 4) == 0;
 }
 
 /* The text of token `id` as messages quote it. */
@@ -38,19 +37,60 @@ static bool json_id(const cJSON *j, uint32_t limit, uint32_t *out)
 
 /* ------------------------------------------------ the vocab and added tokens */
 
+/* One entry of added_tokens, read from its span as cJSON's lookups read it
+ * from a tree (the first of a duplicate key; an element that is not an
+ * object has no keys): its id, its text (in the text or in scratch) and
+ * flags. */
+typedef struct {
+    uint32_t id;
+    const char *text;
+    size_t n;
+    uint8_t flags;
+} added_token;
+
+static int read_added(const tok_load_ctx *c, const char *s, tokj_span e, size_t i, uint32_t limit,
+                      const char *why, tok_buf *scratch, added_token *out)
+{
+    static const tokj_span none = {0, 0};
+    tokj_span v;
+    char b[96];
+    if (!tokj_get(s, e, "id", &v)) v = none;
+    if (v.end == v.start || !span_id(s, v, limit, &out->id))
+        return tok_fail(c, "added_tokens[%zu] has \"id\" %s; an id must be an integer in [0, %u) (%s)", i,
+                        tokj_show(s, v, b, sizeof b), limit, why);
+    if (!tokj_get(s, e, "content", &v)) v = none;
+    const int got = v.end > v.start ? tokj_string(s, v, scratch, &out->text, &out->n) : 1;
+    if (got < 0) return tok_fail(c, "out of memory");
+    if (got == 0) out->n = strnlen(out->text, out->n); /* cJSON's C string ended at a NUL */
+    if (got || out->n == 0)
+        return tok_fail(c, "added_tokens[%zu] (id %u) has \"content\" %s; it must be a non-empty string", i,
+                        out->id, tokj_show(s, v, b, sizeof b));
+    if (out->n > MODEL_MAX_ADDED_TOKEN_BYTES)
+        return tok_fail(c, "added_tokens[%zu] (id %u) is %zu bytes long, more than %d (MODEL_MAX_ADDED_TOKEN_BYTES)",
+                        i, out->id, out->n, MODEL_MAX_ADDED_TOKEN_BYTES);
+    out->flags = TOKF_PRESENT | TOKF_ADDED;
+    static const struct {
+        const char *key;
+        uint8_t flag;
+    } flags[] = {{"special", TOKF_SPECIAL}, {"lstrip", TOKF_LSTRIP}, {"rstrip", TOKF_RSTRIP}};
+    for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
+        if (tokj_get(s, e, flags[k].key, &v) && is_true(s, v)) out->flags |= flags[k].flag;
+    return 0;
+}
+
 /* Sizes the id space, copies every token's text into one pool and builds
  * the text -> id map. Added tokens may lie outside the model vocab
  * (Gemma 3's <image_soft_token> is id 262144), but ids are dense: each is
  * below the number of entries plus added tokens, so the per-id tables are
  * linear in the file (one id of 2^30 - 1 used to cost 6.5 s and 1 GB).
- * Two passes over the vocab: ids and sizes, then the texts. */
-int tok_load_vocab(tokenizer *t, const tok_load_ctx *c, const char *s, tokj_span vocab, const cJSON *added)
+ * Two passes over the vocab and the added tokens: ids and sizes, then the
+ * texts. Nothing is allocated per entry. */
+int tok_load_vocab(tokenizer *t, const tok_load_ctx *c, const char *s, tokj_span vocab, tokj_span added)
 {
     size_t n_vocab = 0, n_added = 0, pool = 0, pos = 0;
     tokj_span k, v;
-    const cJSON *e;
     while (tokj_member(s, vocab, &pos, &k, &v)) n_vocab++;
-    cJSON_ArrayForEach(e, added) n_added++;
+    for (pos = 0; added.end > added.start && tokj_element(s, added, &pos, &v);) n_added++;
     if (n_vocab == 0) return tok_fail(c, "model.vocab is empty");
     if (n_vocab > MODEL_MAX_VOCAB)
         return tok_fail(c, "model.vocab has %zu entries, more than %d (MODEL_MAX_VOCAB)", n_vocab, MODEL_MAX_VOCAB);
@@ -59,9 +99,10 @@ int tok_load_vocab(tokenizer *t, const tok_load_ctx *c, const char *s, tokj_span
                                                            : "MODEL_MAX_VOCAB";
     char b[96];
     uint32_t max_id = 0, id = 0;
-    tok_buf key = {0};
+    tok_buf key = {.ctx = c->mem};
     const char *kp;
     size_t kn;
+    added_token a;
     int rc = -1;
     for (pos = 0; tokj_member(s, vocab, &pos, &k, &v);) {
         if (tokj_string(s, k, &key, &kp, &kn)) {
@@ -84,35 +125,18 @@ int tok_load_vocab(tokenizer *t, const tok_load_ctx *c, const char *s, tokj_span
         pool += kn;
     }
     size_t i = 0;
-    cJSON_ArrayForEach(e, added) {
-        const cJSON *ij = cJSON_GetObjectItemCaseSensitive(e, "id");
-        const cJSON *ct = cJSON_GetObjectItemCaseSensitive(e, "content");
-        if (!json_id(ij, limit, &id)) {
-            tok_fail(c, "added_tokens[%zu] has \"id\" %s; an id must be an integer in [0, %u) (%s)", i,
-                     json_text_show(ij, b, sizeof b), limit, why);
-            goto done;
-        }
-        if (!cJSON_IsString(ct) || !ct->valuestring[0]) {
-            tok_fail(c, "added_tokens[%zu] (id %u) has \"content\" %s; it must be a non-empty string", i, id,
-                     json_text_show(ct, b, sizeof b));
-            goto done;
-        }
-        const size_t n = strlen(ct->valuestring);
-        if (n > MODEL_MAX_ADDED_TOKEN_BYTES) {
-            tok_fail(c, "added_tokens[%zu] (id %u) is %zu bytes long, more than %d (MODEL_MAX_ADDED_TOKEN_BYTES)", i,
-                     id, n, MODEL_MAX_ADDED_TOKEN_BYTES);
-            goto done;
-        }
-        if (id > max_id) max_id = id;
-        pool += n;
-        i++;
+    for (pos = 0; added.end > added.start && tokj_element(s, added, &pos, &v); i++) {
+        if (read_added(c, s, v, i, limit, why, &key, &a)) goto done;
+        if (a.id > max_id) max_id = a.id;
+        pool += a.n;
     }
     t->n_ids = max_id + 1;
-    t->pool = malloc(pool + 1);
-    t->off = calloc(t->n_ids, sizeof *t->off);
-    t->len = calloc(t->n_ids, sizeof *t->len);
-    t->flags = calloc(t->n_ids, 1);
-    if (!t->pool || !t->off || !t->len || !t->flags || tok_strmap_init(&t->vocab, n_vocab + n_added, tok_map_seed(t))) {
+    t->pool = model_malloc(c->mem, pool + 1);
+    t->off = model_calloc(c->mem, t->n_ids, sizeof *t->off);
+    t->len = model_calloc(c->mem, t->n_ids, sizeof *t->len);
+    t->flags = model_calloc(c->mem, t->n_ids, 1);
+    if (!t->pool || !t->off || !t->len || !t->flags ||
+        tok_strmap_init(c->mem, &t->vocab, n_vocab + n_added, tok_map_seed(t))) {
         tok_fail(c, "out of memory");
         goto done;
     }
@@ -136,28 +160,24 @@ int tok_load_vocab(tokenizer *t, const tok_load_ctx *c, const char *s, tokj_span
         at += kn;
         tok_strmap_put(t, &t->vocab, id);
     }
-    cJSON_ArrayForEach(e, added) {
-        json_id(cJSON_GetObjectItemCaseSensitive(e, "id"), limit, &id);
-        const char *txt = cJSON_GetObjectItemCaseSensitive(e, "content")->valuestring;
-        const size_t n = strlen(txt);
-        if (t->flags[id] & TOKF_ADDED) {
-            tok_fail(c, "added_tokens: id %u appears twice (\"%.*s\" and \"%.40s\")", id, TOK_TEXT(t, id), txt);
+    i = 0;
+    for (pos = 0; added.end > added.start && tokj_element(s, added, &pos, &v); i++) {
+        if (read_added(c, s, v, i, limit, why, &key, &a)) goto done;
+        if (t->flags[a.id] & TOKF_ADDED) {
+            tok_fail(c, "added_tokens: id %u appears twice (\"%.*s\" and \"%.*s\")", a.id, TOK_TEXT(t, a.id),
+                     (int)(a.n < 40 ? a.n : 40), a.text);
             goto done;
         }
-        memcpy(t->pool + at, txt, n);
-        t->off[id] = (uint32_t)at;
-        t->len[id] = (uint32_t)n;
-        uint8_t f = TOKF_PRESENT | TOKF_ADDED;
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "special"))) f |= TOKF_SPECIAL;
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "lstrip"))) f |= TOKF_LSTRIP;
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "rstrip"))) f |= TOKF_RSTRIP;
-        t->flags[id] = f;
-        at += n;
-        tok_strmap_put(t, &t->vocab, id);
+        memcpy(t->pool + at, a.text, a.n);
+        t->off[a.id] = (uint32_t)at;
+        t->len[a.id] = (uint32_t)a.n;
+        t->flags[a.id] = a.flags;
+        at += a.n;
+        tok_strmap_put(t, &t->vocab, a.id);
     }
     rc = 0;
 done:
-    free(key.p);
+    tok_buf_free(&key);
     return rc;
 }
 
@@ -170,9 +190,9 @@ int tok_load_merges(tokenizer *t, const tok_load_ctx *c, const char *s, tokj_spa
     size_t n = 0, rank = 0, pos = 0;
     tokj_span e;
     while (tokj_element(s, merges, &pos, &e)) n++;
-    tok_buf cat = {0}, left = {0}, right = {0};
-    if (tok_buf_reserve(&cat, 256) || tok_map64_init(&t->merges, n, tok_map_seed(t))) {
-        free(cat.p);
+    tok_buf cat = {.ctx = c->mem}, left = {.ctx = c->mem}, right = {.ctx = c->mem};
+    if (tok_buf_reserve(&cat, 256) || tok_map64_init(c->mem, &t->merges, n, tok_map_seed(t))) {
+        tok_buf_free(&cat);
         return tok_fail(c, "out of memory");
     }
     int rc = 0;
@@ -213,9 +233,9 @@ int tok_load_merges(tokenizer *t, const tok_load_ctx *c, const char *s, tokj_spa
         }
         tok_map64_put(&t->merges, ((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib, (uint32_t)rank, (uint32_t)im);
     }
-    free(cat.p);
-    free(left.p);
-    free(right.p);
+    tok_buf_free(&cat);
+    tok_buf_free(&left);
+    tok_buf_free(&right);
     return rc;
 }
 
@@ -229,8 +249,8 @@ int tok_build_trie(tokenizer *t, const tok_load_ctx *c)
     size_t total = 1; /* nodes: the root plus at most one per byte */
     for (uint32_t id = 0; id < t->n_ids; id++)
         if (t->flags[id] & TOKF_ADDED) total += t->len[id];
-    t->node_tok = malloc(total * sizeof *t->node_tok);
-    if (!t->node_tok || tok_map64_init(&t->trie, total, tok_map_seed(t))) return tok_fail(c, "out of memory");
+    t->node_tok = model_calloc(c->mem, total, sizeof *t->node_tok);
+    if (!t->node_tok || tok_map64_init(c->mem, &t->trie, total, tok_map_seed(t))) return tok_fail(c, "out of memory");
     t->node_tok[0] = -1;
     t->n_nodes = 1;
     for (uint32_t id = 0; id < t->n_ids; id++) {

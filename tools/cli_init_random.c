@@ -342,7 +342,7 @@ int cli_init_random(cli_options *o, int argc, char **argv)
     int rc = write_file(path, config, strlen(config));
     free(config);
     lm_config cfg;
-    if (!rc && lm_config_load(path, &cfg, err, sizeof err) != PLINTH_OK) {
+    if (!rc && lm_config_load(NULL, path, &cfg, err, sizeof err) != PLINTH_OK) {
         fprintf(stderr, "plinth: %s\n", err);
         rc = 1;
     }

@@ -98,7 +98,7 @@ int oracle_logits(const char *dir, const int32_t *tok, int32_t n, float **out, c
     plinth_context *ctx = NULL;
     plinth_state_dict *idx = NULL;
     *out = NULL;
-    if (lm_config_load(dir, &c, err, es) != PLINTH_OK)
+    if (lm_config_load(NULL, dir, &c, err, es) != PLINTH_OK)
         return -1;
     if (plinth_context_create(NULL, &ctx) != PLINTH_OK ||
         plinth_state_dict_open(ctx, dir, &idx) != PLINTH_OK) {

@@ -261,7 +261,7 @@ static plinth_status parse_edited(const char *fixture, void (*edit)(cJSON *), ch
     edit(root);
     char *out = cJSON_PrintUnformatted(root);
     lm_config c;
-    plinth_status st = lm_config_parse(out, strlen(out), "config.json", &c, err, es);
+    plinth_status st = lm_config_parse(NULL, out, strlen(out), "config.json", &c, err, es);
     free(out);
     cJSON_Delete(root);
     free(text);
@@ -314,7 +314,7 @@ Test(archs, config_values)
     char path[4200], err[1024];
     lm_config c;
     data_path(path, sizeof path, "llama3-tiny", NULL);
-    cr_assert_eq(lm_config_load(path, &c, err, sizeof err), PLINTH_OK, "%s", err);
+    cr_assert_eq(lm_config_load(NULL, path, &c, err, sizeof err), PLINTH_OK, "%s", err);
     cr_expect_eq(c.arch, LM_ARCH_LLAMA);
     cr_expect(!c.tied && c.rope_llama3 && c.n_kv_heads == 2 && c.head_dim == 16);
     cr_expect_float_eq(c.attn_scale, 0.25f, 1e-7);
@@ -323,7 +323,7 @@ Test(archs, config_values)
     cr_expect_float_eq(f[0], 1.0f, 0, "the highest frequency is not scaled");
     cr_expect_float_eq(f[7], 8.0f, 1e-6, "the lowest is divided by factor");
     data_path(path, sizeof path, "qwen3-tiny", NULL);
-    cr_assert_eq(lm_config_load(path, &c, err, sizeof err), PLINTH_OK, "%s", err);
+    cr_assert_eq(lm_config_load(NULL, path, &c, err, sizeof err), PLINTH_OK, "%s", err);
     cr_expect(c.arch == LM_ARCH_QWEN3 && c.head_dim == 24 && c.tied && c.traits->qk_norm);
     cr_expect(!lm_config_rope_factors(&c, false, f), "no rope scaling");
 }

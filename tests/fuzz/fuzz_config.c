@@ -5,6 +5,9 @@
  * Checked: json_text_check accepts what cJSON accepts (it tells a syntax
  * error from out-of-memory, so the two must agree on every input, but for
  * numbers of more than 63 characters, which it always refuses);
+ * json_text_string decodes every string as cJSON does (a string at the
+ * top, or the keys and string values of a top-level object, walked with
+ * the tokenizer's span reader, member for member with cJSON's children);
  * a parse that fails leaves a message naming the file; a config that
  * parses is inside every limit of model_limits.h, its heads divide, its
  * token ids lie below vocab_size, and its param list names and sizes
@@ -13,8 +16,42 @@
 #include "fuzz.h"
 #include "lm_model.h"
 #include "json_text.h"
+#include "tokenizer_internal.h"
 
 #include <cJSON.h>
+
+/* json_text_string of the span against cJSON's C string. */
+static void same_string(const char *text, tokj_span v, const char *want)
+{
+    char buf[256];
+    const size_t n = json_text_string(text + v.start, v.end - v.start, buf, sizeof buf);
+    const size_t k = strlen(want);
+    FUZZ_CHECK(n == k && memcmp(buf, want, k < sizeof buf - 1 ? k : sizeof buf - 1) == 0 &&
+                   strlen(buf) == (k < sizeof buf ? k : sizeof buf - 1),
+               "json_text_string at byte %zu gives %zu bytes, cJSON %zu", v.start, n, k);
+}
+
+/* Strings of a text both accept, decoded both ways. */
+static void check_strings(const char *text, size_t size, const cJSON *j)
+{
+    const tokj_span root = tokj_root(text, size);
+    if (cJSON_IsString(j)) {
+        same_string(text, root, j->valuestring);
+        return;
+    }
+    if (!cJSON_IsObject(j))
+        return;
+    size_t pos = 0;
+    tokj_span k, v;
+    const cJSON *child = j->child;
+    for (; child && tokj_member(text, root, &pos, &k, &v); child = child->next) {
+        same_string(text, k, child->string);
+        if (cJSON_IsString(child))
+            same_string(text, v, child->valuestring);
+    }
+    FUZZ_CHECK(!child && !tokj_member(text, root, &pos, &k, &v), "the span walk and cJSON "
+               "disagree on the number of members");
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -27,12 +64,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(j ? v == JSON_TEXT_OK || v == JSON_TEXT_LONG_NUMBER : v != JSON_TEXT_OK,
                "cJSON %s but json_text_check says %d (byte %zu)", j ? "parses" : "fails", (int)v,
                at);
+    if (j && v == JSON_TEXT_OK)
+        check_strings(text, size, j);
     cJSON_Delete(j);
     free(text);
 
     lm_config c;
     char err[1024] = "";
-    plinth_status st = lm_config_parse((const char *)data, size, "config.json", &c, err,
+    plinth_status st = lm_config_parse(NULL, (const char *)data, size, "config.json", &c, err,
                                            sizeof err);
     if (st != PLINTH_OK) {
         FUZZ_CHECK(strncmp(err, "config.json: ", 13) == 0, "message names no file: %s", err);

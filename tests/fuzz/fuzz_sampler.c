@@ -61,8 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(am == (first_nan >= 0 ? first_nan : first_max), "argmax %d, expected %d", am,
                first_nan >= 0 ? first_nan : first_max);
 
-    sampler *s = sampler_create(&o, n), *s2 = sampler_create(&o, n);
-    FUZZ_CHECK(s && s2, "sampler_create(%d) failed", n);
+    sampler *s = sampler_create(NULL, &o, n), *s2 = sampler_create(NULL, &o, n);
+    FUZZ_CHECK(s && s2, "sampler_create(NULL, %d) failed", n);
     for (int round = 0; round < 2; round++) {
         const int32_t id = sampler_sample(s, logits), id2 = sampler_sample(s2, logits);
         FUZZ_CHECK(id >= 0 && id < n, "sample %d of %d (temp %g top_k %d top_p %g)", id, n,

@@ -3,7 +3,8 @@
  * arbitrary ids (negative, past the vocab, holes) on the fixture
  * tokenizers (fixtures.h).
  *
- * Input: byte 0 picks the fixture (bit 0) and skip_special (bit 1), byte 1
+ * Input: byte 0 picks the fixture (bits 0 and 2: fuzz_fixture_pick) and
+ * skip_special (bit 1), byte 1
  * the piece buffer size; the rest is little-endian u32 words, one per id:
  * with the top bit clear the id is word % 64 (a real token, mostly, so
  * decoding gets past the first id), else the other 31 bits shifted left,
@@ -25,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_reader r = {data, size};
     const uint8_t flags = fuzz_u8(&r), cap = fuzz_u8(&r);
-    const tokenizer *t = fuzz_fixture(flags & 1);
+    const tokenizer *t = fuzz_fixture(fuzz_fixture_pick(flags));
     const bool skip_special = flags & 2;
     const size_t n = r.n / 4;
     int32_t *ids = malloc((n ? n : 1) * sizeof *ids);

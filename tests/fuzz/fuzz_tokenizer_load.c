@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     tokenizer *t = NULL;
     char err[1024] = "";
-    if (tokenizer_load_from_memory((const char *)data, size, "tokenizer.json", &t, err,
+    if (tokenizer_load_from_memory(NULL, (const char *)data, size, "tokenizer.json", &t, err,
                                    sizeof err) != 0) {
         FUZZ_CHECK(t == NULL, "failed load left a tokenizer");
         FUZZ_CHECK(strncmp(err, "tokenizer.json: ", 16) == 0, "message names no file: %s", err);
