@@ -43,15 +43,24 @@ static bool is_block(int32_t dt)
     return dt >= 0 && dt < PLINTH_DTYPE_COUNT && plinth_dtype_block_elems(dt) > 1;
 }
 
+int32_t decoder_block_for_rows(int32_t t, int64_t cols)
+{
+    if (!is_block(t))
+        return -1;
+    if (cols % (int64_t)plinth_dtype_block_elems(t) != 0)
+        t = t == PLINTH_Q4_K ? PLINTH_Q4_0 : t == PLINTH_Q6_K ? PLINTH_Q8_0 : -1;
+    return t >= 0 && cols % (int64_t)plinth_dtype_block_elems(t) == 0 ? t : -1;
+}
+
 plinth_dtype decoder_param_dtype(const decoder_builder *b, const char *name)
 {
     plinth_tensor_info e;
     if (b->f32 || !tensor(b->sd, name, &e))
         return PLINTH_F32;
-    /* Quantised at load: matrices whose rows are whole blocks. */
-    if (is_block(b->quantize) && e.ndim == 2 &&
-        e.shape[1] % (int64_t)plinth_dtype_block_elems(b->quantize) == 0)
-        return (plinth_dtype)b->quantize;
+    /* Quantised at load: matrices, as plinth quantize writes them. */
+    const int32_t q = e.ndim == 2 ? decoder_block_for_rows(b->quantize, e.shape[1]) : -1;
+    if (q >= 0)
+        return (plinth_dtype)q;
     if (e.dtype == PLINTH_BF16 || e.dtype == PLINTH_F16 || is_block(e.dtype))
         return (plinth_dtype)e.dtype;
     return PLINTH_F32;

@@ -29,6 +29,15 @@ plinth_status decoder_build(decoder_builder *b, int64_t T, bool all);
 /* The dtype param `name` is declared with: f32 when forced; the quantize
  * dtype for a matrix whose rows are whole blocks of it; the stored one when
  * it is bf16, f16 or a block dtype; else f32. */
+/* The block type a matrix with rows of cols elements takes when t is asked
+ * for (at load or by plinth quantize): t where the rows are whole blocks of
+ * it; otherwise, for the K-quants (256-element super-blocks), the 32-element
+ * type nearest in size — q4_K -> q4_0, q6_K -> q8_0 (llama.cpp's quantiser
+ * takes q5_0 and q8_0; plinth has no q5_0) — so that Gemma 3 270M's
+ * 640-wide rows are quantised too; -1 where no block type fits (or t is not
+ * a block type). */
+int32_t decoder_block_for_rows(int32_t t, int64_t cols);
+
 plinth_dtype decoder_param_dtype(const decoder_builder *b, const char *name);
 
 /* Whether layer l of a T-row program passes on only its last row: the last

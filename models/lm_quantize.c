@@ -4,6 +4,7 @@
  * copied); tensors (each produced row by row while the file is written);
  * the whole file.
  */
+#include "decoder.h"
 #include "lm_quantize.h"
 #include "model_mem.h"
 #include "errbuf.h"
@@ -80,9 +81,10 @@ static int32_t choose(const lm_quantize_options *o, const lm_config *c, const ch
              more_bits(layer, c->n_layers)))
             t = PLINTH_Q6_K;
     }
-    if (cols % (int64_t)plinth_dtype_block_elems(t) != 0)
-        t = stored == PLINTH_F16 || stored == PLINTH_BF16 ? stored : PLINTH_F32;
-    return t;
+    const int32_t fits = decoder_block_for_rows(t, cols);
+    if (fits >= 0)
+        return fits;
+    return stored == PLINTH_F16 || stored == PLINTH_BF16 ? stored : PLINTH_F32;
 }
 
 /* ---------------------------------------------------------------- metadata */

@@ -27,6 +27,8 @@
  *                   |f32 logit| <= 0.3 (q4_0; measured 0.22), 0.2 (q4_K,
  *                   0.15; mix, 0.14), 0.06 (q6_K, 0.04); <= 1e-5 from the
  *                   dequantised weights; quantised at load == from the file
+ *   narrow rows     the tiny Llama 3 (64-wide rows) as q4_K is q4_0 and as
+ *                   q6_K q8_0, in the file and at load alike
  *   plinth_lm       plinth_lm_open of a .gguf file: text in, text out
  *   errors          an unknown architecture, a missing tensor, two .gguf
  *                   files in a folder: messages name them
@@ -554,6 +556,32 @@ Test(gguf, quantize_types_and_mix, .init = make_tmp, .fini = remove_tmp, .timeou
                   max_abs_diff(ref, q, n));
     free(q);
     free(ref);
+}
+
+/* Rows that are not whole 256-blocks (the tiny Llama 3's are 64 wide, as
+ * Gemma 3 270M's are 640): q4_K falls back to q4_0 and q6_K to q8_0, in the
+ * file and at load alike; rows of 32-blocks stay what was asked. */
+Test(gguf, k_quants_fall_back_on_narrow_rows, .init = make_tmp, .fini = remove_tmp,
+     .timeout = 300)
+{
+    char dir[4300], out[4400];
+    folder_with_tokenizer("llama3-tiny", "bpe", dir, sizeof dir);
+    static const struct {
+        const char *type;
+        int32_t asked, want;
+    } cases[] = {{"q4_K", PLINTH_Q4_K, PLINTH_Q4_0}, {"q6_K", PLINTH_Q6_K, PLINTH_Q8_0}};
+    const size_t n = (size_t)N_TOKS * VOCAB;
+    for (size_t k = 0; k < 2; k++) {
+        snprintf(out, sizeof out, "%s/narrow-%s.gguf", tmpdir, cases[k].type);
+        quantize(dir, out, cases[k].type);
+        cr_expect_eq(dtype_in(out, "blk.0.attn_q.weight"), cases[k].want, "%s", cases[k].type);
+        cr_expect_eq(dtype_in(out, "blk.0.attn_norm.weight"), PLINTH_F32, "%s", cases[k].type);
+        const lm_model_options at_load = {.quantize = cases[k].asked};
+        float *ql = logits_ok("ref", dir, &at_load), *qf = logits_ok("ref", out, NULL);
+        cr_expect(memcmp(ql, qf, n * sizeof *ql) == 0, "%s at load vs file: %.3g",
+                  cases[k].type, max_abs_diff(ql, qf, n));
+        free(ql), free(qf);
+    }
 }
 
 /* ------------------------------------------------------------ plinth_lm --- */
