@@ -73,10 +73,16 @@ static void detect(x86_features *out)
                       cpu_gemv_q6_K_q8_avx2},                                                  \
     .quantize_q8 = cpu_quantize_q8_avx2
 
-/* AVX2: the GEMVs (everything else runs the portable loops). */
+/* AVX2: the GEMVs and the GEMM (everything else runs the portable loops;
+ * without fa_softmax, attention keeps its row-at-a-time path). */
 static const cpu_kernels avx2 = {
     .isa = CPU_ISA_AVX2,
     .gemv = cpu_gemv_avx2,
+    .pack_a = cpu_pack_a_avx2,
+    .pack_b = cpu_pack_b_avx2,
+    .tile = cpu_tile_avx2,
+    .tile_scale = cpu_tile_scale_avx2,
+    .pack_rows = cpu_pack_rows_avx2,
     BLOCK_SLOTS,
 };
 

@@ -1,7 +1,7 @@
 /*
  * cpu_x86.h — the AVX-512 and AVX2 kernels (cpu_matmul_x86.c,
- * cpu_rowwise_x86.c), declared for the tables of cpu_isa_x86.c. Each
- * implements the cpu_kernels slot of the same name (cpu_kernels.h says
+ * cpu_gemm_avx2.c, cpu_quant_x86.c, cpu_rowwise_x86.c), declared for the
+ * tables of cpu_isa_x86.c. Each implements the cpu_kernels slot of the same name (cpu_kernels.h says
  * what it must do); x86-64 only.
  */
 #ifndef PLINTH_CPU_X86_H
@@ -28,6 +28,16 @@ void cpu_pack_a_bf16(const mm_problem *p, int64_t blk, uint32_t *dst);
 void cpu_pack_b_bf16(const mm_problem *p, int64_t n0, uint32_t *dst);
 void cpu_tile_bf16(const uint32_t *ap, const uint32_t *bp, int64_t kp, uint8_t *c, int64_t ldc,
                    int64_t mr, int64_t nr);
+
+/* cpu_gemm_avx2.c: the GEMM of the AVX2 level (6 x 16 strips of the
+ * shared 12 x 32 tile). */
+void cpu_pack_a_avx2(const mm_problem *p, int64_t blk, float *dst);
+void cpu_pack_b_avx2(const mm_problem *p, int64_t n0, float *dst);
+void cpu_tile_avx2(const float *ap, const float *bp, int64_t k, uint8_t *c, int64_t ldc,
+                   int64_t mr, int64_t nr);
+void cpu_tile_scale_avx2(const float *ap, const float *bp, int64_t k, uint8_t *c, int64_t ldc,
+                         int64_t mr, int64_t nr, const float *rs);
+void cpu_pack_rows_avx2(const float *const *rows, int nrows, int64_t k, float *dst);
 
 /* cpu_quant_x86.c: block-dtype weights (AVX2, used by the AVX-512 table
  * too): the GEMV and the dequantisation of a row, per dtype. */
