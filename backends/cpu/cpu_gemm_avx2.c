@@ -154,13 +154,6 @@ CPU_AVX2 void cpu_pack_b_avx2(const mm_problem *p, int64_t n0, float *dst)
 
 /* ---------------------------------------------------------------- 3 ---- */
 
-/* Lanes [0, n) of 8 set (n clamped to 0..8), as maskload/maskstore want. */
-CPU_AVX2 static inline __m256i lanes(int64_t n)
-{
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)), idx);
-}
-
 /* One 6 x 16 strip: rows [0, rows) and columns [0, nc) of c from the A
  * half at ap (stride CPU_MR per k) and the B half at bp (stride CPU_NR).
  * rs is a constant NULL at one call site, so each variant is compiled
@@ -186,7 +179,7 @@ strip(const float *ap, const float *bp, int64_t k, uint8_t *c, int64_t ldc, int6
         bp += CPU_NR;
     }
     const bool full = nc == 16;
-    const __m256i m0 = lanes(nc), m1 = lanes(nc - 8);
+    const __m256i m0 = v8_lanes(nc), m1 = v8_lanes(nc - 8);
 #define W(i)                                                                          \
     if (i < rows) {                                                                   \
         float *o = (float *)(void *)(c + (i) * ldc);                                  \

@@ -73,8 +73,7 @@ static void detect(x86_features *out)
                       cpu_gemv_q6_K_q8_avx2},                                                  \
     .quantize_q8 = cpu_quantize_q8_avx2
 
-/* AVX2: the GEMVs and the GEMM (everything else runs the portable loops;
- * without fa_softmax, attention keeps its row-at-a-time path). */
+/* AVX2: every slot but the bf16 GEMM, 8 lanes wide. */
 static const cpu_kernels avx2 = {
     .isa = CPU_ISA_AVX2,
     .gemv = cpu_gemv_avx2,
@@ -83,6 +82,12 @@ static const cpu_kernels avx2 = {
     .tile = cpu_tile_avx2,
     .tile_scale = cpu_tile_scale_avx2,
     .pack_rows = cpu_pack_rows_avx2,
+    .ew_row = cpu_ew_row_avx2,
+    .norm_row = cpu_norm_row_avx2,
+    .rope_row = cpu_rope_row_avx2,
+    .dot = cpu_dot_avx2,
+    .axpy = cpu_axpy_avx2,
+    .fa_softmax = cpu_fa_softmax_avx2,
     BLOCK_SLOTS,
 };
 

@@ -1,8 +1,8 @@
 /*
  * cpu_x86.h — the AVX-512 and AVX2 kernels (cpu_matmul_x86.c,
- * cpu_gemm_avx2.c, cpu_quant_x86.c, cpu_rowwise_x86.c), declared for the
- * tables of cpu_isa_x86.c. Each implements the cpu_kernels slot of the same name (cpu_kernels.h says
- * what it must do); x86-64 only.
+ * cpu_gemm_avx2.c, cpu_quant_x86.c, cpu_rowwise_x86.c, cpu_rowwise_avx2.c),
+ * declared for the tables of cpu_isa_x86.c. Each implements the cpu_kernels
+ * slot of the same name (cpu_kernels.h says what it must do); x86-64 only.
  */
 #ifndef PLINTH_CPU_X86_H
 #define PLINTH_CPU_X86_H
@@ -38,6 +38,17 @@ void cpu_tile_avx2(const float *ap, const float *bp, int64_t k, uint8_t *c, int6
 void cpu_tile_scale_avx2(const float *ap, const float *bp, int64_t k, uint8_t *c, int64_t ldc,
                          int64_t mr, int64_t nr, const float *rs);
 void cpu_pack_rows_avx2(const float *const *rows, int nrows, int64_t k, float *dst);
+
+/* cpu_rowwise_avx2.c: the row-at-a-time kernels of the AVX2 level. */
+void cpu_ew_row_avx2(uint32_t op, float sc, float *o, const float *a, const float *b, bool a_bc,
+                     bool b_bc, int64_t n);
+void cpu_norm_row_avx2(float *o, const float *x, const uint8_t *w, int32_t wdt, const float *mul,
+                       int64_t n, float eps);
+int64_t cpu_rope_row_avx2(const float *x, float *o, const float *cs, int64_t half);
+float cpu_dot_avx2(const float *q, const uint8_t *k, int32_t kdt, int64_t d);
+void cpu_axpy_avx2(float *acc, float c, float p, const uint8_t *v, int32_t vdt, int64_t d);
+float cpu_fa_softmax_avx2(float *s, int64_t nbp, int64_t j0, int64_t lo, int64_t hi,
+                          float scale, float *mx, float *sum);
 
 /* cpu_quant_x86.c: block-dtype weights (AVX2, used by the AVX-512 table
  * too): the GEMV and the dequantisation of a row, per dtype. */
