@@ -216,24 +216,28 @@ CPU_AVX2 static float dot_q6_K(const float *x, const uint8_t *row, int64_t nb)
 
 /* ---------------------------------------------------------------- 3 ---- */
 
-/* Rows [n0, n1): each weight row once from memory, against every row of a
- * (the row stays in L1 for the later rows of a). */
-#define BLOCK_GEMV(NAME, DOT, E)                                                           \
+/* Rows [n0, n1): each weight row once from memory, against every row i of
+ * a (the row stays in L1 for the later rows of a): out[i][n] = DOT_I, an
+ * expression of i, row and nb (blocks per row). No software prefetch: a
+ * T0 + T2 prefetch as the bf16 GEMV's (4 and 24 KB ahead) changed nothing
+ * measurable on an AVX2 EPYC guest whose read bandwidth (~10 GB/s) one
+ * thread saturates (q8_0 logits GEMV, alternating rounds, noise +-50%). */
+#define BLOCK_GEMV_OF(NAME, E, DOT_I)                                                      \
     CPU_AVX2 void NAME(const mm_problem *p, int64_t n0, int64_t n1)                        \
     {                                                                                      \
         const int64_t nb = p->k / (E);                                                     \
         for (int64_t n = n0; n < n1; n++) {                                                \
             const uint8_t *row = p->w + n * p->ldw;                                        \
             for (int64_t i = 0; i < p->m; i++)                                             \
-                ((float *)(p->out + i * p->ldo))[n] =                                      \
-                    DOT((const float *)(p->a + i * p->lda), row, nb);                      \
+                ((float *)(p->out + i * p->ldo))[n] = (DOT_I);                             \
         }                                                                                  \
     }
-BLOCK_GEMV(cpu_gemv_q8_0_avx2, dot_q8_0, 32)
-BLOCK_GEMV(cpu_gemv_q4_0_avx2, dot_q4_0, 32)
-BLOCK_GEMV(cpu_gemv_q4_K_avx2, dot_q4_K, 256)
-BLOCK_GEMV(cpu_gemv_q6_K_avx2, dot_q6_K, 256)
-#undef BLOCK_GEMV
+#define F32_ROW_I ((const float *)(const void *)(p->a + i * p->lda))
+BLOCK_GEMV_OF(cpu_gemv_q8_0_avx2, 32, dot_q8_0(F32_ROW_I, row, nb))
+BLOCK_GEMV_OF(cpu_gemv_q4_0_avx2, 32, dot_q4_0(F32_ROW_I, row, nb))
+BLOCK_GEMV_OF(cpu_gemv_q4_K_avx2, 256, dot_q4_K(F32_ROW_I, row, nb))
+BLOCK_GEMV_OF(cpu_gemv_q6_K_avx2, 256, dot_q6_K(F32_ROW_I, row, nb))
+#undef F32_ROW_I
 
 /* q8_act=1: activations as int8 per block of 32 (p->aq, p->ad), weights
  * as int8: each 32-lane product by vpmaddubsw on |w| (unsigned: |-128| is
@@ -285,17 +289,6 @@ CPU_AVX2 static float dot_q4_0_q8(const int8_t *xq, const float *xd, const uint8
     return v8_hsum(_mm256_add_ps(acc0, acc1));
 }
 
-#define BLOCK_GEMV_Q8(NAME, DOT, E)                                                        \
-    CPU_AVX2 void NAME(const mm_problem *p, int64_t n0, int64_t n1)                        \
-    {                                                                                      \
-        const int64_t nb = p->k / (E);                                                     \
-        for (int64_t n = n0; n < n1; n++) {                                                \
-            const uint8_t *row = p->w + n * p->ldw;                                        \
-            for (int64_t i = 0; i < p->m; i++)                                             \
-                ((float *)(p->out + i * p->ldo))[n] =                                      \
-                    DOT(p->aq + i * p->k, p->ad + i * (p->k / 32), row, nb);               \
-        }                                                                                  \
-    }
 /* The K-quants take unsigned quants (q4_K's nibbles, q6_K's six bits before
  * the -32): vpmaddubsw on q and x directly. Their mins and offsets
  * multiply the quantised x's sums per 16 (p->as). */
@@ -392,24 +385,17 @@ CPU_AVX2 static float dot_q6_K_q8(const int8_t *xq, const float *xd, const float
 }
 #undef Q6K_UQUANTS
 
-#define BLOCK_GEMV_QK(NAME, DOT)                                                           \
-    CPU_AVX2 void NAME(const mm_problem *p, int64_t n0, int64_t n1)                        \
-    {                                                                                      \
-        const int64_t nb = p->k / 256;                                                     \
-        for (int64_t n = n0; n < n1; n++) {                                                \
-            const uint8_t *row = p->w + n * p->ldw;                                        \
-            for (int64_t i = 0; i < p->m; i++)                                             \
-                ((float *)(p->out + i * p->ldo))[n] =                                      \
-                    DOT(p->aq + i * p->k, p->ad + i * (p->k / 32), p->as + i * (p->k / 16), \
-                        row, nb);                                                          \
-        }                                                                                  \
-    }
-BLOCK_GEMV_Q8(cpu_gemv_q8_0_q8_avx2, dot_q8_0_q8, 32)
-BLOCK_GEMV_Q8(cpu_gemv_q4_0_q8_avx2, dot_q4_0_q8, 32)
-BLOCK_GEMV_QK(cpu_gemv_q4_K_q8_avx2, dot_q4_K_q8)
-BLOCK_GEMV_QK(cpu_gemv_q6_K_q8_avx2, dot_q6_K_q8)
-#undef BLOCK_GEMV_Q8
-#undef BLOCK_GEMV_QK
+/* int8 activations: row i of a as int8 (aq), its scales per 32 (ad) and
+ * its sums per 16 (as). */
+#define Q8_ROW_I p->aq + i * p->k, p->ad + i * (p->k / 32)
+#define Q8_SUMS_I p->as + i * (p->k / 16)
+BLOCK_GEMV_OF(cpu_gemv_q8_0_q8_avx2, 32, dot_q8_0_q8(Q8_ROW_I, row, nb))
+BLOCK_GEMV_OF(cpu_gemv_q4_0_q8_avx2, 32, dot_q4_0_q8(Q8_ROW_I, row, nb))
+BLOCK_GEMV_OF(cpu_gemv_q4_K_q8_avx2, 256, dot_q4_K_q8(Q8_ROW_I, Q8_SUMS_I, row, nb))
+BLOCK_GEMV_OF(cpu_gemv_q6_K_q8_avx2, 256, dot_q6_K_q8(Q8_ROW_I, Q8_SUMS_I, row, nb))
+#undef Q8_ROW_I
+#undef Q8_SUMS_I
+#undef BLOCK_GEMV_OF
 
 /* x (k floats, k a multiple of 32) as int8 per block of 32: d = max|x| /
  * 127, q = x * (1 / d) rounded to nearest even (d = 0: all zero); s[j] =
