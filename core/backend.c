@@ -89,6 +89,11 @@ plinth_status plinth_backend_open(plinth_context *ctx, const char *name, uint32_
     if (opts && opts->struct_size < sizeof(uint32_t))
         return ctx_error(ctx, PLINTH_ERR_INVALID,
                          "plinth_backend_open: options struct_size is %u", opts->struct_size);
+    if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, precision) &&
+        (opts->precision < 0 || opts->precision >= PLINTH_PRECISION_COUNT))
+        return ctx_error(ctx, PLINTH_ERR_INVALID,
+                         "plinth_backend_open: precision %d is not a plinth_precision (exact 0, "
+                         "fast 1)", (int)opts->precision);
 
     plinth_plugin *plugin = NULL;
     plinth_status s = loader_resolve(ctx, name, &plugin);
@@ -156,7 +161,7 @@ plinth_status plinth_backend_device_info(plinth_backend *backend, plinth_device_
         return ctx_error(backend ? backend->ctx : NULL, PLINTH_ERR_INVALID,
                          "plinth_backend_device_info: NULL argument");
     plinth_device_info info;
-    plinth_status s = slot_device_info(backend->plugin, backend->device_index, &info);
+    plinth_status s = slot_device_describe(backend, &info);
     if (s == PLINTH_OK && !sized_out(out, &info, sizeof info))
         s = ctx_error(backend->ctx, PLINTH_ERR_INVALID, "device_info: out->struct_size is %u",
                       out->struct_size);

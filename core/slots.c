@@ -164,6 +164,26 @@ plinth_status slot_device_info(plinth_plugin *p, uint32_t index, plinth_device_i
     TERMINATE(info.name);
     TERMINATE(info.description);
     TERMINATE(info.features);
+    TERMINATE(info.precision);
+    *out = info;
+    return PLINTH_OK;
+}
+
+plinth_status slot_device_describe(plinth_backend *b, plinth_device_info *out)
+{
+    if (!API_HAS(b->api, device_describe) || !b->api->device_describe)
+        return slot_device_info(b->plugin, b->device_index, out); /* the default */
+    plinth_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    int32_t st = b->api->device_describe(b->dev, &info);
+    if (st != PLINTH_OK)
+        return device_failed(b, st, "device_describe");
+    info.struct_size = sizeof info;
+    TERMINATE(info.name);
+    TERMINATE(info.description);
+    TERMINATE(info.features);
+    TERMINATE(info.precision);
     *out = info;
     return PLINTH_OK;
 }

@@ -33,6 +33,9 @@ plinth_status slot_device_open(plinth_plugin *p, uint32_t index,
 void slot_device_close(plinth_backend *b);
 /* device_caps() (0 when the slot is absent). */
 uint64_t slot_device_caps(plinth_backend *b);
+/* device_describe() of the open device; device_info() of its index when
+ * the slot is absent. */
+plinth_status slot_device_describe(plinth_backend *b, plinth_device_info *out);
 
 /* ------------------------------------------------------ on a device --- */
 

@@ -625,7 +625,29 @@ typedef struct plinth_device_info {
     int32_t type;           /* enum plinth_device_type              */
     uint64_t memory_bytes;  /* memory usable for buffers, 0 unknown */
     char features[256];     /* one line, e.g. "avx512 bf16 threads=2" */
+    /* Appended (issue 17; "" when the plugin does not fill it: it has no
+     * fast precision, so fast computes as exact). One line: from
+     * device_info, what PLINTH_PRECISION_FAST would use on this device
+     * ("fast: bf16 dot products ... (probe: 2.0x f32)", "fast: as exact
+     * ..."); from device_describe, what this open device uses. */
+    char precision[128];
 } plinth_device_info;
+
+/*
+ * Arithmetic precision a device is opened with (plinth_device_options.
+ * precision). EXACT, the default: the arithmetic of ref up to the order of
+ * f32 sums (f32 products of the weights' values as stored). FAST: the
+ * plugin may use reduced-precision arithmetic (bf16 dot products, say)
+ * where it is faster on this device, within an error bound its README
+ * states; where nothing is faster, FAST computes exactly as EXACT. A value
+ * a plugin does not know reads as EXACT. A plugin's own config keys may
+ * refine it (an explicit key wins).
+ */
+enum plinth_precision {
+    PLINTH_PRECISION_EXACT = 0,
+    PLINTH_PRECISION_FAST = 1,
+    PLINTH_PRECISION_COUNT
+};
 
 /* Given to device_open (sized). */
 typedef struct plinth_device_options {
@@ -633,6 +655,9 @@ typedef struct plinth_device_options {
     uint32_t n_threads;  /* 0 = the plugin's default                */
     const char *config;  /* "key=value,key=value" backend specific,
                             NULL or "" for defaults                 */
+    /* Appended (issue 17): enum plinth_precision; 0 (exact) when the
+     * struct does not reach it. */
+    int32_t precision;
 } plinth_device_options;
 
 /* One instruction of a compiled program, as handed to `prepare`. Travels in
@@ -676,7 +701,7 @@ typedef int32_t (*plinth_kernel_fn)(plinth_device *dev, const plinth_view *out,
  *
  * Mandatory in v1: everything from instance_create to kernels. Optional (may be
  * NULL): unavailable_reason, prepare/execute/release (all three or none),
- * synchronize, device_caps.
+ * synchronize, device_caps, device_describe.
  */
 typedef struct plinth_backend_api {
     uint32_t struct_size;
@@ -748,6 +773,12 @@ typedef struct plinth_backend_api {
      * Optional: what the device can do beyond the mandatory slots, as
      * PLINTH_CAP_* bits (NULL = none). Asked once, when the device opens. */
     uint64_t (*device_caps)(plinth_device *dev);
+
+    /* Appended (issue 17; absent means NULL). Optional: device_info of an
+     * open device, as its options made it (the precision it computes with,
+     * and what of it ran so far), filled by the same sized-struct rules.
+     * NULL: the host asks device_info(instance, index) instead. */
+    int32_t (*device_describe)(plinth_device *dev, plinth_device_info *out);
 } plinth_backend_api;
 
 /*

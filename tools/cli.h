@@ -29,6 +29,8 @@ typedef struct cli_options {
     const char *config;    /* --backend-config key=value,...                 */
     bool split_from_ngl;   /* it came as llama.cpp's -ngl N                  */
     int32_t quantize;      /* --quantize TYPE: a block dtype, 0 for none     */
+    int32_t precision;     /* --precision exact|fast: enum plinth_precision,
+                              given to every backend opened               */
     bool verbose;          /* --verbose                                      */
     bool json;             /* --json                                         */
     /* Why the command refuses --json (NULL: it takes it); set by main. */
@@ -39,7 +41,7 @@ typedef struct cli_options {
 
 /* getopt codes of the common options (long-only ones are >= 256). */
 enum { CLI_OPT_JSON = 256, CLI_OPT_CONFIG, CLI_OPT_FALLBACK, CLI_OPT_SPLIT, CLI_OPT_NGL, CLI_OPT_QUANTIZE,
-       CLI_OPT_FIRST_FREE = 300 };
+       CLI_OPT_PRECISION, CLI_OPT_FIRST_FREE = 300 };
 
 #define CLI_COMMON_OPTSTRING "b:d:t:P:vh"
 #define CLI_COMMON_LONGOPTS                                     \
@@ -54,6 +56,7 @@ enum { CLI_OPT_JSON = 256, CLI_OPT_CONFIG, CLI_OPT_FALLBACK, CLI_OPT_SPLIT, CLI_
     {"gpu-layers", required_argument, NULL, CLI_OPT_NGL},       \
     {"json", no_argument, NULL, CLI_OPT_JSON},                  \
     {"quantize", required_argument, NULL, CLI_OPT_QUANTIZE},   \
+    {"precision", required_argument, NULL, CLI_OPT_PRECISION}, \
     {"verbose", no_argument, NULL, 'v'},                        \
     {"help", no_argument, NULL, 'h'},                           \
     {NULL, 0, NULL, 0}
@@ -83,8 +86,8 @@ plinth_context *cli_context(const cli_options *o);
 plinth_backend *cli_open_backend(plinth_context *ctx, const cli_options *o);
 /* Opens every backend of --backend (a comma-separated list) then of
  * --fallback, in order, into out[0..max): the first with --device and
- * --backend-config, the others device 0 with their defaults; --threads for
- * all. Returns how many, or 0 after printing the error. */
+ * --backend-config, the others device 0 with their defaults; --threads and
+ * --precision for all. Returns how many, or 0 after printing the error. */
 uint32_t cli_open_backends(plinth_context *ctx, const cli_options *o, plinth_backend **out,
                            uint32_t max);
 void cli_close_backends(plinth_backend **list, uint32_t n);

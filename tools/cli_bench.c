@@ -17,14 +17,16 @@ static const char bench_usage[] =
     "usage: plinth bench [-m] MODEL [--prefill N] [--decode N] [--repeats N] [--f32] [--json]\n"
     "                    [--no-readbw] [--no-peak] [--backend=NAME[,NAME...]]\n"
     "                    [--fallback=NAME] [--split-layers=N] [--threads=N]\n"
+    "                    [--precision=exact|fast]\n"
     "Times a prefill of N tokens (default 512, logits of the last one) and a decode of\n"
     "N tokens after it (default 128), the median of --repeats runs (default 5), and\n"
     "reports load time, peak RSS, the memory plans, and for decode the weight bytes\n"
     "read per token with the bandwidth they imply, next to the read bandwidth of this\n"
     "machine measured right after the runs with as many threads (--no-readbw: not),\n"
     "and for prefill its FLOPs and rate next to this machine's f32 FMA peak measured\n"
-    "the same way (--no-peak: not). Token ids are pseudo-random; the model needs no\n"
-    "tokenizer.json.\n";
+    "the same way (--no-peak: not), and the arithmetic each backend used (--precision;\n"
+    "for cpu, how many prefill matmuls ran on bf16 dot products). Token ids are\n"
+    "pseudo-random; the model needs no tokenizer.json.\n";
 
 enum { OPT_PREFILL = CLI_OPT_FIRST_FREE, OPT_DECODE, OPT_REPEATS, OPT_F32, OPT_NO_READBW,
        OPT_NO_PEAK };
@@ -120,6 +122,21 @@ static int bench_runs(const cli_lm *m, uint32_t P, uint32_t D, uint32_t repeats,
     return rc;
 }
 
+/* What backend i computed with, as the open device says after the runs
+ * ("fast: bf16 dot products (vdpbf16ps) ..., 216 matmuls so far"; a
+ * backend that says nothing has no fast arithmetic: exact). */
+static const char *precision_used(const cli_options *o, const cli_lm *s, uint32_t i, char *buf,
+                                  size_t size)
+{
+    plinth_device_info info = {.struct_size = sizeof info};
+    if (plinth_backend_device_info(s->list[i], &info) == PLINTH_OK && info.precision[0])
+        snprintf(buf, size, "%s", info.precision);
+    else
+        snprintf(buf, size, "%s: as exact (the backend has no fast mode)",
+                 o->precision == PLINTH_PRECISION_FAST ? "fast" : "exact");
+    return buf;
+}
+
 static int bench_print(const cli_options *o, const cli_lm *s, const char *dir, uint32_t P,
                         uint32_t D, uint32_t repeats, const bench_result *r)
 {
@@ -142,6 +159,14 @@ static int bench_print(const cli_options *o, const cli_lm *s, const char *dir, u
         cJSON_AddNumberToObject(j, "decode_transfers_per_token", dps.n_transfers);
         cJSON_AddNumberToObject(j, "decode_transfer_bytes_per_token", (double)dps.transfer_bytes);
         cJSON_AddNumberToObject(j, "threads", o->threads);
+        cJSON_AddStringToObject(j, "precision",
+                                o->precision == PLINTH_PRECISION_FAST ? "fast" : "exact");
+        cJSON *used = cJSON_AddArrayToObject(j, "precision_used"); /* per backend */
+        for (uint32_t i = 0; used && i < s->n_backends; i++) {
+            char line[160];
+            cJSON_AddItemToArray(used, cJSON_CreateString(precision_used(o, s, i, line,
+                                                                         sizeof line)));
+        }
         cJSON_AddStringToObject(j, "weights", s->info.weights);
         cJSON_AddBoolToObject(j, "converted_to_f32", s->info.converted);
         cJSON_AddNumberToObject(j, "params", (double)s->info.n_params);
@@ -175,6 +200,11 @@ static int bench_print(const cli_options *o, const cli_lm *s, const char *dir, u
            s->info.converted ? ", computed as f32" : "",
            (double)s->info.n_params / 1e6, repeats);
     printf("  load            %.0f ms\n", s->load_ms);
+    for (uint32_t i = 0; i < s->n_backends; i++) {
+        char line[160];
+        printf("  precision       %s%s%s\n", s->n_backends > 1 ? plinth_backend_name(s->list[i]) : "",
+               s->n_backends > 1 ? ": " : "", precision_used(o, s, i, line, sizeof line));
+    }
     printf("  prefill         %u tokens in %.1f ms: %.1f tokens/s\n", P, r->prefill_ms, pf);
     printf("  decode          %u tokens in %.1f ms: %.2f tokens/s\n", D, r->decode_ms, dc);
     printf("  weights/token   %s read per decoded token: %.1f GB/s implied\n",

@@ -20,8 +20,9 @@ static const char *type_name(int32_t type)
 
 static const char devices_usage[] =
     "usage: plinth devices [--plugin-dir=DIR]\n"
-    "Lists every backend plugin found, its devices and their features, and every\n"
-    "plugin file that was refused, with the reason.\n";
+    "Lists every backend plugin found, its devices and their features (and what\n"
+    "--precision fast would use on each), and every plugin file that was refused,\n"
+    "with the reason.\n";
 
 int cli_devices(cli_options *o, int argc, char **argv)
 {
@@ -62,6 +63,10 @@ int cli_devices(cli_options *o, int argc, char **argv)
                    mem, info.features);
             if (info.description[0])
                 printf("     %s\n", info.description);
+            /* what --precision fast would use; a plugin that says nothing
+             * has no fast arithmetic */
+            printf("     precision %s\n",
+                   info.precision[0] ? info.precision : "fast: as exact (the backend has none)");
         }
     }
     int refused = 0;

@@ -44,6 +44,9 @@ static const char usage[] =
     "      --backend-config=S   backend options, key=value,...\n"
     "      --quantize=TYPE      quantise the weight matrices at load: q8_0, q4_0, q4_K,\n"
     "                           q6_K (run, logits, bench, plan)\n"
+    "      --precision=P        exact (default: f32 arithmetic) or fast (reduced precision\n"
+    "                           where this device runs it faster; `plinth devices` says\n"
+    "                           what; run, logits, bench, bench-ops, plan)\n"
     "  -P, --plugin-dir=DIR     look for plugins in DIR first (repeatable)\n"
     "      --json               JSON on stdout (plan, run, tokenize, logits, bench;\n"
     "                           the other commands refuse it)\n"
@@ -87,8 +90,8 @@ plinth_backend *cli_open_backend(plinth_context *ctx, const cli_options *o)
                 o->fallback ? o->fallback : "");
         return NULL;
     }
-    plinth_device_options dopts = {
-        .struct_size = sizeof dopts, .n_threads = o->threads, .config = o->config};
+    plinth_device_options dopts = {.struct_size = sizeof dopts, .n_threads = o->threads,
+                                   .config = o->config, .precision = o->precision};
     plinth_backend *b = NULL;
     if (plinth_backend_open(ctx, o->backend, o->device, &dopts, &b) != PLINTH_OK) {
         cli_fail(ctx, "cannot open backend");
@@ -119,7 +122,8 @@ static bool open_names(plinth_context *ctx, const cli_options *o, const char *na
         name[len] = '\0';
         bool first = *n == 0;
         plinth_device_options dopts = {.struct_size = sizeof dopts, .n_threads = o->threads,
-                                       .config = first ? o->config : NULL};
+                                       .config = first ? o->config : NULL,
+                                       .precision = o->precision};
         if (plinth_backend_open(ctx, name, first ? o->device : 0, &dopts, &out[*n]) !=
             PLINTH_OK) {
             cli_fail(ctx, "cannot open backend");
@@ -255,6 +259,13 @@ int cli_common_flag(int c, cli_options *o, const char *cmd_usage)
                 return CLI_PARSED;
             }
         fprintf(stderr, "plinth: --quantize %s: expected q8_0, q4_0, q4_K or q6_K\n", optarg);
+        return 2;
+    case CLI_OPT_PRECISION:
+        if (!strcmp(optarg, "exact") || !strcmp(optarg, "fast")) {
+            o->precision = optarg[0] == 'f' ? PLINTH_PRECISION_FAST : PLINTH_PRECISION_EXACT;
+            return CLI_PARSED;
+        }
+        fprintf(stderr, "plinth: --precision %s: expected exact or fast\n", optarg);
         return 2;
     case CLI_OPT_NGL:
         o->split_from_ngl = true;

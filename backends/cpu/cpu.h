@@ -40,7 +40,9 @@ enum cpu_isa { CPU_ISA_SCALAR, CPU_ISA_AVX2, CPU_ISA_AVX512, CPU_ISA_NEON, CPU_I
  * really ran, for tests and `--verbose` (logged when the device closes). */
 enum cpu_kc {
     CPU_KC_GEMV, CPU_KC_GEMM, CPU_KC_ELEMENTWISE, CPU_KC_RMS_NORM, CPU_KC_ROPE,
-    CPU_KC_ATTENTION, CPU_KC_FLASH, CPU_KC_GEMV_BLOCK, CPU_KC_DEQUANT, CPU_KC_COUNT
+    CPU_KC_ATTENTION, CPU_KC_FLASH, CPU_KC_GEMV_BLOCK, CPU_KC_DEQUANT,
+    CPU_KC_GEMM_BF16, /* the GEMMs of CPU_KC_GEMM that ran on bf16 pairs */
+    CPU_KC_COUNT
 };
 
 typedef struct cpu_pool cpu_pool;
@@ -52,6 +54,8 @@ typedef struct cpu_device {
     const cpu_kernels *k; /* its kernel table (cpu_kernels.h)             */
     bool has_bf16;        /* k has the bf16 GEMM and the CPU runs it      */
     bool bf16_compute;    /* prefill matmul with vdpbf16ps (inexact)      */
+    int32_t precision;    /* enum plinth_precision asked for (option or key) */
+    int8_t bf16_key;      /* bf16_compute= as given: -1 not given, 0 or 1 */
     uint32_t n_threads;
     cpu_pool *pool;
     float *scratch[64];   /* per-thread packing buffers (GEMM), or NULL   */
@@ -152,6 +156,10 @@ typedef struct cpu_arch {
     int best;
     bool bf16_gemm;  /* the best level's table has a bf16 GEMM the CPU runs */
     char flags[96];  /* e.g. "avx512_bf16", "fp16 bf16 dotprod"; may be "" */
+    /* The CPU feature the bf16 GEMM needs on this architecture and its
+     * instruction ("avx512_bf16", "vdpbf16ps"; "FEAT_BF16", "BFDOT"), for
+     * messages; NULL on an architecture with no bf16 GEMM. */
+    const char *bf16_feature, *bf16_insn;
 } cpu_arch;
 
 /* Filled by the architecture's own file (cpu_isa_x86.c, cpu_isa_arm.c,
@@ -176,6 +184,22 @@ static inline void cpu_count(cpu_device *dev, int kc, bool simd)
 }
 /* "neon: gemv 12, gemm 3, ...; scalar: ..." (levels with any call) into buf. */
 void cpu_calls_format(const cpu_device *dev, char *buf, size_t size);
+
+/* Precision (cpu_precision.c). The probe: products per second of the
+ * best level's bf16 dot-product instruction over those of its f32 FMA,
+ * measured once per process (a few ms, the first time a device opens or
+ * is listed); 0 where the CPU has no bf16 GEMM. fast uses the bf16 GEMM
+ * when the ratio is at least CPU_BF16_MIN_SPEEDUP. */
+#define CPU_BF16_MIN_SPEEDUP 1.5
+double cpu_bf16_probe(void);
+/* Sets d->bf16_compute from what was asked (d->precision, d->bf16_key: an
+ * explicit bf16_compute= wins), d->has_bf16 and the probe. */
+void cpu_precision_resolve(cpu_device *d);
+/* One line for plinth_device_info.precision: what precision fast would do
+ * on a device opened at level `isa` (device_info), or what the open
+ * device `d` does and how many bf16 GEMMs ran (d not NULL). */
+void cpu_precision_line(const cpu_device *d, const cpu_arch *arch, int isa, char *buf,
+                        size_t size);
 
 /* ---------------------------------------------------------------- 4 ---- */
 

@@ -71,6 +71,7 @@ static const char *const families[CPU_KC_COUNT] = {
     [CPU_KC_FLASH] = "flash_attention",
     [CPU_KC_GEMV_BLOCK] = "gemv_block",
     [CPU_KC_DEQUANT] = "dequant",
+    [CPU_KC_GEMM_BF16] = "gemm_bf16",
 };
 
 void cpu_calls_format(const cpu_device *dev, char *buf, size_t size)

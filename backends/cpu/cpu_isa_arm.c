@@ -54,6 +54,8 @@ static const cpu_kernels neon_bf16 = {
     .pack_a_bf16 = cpu_pack_a_bf16_neon,
     .pack_b_bf16 = cpu_pack_b_bf16_neon,
     .tile_bf16 = cpu_tile_bf16_neon,
+    .probe_f32 = cpu_probe_f32_neon,
+    .probe_bf16 = cpu_probe_bf16_neon,
 };
 #undef NEON_SLOTS
 
@@ -76,6 +78,8 @@ void cpu_arch_detect(cpu_arch *out)
         out->best = CPU_ISA_NEON;
         out->bf16_gemm = bf16;
     }
+    out->bf16_feature = "FEAT_BF16";
+    out->bf16_insn = "BFDOT";
     if (hw & HWCAP_ASIMDHP_BIT)
         add_flag(out->flags, sizeof out->flags, "fp16");
     if (hw2 & HWCAP2_BF16_BIT)

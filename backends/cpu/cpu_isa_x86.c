@@ -106,6 +106,8 @@ static const cpu_kernels avx512_bf16 = {
     .pack_a_bf16 = cpu_pack_a_bf16,
     .pack_b_bf16 = cpu_pack_b_bf16,
     .tile_bf16 = cpu_tile_bf16,
+    .probe_f32 = cpu_probe_f32_avx512,
+    .probe_bf16 = cpu_probe_bf16_avx512,
 };
 #undef AVX512_SLOTS
 #undef BLOCK_SLOTS
@@ -128,6 +130,8 @@ void cpu_arch_detect(cpu_arch *out)
         out->bf16_gemm = f.avx512_bf16;
     }
     snprintf(out->flags, sizeof out->flags, "%s", f.avx512_bf16 ? "avx512_bf16" : "");
+    out->bf16_feature = "avx512_bf16";
+    out->bf16_insn = "vdpbf16ps";
 }
 
 void cpu_relax(void)

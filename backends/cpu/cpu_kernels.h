@@ -111,6 +111,13 @@ struct cpu_kernels {
     void (*pack_b_bf16)(const mm_problem *p, int64_t n0, uint32_t *dst);
     void (*tile_bf16)(const uint32_t *ap, const uint32_t *bp, int64_t kp, uint8_t *c,
                       int64_t ldc, int64_t mr, int64_t nr);
+    /* The precision probe's loops (cpu_precision.c times them), set with
+     * the bf16 slots: n iterations of 16 independent chains of the level's
+     * f32 FMA, and of its bf16 dot-product instruction on the same vector
+     * width (two products per f32 lane, so twice the products per
+     * instruction). Each returns a sum of its chains, to keep them live. */
+    float (*probe_f32)(int64_t n);
+    float (*probe_bf16)(int64_t n);
 
     /* elementwise: n f32 elements, out contiguous; a and b contiguous or
      * one broadcast scalar (a_bc, b_bc); b NULL for the unary ops (scale

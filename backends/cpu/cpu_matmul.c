@@ -302,6 +302,12 @@ static void block_task(void *ctx, int64_t t, uint32_t thread)
     }
 }
 
+/* The vdpbf16ps variant runs this problem (bf16_compute, bf16 [N][K]). */
+static bool gemm_on_bf16(const cpu_device *dev, const mm_problem *p)
+{
+    return dev->bf16_compute && p->wdt == PLINTH_BF16 && p->tb;
+}
+
 static void gemm(cpu_device *dev, const mm_problem *p)
 {
     /* panels per task: as many as fit the L2 block, but at least eight
@@ -310,8 +316,7 @@ static void gemm(cpu_device *dev, const mm_problem *p)
     const int64_t pans = (p->n + CPU_NR - 1) / CPU_NR;
     const int64_t per = (pans + 8 * dev->n_threads - 1) / (8 * dev->n_threads);
     const int64_t maxp = gemm_max_panels(p->k);
-    gemm_job j = {p, dev, per < 1 ? 1 : per > maxp ? maxp : per,
-                  dev->bf16_compute && p->wdt == PLINTH_BF16 && p->tb};
+    gemm_job j = {p, dev, per < 1 ? 1 : per > maxp ? maxp : per, gemm_on_bf16(dev, p)};
     cpu_parallel(dev, (p->m + CPU_MR - 1) / CPU_MR, pack_a_task, &j);
     cpu_parallel(dev, (pans + j.npan - 1) / j.npan, block_task, &j);
 }
@@ -431,6 +436,8 @@ bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view 
                   dev->k->gemv_block[cpu_block_index(b->dtype)] != NULL);
     } else if (use_gemm) {
         cpu_count(dev, CPU_KC_GEMM, true);
+        if (gemm_on_bf16(dev, &p))
+            cpu_count(dev, CPU_KC_GEMM_BF16, true);
     } else {
         cpu_count(dev, CPU_KC_GEMV, tb && dev->k->gemv);
     }

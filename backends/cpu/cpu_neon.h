@@ -27,6 +27,9 @@
 /* ---------------------------------------------------------------- 1 ---- */
 
 void cpu_gemv_neon(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end);
+/* cpu_probe_neon.c: the precision probe's loops (FMLA, BFDOT). */
+float cpu_probe_f32_neon(int64_t n);
+float cpu_probe_bf16_neon(int64_t n);
 /* cpu_quant_neon.c: q8_0 and q4_0 weights (f32 activations). */
 void cpu_gemv_q8_0_neon(const mm_problem *p, int64_t n0, int64_t n1);
 void cpu_gemv_q4_0_neon(const mm_problem *p, int64_t n0, int64_t n1);

@@ -3,8 +3,10 @@
  *
  * Sections:
  *   1. instances: ref's (ref_views.c), and why there is nothing else here
- *   2. devices: one CPU device; options isa=, threads=; the ISA level and
- *      its kernel table; the kernel calls per level, logged at close
+ *   2. devices: one CPU device; options isa=, threads=, precision=
+ *      (cpu_precision.c says what fast does), bf16_compute=, q8_act=; the
+ *      ISA level and its kernel table; the kernel calls per level, logged
+ *      at close; device_describe (the precision an open device runs)
  *   3. buffers: 256-aligned host memory (large ones mmap'd, huge pages)
  *   4. supports and the kernel table: ref's validation, then cpu_run_op
  *   5. the table and the entry point (the only exported symbol)
@@ -67,6 +69,8 @@ static int32_t cpu_device_info(plinth_instance *inst, uint32_t index, plinth_dev
                  cpu_isa_name(isa), best && arch.flags[0] ? " " : "", best ? arch.flags : "",
                  best && arch.bf16_gemm ? " bf16_compute" : "", default_threads());
     }
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, precision))
+        cpu_precision_line(NULL, &arch, isa, out->precision, sizeof out->precision);
     return PLINTH_OK;
 }
 
@@ -106,13 +110,20 @@ static int32_t parse_config(cpu_device *d, const cpu_arch *arch, const char *cfg
                 return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
                                      "cpu: threads=%s: expected 1..%d", val, MAX_THREADS);
             d->n_threads = (uint32_t)n;
+        } else if (!strcmp(kv, "precision")) {
+            /* as plinth_device_options.precision, which it overrides */
+            if (strcmp(val, "exact") && strcmp(val, "fast"))
+                return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
+                                     "cpu: precision=%s: expected exact or fast", val);
+            d->precision = val[0] == 'f' ? PLINTH_PRECISION_FAST : PLINTH_PRECISION_EXACT;
         } else if (!strcmp(kv, "bf16_compute")) {
             /* prefill matmuls with bf16 weights through vdpbf16ps: the
-             * activations are rounded to bf16 (inexact; default off) */
+             * activations are rounded to bf16 (inexact). Given, it wins
+             * over precision=; not given, precision decides */
             if (strcmp(val, "0") && strcmp(val, "1"))
                 return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
                                      "cpu: bf16_compute=%s: expected 0 or 1", val);
-            d->bf16_compute = val[0] == '1';
+            d->bf16_key = val[0] == '1';
         } else if (!strcmp(kv, "q8_act")) {
             /* decode matmuls with block weights on activations quantised
              * to int8 per block of 32, as llama.cpp does (inexact): 1 for
@@ -124,8 +135,8 @@ static int32_t parse_config(cpu_device *d, const cpu_arch *arch, const char *cfg
             d->q8_act = val[0] == '1' ? CPU_Q8_ACT_ALL : val[0] == '0' ? 0 : CPU_Q8_ACT_AUTO;
         } else if (kv[0]) {
             return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
-                                 "cpu: unknown config key '%s' (isa, threads, bf16_compute, "
-                                 "q8_act)", kv);
+                                 "cpu: unknown config key '%s' (isa, threads, precision, "
+                                 "bf16_compute, q8_act)", kv);
         }
         cfg = end ? end + 1 : NULL;
     }
@@ -155,6 +166,7 @@ static int32_t cpu_device_open(plinth_instance *inst, uint32_t index,
     d->isa = cpu_isa_default(&arch);
     d->n_threads = default_threads();
     d->q8_act = CPU_Q8_ACT_AUTO;
+    d->bf16_key = -1;
     int32_t st = PLINTH_OK;
     if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, n_threads) && opts->n_threads) {
         d->n_threads = opts->n_threads;
@@ -162,11 +174,16 @@ static int32_t cpu_device_open(plinth_instance *inst, uint32_t index,
             st = plugin_inst_fail(inst, PLINTH_ERR_INVALID, "cpu: %u threads asked for; at most %d",
                                opts->n_threads, MAX_THREADS);
     }
+    /* a value this plugin does not know reads as exact (plinth_plugin.h) */
+    if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, precision) &&
+        opts->precision == PLINTH_PRECISION_FAST)
+        d->precision = PLINTH_PRECISION_FAST;
     if (st == PLINTH_OK && opts && PLINTH_HAS_FIELD(opts, plinth_device_options, config))
         st = parse_config(d, &arch, opts->config);
     d->k = arch.level[d->isa];
     d->has_bf16 = arch.bf16_gemm && d->isa == arch.best && d->k->tile_bf16;
-    d->bf16_compute = d->bf16_compute && d->has_bf16; /* asked for, and there */
+    if (st == PLINTH_OK)
+        cpu_precision_resolve(d); /* may run the probe: only for a device that opens */
     if (st == PLINTH_OK) {
         st = cpu_pool_create(inst, d->n_threads, &d->pool);
         if (st != PLINTH_OK)
@@ -177,9 +194,31 @@ static int32_t cpu_device_open(plinth_instance *inst, uint32_t index,
         cpu_device_close(&d->base);
         return st;
     }
-    plugin_log(inst, PLINTH_LOG_DEBUG, "cpu: isa=%s threads=%u", cpu_isa_name(d->isa),
-            cpu_pool_threads(d));
+    char prec[128];
+    cpu_precision_line(d, &arch, d->isa, prec, sizeof prec);
+    plugin_log(inst, PLINTH_LOG_DEBUG, "cpu: isa=%s threads=%u precision %s",
+               cpu_isa_name(d->isa), cpu_pool_threads(d), prec);
     *out = &d->base;
+    return PLINTH_OK;
+}
+
+/* device_info as this device was opened: its ISA level and threads in
+ * the features, and the precision it computes with, with the bf16 GEMMs
+ * that ran so far (what `plinth bench` prints). */
+static int32_t cpu_device_describe(plinth_device *pd, plinth_device_info *out)
+{
+    cpu_device *d = cpu_dev(pd);
+    int32_t st = cpu_device_info(cpu_inst(d), 0, out);
+    if (st != PLINTH_OK)
+        return st;
+    cpu_arch arch;
+    cpu_arch_detect(&arch);
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, features))
+        snprintf(out->features, sizeof out->features, "isa=%s%s%s threads=%u blas=none",
+                 cpu_isa_name(d->isa), d->isa == arch.best && arch.flags[0] ? " " : "",
+                 d->isa == arch.best ? arch.flags : "", cpu_pool_threads(d));
+    if (PLINTH_HAS_FIELD(out, plinth_device_info, precision))
+        cpu_precision_line(d, &arch, d->isa, out->precision, sizeof out->precision);
     return PLINTH_OK;
 }
 
@@ -319,6 +358,7 @@ static const plinth_backend_api api = {
     .release = cpu_release,
     .synchronize = NULL, /* every call completes before it returns */
     .device_caps = cpu_device_caps,
+    .device_describe = cpu_device_describe,
 };
 
 PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version);

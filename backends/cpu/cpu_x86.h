@@ -28,6 +28,9 @@ void cpu_pack_a_bf16(const mm_problem *p, int64_t blk, uint32_t *dst);
 void cpu_pack_b_bf16(const mm_problem *p, int64_t n0, uint32_t *dst);
 void cpu_tile_bf16(const uint32_t *ap, const uint32_t *bp, int64_t kp, uint8_t *c, int64_t ldc,
                    int64_t mr, int64_t nr);
+/* cpu_probe_x86.c: the precision probe's loops (vfmadd, vdpbf16ps). */
+float cpu_probe_f32_avx512(int64_t n);
+float cpu_probe_bf16_avx512(int64_t n);
 
 /* cpu_gemm_avx2.c: the GEMM of the AVX2 level (6 x 16 strips of the
  * shared 12 x 32 tile). */

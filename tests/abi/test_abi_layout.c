@@ -61,10 +61,12 @@ Test(abi, v1_struct_layouts)
     FIELD(plinth_device_info, type, 388, 4);
     FIELD(plinth_device_info, memory_bytes, 392, 8);
     FIELD(plinth_device_info, features, 400, 256);
+    FIELD(plinth_device_info, precision, 656, 128); /* appended (issue 17) */
     SIZED(plinth_device_options, 16);
     FIELD(plinth_device_options, struct_size, 0, 4);
     FIELD(plinth_device_options, n_threads, 4, 4);
     FIELD(plinth_device_options, config, 8, 8);
+    FIELD(plinth_device_options, precision, 16, 4); /* appended (issue 17) */
     STRUCT(plinth_instruction, 32);
     FIELD(plinth_instruction, op, 0, 4);
     FIELD(plinth_instruction, n_in, 4, 4);
@@ -98,6 +100,7 @@ Test(abi, v1_struct_layouts)
     FIELD(plinth_backend_api, release, 176, 8);
     FIELD(plinth_backend_api, synchronize, 184, 8);
     FIELD(plinth_backend_api, device_caps, 192, 8); /* appended (issue 12) */
+    FIELD(plinth_backend_api, device_describe, 200, 8); /* appended (issue 17) */
     STRUCT(plinth_attr_scale, 4);
     FIELD(plinth_attr_scale, s, 0, 4);
     STRUCT(plinth_attr_rms_norm, 4);
@@ -128,6 +131,8 @@ Test(abi, v1_numbers)
     cr_expect_eq(PLINTH_MAX_DIMS, 4);
     cr_expect_eq(PLINTH_MAX_INPUTS, 5);
     cr_expect_eq(PLINTH_MAX_DEVICES, 64u);
+    cr_expect_eq(PLINTH_PRECISION_EXACT, 0); /* appended (issue 17): append only */
+    cr_expect_eq(PLINTH_PRECISION_FAST, 1);
     /* Ops: append only. */
     const char *const v1_ops[] = {"add",     "sub",      "mul",      "div",     "scale",
                                   "gelu_tanh", "silu",   "rms_norm", "softmax", "matmul",

@@ -440,3 +440,86 @@ Test(cpu, bad_config)
     cr_assert(strstr(info.features, "isa="), "features: %s", info.features);
     plinth_context_destroy(ctx);
 }
+
+/* ------------------------------------------------------------ precision --- */
+
+/* The precision line of a cpu device opened with `precision` (the device
+ * options' field) and `cfg` (its keys), as plinth_backend_device_info
+ * gives it (the plugin's device_describe). */
+static void open_precision(plinth_context *ctx, int32_t precision, const char *cfg, char *buf,
+                           size_t size)
+{
+    plinth_device_options o = {.struct_size = sizeof o, .config = cfg, .precision = precision};
+    plinth_backend *b = NULL;
+    cr_assert_eq(plinth_backend_open(ctx, getenv("PLINTH_TEST_CPU"), 0, &o, &b), PLINTH_OK,
+                 "[%d %s] %s", precision, cfg ? cfg : "", plinth_context_error(ctx));
+    plinth_device_info info = {.struct_size = sizeof info};
+    cr_assert_eq(plinth_backend_device_info(b, &info), PLINTH_OK, "%s",
+                 plinth_context_error(ctx));
+    snprintf(buf, size, "%s", info.precision);
+    cr_log_info("precision %d, config '%s': %s", precision, cfg ? cfg : "", buf);
+    plinth_backend_close(b);
+}
+
+/* What precision fast means on this CPU, said by device_info before a
+ * device opens (`plinth devices`) and by the open device after: the bf16
+ * GEMM only where the CPU has one at the device's level (the features say
+ * " bf16_compute") and the probe found it faster; otherwise exact, with
+ * the reason. The device options' precision, the precision= key over it,
+ * bf16_compute= over both; bad values refused, naming them. */
+Test(cpu, precision)
+{
+    plinth_context *ctx = NULL;
+    cr_assert_eq(plinth_context_create(NULL, &ctx), PLINTH_OK);
+    uint32_t index = 0;
+    cr_assert_eq(plinth_plugin_load(ctx, getenv("PLINTH_TEST_CPU"), &index), PLINTH_OK);
+    plinth_device_info info = {.struct_size = sizeof info};
+    cr_assert_eq(plinth_plugin_device_info(ctx, index, 0, &info), PLINTH_OK, "%s",
+                 plinth_context_error(ctx));
+    cr_log_info("device_info: features '%s', precision '%s'", info.features, info.precision);
+    cr_assert(!strncmp(info.precision, "fast: ", 6), "device_info precision: '%s'",
+              info.precision);
+    const bool has_gemm = strstr(info.features, " bf16_compute") != NULL;
+    const bool bf16 = strstr(info.precision, "fast: bf16 dot products") == info.precision;
+    if (!has_gemm) /* no bf16 GEMM here: fast cannot be anything but exact */
+        cr_expect(!bf16 && strstr(info.precision, "fast: as exact, f32 arithmetic (no ") ==
+                               info.precision,
+                  "no bf16 GEMM (features '%s'), yet: %s", info.features, info.precision);
+    else if (!bf16) /* the GEMM is there: only the probe can have said no */
+        cr_expect(strstr(info.precision, "probed at"), "%s", info.precision);
+
+    char line[160], want[160];
+    open_precision(ctx, PLINTH_PRECISION_EXACT, NULL, line, sizeof line);
+    cr_expect_str_eq(line, "exact: f32 arithmetic");
+    open_precision(ctx, PLINTH_PRECISION_FAST, NULL, line, sizeof line);
+    if (bf16) { /* nothing ran yet */
+        cr_expect(strstr(line, "fast: bf16 dot products") == line, "%s", line);
+        cr_expect(strstr(line, ", 0 matmuls so far"), "%s", line);
+    } else { /* the open device says what device_info said, and why */
+        cr_expect_str_eq(line, info.precision);
+    }
+    snprintf(want, sizeof want, "%s", line);
+    open_precision(ctx, PLINTH_PRECISION_EXACT, "precision=fast", line, sizeof line);
+    cr_expect_str_eq(line, want, "the key sets what the field does");
+    open_precision(ctx, PLINTH_PRECISION_FAST, "precision=exact", line, sizeof line);
+    cr_expect_str_eq(line, "exact: f32 arithmetic", "the key wins over the field");
+    open_precision(ctx, PLINTH_PRECISION_FAST, "bf16_compute=0", line, sizeof line);
+    cr_expect_str_eq(line, "fast bf16_compute=0: f32 arithmetic");
+    open_precision(ctx, PLINTH_PRECISION_EXACT, "bf16_compute=1", line, sizeof line);
+    if (has_gemm)
+        cr_expect(strstr(line, "exact bf16_compute=1: bf16 dot products") == line, "%s", line);
+    else
+        cr_expect(strstr(line, "exact bf16_compute=1: as exact, f32 arithmetic (no ") == line,
+                  "%s", line);
+
+    plinth_backend *b = NULL;
+    plinth_device_options o = {.struct_size = sizeof o, .precision = 2};
+    cr_expect_eq(plinth_backend_open(ctx, getenv("PLINTH_TEST_CPU"), 0, &o, &b),
+                 PLINTH_ERR_INVALID);
+    cr_expect(strstr(plinth_context_error(ctx), "precision 2"), "%s", plinth_context_error(ctx));
+    cr_expect_eq(bt_open(ctx, "PLINTH_TEST_CPU", "precision=half", &b), PLINTH_ERR_INVALID);
+    cr_expect(strstr(plinth_context_error(ctx), "precision=half: expected exact or fast"), "%s",
+              plinth_context_error(ctx));
+    cr_expect_null(b);
+    plinth_context_destroy(ctx);
+}

@@ -320,6 +320,48 @@ Test(cli_logits, cpu) { logits_match_golden("cpu", 1e-5); }
 /* Vulkan's acceptance bound is 1e-4 (f32 on any device, issue 6). */
 Test(cli_logits, vulkan) { logits_match_golden("vulkan", 1e-4); }
 
+/* --precision fast keeps the golden bound on f32 weights everywhere: the
+ * cpu backend's reduced-precision path is for bf16 weights only. */
+Test(cli_logits, cpu_fast) { logits_match_golden_with("cpu", "--precision fast", 1e-5); }
+
+/* --precision: a bad value is refused (exit 2) naming it; `plinth devices`
+ * says what fast would use on every device; `plinth bench` says what each
+ * backend computed with, in text and JSON (a backend without a fast mode:
+ * as exact). */
+Test(cli, precision_option)
+{
+    cr_expect_eq(plinth("--precision=half devices"), 2, "%s", out);
+    expect_contains("--precision half: expected exact or fast");
+    cr_expect_eq(plinth("devices --precision=FAST"), 2, "%s", out);
+    cr_assert_eq(plinth("devices"), 0, "%s", out);
+    expect_contains("     precision fast: ");
+    const char *data = getenv("PLINTH_TEST_DATA");
+    const char *built = getenv("PLINTH_TEST_BACKENDS");
+    cr_assert(data && built);
+    char args[1024];
+    snprintf(args, sizeof args, "bench --backend=ref '%s/gemma3-tiny-a' --prefill 4 --decode 1 "
+             "--repeats 1 --no-readbw --no-peak --precision fast", data);
+    cr_assert_eq(plinth(args), 0, "%s", out);
+    expect_contains("  precision       fast: as exact (the backend has no fast mode)\n");
+    if (!strstr(built, "cpu"))
+        return;
+    snprintf(args, sizeof args, "bench --backend=cpu '%s/gemma3-tiny-a' --prefill 4 --decode 1 "
+             "--repeats 1 --no-readbw --no-peak", data);
+    cr_assert_eq(plinth(args), 0, "%s", out);
+    expect_contains("  precision       exact: f32 arithmetic\n");
+    strncat(args, " --precision=fast --json", sizeof args - strlen(args) - 1);
+    cr_assert_eq(plinth(args), 0, "%s", out);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert(j, "not JSON: %s", out);
+    cJSON *p = cJSON_GetObjectItem(j, "precision");
+    cJSON *used = cJSON_GetObjectItem(j, "precision_used");
+    cr_expect(cJSON_IsString(p) && !strcmp(p->valuestring, "fast"), "%s", out);
+    cr_assert(cJSON_IsArray(used) && cJSON_GetArraySize(used) == 1, "%s", out);
+    const char *line = cJSON_GetArrayItem(used, 0)->valuestring;
+    cr_expect(line && !strncmp(line, "fast: ", 6), "%s", out);
+    cJSON_Delete(j);
+}
+
 /* Several backends (issue 12): the template with a fallback runs the whole
  * model; a layer split between vulkan and cpu stays within vulkan's bound. */
 Test(cli_logits, template_with_ref) { logits_match_golden_with("template,ref", template_dir_flag(), 1e-5); }

@@ -499,6 +499,57 @@ Test(gemma, cpu_bf16_compute, .timeout = 120)
     rm_tree(d16);
 }
 
+/* precision=fast on the bf16-stored golden model, as a user asks for it
+ * (the cpu key here; `--precision fast` sets the device options' field to
+ * the same effect, tests/backends/test_cpu.c). The open device says what it
+ * did, and the logits must match: where it says bf16 dot products ran
+ * (avx512_bf16 or FEAT_BF16, and the probe found them faster), within the
+ * bound of bf16_compute=1 above (1e-2 relative L2 from the exact result:
+ * activations rounded to bf16, 7.6e-3 measured with vdpbf16ps, 7.5e-3
+ * with BFDOT under qemu) and not equal to exact; everywhere else (this
+ * CPU has no bf16 GEMM, or it is slower than f32 here) bit for bit the
+ * exact logits, since fast then runs the very same kernels. */
+Test(gemma, cpu_precision_fast, .timeout = 120)
+{
+    int32_t tok[N_GOLD];
+    golden_tokens(tok);
+    char d16[4096];
+    make_temp_dir(d16, sizeof d16);
+    write_config(d16, NULL);
+    write_weights(d16, PLINTH_BF16, PLINTH_BF16, NULL, 0);
+    float *exact = prefill_all("cpu", d16, tok, N_GOLD, N_GOLD, false);
+    session s;
+    open_model_with(&s, "cpu", "precision=fast", d16,
+                    (lm_model_options){.n_ctx = N_GOLD, .n_prefill = N_GOLD, .all_logits = true});
+    const size_t n = (size_t)N_GOLD * VOCAB;
+    float *fast = malloc(n * sizeof *fast);
+    char err[1024];
+    cr_assert_eq(lm_model_prefill(s.m, tok, N_GOLD, 0, fast, err, sizeof err), PLINTH_OK, "%s",
+                 err);
+    plinth_device_info info = {.struct_size = sizeof info};
+    cr_assert_eq(plinth_backend_device_info(s.be, &info), PLINTH_OK);
+    close_model(&s);
+    const double d = rel_l2(fast, exact, n);
+    cr_log_info("cpu precision=fast: '%s'; relative L2 %.3e from exact", info.precision, d);
+    unsigned long long ran = 0;
+    const char *at = strstr(info.precision, "in bf16-weight prefill, ");
+    if (strstr(info.precision, "fast: bf16 dot products") == info.precision) {
+        cr_expect(at && sscanf(at, "in bf16-weight prefill, %llu matmuls", &ran) == 1 && ran > 0,
+                  "the device says bf16 but counted no bf16 matmul: %s", info.precision);
+        cr_expect_leq(d, 1e-2, "precision=fast: relative L2 %.3e > 1e-2", d);
+        cr_expect_gt(d, 1e-6, "precision=fast said bf16 but gave the exact logits (%.3e)", d);
+    } else {
+        cr_expect(strstr(info.precision, "fast: as exact, f32 arithmetic (") == info.precision,
+                  "%s", info.precision);
+        cr_expect(memcmp(fast, exact, n * sizeof *fast) == 0,
+                  "fast computes as exact here (%s), yet the logits differ by %.3e",
+                  info.precision, d);
+    }
+    free(exact);
+    free(fast);
+    rm_tree(d16);
+}
+
 /* ------------------------------------------------------ past the window --- */
 
 #define N_LONG 64

@@ -183,6 +183,10 @@ PLINTH_API const char *plinth_backend_name(const plinth_backend *backend);
 /* The file the backend's plugin was loaded from. */
 PLINTH_API const char *plinth_backend_path(const plinth_backend *backend);
 PLINTH_API plinth_context *plinth_backend_context(const plinth_backend *backend);
+/* The open device's info, as its options made it: its precision field says
+ * what arithmetic it computes with (and, where the plugin counts it, what
+ * of it ran so far). A plugin without device_describe answers as
+ * plinth_plugin_device_info does for its index. */
 PLINTH_API plinth_status plinth_backend_device_info(plinth_backend *backend,
                                                     plinth_device_info *out);
 
