@@ -6,7 +6,8 @@
  *      loop per weight dtype (bf16 widened in registers: exact; f16
  *      through F16C), software prefetch ahead at two distances, into L1
  *      and L2 (f16: L1 only)
- *   2. GEMV, AVX2: the same with 8 lanes
+ *   2. GEMV, AVX2: the same with 8 lanes, every dtype prefetched as bf16 is
+ *      (the GEMM of the AVX2 level is cpu_gemm_avx2.c)
  *   3. GEMM, AVX-512: packing (16x16 register transposes for [N][K]
  *      weights and for A), the 12x32 micro-tile (24 zmm accumulators),
  *      its rescale-and-accumulate twin for flash attention
@@ -93,7 +94,9 @@ typedef struct gemv_pf {
     int64_t step;           /* bytes per 32 k, whole lines */
 } gemv_pf;
 
-CPU_AVX512 static inline __attribute__((always_inline)) void gemv_prefetch(gemv_pf *f)
+/* No target attribute: prefetch is baseline x86-64, and the AVX-512 and
+ * AVX2 GEMVs both inline it. */
+static inline __attribute__((always_inline)) void gemv_prefetch(gemv_pf *f)
 {
     if (f->near) {
         for (int64_t l = 0; l < f->step; l += 64)
@@ -259,31 +262,73 @@ CPU_AVX512 void cpu_gemv_avx512(const mm_problem *p, int64_t n0, int64_t n1, int
 
 /* ---------------------------------------------------------------- 2 ---- */
 
-/* No software prefetch here (pf_end unused): it was tuned for AVX-512. */
+/* Four dot products of x with rows r[0..3] of dtype DT, length k, 32 k a
+ * step with two accumulators per row (the FMA latency hidden), prefetching
+ * as f says. DT is a constant at every call site. */
+#define GEMV2_KERNEL(NAME, DT, ES)                                                           \
+    CPU_AVX2 static void NAME(const float *x, const uint8_t *const r[4], int64_t k, gemv_pf f, \
+                              float *res)                                                    \
+    {                                                                                        \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                          \
+        __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                           \
+        const uint8_t *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3];                        \
+        int64_t i = 0;                                                                       \
+        for (; i + 32 <= k; i += 32) {                                                       \
+            gemv_prefetch(&f);                                                               \
+            for (int64_t h = i; h < i + 32; h += 16) {                                       \
+                const __m256 x0 = _mm256_loadu_ps(x + h), x1 = _mm256_loadu_ps(x + h + 8);   \
+                a0 = _mm256_fmadd_ps(x0, v8_load(r0 + h * ES, DT), a0);                      \
+                b0 = _mm256_fmadd_ps(x1, v8_load(r0 + (h + 8) * ES, DT), b0);                \
+                a1 = _mm256_fmadd_ps(x0, v8_load(r1 + h * ES, DT), a1);                      \
+                b1 = _mm256_fmadd_ps(x1, v8_load(r1 + (h + 8) * ES, DT), b1);                \
+                a2 = _mm256_fmadd_ps(x0, v8_load(r2 + h * ES, DT), a2);                      \
+                b2 = _mm256_fmadd_ps(x1, v8_load(r2 + (h + 8) * ES, DT), b2);                \
+                a3 = _mm256_fmadd_ps(x0, v8_load(r3 + h * ES, DT), a3);                      \
+                b3 = _mm256_fmadd_ps(x1, v8_load(r3 + (h + 8) * ES, DT), b3);                \
+            }                                                                                \
+        }                                                                                    \
+        for (; i + 8 <= k; i += 8) {                                                         \
+            const __m256 x0 = _mm256_loadu_ps(x + i);                                        \
+            a0 = _mm256_fmadd_ps(x0, v8_load(r0 + i * ES, DT), a0);                          \
+            a1 = _mm256_fmadd_ps(x0, v8_load(r1 + i * ES, DT), a1);                          \
+            a2 = _mm256_fmadd_ps(x0, v8_load(r2 + i * ES, DT), a2);                          \
+            a3 = _mm256_fmadd_ps(x0, v8_load(r3 + i * ES, DT), a3);                          \
+        }                                                                                    \
+        res[0] = v8_hsum(_mm256_add_ps(a0, b0));                                             \
+        res[1] = v8_hsum(_mm256_add_ps(a1, b1));                                             \
+        res[2] = v8_hsum(_mm256_add_ps(a2, b2));                                             \
+        res[3] = v8_hsum(_mm256_add_ps(a3, b3));                                             \
+        for (; i < k; i++)                                                                   \
+            for (int j = 0; j < 4; j++)                                                      \
+                res[j] += x[i] * cpu_load_f(r[j], DT, i);                                    \
+    }
+GEMV2_KERNEL(dot4_f32_avx2, PLINTH_F32, 4)
+GEMV2_KERNEL(dot4_bf16_avx2, PLINTH_BF16, 2)
+GEMV2_KERNEL(dot4_f16_avx2, PLINTH_F16, 2)
+#undef GEMV2_KERNEL
+
+/* The AVX-512 bf16 scheme's prefetch for every dtype: the 4-row block
+ * near KB ahead into L1 and 4 x near into L2, in address order, spread
+ * over the k loop (gemv_pf_for; PLINTH_CPU_GEMV_PF=N sets near in KB here,
+ * 0 turns it off). Without it the four interleaved row streams defeated
+ * the hardware prefetcher: the random 270M's bf16 decode read 4-7 GB/s
+ * where its q8_0 one, a row at a time, read 15 (AVX2 EPYC, same run). */
 CPU_AVX2 void cpu_gemv_avx2(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end)
 {
-    const size_t es = plinth_dtype_bytes(p->wdt);
-    const int32_t dt = p->wdt;
+    void (*dot4)(const float *, const uint8_t *const[4], int64_t, gemv_pf, float *) =
+        p->wdt == PLINTH_F32 ? dot4_f32_avx2 : p->wdt == PLINTH_BF16 ? dot4_bf16_avx2
+                                                                     : dot4_f16_avx2;
+    const int64_t near = gemv_pf_near(PLINTH_BF16);
+    const gemv_pf none = {NULL, NULL, 0};
     for (int64_t n = n0; n < n1; n += 4) {
         const int nr = n1 - n >= 4 ? 4 : (int)(n1 - n);
         const uint8_t *r[4];
         for (int j = 0; j < 4; j++)
-            r[j] = p->w + (n + (j < nr ? j : 0)) * p->ldw;
+            r[j] = p->w + (n + (j < nr ? j : 0)) * p->ldw; /* tail: repeat a valid row */
+        const gemv_pf f = gemv_pf_for(p, n, pf_end, near);
         for (int64_t i = 0; i < p->m; i++) {
-            const float *x = (const float *)(p->a + i * p->lda);
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            int64_t kk = 0;
-            for (; kk + 8 <= p->k; kk += 8) {
-                const __m256 xv = _mm256_loadu_ps(x + kk);
-                a0 = _mm256_fmadd_ps(xv, v8_load(r[0] + kk * es, dt), a0);
-                a1 = _mm256_fmadd_ps(xv, v8_load(r[1] + kk * es, dt), a1);
-                a2 = _mm256_fmadd_ps(xv, v8_load(r[2] + kk * es, dt), a2);
-                a3 = _mm256_fmadd_ps(xv, v8_load(r[3] + kk * es, dt), a3);
-            }
-            float res[4] = {v8_hsum(a0), v8_hsum(a1), v8_hsum(a2), v8_hsum(a3)};
-            for (; kk < p->k; kk++)
-                for (int j = 0; j < 4; j++)
-                    res[j] += x[kk] * cpu_load_f(r[j], dt, kk);
+            float res[4];
+            dot4((const float *)(p->a + i * p->lda), r, p->k, i == 0 ? f : none, res);
             float *o = (float *)(p->out + i * p->ldo) + n;
             for (int j = 0; j < nr; j++)
                 o[j] = res[j];

@@ -13,8 +13,8 @@
 
 #include "cpu_kernels.h"
 
-/* cpu_matmul_x86.c: the GEMV (AVX-512 prefetches rows up to pf_end; AVX2
- * ignores it), the AVX-512 GEMM, and the vdpbf16ps GEMM (avx512_bf16). */
+/* cpu_matmul_x86.c: the GEMVs (both prefetch rows up to pf_end), the
+ * AVX-512 GEMM, and the vdpbf16ps GEMM (avx512_bf16). */
 void cpu_gemv_avx512(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end);
 void cpu_gemv_avx2(const mm_problem *p, int64_t n0, int64_t n1, int64_t pf_end);
 void cpu_pack_a_avx512(const mm_problem *p, int64_t blk, float *dst);
