@@ -381,9 +381,10 @@ int cli_bench_ops(cli_options *o, int argc, char **argv)
         load_openblas(&B.ob, B.threads);
     else
         snprintf(B.ob.core, sizeof B.ob.core, "-");
-    printf("backend %s (%s): %s | OpenBLAS core %s | threads %u | median of %d\n",
-           plinth_backend_name(B.be), plinth_backend_path(B.be), info.features, B.ob.core,
-           B.threads, B.reps);
+    printf("backend %s (%s): %s | precision %s | OpenBLAS core %s | threads %u | median of %d\n",
+           plinth_backend_name(B.be), plinth_backend_path(B.be), info.features,
+           info.precision[0] ? info.precision : "as exact (the backend has no fast mode)",
+           B.ob.core, B.threads, B.reps);
     printf("%-8s %4s %5s | %9s %8s %7s | %9s %8s %7s | %7s %6s | %s\n", "shape", "M", "w",
            "plinth ms", "GFLOP/s", "GB/s", "OBLAS ms", "GFLOP/s", "GB/s", "readBW", "ratio",
            "GFLOP per CPU-second per thread: plinth, OBLAS");
