@@ -12,8 +12,10 @@
 
 /* config.json: real ones are 1-5 KB; a 63 MB one cost 2.5 GB of cJSON. */
 #define MODEL_MAX_CONFIG_BYTES (1u << 20)
-/* tokenizer.json: 8x Gemma 3's 33 MB; cJSON's tree is ~30x the text. Also
- * keeps every token text offset inside the u32 the tokenizer stores. */
+/* tokenizer.json: 8x Gemma 3's 33 MB (its vocabulary, merges and added
+ * tokens are read in place, the small sections through cJSON, whose tree
+ * is ~30x its text). Also keeps every token text offset inside the u32 the
+ * tokenizer stores. */
 #define MODEL_MAX_TOKENIZER_BYTES (256u << 20)
 
 /* --------------------------------------------------------- config.json --- */
