@@ -5,8 +5,8 @@
  * row against every row of A from memory.
  *
  * Sections:
- *   1. loads of 8 or fewer elements that widen (f32, bf16, f16: exact), and
- *      the 8 x 8 register transpose
+ *   1. a load of 4 or fewer f32, and the 8 x 8 register transpose (the
+ *      widening loads are cpu_simd_x86.h's v8_load_n)
  *   2. packing into the shared layout (cpu_kernels.h: A [k][12], B [k][32],
  *      f32): rows of A by 4 x 4 transposes, panels of B by 8 x 8 ones
  *   3. the 12 x 32 tile as four 6 x 16 strips, and its rescale-and-
@@ -36,28 +36,7 @@
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-/* n elements (n <= 8 valid, the rest read as 0) of dtype dt at p, as f32.
- * bf16 widens exactly (it is the top half of an f32), f16 through F16C
- * (exact too). Reads only the n elements. */
-CPU_AVX2 static inline __m256 v8_load_n(const uint8_t *p, int32_t dt, int n)
-{
-    const size_t es = dt == PLINTH_F32 ? 4 : 2;
-    uint8_t tmp[32];
-    if (n < 8) {
-        memset(tmp, 0, sizeof tmp);
-        if (n > 0)
-            memcpy(tmp, p, (size_t)n * es);
-        p = tmp;
-    }
-    if (dt == PLINTH_F32)
-        return _mm256_loadu_ps((const float *)(const void *)p);
-    const __m128i h = _mm_loadu_si128((const __m128i *)(const void *)p);
-    if (dt == PLINTH_BF16)
-        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    return _mm256_cvtph_ps(h);
-}
-
-/* The same for 4 f32 (n <= 4 valid). */
+/* 4 f32 at p (n < 4: only those read, the rest 0). */
 CPU_AVX2 static inline __m128 v4_load_n(const float *p, int n)
 {
     if (n >= 4)

@@ -26,27 +26,6 @@
 
 #include "cpu_simd_x86.h"
 
-/* n (< 8 allowed) elements of dtype dt at p, the rest 0, as f32. */
-CPU_AVX2 static inline __m256 load_n(const void *p, int32_t dt, int64_t n)
-{
-    if (n >= 8)
-        return v8_load(p, dt);
-    if (dt == PLINTH_F32)
-        return _mm256_maskload_ps((const float *)p, v8_lanes(n));
-    uint16_t h[8] = {0};
-    for (int64_t i = 0; i < n; i++)
-        h[i] = ((const uint16_t *)p)[i];
-    return v8_load(h, dt);
-}
-
-CPU_AVX2 static inline void store_n(float *o, __m256 v, int64_t n)
-{
-    if (n >= 8)
-        _mm256_storeu_ps(o, v);
-    else
-        _mm256_maskstore_ps(o, v8_lanes(n), v);
-}
-
 CPU_AVX2 static inline float hmax(__m256 v)
 {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -92,10 +71,11 @@ CPU_AVX2 void cpu_ew_row_avx2(uint32_t op, float sc, float *o, const float *a, c
                        op == PLINTH_OP_SILU;
     const __m256 av = a_bc ? _mm256_set1_ps(a[0]) : s, bv = b && b_bc ? _mm256_set1_ps(b[0]) : s;
     for (int64_t i = 0; i < n; i += 8) {
-        const __m256 x = a_bc ? av : load_n(a + i, PLINTH_F32, n - i);
+        const __m256 x = a_bc ? av : v8_load_n(a + i, PLINTH_F32, n - i);
         const __m256 r = unary ? unary8(op, x, s)
-                               : binary8(op, x, b_bc ? bv : load_n(b + i, PLINTH_F32, n - i));
-        store_n(o + i, r, n - i);
+                               : binary8(op, x,
+                                         b_bc ? bv : v8_load_n(b + i, PLINTH_F32, n - i));
+        v8_store_n(o + i, r, n - i);
     }
 }
 
@@ -106,19 +86,19 @@ CPU_AVX2 void cpu_norm_row_avx2(float *o, const float *x, const uint8_t *w, int3
 {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n; i += 8) {
-        const __m256 v = load_n(x + i, PLINTH_F32, n - i);
+        const __m256 v = v8_load_n(x + i, PLINTH_F32, n - i);
         acc = _mm256_fmadd_ps(v, v, acc);
     }
     const double ss = v8_hsum(acc);
     const __m256 inv = _mm256_set1_ps((float)(1.0 / sqrt(ss / (double)n + eps)));
     const size_t ws = plinth_dtype_bytes(wdt);
     for (int64_t i = 0; i < n; i += 8) {
-        __m256 v = _mm256_mul_ps(load_n(x + i, PLINTH_F32, n - i), inv);
+        __m256 v = _mm256_mul_ps(v8_load_n(x + i, PLINTH_F32, n - i), inv);
         if (w)
-            v = _mm256_mul_ps(v, load_n(w + i * ws, wdt, n - i));
+            v = _mm256_mul_ps(v, v8_load_n(w + i * ws, wdt, n - i));
         if (mul)
-            v = _mm256_mul_ps(v, load_n(mul + i, PLINTH_F32, n - i));
-        store_n(o + i, v, n - i);
+            v = _mm256_mul_ps(v, v8_load_n(mul + i, PLINTH_F32, n - i));
+        v8_store_n(o + i, v, n - i);
     }
 }
 
@@ -152,7 +132,8 @@ CPU_AVX2 float cpu_dot_avx2(const float *q, const uint8_t *k, int32_t kdt, int64
         s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), v8_load(k + (i + 8) * es, kdt), s1);
     }
     for (; i < d; i += 8)
-        s0 = _mm256_fmadd_ps(load_n(q + i, PLINTH_F32, d - i), load_n(k + i * es, kdt, d - i), s0);
+        s0 = _mm256_fmadd_ps(v8_load_n(q + i, PLINTH_F32, d - i),
+                             v8_load_n(k + i * es, kdt, d - i), s0);
     return v8_hsum(_mm256_add_ps(s0, s1));
 }
 
@@ -162,9 +143,9 @@ CPU_AVX2 void cpu_axpy_avx2(float *acc, float c, float p, const uint8_t *v, int3
     const size_t es = plinth_dtype_bytes(vdt);
     const __m256 cv = _mm256_set1_ps(c), pv = _mm256_set1_ps(p);
     for (int64_t i = 0; i < d; i += 8) {
-        __m256 a = _mm256_mul_ps(load_n(acc + i, PLINTH_F32, d - i), cv);
-        a = _mm256_fmadd_ps(pv, load_n(v + i * es, vdt, d - i), a);
-        store_n(acc + i, a, d - i);
+        __m256 a = _mm256_mul_ps(v8_load_n(acc + i, PLINTH_F32, d - i), cv);
+        a = _mm256_fmadd_ps(pv, v8_load_n(v + i * es, vdt, d - i), a);
+        v8_store_n(acc + i, a, d - i);
     }
 }
 

@@ -1,13 +1,15 @@
 /*
  * cpu_simd_x86.h — target attributes and small SIMD helpers shared by the
- * x86 kernel files (cpu_*_x86.c). Each helper is `static inline` with the
+ * x86 kernel files (cpu_*_x86.c, cpu_*_avx2.c). Each helper is `static inline` with the
  * same target as the kernels that call it, so the compiler inlines it into
  * them. The files are built for the default -march: only functions with
  * these attributes use AVX, and only levels the CPU has call them.
  *
  * Sections:
  *   1. target attribute strings
- *   2. AVX-512 helpers: loads that widen bf16/f16, exp, horizontal sums
+ *   2. AVX-512 helpers: loads that widen bf16/f16, exp
+ *   3. AVX2 helpers: the same 8 lanes wide (loads of n <= 8 with their lane
+ *      masks, stores of n), horizontal sum
  */
 #ifndef PLINTH_CPU_SIMD_X86_H
 #define PLINTH_CPU_SIMD_X86_H
@@ -61,6 +63,8 @@ CPU_AVX512 static inline __m512 v16_exp(__m512 x)
     return _mm512_scalef_ps(p, n);
 }
 
+/* ---------------------------------------------------------------- 3 ---- */
+
 /* 8 elements of dtype dt at p (all 8 valid), as f32. */
 CPU_AVX2 static inline __m256 v8_load(const void *p, int32_t dt)
 {
@@ -77,6 +81,28 @@ CPU_AVX2 static inline __m256i v8_lanes(int64_t n)
 {
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)), idx);
+}
+
+/* n elements of dtype dt at p as f32 (n < 8: only those read, the rest 0;
+ * bf16 and f16 widened exactly), and the first n lanes of v stored to o. */
+CPU_AVX2 static inline __m256 v8_load_n(const void *p, int32_t dt, int64_t n)
+{
+    if (n >= 8)
+        return v8_load(p, dt);
+    if (dt == PLINTH_F32)
+        return _mm256_maskload_ps((const float *)p, v8_lanes(n));
+    uint16_t h[8] = {0};
+    for (int64_t i = 0; i < n; i++)
+        h[i] = ((const uint16_t *)p)[i];
+    return v8_load(h, dt);
+}
+
+CPU_AVX2 static inline void v8_store_n(float *o, __m256 v, int64_t n)
+{
+    if (n >= 8)
+        _mm256_storeu_ps(o, v);
+    else
+        _mm256_maskstore_ps(o, v8_lanes(n), v);
 }
 
 /* e^x as v16_exp computes it (the same polynomial, ~1 ulp). AVX2 has no
