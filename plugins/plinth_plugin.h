@@ -707,8 +707,7 @@ typedef int32_t (*plinth_kernel_fn)(plinth_device *dev, const plinth_view *out,
  *
  * Mandatory in v1: everything from instance_create to kernels. Optional (may be
  * NULL): unavailable_reason, prepare/execute/release (all three or none),
- * synchronize, device_caps, device_describe, pack_size/pack (both or none;
- * DESIGN ONLY on this branch: the host does not call them yet).
+ * synchronize, device_caps, device_describe, pack_size/pack (both or none).
  */
 typedef struct plinth_backend_api {
     uint32_t struct_size;
@@ -812,16 +811,12 @@ typedef struct plinth_backend_api {
      * plain reads element 0 over and over, which conformance catches), with
      * plinth_attr_matmul.b_packed = 1.
      *
-     * Other readers of the tensor (Gemma's tied embedding is read by
-     * get_rows too; a reader on another backend; a fold) read the plain
-     * tensor: the host keeps it beside the packed one only while such a
-     * reader exists, and the plan is to report both (plinth_plan_stats
-     * packed_bytes, plain_kept_bytes: not in plinth.h yet). A tensor every
-     * reader of which is packed is staged through the load-time scratch
-     * and not kept.
-     *
-     * DESIGN ONLY on branch issue17-packed: the host does not call these
-     * slots yet and never sets b_packed. */
+     * A tensor with any other reader (Gemma's tied embedding is read by
+     * get_rows too; a reader on another backend; a fold) is not packed:
+     * every reader reads it plain. The host keeps the plain tensor beside
+     * its packed twin (folds and set_param write it; the twin is packed
+     * from it again), and the twin's bytes count in the device's
+     * persistent pool (core/model_pack.c). */
     uint64_t (*pack_size)(plinth_device *dev, uint32_t op, uint32_t input,
                           const plinth_view *out, const plinth_view *in, uint32_t n_in,
                           const void *attrs);
