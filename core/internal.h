@@ -208,6 +208,11 @@ typedef struct model_tensor {
     int32_t backend; /* index in the model's list */
     uint64_t offset, bytes;
     void *data;    /* CONSTANT: value to upload at load (owned) */
+    /* Plugin-owned layouts (model_pack.c): on a plain tensor, the index of
+     * its packed twin (-1: none) and the op and input it was packed for;
+     * on a packed twin, the plain tensor's index (-1 on every other). */
+    int32_t packed, packed_from;
+    uint32_t pack_op, pack_input;
 } model_tensor;
 
 /* The model's pools on one backend of its list. */
@@ -241,7 +246,23 @@ struct plinth_model {
      * the load count: a set made before a reload is stale. */
     plinth_state_set *bound;
     uint32_t generation;
+    bool pack_planned; /* model_pack_plan ran (at the first load)        */
+    uint64_t packed_bytes; /* of every packed twin, all backends         */
 };
+
+/* Plugin-owned weight layouts (model_pack.c). At the first load, before
+ * the pools exist: each persistent tensor every reader of which is operand
+ * 1 of a matmul on one backend whose pack_size gave one non-zero size gets
+ * a packed twin in that backend's persistent pool (the plain tensor is
+ * kept), and those readers are rewritten to read the twin (a packed view:
+ * strides 0, attrs b_packed = 1). */
+plinth_status model_pack_plan(plinth_model *m);
+/* Appends the packed twin of tensor `plain` (model.c: keeps the layout). */
+plinth_status model_tensor_add_packed(plinth_model *m, int32_t plain, uint64_t bytes,
+                                      int32_t *out_index);
+/* Writes every packed twin from its plain tensor (after folds, and after
+ * every change of a param). */
+plinth_status model_pack_all(plinth_model *m);
 
 /* Points every program's state views at the model's current state buffers
  * (after model->be[].state changed) and prepares again the segments that

@@ -269,6 +269,8 @@ plinth_status model_tensor_register(plinth_model *model, const char *name, int32
         .pool = kind == PLINTH_NODE_STATE ? POOL_STATE : POOL_PERSISTENT,
         .backend = backend,
         .bytes = bytes,
+        .packed = -1,
+        .packed_from = -1,
     };
     memcpy(t.shape, shape, (size_t)ndim * sizeof *shape);
     if (kind == PLINTH_NODE_CONSTANT && bytes > 0) {
@@ -291,6 +293,35 @@ plinth_status model_tensor_register(plinth_model *model, const char *name, int32
                          what, name);
     }
     *out_index = (int32_t)(model->n_tensors - 1);
+    return PLINTH_OK;
+}
+
+plinth_status model_tensor_add_packed(plinth_model *m, int32_t plain, uint64_t bytes,
+                                      int32_t *out_index)
+{
+    const model_tensor *p = &m->tensors[plain];
+    char name[1024];
+    snprintf(name, sizeof name, "%s (packed)", p->name);
+    if (m->n_tensors >= (uint32_t)INT32_MAX ||
+        !ctx_grow(m->ctx, (void **)&m->tensors, &m->cap_tensors, m->n_tensors + 1,
+                  sizeof *m->tensors))
+        return ctx_error(m->ctx, PLINTH_ERR_NO_MEMORY, "'%s': out of memory", name);
+    p = &m->tensors[plain]; /* the array may have moved */
+    model_tensor t = {.name = ctx_strdup(m->ctx, name), .kind = PLINTH_NODE_OP,
+                      .dtype = p->dtype, .ndim = p->ndim, .pool = POOL_PERSISTENT,
+                      .backend = p->backend, .bytes = bytes, .packed = -1,
+                      .packed_from = plain};
+    memcpy(t.shape, p->shape, sizeof t.shape);
+    if (!t.name)
+        return ctx_error(m->ctx, PLINTH_ERR_NO_MEMORY, "'%s': out of memory", name);
+    m->tensors[m->n_tensors++] = t;
+    if (!layout(m)) {
+        ctx_free(m->ctx, m->tensors[--m->n_tensors].name);
+        layout(m);
+        return ctx_error(m->ctx, PLINTH_ERR_NO_MEMORY, "'%s': the pool would overflow 64 bits",
+                         name);
+    }
+    *out_index = (int32_t)(m->n_tensors - 1);
     return PLINTH_OK;
 }
 
@@ -574,6 +605,8 @@ static plinth_status load(plinth_model *m, plinth_state_dict *d, const plinth_lo
     m->generation++;
     if (d)
         s = check_params(m, d, path);
+    if (s == PLINTH_OK && !m->pack_planned)
+        s = model_pack_plan(m); /* once: the programs are fixed from here */
     if (s == PLINTH_OK)
         s = pools_alloc(m, !d);
     if (s == PLINTH_OK && d)
@@ -582,6 +615,8 @@ static plinth_status load(plinth_model *m, plinth_state_dict *d, const plinth_lo
         s = program_bind(m->programs[i]);
     if (s == PLINTH_OK)
         s = run_all_folds(m);
+    if (s == PLINTH_OK)
+        s = model_pack_all(m);
     if (s != PLINTH_OK) {
         pools_free(m);
         return s;
@@ -678,6 +713,8 @@ plinth_status plinth_model_set_param(plinth_model *model, const char *name, cons
     }
     if (s == PLINTH_OK)
         s = run_all_folds(model);
+    if (s == PLINTH_OK)
+        s = model_pack_all(model); /* the packed twins follow their params */
     model_leave(model);
     return s;
 }

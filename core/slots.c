@@ -169,6 +169,24 @@ plinth_status slot_device_info(plinth_plugin *p, uint32_t index, plinth_device_i
     return PLINTH_OK;
 }
 
+bool slot_has_pack(const plinth_backend *b)
+{
+    return API_HAS(b->api, pack) && b->api->pack_size && b->api->pack;
+}
+
+uint64_t slot_pack_size(plinth_backend *b, uint32_t op, uint32_t input, const plinth_view *out,
+                        const plinth_view *in, uint32_t n_in, const void *attrs)
+{
+    return slot_has_pack(b) ? b->api->pack_size(b->dev, op, input, out, in, n_in, attrs) : 0;
+}
+
+plinth_status slot_pack(plinth_backend *b, uint32_t op, uint32_t input, const plinth_view *plain,
+                        const plinth_view *packed)
+{
+    int32_t st = b->api->pack(b->dev, op, input, plain, packed);
+    return st == PLINTH_OK ? PLINTH_OK : device_failed(b, st, "pack");
+}
+
 plinth_status slot_device_describe(plinth_backend *b, plinth_device_info *out)
 {
     if (!API_HAS(b->api, device_describe) || !b->api->device_describe)

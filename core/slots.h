@@ -36,6 +36,13 @@ uint64_t slot_device_caps(plinth_backend *b);
 /* device_describe() of the open device; device_info() of its index when
  * the slot is absent. */
 plinth_status slot_device_describe(plinth_backend *b, plinth_device_info *out);
+/* Whether the backend has both packing slots; pack_size() (0 without
+ * them) and pack(). */
+bool slot_has_pack(const plinth_backend *b);
+uint64_t slot_pack_size(plinth_backend *b, uint32_t op, uint32_t input, const plinth_view *out,
+                        const plinth_view *in, uint32_t n_in, const void *attrs);
+plinth_status slot_pack(plinth_backend *b, uint32_t op, uint32_t input, const plinth_view *plain,
+                        const plinth_view *packed);
 
 /* ------------------------------------------------------ on a device --- */
 

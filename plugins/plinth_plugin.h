@@ -497,7 +497,13 @@ static inline uint32_t plinth_op_max_inputs(uint32_t op)
 typedef struct plinth_attr_scale     { float s; } plinth_attr_scale;
 typedef struct plinth_attr_rms_norm  { float eps; } plinth_attr_rms_norm;
 typedef struct plinth_attr_softmax   { float scale; } plinth_attr_softmax;
-typedef struct plinth_attr_matmul    { int32_t transpose_b; } plinth_attr_matmul;
+typedef struct plinth_attr_matmul {
+    int32_t transpose_b;
+    /* Appended (issue 17), by the attr growth rule: non-zero only for a
+     * plugin whose table has `pack` (section 4), when in[1] is a packed
+     * view, i.e. the plugin's own layout of a persistent weight. 0: v1. */
+    int32_t b_packed;
+} plinth_attr_matmul;
 typedef struct plinth_attr_get_rows  { int32_t dtype; } plinth_attr_get_rows;
 typedef struct plinth_attr_rope      { float base; int32_t n_dims; } plinth_attr_rope;
 typedef struct plinth_attr_attention { float scale; int32_t window; } plinth_attr_attention;
@@ -701,7 +707,7 @@ typedef int32_t (*plinth_kernel_fn)(plinth_device *dev, const plinth_view *out,
  *
  * Mandatory in v1: everything from instance_create to kernels. Optional (may be
  * NULL): unavailable_reason, prepare/execute/release (all three or none),
- * synchronize, device_caps, device_describe.
+ * synchronize, device_caps, device_describe, pack_size/pack (both or none).
  */
 typedef struct plinth_backend_api {
     uint32_t struct_size;
@@ -779,6 +785,43 @@ typedef struct plinth_backend_api {
      * and what of it ran so far), filled by the same sized-struct rules.
      * NULL: the host asks device_info(instance, index) instead. */
     int32_t (*device_describe)(plinth_device *dev, plinth_device_info *out);
+
+    /* Appended (issue 17; absent means NULL). Optional, both or neither:
+     * weights in the plugin's own layout (packed panels, widened,
+     * interleaved), made once at load instead of on every call.
+     *
+     * pack_size: asked at compile time, with views whose buffers are NULL
+     * (as supports()), for each instruction on this device whose operand
+     * `input` is a whole persistent tensor (a param, a constant or a folded
+     * value; contiguous, as stored): the bytes of the plugin's layout of
+     * it for this use, or 0 to read it plain (the default). Only matmul's
+     * b (input 1) is asked in this version. The answer may depend on the
+     * instruction (`out` gives M: a plugin may say 0 for M = 1 alone), but
+     * the host packs a tensor on a device only when every instruction that
+     * reads it there answered the same non-zero size; then every one of
+     * them gets the packed view, and the plugin's kernels must read it for
+     * every case they accepted.
+     *
+     * pack: at load, once the plain value is final (params loaded, folds
+     * run; again after plinth_model_set_param changes it), writes the
+     * layout of `plain` into `packed` (a view of pack_size bytes: dtype
+     * and shape of the plain tensor, every stride 0, 256-aligned in the
+     * device's persistent pool). From then on the instructions above
+     * receive that view as in[input] (strides 0: a kernel that reads it as
+     * plain reads element 0 over and over, which conformance catches), with
+     * plinth_attr_matmul.b_packed = 1.
+     *
+     * A tensor with any other reader (Gemma's tied embedding is read by
+     * get_rows too; a reader on another backend; a fold) is not packed:
+     * every reader reads it plain. The host keeps the plain tensor beside
+     * its packed twin (folds and set_param write it; the twin is packed
+     * from it again), and the twin's bytes count in the device's
+     * persistent pool (core/model_pack.c). */
+    uint64_t (*pack_size)(plinth_device *dev, uint32_t op, uint32_t input,
+                          const plinth_view *out, const plinth_view *in, uint32_t n_in,
+                          const void *attrs);
+    int32_t (*pack)(plinth_device *dev, uint32_t op, uint32_t input, const plinth_view *plain,
+                    const plinth_view *packed);
 } plinth_backend_api;
 
 /*

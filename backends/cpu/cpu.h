@@ -56,6 +56,7 @@ typedef struct cpu_device {
     bool bf16_compute;    /* prefill matmul with vdpbf16ps (inexact)      */
     int32_t precision;    /* enum plinth_precision asked for (option or key) */
     int8_t bf16_key;      /* bf16_compute= as given: -1 not given, 0 or 1 */
+    bool pack_weights;    /* pack_weights=: f32 weights as GEMM panels     */
     uint32_t n_threads;
     cpu_pool *pool;
     float *scratch[64];   /* per-thread packing buffers (GEMM), or NULL   */
@@ -203,8 +204,15 @@ void cpu_precision_line(const cpu_device *d, const cpu_arch *arch, int isa, char
 
 /* ---------------------------------------------------------------- 4 ---- */
 
+/* packed: b is the weight's panels made at load (cpu_matmul_pack). */
 bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view *a,
-                     const plinth_view *b, bool tb);
+                     const plinth_view *b, bool tb, bool packed);
+/* The plugin's pack_size/pack for matmul's b (cpu_matmul.c): the bytes of
+ * an f32 [N, K] weight as the GEMM's panels (0: keep it plain), and the
+ * packing. */
+uint64_t cpu_matmul_pack_size(cpu_device *dev, const plinth_view *out, const plinth_view *a,
+                              const plinth_view *b, bool tb);
+int32_t cpu_matmul_pack(cpu_device *dev, const plinth_view *plain, const plinth_view *packed);
 bool cpu_binary_fast(cpu_device *dev, uint32_t op, const plinth_view *out,
                      const plinth_view *a, const plinth_view *b);
 bool cpu_unary_fast(cpu_device *dev, uint32_t op, const plinth_view *out,

@@ -14,7 +14,9 @@
  *   5. block weights (q8_0, q4_0, q4_K, q6_K): the GEMV of section 3 with
  *      the level's block kernel; for many rows, chunks of weight rows
  *      dequantised into f32 scratch, then the f32 GEMM (or GEMV) on them
- *   6. entry: layout checks, batch dims, path choice
+ *   6. weights packed at load as the GEMM's panels (pack_size, pack; the
+ *      GEMV on panels)
+ *   7. entry: layout checks, batch dims, path choice
  */
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +252,7 @@ typedef struct gemm_job {
     cpu_device *dev;
     int64_t npan; /* 32-column panels per task */
     bool bf16;    /* the vdpbf16ps variant (bf16_compute=1)     */
+    const float *panels; /* B packed at load (section 7), or NULL */
 } gemm_job;
 
 static void pack_a_task(void *ctx, int64_t blk, uint32_t thread)
@@ -289,8 +292,11 @@ static void block_task(void *ctx, int64_t t, uint32_t thread)
         }
         return;
     }
-    for (int64_t q = 0; q < np; q++)
-        k->pack_b(p, n0 + q * CPU_NR, bp + q * p->k * CPU_NR);
+    if (j->panels) /* packed at load: the panels are there already */
+        bp = (float *)j->panels + n0 * p->k;
+    else
+        for (int64_t q = 0; q < np; q++)
+            k->pack_b(p, n0 + q * CPU_NR, bp + q * p->k * CPU_NR);
     for (int64_t i = 0; i < p->m; i += CPU_MR) {
         const int64_t mr = p->m - i < CPU_MR ? p->m - i : CPU_MR;
         const float *ap = j->dev->apack + i * p->k;
@@ -308,7 +314,7 @@ static bool gemm_on_bf16(const cpu_device *dev, const mm_problem *p)
     return dev->bf16_compute && p->wdt == PLINTH_BF16 && p->tb;
 }
 
-static void gemm(cpu_device *dev, const mm_problem *p)
+static void gemm(cpu_device *dev, const mm_problem *p, const float *panels)
 {
     /* panels per task: as many as fit the L2 block, but at least eight
      * tasks per thread: on a shared machine one core may run slower, and
@@ -316,7 +322,8 @@ static void gemm(cpu_device *dev, const mm_problem *p)
     const int64_t pans = (p->n + CPU_NR - 1) / CPU_NR;
     const int64_t per = (pans + 8 * dev->n_threads - 1) / (8 * dev->n_threads);
     const int64_t maxp = gemm_max_panels(p->k);
-    gemm_job j = {p, dev, per < 1 ? 1 : per > maxp ? maxp : per, gemm_on_bf16(dev, p)};
+    gemm_job j = {p, dev, per < 1 ? 1 : per > maxp ? maxp : per, gemm_on_bf16(dev, p),
+                  panels};
     cpu_parallel(dev, (p->m + CPU_MR - 1) / CPU_MR, pack_a_task, &j);
     cpu_parallel(dev, (pans + j.npan - 1) / j.npan, block_task, &j);
 }
@@ -395,7 +402,7 @@ static void block_prefill(cpu_device *dev, const mm_problem *p)
         q.n = n1 - n0;
         q.out = p->out + n0 * 4;
         if (dev->k->tile)
-            gemm(dev, &q);
+            gemm(dev, &q, NULL);
         else
             gemv(dev, &q);
     }
@@ -403,9 +410,111 @@ static void block_prefill(cpu_device *dev, const mm_problem *p)
 
 /* ---------------------------------------------------------------- 6 ---- */
 
-bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view *a,
-                     const plinth_view *b, bool tb)
+/* Weights packed at load (plinth_plugin.h pack_size/pack): an f32 [N, K]
+ * weight read transposed, rows contiguous, at a level with the GEMM, is
+ * stored as the GEMM's own B panels, [ceil(N/32)][K][32] f32 (columns past
+ * N zero: the same bytes give or take the last panel's padding). Prefill
+ * then skips pack_b (the transpose of every panel on every call); decode
+ * reads the panels in order (gemv_panels). bf16 and f16 weights stay plain:
+ * their panels are f32, twice their bytes, which decode would read. */
+uint64_t cpu_matmul_pack_size(cpu_device *dev, const plinth_view *out, const plinth_view *a,
+                              const plinth_view *b, bool tb)
 {
+    if (!dev->pack_weights || !tb || !dev->k->tile || !dev->k->pack_b ||
+        b->dtype != PLINTH_F32 || a->dtype != PLINTH_F32 || out->dtype != PLINTH_F32 ||
+        b->shape[0] != 1 || b->shape[1] != 1 || b->stride[3] != 4 ||
+        b->stride[2] != 4 * b->shape[3] || a->stride[3] != 4 || out->stride[3] != 4 ||
+        b->shape[2] < 1 || b->shape[3] < 1 || out->shape[2] < 1)
+        return 0;
+    const uint64_t panels = (uint64_t)(b->shape[2] + CPU_NR - 1) / CPU_NR;
+    return panels * (uint64_t)b->shape[3] * CPU_NR * 4;
+}
+
+typedef struct pack_job {
+    cpu_device *dev;
+    const mm_problem *p;
+    float *dst;
+} pack_job;
+
+static void pack_panel_task(void *ctx, int64_t q, uint32_t thread)
+{
+    const pack_job *j = ctx;
+    j->dev->k->pack_b(j->p, q * CPU_NR, j->dst + q * j->p->k * CPU_NR);
+}
+
+int32_t cpu_matmul_pack(cpu_device *dev, const plinth_view *plain, const plinth_view *packed)
+{
+    if (!dev->k->pack_b || plain->dtype != PLINTH_F32 || !plain->data || !packed->data)
+        return ref_fail(&dev->base, PLINTH_ERR_INVALID, "cpu: pack: not an f32 weight of ours");
+    const mm_problem p = {.w = plain->data, .ldw = plain->stride[2], .n = plain->shape[2],
+                          .k = plain->shape[3], .wdt = PLINTH_F32, .tb = true};
+    pack_job j = {dev, &p, (float *)(void *)packed->data};
+    cpu_parallel(dev, (p.n + CPU_NR - 1) / CPU_NR, pack_panel_task, &j);
+    return PLINTH_OK;
+}
+
+/* Decode (fewer rows than the GEMM takes) on packed panels: each task a
+ * run of panels, each panel streamed once per row of a (it stays in L2
+ * across rows), 32 outputs at a time. */
+typedef struct panels_job {
+    const mm_problem *p;
+    const float *panels;
+    int64_t per; /* panels per task */
+} panels_job;
+
+static void gemv_panels_task(void *ctx, int64_t t, uint32_t thread)
+{
+    const panels_job *j = ctx;
+    const mm_problem *p = j->p;
+    const int64_t pans = (p->n + CPU_NR - 1) / CPU_NR;
+    const int64_t q1 = (t + 1) * j->per < pans ? (t + 1) * j->per : pans;
+    for (int64_t q = t * j->per; q < q1; q++) {
+        const float *pan = j->panels + q * p->k * CPU_NR;
+        const int64_t n0 = q * CPU_NR, nr = p->n - n0 < CPU_NR ? p->n - n0 : CPU_NR;
+        for (int64_t i = 0; i < p->m; i++) {
+            const float *x = (const float *)(const void *)(p->a + i * p->lda);
+            float acc[CPU_NR] = {0};
+            for (int64_t kk = 0; kk < p->k; kk++) {
+                const float xk = x[kk];
+                const float *r = pan + kk * CPU_NR;
+                for (int c = 0; c < CPU_NR; c++)
+                    acc[c] += xk * r[c];
+            }
+            memcpy(p->out + i * p->ldo + n0 * 4, acc, (size_t)nr * 4);
+        }
+    }
+}
+
+static void gemv_panels(cpu_device *dev, const mm_problem *p, const float *panels)
+{
+    const int64_t pans = (p->n + CPU_NR - 1) / CPU_NR;
+    const int64_t tasks = 8 * (int64_t)cpu_pool_threads(dev);
+    panels_job j = {p, panels, (pans + tasks - 1) / tasks};
+    cpu_parallel(dev, (pans + j.per - 1) / j.per, gemv_panels_task, &j);
+}
+
+/* ---------------------------------------------------------------- 7 ---- */
+
+bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view *a,
+                     const plinth_view *b, bool tb, bool packed)
+{
+    if (packed) { /* b is our panels (pack_size checked the layouts) */
+        const int64_t m = out->shape[2];
+        mm_problem p = {.lda = a->stride[2], .ldo = out->stride[2], .m = m, .n = out->shape[3],
+                        .k = a->shape[3], .wdt = PLINTH_F32, .tb = true};
+        const bool use_gemm = m >= gemm_min_m() && gemm_scratch(dev, m, p.k);
+        cpu_count(dev, use_gemm ? CPU_KC_GEMM : CPU_KC_GEMV, true);
+        for (int64_t o0 = 0; o0 < out->shape[0]; o0++)
+            for (int64_t o1 = 0; o1 < out->shape[1]; o1++) {
+                p.a = ref_at(a, a->shape[0] == 1 ? 0 : o0, a->shape[1] == 1 ? 0 : o1, 0, 0);
+                p.out = ref_at(out, o0, o1, 0, 0);
+                if (use_gemm)
+                    gemm(dev, &p, (const float *)(const void *)b->data);
+                else
+                    gemv_panels(dev, &p, (const float *)(const void *)b->data);
+            }
+        return true;
+    }
     const bool block = plinth_dtype_block_elems(b->dtype) > 1;
     if (out->dtype != PLINTH_F32 || a->dtype != PLINTH_F32 || out->stride[3] != 4 ||
         a->stride[3] != 4 || b->stride[3] != (int64_t)plinth_dtype_block_bytes(b->dtype))
@@ -449,7 +558,7 @@ bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view 
             if (m == 1)
                 p.lda = p.ldo = 0;
             if (use_gemm)
-                gemm(dev, &p);
+                gemm(dev, &p, NULL);
             else if (use_block_prefill)
                 block_prefill(dev, &p);
             else

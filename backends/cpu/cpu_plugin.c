@@ -124,6 +124,13 @@ static int32_t parse_config(cpu_device *d, const cpu_arch *arch, const char *cfg
                 return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
                                      "cpu: bf16_compute=%s: expected 0 or 1", val);
             d->bf16_key = val[0] == '1';
+        } else if (!strcmp(kv, "pack_weights")) {
+            /* f32 weights stored as the GEMM's panels at load; default 0
+             * until measured faster on a quiet machine (cpu_matmul.c) */
+            if (strcmp(val, "0") && strcmp(val, "1"))
+                return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
+                                     "cpu: pack_weights=%s: expected 0 or 1", val);
+            d->pack_weights = val[0] == '1';
         } else if (!strcmp(kv, "q8_act")) {
             /* decode matmuls with block weights on activations quantised
              * to int8 per block of 32, as llama.cpp does (inexact): 1 for
@@ -136,7 +143,7 @@ static int32_t parse_config(cpu_device *d, const cpu_arch *arch, const char *cfg
         } else if (kv[0]) {
             return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
                                  "cpu: unknown config key '%s' (isa, threads, precision, "
-                                 "bf16_compute, q8_act)", kv);
+                                 "bf16_compute, pack_weights, q8_act)", kv);
         }
         cfg = end ? end + 1 : NULL;
     }
@@ -220,6 +227,27 @@ static int32_t cpu_device_describe(plinth_device *pd, plinth_device_info *out)
     if (PLINTH_HAS_FIELD(out, plinth_device_info, precision))
         cpu_precision_line(d, &arch, d->isa, out->precision, sizeof out->precision);
     return PLINTH_OK;
+}
+
+/* Weights in our own layout (plinth_plugin.h): f32 matmul weights as the
+ * GEMM's panels (cpu_matmul.c says which and why). */
+static uint64_t cpu_pack_size(plinth_device *pd, uint32_t op, uint32_t input,
+                              const plinth_view *out, const plinth_view *in, uint32_t n_in,
+                              const void *attrs)
+{
+    if (op != PLINTH_OP_MATMUL || input != 1 || n_in != 2 || !out || !in || !attrs)
+        return 0;
+    return cpu_matmul_pack_size(cpu_dev(pd), out, &in[0], &in[1],
+                                ((const plinth_attr_matmul *)attrs)->transpose_b != 0);
+}
+
+static int32_t cpu_pack(plinth_device *pd, uint32_t op, uint32_t input, const plinth_view *plain,
+                        const plinth_view *packed)
+{
+    if (op != PLINTH_OP_MATMUL || input != 1 || !plain || !packed)
+        return ref_fail(pd, PLINTH_ERR_INVALID, "cpu: pack: op %u input %u is not ours", op,
+                        input);
+    return cpu_matmul_pack(cpu_dev(pd), plain, packed);
 }
 
 static void cpu_device_close(plinth_device *pd)
@@ -359,6 +387,8 @@ static const plinth_backend_api api = {
     .synchronize = NULL, /* every call completes before it returns */
     .device_caps = cpu_device_caps,
     .device_describe = cpu_device_describe,
+    .pack_size = cpu_pack_size,
+    .pack = cpu_pack,
 };
 
 PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version);

@@ -288,8 +288,12 @@ int32_t cpu_run_op(cpu_device *dev, uint32_t op, const plinth_view *out,
                                 ((const plinth_attr_softmax *)attrs)->scale);
         break;
     case PLINTH_OP_MATMUL:
+        if (((const plinth_attr_matmul *)attrs)->b_packed) /* never ref's: it reads plain */
+            return cpu_matmul_fast(dev, out, &in[0], &in[1], true, true)
+                       ? PLINTH_OK
+                       : ref_fail(pd, PLINTH_ERR_INTERNAL, "cpu: matmul on a packed weight");
         done = cpu_matmul_fast(dev, out, &in[0], &in[1],
-                               ((const plinth_attr_matmul *)attrs)->transpose_b != 0);
+                               ((const plinth_attr_matmul *)attrs)->transpose_b != 0, false);
         break;
     case PLINTH_OP_GET_ROWS:
         done = cpu_get_rows_fast(dev, out, &in[0], &in[1]);

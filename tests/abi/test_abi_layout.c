@@ -101,14 +101,19 @@ Test(abi, v1_struct_layouts)
     FIELD(plinth_backend_api, synchronize, 184, 8);
     FIELD(plinth_backend_api, device_caps, 192, 8); /* appended (issue 12) */
     FIELD(plinth_backend_api, device_describe, 200, 8); /* appended (issue 17) */
+    FIELD(plinth_backend_api, pack_size, 208, 8); /* appended (issue 17) */
+    FIELD(plinth_backend_api, pack, 216, 8);
     STRUCT(plinth_attr_scale, 4);
     FIELD(plinth_attr_scale, s, 0, 4);
     STRUCT(plinth_attr_rms_norm, 4);
     FIELD(plinth_attr_rms_norm, eps, 0, 4);
     STRUCT(plinth_attr_softmax, 4);
     FIELD(plinth_attr_softmax, scale, 0, 4);
-    STRUCT(plinth_attr_matmul, 4);
+    /* attr structs grow by appending a member whose 0 is v1 (the header's
+     * growth rules), so matmul's is checked as sized since issue 17 */
+    SIZED(plinth_attr_matmul, 4);
     FIELD(plinth_attr_matmul, transpose_b, 0, 4);
+    FIELD(plinth_attr_matmul, b_packed, 4, 4); /* appended (issue 17) */
     STRUCT(plinth_attr_get_rows, 4);
     FIELD(plinth_attr_get_rows, dtype, 0, 4);
     STRUCT(plinth_attr_rope, 8);

@@ -323,6 +323,8 @@ Test(cli_logits, vulkan) { logits_match_golden("vulkan", 1e-4); }
 /* --precision fast keeps the golden bound on f32 weights everywhere: the
  * cpu backend's reduced-precision path is for bf16 weights only. */
 Test(cli_logits, cpu_fast) { logits_match_golden_with("cpu", "--precision fast", 1e-5); }
+/* f32 weights as the cpu GEMM's panels, packed once at load (issue 17). */
+Test(cli_logits, cpu_packed) { logits_match_golden_with("cpu", "--backend-config=pack_weights=1", 1e-5); }
 
 /* --precision: a bad value is refused (exit 2) naming it; `plinth devices`
  * says what fast would use on every device; `plinth bench` says what each

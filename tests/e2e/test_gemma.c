@@ -207,11 +207,19 @@ static float *prefill_all(const char *backend, const char *dir, const int32_t *t
     return prefill_all_with(backend, NULL, dir, tok, n, chunk, force_f32);
 }
 
-/* All logits of tokens[0..n), fed one at a time through decode. */
-static float *decode_all(const char *backend, const char *dir, const int32_t *tok, int32_t n)
+/* All logits of tokens[0..n), fed one at a time through decode, the
+ * backend opened with `config` (NULL: defaults); *persistent (when not
+ * NULL) gets the model's persistent bytes. */
+static float *decode_all_with(const char *backend, const char *config, const char *dir,
+                              const int32_t *tok, int32_t n, uint64_t *persistent)
 {
     session s;
-    open_model(&s, backend, dir, (lm_model_options){.n_ctx = n, .n_prefill = 4});
+    open_model_with(&s, backend, config, dir, (lm_model_options){.n_ctx = n, .n_prefill = 4});
+    if (persistent) {
+        plinth_plan_stats st = {.struct_size = sizeof st};
+        cr_assert_eq(plinth_program_plan_stats(lm_model_decode_program(s.m), &st), PLINTH_OK);
+        *persistent = st.persistent_bytes;
+    }
     cr_assert_not_null(lm_model_decode_program(s.m));
     float *out = malloc((size_t)n * VOCAB * sizeof *out);
     char err[1024];
@@ -220,6 +228,11 @@ static float *decode_all(const char *backend, const char *dir, const int32_t *to
                      PLINTH_OK, "%s: %s", backend, err);
     close_model(&s);
     return out;
+}
+
+static float *decode_all(const char *backend, const char *dir, const int32_t *tok, int32_t n)
+{
+    return decode_all_with(backend, NULL, dir, tok, n, NULL);
 }
 
 /* A fresh directory under $TMPDIR (removed by rm_tree). */
@@ -548,6 +561,35 @@ Test(gemma, cpu_precision_fast, .timeout = 120)
     free(exact);
     free(fast);
     rm_tree(d16);
+}
+
+/* cpu with pack_weights=1: the f32 golden model's weights stored as the
+ * GEMM's panels at load (plinth_plugin.h pack_size/pack; the tied
+ * embedding stays plain, read by get_rows too), prefill on them and decode
+ * through the GEMV on panels: the golden bound, and the persistent pool
+ * grown by the twins. */
+Test(gemma, cpu_packed_weights, .timeout = 120)
+{
+    int32_t tok[N_GOLD];
+    golden_tokens(tok);
+    float *ref = golden("reference_pytorch.f32");
+    const size_t n = (size_t)N_GOLD * VOCAB;
+    float *pre = prefill_all_with("cpu", "pack_weights=1", gold_dir(), tok, N_GOLD, N_GOLD, false);
+    uint64_t packed = 0, plain = 0;
+    float *dec = decode_all_with("cpu", "pack_weights=1", gold_dir(), tok, N_GOLD, &packed);
+    float *dec0 = decode_all_with("cpu", "pack_weights=0", gold_dir(), tok, N_GOLD, &plain);
+    const double ep = rel_l2(pre, ref, n), ed = rel_l2(dec, ref, n);
+    cr_log_info("cpu pack_weights=1: prefill %.3e, decode %.3e vs reference; persistent %llu "
+                "bytes (plain %llu)", ep, ed, (unsigned long long)packed,
+                (unsigned long long)plain);
+    cr_expect_leq(ep, tol("cpu"), "packed prefill %.3e", ep);
+    cr_expect_leq(ed, tol("cpu"), "packed decode %.3e", ed);
+    cr_expect_gt(packed, plain, "nothing was packed (%llu bytes)", (unsigned long long)packed);
+    cr_expect_leq(rel_l2(dec0, ref, n), tol("cpu"));
+    free(ref);
+    free(pre);
+    free(dec);
+    free(dec0);
 }
 
 /* ------------------------------------------------------ past the window --- */

@@ -12,6 +12,13 @@
  *                place with other host-memory backends; 0: buffers have no
  *                host address (like device memory): every crossing is a
  *                transfer through upload/download
+ *   pack=0|1|2   weights in its own layout (issue 17): 1 asks to pack
+ *                matmul's b when it is an f32 [N, K] weight read
+ *                transposed, stores it as [K, N], and its matmul reads that
+ *                (f64 sums in ref's order: ref's bits); 2 packs the same
+ *                way but its matmul ignores b_packed and reads the packed
+ *                view as plain (the broken plugin the tests must catch);
+ *                0 (default): no packing
  *
  * It always has the whole-program path (prepare records the list, execute
  * replays it), so programs that span it exercise the per-segment prepare.
@@ -27,6 +34,8 @@ typedef struct mask_device {
     struct plinth_device base; /* first: ref's kernels take it as theirs */
     uint64_t ops, dtypes;
     bool host;
+    uint32_t pack; /* 0, 1 or 2: see the config */
+    uint64_t n_packed; /* pack() calls, for the tests (device_describe) */
 } mask_device;
 
 static mask_device *md(plinth_device *dev)
@@ -72,6 +81,8 @@ static bool parse(mask_device *d, const char *config, char *why, size_t size)
             d->dtypes = v;
         else if (strcmp(key, "host") == 0)
             d->host = v != 0;
+        else if (strcmp(key, "pack") == 0 && v <= 2)
+            d->pack = (uint32_t)v;
         else {
             snprintf(why, size, "mask: unknown key '%s'", key);
             return false;
@@ -207,10 +218,74 @@ static int32_t call(plinth_device *dev, ref_fn fn, const plinth_view *out, const
     return fn(dev, &o, v, n_in, attrs);
 }
 
+/* ------------------------------------------------------ packed weights --- */
+
+/* pack=1|2: an f32 [N, K] weight (rank 2, contiguous) read transposed as
+ * matmul's b is stored [K, N]. */
+static uint64_t mask_pack_size(plinth_device *dev, uint32_t op, uint32_t input,
+                               const plinth_view *out, const plinth_view *in, uint32_t n_in,
+                               const void *attrs)
+{
+    const mask_device *d = md(dev);
+    if (!d->pack || op != PLINTH_OP_MATMUL || input != 1 || n_in != 2 ||
+        !((const plinth_attr_matmul *)attrs)->transpose_b)
+        return 0;
+    const plinth_view *b = &in[1];
+    if (b->dtype != PLINTH_F32 || b->shape[0] != 1 || b->shape[1] != 1 || b->stride[3] != 4 ||
+        b->stride[2] != 4 * b->shape[3])
+        return 0;
+    return (uint64_t)(b->shape[2] * b->shape[3] * 4);
+}
+
+static int32_t mask_pack(plinth_device *dev, uint32_t op, uint32_t input,
+                         const plinth_view *plain, const plinth_view *packed)
+{
+    mask_device *d = md(dev);
+    plinth_view p = *plain, q = *packed;
+    locate(d, &p);
+    locate(d, &q);
+    const int64_t n = p.shape[2], k = p.shape[3];
+    const float *src = (const float *)(const void *)p.data;
+    float *dst = (float *)(void *)q.data;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < k; j++)
+            dst[j * n + i] = src[i * k + j];
+    d->n_packed++;
+    return PLINTH_OK;
+}
+
+/* matmul with b_packed (pack=1): out[.., i, c] = sum_k a[.., i, k] *
+ * B[k][c], summed in double in k order, as ref does. */
+static int32_t matmul_packed(plinth_device *dev, const plinth_view *out, const plinth_view *in)
+{
+    plinth_view o = *out, a = in[0], b = in[1];
+    locate(md(dev), &o);
+    locate(md(dev), &a);
+    locate(md(dev), &b);
+    const int64_t n = b.shape[2], k = b.shape[3];
+    const float *w = (const float *)(const void *)b.data;
+    for (int64_t o0 = 0; o0 < o.shape[0]; o0++)
+        for (int64_t o1 = 0; o1 < o.shape[1]; o1++)
+            for (int64_t i = 0; i < o.shape[2]; i++)
+                for (int64_t c = 0; c < n; c++) {
+                    double sum = 0.0;
+                    for (int64_t p = 0; p < k; p++)
+                        sum += ref_load(ref_at(&a, a.shape[0] == 1 ? 0 : o0,
+                                               a.shape[1] == 1 ? 0 : o1, i, p),
+                                        a.dtype) *
+                               (double)w[p * n + c];
+                    *(float *)(void *)ref_at(&o, o0, o1, i, c) = (float)sum;
+                }
+    return PLINTH_OK;
+}
+
 #define X(E, n, lo, hi)                                                                    \
     static int32_t mask_##n(plinth_device *dev, const plinth_view *out, const plinth_view *in, \
                             uint32_t n_in, const void *attrs)                              \
     {                                                                                      \
+        if (PLINTH_OP_##E == PLINTH_OP_MATMUL && md(dev)->pack == 1 &&                     \
+            ((const plinth_attr_matmul *)attrs)->b_packed)                                 \
+            return matmul_packed(dev, out, in);                                            \
         return call(dev, ref_##n, out, in, n_in, attrs);                                   \
     }
 PLINTH_OP_LIST(X)
@@ -303,6 +378,8 @@ static const plinth_backend_api api = {
     .execute = mask_execute,
     .release = mask_release,
     .device_caps = mask_device_caps,
+    .pack_size = mask_pack_size,
+    .pack = mask_pack,
 };
 
 PLINTH_PLUGIN_EXPORT const plinth_backend_api *plinth_plugin_entry(uint32_t host_abi_version);

@@ -1147,3 +1147,141 @@ Test(placement, a_model_list_is_checked)
     cr_expect_str_eq(plinth_backend_name(plinth_model_backend(m, 1)), "ref");
     plinth_model_destroy(m);
 }
+
+/* ------------------------------------------------------ packed weights --- */
+
+/* A mask device from a whole config string. */
+static plinth_backend *open_mask_config(const char *config)
+{
+    plinth_device_options o = {.struct_size = sizeof o, .config = config};
+    plinth_backend *b = NULL;
+    OKC(plinth_backend_open(ctx, getenv("PLINTH_TEST_MASK"), 0, &o, &b));
+    return b;
+}
+
+/* A plugin that packs matmul's weight (pack=1: stored [K, N], its matmul
+ * reading that) gets the packed view, strides 0 and b_packed set, in a
+ * twin of the weight in its persistent pool (the plain one kept: the pool
+ * grows by the twin's 256 bytes), packed again at every set_param, and
+ * computes ref's very bits; with host memory and without. */
+Test(placement, a_packed_weight_is_read_packed_and_equals_ref)
+{
+    for (int host = 1; host >= 0; host--) {
+        char config[64];
+        snprintf(config, sizeof config, "pack=1,host=%d", host);
+        plinth_backend *mask = open_mask_config(config), *ref = open_ref();
+        small s = build_small();
+        plinth_model *m = model_on(&mask, 1), *mr = model_on(&ref, 1);
+        plinth_program *p = compile_on(m, s.g, false), *pr = compile_on(mr, s.g, false);
+        const char *names[2] = {"w", "W"};
+        size_t floats[2] = {SC, SC * SC};
+        load_params(mr, names, floats, 2, 5); /* plain: the twin's size */
+        small_equals_ref(p, m, ref, s.g);     /* loads both, compares two runs */
+        const instruction *mm = kernel_of(p, s.mm);
+        cr_expect_eq(mm->attrs.matmul.b_packed, 1, "[%s] matmul not given the packed view",
+                     config);
+        for (int d = 0; d < PLINTH_MAX_DIMS; d++)
+            cr_expect_eq(mm->in[1].stride[d], 0, "[%s] packed view stride[%d]", config, d);
+        cr_expect_eq(stats_of(p).persistent_bytes, stats_of(pr).persistent_bytes + 256,
+                     "[%s] persistent %llu, plain %llu + the 256-byte twin", config,
+                     (unsigned long long)stats_of(p).persistent_bytes,
+                     (unsigned long long)stats_of(pr).persistent_bytes);
+        /* the twin follows its param */
+        float w[SC * SC], x[ST * SC], got[ST * SC], want[ST * SC];
+        rng r = {99};
+        fill_floats(w, SC * SC, &r);
+        fill_floats(x, ST * SC, &r);
+        OKC(plinth_model_set_param(m, "W", w, sizeof w));
+        OKC(plinth_model_set_param(mr, "W", w, sizeof w));
+        OKC(plinth_program_set_input(p, 0, x, sizeof x));
+        OKC(plinth_program_set_input(pr, 0, x, sizeof x));
+        OKC(plinth_program_run(p));
+        OKC(plinth_program_run(pr));
+        OKC(plinth_program_get_output(p, 0, got, sizeof got));
+        OKC(plinth_program_get_output(pr, 0, want, sizeof want));
+        cr_expect_eq(memcmp(want, got, sizeof want), 0, "[%s] after set_param: differs from ref",
+                     config);
+        plinth_program_destroy(p);
+        plinth_program_destroy(pr);
+        plinth_model_destroy(m);
+        plinth_model_destroy(mr);
+        plinth_graph_destroy(s.g);
+        plinth_backend_close(mask);
+        plinth_backend_close(ref);
+    }
+}
+
+/* The conformance case for packing: a plugin that packs the weight but
+ * whose matmul reads the packed view as plain (pack=2) must not pass for
+ * correct. */
+Test(placement, a_kernel_reading_a_packed_weight_as_plain_is_caught)
+{
+    plinth_backend *mask = open_mask_config("pack=2"), *ref = open_ref();
+    small s = build_small();
+    plinth_model *m = model_on(&mask, 1), *mr = model_on(&ref, 1);
+    plinth_program *p = compile_on(m, s.g, false), *pr = compile_on(mr, s.g, false);
+    const char *names[2] = {"w", "W"};
+    size_t floats[2] = {SC, SC * SC};
+    load_params(m, names, floats, 2, 5);
+    load_params(mr, names, floats, 2, 5);
+    float x[ST * SC], got[ST * SC], want[ST * SC];
+    rng r = {3};
+    fill_floats(x, ST * SC, &r);
+    OKC(plinth_program_set_input(p, 0, x, sizeof x));
+    OKC(plinth_program_set_input(pr, 0, x, sizeof x));
+    OKC(plinth_program_run(pr));
+    OKC(plinth_program_get_output(pr, 0, want, sizeof want));
+    const plinth_status st = plinth_program_run(p);
+    if (st == PLINTH_OK) {
+        OKC(plinth_program_get_output(p, 0, got, sizeof got));
+        cr_expect_neq(memcmp(want, got, sizeof want), 0,
+                      "a matmul that ignores b_packed gave ref's result");
+    }
+    plinth_program_destroy(p);
+    plinth_program_destroy(pr);
+    plinth_model_destroy(m);
+    plinth_model_destroy(mr);
+    plinth_graph_destroy(s.g);
+    plinth_backend_close(mask);
+    plinth_backend_close(ref);
+}
+
+/* A weight with another reader (a tied embedding: get_rows and the logits
+ * matmul) stays plain for both: nothing packed, nothing added. */
+Test(placement, a_weight_with_another_reader_stays_plain)
+{
+    plinth_backend *mask = open_mask_config("pack=1"), *ref = open_ref();
+    plinth_graph *g = NULL;
+    OKC(plinth_graph_create(ctx, &g));
+    int64_t ids_shape[1] = {ST}, ws[2] = {SC, SC};
+    plinth_node ids = plinth_input(g, "ids", PLINTH_I32, 1, ids_shape);
+    plinth_node emb = plinth_param(g, "E", PLINTH_F32, 2, ws);
+    plinth_node h = plinth_get_rows(g, emb, ids, PLINTH_F32);
+    plinth_node logits = plinth_matmul(g, h, emb, true);
+    OKC(plinth_output(g, logits, "logits"));
+    plinth_model *m = model_on(&mask, 1), *mr = model_on(&ref, 1);
+    plinth_program *p = compile_on(m, g, false), *pr = compile_on(mr, g, false);
+    const char *names[1] = {"E"};
+    size_t floats[1] = {SC * SC};
+    load_params(m, names, floats, 1, 8);
+    load_params(mr, names, floats, 1, 8);
+    const instruction *mm = kernel_of(p, logits);
+    cr_expect_eq(mm->attrs.matmul.b_packed, 0, "a tied weight was packed");
+    cr_expect_eq(stats_of(p).persistent_bytes, stats_of(pr).persistent_bytes);
+    int32_t idx[ST] = {1, 7, 2};
+    float got[ST * SC], want[ST * SC];
+    OKC(plinth_program_set_input(p, 0, idx, sizeof idx));
+    OKC(plinth_program_set_input(pr, 0, idx, sizeof idx));
+    OKC(plinth_program_run(p));
+    OKC(plinth_program_run(pr));
+    OKC(plinth_program_get_output(p, 0, got, sizeof got));
+    OKC(plinth_program_get_output(pr, 0, want, sizeof want));
+    cr_expect_eq(memcmp(want, got, sizeof want), 0);
+    plinth_program_destroy(p);
+    plinth_program_destroy(pr);
+    plinth_model_destroy(m);
+    plinth_model_destroy(mr);
+    plinth_graph_destroy(g);
+    plinth_backend_close(mask);
+    plinth_backend_close(ref);
+}

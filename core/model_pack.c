@@ -1,0 +1,157 @@
+/*
+ * model_pack.c — weights in a plugin's own layout (plinth_plugin.h:
+ * pack_size, pack; issue 17).
+ *
+ * Sections:
+ *   1. the plan, once at the first load: which persistent tensors get a
+ *      packed twin, and the readers rewritten to read it
+ *   2. packing, after every load and every set_param
+ *
+ * This version keeps every plain tensor beside its twin (so get_rows of a
+ * tied embedding, folds, and readers on other backends read it as before),
+ * and the twin's bytes count in the persistent pool (plinth_plan_stats
+ * persistent_bytes). Dropping a plain tensor whose every reader is packed
+ * (the plugin header's plan) is left for later.
+ */
+#include "internal.h"
+#include "slots.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- 1 ---- */
+
+/* Whether v is the whole of tensor t, contiguous, as stored. */
+static bool whole(const plinth_view *v, const model_tensor *t)
+{
+    if (v->offset != v->base || v->dtype != t->dtype || v->ndim != t->ndim ||
+        plinth_dtype_block_elems(v->dtype) != 1)
+        return false;
+    int64_t stride = (int64_t)plinth_dtype_bytes(v->dtype);
+    const int lead = PLINTH_MAX_DIMS - v->ndim; /* shapes are right-aligned */
+    for (int d = PLINTH_MAX_DIMS - 1; d >= 0; d--) {
+        if (d >= lead && v->shape[d] != t->shape[d - lead])
+            return false;
+        if (v->shape[d] != 1 && v->stride[d] != stride)
+            return false;
+        stride *= v->shape[d];
+    }
+    return true;
+}
+
+/* The one size every reader of tensor ti asked for, or 0 when it is not to
+ * be packed: a reader that is not matmul's b on the tensor's own backend,
+ * a view that is not the whole tensor, or answers that differ. */
+static uint64_t agreed_size(plinth_model *m, int32_t ti)
+{
+    const model_tensor *t = &m->tensors[ti];
+    plinth_backend *b = m->be[t->backend].backend;
+    uint64_t size = 0;
+    bool any = false;
+    for (uint32_t p = 0; p < m->n_programs; p++)
+        for (int list = 0; list < 2; list++) {
+            const plinth_program *prog = m->programs[p];
+            const instruction *l = list ? prog->fold : prog->code;
+            const uint32_t n = list ? prog->n_fold : prog->n_code;
+            for (uint32_t i = 0; i < n; i++)
+                for (uint32_t k = 0; k < l[i].n_in; k++) {
+                    if (l[i].in_tensor[k] != ti)
+                        continue;
+                    if (l[i].op != PLINTH_OP_MATMUL || k != 1 || l[i].backend != t->backend ||
+                        l[i].attrs.matmul.b_packed || !whole(&l[i].in[k], t))
+                        return 0;
+                    const uint64_t s = slot_pack_size(b, l[i].op, k, &l[i].out, l[i].in,
+                                                      l[i].n_in, &l[i].attrs);
+                    if (s == 0 || (any && s != size))
+                        return 0;
+                    size = s;
+                    any = true;
+                }
+        }
+    return size;
+}
+
+/* The readers of tensor `plain` read its twin: a view of the plain dtype
+ * and shape with every stride 0, placed at the twin (bind resolves it). */
+static void rewrite_readers(plinth_model *m, int32_t plain, int32_t twin)
+{
+    for (uint32_t p = 0; p < m->n_programs; p++)
+        for (int list = 0; list < 2; list++) {
+            plinth_program *prog = m->programs[p];
+            instruction *l = list ? prog->fold : prog->code;
+            const uint32_t n = list ? prog->n_fold : prog->n_code;
+            for (uint32_t i = 0; i < n; i++)
+                if (l[i].n_in > 1 && l[i].in_tensor[1] == plain) {
+                    plinth_view *v = &l[i].in[1];
+                    v->base = v->offset = m->tensors[twin].offset;
+                    memset(v->stride, 0, sizeof v->stride);
+                    l[i].in_tensor[1] = twin;
+                    l[i].attrs.matmul.b_packed = 1;
+                }
+        }
+}
+
+plinth_status model_pack_plan(plinth_model *m)
+{
+    m->pack_planned = true;
+    m->packed_bytes = 0;
+    bool any = false;
+    for (uint32_t b = 0; b < m->n_backends; b++)
+        any |= slot_has_pack(m->be[b].backend);
+    if (!any)
+        return PLINTH_OK;
+    const uint32_t n = m->n_tensors; /* the twins appended below are not asked */
+    for (uint32_t i = 0; i < n; i++) {
+        model_tensor *t = &m->tensors[i];
+        if (t->pool != POOL_PERSISTENT || t->packed >= 0 || t->packed_from >= 0 ||
+            !slot_has_pack(m->be[t->backend].backend))
+            continue;
+        const uint64_t size = agreed_size(m, (int32_t)i);
+        if (size == 0)
+            continue;
+        int32_t twin = -1;
+        plinth_status s = model_tensor_add_packed(m, (int32_t)i, size, &twin);
+        if (s != PLINTH_OK)
+            return s;
+        t = &m->tensors[i];
+        t->packed = twin;
+        t->pack_op = PLINTH_OP_MATMUL;
+        t->pack_input = 1;
+        m->packed_bytes += size;
+        rewrite_readers(m, (int32_t)i, twin);
+    }
+    return PLINTH_OK;
+}
+
+/* ---------------------------------------------------------------- 2 ---- */
+
+plinth_status model_pack_all(plinth_model *m)
+{
+    for (uint32_t i = 0; i < m->n_tensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        if (t->packed < 0)
+            continue;
+        const model_tensor *w = &m->tensors[t->packed];
+        model_backend *mb = &m->be[t->backend];
+        plinth_view plain = {.buffer = &mb->persistent, .base = t->offset, .offset = t->offset,
+                             .dtype = t->dtype, .ndim = t->ndim};
+        /* right-aligned shape, contiguous strides */
+        int64_t stride = (int64_t)plinth_dtype_bytes(t->dtype);
+        for (int d = PLINTH_MAX_DIMS - 1; d >= 0; d--) {
+            const int src = d - (PLINTH_MAX_DIMS - t->ndim);
+            plain.shape[d] = src >= 0 ? t->shape[src] : 1;
+            plain.stride[d] = stride;
+            stride *= plain.shape[d];
+        }
+        plinth_view packed = plain;
+        packed.base = packed.offset = w->offset;
+        memset(packed.stride, 0, sizeof packed.stride);
+        plain.data = mb->persistent.host ? mb->persistent.host + plain.offset : NULL;
+        packed.data = mb->persistent.host ? mb->persistent.host + packed.offset : NULL;
+        plinth_status s = slot_pack(mb->backend, t->pack_op, t->pack_input, &plain, &packed);
+        if (s != PLINTH_OK)
+            return ctx_error_wrap(m->ctx, s, "packing '%s' (%" PRIu64 " bytes)", t->name,
+                                  w->bytes);
+    }
+    return PLINTH_OK;
+}
