@@ -9,6 +9,7 @@
  *   3. a small MLP block (rms_norm, three matmuls with bf16/f16/f32
  *      weights, gelu, mul, residual add, softmax), and one with quantised
  *      weights (block dtypes, a dequantising cast folded at load)
+ *      and q4_0 params that a plugin may pack at load (decode and prefill)
  *   4. an attention block with a KV cache: a prefill program and a decode
  *      program in one model, sharing params and the cache state
  *   5. running one graph case on a backend and on ref, and comparing
@@ -216,6 +217,77 @@ done:
     return st;
 }
 
+/* q4_0 weights as params, which a plugin may pack at load (pack_size):
+ * a projection with N = 44 (not whole groups of 8) and a tied table that
+ * get_rows reads too, in a decode program (M = 1) and a prefill one
+ * (M = 7) of one model; the outputs of both. A kernel that reads a packed
+ * weight as plain (strides 0) fails here. */
+enum { PQ_T = 7, PQ_K = 128, PQ_N = 44, PQ_V = 40 };
+
+static plinth_status pq_program(plinth_model *m, plinth_backend *b, int64_t t,
+                                plinth_program **out, char *err, size_t err_size)
+{
+    plinth_status st = PLINTH_OK;
+    plinth_graph *g = NULL;
+    TRY(plinth_graph_create(plinth_backend_context(b), &g));
+    int64_t xs[2] = {t, PQ_K}, is[1] = {t}, ws[2] = {PQ_N, PQ_K}, es[2] = {PQ_V, PQ_K};
+    plinth_node x = plinth_input(g, "x", PLINTH_F32, 2, xs);
+    plinth_node emb = plinth_param(g, "emb", PLINTH_Q4_0, 2, es);
+    plinth_node h = plinth_add(
+        g, x, plinth_get_rows(g, emb, plinth_input(g, "ids", PLINTH_I32, 1, is), PLINTH_F32));
+    TRY(plinth_output(g, plinth_matmul(g, h, plinth_param(g, "w", PLINTH_Q4_0, 2, ws), true),
+                      "y"));
+    TRY(plinth_output(g, plinth_matmul(g, h, emb, true), "logits"));
+    TRY(plinth_program_compile(m, g, NULL, out));
+done:
+    plinth_graph_destroy(g);
+    return st;
+}
+
+static plinth_status graph_packed_q4(plinth_backend *const *list, uint32_t n, const char *arg,
+                                     uint32_t seed, float *out, uint64_t n_out,
+                                     conf_placement *pl, char *err, size_t err_size)
+{
+    plinth_backend *b = list[0];
+    plinth_status st = PLINTH_OK;
+    plinth_model *m = NULL;
+    plinth_program *prog[2] = {NULL, NULL};
+    uint64_t rng = 0xBF58476D1CE4E5B9ull ^ seed;
+    float x[PQ_T * PQ_K];
+    int32_t ids[PQ_T];
+    (void)arg;
+    (void)n_out;
+
+    TRY(plinth_model_create_multi(list, n, &m));
+    for (int i = 0; i < 2 && st == PLINTH_OK; i++)
+        st = pq_program(m, b, i ? PQ_T : 1, &prog[i], err, err_size);
+    if (st != PLINTH_OK)
+        goto done;
+    conf_placement_add(pl, prog[0]);
+    conf_placement_add(pl, prog[1]);
+    TRY(plinth_model_load_empty(m));
+    TRY(set_random(m, "emb", PLINTH_Q4_0, PQ_V * PQ_K, 1.0, &rng));
+    TRY(set_random(m, "w", PLINTH_Q4_0, PQ_N * PQ_K, 1.0, &rng));
+    for (int i = 0; i < 2; i++) {
+        const int64_t t = i ? PQ_T : 1;
+        random_f32(x, (size_t)(t * PQ_K), &rng);
+        for (int64_t r = 0; r < t; r++)
+            ids[r] = (int32_t)(conf_rng_next(&rng) % PQ_V);
+        TRY(set_f32(prog[i], "x", x, (size_t)(t * PQ_K)));
+        TRY(set_i32(prog[i], "ids", ids, (size_t)t));
+        TRY(plinth_program_run(prog[i]));
+        TRY(plinth_program_get_output(prog[i], 0, out, (size_t)(t * PQ_N) * sizeof(float)));
+        out += t * PQ_N;
+        TRY(plinth_program_get_output(prog[i], 1, out, (size_t)(t * PQ_V) * sizeof(float)));
+        out += t * PQ_V;
+    }
+done:
+    plinth_program_destroy(prog[0]);
+    plinth_program_destroy(prog[1]);
+    plinth_model_destroy(m);
+    return st;
+}
+
 /* ------------------------------------------------------------------ 4 --- */
 
 enum { AT_E = 64, AT_HQ = 4, AT_HKV = 2, AT_D = 16, AT_S = 32, AT_PREFILL = 7, AT_DECODES = 3 };
@@ -332,6 +404,13 @@ static void register_builtins(void)
     registry[n_registry++] = (conf_graph_case){
         "graph mlp quantised [7,256] (q4_0 embedding, q8_0/q6_K matmul, q4_K cast at load)",
         graph_qmlp, QM_T * QM_E, 1e-5, NULL};
+    /* Decode may quantise its activations to int8 per block of 32 (the
+     * cpu backend does for q4_0: cpu_quant.c): that error's variance is
+     * about 1.6e-5 of each result's for uniform inputs; a kernel reading
+     * a packed weight as plain is off by order 1. */
+    registry[n_registry++] = (conf_graph_case){
+        "graph q4_0 params, packable (decode 1 + prefill 7, N = 44, tied get_rows table)",
+        graph_packed_q4, (1 + PQ_T) * (PQ_N + PQ_V), 2e-4, NULL};
 }
 
 /* ------------------------------------------------------------------ 5 --- */

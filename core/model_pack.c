@@ -7,11 +7,13 @@
  *      packed twin, and the readers rewritten to read it
  *   2. packing, after every load and every set_param
  *
- * This version keeps every plain tensor beside its twin (so get_rows of a
- * tied embedding, folds, and readers on other backends read it as before),
- * and the twin's bytes count in the persistent pool (plinth_plan_stats
- * persistent_bytes). Dropping a plain tensor whose every reader is packed
- * (the plugin header's plan) is left for later.
+ * This version keeps every plain tensor beside its twin, so get_rows of a
+ * tied embedding, folds, and readers on other backends read it as before
+ * while the matmuls read the twin (llama.cpp loads a tied output matrix
+ * twice for the same reason), and the twin's bytes count in the persistent
+ * pool (plinth_plan_stats persistent_bytes). Dropping a plain tensor whose
+ * every reader is packed is left for later: the weights load into it, and
+ * the twin is packed from it again after every set_param.
  */
 #include "internal.h"
 #include "slots.h"
@@ -21,27 +23,40 @@
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-/* Whether v is the whole of tensor t, contiguous, as stored. */
+/* Whether v is the whole of tensor t, contiguous, as stored (a block
+ * dtype's innermost stride is its block's bytes: contiguous_strides). */
 static bool whole(const plinth_view *v, const model_tensor *t)
 {
-    if (v->offset != v->base || v->dtype != t->dtype || v->ndim != t->ndim ||
-        plinth_dtype_block_elems(v->dtype) != 1)
+    if (v->offset != v->base || v->dtype != t->dtype || v->ndim != t->ndim || t->ndim < 1)
         return false;
-    int64_t stride = (int64_t)plinth_dtype_bytes(v->dtype);
+    int64_t stride[PLINTH_MAX_DIMS];
+    contiguous_strides(t->dtype, t->ndim, t->shape, stride);
     const int lead = PLINTH_MAX_DIMS - v->ndim; /* shapes are right-aligned */
-    for (int d = PLINTH_MAX_DIMS - 1; d >= 0; d--) {
-        if (d >= lead && v->shape[d] != t->shape[d - lead])
+    for (int d = lead; d < PLINTH_MAX_DIMS; d++)
+        if (v->shape[d] != t->shape[d - lead] ||
+            (v->shape[d] != 1 && v->stride[d] != stride[d - lead]))
             return false;
-        if (v->shape[d] != 1 && v->stride[d] != stride)
+    for (int d = 0; d < lead; d++)
+        if (v->shape[d] != 1)
             return false;
-        stride *= v->shape[d];
-    }
     return true;
 }
 
-/* The one size every reader of tensor ti asked for, or 0 when it is not to
- * be packed: a reader that is not matmul's b on the tensor's own backend,
- * a view that is not the whole tensor, or answers that differ. */
+/* Whether instruction i's input k may read tensor ti packed: matmul's b on
+ * the tensor's own backend, the whole tensor, not already packed. Other
+ * readers (get_rows of a tied embedding, a reader on another backend)
+ * keep reading the plain tensor, which stays beside its twin. */
+static bool packable_reader(const plinth_model *m, const instruction *i, uint32_t k,
+                            int32_t ti)
+{
+    const model_tensor *t = &m->tensors[ti];
+    return i->op == PLINTH_OP_MATMUL && k == 1 && i->backend == t->backend &&
+           !i->attrs.matmul.b_packed && whole(&i->in[k], t);
+}
+
+/* The one size every packable reader of tensor ti asked for, or 0 when it
+ * is not to be packed: no such reader, or answers that differ (a plugin
+ * may decline some shapes: then every reader reads it plain). */
 static uint64_t agreed_size(plinth_model *m, int32_t ti)
 {
     const model_tensor *t = &m->tensors[ti];
@@ -55,11 +70,8 @@ static uint64_t agreed_size(plinth_model *m, int32_t ti)
             const uint32_t n = list ? prog->n_fold : prog->n_code;
             for (uint32_t i = 0; i < n; i++)
                 for (uint32_t k = 0; k < l[i].n_in; k++) {
-                    if (l[i].in_tensor[k] != ti)
+                    if (l[i].in_tensor[k] != ti || !packable_reader(m, &l[i], k, ti))
                         continue;
-                    if (l[i].op != PLINTH_OP_MATMUL || k != 1 || l[i].backend != t->backend ||
-                        l[i].attrs.matmul.b_packed || !whole(&l[i].in[k], t))
-                        return 0;
                     const uint64_t s = slot_pack_size(b, l[i].op, k, &l[i].out, l[i].in,
                                                       l[i].n_in, &l[i].attrs);
                     if (s == 0 || (any && s != size))
@@ -71,8 +83,9 @@ static uint64_t agreed_size(plinth_model *m, int32_t ti)
     return size;
 }
 
-/* The readers of tensor `plain` read its twin: a view of the plain dtype
- * and shape with every stride 0, placed at the twin (bind resolves it). */
+/* The packable readers of tensor `plain` read its twin: a view of the
+ * plain dtype and shape with every stride 0, placed at the twin (bind
+ * resolves it). */
 static void rewrite_readers(plinth_model *m, int32_t plain, int32_t twin)
 {
     for (uint32_t p = 0; p < m->n_programs; p++)
@@ -81,7 +94,8 @@ static void rewrite_readers(plinth_model *m, int32_t plain, int32_t twin)
             instruction *l = list ? prog->fold : prog->code;
             const uint32_t n = list ? prog->n_fold : prog->n_code;
             for (uint32_t i = 0; i < n; i++)
-                if (l[i].n_in > 1 && l[i].in_tensor[1] == plain) {
+                if (l[i].n_in > 1 && l[i].in_tensor[1] == plain &&
+                    packable_reader(m, &l[i], 1, plain)) {
                     plinth_view *v = &l[i].in[1];
                     v->base = v->offset = m->tensors[twin].offset;
                     memset(v->stride, 0, sizeof v->stride);
@@ -135,13 +149,13 @@ plinth_status model_pack_all(plinth_model *m)
         model_backend *mb = &m->be[t->backend];
         plinth_view plain = {.buffer = &mb->persistent, .base = t->offset, .offset = t->offset,
                              .dtype = t->dtype, .ndim = t->ndim};
-        /* right-aligned shape, contiguous strides */
-        int64_t stride = (int64_t)plinth_dtype_bytes(t->dtype);
+        /* right-aligned shape, contiguous strides (the lead dims are 1) */
+        int64_t stride[PLINTH_MAX_DIMS];
+        contiguous_strides(t->dtype, t->ndim, t->shape, stride);
+        const int lead = PLINTH_MAX_DIMS - t->ndim;
         for (int d = PLINTH_MAX_DIMS - 1; d >= 0; d--) {
-            const int src = d - (PLINTH_MAX_DIMS - t->ndim);
-            plain.shape[d] = src >= 0 ? t->shape[src] : 1;
-            plain.stride[d] = stride;
-            stride *= plain.shape[d];
+            plain.shape[d] = d >= lead ? t->shape[d - lead] : 1;
+            plain.stride[d] = d >= lead ? stride[d - lead] : plain.stride[d + 1] * plain.shape[d + 1];
         }
         plinth_view packed = plain;
         packed.base = packed.offset = w->offset;

@@ -797,8 +797,8 @@ typedef struct plinth_backend_api {
      * it for this use, or 0 to read it plain (the default). Only matmul's
      * b (input 1) is asked in this version. The answer may depend on the
      * instruction (`out` gives M: a plugin may say 0 for M = 1 alone), but
-     * the host packs a tensor on a device only when every instruction that
-     * reads it there answered the same non-zero size; then every one of
+     * the host packs a tensor on a device only when every instruction it
+     * asked about the tensor answered the same non-zero size; then every one of
      * them gets the packed view, and the plugin's kernels must read it for
      * every case they accepted.
      *
@@ -811,12 +811,12 @@ typedef struct plinth_backend_api {
      * plain reads element 0 over and over, which conformance catches), with
      * plinth_attr_matmul.b_packed = 1.
      *
-     * A tensor with any other reader (Gemma's tied embedding is read by
-     * get_rows too; a reader on another backend; a fold) is not packed:
-     * every reader reads it plain. The host keeps the plain tensor beside
-     * its packed twin (folds and set_param write it; the twin is packed
-     * from it again), and the twin's bytes count in the device's
-     * persistent pool (core/model_pack.c). */
+     * Other readers of the tensor (get_rows of Gemma's tied embedding, a
+     * reader on another backend, a fold) are not asked and keep reading it
+     * plain: the host keeps the plain tensor beside its packed twin (folds
+     * and set_param write it; the twin is packed from it again), and the
+     * twin's bytes count in the device's persistent pool
+     * (core/model_pack.c). */
     uint64_t (*pack_size)(plinth_device *dev, uint32_t op, uint32_t input,
                           const plinth_view *out, const plinth_view *in, uint32_t n_in,
                           const void *attrs);

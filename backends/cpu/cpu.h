@@ -48,6 +48,11 @@ enum cpu_kc {
 typedef struct cpu_pool cpu_pool;
 typedef struct cpu_kernels cpu_kernels;
 
+/* Which matmul weights the device stores in its own layout at load
+ * (pack_weights=0|auto|1; cpu_matmul.c section 6 says why): none; q4_0 as
+ * 8-row groups for the int8 GEMV (the default); and f32 as GEMM panels. */
+enum cpu_pack { CPU_PACK_OFF, CPU_PACK_AUTO, CPU_PACK_ALL };
+
 typedef struct cpu_device {
     plinth_device base;   /* first: the ref kernels and ref_fail see this */
     int isa;              /* enum cpu_isa in use                          */
@@ -56,7 +61,7 @@ typedef struct cpu_device {
     bool bf16_compute;    /* prefill matmul with vdpbf16ps (inexact)      */
     int32_t precision;    /* enum plinth_precision asked for (option or key) */
     int8_t bf16_key;      /* bf16_compute= as given: -1 not given, 0 or 1 */
-    bool pack_weights;    /* pack_weights=: f32 weights as GEMM panels     */
+    uint8_t pack_weights; /* pack_weights=: enum cpu_pack                  */
     uint32_t n_threads;
     cpu_pool *pool;
     float *scratch[64];   /* per-thread packing buffers (GEMM), or NULL   */
@@ -204,12 +209,12 @@ void cpu_precision_line(const cpu_device *d, const cpu_arch *arch, int isa, char
 
 /* ---------------------------------------------------------------- 4 ---- */
 
-/* packed: b is the weight's panels made at load (cpu_matmul_pack). */
+/* packed: b is the weight in our layout, made at load (cpu_matmul_pack). */
 bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view *a,
                      const plinth_view *b, bool tb, bool packed);
 /* The plugin's pack_size/pack for matmul's b (cpu_matmul.c): the bytes of
- * an f32 [N, K] weight as the GEMM's panels (0: keep it plain), and the
- * packing. */
+ * a q4_0 [N, K] weight as 8-row groups or of an f32 one as the GEMM's
+ * panels (0: keep it plain), and the packing. */
 uint64_t cpu_matmul_pack_size(cpu_device *dev, const plinth_view *out, const plinth_view *a,
                               const plinth_view *b, bool tb);
 int32_t cpu_matmul_pack(cpu_device *dev, const plinth_view *plain, const plinth_view *packed);

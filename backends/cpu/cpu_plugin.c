@@ -125,12 +125,14 @@ static int32_t parse_config(cpu_device *d, const cpu_arch *arch, const char *cfg
                                      "cpu: bf16_compute=%s: expected 0 or 1", val);
             d->bf16_key = val[0] == '1';
         } else if (!strcmp(kv, "pack_weights")) {
-            /* f32 weights stored as the GEMM's panels at load; default 0
-             * until measured faster on a quiet machine (cpu_matmul.c) */
-            if (strcmp(val, "0") && strcmp(val, "1"))
+            /* weights in our layout at load (enum cpu_pack; cpu_matmul.c
+             * section 6 has what each packs and the measurements) */
+            if (strcmp(val, "0") && strcmp(val, "1") && strcmp(val, "auto"))
                 return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
-                                     "cpu: pack_weights=%s: expected 0 or 1", val);
-            d->pack_weights = val[0] == '1';
+                                     "cpu: pack_weights=%s: expected 0, 1 or auto", val);
+            d->pack_weights = val[0] == '1'   ? CPU_PACK_ALL
+                              : val[0] == '0' ? CPU_PACK_OFF
+                                              : CPU_PACK_AUTO;
         } else if (!strcmp(kv, "q8_act")) {
             /* decode matmuls with block weights on activations quantised
              * to int8 per block of 32, as llama.cpp does (inexact): 1 for
@@ -173,6 +175,7 @@ static int32_t cpu_device_open(plinth_instance *inst, uint32_t index,
     d->isa = cpu_isa_default(&arch);
     d->n_threads = default_threads();
     d->q8_act = CPU_Q8_ACT_AUTO;
+    d->pack_weights = CPU_PACK_AUTO;
     d->bf16_key = -1;
     int32_t st = PLINTH_OK;
     if (opts && PLINTH_HAS_FIELD(opts, plinth_device_options, n_threads) && opts->n_threads) {
@@ -229,8 +232,9 @@ static int32_t cpu_device_describe(plinth_device *pd, plinth_device_info *out)
     return PLINTH_OK;
 }
 
-/* Weights in our own layout (plinth_plugin.h): f32 matmul weights as the
- * GEMM's panels (cpu_matmul.c says which and why). */
+/* Weights in our own layout (plinth_plugin.h): q4_0 matmul weights as
+ * 8-row groups, f32 ones as the GEMM's panels (cpu_matmul.c says which and
+ * why). */
 static uint64_t cpu_pack_size(plinth_device *pd, uint32_t op, uint32_t input,
                               const plinth_view *out, const plinth_view *in, uint32_t n_in,
                               const void *attrs)

@@ -6,6 +6,8 @@
  *   1. portable kernels: a row dequantised a block at a time
  *      (plinth_dequant_block, the one definition), the GEMV on it
  *   2. rows: get_rows of a block table, cast of a block tensor
+ *   3. q4_0 packed at load in groups of 8 interleaved rows (the layout:
+ *      cpu_kernels.h CPU_Q4X8_*): packing, and a row back as plain blocks
  *
  * Which activations, per path:
  *   - prefill (M >= 6 rows; cpu_matmul.c): f32. Chunks of weight rows are
@@ -167,4 +169,60 @@ bool cpu_cast_block(cpu_device *dev, const plinth_view *out, const plinth_view *
     cast_job j = {dev, out, x, per < 1 ? 1 : per};
     cpu_parallel(dev, (rows + j.rows_per_task - 1) / j.rows_per_task, cast_task, &j);
     return true;
+}
+
+/* ---------------------------------------------------------------- 3 ---- */
+
+uint64_t cpu_q4x8_bytes(int64_t n, int64_t k)
+{
+    const uint64_t groups = (uint64_t)(n + CPU_Q4X8_ROWS - 1) / CPU_Q4X8_ROWS;
+    return groups * (uint64_t)(k / 32) * CPU_Q4X8_UNIT;
+}
+
+/* Group g of the plain q4_0 rows (ldw bytes apart, n of them, k columns)
+ * into dst (its (k / 32) * 144 bytes); rows past n are zero. */
+void cpu_q4x8_pack_group(const uint8_t *plain, int64_t ldw, int64_t n, int64_t k, int64_t g,
+                         uint8_t *dst)
+{
+    const int64_t nb = k / 32;
+    memset(dst, 0, (size_t)nb * CPU_Q4X8_UNIT);
+    for (int j = 0; j < CPU_Q4X8_ROWS && g * CPU_Q4X8_ROWS + j < n; j++) {
+        const uint8_t *row = plain + (g * CPU_Q4X8_ROWS + j) * ldw;
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *blk = row + 18 * b;
+            uint8_t *u = dst + b * CPU_Q4X8_UNIT;
+            memcpy(u + 2 * j, blk, 2);
+            for (int t = 0; t < 4; t++)
+                memcpy(u + 16 + 32 * t + 4 * j, blk + 2 + 4 * t, 4);
+        }
+    }
+}
+
+/* Blocks [b0, b1) of row r back as plain 18-byte q4_0 blocks into dst. */
+void cpu_q4x8_unpack_row(const uint8_t *packed, int64_t k, int64_t r, int64_t b0, int64_t b1,
+                         uint8_t *dst)
+{
+    const int64_t nb = k / 32, j = r % CPU_Q4X8_ROWS;
+    const uint8_t *grp = packed + (r / CPU_Q4X8_ROWS) * nb * CPU_Q4X8_UNIT;
+    for (int64_t b = b0; b < b1; b++) {
+        const uint8_t *u = grp + b * CPU_Q4X8_UNIT;
+        uint8_t *blk = dst + 18 * (b - b0);
+        memcpy(blk, u + 2 * j, 2);
+        for (int t = 0; t < 4; t++)
+            memcpy(blk + 2 + 4 * t, u + 16 + 32 * t + 4 * j, 4);
+    }
+}
+
+/* Row r of packed q4_0 dequantised to f32 (k values), through plain blocks
+ * a run at a time: the same values as the plain row's. */
+void cpu_q4x8_dequant_row(const cpu_device *dev, const uint8_t *packed, int64_t k, int64_t r,
+                          float *dst)
+{
+    enum { RUN = 128 }; /* blocks per run: 2.3 KB on the stack */
+    uint8_t plain[RUN * 18];
+    for (int64_t b0 = 0; b0 < k / 32; b0 += RUN) {
+        const int64_t b1 = b0 + RUN < k / 32 ? b0 + RUN : k / 32;
+        cpu_q4x8_unpack_row(packed, k, r, b0, b1, plain);
+        cpu_dequant_row(dev, PLINTH_Q4_0, plain, dst + 32 * b0, 32 * (b1 - b0));
+    }
 }

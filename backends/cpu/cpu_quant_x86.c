@@ -397,6 +397,60 @@ BLOCK_GEMV_OF(cpu_gemv_q6_K_q8_avx2, 256, dot_q6_K_q8(Q8_ROW_I, Q8_SUMS_I, row, 
 #undef Q8_SUMS_I
 #undef BLOCK_GEMV_OF
 
+/* q4_0 packed as 8-row groups (cpu_kernels.h CPU_Q4X8_*), int8
+ * activations: lane j of every register is row 8g + j. Per block of 32
+ * columns, chunk t's low nibbles are the rows' quants 4t..4t+3 and its
+ * high nibbles 16 + 4t.., so vpmaddubsw against x's matching 4 bytes
+ * (broadcast) sums pairs per row; 8 of those pair sums, each at most
+ * 2 * 15 * 127, add up in int16 without overflow (<= 30480), and one
+ * vpmaddwd gives the rows' sums of q * xq over the block. The quants are
+ * unsigned (q, not q - 8): the 8 * Σ xq they omit is d_x * Σ xq per 16
+ * from p->as, so row j gets d_j * (d_x * Σ q xq - 8 * Σ_x). */
+CPU_AVX2 static inline __m256i bcast4(const int8_t *x)
+{
+    int32_t v;
+    memcpy(&v, x, 4);
+    return _mm256_set1_epi32(v);
+}
+
+CPU_AVX2 void cpu_gemv_q4_0x8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1)
+{
+    const int64_t nb = p->k / 32;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    for (int64_t g = n0 / CPU_Q4X8_ROWS; g * CPU_Q4X8_ROWS < n1; g++) {
+        const uint8_t *grp = p->w + g * nb * CPU_Q4X8_UNIT;
+        const int64_t rows =
+            n1 - g * CPU_Q4X8_ROWS < CPU_Q4X8_ROWS ? n1 - g * CPU_Q4X8_ROWS : CPU_Q4X8_ROWS;
+        for (int64_t i = 0; i < p->m; i++) {
+            const int8_t *xq = p->aq + i * p->k;
+            const float *xd = p->ad + i * nb, *xs = p->as + i * 2 * nb;
+            __m256 acc = _mm256_setzero_ps();
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *u = grp + b * CPU_Q4X8_UNIT;
+                const int8_t *x = xq + 32 * b;
+                __m256i s16 = _mm256_setzero_si256();
+                for (int t = 0; t < 4; t++) {
+                    const __m256i v = _mm256_loadu_si256((const __m256i *)(u + 16 + 32 * t));
+                    const __m256i lo = _mm256_and_si256(v, m4);
+                    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                    s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(lo, bcast4(x + 4 * t)));
+                    s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi, bcast4(x + 16 + 4 * t)));
+                }
+                const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones));
+                const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)u));
+                const __m256 r = _mm256_fmsub_ps(_mm256_set1_ps(xd[b]), dot,
+                                                 _mm256_set1_ps(8.0f * (xs[2 * b] + xs[2 * b + 1])));
+                acc = _mm256_fmadd_ps(dw, r, acc);
+            }
+            float *o = (float *)(void *)(p->out + i * p->ldo) + g * CPU_Q4X8_ROWS;
+            if (rows == CPU_Q4X8_ROWS)
+                _mm256_storeu_ps(o, acc);
+            else
+                v8_store_n(o, acc, rows);
+        }
+    }
+}
+
 /* x (k floats, k a multiple of 32) as int8 per block of 32: d = max|x| /
  * 127, q = x * (1 / d) rounded to nearest even (d = 0: all zero); s[j] =
  * d times the sum of q over [16j, 16j + 16): the quantised x's sums, so

@@ -1247,8 +1247,10 @@ Test(placement, a_kernel_reading_a_packed_weight_as_plain_is_caught)
 }
 
 /* A weight with another reader (a tied embedding: get_rows and the logits
- * matmul) stays plain for both: nothing packed, nothing added. */
-Test(placement, a_weight_with_another_reader_stays_plain)
+ * matmul): the matmul reads the packed twin, get_rows the plain tensor,
+ * which stays (the twin's 256 bytes are added), and both give ref's
+ * result, also after set_param. */
+Test(placement, a_tied_weight_is_packed_for_the_matmul_and_plain_for_get_rows)
 {
     plinth_backend *mask = open_mask_config("pack=1"), *ref = open_ref();
     plinth_graph *g = NULL;
@@ -1265,18 +1267,31 @@ Test(placement, a_weight_with_another_reader_stays_plain)
     size_t floats[1] = {SC * SC};
     load_params(m, names, floats, 1, 8);
     load_params(mr, names, floats, 1, 8);
-    const instruction *mm = kernel_of(p, logits);
-    cr_expect_eq(mm->attrs.matmul.b_packed, 0, "a tied weight was packed");
-    cr_expect_eq(stats_of(p).persistent_bytes, stats_of(pr).persistent_bytes);
+    const instruction *mm = kernel_of(p, logits), *gr = kernel_of(p, h);
+    cr_expect_eq(mm->attrs.matmul.b_packed, 1, "the matmul of a tied weight not packed");
+    cr_expect_eq(mm->in[1].stride[3], 0, "the matmul's view is not the packed one");
+    cr_expect_neq(gr->in[0].stride[3], 0, "get_rows was given the packed view");
+    cr_expect_eq(stats_of(p).persistent_bytes, stats_of(pr).persistent_bytes + 256,
+                 "persistent %llu, plain %llu + the 256-byte twin",
+                 (unsigned long long)stats_of(p).persistent_bytes,
+                 (unsigned long long)stats_of(pr).persistent_bytes);
     int32_t idx[ST] = {1, 7, 2};
-    float got[ST * SC], want[ST * SC];
-    OKC(plinth_program_set_input(p, 0, idx, sizeof idx));
-    OKC(plinth_program_set_input(pr, 0, idx, sizeof idx));
-    OKC(plinth_program_run(p));
-    OKC(plinth_program_run(pr));
-    OKC(plinth_program_get_output(p, 0, got, sizeof got));
-    OKC(plinth_program_get_output(pr, 0, want, sizeof want));
-    cr_expect_eq(memcmp(want, got, sizeof want), 0);
+    float got[ST * SC], want[ST * SC], e[SC * SC];
+    rng r = {7};
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) { /* a new value reaches both readers */
+            fill_floats(e, SC * SC, &r);
+            OKC(plinth_model_set_param(m, "E", e, sizeof e));
+            OKC(plinth_model_set_param(mr, "E", e, sizeof e));
+        }
+        OKC(plinth_program_set_input(p, 0, idx, sizeof idx));
+        OKC(plinth_program_set_input(pr, 0, idx, sizeof idx));
+        OKC(plinth_program_run(p));
+        OKC(plinth_program_run(pr));
+        OKC(plinth_program_get_output(p, 0, got, sizeof got));
+        OKC(plinth_program_get_output(pr, 0, want, sizeof want));
+        cr_expect_eq(memcmp(want, got, sizeof want), 0, "round %d differs from ref", round);
+    }
     plinth_program_destroy(p);
     plinth_program_destroy(pr);
     plinth_model_destroy(m);
