@@ -213,6 +213,11 @@ typedef struct model_tensor {
      * on a packed twin, the plain tensor's index (-1 on every other). */
     int32_t packed, packed_from;
     uint32_t pack_op, pack_input;
+    /* On a plain param whose every reader reads the twin, on a device of
+     * host memory: the twin takes the plain tensor's place (layout gives
+     * both one range of the larger size), packed from a copy of the plain
+     * bytes whenever they were written (pack_stale: at load, set_param). */
+    bool pack_in_place, pack_stale;
 } model_tensor;
 
 /* The model's pools on one backend of its list. */
@@ -247,22 +252,26 @@ struct plinth_model {
     plinth_state_set *bound;
     uint32_t generation;
     bool pack_planned; /* model_pack_plan ran (at the first load)        */
-    uint64_t packed_bytes; /* of every packed twin, all backends         */
+    uint64_t packed_bytes; /* the twins add to the persistent pools      */
 };
 
 /* Plugin-owned weight layouts (model_pack.c). At the first load, before
- * the pools exist: each persistent tensor every reader of which is operand
- * 1 of a matmul on one backend whose pack_size gave one non-zero size gets
- * a packed twin in that backend's persistent pool (the plain tensor is
- * kept), and those readers are rewritten to read the twin (a packed view:
- * strides 0, attrs b_packed = 1). */
+ * the pools exist: each persistent tensor read as operand 1 of matmuls on
+ * its backend whose pack_size gave one non-zero size gets a packed twin in
+ * that backend's persistent pool, and those readers are rewritten to read
+ * the twin (a packed view: strides 0, attrs b_packed = 1). The twin takes
+ * the plain tensor's place where nothing else reads it (pack_in_place). */
 plinth_status model_pack_plan(plinth_model *m);
-/* Appends the packed twin of tensor `plain` (model.c: keeps the layout). */
+/* Appends the packed twin of tensor `plain`, in its place or beside it
+ * (model.c: keeps the layout). */
 plinth_status model_tensor_add_packed(plinth_model *m, int32_t plain, uint64_t bytes,
-                                      int32_t *out_index);
-/* Writes every packed twin from its plain tensor (after folds, and after
- * every change of a param). */
-plinth_status model_pack_all(plinth_model *m);
+                                      bool in_place, int32_t *out_index);
+/* Writes the packed twins from their plain tensors (after folds, and after
+ * every change of a param): every one when `param` is NULL (a load), else
+ * the twins packed beside their plain tensor (folds may have changed them)
+ * and those in place of the param named `param`, whose plain bytes were
+ * just written. */
+plinth_status model_pack_all(plinth_model *m, const char *param);
 
 /* Points every program's state views at the model's current state buffers
  * (after model->be[].state changed) and prepares again the segments that

@@ -161,12 +161,20 @@ static bool layout(plinth_model *m)
     uint64_t end[PLINTH_MAX_BACKENDS][POOL_COUNT] = {{0}};
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         model_tensor *t = &m->tensors[i];
+        if (t->packed_from >= 0 && m->tensors[t->packed_from].pack_in_place) {
+            t->offset = m->tensors[t->packed_from].offset; /* placed with its plain */
+            continue;
+        }
+        /* a plain tensor packed in place spans the larger of the two */
+        const uint64_t bytes = t->pack_in_place && m->tensors[t->packed].bytes > t->bytes
+                                   ? m->tensors[t->packed].bytes
+                                   : t->bytes;
         uint64_t *e = &end[t->backend][t->pool];
         uint64_t off = ALIGN_UP(*e, PLINTH_ALIGNMENT);
-        if (off < *e || t->bytes > UINT64_MAX - off)
+        if (off < *e || bytes > UINT64_MAX - off)
             return false;
         t->offset = off;
-        *e = off + t->bytes;
+        *e = off + bytes;
     }
     m->persistent_bytes = m->state_bytes = 0;
     for (uint32_t b = 0; b < m->n_backends; b++) {
@@ -297,7 +305,7 @@ plinth_status model_tensor_register(plinth_model *model, const char *name, int32
 }
 
 plinth_status model_tensor_add_packed(plinth_model *m, int32_t plain, uint64_t bytes,
-                                      int32_t *out_index)
+                                      bool in_place, int32_t *out_index)
 {
     const model_tensor *p = &m->tensors[plain];
     char name[1024];
@@ -315,8 +323,12 @@ plinth_status model_tensor_add_packed(plinth_model *m, int32_t plain, uint64_t b
     if (!t.name)
         return ctx_error(m->ctx, PLINTH_ERR_NO_MEMORY, "'%s': out of memory", name);
     m->tensors[m->n_tensors++] = t;
+    m->tensors[plain].packed = (int32_t)(m->n_tensors - 1);
+    m->tensors[plain].pack_in_place = in_place;
     if (!layout(m)) {
         ctx_free(m->ctx, m->tensors[--m->n_tensors].name);
+        m->tensors[plain].packed = -1;
+        m->tensors[plain].pack_in_place = false;
         layout(m);
         return ctx_error(m->ctx, PLINTH_ERR_NO_MEMORY, "'%s': the pool would overflow 64 bits",
                          name);
@@ -616,7 +628,7 @@ static plinth_status load(plinth_model *m, plinth_state_dict *d, const plinth_lo
     if (s == PLINTH_OK)
         s = run_all_folds(m);
     if (s == PLINTH_OK)
-        s = model_pack_all(m);
+        s = model_pack_all(m, NULL);
     if (s != PLINTH_OK) {
         pools_free(m);
         return s;
@@ -714,7 +726,7 @@ plinth_status plinth_model_set_param(plinth_model *model, const char *name, cons
     if (s == PLINTH_OK)
         s = run_all_folds(model);
     if (s == PLINTH_OK)
-        s = model_pack_all(model); /* the packed twins follow their params */
+        s = model_pack_all(model, name); /* the packed twins follow their params */
     model_leave(model);
     return s;
 }

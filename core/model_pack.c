@@ -7,13 +7,17 @@
  *      packed twin, and the readers rewritten to read it
  *   2. packing, after every load and every set_param
  *
- * This version keeps every plain tensor beside its twin, so get_rows of a
- * tied embedding, folds, and readers on other backends read it as before
- * while the matmuls read the twin (llama.cpp loads a tied output matrix
- * twice for the same reason), and the twin's bytes count in the persistent
- * pool (plinth_plan_stats persistent_bytes). Dropping a plain tensor whose
- * every reader is packed is left for later: the weights load into it, and
- * the twin is packed from it again after every set_param.
+ * Where something else reads the plain tensor too (get_rows of a tied
+ * embedding, a fold, a reader on another backend) it stays beside its
+ * twin, and the twin's bytes count in the persistent pool (plinth_plan_stats
+ * persistent_bytes): llama.cpp loads a tied output matrix twice for the
+ * same reason. Where the matmuls are its only readers, the param is packed
+ * in place: it loads into its own range as before, and packing reads a
+ * host copy of it and writes the twin over it (so memory grows only by
+ * any padding of the layout). That needs host memory (the copy is the
+ * plugin's `plain`, a host view in no buffer) and a param (its value is
+ * written again whole by set_param, then packed again; a folded tensor's
+ * would have to be refolded first).
  */
 #include "internal.h"
 #include "slots.h"
@@ -56,13 +60,15 @@ static bool packable_reader(const plinth_model *m, const instruction *i, uint32_
 
 /* The one size every packable reader of tensor ti asked for, or 0 when it
  * is not to be packed: no such reader, or answers that differ (a plugin
- * may decline some shapes: then every reader reads it plain). */
-static uint64_t agreed_size(plinth_model *m, int32_t ti)
+ * may decline some shapes: then every reader reads it plain). *sole: no
+ * other reader (get_rows, a fold, another backend) reads it. */
+static uint64_t agreed_size(plinth_model *m, int32_t ti, bool *sole)
 {
     const model_tensor *t = &m->tensors[ti];
     plinth_backend *b = m->be[t->backend].backend;
     uint64_t size = 0;
     bool any = false;
+    *sole = true;
     for (uint32_t p = 0; p < m->n_programs; p++)
         for (int list = 0; list < 2; list++) {
             const plinth_program *prog = m->programs[p];
@@ -70,8 +76,12 @@ static uint64_t agreed_size(plinth_model *m, int32_t ti)
             const uint32_t n = list ? prog->n_fold : prog->n_code;
             for (uint32_t i = 0; i < n; i++)
                 for (uint32_t k = 0; k < l[i].n_in; k++) {
-                    if (l[i].in_tensor[k] != ti || !packable_reader(m, &l[i], k, ti))
+                    if (l[i].in_tensor[k] != ti)
                         continue;
+                    if (!packable_reader(m, &l[i], k, ti)) {
+                        *sole = false;
+                        continue;
+                    }
                     const uint64_t s = slot_pack_size(b, l[i].op, k, &l[i].out, l[i].in,
                                                       l[i].n_in, &l[i].attrs);
                     if (s == 0 || (any && s != size))
@@ -120,18 +130,24 @@ plinth_status model_pack_plan(plinth_model *m)
         if (t->pool != POOL_PERSISTENT || t->packed >= 0 || t->packed_from >= 0 ||
             !slot_has_pack(m->be[t->backend].backend))
             continue;
-        const uint64_t size = agreed_size(m, (int32_t)i);
+        bool sole = false;
+        const uint64_t size = agreed_size(m, (int32_t)i, &sole);
         if (size == 0)
             continue;
+        /* In place: only a param (whose bytes come from outside, so a copy
+         * of them can be taken before they are overwritten) on host memory
+         * (the copy is a host one: plain.data below) */
+        const bool in_place = sole && t->kind == PLINTH_NODE_PARAM &&
+                              (m->be[t->backend].backend->caps & PLINTH_CAP_HOST_MEMORY);
+        const uint64_t plain_bytes = t->bytes;
         int32_t twin = -1;
-        plinth_status s = model_tensor_add_packed(m, (int32_t)i, size, &twin);
+        plinth_status s = model_tensor_add_packed(m, (int32_t)i, size, in_place, &twin);
         if (s != PLINTH_OK)
             return s;
         t = &m->tensors[i];
-        t->packed = twin;
         t->pack_op = PLINTH_OP_MATMUL;
         t->pack_input = 1;
-        m->packed_bytes += size;
+        m->packed_bytes += !in_place ? size : size > plain_bytes ? size - plain_bytes : 0;
         rewrite_readers(m, (int32_t)i, twin);
     }
     return PLINTH_OK;
@@ -139,12 +155,26 @@ plinth_status model_pack_plan(plinth_model *m)
 
 /* ---------------------------------------------------------------- 2 ---- */
 
-plinth_status model_pack_all(plinth_model *m)
+/* The host copy of an in-place tensor's plain bytes (they are about to be
+ * overwritten by the packing), from the device's host memory. */
+static plinth_status copy_plain(plinth_model *m, const model_tensor *t, uint8_t **copy)
+{
+    *copy = t->bytes <= SIZE_MAX ? ctx_malloc(m->ctx, t->bytes ? (size_t)t->bytes : 1) : NULL;
+    if (!*copy)
+        return ctx_error(m->ctx, PLINTH_ERR_NO_MEMORY, "packing '%s': out of memory for a "
+                         "copy of its %" PRIu64 " bytes", t->name, t->bytes);
+    memcpy(*copy, m->be[t->backend].persistent.host + t->offset, t->bytes);
+    return PLINTH_OK;
+}
+
+plinth_status model_pack_all(plinth_model *m, const char *param)
 {
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         const model_tensor *t = &m->tensors[i];
         if (t->packed < 0)
             continue;
+        if (t->pack_in_place && param && strcmp(param, t->name) != 0)
+            continue; /* packed already, and its plain bytes are gone */
         const model_tensor *w = &m->tensors[t->packed];
         model_backend *mb = &m->be[t->backend];
         plinth_view plain = {.buffer = &mb->persistent, .base = t->offset, .offset = t->offset,
@@ -162,7 +192,20 @@ plinth_status model_pack_all(plinth_model *m)
         memset(packed.stride, 0, sizeof packed.stride);
         plain.data = mb->persistent.host ? mb->persistent.host + plain.offset : NULL;
         packed.data = mb->persistent.host ? mb->persistent.host + packed.offset : NULL;
+        uint8_t *copy = NULL;
+        if (t->pack_in_place) { /* plain: a host copy, in no buffer */
+            plinth_status s = mb->persistent.host ? copy_plain(m, t, &copy)
+                                                  : ctx_error(m->ctx, PLINTH_ERR_INTERNAL,
+                                                              "packing '%s': no host memory",
+                                                              t->name);
+            if (s != PLINTH_OK)
+                return s;
+            plain.buffer = NULL;
+            plain.base = plain.offset = 0;
+            plain.data = copy;
+        }
         plinth_status s = slot_pack(mb->backend, t->pack_op, t->pack_input, &plain, &packed);
+        ctx_free(m->ctx, copy);
         if (s != PLINTH_OK)
             return ctx_error_wrap(m->ctx, s, "packing '%s' (%" PRIu64 " bytes)", t->name,
                                   w->bytes);

@@ -1160,10 +1160,11 @@ static plinth_backend *open_mask_config(const char *config)
 }
 
 /* A plugin that packs matmul's weight (pack=1: stored [K, N], its matmul
- * reading that) gets the packed view, strides 0 and b_packed set, in a
- * twin of the weight in its persistent pool (the plain one kept: the pool
- * grows by the twin's 256 bytes), packed again at every set_param, and
- * computes ref's very bits; with host memory and without. */
+ * reading that) gets the packed view, strides 0 and b_packed set, and
+ * computes ref's very bits; the twin follows its param through set_param
+ * and is left alone by another param's. With host memory the weight
+ * (read by nothing else) is packed in place: the pool does not grow.
+ * Without, the twin sits beside it: the pool grows by its 256 bytes. */
 Test(placement, a_packed_weight_is_read_packed_and_equals_ref)
 {
     for (int host = 1; host >= 0; host--) {
@@ -1182,25 +1183,30 @@ Test(placement, a_packed_weight_is_read_packed_and_equals_ref)
                      config);
         for (int d = 0; d < PLINTH_MAX_DIMS; d++)
             cr_expect_eq(mm->in[1].stride[d], 0, "[%s] packed view stride[%d]", config, d);
-        cr_expect_eq(stats_of(p).persistent_bytes, stats_of(pr).persistent_bytes + 256,
-                     "[%s] persistent %llu, plain %llu + the 256-byte twin", config,
-                     (unsigned long long)stats_of(p).persistent_bytes,
+        cr_expect_eq(stats_of(p).persistent_bytes,
+                     stats_of(pr).persistent_bytes + (host ? 0 : 256),
+                     "[%s] persistent %llu, plain %llu (+ a 256-byte twin without host "
+                     "memory)", config, (unsigned long long)stats_of(p).persistent_bytes,
                      (unsigned long long)stats_of(pr).persistent_bytes);
-        /* the twin follows its param */
+        /* the twin follows its param ("W"), and not another's ("w") */
         float w[SC * SC], x[ST * SC], got[ST * SC], want[ST * SC];
         rng r = {99};
-        fill_floats(w, SC * SC, &r);
-        fill_floats(x, ST * SC, &r);
-        OKC(plinth_model_set_param(m, "W", w, sizeof w));
-        OKC(plinth_model_set_param(mr, "W", w, sizeof w));
-        OKC(plinth_program_set_input(p, 0, x, sizeof x));
-        OKC(plinth_program_set_input(pr, 0, x, sizeof x));
-        OKC(plinth_program_run(p));
-        OKC(plinth_program_run(pr));
-        OKC(plinth_program_get_output(p, 0, got, sizeof got));
-        OKC(plinth_program_get_output(pr, 0, want, sizeof want));
-        cr_expect_eq(memcmp(want, got, sizeof want), 0, "[%s] after set_param: differs from ref",
-                     config);
+        for (int step = 0; step < 2; step++) {
+            const char *name = step ? "w" : "W";
+            const size_t n = step ? SC : SC * SC;
+            fill_floats(w, n, &r);
+            fill_floats(x, ST * SC, &r);
+            OKC(plinth_model_set_param(m, name, w, n * sizeof *w));
+            OKC(plinth_model_set_param(mr, name, w, n * sizeof *w));
+            OKC(plinth_program_set_input(p, 0, x, sizeof x));
+            OKC(plinth_program_set_input(pr, 0, x, sizeof x));
+            OKC(plinth_program_run(p));
+            OKC(plinth_program_run(pr));
+            OKC(plinth_program_get_output(p, 0, got, sizeof got));
+            OKC(plinth_program_get_output(pr, 0, want, sizeof want));
+            cr_expect_eq(memcmp(want, got, sizeof want), 0,
+                         "[%s] after set_param '%s': differs from ref", config, name);
+        }
         plinth_program_destroy(p);
         plinth_program_destroy(pr);
         plinth_model_destroy(m);
