@@ -809,7 +809,11 @@ typedef struct plinth_backend_api {
      * device's persistent pool). From then on the instructions above
      * receive that view as in[input] (strides 0: a kernel that reads it as
      * plain reads element 0 over and over, which conformance catches), with
-     * plinth_attr_matmul.b_packed = 1.
+     * plinth_attr_matmul.b_packed = 1. `plain` is either the tensor in the
+     * same pool, or (a param whose only readers are those instructions,
+     * on a device that declares PLINTH_CAP_HOST_MEMORY) a host copy of it
+     * in no buffer (buffer NULL, offset 0, data set) while `packed` is the
+     * tensor's own range: read plain->data, never plain's buffer.
      *
      * Other readers of the tensor (get_rows of Gemma's tied embedding, a
      * reader on another backend, a fold) are not asked and keep reading it

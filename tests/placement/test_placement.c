@@ -192,6 +192,24 @@ static void load_params(plinth_model *m, const char *const *names, const size_t 
     }
 }
 
+/* Input 0 set to `in` on p and on pr (ref), both run: output 0 (floats
+ * floats) must be the same bits. */
+static void expect_same_as_ref(plinth_program *p, plinth_program *pr, const void *in,
+                               size_t in_bytes, size_t floats, const char *what)
+{
+    float *got = calloc(floats, sizeof *got), *want = calloc(floats, sizeof *want);
+    cr_assert(got && want);
+    OKC(plinth_program_set_input(p, 0, in, in_bytes));
+    OKC(plinth_program_set_input(pr, 0, in, in_bytes));
+    OKC(plinth_program_run(p));
+    OKC(plinth_program_run(pr));
+    OKC(plinth_program_get_output(p, 0, got, floats * sizeof *got));
+    OKC(plinth_program_get_output(pr, 0, want, floats * sizeof *want));
+    cr_expect_eq(memcmp(want, got, floats * sizeof *got), 0, "%s: differs from ref", what);
+    free(got);
+    free(want);
+}
+
 /* ------------------------------------------------------------------ 2 --- */
 
 enum { MAX_NODES = 256, MAX_OUT = 4 };
@@ -678,17 +696,13 @@ static void small_equals_ref(plinth_program *p, plinth_model *m, plinth_backend 
     size_t floats[2] = {SC, SC * SC};
     load_params(mr, names, floats, 2, 5);
     load_params(m, names, floats, 2, 5);
-    float x[ST * SC], want[ST * SC], got[ST * SC];
+    float x[ST * SC];
     rng r = {11};
     for (int run = 0; run < 2; run++) {
         fill_floats(x, ST * SC, &r);
-        OKC(plinth_program_set_input(pr, 0, x, sizeof x));
-        OKC(plinth_program_set_input(p, 0, x, sizeof x));
-        OKC(plinth_program_run(pr));
-        OKC(plinth_program_run(p));
-        OKC(plinth_program_get_output(pr, 0, want, sizeof want));
-        OKC(plinth_program_get_output(p, 0, got, sizeof got));
-        cr_expect_eq(memcmp(want, got, sizeof want), 0, "run %d differs from ref alone", run);
+        char what[32];
+        snprintf(what, sizeof what, "run %d", run);
+        expect_same_as_ref(p, pr, x, sizeof x, ST * SC, what);
     }
     plinth_program_destroy(pr);
     plinth_model_destroy(mr);
@@ -833,16 +847,10 @@ Test(placement, a_folded_value_crosses_once_at_load)
     size_t floats[1] = {SC};
     load_params(m, names, floats, 1, 3);
     load_params(mr, names, floats, 1, 3);
-    float xv[ST * SC], want[ST * SC], got[ST * SC];
+    float xv[ST * SC];
     rng r = {5};
     fill_floats(xv, ST * SC, &r);
-    OKC(plinth_program_set_input(p, 0, xv, sizeof xv));
-    OKC(plinth_program_set_input(pr, 0, xv, sizeof xv));
-    OKC(plinth_program_run(p));
-    OKC(plinth_program_run(pr));
-    OKC(plinth_program_get_output(p, 0, got, sizeof got));
-    OKC(plinth_program_get_output(pr, 0, want, sizeof want));
-    cr_expect_eq(memcmp(want, got, sizeof want), 0);
+    expect_same_as_ref(p, pr, xv, sizeof xv, ST * SC, "the run");
     plinth_program_destroy(p);
     plinth_program_destroy(pr);
     plinth_model_destroy(m);
@@ -1189,7 +1197,7 @@ Test(placement, a_packed_weight_is_read_packed_and_equals_ref)
                      "memory)", config, (unsigned long long)stats_of(p).persistent_bytes,
                      (unsigned long long)stats_of(pr).persistent_bytes);
         /* the twin follows its param ("W"), and not another's ("w") */
-        float w[SC * SC], x[ST * SC], got[ST * SC], want[ST * SC];
+        float w[SC * SC], x[ST * SC];
         rng r = {99};
         for (int step = 0; step < 2; step++) {
             const char *name = step ? "w" : "W";
@@ -1198,14 +1206,9 @@ Test(placement, a_packed_weight_is_read_packed_and_equals_ref)
             fill_floats(x, ST * SC, &r);
             OKC(plinth_model_set_param(m, name, w, n * sizeof *w));
             OKC(plinth_model_set_param(mr, name, w, n * sizeof *w));
-            OKC(plinth_program_set_input(p, 0, x, sizeof x));
-            OKC(plinth_program_set_input(pr, 0, x, sizeof x));
-            OKC(plinth_program_run(p));
-            OKC(plinth_program_run(pr));
-            OKC(plinth_program_get_output(p, 0, got, sizeof got));
-            OKC(plinth_program_get_output(pr, 0, want, sizeof want));
-            cr_expect_eq(memcmp(want, got, sizeof want), 0,
-                         "[%s] after set_param '%s': differs from ref", config, name);
+            char what[96];
+            snprintf(what, sizeof what, "[%s] after set_param '%s'", config, name);
+            expect_same_as_ref(p, pr, x, sizeof x, ST * SC, what);
         }
         plinth_program_destroy(p);
         plinth_program_destroy(pr);
@@ -1282,7 +1285,7 @@ Test(placement, a_tied_weight_is_packed_for_the_matmul_and_plain_for_get_rows)
                  (unsigned long long)stats_of(p).persistent_bytes,
                  (unsigned long long)stats_of(pr).persistent_bytes);
     int32_t idx[ST] = {1, 7, 2};
-    float got[ST * SC], want[ST * SC], e[SC * SC];
+    float e[SC * SC];
     rng r = {7};
     for (int round = 0; round < 2; round++) {
         if (round == 1) { /* a new value reaches both readers */
@@ -1290,13 +1293,8 @@ Test(placement, a_tied_weight_is_packed_for_the_matmul_and_plain_for_get_rows)
             OKC(plinth_model_set_param(m, "E", e, sizeof e));
             OKC(plinth_model_set_param(mr, "E", e, sizeof e));
         }
-        OKC(plinth_program_set_input(p, 0, idx, sizeof idx));
-        OKC(plinth_program_set_input(pr, 0, idx, sizeof idx));
-        OKC(plinth_program_run(p));
-        OKC(plinth_program_run(pr));
-        OKC(plinth_program_get_output(p, 0, got, sizeof got));
-        OKC(plinth_program_get_output(pr, 0, want, sizeof want));
-        cr_expect_eq(memcmp(want, got, sizeof want), 0, "round %d differs from ref", round);
+        expect_same_as_ref(p, pr, idx, sizeof idx, ST * SC,
+                           round ? "after set_param" : "after load");
     }
     plinth_program_destroy(p);
     plinth_program_destroy(pr);
