@@ -189,7 +189,7 @@ static int one_shape(bench *B, const shape *sh, int64_t m, int32_t wdt)
             goto done;
         }
     }
-    const plinth_attrs at = {.matmul = {1}};
+    const plinth_attrs at = {.matmul = {.transpose_b = 1}};
     double t[32], tb[32], tc[32], tcb[32];
     const int r_here = logits ? (m > 1 ? 3 : 7) : B->reps;
     for (int r = 0; r < r_here; r++) {

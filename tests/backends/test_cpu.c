@@ -141,9 +141,10 @@ static void build_cases(void)
                          tb ? "^T" : "");
                 in[0] = pad(T(F, m, k), (int64_t)(s & 1));
                 in[1] = tb ? pad(T(wdts[w], n, k), (int64_t)(s % 3)) : pad(T(wdts[w], k, n), 1);
-                add(PLINTH_OP_MATMUL, 2, in, T(F, m, n), (plinth_attrs){.matmul = {tb}}, 0, tag);
+                add(PLINTH_OP_MATMUL, 2, in, T(F, m, n),
+                    (plinth_attrs){.matmul = {.transpose_b = tb}}, 0, tag);
             }
-    const plinth_attrs tb1 = {.matmul = {1}};
+    const plinth_attrs tb1 = {.matmul = {.transpose_b = 1}};
     in[0] = T(F, 2, 3, 13, 7);
     in[1] = T(B, 1, 3, 33, 7);
     add(PLINTH_OP_MATMUL, 2, in, T(F, 2, 3, 13, 33), tb1, 0, "batched bcast");

@@ -202,11 +202,12 @@ Test(vulkan, matmul)
                     tb ? V(float_dts[t], 2, 1, 1, n, k, i == 4 ? STRIDED : DENSE)
                        : V(float_dts[t], 2, 1, 1, k, n, DENSE)};
                 check(PLINTH_OP_MATMUL, 2, in, V(F32, 2, 1, 1, m, n, DENSE),
-                      (plinth_attrs){.matmul = {tb}}, 0, "validation=1");
+                      (plinth_attrs){.matmul = {.transpose_b = tb}}, 0, "validation=1");
             }
     /* batched with broadcast, and f16/bf16 activations */
     conf_tensor in[2] = {V(F32, 4, 2, 3, 5, 12, DENSE), V(F32, 4, 1, 3, 9, 12, DENSE)};
-    check(PLINTH_OP_MATMUL, 2, in, V(F32, 4, 2, 3, 5, 9, DENSE), (plinth_attrs){.matmul = {1}},
+    check(PLINTH_OP_MATMUL, 2, in, V(F32, 4, 2, 3, 5, 9, DENSE),
+          (plinth_attrs){.matmul = {.transpose_b = 1}},
           0, "validation=1");
     for (int t = 1; t < 3; t++) {
         in[0] = V(float_dts[t], 2, 1, 1, 6, 12, DENSE);
@@ -231,7 +232,7 @@ Test(vulkan, matmul_variants_other)
                                  i % 2 ? V(float_dts[t], 2, 1, 1, n, k, DENSE)
                                        : V(float_dts[t], 2, 1, 1, k, n, DENSE)};
             check(PLINTH_OP_MATMUL, 2, in, V(F32, 2, 1, 1, m, n, DENSE),
-                  (plinth_attrs){.matmul = {i % 2}}, 0, cfg);
+                  (plinth_attrs){.matmul = {.transpose_b = i % 2}}, 0, cfg);
         }
 }
 
@@ -549,7 +550,7 @@ Test(vulkan, block_weights_split)
             conf_tensor in[2] = {V(F32, 2, 1, 1, m, k, DENSE),
                                  conf_gen(CONF_DENSE(dts[t], n, k), CONF_GEN_UNIFORM, 0, 2)};
             check(PLINTH_OP_MATMUL, 2, in, V(F32, 2, 1, 1, m, n, DENSE),
-                  (plinth_attrs){.matmul = {1}}, 0, cfg);
+                  (plinth_attrs){.matmul = {.transpose_b = 1}}, 0, cfg);
         }
         conf_tensor in[2] = {conf_gen(CONF_DENSE(dts[t], n, k), CONF_GEN_UNIFORM, 0, 2),
                              conf_gen(CONF_DENSE(I32, 6), CONF_GEN_INDEX, 0, (double)n)};

@@ -613,7 +613,7 @@ Test(ref, matmul_batch_broadcast)
     tensor *a = MK(F32, 2, 1, 2), *b = MK(F32, 2, 1), *o = MK(F32, 2, 1, 1);
     put(a, (float[]){1, 2, 3, 4});
     put(b, (float[]){1, 10});
-    plinth_attrs m = {.matmul = {0}};
+    plinth_attrs m = {.matmul = {.transpose_b = 0}};
     plinth_view in[2] = {a->v, b->v};
     ok(PLINTH_OP_MATMUL, &o->v, in, 2, &m);
     expect_f32(o, (float[]){21, 43}, 2, 0);
@@ -627,7 +627,7 @@ Test(ref, matmul_f16_rounds_once_from_double)
     tensor *a = MK(F16, 1, 3), *b = MK(F16, 3, 1), *o = MK(F16, 1, 1);
     put(a, (uint16_t[]){0x3C00, 0x1000, 0x0010});
     put(b, (uint16_t[]){0x3C00, 0x3C00, 0x0010});
-    plinth_attrs m = {.matmul = {0}};
+    plinth_attrs m = {.matmul = {.transpose_b = 0}};
     plinth_view in[2] = {a->v, b->v};
     ok(PLINTH_OP_MATMUL, &o->v, in, 2, &m);
     expect_u16(o, (uint16_t[]){0x3C01}, 1);
@@ -929,7 +929,7 @@ Test(ref, query_says_no_where_the_abi_does)
     /* matmul: a float, b any float; never i32 */
     plinth_view mm[2] = {sv2(PLINTH_F32, 1, 4), sv2(PLINTH_I32, 4, 1)};
     plinth_view mo = sv2(PLINTH_F32, 1, 1);
-    plinth_attrs ma = {.matmul = {0}};
+    plinth_attrs ma = {.matmul = {.transpose_b = 0}};
     cr_expect_eq(query(PLINTH_OP_MATMUL, &mo, mm, 2, &ma), PLINTH_ERR_INVALID);
     mm[1].dtype = PLINTH_BF16;
     cr_expect_eq(query(PLINTH_OP_MATMUL, &mo, mm, 2, &ma), PLINTH_OK, "%s",
