@@ -42,20 +42,31 @@ typedef struct mm_problem {
      * K-quants' offsets and mins). */
     const int8_t *aq;
     const float *ad, *as;
-    /* w is q4_0 packed at load as groups of 8 interleaved rows
-     * (CPU_Q4X8_*; ldw unused), not plain rows. */
+    /* w is q4_0 or q4_K packed at load as groups of 8 interleaved rows
+     * (CPU_X8_*; ldw unused), not plain rows. */
     bool w_x8;
 } mm_problem;
 
-/* q4_0 weights packed at load (pack_weights, cpu_quant.c section 3): rows
- * in groups of 8 (the last padded with zero rows), each group K / 32 units
- * of 144 bytes, one per block column b: the 8 rows' f16 scales, then four
- * 32-byte chunks, chunk t holding bytes 4t..4t+3 of each row's 16 quant
- * bytes (row j at 4j). One 8-lane register then holds a 4-byte run of
- * every row: the int8 dot products come out per row in its own lane, with
- * no horizontal sums, and one vcvtph2ps converts the 8 scales. */
-#define CPU_Q4X8_ROWS 8
-#define CPU_Q4X8_UNIT 144 /* bytes per 8 rows x 32 columns */
+/* q4_0 and q4_K weights packed at load (pack_weights, cpu_quant.c section
+ * 3): rows in groups of 8 (the last padded with zero rows), each group
+ * K / E units, one per block column (E = 32 for q4_0, 256 for q4_K). A
+ * unit holds the 8 rows' scales side by side, then their quant bytes
+ * interleaved 4 at a time: chunk c (32 bytes) holds bytes 4c..4c+3 of
+ * each row's quants (row j at 4j). One 8-lane register then holds a 4-byte
+ * run of every row: the int8 dot products come out per row in its own
+ * lane, with no horizontal sums, and one vcvtph2ps converts 8 scales.
+ *   q4_0 (144 bytes: the plain rows' bytes): f16 d[8], 4 chunks.
+ *   q4_K (1184 bytes, plain 1152): f16 d[8] at 0, f16 dmin[8] at 16,
+ *        the 6-bit scales and mins unpacked to bytes, sc[sub][row] at 32
+ *        and m[sub][row] at 96 (sub-block 0..7), then 32 chunks at 160
+ *        (chunk 8h + t: bytes 32h + 4t.. of the 128 quant bytes, whose
+ *        low nibbles are sub-block 2h and high ones 2h + 1). */
+#define CPU_X8_ROWS 8
+#define CPU_Q4_0X8_UNIT 144
+#define CPU_Q4_KX8_UNIT 1184
+#define CPU_Q4_KX8_SC 32
+#define CPU_Q4_KX8_M 96
+#define CPU_Q4_KX8_QS 160
 
 /* The GEMM's packed operands, the same at every level (the generic GEMM
  * and flash attention index them): A in blocks of CPU_MR rows as [k][12]
@@ -102,9 +113,10 @@ struct cpu_kernels {
      * of q per 16. NULL: the f32 path runs. */
     void (*gemv_block_q8[CPU_BLOCK_TYPES])(const mm_problem *p, int64_t n0, int64_t n1);
     void (*quantize_q8)(const float *x, int8_t *q, float *d, float *s, int64_t k);
-    /* The int8 GEMV on packed q4_0 (p->w_x8): output columns [n0, n1), n0
-     * a multiple of 8. NULL: q4_0 is not packed at this level. */
-    void (*gemv_q4_0x8_q8)(const mm_problem *p, int64_t n0, int64_t n1);
+    /* The int8 GEMV on packed q4_0 / q4_K (p->w_x8; cpu_block_index):
+     * output columns [n0, n1), n0 a multiple of 8. NULL: that dtype is not
+     * packed at this level. */
+    void (*gemv_x8_q8[CPU_BLOCK_TYPES])(const mm_problem *p, int64_t n0, int64_t n1);
     /* matmul, prefill (all four or none): pack block blk of A, pack the
      * panel at column n0 of w (tb or not), the 12 x 32 tile
      * c[i][j] = sum_k ap[k][i] * bp[k][j] for i < mr, j < nr (rows of c
@@ -167,15 +179,13 @@ struct cpu_kernels {
 void cpu_gemv_block_portable(const mm_problem *p, int64_t n0, int64_t n1);
 void cpu_dequant_row_portable(int32_t dt, const uint8_t *src, float *dst, int64_t n);
 
-/* q4_0 packed in groups of 8 rows (cpu_quant.c section 3): the bytes of n
- * rows of k, group g packed from the plain rows (ldw bytes apart), blocks
- * [b0, b1) of row r back as plain blocks, and row r dequantised. */
-uint64_t cpu_q4x8_bytes(int64_t n, int64_t k);
-void cpu_q4x8_pack_group(const uint8_t *plain, int64_t ldw, int64_t n, int64_t k, int64_t g,
-                         uint8_t *dst);
-void cpu_q4x8_unpack_row(const uint8_t *packed, int64_t k, int64_t r, int64_t b0, int64_t b1,
-                         uint8_t *dst);
-void cpu_q4x8_dequant_row(const cpu_device *dev, const uint8_t *packed, int64_t k, int64_t r,
-                          float *dst);
+/* q4_0 and q4_K packed in groups of 8 rows (cpu_quant.c section 3), dt
+ * one of the two: the bytes of n rows of k, group g packed from the plain
+ * rows (ldw bytes apart), and row r dequantised. */
+uint64_t cpu_x8_bytes(int32_t dt, int64_t n, int64_t k);
+void cpu_x8_pack_group(int32_t dt, const uint8_t *plain, int64_t ldw, int64_t n, int64_t k,
+                       int64_t g, uint8_t *dst);
+void cpu_x8_dequant_row(const cpu_device *dev, int32_t dt, const uint8_t *packed, int64_t k,
+                        int64_t r, float *dst);
 
 #endif /* PLINTH_CPU_KERNELS_H */

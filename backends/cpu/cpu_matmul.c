@@ -14,7 +14,7 @@
  *   5. block weights (q8_0, q4_0, q4_K, q6_K): the GEMV of section 3 with
  *      the level's block kernel; for many rows, chunks of weight rows
  *      dequantised into f32 scratch, then the f32 GEMM (or GEMV) on them
- *   6. weights packed at load (pack_size, pack): q4_0 as 8-row groups, f32
+ *   6. weights packed at load (pack_size, pack): q4_0/q4_K as 8-row groups, f32
  *      as the GEMM's panels (the GEMV on panels)
  *   7. entry: layout checks, batch dims, path choice
  */
@@ -242,7 +242,7 @@ static bool gemv(cpu_device *dev, const mm_problem *p)
         return false; /* pack_size packed q4_0 only where q8 runs */
     gemv_job j = {&q, p->tb ? dev->k->gemv : NULL,
                   !block     ? NULL
-                  : p->w_x8 ? dev->k->gemv_q4_0x8_q8
+                  : p->w_x8 ? dev->k->gemv_x8_q8[cpu_block_index(p->wdt)]
                   : q8       ? dev->k->gemv_block_q8[cpu_block_index(p->wdt)]
                              : dev->k->gemv_block[cpu_block_index(p->wdt)],
                   rows, (p->n + rows - 1) / rows, cpu_pool_threads(dev)};
@@ -385,7 +385,8 @@ static void deq_task(void *ctx, int64_t t, uint32_t thread)
     for (int64_t r = j->n0 + t * j->rows_per_task;
          r < j->n1 && r < j->n0 + (t + 1) * j->rows_per_task; r++)
         if (p->w_x8)
-            cpu_q4x8_dequant_row(j->dev, p->w, p->k, r, j->dev->wdeq + (r - j->n0) * p->k);
+            cpu_x8_dequant_row(j->dev, p->wdt, p->w, p->k, r,
+                               j->dev->wdeq + (r - j->n0) * p->k);
         else
             cpu_dequant_row(j->dev, p->wdt, p->w + r * p->ldw,
                             j->dev->wdeq + (r - j->n0) * p->k, p->k);
@@ -420,13 +421,14 @@ static void block_prefill(cpu_device *dev, const mm_problem *p)
 /* ---------------------------------------------------------------- 6 ---- */
 
 /* Weights packed at load (plinth_plugin.h pack_size/pack):
- *   - q4_0 [N, K] read transposed, at a level with the packed int8 GEMV and
- *     q8_act on for q4_0: as groups of 8 interleaved rows (cpu_kernels.h
- *     CPU_Q4X8_*; the same bytes, the last group padded). Decode runs
- *     gemv_q4_0x8_q8, which does per 8 rows and 32 columns what the plain
- *     int8 GEMV does per row: ~45 instructions for 256 weights instead of
- *     ~140, and no horizontal sums. Prefill dequantises its rows as from
- *     the plain ones. pack_weights=auto (the default) and 1.
+ *   - q4_0 and q4_K [N, K] read transposed, at a level with the packed int8
+ *     GEMV and q8_act on for the dtype: as groups of 8 interleaved rows
+ *     (cpu_kernels.h CPU_X8_*; q4_0 the same bytes, q4_K 2.8% more, the
+ *     last group padded). Decode runs gemv_x8_q8, which does per 8 rows
+ *     and 32 columns what the plain int8 GEMV does per row: ~45
+ *     instructions for 256 q4_0 weights instead of ~140, and no horizontal
+ *     sums. Prefill dequantises the rows as from the plain ones.
+ *     pack_weights=auto (the default) and 1.
  *   - f32 [N, K] read transposed, at a level with the GEMM: as the GEMM's
  *     own B panels, [ceil(N/32)][K][32] f32 (columns past N zero: the same
  *     bytes give or take the last panel's padding). Prefill then skips
@@ -437,11 +439,13 @@ static void block_prefill(cpu_device *dev, const mm_problem *p)
  *     decode would read.
  * The host keeps the plain tensor too (get_rows of a tied embedding reads
  * it): the twin's bytes count in the persistent pool. */
-static bool packs_q4x8(const cpu_device *dev)
+static bool packs_x8(const cpu_device *dev, int32_t dt)
 {
-    const int q4 = cpu_block_index(PLINTH_Q4_0);
-    return dev->pack_weights != CPU_PACK_OFF && dev->k->gemv_q4_0x8_q8 &&
-           dev->k->quantize_q8 && dev->k->gemv_block_q8[q4] && (dev->q8_act >> q4 & 1);
+    if (dt != PLINTH_Q4_0 && dt != PLINTH_Q4_K)
+        return false;
+    const int q = cpu_block_index(dt);
+    return dev->pack_weights != CPU_PACK_OFF && dev->k->gemv_x8_q8[q] && dev->k->quantize_q8 &&
+           dev->k->gemv_block_q8[q] && (dev->q8_act >> q & 1);
 }
 
 uint64_t cpu_matmul_pack_size(cpu_device *dev, const plinth_view *out, const plinth_view *a,
@@ -453,8 +457,8 @@ uint64_t cpu_matmul_pack_size(cpu_device *dev, const plinth_view *out, const pli
         b->stride[3] != (int64_t)plinth_dtype_block_bytes(b->dtype) ||
         b->stride[2] != (int64_t)plinth_dtype_row_bytes(b->dtype, b->shape[3]))
         return 0;
-    if (b->dtype == PLINTH_Q4_0 && packs_q4x8(dev))
-        return cpu_q4x8_bytes(b->shape[2], b->shape[3]);
+    if (packs_x8(dev, b->dtype))
+        return cpu_x8_bytes(b->dtype, b->shape[2], b->shape[3]);
     if (b->dtype != PLINTH_F32 || dev->pack_weights != CPU_PACK_ALL || !dev->k->tile ||
         !dev->k->pack_b)
         return 0;
@@ -474,25 +478,25 @@ static void pack_panel_task(void *ctx, int64_t q, uint32_t thread)
     j->dev->k->pack_b(j->p, q * CPU_NR, j->dst + q * j->p->k * CPU_NR);
 }
 
-static void pack_q4x8_task(void *ctx, int64_t g, uint32_t thread)
+static void pack_x8_task(void *ctx, int64_t g, uint32_t thread)
 {
     const pack_job *j = ctx;
     const mm_problem *p = j->p;
-    cpu_q4x8_pack_group(p->w, p->ldw, p->n, p->k, g,
-                        (uint8_t *)j->dst + g * (p->k / 32) * CPU_Q4X8_UNIT);
+    cpu_x8_pack_group(p->wdt, p->w, p->ldw, p->n, p->k, g,
+                      (uint8_t *)j->dst + cpu_x8_bytes(p->wdt, g * CPU_X8_ROWS, p->k));
 }
 
 int32_t cpu_matmul_pack(cpu_device *dev, const plinth_view *plain, const plinth_view *packed)
 {
-    const bool q4 = plain->dtype == PLINTH_Q4_0 && packs_q4x8(dev);
-    if (!plain->data || !packed->data || !(q4 || (plain->dtype == PLINTH_F32 && dev->k->pack_b)))
+    const bool x8 = packs_x8(dev, plain->dtype);
+    if (!plain->data || !packed->data || !(x8 || (plain->dtype == PLINTH_F32 && dev->k->pack_b)))
         return ref_fail(&dev->base, PLINTH_ERR_INVALID,
-                        "cpu: pack: not a q4_0 or f32 weight of ours");
+                        "cpu: pack: not a q4_0, q4_K or f32 weight of ours");
     const mm_problem p = {.w = plain->data, .ldw = plain->stride[2], .n = plain->shape[2],
                           .k = plain->shape[3], .wdt = plain->dtype, .tb = true};
     pack_job j = {dev, &p, (float *)(void *)packed->data};
-    if (q4)
-        cpu_parallel(dev, (p.n + CPU_Q4X8_ROWS - 1) / CPU_Q4X8_ROWS, pack_q4x8_task, &j);
+    if (x8)
+        cpu_parallel(dev, (p.n + CPU_X8_ROWS - 1) / CPU_X8_ROWS, pack_x8_task, &j);
     else
         cpu_parallel(dev, (p.n + CPU_NR - 1) / CPU_NR, pack_panel_task, &j);
     return PLINTH_OK;
@@ -538,15 +542,15 @@ static void gemv_panels(cpu_device *dev, const mm_problem *p, const float *panel
     cpu_parallel(dev, (pans + j.per - 1) / j.per, gemv_panels_task, &j);
 }
 
-/* q4_0 in 8-row groups: the packed int8 GEMV for few rows of a, the
- * dequantised chunks for many (as plain block weights). false: no memory
- * for the int8 activations or the chunks. */
-static bool matmul_q4x8(cpu_device *dev, const plinth_view *out, const plinth_view *a,
-                        const plinth_view *b)
+/* q4_0 or q4_K in 8-row groups: the packed int8 GEMV for few rows of a,
+ * the dequantised chunks for many (as plain block weights). false: no
+ * memory for the int8 activations or the chunks. */
+static bool matmul_x8(cpu_device *dev, const plinth_view *out, const plinth_view *a,
+                      const plinth_view *b)
 {
     const int64_t m = out->shape[2];
     mm_problem p = {.lda = a->stride[2], .ldo = out->stride[2], .m = m, .n = out->shape[3],
-                    .k = a->shape[3], .wdt = PLINTH_Q4_0, .tb = true, .w = b->data,
+                    .k = a->shape[3], .wdt = b->dtype, .tb = true, .w = b->data,
                     .w_x8 = true};
     const bool prefill = m >= block_prefill_min_m();
     if (prefill && !block_scratch(dev, m, p.k))
@@ -576,8 +580,8 @@ static bool matmul_q4x8(cpu_device *dev, const plinth_view *out, const plinth_vi
 bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view *a,
                      const plinth_view *b, bool tb, bool packed)
 {
-    if (packed && b->dtype == PLINTH_Q4_0) /* our 8-row groups (pack_size checked) */
-        return matmul_q4x8(dev, out, a, b);
+    if (packed && plinth_dtype_block_elems(b->dtype) > 1) /* our 8-row groups */
+        return matmul_x8(dev, out, a, b);
     if (packed) { /* b is our panels (pack_size checked the layouts) */
         const int64_t m = out->shape[2];
         mm_problem p = {.lda = a->stride[2], .ldo = out->stride[2], .m = m, .n = out->shape[3],

@@ -6,8 +6,9 @@
  *   1. portable kernels: a row dequantised a block at a time
  *      (plinth_dequant_block, the one definition), the GEMV on it
  *   2. rows: get_rows of a block table, cast of a block tensor
- *   3. q4_0 packed at load in groups of 8 interleaved rows (the layout:
- *      cpu_kernels.h CPU_Q4X8_*): packing, and a row back as plain blocks
+ *   3. q4_0 and q4_K packed at load in groups of 8 interleaved rows (the
+ *      layout: cpu_kernels.h CPU_X8_*): packing, and a row back as plain
+ *      blocks
  *
  * Which activations, per path:
  *   - prefill (M >= 6 rows; cpu_matmul.c): f32. Chunks of weight rows are
@@ -173,56 +174,91 @@ bool cpu_cast_block(cpu_device *dev, const plinth_view *out, const plinth_view *
 
 /* ---------------------------------------------------------------- 3 ---- */
 
-uint64_t cpu_q4x8_bytes(int64_t n, int64_t k)
+static size_t x8_unit(int32_t dt)
 {
-    const uint64_t groups = (uint64_t)(n + CPU_Q4X8_ROWS - 1) / CPU_Q4X8_ROWS;
-    return groups * (uint64_t)(k / 32) * CPU_Q4X8_UNIT;
+    return dt == PLINTH_Q4_0 ? CPU_Q4_0X8_UNIT : CPU_Q4_KX8_UNIT;
 }
 
-/* Group g of the plain q4_0 rows (ldw bytes apart, n of them, k columns)
- * into dst (its (k / 32) * 144 bytes); rows past n are zero. */
-void cpu_q4x8_pack_group(const uint8_t *plain, int64_t ldw, int64_t n, int64_t k, int64_t g,
-                         uint8_t *dst)
+uint64_t cpu_x8_bytes(int32_t dt, int64_t n, int64_t k)
 {
-    const int64_t nb = k / 32;
-    memset(dst, 0, (size_t)nb * CPU_Q4X8_UNIT);
-    for (int j = 0; j < CPU_Q4X8_ROWS && g * CPU_Q4X8_ROWS + j < n; j++) {
-        const uint8_t *row = plain + (g * CPU_Q4X8_ROWS + j) * ldw;
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *blk = row + 18 * b;
-            uint8_t *u = dst + b * CPU_Q4X8_UNIT;
-            memcpy(u + 2 * j, blk, 2);
-            for (int t = 0; t < 4; t++)
-                memcpy(u + 16 + 32 * t + 4 * j, blk + 2 + 4 * t, 4);
-        }
+    const uint64_t groups = (uint64_t)(n + CPU_X8_ROWS - 1) / CPU_X8_ROWS;
+    return groups * (uint64_t)(k / (int64_t)plinth_dtype_block_elems(dt)) * x8_unit(dt);
+}
+
+/* Row j's plain block `blk` into unit u (cpu_kernels.h says where). */
+static void x8_put(int32_t dt, const uint8_t *blk, int j, uint8_t *u)
+{
+    if (dt == PLINTH_Q4_0) {
+        memcpy(u + 2 * j, blk, 2);
+        for (int c = 0; c < 4; c++)
+            memcpy(u + 16 + 32 * c + 4 * j, blk + 2 + 4 * c, 4);
+        return;
     }
+    memcpy(u + 2 * j, blk, 2);
+    memcpy(u + 16 + 2 * j, blk + 2, 2);
+    for (int s = 0; s < 8; s++) {
+        int sc, m;
+        plinth_q4_K_scale_min(blk + 4, s, &sc, &m);
+        u[CPU_Q4_KX8_SC + 8 * s + j] = (uint8_t)sc;
+        u[CPU_Q4_KX8_M + 8 * s + j] = (uint8_t)m;
+    }
+    for (int c = 0; c < 32; c++)
+        memcpy(u + CPU_Q4_KX8_QS + 32 * c + 4 * j, blk + 16 + 4 * c, 4);
 }
 
-/* Blocks [b0, b1) of row r back as plain 18-byte q4_0 blocks into dst. */
-void cpu_q4x8_unpack_row(const uint8_t *packed, int64_t k, int64_t r, int64_t b0, int64_t b1,
-                         uint8_t *dst)
+/* The inverse: row j's plain block from unit u; q4_K's 6-bit scales and
+ * mins packed again as plinth_q4_K_scale_min reads them. */
+static void x8_get(int32_t dt, const uint8_t *u, int j, uint8_t *blk)
 {
-    const int64_t nb = k / 32, j = r % CPU_Q4X8_ROWS;
-    const uint8_t *grp = packed + (r / CPU_Q4X8_ROWS) * nb * CPU_Q4X8_UNIT;
-    for (int64_t b = b0; b < b1; b++) {
-        const uint8_t *u = grp + b * CPU_Q4X8_UNIT;
-        uint8_t *blk = dst + 18 * (b - b0);
+    if (dt == PLINTH_Q4_0) {
         memcpy(blk, u + 2 * j, 2);
-        for (int t = 0; t < 4; t++)
-            memcpy(blk + 2 + 4 * t, u + 16 + 32 * t + 4 * j, 4);
+        for (int c = 0; c < 4; c++)
+            memcpy(blk + 2 + 4 * c, u + 16 + 32 * c + 4 * j, 4);
+        return;
+    }
+    memcpy(blk, u + 2 * j, 2);
+    memcpy(blk + 2, u + 16 + 2 * j, 2);
+    uint8_t *s = blk + 4;
+    for (int i = 0; i < 4; i++) {
+        const uint8_t sc = u[CPU_Q4_KX8_SC + 8 * i + j], m = u[CPU_Q4_KX8_M + 8 * i + j];
+        const uint8_t sc4 = u[CPU_Q4_KX8_SC + 8 * (i + 4) + j],
+                      m4 = u[CPU_Q4_KX8_M + 8 * (i + 4) + j];
+        s[i] = (uint8_t)(sc | (sc4 >> 4) << 6);
+        s[i + 4] = (uint8_t)(m | (m4 >> 4) << 6);
+        s[i + 8] = (uint8_t)((sc4 & 0x0f) | (m4 & 0x0f) << 4);
+    }
+    for (int c = 0; c < 32; c++)
+        memcpy(blk + 16 + 4 * c, u + CPU_Q4_KX8_QS + 32 * c + 4 * j, 4);
+}
+
+void cpu_x8_pack_group(int32_t dt, const uint8_t *plain, int64_t ldw, int64_t n, int64_t k,
+                       int64_t g, uint8_t *dst)
+{
+    const int64_t nb = k / (int64_t)plinth_dtype_block_elems(dt);
+    const size_t bb = plinth_dtype_block_bytes(dt), ub = x8_unit(dt);
+    memset(dst, 0, (size_t)nb * ub);
+    for (int j = 0; j < CPU_X8_ROWS && g * CPU_X8_ROWS + j < n; j++) {
+        const uint8_t *row = plain + (g * CPU_X8_ROWS + j) * ldw;
+        for (int64_t b = 0; b < nb; b++)
+            x8_put(dt, row + (size_t)b * bb, j, dst + (size_t)b * ub);
     }
 }
 
-/* Row r of packed q4_0 dequantised to f32 (k values), through plain blocks
- * a run at a time: the same values as the plain row's. */
-void cpu_q4x8_dequant_row(const cpu_device *dev, const uint8_t *packed, int64_t k, int64_t r,
-                          float *dst)
+/* Row r of a packed q4_0 / q4_K weight dequantised to f32 (k values),
+ * through plain blocks a run at a time: the plain row's very values. */
+void cpu_x8_dequant_row(const cpu_device *dev, int32_t dt, const uint8_t *packed, int64_t k,
+                        int64_t r, float *dst)
 {
-    enum { RUN = 128 }; /* blocks per run: 2.3 KB on the stack */
-    uint8_t plain[RUN * 18];
-    for (int64_t b0 = 0; b0 < k / 32; b0 += RUN) {
-        const int64_t b1 = b0 + RUN < k / 32 ? b0 + RUN : k / 32;
-        cpu_q4x8_unpack_row(packed, k, r, b0, b1, plain);
-        cpu_dequant_row(dev, PLINTH_Q4_0, plain, dst + 32 * b0, 32 * (b1 - b0));
+    enum { RUN_BYTES = 2304 }; /* plain blocks per run: 128 of q4_0, 16 of q4_K */
+    uint8_t plain[RUN_BYTES];
+    const int64_t e = (int64_t)plinth_dtype_block_elems(dt), nb = k / e;
+    const size_t bb = plinth_dtype_block_bytes(dt), ub = x8_unit(dt);
+    const int64_t run = (int64_t)(RUN_BYTES / bb);
+    const uint8_t *grp = packed + (r / CPU_X8_ROWS) * nb * (int64_t)ub;
+    for (int64_t b0 = 0; b0 < nb; b0 += run) {
+        const int64_t b1 = b0 + run < nb ? b0 + run : nb;
+        for (int64_t b = b0; b < b1; b++)
+            x8_get(dt, grp + b * (int64_t)ub, (int)(r % CPU_X8_ROWS), plain + (b - b0) * bb);
+        cpu_dequant_row(dev, dt, plain, dst + e * b0, e * (b1 - b0));
     }
 }

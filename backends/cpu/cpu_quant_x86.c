@@ -397,15 +397,15 @@ BLOCK_GEMV_OF(cpu_gemv_q6_K_q8_avx2, 256, dot_q6_K_q8(Q8_ROW_I, Q8_SUMS_I, row, 
 #undef Q8_SUMS_I
 #undef BLOCK_GEMV_OF
 
-/* q4_0 packed as 8-row groups (cpu_kernels.h CPU_Q4X8_*), int8
- * activations: lane j of every register is row 8g + j. Per block of 32
- * columns, chunk t's low nibbles are the rows' quants 4t..4t+3 and its
- * high nibbles 16 + 4t.., so vpmaddubsw against x's matching 4 bytes
- * (broadcast) sums pairs per row; 8 of those pair sums, each at most
- * 2 * 15 * 127, add up in int16 without overflow (<= 30480), and one
- * vpmaddwd gives the rows' sums of q * xq over the block. The quants are
- * unsigned (q, not q - 8): the 8 * Σ xq they omit is d_x * Σ xq per 16
- * from p->as, so row j gets d_j * (d_x * Σ q xq - 8 * Σ_x). */
+/* q4_0 and q4_K packed as 8-row groups (cpu_kernels.h CPU_X8_*), int8
+ * activations: lane j of every register is row 8g + j. A chunk's low
+ * nibbles are a 4-byte run of each row's quants, its high nibbles the run
+ * 16 (q4_0) or 32 (q4_K) further on, so vpmaddubsw against x's matching 4
+ * bytes (broadcast) sums pairs per row. The quants are unsigned (q4_0's
+ * q, not q - 8; q4_K's as they are): each pair sum is at most
+ * 2 * 15 * 127, so 8 of them add up in int16 without overflow (<= 30480),
+ * and one vpmaddwd gives the rows' sums. What the unsigned quants leave
+ * out (q4_0's 8 * Σ xq, q4_K's mins) comes from x's sums per 16 (p->as). */
 CPU_AVX2 static inline __m256i bcast4(const int8_t *x)
 {
     int32_t v;
@@ -413,40 +413,108 @@ CPU_AVX2 static inline __m256i bcast4(const int8_t *x)
     return _mm256_set1_epi32(v);
 }
 
+/* n chunks at q (n <= 4 for one sum of both halves): the int16 pair sums
+ * of the low nibbles against xlo + 4c into *lo, the high ones against
+ * xhi + 4c into *hi. */
+CPU_AVX2 static inline void x8_nibble_dots(const uint8_t *q, int n, const int8_t *xlo,
+                                           const int8_t *xhi, __m256i *lo, __m256i *hi)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256i l = _mm256_setzero_si256(), h = l;
+    for (int c = 0; c < n; c++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+        l = _mm256_add_epi16(l, _mm256_maddubs_epi16(_mm256_and_si256(v, m4), bcast4(xlo + 4 * c)));
+        h = _mm256_add_epi16(h, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+                                                     bcast4(xhi + 4 * c)));
+    }
+    *lo = l;
+    *hi = h;
+}
+
+CPU_AVX2 static inline __m256 x8_i16_sums(__m256i s16)
+{
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
+}
+
+/* 8 bytes at p as 8 floats */
+CPU_AVX2 static inline __m256 x8_u8_ps(const uint8_t *p)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+
+CPU_AVX2 static inline void x8_store(const mm_problem *p, int64_t i, int64_t g, int64_t n1,
+                                     __m256 acc)
+{
+    float *o = (float *)(void *)(p->out + i * p->ldo) + g * CPU_X8_ROWS;
+    const int64_t rows = n1 - g * CPU_X8_ROWS;
+    if (rows >= CPU_X8_ROWS)
+        _mm256_storeu_ps(o, acc);
+    else
+        v8_store_n(o, acc, rows);
+}
+
+/* q4_0: row j gets d_j * (d_x * Σ q xq - 8 * Σ_x) per block. */
 CPU_AVX2 void cpu_gemv_q4_0x8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1)
 {
     const int64_t nb = p->k / 32;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-    for (int64_t g = n0 / CPU_Q4X8_ROWS; g * CPU_Q4X8_ROWS < n1; g++) {
-        const uint8_t *grp = p->w + g * nb * CPU_Q4X8_UNIT;
-        const int64_t rows =
-            n1 - g * CPU_Q4X8_ROWS < CPU_Q4X8_ROWS ? n1 - g * CPU_Q4X8_ROWS : CPU_Q4X8_ROWS;
+    for (int64_t g = n0 / CPU_X8_ROWS; g * CPU_X8_ROWS < n1; g++) {
+        const uint8_t *grp = p->w + g * nb * CPU_Q4_0X8_UNIT;
         for (int64_t i = 0; i < p->m; i++) {
             const int8_t *xq = p->aq + i * p->k;
             const float *xd = p->ad + i * nb, *xs = p->as + i * 2 * nb;
             __m256 acc = _mm256_setzero_ps();
             for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *u = grp + b * CPU_Q4X8_UNIT;
-                const int8_t *x = xq + 32 * b;
-                __m256i s16 = _mm256_setzero_si256();
-                for (int t = 0; t < 4; t++) {
-                    const __m256i v = _mm256_loadu_si256((const __m256i *)(u + 16 + 32 * t));
-                    const __m256i lo = _mm256_and_si256(v, m4);
-                    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-                    s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(lo, bcast4(x + 4 * t)));
-                    s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi, bcast4(x + 16 + 4 * t)));
-                }
-                const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, ones));
+                const uint8_t *u = grp + b * CPU_Q4_0X8_UNIT;
+                __m256i lo, hi;
+                x8_nibble_dots(u + 16, 4, xq + 32 * b, xq + 32 * b + 16, &lo, &hi);
+                const __m256 dot = x8_i16_sums(_mm256_add_epi16(lo, hi));
                 const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)u));
                 const __m256 r = _mm256_fmsub_ps(_mm256_set1_ps(xd[b]), dot,
                                                  _mm256_set1_ps(8.0f * (xs[2 * b] + xs[2 * b + 1])));
                 acc = _mm256_fmadd_ps(dw, r, acc);
             }
-            float *o = (float *)(void *)(p->out + i * p->ldo) + g * CPU_Q4X8_ROWS;
-            if (rows == CPU_Q4X8_ROWS)
-                _mm256_storeu_ps(o, acc);
-            else
-                v8_store_n(o, acc, rows);
+            x8_store(p, i, g, n1, acc);
+        }
+    }
+}
+
+/* q4_K: row j gets d_j * Σ_s sc_js * d_x,s * Σ q xq - dmin_j * Σ_s m_js *
+ * Σ_x,s over its 8 sub-blocks s per super-block. */
+CPU_AVX2 void cpu_gemv_q4_Kx8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1)
+{
+    const int64_t nb = p->k / 256;
+    for (int64_t g = n0 / CPU_X8_ROWS; g * CPU_X8_ROWS < n1; g++) {
+        const uint8_t *grp = p->w + g * nb * CPU_Q4_KX8_UNIT;
+        for (int64_t i = 0; i < p->m; i++) {
+            const int8_t *xq = p->aq + i * p->k;
+            const float *xd = p->ad + i * (p->k / 32), *xs = p->as + i * (p->k / 16);
+            __m256 acc = _mm256_setzero_ps();
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *u = grp + b * CPU_Q4_KX8_UNIT;
+                const int8_t *x8 = xq + 256 * b;
+                const float *dx = xd + 8 * b, *sx = xs + 16 * b;
+                __m256 sacc = _mm256_setzero_ps(), macc = sacc;
+                for (int h = 0; h < 4; h++) {
+                    __m256i lo, hi;
+                    x8_nibble_dots(u + CPU_Q4_KX8_QS + 256 * h, 8, x8 + 64 * h,
+                                   x8 + 64 * h + 32, &lo, &hi);
+                    const uint8_t *sc = u + CPU_Q4_KX8_SC + 16 * h, *m = u + CPU_Q4_KX8_M + 16 * h;
+                    sacc = _mm256_fmadd_ps(_mm256_mul_ps(x8_u8_ps(sc), _mm256_set1_ps(dx[2 * h])),
+                                           x8_i16_sums(lo), sacc);
+                    sacc = _mm256_fmadd_ps(
+                        _mm256_mul_ps(x8_u8_ps(sc + 8), _mm256_set1_ps(dx[2 * h + 1])),
+                        x8_i16_sums(hi), sacc);
+                    macc = _mm256_fmadd_ps(x8_u8_ps(m), _mm256_set1_ps(sx[4 * h] + sx[4 * h + 1]),
+                                           macc);
+                    macc = _mm256_fmadd_ps(x8_u8_ps(m + 8),
+                                           _mm256_set1_ps(sx[4 * h + 2] + sx[4 * h + 3]), macc);
+                }
+                acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)u)), sacc,
+                                      acc);
+                acc = _mm256_fnmadd_ps(
+                    _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(u + 16))), macc, acc);
+            }
+            x8_store(p, i, g, n1, acc);
         }
     }
 }
