@@ -225,6 +225,27 @@ static cJSON *parse_json(plinth_context *ctx, const char *text, size_t len, size
     return root;
 }
 
+/* Why a JSON text cannot name tensors and keys faithfully, or NULL: a NUL
+ * byte, or a \u0000 escape in a string, which cJSON's NUL-terminated
+ * strings would cut short ("a\u0000b" would open as "a"). */
+static const char *json_nul(const char *text, size_t len)
+{
+    if (memchr(text, '\0', len))
+        return "NUL byte";
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] != '\\')
+            continue;
+        size_t j = i;
+        while (j < len && text[j] == '\\')
+            j++;
+        /* an odd run of backslashes escapes what follows */
+        if ((j - i) % 2 == 1 && len - j >= 5 && memcmp(text + j, "u0000", 5) == 0)
+            return "an escaped NUL, \\u0000, which no name or value may hold";
+        i = j - 1;
+    }
+    return NULL;
+}
+
 static void json_free(plinth_context *ctx, cJSON *root)
 {
     plinth_context *prev = json_enter(ctx);
@@ -464,10 +485,11 @@ static plinth_status open_file(plinth_state_dict *d, const char *path_in)
     }
     text[n] = '\0';
     f->data_start = 8 + n;
-    if (memchr(text, '\0', n)) {
+    const char *nul = json_nul(text, n);
+    if (nul) {
         ctx_free(ctx, text);
-        return ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: header is not valid JSON (NUL byte)",
-                         path);
+        return ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: header is not valid JSON (%s)", path,
+                         nul);
     }
     size_t at = 0;
     bool oom = false;
@@ -560,6 +582,11 @@ static plinth_status open_index(plinth_state_dict *d, const char *path)
     plinth_status s = read_text(ctx, path, &text, &len);
     if (s != PLINTH_OK)
         return s;
+    const char *nul = json_nul(text, len);
+    if (nul) {
+        ctx_free(ctx, text);
+        return ctx_error(ctx, PLINTH_ERR_FORMAT, "%s: index is not valid JSON (%s)", path, nul);
+    }
     size_t at = 0;
     bool oom = false;
     cJSON *root = parse_json(ctx, text, len, &at, &oom);

@@ -571,6 +571,31 @@ Test(st, header_not_json)
                 "header is not valid JSON", NULL);
 }
 
+/* A name or value with an escaped NUL would be cut short by cJSON's
+ * C strings ("a\u0000b" opened as "a"): refused, in a header and in an
+ * index. An escaped backslash before "u0000" is plain text: accepted. */
+Test(st, escaped_nul_is_refused)
+{
+    float v = 1;
+    expect_fail(write_st("n1.safetensors",
+                         "{\"a\\u0000b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                         &v, 4),
+                PLINTH_ERR_FORMAT, "escaped NUL", NULL);
+    expect_fail(write_st("n2.safetensors",
+                         "{\"__metadata__\":{\"k\":\"x\\\\\\u0000\"}}", NULL, 0),
+                PLINTH_ERR_FORMAT, "escaped NUL", NULL);
+    st_dict *d = open_ok(write_st(
+        "n3.safetensors",
+        "{\"a\\\\u0000b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", &v, 4));
+    cr_expect_not_null(st_find(d, "a\\u0000b"), "the name with a literal backslash");
+    plinth_state_dict_close(d);
+    write_shards();
+    const char *p = write_index("model.safetensors.index.json",
+                                "{\"a\\u0000\":\"model-00001-of-00002.safetensors\"}");
+    expect_fail(p, PLINTH_ERR_FORMAT, "escaped NUL", NULL);
+    CHECK_NO_LEAKS();
+}
+
 Test(st, header_not_object)
 {
     expect_fail(write_st("arr.safetensors", "[1, 2]", NULL, 0), PLINTH_ERR_FORMAT,
