@@ -12,9 +12,7 @@
  * agrees with the type meta_type() reports; the written copy has the same
  * tensors (dtype, shape, bytes) and as many keys as were copied.
  */
-#include "fuzz.h"
-
-#include <plinth.h>
+#include "fuzz_files.h"
 
 #include <stdbool.h>
 #include <unistd.h>
@@ -35,28 +33,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     FUZZ_CHECK(plinth_context_create(NULL, &ctx) == PLINTH_OK, "no context");
-    /* In memory where there is a tmpfs: on a disk, truncating and
-     * rewriting the file for every input is most of the time spent. */
-    static const char *const dirs[] = {"/dev/shm", "/tmp"};
-    for (size_t i = 0; i < 2 && in_fd < 0; i++) {
-        snprintf(in_path, sizeof in_path, "%s/plinth-fuzz-gguf-XXXXXX", dirs[i]);
-        in_fd = mkstemp(in_path);
-    }
-    FUZZ_CHECK(in_fd >= 0, "cannot create a temporary file");
+    in_fd = fuzz_temp_file(in_path, sizeof in_path, "gguf");
     snprintf(out_path, sizeof out_path, "%s.out", in_path);
     atexit(cleanup);
     return 0;
-}
-
-static void write_input(const uint8_t *data, size_t size)
-{
-    FUZZ_CHECK(ftruncate(in_fd, 0) == 0, "ftruncate");
-    size_t at = 0;
-    while (at < size) {
-        ssize_t w = pwrite(in_fd, data + at, size - at, (off_t)at);
-        FUZZ_CHECK(w > 0, "pwrite");
-        at += (size_t)w;
-    }
 }
 
 /* Every getter of the key's type, and the others refusing. */
@@ -262,7 +242,7 @@ static void rewrite(plinth_state_dict *d)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    write_input(data, size);
+    fuzz_write_file(in_fd, data, size);
     plinth_state_dict *d = (plinth_state_dict *)1;
     plinth_status st = plinth_state_dict_open(ctx, in_path, &d);
     if (st != PLINTH_OK) {

@@ -27,9 +27,7 @@
  * byte count, and reads back that shard's bytes; a shard is there whole or
  * not at all; the metadata is the first opened shard's __metadata__.
  */
-#include "fuzz.h"
-
-#include <plinth.h>
+#include "fuzz_files.h"
 
 #include <fcntl.h>
 #include <stdbool.h>
@@ -151,14 +149,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     FUZZ_CHECK(plinth_context_create(NULL, &ctx) == PLINTH_OK, "no context");
-    /* In memory where there is a tmpfs (see fuzz_gguf.c). */
-    static const char *const dirs[] = {"/dev/shm", "/tmp"};
-    bool made = false;
-    for (size_t i = 0; i < 2 && !made; i++) {
-        snprintf(dir, sizeof dir, "%s/plinth-fuzz-st-index-XXXXXX", dirs[i]);
-        made = mkdtemp(dir) != NULL;
-    }
-    FUZZ_CHECK(made, "cannot create a temporary folder");
+    fuzz_temp_dir(dir, sizeof dir, "st-index");
     snprintf(index_path, sizeof index_path, "%s/model.safetensors.index.json", dir);
     atexit(cleanup);
     for (size_t s = 0; s < N_SHARDS; s++)
@@ -166,17 +157,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     index_fd = open(index_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     FUZZ_CHECK(index_fd >= 0, "cannot create %s", index_path);
     return 0;
-}
-
-static void write_input(const uint8_t *data, size_t size)
-{
-    FUZZ_CHECK(ftruncate(index_fd, 0) == 0, "ftruncate");
-    size_t at = 0;
-    while (at < size) {
-        ssize_t w = pwrite(index_fd, data + at, size - at, (off_t)at);
-        FUZZ_CHECK(w > 0, "pwrite");
-        at += (size_t)w;
-    }
 }
 
 /* ------------------------------------------------------------ checks --- */
@@ -260,15 +240,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size >= 4 && memcmp(data, "GGUF", 4) == 0)
         return 0;
-    write_input(data, size);
+    fuzz_write_file(index_fd, data, size);
     plinth_state_dict *d = (plinth_state_dict *)1;
     plinth_status st = plinth_state_dict_open(ctx, dir, &d);
     if (st != PLINTH_OK) {
-        FUZZ_CHECK(d == NULL, "failed open left a dict");
-        FUZZ_CHECK(st == PLINTH_ERR_FORMAT || st == PLINTH_ERR_IO, "status %s on %zu bytes: %s",
-                   plinth_status_name(st), size, plinth_context_error(ctx));
-        FUZZ_CHECK(strstr(plinth_context_error(ctx), index_path) != NULL,
-                   "message names not the index: %s", plinth_context_error(ctx));
+        fuzz_check_refusal(ctx, st, d, index_path, size);
         return 0;
     }
     FUZZ_CHECK(d != NULL, "open succeeded without a dict");

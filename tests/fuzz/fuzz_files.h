@@ -1,0 +1,71 @@
+/*
+ * fuzz_files.h — for harnesses whose parser reads files (the state dict's
+ * safetensors, index and GGUF readers): the input written to a private
+ * temporary file or folder, and the checks on a refused open.
+ *
+ * The temporary files live in /dev/shm where there is a tmpfs: on a disk,
+ * truncating and rewriting the file for every input is most of the time
+ * spent. Names carry no suffix (a name ending in .json would be opened as
+ * an index).
+ */
+#ifndef PLINTH_FUZZ_FILES_H
+#define PLINTH_FUZZ_FILES_H
+
+#include "fuzz.h"
+
+#include <plinth.h>
+
+#include <stdbool.h>
+#include <unistd.h>
+
+static const char *const fuzz_temp_dirs[] = {"/dev/shm", "/tmp"};
+
+/* A new empty file "<tmp>/plinth-fuzz-<tag>-XXXXXX": its descriptor, its
+ * path in path[size]. */
+static inline int fuzz_temp_file(char *path, size_t size, const char *tag)
+{
+    int fd = -1;
+    for (size_t i = 0; i < 2 && fd < 0; i++) {
+        snprintf(path, size, "%s/plinth-fuzz-%s-XXXXXX", fuzz_temp_dirs[i], tag);
+        fd = mkstemp(path);
+    }
+    FUZZ_CHECK(fd >= 0, "cannot create a temporary file");
+    return fd;
+}
+
+/* A new empty folder, the same way. */
+static inline void fuzz_temp_dir(char *path, size_t size, const char *tag)
+{
+    bool made = false;
+    for (size_t i = 0; i < 2 && !made; i++) {
+        snprintf(path, size, "%s/plinth-fuzz-%s-XXXXXX", fuzz_temp_dirs[i], tag);
+        made = mkdtemp(path) != NULL;
+    }
+    FUZZ_CHECK(made, "cannot create a temporary folder");
+}
+
+/* The file behind fd becomes exactly data[0, size). */
+static inline void fuzz_write_file(int fd, const uint8_t *data, size_t size)
+{
+    FUZZ_CHECK(ftruncate(fd, 0) == 0, "ftruncate");
+    size_t at = 0;
+    while (at < size) {
+        ssize_t w = pwrite(fd, data + at, size - at, (off_t)at);
+        FUZZ_CHECK(w > 0, "pwrite");
+        at += (size_t)w;
+    }
+}
+
+/* A refused plinth_state_dict_open: no dict left, FORMAT or IO, and a
+ * message naming `path`. */
+static inline void fuzz_check_refusal(plinth_context *ctx, plinth_status st,
+                                      const plinth_state_dict *d, const char *path, size_t size)
+{
+    FUZZ_CHECK(d == NULL, "failed open left a dict");
+    FUZZ_CHECK(st == PLINTH_ERR_FORMAT || st == PLINTH_ERR_IO, "status %s on %zu bytes: %s",
+               plinth_status_name(st), size, plinth_context_error(ctx));
+    FUZZ_CHECK(strstr(plinth_context_error(ctx), path) != NULL, "message does not name %s: %s",
+               path, plinth_context_error(ctx));
+}
+
+#endif /* PLINTH_FUZZ_FILES_H */
