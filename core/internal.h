@@ -252,7 +252,6 @@ struct plinth_model {
     plinth_state_set *bound;
     uint32_t generation;
     bool pack_planned; /* model_pack_plan ran (at the first load)        */
-    uint64_t packed_bytes; /* the twins add to the persistent pools      */
 };
 
 /* Plugin-owned weight layouts (model_pack.c). At the first load, before

@@ -118,7 +118,6 @@ static void rewrite_readers(plinth_model *m, int32_t plain, int32_t twin)
 plinth_status model_pack_plan(plinth_model *m)
 {
     m->pack_planned = true;
-    m->packed_bytes = 0;
     bool any = false;
     for (uint32_t b = 0; b < m->n_backends; b++)
         any |= slot_has_pack(m->be[b].backend);
@@ -139,7 +138,6 @@ plinth_status model_pack_plan(plinth_model *m)
          * (the copy is a host one: plain.data below) */
         const bool in_place = sole && t->kind == PLINTH_NODE_PARAM &&
                               (m->be[t->backend].backend->caps & PLINTH_CAP_HOST_MEMORY);
-        const uint64_t plain_bytes = t->bytes;
         int32_t twin = -1;
         plinth_status s = model_tensor_add_packed(m, (int32_t)i, size, in_place, &twin);
         if (s != PLINTH_OK)
@@ -147,7 +145,6 @@ plinth_status model_pack_plan(plinth_model *m)
         t = &m->tensors[i];
         t->pack_op = PLINTH_OP_MATMUL;
         t->pack_input = 1;
-        m->packed_bytes += !in_place ? size : size > plain_bytes ? size - plain_bytes : 0;
         rewrite_readers(m, (int32_t)i, twin);
     }
     return PLINTH_OK;

@@ -68,4 +68,22 @@ static inline void fuzz_check_refusal(plinth_context *ctx, plinth_status st,
                path, plinth_context_error(ctx));
 }
 
+/* plinth_state_dict_open(path) of a size-byte input: NULL after checking
+ * a refusal (fuzz_check_refusal, naming want_path), else the dict, whose
+ * path must be want_path. */
+static inline plinth_state_dict *fuzz_open_dict(plinth_context *ctx, const char *path,
+                                                const char *want_path, size_t size)
+{
+    plinth_state_dict *d = (plinth_state_dict *)1;
+    plinth_status st = plinth_state_dict_open(ctx, path, &d);
+    if (st != PLINTH_OK) {
+        fuzz_check_refusal(ctx, st, d, want_path, size);
+        return NULL;
+    }
+    FUZZ_CHECK(d != NULL, "open succeeded without a dict");
+    FUZZ_CHECK(strcmp(plinth_state_dict_path(d), want_path) == 0, "path %s",
+               plinth_state_dict_path(d));
+    return d;
+}
+
 #endif /* PLINTH_FUZZ_FILES_H */

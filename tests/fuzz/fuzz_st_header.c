@@ -134,15 +134,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size >= 4 && memcmp(data, "GGUF", 4) == 0)
         return 0;
     fuzz_write_file(in_fd, data, size);
-    plinth_state_dict *d = (plinth_state_dict *)1;
-    plinth_status st = plinth_state_dict_open(ctx, in_path, &d);
-    if (st != PLINTH_OK) {
-        fuzz_check_refusal(ctx, st, d, in_path, size);
+    plinth_state_dict *d = fuzz_open_dict(ctx, in_path, in_path, size);
+    if (!d)
         return 0;
-    }
-    FUZZ_CHECK(d != NULL, "open succeeded without a dict");
-    FUZZ_CHECK(strcmp(plinth_state_dict_path(d), in_path) == 0, "path %s",
-               plinth_state_dict_path(d));
     uint64_t header = 0;
     for (int i = 7; i >= 0 && size >= 8; i--)
         header = header << 8 | data[i];
