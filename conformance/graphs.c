@@ -217,13 +217,13 @@ done:
     return st;
 }
 
-/* q4_0 and q4_K weights as params, which a plugin may pack at load
- * (pack_size): projections with N = 44 and 20 (not whole groups of 8) and
- * a q4_0 tied table that get_rows reads too, in a decode program (M = 1)
- * and a prefill one (M = 7) of one model; the outputs of both. A kernel
- * that reads a packed weight as plain (strides 0) fails here. */
-enum { PQ_T = 7, PQ_K = 256, PQ_N = 44, PQ_N2 = 20, PQ_V = 40 };
-#define PQ_OUTS (PQ_N + PQ_N2 + PQ_V) /* floats per token */
+/* q4_0, q4_K and q8_0 weights as params, which a plugin may pack at load
+ * (pack_size): projections with N = 44, 20 and 12 (not whole groups of
+ * 8) and a q4_0 tied table that get_rows reads too, in a decode program
+ * (M = 1) and a prefill one (M = 7) of one model; the outputs of both. A
+ * kernel that reads a packed weight as plain (strides 0) fails here. */
+enum { PQ_T = 7, PQ_K = 256, PQ_N = 44, PQ_N2 = 20, PQ_N3 = 12, PQ_V = 40 };
+#define PQ_OUTS (PQ_N + PQ_N2 + PQ_N3 + PQ_V) /* floats per token */
 
 static plinth_status pq_program(plinth_model *m, plinth_backend *b, int64_t t,
                                 plinth_program **out, char *err, size_t err_size)
@@ -232,7 +232,7 @@ static plinth_status pq_program(plinth_model *m, plinth_backend *b, int64_t t,
     plinth_graph *g = NULL;
     TRY(plinth_graph_create(plinth_backend_context(b), &g));
     int64_t xs[2] = {t, PQ_K}, is[1] = {t}, ws[2] = {PQ_N, PQ_K}, ws2[2] = {PQ_N2, PQ_K},
-            es[2] = {PQ_V, PQ_K};
+            ws3[2] = {PQ_N3, PQ_K}, es[2] = {PQ_V, PQ_K};
     plinth_node x = plinth_input(g, "x", PLINTH_F32, 2, xs);
     plinth_node emb = plinth_param(g, "emb", PLINTH_Q4_0, 2, es);
     plinth_node h = plinth_add(
@@ -241,6 +241,8 @@ static plinth_status pq_program(plinth_model *m, plinth_backend *b, int64_t t,
                       "y"));
     TRY(plinth_output(g, plinth_matmul(g, h, plinth_param(g, "w2", PLINTH_Q4_K, 2, ws2), true),
                       "y2"));
+    TRY(plinth_output(g, plinth_matmul(g, h, plinth_param(g, "w3", PLINTH_Q8_0, 2, ws3), true),
+                      "y3"));
     TRY(plinth_output(g, plinth_matmul(g, h, emb, true), "logits"));
     TRY(plinth_program_compile(m, g, NULL, out));
 done:
@@ -272,14 +274,15 @@ static plinth_status graph_packed_q4(plinth_backend *const *list, uint32_t n, co
     TRY(set_random(m, "emb", PLINTH_Q4_0, PQ_V * PQ_K, 1.0, &rng));
     TRY(set_random(m, "w", PLINTH_Q4_0, PQ_N * PQ_K, 1.0, &rng));
     TRY(set_random(m, "w2", PLINTH_Q4_K, PQ_N2 * PQ_K, 1.0, &rng));
+    TRY(set_random(m, "w3", PLINTH_Q8_0, PQ_N3 * PQ_K, 1.0, &rng));
     random_f32(x, (size_t)(t * PQ_K), &rng);
     for (int64_t r = 0; r < t; r++)
         ids[r] = (int32_t)(conf_rng_next(&rng) % PQ_V);
     TRY(set_f32(prog, "x", x, (size_t)(t * PQ_K)));
     TRY(set_i32(prog, "ids", ids, (size_t)t));
     TRY(plinth_program_run(prog));
-    const int64_t widths[3] = {PQ_N, PQ_N2, PQ_V};
-    for (uint32_t o = 0; o < 3; o++) {
+    const int64_t widths[4] = {PQ_N, PQ_N2, PQ_N3, PQ_V};
+    for (uint32_t o = 0; o < 4; o++) {
         TRY(plinth_program_get_output(prog, o, out, (size_t)(t * widths[o]) * sizeof(float)));
         out += t * widths[o];
     }
@@ -406,15 +409,16 @@ static void register_builtins(void)
         "graph mlp quantised [7,256] (q4_0 embedding, q8_0/q6_K matmul, q4_K cast at load)",
         graph_qmlp, QM_T * QM_E, 1e-5, NULL};
     /* Decode may quantise its activations to int8 per block of 32 (the
-     * cpu backend does for q4_0 and q4_K: cpu_quant.c): that error's
+     * cpu backend does for q4_0 and q4_K, and q8_0 under precision=fast:
+     * cpu_quant.c): that error's
      * variance is about 1.6e-5 of each result's for uniform inputs; a
      * kernel reading a packed weight as plain is off by order 1. Prefill
      * (7 rows) dequantises exactly: the f32 bound. */
     registry[n_registry++] = (conf_graph_case){
-        "graph q4_0/q4_K params, packable, decode (N = 44/20, tied table)", graph_packed_q4,
+        "graph q4_0/q4_K/q8_0 params, packable, decode (N = 44/20/12, tied table)", graph_packed_q4,
         PQ_OUTS, 2e-4, "decode"};
     registry[n_registry++] = (conf_graph_case){
-        "graph q4_0/q4_K params, packable, prefill 7 (N = 44/20, tied table)", graph_packed_q4,
+        "graph q4_0/q4_K/q8_0 params, packable, prefill 7 (N = 44/20/12, tied table)", graph_packed_q4,
         PQ_T * PQ_OUTS, 1e-5, "prefill"};
 }
 

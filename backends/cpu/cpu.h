@@ -75,6 +75,7 @@ typedef struct cpu_device {
     /* Bit cpu_block_index(dt): decode on block weights of dtype dt with
      * int8 activations (q8_act; cpu_quant.c has the default and why). */
     uint32_t q8_act;
+    int8_t q8_key;        /* q8_act= as given: -1 not given, else its mask */
     float *aq8;           /* the activations quantised (q8_act: int8, scales) */
     size_t aq8_size;      /* floats                                       */
     struct cpu_rope_freq {  /* rope inverse frequencies, by (base, n_dims) */

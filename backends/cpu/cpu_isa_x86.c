@@ -72,7 +72,7 @@ static void detect(x86_features *out)
     .gemv_block_q8 = {cpu_gemv_q8_0_q8_avx2, cpu_gemv_q4_0_q8_avx2, cpu_gemv_q4_K_q8_avx2,     \
                       cpu_gemv_q6_K_q8_avx2},                                                  \
     .quantize_q8 = cpu_quantize_q8_avx2,                                                      \
-    .gemv_x8_q8 = {NULL, cpu_gemv_q4_0x8_q8_avx2, cpu_gemv_q4_Kx8_q8_avx2, NULL}
+    .gemv_x8_q8 = {cpu_gemv_q8_0x8_q8_avx2, cpu_gemv_q4_0x8_q8_avx2, cpu_gemv_q4_Kx8_q8_avx2, NULL}
 
 /* AVX2: every slot but the bf16 GEMM, 8 lanes wide. */
 static const cpu_kernels avx2 = {

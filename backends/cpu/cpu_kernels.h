@@ -42,19 +42,20 @@ typedef struct mm_problem {
      * K-quants' offsets and mins). */
     const int8_t *aq;
     const float *ad, *as;
-    /* w is q4_0 or q4_K packed at load as groups of 8 interleaved rows
+    /* w is q8_0, q4_0 or q4_K packed at load as groups of 8 interleaved rows
      * (CPU_X8_*; ldw unused), not plain rows. */
     bool w_x8;
 } mm_problem;
 
-/* q4_0 and q4_K weights packed at load (pack_weights, cpu_quant.c section
- * 3): rows in groups of 8 (the last padded with zero rows), each group
- * K / E units, one per block column (E = 32 for q4_0, 256 for q4_K). A
+/* q8_0, q4_0 and q4_K weights packed at load (pack_weights, cpu_quant.c
+ * section 3): rows in groups of 8 (the last padded with zero rows), each
+ * group K / E units, one per block column (E = 32, or 256 for q4_K). A
  * unit holds the 8 rows' scales side by side, then their quant bytes
  * interleaved 4 at a time: chunk c (32 bytes) holds bytes 4c..4c+3 of
  * each row's quants (row j at 4j). One 8-lane register then holds a 4-byte
  * run of every row: the int8 dot products come out per row in its own
  * lane, with no horizontal sums, and one vcvtph2ps converts 8 scales.
+ *   q8_0 (272 bytes: the plain rows' bytes): f16 d[8], 8 chunks.
  *   q4_0 (144 bytes: the plain rows' bytes): f16 d[8], 4 chunks.
  *   q4_K (1184 bytes, plain 1152): f16 d[8] at 0, f16 dmin[8] at 16,
  *        the 6-bit scales and mins unpacked to bytes, sc[sub][row] at 32
@@ -62,6 +63,7 @@ typedef struct mm_problem {
  *        (chunk 8h + t: bytes 32h + 4t.. of the 128 quant bytes, whose
  *        low nibbles are sub-block 2h and high ones 2h + 1). */
 #define CPU_X8_ROWS 8
+#define CPU_Q8_0X8_UNIT 272
 #define CPU_Q4_0X8_UNIT 144
 #define CPU_Q4_KX8_UNIT 1184
 #define CPU_Q4_KX8_SC 32
@@ -83,9 +85,9 @@ static inline int cpu_block_index(int32_t dt)
     return dt - PLINTH_Q8_0;
 }
 
-/* q8_act's masks (cpu_device.q8_act): every block dtype, and the default:
- * q4_0, q4_K and q6_K, whose f32-activation GEMV is bound by unpacking
- * and widening, not by the bytes (cpu_quant.c). */
+/* q8_act's masks (cpu_device.q8_act): every block dtype (precision=fast),
+ * and exact's: q4_0, q4_K and q6_K, whose f32-activation GEMV is bound by
+ * unpacking and widening, not by the bytes (cpu_quant.c). */
 #define CPU_Q8_ACT_ALL 0xfu
 #define CPU_Q8_ACT_AUTO 0xeu
 
@@ -113,7 +115,7 @@ struct cpu_kernels {
      * of q per 16. NULL: the f32 path runs. */
     void (*gemv_block_q8[CPU_BLOCK_TYPES])(const mm_problem *p, int64_t n0, int64_t n1);
     void (*quantize_q8)(const float *x, int8_t *q, float *d, float *s, int64_t k);
-    /* The int8 GEMV on packed q4_0 / q4_K (p->w_x8; cpu_block_index):
+    /* The int8 GEMV on packed q8_0 / q4_0 / q4_K (p->w_x8; cpu_block_index):
      * output columns [n0, n1), n0 a multiple of 8. NULL: that dtype is not
      * packed at this level. */
     void (*gemv_x8_q8[CPU_BLOCK_TYPES])(const mm_problem *p, int64_t n0, int64_t n1);
@@ -179,8 +181,8 @@ struct cpu_kernels {
 void cpu_gemv_block_portable(const mm_problem *p, int64_t n0, int64_t n1);
 void cpu_dequant_row_portable(int32_t dt, const uint8_t *src, float *dst, int64_t n);
 
-/* q4_0 and q4_K packed in groups of 8 rows (cpu_quant.c section 3), dt
- * one of the two: the bytes of n rows of k, group g packed from the plain
+/* q8_0, q4_0 and q4_K packed in groups of 8 rows (cpu_quant.c section 3),
+ * dt one of the three: the bytes of n rows of k, group g packed from the plain
  * rows (ldw bytes apart), and row r dequantised. */
 uint64_t cpu_x8_bytes(int32_t dt, int64_t n, int64_t k);
 void cpu_x8_pack_group(int32_t dt, const uint8_t *plain, int64_t ldw, int64_t n, int64_t k,

@@ -421,10 +421,11 @@ static void block_prefill(cpu_device *dev, const mm_problem *p)
 /* ---------------------------------------------------------------- 6 ---- */
 
 /* Weights packed at load (plinth_plugin.h pack_size/pack):
- *   - q4_0 and q4_K [N, K] read transposed, at a level with the packed int8
- *     GEMV and q8_act on for the dtype: as groups of 8 interleaved rows
- *     (cpu_kernels.h CPU_X8_*; q4_0 the same bytes, q4_K 2.8% more, the
- *     last group padded). Decode runs gemv_x8_q8, which does per 8 rows
+ *   - q8_0, q4_0 and q4_K [N, K] read transposed, at a level with the
+ *     packed int8 GEMV and q8_act on for the dtype (q8_0: precision=fast
+ *     or q8_act=1): as groups of 8 interleaved rows (cpu_kernels.h
+ *     CPU_X8_*; q8_0 and q4_0 the same bytes, q4_K 2.8% more, the last
+ *     group padded). Decode runs gemv_x8_q8, which does per 8 rows
  *     and 32 columns what the plain int8 GEMV does per row: ~45
  *     instructions for 256 q4_0 weights instead of ~140, and no horizontal
  *     sums. Prefill dequantises the rows as from the plain ones.
@@ -441,7 +442,7 @@ static void block_prefill(cpu_device *dev, const mm_problem *p)
  * it): the twin's bytes count in the persistent pool. */
 static bool packs_x8(const cpu_device *dev, int32_t dt)
 {
-    if (dt != PLINTH_Q4_0 && dt != PLINTH_Q4_K)
+    if (dt != PLINTH_Q8_0 && dt != PLINTH_Q4_0 && dt != PLINTH_Q4_K)
         return false;
     const int q = cpu_block_index(dt);
     return dev->pack_weights != CPU_PACK_OFF && dev->k->gemv_x8_q8[q] && dev->k->quantize_q8 &&

@@ -136,12 +136,13 @@ static int32_t parse_config(cpu_device *d, const cpu_arch *arch, const char *cfg
         } else if (!strcmp(kv, "q8_act")) {
             /* decode matmuls with block weights on activations quantised
              * to int8 per block of 32, as llama.cpp does (inexact): 1 for
-             * every block dtype, 0 for none, auto (the default) for the
-             * 4- and 6-bit ones (cpu_quant.c) */
+             * every block dtype, 0 for none, auto for the 4- and 6-bit
+             * ones (cpu_quant.c). Given, it wins over precision=; not
+             * given, exact means auto and fast means 1 */
             if (strcmp(val, "0") && strcmp(val, "1") && strcmp(val, "auto"))
                 return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
                                      "cpu: q8_act=%s: expected 0, 1 or auto", val);
-            d->q8_act = val[0] == '1' ? CPU_Q8_ACT_ALL : val[0] == '0' ? 0 : CPU_Q8_ACT_AUTO;
+            d->q8_key = (int8_t)(val[0] == '1' ? CPU_Q8_ACT_ALL : val[0] == '0' ? 0 : CPU_Q8_ACT_AUTO);
         } else if (kv[0]) {
             return plugin_inst_fail(cpu_inst(d), PLINTH_ERR_INVALID,
                                  "cpu: unknown config key '%s' (isa, threads, precision, "
@@ -174,7 +175,7 @@ static int32_t cpu_device_open(plinth_instance *inst, uint32_t index,
     cpu_arch_detect(&arch);
     d->isa = cpu_isa_default(&arch);
     d->n_threads = default_threads();
-    d->q8_act = CPU_Q8_ACT_AUTO;
+    d->q8_key = -1;
     d->pack_weights = CPU_PACK_AUTO;
     d->bf16_key = -1;
     int32_t st = PLINTH_OK;

@@ -6,7 +6,7 @@
  *   1. portable kernels: a row dequantised a block at a time
  *      (plinth_dequant_block, the one definition), the GEMV on it
  *   2. rows: get_rows of a block table, cast of a block tensor
- *   3. q4_0 and q4_K packed at load in groups of 8 interleaved rows (the
+ *   3. q8_0, q4_0 and q4_K packed at load in groups of 8 interleaved rows (the
  *      layout: cpu_kernels.h CPU_X8_*): packing, and a row back as plain
  *      blocks
  *
@@ -17,8 +17,9 @@
  *     from the f32 matmul of the dequantised weights only by the order of
  *     its f32 sums.
  *   - decode (the block GEMV): f32 for q8_0, int8 for q4_0, q4_K and q6_K
- *     (device config q8_act=auto, the default; q8_act=0 keeps every type
- *     f32, q8_act=1 makes q8_0 int8 too). With f32 activations each block's
+ *     (device config q8_act=auto, the default under precision=exact;
+ *     q8_act=0 keeps every type f32, q8_act=1 makes q8_0 int8 too, and so
+ *     does precision=fast). With f32 activations each block's
  *     quants are widened to f32 and dotted with x: exact as above. With
  *     int8 ones x is quantised per block of 32 (d = max|x| / 127, round to
  *     nearest even) once per matmul, and the dots are integer (vpmaddubsw),
@@ -32,7 +33,12 @@
  *       q4_K  f32 0.574 ms   int8 0.305 ms   (1.88x)
  *       q6_K  f32 0.628 ms   int8 0.442 ms   (1.42x)
  *     The 4- and 6-bit types with f32 activations are bound by unpacking
- *     and widening twice the quants per byte, not by the bytes.
+ *     and widening twice the quants per byte, not by the bytes. q8_0's is
+ *     bound by widening each byte to f32 (Gemma 3 270M q8_0 decode read
+ *     8.1 GB/s on one thread where a plain loop streams 14): on plain rows
+ *     int8 did not pay, packed in 8-row groups it does (tg64, 2 threads:
+ *     ~49 tok/s f32, ~63 int8 packed; README). Since int8 activations are
+ *     an error the size of q8_0's own, that is precision=fast's.
  * The scalar level has no int8 kernels: it runs f32 activations always.
  */
 #include <string.h>
@@ -176,7 +182,9 @@ bool cpu_cast_block(cpu_device *dev, const plinth_view *out, const plinth_view *
 
 static size_t x8_unit(int32_t dt)
 {
-    return dt == PLINTH_Q4_0 ? CPU_Q4_0X8_UNIT : CPU_Q4_KX8_UNIT;
+    return dt == PLINTH_Q8_0   ? CPU_Q8_0X8_UNIT
+           : dt == PLINTH_Q4_0 ? CPU_Q4_0X8_UNIT
+                               : CPU_Q4_KX8_UNIT;
 }
 
 uint64_t cpu_x8_bytes(int32_t dt, int64_t n, int64_t k)
@@ -188,9 +196,9 @@ uint64_t cpu_x8_bytes(int32_t dt, int64_t n, int64_t k)
 /* Row j's plain block `blk` into unit u (cpu_kernels.h says where). */
 static void x8_put(int32_t dt, const uint8_t *blk, int j, uint8_t *u)
 {
-    if (dt == PLINTH_Q4_0) {
+    if (dt == PLINTH_Q8_0 || dt == PLINTH_Q4_0) {
         memcpy(u + 2 * j, blk, 2);
-        for (int c = 0; c < 4; c++)
+        for (int c = 0; c < (dt == PLINTH_Q8_0 ? 8 : 4); c++)
             memcpy(u + 16 + 32 * c + 4 * j, blk + 2 + 4 * c, 4);
         return;
     }
@@ -210,9 +218,9 @@ static void x8_put(int32_t dt, const uint8_t *blk, int j, uint8_t *u)
  * mins packed again as plinth_q4_K_scale_min reads them. */
 static void x8_get(int32_t dt, const uint8_t *u, int j, uint8_t *blk)
 {
-    if (dt == PLINTH_Q4_0) {
+    if (dt == PLINTH_Q8_0 || dt == PLINTH_Q4_0) {
         memcpy(blk, u + 2 * j, 2);
-        for (int c = 0; c < 4; c++)
+        for (int c = 0; c < (dt == PLINTH_Q8_0 ? 8 : 4); c++)
             memcpy(blk + 2 + 4 * c, u + 16 + 32 * c + 4 * j, 4);
         return;
     }
@@ -244,7 +252,7 @@ void cpu_x8_pack_group(int32_t dt, const uint8_t *plain, int64_t ldw, int64_t n,
     }
 }
 
-/* Row r of a packed q4_0 / q4_K weight dequantised to f32 (k values),
+/* Row r of a packed q8_0 / q4_0 / q4_K weight dequantised to f32 (k values),
  * through plain blocks a run at a time: the plain row's very values. */
 void cpu_x8_dequant_row(const cpu_device *dev, int32_t dt, const uint8_t *packed, int64_t k,
                         int64_t r, float *dst)

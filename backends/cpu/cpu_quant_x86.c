@@ -397,7 +397,7 @@ BLOCK_GEMV_OF(cpu_gemv_q6_K_q8_avx2, 256, dot_q6_K_q8(Q8_ROW_I, Q8_SUMS_I, row, 
 #undef Q8_SUMS_I
 #undef BLOCK_GEMV_OF
 
-/* q4_0 and q4_K packed as 8-row groups (cpu_kernels.h CPU_X8_*), int8
+/* q8_0, q4_0 and q4_K packed as 8-row groups (cpu_kernels.h CPU_X8_*), int8
  * activations: lane j of every register is row 8g + j. A chunk's low
  * nibbles are a 4-byte run of each row's quants, its high nibbles the run
  * 16 (q4_0) or 32 (q4_K) further on, so vpmaddubsw against x's matching 4
@@ -474,6 +474,47 @@ CPU_AVX2 void cpu_gemv_q4_0x8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n
                 acc = _mm256_fmadd_ps(dw, r, acc);
             }
             x8_store(p, i, g, n1, acc);
+        }
+    }
+}
+
+/* q8_0: the quants are signed, so each chunk's products go through
+ * vpmaddubsw as |w| against x with w's sign (dot_i8's trick, per lane);
+ * a pair sum reaches 2 * 128 * 127, so every chunk's pairs widen to int32
+ * at once. Row j gets d_j * d_x * Σ w xq per block. */
+CPU_AVX2 void cpu_gemv_q8_0x8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1)
+{
+    const int64_t nb = p->k / 32;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t g = n0 / CPU_X8_ROWS; g * CPU_X8_ROWS < n1; g++) {
+        const uint8_t *grp = p->w + g * nb * CPU_Q8_0X8_UNIT;
+        for (int64_t i = 0; i < p->m; i++) {
+            const int8_t *xq = p->aq + i * p->k;
+            const float *xd = p->ad + i * nb;
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *u = grp + b * CPU_Q8_0X8_UNIT;
+                const int8_t *x = xq + 32 * b;
+                __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+                for (int c = 0; c < 8; c += 2) {
+                    const __m256i w0 = _mm256_loadu_si256((const __m256i *)(u + 16 + 32 * c));
+                    const __m256i w1 = _mm256_loadu_si256((const __m256i *)(u + 48 + 32 * c));
+                    const __m256i p0 = _mm256_maddubs_epi16(_mm256_sign_epi8(w0, w0),
+                                                            _mm256_sign_epi8(bcast4(x + 4 * c), w0));
+                    const __m256i p1 = _mm256_maddubs_epi16(
+                        _mm256_sign_epi8(w1, w1), _mm256_sign_epi8(bcast4(x + 4 * c + 4), w1));
+                    s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(p0, ones));
+                    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(p1, ones));
+                }
+                const __m256 dw = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)u)),
+                                                _mm256_set1_ps(xd[b]));
+                const __m256 dot = _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1));
+                if (b & 1)
+                    acc1 = _mm256_fmadd_ps(dw, dot, acc1);
+                else
+                    acc0 = _mm256_fmadd_ps(dw, dot, acc0);
+            }
+            x8_store(p, i, g, n1, _mm256_add_ps(acc0, acc1));
         }
     }
 }

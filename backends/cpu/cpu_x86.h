@@ -61,6 +61,7 @@ void cpu_gemv_q4_K_avx2(const mm_problem *p, int64_t n0, int64_t n1);
 void cpu_gemv_q6_K_avx2(const mm_problem *p, int64_t n0, int64_t n1);
 void cpu_gemv_q8_0_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1);
 void cpu_gemv_q4_0_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q8_0x8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1);
 void cpu_gemv_q4_0x8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1);
 void cpu_gemv_q4_Kx8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1);
 void cpu_gemv_q4_K_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1);

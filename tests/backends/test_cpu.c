@@ -467,7 +467,8 @@ static void open_precision(plinth_context *ctx, int32_t precision, const char *c
  * GEMM only where the CPU has one at the device's level (the features say
  * " bf16_compute") and the probe found it faster; otherwise exact, with
  * the reason. The device options' precision, the precision= key over it,
- * bf16_compute= over both; bad values refused, naming them. */
+ * bf16_compute= and q8_act= over both; bad values refused, naming them.
+ * fast also says where q8_0 decode runs on int8 activations. */
 Test(cpu, precision)
 {
     plinth_context *ctx = NULL;
@@ -504,8 +505,21 @@ Test(cpu, precision)
     cr_expect_str_eq(line, want, "the key sets what the field does");
     open_precision(ctx, PLINTH_PRECISION_FAST, "precision=exact", line, sizeof line);
     cr_expect_str_eq(line, "exact: f32 arithmetic", "the key wins over the field");
+    /* fast also runs q8_0 decode on int8 activations where the level has
+     * the int8 GEMV (every x86-64 one but scalar); q8_act= wins over it */
+    const char *tail = strstr(info.precision, "; q8_0 decode in int8") ? "; q8_0 decode in int8"
+                                                                      : "";
+#if defined(__x86_64__)
+    cr_expect(*tail, "x86-64: fast says q8_0 decode runs in int8: %s", info.precision);
+#endif
+    snprintf(want, sizeof want, "fast bf16_compute=0: f32 arithmetic%s", tail);
     open_precision(ctx, PLINTH_PRECISION_FAST, "bf16_compute=0", line, sizeof line);
+    cr_expect_str_eq(line, want);
+    open_precision(ctx, PLINTH_PRECISION_FAST, "bf16_compute=0,q8_act=0", line, sizeof line);
     cr_expect_str_eq(line, "fast bf16_compute=0: f32 arithmetic");
+    snprintf(want, sizeof want, "exact: f32 arithmetic%s", tail);
+    open_precision(ctx, PLINTH_PRECISION_EXACT, "q8_act=1", line, sizeof line);
+    cr_expect_str_eq(line, want);
     open_precision(ctx, PLINTH_PRECISION_EXACT, "bf16_compute=1", line, sizeof line);
     if (has_gemm)
         cr_expect(strstr(line, "exact bf16_compute=1: bf16 dot products") == line, "%s", line);

@@ -253,6 +253,64 @@ Test(gguf, f32_and_q8_0_of_every_architecture, .init = make_tmp, .fini = remove_
     }
 }
 
+/* Every token of toks decoded one at a time on cpu (precision, q8_act as
+ * config): [N_TOKS][VOCAB], malloc'ed. */
+static float *decoded(const char *path, int32_t prec, const char *config,
+                      const lm_model_options *extra)
+{
+    plinth_context *ctx = NULL;
+    plinth_backend *be = NULL;
+    lm_model *m = NULL;
+    char err[2048] = "";
+    cr_assert_eq(plinth_context_create(NULL, &ctx), PLINTH_OK);
+    plinth_device_options d = {.struct_size = sizeof d, .precision = prec, .config = config};
+    cr_assert_eq(plinth_backend_open(ctx, "cpu", 0, &d, &be), PLINTH_OK, "%s",
+                 plinth_context_error(ctx));
+    lm_model_options o = extra ? *extra : (lm_model_options){0};
+    o.n_ctx = 64;
+    cr_assert_eq(lm_model_load(ctx, be, path, &o, &m, err, sizeof err), PLINTH_OK, "%s", err);
+    float *out = malloc((size_t)N_TOKS * VOCAB * sizeof *out);
+    for (int32_t t = 0; t < N_TOKS; t++)
+        cr_assert_eq(lm_model_decode(m, toks[t], t, out + (size_t)t * VOCAB, err, sizeof err),
+                     PLINTH_OK, "%s", err);
+    lm_model_free(m);
+    plinth_backend_close(be);
+    plinth_context_destroy(ctx);
+    return out;
+}
+
+/* q8_0 decode on cpu: exact keeps the activations f32 (the dequantised
+ * weights' logits to 1e-5); fast quantises them to int8 per block of 32
+ * and runs the packed GEMV. That moves the logits (so it ran), by an
+ * error of the same kind as the weights' own 8-bit blocks: at most twice
+ * what q8_0 itself moves them from the f32 model, and within the test
+ * above's bound for that (0.05). */
+Test(gguf, q8_0_decode_exact_and_fast, .init = make_tmp, .fini = remove_tmp, .timeout = 300)
+{
+    char dir[4300], g8[4400];
+    folder_with_tokenizer("gemma3-tiny-a", "spm", dir, sizeof dir);
+    snprintf(g8, sizeof g8, "%s/gemma3-tiny-a-q8_0.gguf", tmpdir);
+    quantize(dir, g8, "q8_0");
+    const size_t n = (size_t)N_TOKS * VOCAB;
+    const lm_model_options deq = {.force_f32 = true};
+    float *f32 = decoded(dir, PLINTH_PRECISION_EXACT, NULL, NULL);
+    float *f = decoded(g8, PLINTH_PRECISION_EXACT, NULL, &deq);
+    float *exact = decoded(g8, PLINTH_PRECISION_EXACT, NULL, NULL);
+    float *fast = decoded(g8, PLINTH_PRECISION_FAST, NULL, NULL);
+    float *fast_f32 = decoded(g8, PLINTH_PRECISION_FAST, "q8_act=0", NULL);
+    const double de = max_abs_diff(f, exact, n), df = max_abs_diff(exact, fast, n),
+                 dq = max_abs_diff(f32, exact, n);
+    cr_log_info("q8_0 decode: exact vs dequantised %.3g, fast vs exact %.3g, exact vs f32 %.3g",
+                de, df, dq);
+    cr_expect_leq(de, 1e-5, "exact q8_0 decode %.3g from its dequantised weights", de);
+    cr_expect_gt(df, 0, "fast q8_0 decode equals exact: the int8 path did not run");
+    cr_expect_leq(df, 2 * dq, "fast q8_0 decode %.3g from exact; q8_0 %.3g from f32", df, dq);
+    cr_expect_leq(df, 0.05, "fast q8_0 decode %.3g from exact", df);
+    cr_expect_leq(max_abs_diff(exact, fast_f32, n), 1e-5, "q8_act=0 wins over fast: %.3g",
+                  max_abs_diff(exact, fast_f32, n));
+    free(f32), free(f), free(exact), free(fast), free(fast_f32);
+}
+
 /* ------------------------------------------------- llama.cpp's own file --- */
 
 Test(gguf, file_written_by_llama_cpp, .timeout = 300)
