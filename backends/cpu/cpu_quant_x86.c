@@ -431,6 +431,19 @@ CPU_AVX2 static inline void x8_nibble_dots(const uint8_t *q, int n, const int8_t
     *hi = h;
 }
 
+/* The lines of one unit `ahead` bytes on, into L1: the packed GEMVs read
+ * their groups in order, yet the hardware prefetcher alone left ~13% of
+ * q8_0 decode on the table (Gemma 3 270M q8_0, precision=fast, tg128 at 2
+ * threads on an AVX2 EPYC guest, six alternating rounds: 73.6 tok/s
+ * without, 83.0 and 83.3 at 1 and 2 KB ahead, 74-78 at 3-4 KB). */
+enum { X8_PREFETCH = 2048 };
+
+CPU_AVX2 static inline void x8_prefetch(const uint8_t *u, size_t unit)
+{
+    for (size_t l = 0; l < unit; l += 64)
+        _mm_prefetch((const char *)u + X8_PREFETCH + l, _MM_HINT_T0);
+}
+
 CPU_AVX2 static inline __m256 x8_i16_sums(__m256i s16)
 {
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
@@ -465,6 +478,7 @@ CPU_AVX2 void cpu_gemv_q4_0x8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n
             __m256 acc = _mm256_setzero_ps();
             for (int64_t b = 0; b < nb; b++) {
                 const uint8_t *u = grp + b * CPU_Q4_0X8_UNIT;
+                x8_prefetch(u, CPU_Q4_0X8_UNIT);
                 __m256i lo, hi;
                 x8_nibble_dots(u + 16, 4, xq + 32 * b, xq + 32 * b + 16, &lo, &hi);
                 const __m256 dot = x8_i16_sums(_mm256_add_epi16(lo, hi));
@@ -495,6 +509,7 @@ CPU_AVX2 void cpu_gemv_q8_0x8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n
             for (int64_t b = 0; b < nb; b++) {
                 const uint8_t *u = grp + b * CPU_Q8_0X8_UNIT;
                 const int8_t *x = xq + 32 * b;
+                x8_prefetch(u, CPU_Q8_0X8_UNIT);
                 __m256i s0 = _mm256_setzero_si256(), s1 = s0;
                 for (int c = 0; c < 8; c += 2) {
                     const __m256i w0 = _mm256_loadu_si256((const __m256i *)(u + 16 + 32 * c));
@@ -532,6 +547,7 @@ CPU_AVX2 void cpu_gemv_q4_Kx8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n
             __m256 acc = _mm256_setzero_ps();
             for (int64_t b = 0; b < nb; b++) {
                 const uint8_t *u = grp + b * CPU_Q4_KX8_UNIT;
+                x8_prefetch(u, CPU_Q4_KX8_UNIT);
                 const int8_t *x8 = xq + 256 * b;
                 const float *dx = xd + 8 * b, *sx = xs + 16 * b;
                 __m256 sacc = _mm256_setzero_ps(), macc = sacc;
