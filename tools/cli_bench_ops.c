@@ -17,8 +17,9 @@
  * and the read bandwidth is measured right before each decode shape: compare
  * ratios, not absolutes. Decode (M = 1) rotates over enough copies of the
  * weights to defeat the L3, as a model's decode reads each layer once.
- * OpenBLAS (f32 weights only) is dlopen'ed after OPENBLAS_CORETYPE=SkylakeX
- * is set; absent, its columns read "-". It needs host-visible memory.
+ * OpenBLAS (f32 weights only) is dlopen'ed after OPENBLAS_CORETYPE is set
+ * to the best core this CPU runs (openblas_core); absent, its columns read
+ * "-". It needs host-visible memory.
  */
 #include "cli.h"
 #include "fmapeak.h"
@@ -54,10 +55,32 @@ typedef struct blas {
     char core[64];
 } blas;
 
+/* The OpenBLAS core to force, or NULL to leave its own detection. Forced,
+ * because the environment may pin a slower one (Haswell on an AVX-512
+ * host); chosen by what this CPU runs, because Debian's OpenBLAS 0.3.21
+ * detects SkylakeX on an AVX2-only AMD EPYC guest and dies there of an
+ * illegal instruction in sgemm_kernel_SKYLAKEX. */
+static const char *openblas_core(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return "Haswell";
+    return "Prescott"; /* SSE3: every x86-64 OpenBLAS kernel set below Haswell's */
+#else
+    return NULL;
+#endif
+}
+
 static void load_openblas(blas *b, uint32_t threads)
 {
     snprintf(b->core, sizeof b->core, "-");
-    setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+    const char *core = openblas_core();
+    if (core)
+        setenv("OPENBLAS_CORETYPE", core, 1);
     void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
     if (!h)
         return;
@@ -71,9 +94,9 @@ static void load_openblas(blas *b, uint32_t threads)
         set((int)threads);
     }
     if (s4) {
-        char *(*core)(void);
-        memcpy(&core, &s4, sizeof s4);
-        snprintf(b->core, sizeof b->core, "%s", core());
+        char *(*corename)(void);
+        memcpy(&corename, &s4, sizeof s4);
+        snprintf(b->core, sizeof b->core, "%s", corename());
     }
 }
 

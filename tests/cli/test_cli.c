@@ -296,6 +296,25 @@ Test(cli, bench_reports_bandwidth_ratio)
     }
 }
 
+/* bench-ops runs one prefill shape on cpu beside OpenBLAS where it is
+ * installed (CI installs it). It used to force OpenBLAS's SkylakeX core,
+ * which died of SIGILL on an AVX2-only CPU: the core now follows the CPU. */
+Test(cli, bench_ops_runs_one_shape)
+{
+    cr_assert_eq(plinth("bench-ops --backend=cpu --shape o --m 512 --dtype f32 --reps 1 "
+                        "--threads 1"),
+                 0, "%s", out);
+    expect_contains("OpenBLAS core ");
+    expect_contains("o         512   f32 |");
+    expect_contains("f32 FMA peak");
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f"))
+        cr_expect(!strstr(out, "OpenBLAS core SkylakeX"), "SkylakeX on a CPU without AVX-512:\n%s",
+                  out);
+#endif
+}
+
 /* Without a Vulkan device (a driver file that does not exist), `plinth
  * devices` says so in one line and still lists the others; asking for the
  * vulkan backend fails with that reason and exit status 1. */
