@@ -90,8 +90,8 @@ void cpu_precision_resolve(cpu_device *d)
         d->bf16_compute = d->precision == PLINTH_PRECISION_FAST && d->has_bf16 &&
                           cpu_bf16_probe() >= CPU_BF16_MIN_SPEEDUP;
     d->bf16_compute = d->bf16_compute && d->has_bf16; /* asked for, and there */
-    /* q8_0 decode on int8 activations: the packed GEMV reads its 8-row
-     * groups 1.25x faster than the f32-activation one (cpu_quant.c) */
+    /* q8_0 decode on int8 activations: the packed int8 GEMV, faster than
+     * the f32-activation one wherever it exists (cpu_quant.c) */
     d->q8_act = d->q8_key >= 0                              ? (uint32_t)d->q8_key
                 : d->precision == PLINTH_PRECISION_FAST ? CPU_Q8_ACT_ALL
                                                         : CPU_Q8_ACT_AUTO;
