@@ -250,7 +250,8 @@ done:
     return st;
 }
 
-/* arg "decode": one token (M = 1), "prefill": PQ_T tokens. */
+/* arg "decode": one token (M = 1), "rows3": three (M = 3, still the
+ * GEMV: its loop over a's rows), "prefill": PQ_T tokens. */
 static plinth_status graph_packed_q4(plinth_backend *const *list, uint32_t n, const char *arg,
                                      uint32_t seed, float *out, uint64_t n_out,
                                      conf_placement *pl, char *err, size_t err_size)
@@ -260,7 +261,7 @@ static plinth_status graph_packed_q4(plinth_backend *const *list, uint32_t n, co
     plinth_model *m = NULL;
     plinth_program *prog = NULL;
     uint64_t rng = 0xBF58476D1CE4E5B9ull ^ seed;
-    const int64_t t = strcmp(arg, "decode") == 0 ? 1 : PQ_T;
+    const int64_t t = strcmp(arg, "decode") == 0 ? 1 : strcmp(arg, "rows3") == 0 ? 3 : PQ_T;
     float x[PQ_T * PQ_K];
     int32_t ids[PQ_T];
     (void)n_out;
@@ -417,6 +418,9 @@ static void register_builtins(void)
     registry[n_registry++] = (conf_graph_case){
         "graph q4_0/q4_K/q8_0 params, packable, decode (N = 44/20/12, tied table)", graph_packed_q4,
         PQ_OUTS, 2e-4, "decode"};
+    registry[n_registry++] = (conf_graph_case){
+        "graph q4_0/q4_K/q8_0 params, packable, 3 rows (N = 44/20/12, tied table)", graph_packed_q4,
+        3 * PQ_OUTS, 2e-4, "rows3"};
     registry[n_registry++] = (conf_graph_case){
         "graph q4_0/q4_K/q8_0 params, packable, prefill 7 (N = 44/20/12, tied table)", graph_packed_q4,
         PQ_T * PQ_OUTS, 1e-5, "prefill"};
