@@ -37,7 +37,8 @@
  *     bound by widening each byte to f32 (Gemma 3 270M q8_0 decode read
  *     8.1 GB/s on one thread where a plain loop streams 14): on plain rows
  *     int8 did not pay, packed in 8-row groups it does (tg64, 2 threads:
- *     ~49 tok/s f32, ~63 int8 packed; README). Since int8 activations are
+ *     ~49 tok/s f32, ~63 int8 packed before its prefetch, ~73 after;
+ *     README). Since int8 activations are
  *     an error the size of q8_0's own, that is precision=fast's.
  * The scalar level has no int8 kernels: it runs f32 activations always.
  */

@@ -431,7 +431,7 @@ CPU_AVX2 static inline void x8_nibble_dots(const uint8_t *q, int n, const int8_t
     *hi = h;
 }
 
-/* The lines of one unit `ahead` bytes on, into L1: the packed GEMVs read
+/* The lines of one unit X8_PREFETCH bytes on, into L1: the packed GEMVs read
  * their groups in order, yet the hardware prefetcher alone left ~13% of
  * q8_0 decode on the table (Gemma 3 270M q8_0, precision=fast, tg128 at 2
  * threads on an AVX2 EPYC guest, six alternating rounds: 73.6 tok/s
