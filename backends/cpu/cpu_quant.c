@@ -194,12 +194,19 @@ uint64_t cpu_x8_bytes(int32_t dt, int64_t n, int64_t k)
     return groups * (uint64_t)(k / (int64_t)plinth_dtype_block_elems(dt)) * x8_unit(dt);
 }
 
+/* q8_0's and q4_0's 4-byte chunks per block: its quant bytes after the
+ * 2-byte scale, 4 at a time (8 and 4). */
+static int x8_chunks(int32_t dt)
+{
+    return (int)(plinth_dtype_block_bytes(dt) - 2) / 4;
+}
+
 /* Row j's plain block `blk` into unit u (cpu_kernels.h says where). */
 static void x8_put(int32_t dt, const uint8_t *blk, int j, uint8_t *u)
 {
     if (dt == PLINTH_Q8_0 || dt == PLINTH_Q4_0) {
         memcpy(u + 2 * j, blk, 2);
-        for (int c = 0; c < (dt == PLINTH_Q8_0 ? 8 : 4); c++)
+        for (int c = 0; c < x8_chunks(dt); c++)
             memcpy(u + 16 + 32 * c + 4 * j, blk + 2 + 4 * c, 4);
         return;
     }
@@ -221,7 +228,7 @@ static void x8_get(int32_t dt, const uint8_t *u, int j, uint8_t *blk)
 {
     if (dt == PLINTH_Q8_0 || dt == PLINTH_Q4_0) {
         memcpy(blk, u + 2 * j, 2);
-        for (int c = 0; c < (dt == PLINTH_Q8_0 ? 8 : 4); c++)
+        for (int c = 0; c < x8_chunks(dt); c++)
             memcpy(blk + 2 + 4 * c, u + 16 + 32 * c + 4 * j, 4);
         return;
     }

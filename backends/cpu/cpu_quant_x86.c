@@ -244,11 +244,17 @@ BLOCK_GEMV_OF(cpu_gemv_q6_K_avx2, 256, dot_q6_K(F32_ROW_I, row, nb))
  * 128) and x with w's sign (x in [-127, 127] negates safely; a pair sum
  * stays within 2 * 128 * 127 < 2^15), pairs summed to int32, then one f32
  * scale per block pair. */
-CPU_AVX2 static inline __m256 dot_i8(__m256i w, __m256i xq)
+CPU_AVX2 static inline __m256i quads_i8(__m256i w, __m256i xq)
 {
     const __m256i p16 =
         _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xq, w));
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+/* The same sums of 4 products per int32 lane, as f32. */
+CPU_AVX2 static inline __m256 dot_i8(__m256i w, __m256i xq)
+{
+    return _mm256_cvtepi32_ps(quads_i8(w, xq));
 }
 
 CPU_AVX2 static float dot_q8_0_q8(const int8_t *xq, const float *xd, const uint8_t *row,
@@ -493,13 +499,12 @@ CPU_AVX2 void cpu_gemv_q4_0x8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n
 }
 
 /* q8_0: the quants are signed, so each chunk's products go through
- * vpmaddubsw as |w| against x with w's sign (dot_i8's trick, per lane);
+ * vpmaddubsw as |w| against x with w's sign (quads_i8, per lane);
  * a pair sum reaches 2 * 128 * 127, so every chunk's pairs widen to int32
  * at once. Row j gets d_j * d_x * Σ w xq per block. */
 CPU_AVX2 void cpu_gemv_q8_0x8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n1)
 {
     const int64_t nb = p->k / 32;
-    const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t g = n0 / CPU_X8_ROWS; g * CPU_X8_ROWS < n1; g++) {
         const uint8_t *grp = p->w + g * nb * CPU_Q8_0X8_UNIT;
         for (int64_t i = 0; i < p->m; i++) {
@@ -514,12 +519,8 @@ CPU_AVX2 void cpu_gemv_q8_0x8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n
                 for (int c = 0; c < 8; c += 2) {
                     const __m256i w0 = _mm256_loadu_si256((const __m256i *)(u + 16 + 32 * c));
                     const __m256i w1 = _mm256_loadu_si256((const __m256i *)(u + 48 + 32 * c));
-                    const __m256i p0 = _mm256_maddubs_epi16(_mm256_sign_epi8(w0, w0),
-                                                            _mm256_sign_epi8(bcast4(x + 4 * c), w0));
-                    const __m256i p1 = _mm256_maddubs_epi16(
-                        _mm256_sign_epi8(w1, w1), _mm256_sign_epi8(bcast4(x + 4 * c + 4), w1));
-                    s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(p0, ones));
-                    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(p1, ones));
+                    s0 = _mm256_add_epi32(s0, quads_i8(w0, bcast4(x + 4 * c)));
+                    s1 = _mm256_add_epi32(s1, quads_i8(w1, bcast4(x + 4 * c + 4)));
                 }
                 const __m256 dw = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)u)),
                                                 _mm256_set1_ps(xd[b]));
