@@ -9,6 +9,7 @@ PLINTH_DEBS=(
   libcjson-dev                       # safetensors headers, plan JSON
   libpcre2-dev libutf8proc-dev       # tokenizer: Split regexes (PCRE2), NFC (utf8proc)
   libcriterion-dev                   # tests
+  libsimde-dev                       # tests: cpu's AVX-512 levels emulated on AVX2 (tests/emulated)
   valgrind                           # instruction counts for benchmarks
   libopenblas-dev                    # cpu backend: large f32 GEMMs
   libvulkan-dev libvulkan-volk-dev   # vulkan backend: headers, volk (no link to libvulkan)

@@ -24,10 +24,27 @@
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-#define CPU_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx2")))
 #define CPU_AVX2 __attribute__((target("avx2,fma,f16c")))
+#if defined(PLINTH_CPU_EMULATE_AVX512)
+/* The test build of the plugin (tests/backends/meson.build) that runs the
+ * AVX-512 levels on an AVX2 CPU: every _mm512_* intrinsic is SIMDe's
+ * portable version (Debian's libsimde-dev, the same semantics, built of
+ * AVX2 here) and the AVX-512 functions are compiled for AVX2, so no zmm
+ * instruction is emitted. What it cannot catch: an AVX-512 encoding the
+ * compiler gets wrong, and speed. cpu_isa_x86.c reports the features. */
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#include "cpu_simd_emu.h" /* what SIMDe 0.7.4 lacks */
+#define CPU_AVX512 CPU_AVX2
+#define CPU_AVX512BF16 CPU_AVX2
+#define CPU_AVX512VNNI CPU_AVX2
+#else
+#define CPU_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c,avx2")))
 #define CPU_AVX512BF16                                                                         \
     __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,f16c,avx2")))
+#define CPU_AVX512VNNI                                                                         \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c,avx2")))
+#endif
 
 /* ---------------------------------------------------------------- 2 ---- */
 

@@ -1,6 +1,7 @@
 /*
  * cpu_x86.h — the AVX-512 and AVX2 kernels (cpu_matmul_x86.c,
- * cpu_gemm_avx2.c, cpu_quant_x86.c, cpu_rowwise_x86.c, cpu_rowwise_avx2.c),
+ * cpu_gemm_avx2.c, cpu_quant_x86.c, cpu_quant_avx512.c, cpu_rowwise_x86.c,
+ * cpu_rowwise_avx2.c),
  * declared for the tables of cpu_isa_x86.c. Each implements the cpu_kernels
  * slot of the same name (cpu_kernels.h says what it must do); x86-64 only.
  */
@@ -53,8 +54,10 @@ void cpu_axpy_avx2(float *acc, float c, float p, const uint8_t *v, int32_t vdt, 
 float cpu_fa_softmax_avx2(float *s, int64_t nbp, int64_t j0, int64_t lo, int64_t hi,
                           float scale, float *mx, float *sum);
 
-/* cpu_quant_x86.c: block-dtype weights (AVX2, used by the AVX-512 table
- * too): the GEMV and the dequantisation of a row, per dtype. */
+/* cpu_quant_x86.c: block-dtype weights at AVX2 (the AVX-512 tables keep
+ * the unpacked int8 GEMVs of q8_0, q4_0 and q4_K, which run only where
+ * those weights are not packed): the GEMV and the dequantisation of a row,
+ * per dtype. */
 void cpu_gemv_q8_0_avx2(const mm_problem *p, int64_t n0, int64_t n1);
 void cpu_gemv_q4_0_avx2(const mm_problem *p, int64_t n0, int64_t n1);
 void cpu_gemv_q4_K_avx2(const mm_problem *p, int64_t n0, int64_t n1);
@@ -71,6 +74,25 @@ void cpu_dequant_q8_0_avx2(const uint8_t *src, float *dst, int64_t n);
 void cpu_dequant_q4_0_avx2(const uint8_t *src, float *dst, int64_t n);
 void cpu_dequant_q4_K_avx2(const uint8_t *src, float *dst, int64_t n);
 void cpu_dequant_q6_K_avx2(const uint8_t *src, float *dst, int64_t n);
+
+/* cpu_quant_avx512.c: block-dtype weights at AVX-512; the packed int8
+ * GEMVs twice, with VNNI (_avx512vnni) and without (_avx512). */
+void cpu_gemv_q8_0_avx512(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q4_0_avx512(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q4_K_avx512(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q6_K_avx512(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q6_K_q8_avx512(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_quantize_q8_avx512(const float *x, int8_t *q, float *d, float *s, int64_t k);
+void cpu_gemv_q8_0x8_q8_avx512(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q4_0x8_q8_avx512(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q4_Kx8_q8_avx512(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q8_0x8_q8_avx512vnni(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q4_0x8_q8_avx512vnni(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_gemv_q4_Kx8_q8_avx512vnni(const mm_problem *p, int64_t n0, int64_t n1);
+void cpu_dequant_q8_0_avx512(const uint8_t *src, float *dst, int64_t n);
+void cpu_dequant_q4_0_avx512(const uint8_t *src, float *dst, int64_t n);
+void cpu_dequant_q4_K_avx512(const uint8_t *src, float *dst, int64_t n);
+void cpu_dequant_q6_K_avx512(const uint8_t *src, float *dst, int64_t n);
 
 /* cpu_rowwise_x86.c: elementwise, rms_norm, rope and attention rows. */
 void cpu_ew_row_avx512(uint32_t op, float s, float *o, const float *a, const float *b,

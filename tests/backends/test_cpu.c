@@ -418,6 +418,8 @@ Test(cpu, avx2_t2) { run_all("isa=avx2,threads=2"); }
 /* block weights' decode with every type's activations f32, and int8 */
 Test(cpu, avx2_q8_act_0) { run_all("isa=avx2,threads=2,q8_act=0"); }
 Test(cpu, avx2_q8_act_1) { run_all("isa=avx2,threads=1,q8_act=1"); }
+Test(cpu, avx512_q8_act_0) { run_all("isa=avx512,threads=2,q8_act=0"); }
+Test(cpu, avx512_q8_act_1) { run_all("isa=avx512,threads=1,q8_act=1"); }
 Test(cpu, neon_t1) { run_all("isa=neon,threads=1"); }
 Test(cpu, neon_t2) { run_all("isa=neon,threads=2"); }
 Test(cpu, scalar_t1) { run_all("isa=scalar,threads=1"); }

@@ -164,6 +164,30 @@ Test(other_plugins, all_ops, .timeout = 600)
         cr_skip_test("no plugins beyond ref, template, cpu, vulkan in this tree");
 }
 
+/* cpu's AVX-512 levels on a CPU without AVX-512: the emulated test build
+ * (PLINTH_TEST_CPU_EMU512, tests/backends/meson.build) under the
+ * configurations of expectations-emu512/cpu.txt, every op and every graph
+ * (the tiny Gemma among them), as a CPU with VNNI and avx512_bf16 ("") and
+ * as a Skylake-X without either ("skx"). */
+static void emulated_avx512(const char *cpu)
+{
+    const char *path = getenv("PLINTH_TEST_CPU_EMU512");
+    if (!path || !*path)
+        cr_skip_test("no emulated AVX-512 build (x86-64 only)");
+    cr_assert_eq(setenv("PLINTH_CPU_EMULATE", cpu, 1), 0); /* this test's process only */
+    const char *dir = getenv("PLINTH_CONFORMANCE_EXPECTATIONS_EMU512");
+    cr_assert(dir && *dir, "PLINTH_CONFORMANCE_EXPECTATIONS_EMU512 is not set");
+    conf_run run;
+    run_or_skip(path, PLINTH_OP_COUNT, false, dir, &run);
+    expect_no_failures(&run);
+    register_models();
+    run_or_skip(path, PLINTH_OP_COUNT, true, dir, &run);
+    expect_no_failures(&run);
+}
+
+Test(cpu_emulated_avx512, vnni_bf16, .timeout = 600) { emulated_avx512(""); }
+Test(cpu_emulated_avx512, skylake_x, .timeout = 600) { emulated_avx512("skx"); }
+
 /* A partial plugin runs whole models with a fallback: the template (f32
  * add, mul, scale) with ref and with cpu runs every whole graph, the tiny
  * Gemma among them, matching ref alone, and each record says which ops ran
@@ -387,6 +411,12 @@ Test(expectations, shipped_files_parse)
         cr_assert(conf_expect_load(&e, dir, names[i], err, sizeof err), "%s", err);
         conf_expect_free(&e);
     }
+    const char *emu = getenv("PLINTH_CONFORMANCE_EXPECTATIONS_EMU512");
+    cr_assert(emu && *emu);
+    conf_expect e;
+    char err[512] = "";
+    cr_assert(conf_expect_load(&e, emu, "cpu", err, sizeof err), "%s", err);
+    conf_expect_free(&e);
 }
 
 /* The cases themselves: generated for every op, each with a basic f32 case,
