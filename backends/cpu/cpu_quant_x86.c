@@ -1,8 +1,8 @@
 /*
  * cpu_quant_x86.c — AVX2 bodies for block-dtype weights (q8_0, q4_0, q4_K,
- * q6_K): the decode GEMV and the dequantisation of a row. The AVX-512
- * table uses them too (AVX2 runs there; an AVX-512 variant could not be
- * tested on the machines these were written on).
+ * q6_K): the decode GEMV and the dequantisation of a row (the AVX-512
+ * level's are cpu_quant_avx512.c's, but for three unpacked int8 GEMVs that
+ * it takes from here).
  *
  * Sections:
  *   1. helpers: the f16 scale, int8/uint8 lanes to f32

@@ -127,7 +127,9 @@ static void find_backends(backends *out)
         plinth_plugin_report r = {.struct_size = sizeof r};
         if (plinth_plugin_query(ctx, i, &r) != PLINTH_OK)
             continue;
-        if (!r.loaded)
+        if (!r.loaded && strstr(r.error, "shadowed by")) /* PLINTH_PLUGIN_PATH chose another */
+            cr_log_info("skipping %s: %s", r.path, r.error);
+        else if (!r.loaded)
             cr_log_warn("skipping %s: not loaded: %s", r.path, r.error);
         else if (strcmp(r.name, "template") == 0)
             cr_log_info("skipping template: the plugin writer's example (add, mul, scale only)");
