@@ -27,16 +27,9 @@
 
 #include <string.h>
 
-#include "cpu_simd_x86.h"
+#include "cpu_quant_x86.h"
 
 /* ---------------------------------------------------------------- 1 ---- */
-
-CPU_AVX512 static inline float f16_at(const uint8_t *p)
-{
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
 
 /* 16 signed / unsigned bytes as 16 f32 */
 CPU_AVX512 static inline __m512 s8x16_ps(__m128i v)
@@ -61,14 +54,6 @@ CPU_AVX512 static inline __m256i halves_epi32(__m512i a)
     return _mm256_add_epi32(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1));
 }
 
-CPU_AVX512 static inline float hsum8(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* ---------------------------------------------------------------- 2 ---- */
 
 /* q8_0: x = d * q per block of 32. Two accumulators (even, odd blocks). */
@@ -87,7 +72,7 @@ CPU_AVX512 static float dot_q8_0(const float *x, const uint8_t *row, int64_t nb)
         else
             acc0 = _mm512_fmadd_ps(_mm512_set1_ps(f16_at(p)), s, acc0);
     }
-    return hsum8(halves_ps(_mm512_add_ps(acc0, acc1)));
+    return v8_hsum(halves_ps(_mm512_add_ps(acc0, acc1)));
 }
 
 /* q4_0: element i < 16 the low nibble of byte i, 16 + i its high nibble;
@@ -109,7 +94,7 @@ CPU_AVX512 static float dot_q4_0(const float *x, const uint8_t *row, int64_t nb)
         else
             acc0 = _mm512_fmadd_ps(_mm512_set1_ps(f16_at(p)), s, acc0);
     }
-    return hsum8(halves_ps(_mm512_add_ps(acc0, acc1)));
+    return v8_hsum(halves_ps(_mm512_add_ps(acc0, acc1)));
 }
 
 /* Σ x q over 32 unsigned bytes q and Σ x, 16 partial sums each. */
@@ -145,7 +130,7 @@ CPU_AVX512 static float dot_q4_K(const float *x, const uint8_t *row, int64_t nb)
             accm = _mm512_fmadd_ps(_mm512_set1_ps(dmin * (float)m1), xs1, accm);
         }
     }
-    return hsum8(halves_ps(_mm512_sub_ps(acc, accm)));
+    return v8_hsum(halves_ps(_mm512_sub_ps(acc, accm)));
 }
 
 /* q6_K, one half (128 elements) of a super-block at a time: ql's 64 bytes
@@ -201,26 +186,13 @@ CPU_AVX512 static float dot_q6_K(const float *x, const uint8_t *row, int64_t nb)
             acc1 = _mm512_fmadd_ps(d, q6_K_dot64(xh + 64, second, sc + 8 * h + 4), acc1);
         }
     }
-    return hsum8(halves_ps(_mm512_add_ps(acc0, acc1)));
+    return v8_hsum(halves_ps(_mm512_add_ps(acc0, acc1)));
 }
 
-/* Rows [n0, n1), each once from memory against every row i of a. */
-#define BLOCK_GEMV_OF(NAME, E, DOT_I)                                                      \
-    CPU_AVX512 void NAME(const mm_problem *p, int64_t n0, int64_t n1)                      \
-    {                                                                                      \
-        const int64_t nb = p->k / (E);                                                     \
-        for (int64_t n = n0; n < n1; n++) {                                                \
-            const uint8_t *row = p->w + n * p->ldw;                                        \
-            for (int64_t i = 0; i < p->m; i++)                                             \
-                ((float *)(p->out + i * p->ldo))[n] = (DOT_I);                             \
-        }                                                                                  \
-    }
-#define F32_ROW_I ((const float *)(const void *)(p->a + i * p->lda))
-BLOCK_GEMV_OF(cpu_gemv_q8_0_avx512, 32, dot_q8_0(F32_ROW_I, row, nb))
-BLOCK_GEMV_OF(cpu_gemv_q4_0_avx512, 32, dot_q4_0(F32_ROW_I, row, nb))
-BLOCK_GEMV_OF(cpu_gemv_q4_K_avx512, 256, dot_q4_K(F32_ROW_I, row, nb))
-BLOCK_GEMV_OF(cpu_gemv_q6_K_avx512, 256, dot_q6_K(F32_ROW_I, row, nb))
-#undef F32_ROW_I
+BLOCK_GEMV_OF(CPU_AVX512, cpu_gemv_q8_0_avx512, 32, dot_q8_0(F32_ROW_I, row, nb))
+BLOCK_GEMV_OF(CPU_AVX512, cpu_gemv_q4_0_avx512, 32, dot_q4_0(F32_ROW_I, row, nb))
+BLOCK_GEMV_OF(CPU_AVX512, cpu_gemv_q4_K_avx512, 256, dot_q4_K(F32_ROW_I, row, nb))
+BLOCK_GEMV_OF(CPU_AVX512, cpu_gemv_q6_K_avx512, 256, dot_q6_K(F32_ROW_I, row, nb))
 
 /* ---------------------------------------------------------------- 3 ---- */
 
@@ -296,21 +268,10 @@ CPU_AVX512 static float dot_q6_K_q8(const int8_t *xq, const float *xd, const flo
                                          _mm256_mul_ps(sc_lo, _mm256_loadu_ps(sx)));
         off = _mm256_fmadd_ps(_mm256_set1_ps(32.0f * d), t, off);
     }
-    return hsum8(_mm256_sub_ps(halves_ps(acc), off));
+    return v8_hsum(_mm256_sub_ps(halves_ps(acc), off));
 }
 
-CPU_AVX512 void cpu_gemv_q6_K_q8_avx512(const mm_problem *p, int64_t n0, int64_t n1)
-{
-    const int64_t nb = p->k / 256;
-    for (int64_t n = n0; n < n1; n++) {
-        const uint8_t *row = p->w + n * p->ldw;
-        for (int64_t i = 0; i < p->m; i++)
-            ((float *)(p->out + i * p->ldo))[n] =
-                dot_q6_K_q8(p->aq + i * p->k, p->ad + i * (p->k / 32),
-                            p->as + i * (p->k / 16), row, nb);
-    }
-}
-#undef BLOCK_GEMV_OF
+BLOCK_GEMV_OF(CPU_AVX512, cpu_gemv_q6_K_q8_avx512, 256, dot_q6_K_q8(Q8_ROW_I, Q8_SUMS_I, row, nb))
 
 /* ---------------------------------------------------------------- 4 ---- */
 
@@ -323,28 +284,6 @@ CPU_AVX512 static inline __m512i bcast4x2(const int8_t *x)
     memcpy(&b, x + 4, 4);
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(a)), _mm256_set1_epi32(b),
                               1);
-}
-
-/* The lines of one unit 2 KB on, into L1 (cpu_quant_x86.c's X8_PREFETCH
- * says why and how far). */
-CPU_AVX512 static inline void x8_prefetch512(const uint8_t *u, size_t unit)
-{
-    for (size_t l = 0; l < unit; l += 64)
-        _mm_prefetch((const char *)u + 2048 + l, _MM_HINT_T0);
-}
-
-CPU_AVX512 static inline __m256 x8_u8_ps(const uint8_t *p)
-{
-    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
-}
-
-CPU_AVX512 static inline void x8_store(const mm_problem *p, int64_t i, int64_t g, int64_t n1,
-                                       __m256 acc)
-{
-    float *o = (float *)(void *)(p->out + i * p->ldo) + g * CPU_X8_ROWS;
-    const int64_t rows = n1 - g * CPU_X8_ROWS;
-    _mm256_mask_storeu_ps(o, rows >= CPU_X8_ROWS ? (__mmask8)0xff : (__mmask8)((1u << rows) - 1),
-                          acc);
 }
 
 /* q8_0's signed quants through an unsigned-by-signed product: |w| against

@@ -22,16 +22,9 @@
 
 #include <string.h>
 
-#include "cpu_simd_x86.h"
+#include "cpu_quant_x86.h"
 
 /* ---------------------------------------------------------------- 1 ---- */
-
-CPU_AVX2 static inline float f16_at(const uint8_t *p)
-{
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
 
 /* The low 8 signed / unsigned bytes of v as 8 f32. */
 CPU_AVX2 static inline __m256 s8_ps(__m128i v)
@@ -216,28 +209,10 @@ CPU_AVX2 static float dot_q6_K(const float *x, const uint8_t *row, int64_t nb)
 
 /* ---------------------------------------------------------------- 3 ---- */
 
-/* Rows [n0, n1): each weight row once from memory, against every row i of
- * a (the row stays in L1 for the later rows of a): out[i][n] = DOT_I, an
- * expression of i, row and nb (blocks per row). No software prefetch: a
- * T0 + T2 prefetch as the bf16 GEMV's (4 and 24 KB ahead) changed nothing
- * measurable on an AVX2 EPYC guest whose read bandwidth (~10 GB/s) one
- * thread saturates (q8_0 logits GEMV, alternating rounds, noise +-50%). */
-#define BLOCK_GEMV_OF(NAME, E, DOT_I)                                                      \
-    CPU_AVX2 void NAME(const mm_problem *p, int64_t n0, int64_t n1)                        \
-    {                                                                                      \
-        const int64_t nb = p->k / (E);                                                     \
-        for (int64_t n = n0; n < n1; n++) {                                                \
-            const uint8_t *row = p->w + n * p->ldw;                                        \
-            for (int64_t i = 0; i < p->m; i++)                                             \
-                ((float *)(p->out + i * p->ldo))[n] = (DOT_I);                             \
-        }                                                                                  \
-    }
-#define F32_ROW_I ((const float *)(const void *)(p->a + i * p->lda))
-BLOCK_GEMV_OF(cpu_gemv_q8_0_avx2, 32, dot_q8_0(F32_ROW_I, row, nb))
-BLOCK_GEMV_OF(cpu_gemv_q4_0_avx2, 32, dot_q4_0(F32_ROW_I, row, nb))
-BLOCK_GEMV_OF(cpu_gemv_q4_K_avx2, 256, dot_q4_K(F32_ROW_I, row, nb))
-BLOCK_GEMV_OF(cpu_gemv_q6_K_avx2, 256, dot_q6_K(F32_ROW_I, row, nb))
-#undef F32_ROW_I
+BLOCK_GEMV_OF(CPU_AVX2, cpu_gemv_q8_0_avx2, 32, dot_q8_0(F32_ROW_I, row, nb))
+BLOCK_GEMV_OF(CPU_AVX2, cpu_gemv_q4_0_avx2, 32, dot_q4_0(F32_ROW_I, row, nb))
+BLOCK_GEMV_OF(CPU_AVX2, cpu_gemv_q4_K_avx2, 256, dot_q4_K(F32_ROW_I, row, nb))
+BLOCK_GEMV_OF(CPU_AVX2, cpu_gemv_q6_K_avx2, 256, dot_q6_K(F32_ROW_I, row, nb))
 
 /* q8_act=1: activations as int8 per block of 32 (p->aq, p->ad), weights
  * as int8: each 32-lane product by vpmaddubsw on |w| (unsigned: |-128| is
@@ -391,17 +366,10 @@ CPU_AVX2 static float dot_q6_K_q8(const int8_t *xq, const float *xd, const float
 }
 #undef Q6K_UQUANTS
 
-/* int8 activations: row i of a as int8 (aq), its scales per 32 (ad) and
- * its sums per 16 (as). */
-#define Q8_ROW_I p->aq + i * p->k, p->ad + i * (p->k / 32)
-#define Q8_SUMS_I p->as + i * (p->k / 16)
-BLOCK_GEMV_OF(cpu_gemv_q8_0_q8_avx2, 32, dot_q8_0_q8(Q8_ROW_I, row, nb))
-BLOCK_GEMV_OF(cpu_gemv_q4_0_q8_avx2, 32, dot_q4_0_q8(Q8_ROW_I, row, nb))
-BLOCK_GEMV_OF(cpu_gemv_q4_K_q8_avx2, 256, dot_q4_K_q8(Q8_ROW_I, Q8_SUMS_I, row, nb))
-BLOCK_GEMV_OF(cpu_gemv_q6_K_q8_avx2, 256, dot_q6_K_q8(Q8_ROW_I, Q8_SUMS_I, row, nb))
-#undef Q8_ROW_I
-#undef Q8_SUMS_I
-#undef BLOCK_GEMV_OF
+BLOCK_GEMV_OF(CPU_AVX2, cpu_gemv_q8_0_q8_avx2, 32, dot_q8_0_q8(Q8_ROW_I, row, nb))
+BLOCK_GEMV_OF(CPU_AVX2, cpu_gemv_q4_0_q8_avx2, 32, dot_q4_0_q8(Q8_ROW_I, row, nb))
+BLOCK_GEMV_OF(CPU_AVX2, cpu_gemv_q4_K_q8_avx2, 256, dot_q4_K_q8(Q8_ROW_I, Q8_SUMS_I, row, nb))
+BLOCK_GEMV_OF(CPU_AVX2, cpu_gemv_q6_K_q8_avx2, 256, dot_q6_K_q8(Q8_ROW_I, Q8_SUMS_I, row, nb))
 
 /* q8_0, q4_0 and q4_K packed as 8-row groups (cpu_kernels.h CPU_X8_*), int8
  * activations: lane j of every register is row 8g + j. A chunk's low
@@ -437,39 +405,9 @@ CPU_AVX2 static inline void x8_nibble_dots(const uint8_t *q, int n, const int8_t
     *hi = h;
 }
 
-/* The lines of one unit X8_PREFETCH bytes on, into L1: the packed GEMVs read
- * their groups in order, yet the hardware prefetcher alone left ~13% of
- * q8_0 decode on the table (Gemma 3 270M q8_0, precision=fast, tg128 at 2
- * threads on an AVX2 EPYC guest, six alternating rounds: 73.6 tok/s
- * without, 83.0 and 83.3 at 1 and 2 KB ahead, 74-78 at 3-4 KB). */
-enum { X8_PREFETCH = 2048 };
-
-CPU_AVX2 static inline void x8_prefetch(const uint8_t *u, size_t unit)
-{
-    for (size_t l = 0; l < unit; l += 64)
-        _mm_prefetch((const char *)u + X8_PREFETCH + l, _MM_HINT_T0);
-}
-
 CPU_AVX2 static inline __m256 x8_i16_sums(__m256i s16)
 {
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
-}
-
-/* 8 bytes at p as 8 floats */
-CPU_AVX2 static inline __m256 x8_u8_ps(const uint8_t *p)
-{
-    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
-}
-
-CPU_AVX2 static inline void x8_store(const mm_problem *p, int64_t i, int64_t g, int64_t n1,
-                                     __m256 acc)
-{
-    float *o = (float *)(void *)(p->out + i * p->ldo) + g * CPU_X8_ROWS;
-    const int64_t rows = n1 - g * CPU_X8_ROWS;
-    if (rows >= CPU_X8_ROWS)
-        _mm256_storeu_ps(o, acc);
-    else
-        v8_store_n(o, acc, rows);
 }
 
 /* q4_0: row j gets d_j * (d_x * Σ q xq - 8 * Σ_x) per block. */
@@ -487,11 +425,8 @@ CPU_AVX2 void cpu_gemv_q4_0x8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n
                 x8_prefetch(u, CPU_Q4_0X8_UNIT);
                 __m256i lo, hi;
                 x8_nibble_dots(u + 16, 4, xq + 32 * b, xq + 32 * b + 16, &lo, &hi);
-                const __m256 dot = x8_i16_sums(_mm256_add_epi16(lo, hi));
-                const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)u));
-                const __m256 r = _mm256_fmsub_ps(_mm256_set1_ps(xd[b]), dot,
-                                                 _mm256_set1_ps(8.0f * (xs[2 * b] + xs[2 * b + 1])));
-                acc = _mm256_fmadd_ps(dw, r, acc);
+                acc = x8_q4_0_add(acc, u, xd[b], xs + 2 * b,
+                                  x8_i16_sums(_mm256_add_epi16(lo, hi)));
             }
             x8_store(p, i, g, n1, acc);
         }
@@ -522,8 +457,7 @@ CPU_AVX2 void cpu_gemv_q8_0x8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n
                     s0 = _mm256_add_epi32(s0, quads_i8(w0, bcast4(x + 4 * c)));
                     s1 = _mm256_add_epi32(s1, quads_i8(w1, bcast4(x + 4 * c + 4)));
                 }
-                const __m256 dw = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)u)),
-                                                _mm256_set1_ps(xd[b]));
+                const __m256 dw = x8_q8_0_scale(u, xd[b]);
                 const __m256 dot = _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1));
                 if (b & 1)
                     acc1 = _mm256_fmadd_ps(dw, dot, acc1);
@@ -556,21 +490,9 @@ CPU_AVX2 void cpu_gemv_q4_Kx8_q8_avx2(const mm_problem *p, int64_t n0, int64_t n
                     __m256i lo, hi;
                     x8_nibble_dots(u + CPU_Q4_KX8_QS + 256 * h, 8, x8 + 64 * h,
                                    x8 + 64 * h + 32, &lo, &hi);
-                    const uint8_t *sc = u + CPU_Q4_KX8_SC + 16 * h, *m = u + CPU_Q4_KX8_M + 16 * h;
-                    sacc = _mm256_fmadd_ps(_mm256_mul_ps(x8_u8_ps(sc), _mm256_set1_ps(dx[2 * h])),
-                                           x8_i16_sums(lo), sacc);
-                    sacc = _mm256_fmadd_ps(
-                        _mm256_mul_ps(x8_u8_ps(sc + 8), _mm256_set1_ps(dx[2 * h + 1])),
-                        x8_i16_sums(hi), sacc);
-                    macc = _mm256_fmadd_ps(x8_u8_ps(m), _mm256_set1_ps(sx[4 * h] + sx[4 * h + 1]),
-                                           macc);
-                    macc = _mm256_fmadd_ps(x8_u8_ps(m + 8),
-                                           _mm256_set1_ps(sx[4 * h + 2] + sx[4 * h + 3]), macc);
+                    x8_q4_K_sub(u, h, dx, sx, x8_i16_sums(lo), x8_i16_sums(hi), &sacc, &macc);
                 }
-                acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)u)), sacc,
-                                      acc);
-                acc = _mm256_fnmadd_ps(
-                    _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(u + 16))), macc, acc);
+                acc = x8_q4_K_add(acc, u, sacc, macc);
             }
             x8_store(p, i, g, n1, acc);
         }

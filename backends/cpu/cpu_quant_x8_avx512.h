@@ -25,14 +25,13 @@ X8_TARGET void X8_NAME(q8_0x8_q8)(const mm_problem *p, int64_t n0, int64_t n1)
             for (int64_t b = 0; b < nb; b++) {
                 const uint8_t *u = grp + b * CPU_Q8_0X8_UNIT;
                 const int8_t *x = xq + 32 * b;
-                x8_prefetch512(u, CPU_Q8_0X8_UNIT);
+                x8_prefetch(u, CPU_Q8_0X8_UNIT);
                 __m512i s = _mm512_setzero_si512();
                 for (int j = 0; j < 4; j++) {
                     const __m512i w = _mm512_loadu_si512(u + 16 + 64 * j);
                     s = X8_DPBUSD(s, abs_w(w), sign_x(bcast4x2(x + 8 * j), w));
                 }
-                const __m256 dw = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)u)),
-                                                _mm256_set1_ps(xd[b]));
+                const __m256 dw = x8_q8_0_scale(u, xd[b]);
                 const __m256 dot = _mm256_cvtepi32_ps(halves_epi32(s));
                 if (b & 1)
                     acc1 = _mm256_fmadd_ps(dw, dot, acc1);
@@ -59,7 +58,7 @@ X8_TARGET void X8_NAME(q4_0x8_q8)(const mm_problem *p, int64_t n0, int64_t n1)
             for (int64_t b = 0; b < nb; b++) {
                 const uint8_t *u = grp + b * CPU_Q4_0X8_UNIT;
                 const int8_t *x = xq + 32 * b;
-                x8_prefetch512(u, CPU_Q4_0X8_UNIT);
+                x8_prefetch(u, CPU_Q4_0X8_UNIT);
                 __m512i s = _mm512_setzero_si512();
                 for (int j = 0; j < 2; j++) {
                     const __m512i v = _mm512_loadu_si512(u + 16 + 64 * j);
@@ -67,11 +66,7 @@ X8_TARGET void X8_NAME(q4_0x8_q8)(const mm_problem *p, int64_t n0, int64_t n1)
                     s = X8_DPBUSD(s, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4),
                                   bcast4x2(x + 16 + 8 * j));
                 }
-                const __m256 dot = _mm256_cvtepi32_ps(halves_epi32(s));
-                const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)u));
-                const __m256 r = _mm256_fmsub_ps(_mm256_set1_ps(xd[b]), dot,
-                                                 _mm256_set1_ps(8.0f * (xs[2 * b] + xs[2 * b + 1])));
-                acc = _mm256_fmadd_ps(dw, r, acc);
+                acc = x8_q4_0_add(acc, u, xd[b], xs + 2 * b, _mm256_cvtepi32_ps(halves_epi32(s)));
             }
             x8_store(p, i, g, n1, acc);
         }
@@ -93,7 +88,7 @@ X8_TARGET void X8_NAME(q4_Kx8_q8)(const mm_problem *p, int64_t n0, int64_t n1)
             __m256 acc = _mm256_setzero_ps();
             for (int64_t b = 0; b < nb; b++) {
                 const uint8_t *u = grp + b * CPU_Q4_KX8_UNIT;
-                x8_prefetch512(u, CPU_Q4_KX8_UNIT);
+                x8_prefetch(u, CPU_Q4_KX8_UNIT);
                 const int8_t *x8 = xq + 256 * b;
                 const float *dx = xd + 8 * b, *sx = xs + 16 * b;
                 __m256 sacc = _mm256_setzero_ps(), macc = sacc;
@@ -105,21 +100,10 @@ X8_TARGET void X8_NAME(q4_Kx8_q8)(const mm_problem *p, int64_t n0, int64_t n1)
                         hi = X8_DPBUSD(hi, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4),
                                        bcast4x2(x8 + 64 * h + 32 + 8 * j));
                     }
-                    const uint8_t *sc = u + CPU_Q4_KX8_SC + 16 * h, *m = u + CPU_Q4_KX8_M + 16 * h;
-                    sacc = _mm256_fmadd_ps(_mm256_mul_ps(x8_u8_ps(sc), _mm256_set1_ps(dx[2 * h])),
-                                           _mm256_cvtepi32_ps(halves_epi32(lo)), sacc);
-                    sacc = _mm256_fmadd_ps(
-                        _mm256_mul_ps(x8_u8_ps(sc + 8), _mm256_set1_ps(dx[2 * h + 1])),
-                        _mm256_cvtepi32_ps(halves_epi32(hi)), sacc);
-                    macc = _mm256_fmadd_ps(x8_u8_ps(m), _mm256_set1_ps(sx[4 * h] + sx[4 * h + 1]),
-                                           macc);
-                    macc = _mm256_fmadd_ps(x8_u8_ps(m + 8),
-                                           _mm256_set1_ps(sx[4 * h + 2] + sx[4 * h + 3]), macc);
+                    x8_q4_K_sub(u, h, dx, sx, _mm256_cvtepi32_ps(halves_epi32(lo)),
+                                _mm256_cvtepi32_ps(halves_epi32(hi)), &sacc, &macc);
                 }
-                acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)u)), sacc,
-                                      acc);
-                acc = _mm256_fnmadd_ps(
-                    _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(u + 16))), macc, acc);
+                acc = x8_q4_K_add(acc, u, sacc, macc);
             }
             x8_store(p, i, g, n1, acc);
         }
