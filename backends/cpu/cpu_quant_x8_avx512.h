@@ -8,7 +8,8 @@
  *
  * One 512-bit load is two chunks (rows 0-7 of bytes 4c..4c+3, then of
  * 4c+4..4c+7), against x's 8 matching bytes (bcast4x2); everything after
- * the int32 sums is cpu_quant_x86.c's AVX2 arithmetic, 8 rows wide.
+ * the int32 sums is the AVX2 level's arithmetic (cpu_quant_x86.h), 8 rows
+ * wide.
  * No include guard: meant to be included more than once.
  */
 
