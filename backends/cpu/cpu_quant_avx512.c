@@ -43,12 +43,6 @@ CPU_AVX512 static inline __m512 u8x16_ps(__m128i v)
 }
 
 /* a's low and high 256 bits added: 8 lanes */
-CPU_AVX512 static inline __m256 halves_ps(__m512 a)
-{
-    return _mm256_add_ps(_mm512_castps512_ps256(a),
-                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
-}
-
 CPU_AVX512 static inline __m256i halves_epi32(__m512i a)
 {
     return _mm256_add_epi32(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1));
@@ -72,7 +66,7 @@ CPU_AVX512 static float dot_q8_0(const float *x, const uint8_t *row, int64_t nb)
         else
             acc0 = _mm512_fmadd_ps(_mm512_set1_ps(f16_at(p)), s, acc0);
     }
-    return v8_hsum(halves_ps(_mm512_add_ps(acc0, acc1)));
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
 /* q4_0: element i < 16 the low nibble of byte i, 16 + i its high nibble;
@@ -94,7 +88,7 @@ CPU_AVX512 static float dot_q4_0(const float *x, const uint8_t *row, int64_t nb)
         else
             acc0 = _mm512_fmadd_ps(_mm512_set1_ps(f16_at(p)), s, acc0);
     }
-    return v8_hsum(halves_ps(_mm512_add_ps(acc0, acc1)));
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
 /* Σ x q over 32 unsigned bytes q and Σ x, 16 partial sums each. */
@@ -130,7 +124,7 @@ CPU_AVX512 static float dot_q4_K(const float *x, const uint8_t *row, int64_t nb)
             accm = _mm512_fmadd_ps(_mm512_set1_ps(dmin * (float)m1), xs1, accm);
         }
     }
-    return v8_hsum(halves_ps(_mm512_sub_ps(acc, accm)));
+    return _mm512_reduce_add_ps(_mm512_sub_ps(acc, accm));
 }
 
 /* q6_K, one half (128 elements) of a super-block at a time: ql's 64 bytes
@@ -186,7 +180,7 @@ CPU_AVX512 static float dot_q6_K(const float *x, const uint8_t *row, int64_t nb)
             acc1 = _mm512_fmadd_ps(d, q6_K_dot64(xh + 64, second, sc + 8 * h + 4), acc1);
         }
     }
-    return v8_hsum(halves_ps(_mm512_add_ps(acc0, acc1)));
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
 BLOCK_GEMV_OF(CPU_AVX512, cpu_gemv_q8_0_avx512, 32, dot_q8_0(F32_ROW_I, row, nb))
@@ -268,7 +262,7 @@ CPU_AVX512 static float dot_q6_K_q8(const int8_t *xq, const float *xd, const flo
                                          _mm256_mul_ps(sc_lo, _mm256_loadu_ps(sx)));
         off = _mm256_fmadd_ps(_mm256_set1_ps(32.0f * d), t, off);
     }
-    return v8_hsum(_mm256_sub_ps(halves_ps(acc), off));
+    return _mm512_reduce_add_ps(acc) - v8_hsum(off);
 }
 
 BLOCK_GEMV_OF(CPU_AVX512, cpu_gemv_q6_K_q8_avx512, 256, dot_q6_K_q8(Q8_ROW_I, Q8_SUMS_I, row, nb))
@@ -286,14 +280,9 @@ CPU_AVX512 static inline __m512i bcast4x2(const int8_t *x)
                               1);
 }
 
-/* q8_0's signed quants through an unsigned-by-signed product: |w| against
- * x with w's sign (x in [-127, 127] negates safely; |-128| is 128 as a
- * byte). */
-CPU_AVX512 static inline __m512i abs_w(__m512i w)
-{
-    return _mm512_abs_epi8(w);
-}
-
+/* q8_0's signed quants through an unsigned-by-signed product: |w|
+ * (_mm512_abs_epi8; |-128| is 128 as a byte) against x with w's sign (x in
+ * [-127, 127] negates safely). */
 CPU_AVX512 static inline __m512i sign_x(__m512i x, __m512i w)
 {
     return _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(w), _mm512_setzero_si512(), x);

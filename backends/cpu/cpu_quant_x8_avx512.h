@@ -30,7 +30,7 @@ X8_TARGET void X8_NAME(q8_0x8_q8)(const mm_problem *p, int64_t n0, int64_t n1)
                 __m512i s = _mm512_setzero_si512();
                 for (int j = 0; j < 4; j++) {
                     const __m512i w = _mm512_loadu_si512(u + 16 + 64 * j);
-                    s = X8_DPBUSD(s, abs_w(w), sign_x(bcast4x2(x + 8 * j), w));
+                    s = X8_DPBUSD(s, _mm512_abs_epi8(w), sign_x(bcast4x2(x + 8 * j), w));
                 }
                 const __m256 dw = x8_q8_0_scale(u, xd[b]);
                 const __m256 dot = _mm256_cvtepi32_ps(halves_epi32(s));
