@@ -26,7 +26,7 @@
 
 #define CPU_AVX2 __attribute__((target("avx2,fma,f16c")))
 #if defined(PLINTH_CPU_EMULATE_AVX512)
-/* The test build of the plugin (tests/backends/meson.build) that runs the
+/* The test build of the plugin (tests/emulated/meson.build) that runs the
  * AVX-512 levels on an AVX2 CPU: every _mm512_* intrinsic is SIMDe's
  * portable version (Debian's libsimde-dev, the same semantics, built of
  * AVX2 here) and the AVX-512 functions are compiled for AVX2, so no zmm

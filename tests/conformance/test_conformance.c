@@ -165,7 +165,7 @@ Test(other_plugins, all_ops, .timeout = 600)
 }
 
 /* cpu's AVX-512 levels on a CPU without AVX-512: the emulated test build
- * (PLINTH_TEST_CPU_EMU512, tests/backends/meson.build) under the
+ * (PLINTH_TEST_CPU_EMU512, tests/emulated/meson.build) under the
  * configurations of expectations-emu512/cpu.txt, every op and every graph
  * (the tiny Gemma among them), as a CPU with VNNI and avx512_bf16 ("") and
  * as a Skylake-X without either ("skx"). */
