@@ -183,6 +183,11 @@ int cpu_isa_default(const cpu_arch *a);
 const char *cpu_isa_all(void);
 extern const cpu_kernels cpu_kernels_scalar;
 
+/* One core's L2 in bytes (cpu_cache.c): sysconf, else sysfs, else 1 MiB.
+ * cpu_cache_parse_size reads sysfs's "512K" / "1M" (0: not a size). */
+size_t cpu_l2_bytes(void);
+size_t cpu_cache_parse_size(const char *s);
+
 /* One call of family kc: on the device's level when `simd` (its kernel
  * table ran it), else on the portable loop. */
 static inline void cpu_count(cpu_device *dev, int kc, bool simd)

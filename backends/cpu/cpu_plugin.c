@@ -207,8 +207,8 @@ static int32_t cpu_device_open(plinth_instance *inst, uint32_t index,
     }
     char prec[128];
     cpu_precision_line(d, &arch, d->isa, prec, sizeof prec);
-    plugin_log(inst, PLINTH_LOG_DEBUG, "cpu: isa=%s threads=%u precision %s",
-               cpu_isa_name(d->isa), cpu_pool_threads(d), prec);
+    plugin_log(inst, PLINTH_LOG_DEBUG, "cpu: isa=%s threads=%u L2 %zu KiB precision %s",
+               cpu_isa_name(d->isa), cpu_pool_threads(d), cpu_l2_bytes() / 1024, prec);
     *out = &d->base;
     return PLINTH_OK;
 }

@@ -127,10 +127,12 @@ static void build_cases(void)
     in[1] = T(F, 7, 33);
     add(PLINTH_OP_SOFTMAX, 2, in, T(F, 7, 33), (plinth_attrs){.softmax = {0.5f}}, 0, "mask");
 
-    /* matmul: M K N, every weight dtype, both layouts, odd strides */
+    /* matmul: M K N, every weight dtype, both layouts, odd strides; the
+     * last shape is the GEMM with several panels per task at 1 thread (19
+     * panels, the last one 24 columns wide), whatever the L2 */
     static const int64_t mkn[][3] = {{1, 7, 33},   {1, 257, 33}, {1, 640, 257}, {2, 33, 7},
                                      {7, 33, 257}, {13, 64, 40}, {33, 257, 7},  {257, 33, 65},
-                                     {25, 100, 33}};
+                                     {25, 100, 33}, {24, 40, 600}};
     for (size_t s = 0; s < sizeof mkn / sizeof mkn[0]; s++)
         for (int w = 0; w < 3; w++)
             for (int tb = 0; tb < 2; tb++) {
