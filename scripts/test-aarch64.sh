@@ -160,7 +160,7 @@ run() { # label, watchdog seconds, env..., -- meson test args
 }
 t_all=$(now)
 run unit-abi 240 -- graph planner compile executor safetensors plugin_header_alone \
-  api_header_alone loader abi_layout exports host_interpose lifetime
+  api_header_alone loader abi_layout exports host_interpose lifetime cpu_cache
 run conformance 600 -- conformance ref_values template cpu_vs_ref
 run gemma 400 -- gemma
 run cpu-cortex-a53 240 QEMU_CPU=cortex-a53 -- cpu_vs_ref
