@@ -111,13 +111,42 @@ static void *run_pass(void *arg)
     return NULL;
 }
 
+static uint32_t clamp_threads(uint32_t threads)
+{
+    return threads < 1 ? 1 : threads > TIMING_MAX_THREADS ? TIMING_MAX_THREADS : threads;
+}
+
+static double lanes_of(int isa)
+{
+    return isa == ISA_AVX512 ? 16 : isa == ISA_AVX2 ? 8 : 1;
+}
+
+double fmapeak_measure_for(uint32_t threads, double seconds)
+{
+    threads = clamp_threads(threads);
+    const int isa = best_isa();
+    worker w[TIMING_MAX_THREADS];
+    double flop = 0, total = 0;
+    do {
+        for (uint32_t t = 0; t < threads; t++)
+            w[t].isa = isa;
+        double sec;
+        const uint32_t ran = timing_run_threads(run_pass, w, sizeof w[0], threads, &sec);
+        if (ran < threads)
+            return 0;
+        flop += 2.0 * CHAINS * ITERS * lanes_of(isa) * ran;
+        total += sec;
+    } while (total < seconds);
+    return flop / total / 1e9;
+}
+
 double fmapeak_measure(uint32_t threads, uint32_t samples)
 {
     enum { MAX_SAMPLES = 32 };
-    threads = threads < 1 ? 1 : threads > TIMING_MAX_THREADS ? TIMING_MAX_THREADS : threads;
+    threads = clamp_threads(threads);
     samples = samples < 1 ? 1 : samples > MAX_SAMPLES ? MAX_SAMPLES : samples;
     const int isa = best_isa();
-    const double lanes = isa == ISA_AVX512 ? 16 : isa == ISA_AVX2 ? 8 : 1;
+    const double lanes = lanes_of(isa);
     worker w[TIMING_MAX_THREADS];
     double rate[MAX_SAMPLES];
     for (uint32_t s = 0; s < samples; s++) {

@@ -15,6 +15,15 @@
  * 0 when a thread cannot be started. One FMA is 2 FLOP. */
 double fmapeak_measure(uint32_t threads, uint32_t samples);
 
+/* GFLOP/s of the same passes run back to back for `seconds` (at least
+ * one pass): all their FLOPs over all their time, so time in which the
+ * cores were shared with another tenant counts as it would for any work
+ * run then. `plinth bench` runs it right after each prefill, for as long
+ * as that prefill took: on a shared machine whose cores come and go
+ * within a second, a short median would be the rate of the good moments
+ * only. 0 when a thread cannot be started. */
+double fmapeak_measure_for(uint32_t threads, double seconds);
+
 /* The instruction set the measurement ran on: "avx512", "avx2" or "scalar". */
 const char *fmapeak_isa(void);
 

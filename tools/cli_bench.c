@@ -2,8 +2,9 @@
  * cli_bench.c — `plinth bench`: prefill and decode timings of a model
  * through one session of plinth_lm.h (plinth_lm_decode; greedy tokens by
  * plinth_lm_sample), the memory plans of its programs, and the machine's
- * read bandwidth and f32 FMA peak measured right after, so decode's GB/s
- * and prefill's GFLOP/s read as shares of what this machine does now.
+ * f32 FMA peak measured after each prefill for as long as it ran and its
+ * read bandwidth measured after the runs, so prefill's GFLOP/s and
+ * decode's GB/s read as shares of what this machine does now.
  */
 #include "cli_lm.h"
 #include "fmapeak.h"
@@ -23,8 +24,9 @@ static const char bench_usage[] =
     "reports load time, peak RSS, the memory plans, and for decode the weight bytes\n"
     "read per token with the bandwidth they imply, next to the read bandwidth of this\n"
     "machine measured right after the runs with as many threads (--no-readbw: not),\n"
-    "and for prefill its FLOPs and rate next to this machine's f32 FMA peak measured\n"
-    "the same way (--no-peak: not), and the arithmetic each backend used (--precision;\n"
+    "and for prefill its FLOPs and rate next to this machine's f32 FMA peak, measured\n"
+    "after each prefill for as long as it took (--no-peak: not; the share printed is the\n"
+    "median of the runs' own), and the arithmetic each backend used (--precision;\n"
     "for cpu, how many prefill matmuls ran on bf16 dot products). Token ids are\n"
     "pseudo-random; the model needs no tokenizer.json.\n";
 
@@ -47,19 +49,29 @@ static double median(double *v, uint32_t n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* The FMA reference after each prefill runs for as long as the prefill
+ * did, within these bounds (seconds). */
+#define PEAK_MIN_S 0.02
+#define PEAK_MAX_S 2.0
+
 typedef struct bench_result {
     double prefill_ms, decode_ms; /* medians, whole phase */
+    double *prefill_runs;         /* each round's prefill ms        */
+    double *peak_runs;            /* the FMA reference after each; NULL: not measured */
+    double peak_ratio;            /* median of the rounds' GFLOP/s over their reference */
     plinth_plan_stats prefill_plan, decode_plan;
     uint64_t peak_rss;            /* before the bandwidth reference */
     double read_gbs;              /* the reference; 0: not measured */
     uint32_t read_threads;        /* of both references            */
-    double peak_gflops;           /* f32 FMA reference; 0: not measured */
+    double peak_gflops;           /* median of peak_runs; 0: not measured */
 } bench_result;
 
-/* One timed round on a fresh session: the prefill of ids[0, P), then D
+/* One timed round on a fresh session: the prefill of ids[0, P), the FMA
+ * reference for as long (peak_threads > 0: into *peak, GFLOP/s), then D
  * greedy decode steps. */
 static int bench_round(const cli_lm *m, plinth_lm_session *s, const int32_t *ids, uint32_t P,
-                       uint32_t D, float *logits, double *prefill_ms, double *decode_ms)
+                       uint32_t D, float *logits, uint32_t peak_threads, double *prefill_ms,
+                       double *peak, double *decode_ms)
 {
     const plinth_lm_sampling greedy = {.struct_size = sizeof greedy, .temperature = 0,
                                        .repeat_penalty = 1};
@@ -68,6 +80,13 @@ static int bench_round(const cli_lm *m, plinth_lm_session *s, const int32_t *ids
     double t0 = cli_now_ms();
     if (plinth_lm_decode(s, ids, P, logits) != PLINTH_OK)
         return cli_lm_fail(m, NULL);
+    *prefill_ms = cli_now_ms() - t0;
+    if (peak_threads) {
+        const double w = *prefill_ms / 1e3;
+        *peak = fmapeak_measure_for(peak_threads, w < PEAK_MIN_S   ? PEAK_MIN_S
+                                                  : w > PEAK_MAX_S ? PEAK_MAX_S
+                                                                   : w);
+    }
     double t1 = cli_now_ms();
     for (uint32_t i = 0; i < D; i++) {
         int32_t next;
@@ -75,20 +94,24 @@ static int bench_round(const cli_lm *m, plinth_lm_session *s, const int32_t *ids
             plinth_lm_decode(s, &next, 1, logits) != PLINTH_OK)
             return cli_lm_fail(m, NULL);
     }
-    *prefill_ms = t1 - t0;
     *decode_ms = cli_now_ms() - t1;
     return 0;
 }
 
-static int bench_runs(const cli_lm *m, uint32_t P, uint32_t D, uint32_t repeats, bench_result *r)
+/* The rounds; r->prefill_runs and r->peak_runs (when peak_threads > 0)
+ * are the caller's to free. */
+static int bench_runs(const cli_lm *m, uint32_t P, uint32_t D, uint32_t repeats,
+                      uint32_t peak_threads, bench_result *r)
 {
     const int32_t V = m->info.vocab;
     int32_t *ids = malloc(P * sizeof *ids);
     float *logits = malloc((size_t)V * sizeof *logits);
     double *pm = calloc(repeats, sizeof *pm), *dm = calloc(repeats, sizeof *dm);
+    r->prefill_runs = calloc(repeats, sizeof *r->prefill_runs);
+    r->peak_runs = peak_threads ? calloc(repeats, sizeof *r->peak_runs) : NULL;
     plinth_lm_session *s = NULL;
     int rc = 0;
-    if (!ids || !logits || !pm || !dm) {
+    if (!ids || !logits || !pm || !dm || !r->prefill_runs || (peak_threads && !r->peak_runs)) {
         fprintf(stderr, "plinth: out of memory\n");
         rc = 1;
     } else if (plinth_lm_session_create(m->lm, &s) != PLINTH_OK) {
@@ -102,8 +125,21 @@ static int bench_runs(const cli_lm *m, uint32_t P, uint32_t D, uint32_t repeats,
     if (!rc && P)
         ids[0] = m->info.bos >= 0 && m->info.bos < V ? m->info.bos : 0;
     for (uint32_t k = 0; !rc && k < repeats; k++)
-        rc = bench_round(m, s, ids, P, D, logits, &pm[k], &dm[k]);
+        rc = bench_round(m, s, ids, P, D, logits, peak_threads, &pm[k],
+                         peak_threads ? &r->peak_runs[k] : NULL, &dm[k]);
     if (!rc) {
+        memcpy(r->prefill_runs, pm, repeats * sizeof *pm);
+        if (peak_threads) {
+            /* pm, which median() sorts next, is done with as scratch here */
+            const double gflop = m->info.prefill_flops / 1e9;
+            for (uint32_t k = 0; k < repeats; k++)
+                pm[k] = r->peak_runs[k] > 0 ? gflop * 1e3 / r->prefill_runs[k] / r->peak_runs[k]
+                                            : 0;
+            r->peak_ratio = median(pm, repeats);
+            memcpy(pm, r->peak_runs, repeats * sizeof *pm);
+            r->peak_gflops = median(pm, repeats);
+            memcpy(pm, r->prefill_runs, repeats * sizeof *pm);
+        }
         r->prefill_ms = median(pm, repeats);
         r->decode_ms = median(dm, repeats);
         r->prefill_plan.struct_size = sizeof r->prefill_plan;
@@ -146,7 +182,7 @@ static int bench_print(const cli_options *o, const cli_lm *s, const char *dir, u
     const double ratio = r->read_gbs > 0 ? gbs / r->read_gbs : 0;
     const double gflop = s->info.prefill_flops / 1e9; /* per prefill run */
     const double pgf = P ? gflop * 1e3 / r->prefill_ms : 0;  /* GFLOP/s */
-    const double pratio = r->peak_gflops > 0 ? pgf / r->peak_gflops : 0;
+    const double pratio = r->peak_gflops > 0 ? r->peak_ratio : 0;
     if (o->json) {
         /* cJSON writes the strings quoted and the numbers in full. */
         cJSON *j = cJSON_CreateObject();
@@ -187,6 +223,11 @@ static int bench_print(const cli_options *o, const cli_lm *s, const char *dir, u
         cJSON_AddNumberToObject(j, "prefill_gflop_per_s", pgf);
         cJSON_AddNumberToObject(j, "fma_peak_gflop_per_s", r->peak_gflops);
         cJSON_AddNumberToObject(j, "prefill_peak_ratio", pratio);
+        cJSON_AddItemToObject(j, "prefill_ms_runs",
+                              cJSON_CreateDoubleArray(r->prefill_runs, (int)repeats));
+        cJSON_AddItemToObject(j, "fma_peak_runs",
+                              r->peak_runs ? cJSON_CreateDoubleArray(r->peak_runs, (int)repeats)
+                                           : cJSON_CreateArray());
         cJSON_AddNumberToObject(j, "peak_rss_bytes", (double)rss);
         cJSON_AddNumberToObject(j, "prefill_arena_bytes", (double)r->prefill_plan.arena_bytes);
         cJSON_AddNumberToObject(j, "decode_arena_bytes", (double)r->decode_plan.arena_bytes);
@@ -214,10 +255,11 @@ static int bench_print(const cli_options *o, const cli_lm *s, const char *dir, u
                "the runs (%u thread%s)\n", 100 * ratio, r->read_gbs, r->read_threads,
                r->read_threads == 1 ? "" : "s");
     if (r->peak_gflops > 0)
-        printf("  compute         prefill %.4g GFLOP at %.3g GFLOP/s: %.0f%% of %.0f GFLOP/s, this "
-               "machine's f32 FMA peak (%s) right after the runs (%u thread%s)\n",
-               gflop, pgf, 100 * pratio, r->peak_gflops, fmapeak_isa(),
-               r->read_threads, r->read_threads == 1 ? "" : "s");
+        printf("  compute         prefill %.4g GFLOP at %.3g GFLOP/s: %.0f%% of this machine's f32 "
+               "FMA peak (%s, %u thread%s; %.0f GFLOP/s), measured after each prefill for as "
+               "long as it took (medians)\n",
+               gflop, pgf, 100 * pratio, fmapeak_isa(), r->read_threads,
+               r->read_threads == 1 ? "" : "s", r->peak_gflops);
     printf("  peak RSS        %s\n", cli_bytes(rss, b, sizeof b));
     printf("  arena           prefill %s, decode %s\n",
            cli_bytes(r->prefill_plan.arena_bytes, c, sizeof c),
@@ -283,19 +325,19 @@ int cli_bench(cli_options *o, int argc, char **argv)
     cli_lm s;
     int rc = cli_lm_open(o, model, lo, &s);
     bench_result r = {0};
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    r.read_threads = o->threads ? o->threads : cores > 0 ? (uint32_t)cores : 1;
     if (!rc)
-        rc = bench_runs(&s, P, D, repeats, &r);
+        rc = bench_runs(&s, P, D, repeats, peak ? r.read_threads : 0, &r);
     if (!rc) {
-        /* The peak first: the reference's buffer would raise it. */
+        /* The peak RSS first: the reference's buffer would raise it. */
         r.peak_rss = cli_peak_rss();
-        const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        r.read_threads = o->threads ? o->threads : cores > 0 ? (uint32_t)cores : 1;
         if (readbw && D > 0)
             r.read_gbs = cli_read_bandwidth(r.read_threads, 5);
-        if (peak)
-            r.peak_gflops = fmapeak_measure(r.read_threads, 9);
         rc = bench_print(o, &s, model, P, D, repeats, &r);
     }
+    free(r.prefill_runs);
+    free(r.peak_runs);
     cli_lm_close(&s);
     return rc;
 }
