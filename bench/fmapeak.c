@@ -14,6 +14,7 @@
 #include "timing.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -116,25 +117,29 @@ static uint32_t clamp_threads(uint32_t threads)
     return threads < 1 ? 1 : threads > TIMING_MAX_THREADS ? TIMING_MAX_THREADS : threads;
 }
 
-static double lanes_of(int isa)
+/* One pass on `threads` threads: its FLOPs into *flop and its wall time
+ * into *sec; false when a thread cannot be started. */
+static bool one_pass(uint32_t threads, double *flop, double *sec)
 {
-    return isa == ISA_AVX512 ? 16 : isa == ISA_AVX2 ? 8 : 1;
+    const int isa = best_isa();
+    const double lanes = isa == ISA_AVX512 ? 16 : isa == ISA_AVX2 ? 8 : 1;
+    worker w[TIMING_MAX_THREADS];
+    for (uint32_t t = 0; t < threads; t++)
+        w[t].isa = isa;
+    const uint32_t ran = timing_run_threads(run_pass, w, sizeof w[0], threads, sec);
+    *flop = 2.0 * CHAINS * ITERS * lanes * ran;
+    return ran == threads;
 }
 
 double fmapeak_measure_for(uint32_t threads, double seconds)
 {
     threads = clamp_threads(threads);
-    const int isa = best_isa();
-    worker w[TIMING_MAX_THREADS];
     double flop = 0, total = 0;
     do {
-        for (uint32_t t = 0; t < threads; t++)
-            w[t].isa = isa;
-        double sec;
-        const uint32_t ran = timing_run_threads(run_pass, w, sizeof w[0], threads, &sec);
-        if (ran < threads)
+        double f, sec;
+        if (!one_pass(threads, &f, &sec))
             return 0;
-        flop += 2.0 * CHAINS * ITERS * lanes_of(isa) * ran;
+        flop += f;
         total += sec;
     } while (total < seconds);
     return flop / total / 1e9;
@@ -145,18 +150,12 @@ double fmapeak_measure(uint32_t threads, uint32_t samples)
     enum { MAX_SAMPLES = 32 };
     threads = clamp_threads(threads);
     samples = samples < 1 ? 1 : samples > MAX_SAMPLES ? MAX_SAMPLES : samples;
-    const int isa = best_isa();
-    const double lanes = lanes_of(isa);
-    worker w[TIMING_MAX_THREADS];
     double rate[MAX_SAMPLES];
     for (uint32_t s = 0; s < samples; s++) {
-        for (uint32_t t = 0; t < threads; t++)
-            w[t].isa = isa;
-        double sec;
-        const uint32_t ran = timing_run_threads(run_pass, w, sizeof w[0], threads, &sec);
-        if (ran < threads)
+        double flop, sec;
+        if (!one_pass(threads, &flop, &sec))
             return 0;
-        rate[s] = 2.0 * CHAINS * ITERS * lanes * ran / sec / 1e9;
+        rate[s] = flop / sec / 1e9;
     }
     return timing_median(rate, samples);
 }
