@@ -103,6 +103,7 @@ static int64_t gemm_max_panels(int64_t k)
     return np < 1 ? 1 : np > 8 ? 8 : np;
 }
 
+/* Makes the GEMM buffers big enough for m x k by k x n; false: no memory. */
 static bool gemm_scratch(cpu_device *dev, int64_t m, int64_t k)
 {
     const size_t panel = (size_t)k * CPU_NR * (size_t)gemm_max_panels(k);

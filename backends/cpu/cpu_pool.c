@@ -328,9 +328,10 @@ static void run_job(cpu_device *dev, int64_t n_tasks, cpu_task_fn fn, void *ctx,
      * more runnable threads than cores) up to SERIAL_MAX, halved after
      * each job that ran in parallel without such a wait. A fixed 256 (a
      * whole prefill of the 270M model is ~450 jobs) turned one steal of a
-     * VM's vCPU into half a prefill on one thread: 2-thread pp512 ran at
-     * 74-138 GFLOP/s against 104-141 without the fallback, three
-     * alternating rounds on a shared 2-vCPU guest (cpu_pool.c history). */
+     * VM's vCPU into half a prefill on one thread. On a shared 2-vCPU
+     * guest, 2-thread f32 pp512 (`plinth bench ... --f32 --threads=2`,
+     * four alternating rounds of three) ran at 54-125 GFLOP/s with it,
+     * 92-139 with this, 82-138 with no fallback at all. */
     bool slow = false;
     if (t0 != 0) {
         const int64_t wall = now_ns() - t0;
