@@ -8,6 +8,7 @@
  */
 #include "cli_lm.h"
 #include "fmapeak.h"
+#include "timing.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,16 +38,11 @@ enum { OPT_PREFILL = CLI_OPT_FIRST_FREE, OPT_DECODE, OPT_REPEATS, OPT_F32, OPT_N
  * model's max_position_embeddings, naming it). */
 #define BENCH_MAX_POSITIONS (1 << 20)
 
-static int cmp_double(const void *a, const void *b)
+/* The median of v[0..n), v left as it is (scratch: n doubles). */
+static double median_of(const double *v, uint32_t n, double *scratch)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, uint32_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    memcpy(scratch, v, n * sizeof *v);
+    return timing_median(scratch, n);
 }
 
 /* The FMA reference after each prefill runs for as long as the prefill
@@ -106,12 +102,12 @@ static int bench_runs(const cli_lm *m, uint32_t P, uint32_t D, uint32_t repeats,
     const int32_t V = m->info.vocab;
     int32_t *ids = malloc(P * sizeof *ids);
     float *logits = malloc((size_t)V * sizeof *logits);
-    double *pm = calloc(repeats, sizeof *pm), *dm = calloc(repeats, sizeof *dm);
+    double *scratch = calloc(repeats, sizeof *scratch), *dm = calloc(repeats, sizeof *dm);
     r->prefill_runs = calloc(repeats, sizeof *r->prefill_runs);
     r->peak_runs = peak_threads ? calloc(repeats, sizeof *r->peak_runs) : NULL;
     plinth_lm_session *s = NULL;
     int rc = 0;
-    if (!ids || !logits || !pm || !dm || !r->prefill_runs || (peak_threads && !r->peak_runs)) {
+    if (!ids || !logits || !scratch || !dm || !r->prefill_runs || (peak_threads && !r->peak_runs)) {
         fprintf(stderr, "plinth: out of memory\n");
         rc = 1;
     } else if (plinth_lm_session_create(m->lm, &s) != PLINTH_OK) {
@@ -125,23 +121,20 @@ static int bench_runs(const cli_lm *m, uint32_t P, uint32_t D, uint32_t repeats,
     if (!rc && P)
         ids[0] = m->info.bos >= 0 && m->info.bos < V ? m->info.bos : 0;
     for (uint32_t k = 0; !rc && k < repeats; k++)
-        rc = bench_round(m, s, ids, P, D, logits, peak_threads, &pm[k],
+        rc = bench_round(m, s, ids, P, D, logits, peak_threads, &r->prefill_runs[k],
                          peak_threads ? &r->peak_runs[k] : NULL, &dm[k]);
     if (!rc) {
-        memcpy(r->prefill_runs, pm, repeats * sizeof *pm);
+        r->prefill_ms = median_of(r->prefill_runs, repeats, scratch);
+        r->decode_ms = timing_median(dm, repeats);
         if (peak_threads) {
-            /* pm, which median() sorts next, is done with as scratch here */
             const double gflop = m->info.prefill_flops / 1e9;
-            for (uint32_t k = 0; k < repeats; k++)
-                pm[k] = r->peak_runs[k] > 0 ? gflop * 1e3 / r->prefill_runs[k] / r->peak_runs[k]
-                                            : 0;
-            r->peak_ratio = median(pm, repeats);
-            memcpy(pm, r->peak_runs, repeats * sizeof *pm);
-            r->peak_gflops = median(pm, repeats);
-            memcpy(pm, r->prefill_runs, repeats * sizeof *pm);
+            for (uint32_t k = 0; k < repeats; k++) { /* each round over its own reference */
+                const double gfs = gflop * 1e3 / r->prefill_runs[k];
+                scratch[k] = r->peak_runs[k] > 0 ? gfs / r->peak_runs[k] : 0;
+            }
+            r->peak_ratio = timing_median(scratch, repeats);
+            r->peak_gflops = median_of(r->peak_runs, repeats, scratch);
         }
-        r->prefill_ms = median(pm, repeats);
-        r->decode_ms = median(dm, repeats);
         r->prefill_plan.struct_size = sizeof r->prefill_plan;
         r->decode_plan.struct_size = sizeof r->decode_plan;
         plinth_program_plan_stats(plinth_lm_prefill_program(m->lm), &r->prefill_plan);
@@ -153,7 +146,7 @@ static int bench_runs(const cli_lm *m, uint32_t P, uint32_t D, uint32_t repeats,
     plinth_lm_session_destroy(s);
     free(ids);
     free(logits);
-    free(pm);
+    free(scratch);
     free(dm);
     return rc;
 }
