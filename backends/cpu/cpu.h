@@ -42,6 +42,7 @@ enum cpu_kc {
     CPU_KC_GEMV, CPU_KC_GEMM, CPU_KC_ELEMENTWISE, CPU_KC_RMS_NORM, CPU_KC_ROPE,
     CPU_KC_ATTENTION, CPU_KC_FLASH, CPU_KC_GEMV_BLOCK, CPU_KC_DEQUANT,
     CPU_KC_GEMM_BF16, /* the GEMMs of CPU_KC_GEMM that ran on bf16 pairs */
+    CPU_KC_GEMM_GROUP, /* jobs of several GEMMs on one A (cpu_matmul_group) */
     CPU_KC_COUNT
 };
 
@@ -218,6 +219,16 @@ void cpu_precision_line(const cpu_device *d, const cpu_arch *arch, int isa, char
 /* packed: b is the weight in our layout, made at load (cpu_matmul_pack). */
 bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view *a,
                      const plinth_view *b, bool tb, bool packed);
+/* Up to CPU_MM_GROUP_MAX matmuls out[i] = a x b[i]^T on one a (a layer's
+ * q, k and v projections; gate and up) as one GEMM: a packed once, the
+ * members' panel blocks as the tasks of one parallel run. false, having
+ * done nothing: some member would not take the blocked GEMM alone (too
+ * few rows, a block dtype, batch dims, ...) or no memory; run each with
+ * cpu_matmul_fast then. The caller has made sure no out overlaps a or
+ * another out. */
+#define CPU_MM_GROUP_MAX 4
+bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
+                      const plinth_view *a, const plinth_view *const b[], const bool packed[]);
 /* The plugin's pack_size/pack for matmul's b (cpu_matmul.c): the bytes of
  * a q4_0 [N, K] weight as 8-row groups or of an f32 one as the GEMM's
  * panels (0: keep it plain), and the packing. */

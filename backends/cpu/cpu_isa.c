@@ -72,6 +72,7 @@ static const char *const families[CPU_KC_COUNT] = {
     [CPU_KC_GEMV_BLOCK] = "gemv_block",
     [CPU_KC_DEQUANT] = "dequant",
     [CPU_KC_GEMM_BF16] = "gemm_bf16",
+    [CPU_KC_GEMM_GROUP] = "gemm_group",
 };
 
 void cpu_calls_format(const cpu_device *dev, char *buf, size_t size)

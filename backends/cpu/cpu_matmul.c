@@ -16,7 +16,8 @@
  *      dequantised into f32 scratch, then the f32 GEMM (or GEMV) on them
  *   6. weights packed at load (pack_size, pack): q4_0/q4_K as 8-row groups, f32
  *      as the GEMM's panels (the GEMV on panels)
- *   7. entry: layout checks, batch dims, path choice
+ *   7. entry: layout checks, batch dims, path choice; matmuls that share
+ *      their A as one job (cpu_matmul_group)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -276,9 +277,8 @@ static void pack_a_task(void *ctx, int64_t blk, uint32_t thread)
 
 /* One block of npan panels: pack them (L2), then every 12-row block of A
  * (L1) against each panel. Tasks are disjoint column ranges. */
-static void block_task(void *ctx, int64_t t, uint32_t thread)
+static void block_run(const gemm_job *j, int64_t t, uint32_t thread)
 {
-    const gemm_job *j = ctx;
     const mm_problem *p = j->p;
     const cpu_kernels *k = j->dev->k;
     float *bp = j->dev->scratch[thread];
@@ -317,24 +317,51 @@ static void block_task(void *ctx, int64_t t, uint32_t thread)
     }
 }
 
+static void block_task(void *ctx, int64_t t, uint32_t thread)
+{
+    block_run(ctx, t, thread);
+}
+
 /* The vdpbf16ps variant runs this problem (bf16_compute, bf16 [N][K]). */
 static bool gemm_on_bf16(const cpu_device *dev, const mm_problem *p)
 {
     return dev->bf16_compute && p->wdt == PLINTH_BF16 && p->tb;
 }
 
+/* Panels per task for `pans` panels of depth k: as many as fit the L2
+ * block, but at least eight tasks per thread: on a shared machine one core
+ * may run slower, and coarse tasks (two per thread) made 2 threads scale
+ * 1.3x, not 1.8x. */
+static int64_t gemm_task_panels(const cpu_device *dev, int64_t pans, int64_t k)
+{
+    const int64_t per = (pans + 8 * dev->n_threads - 1) / (8 * dev->n_threads);
+    const int64_t maxp = gemm_max_panels(k);
+    return per < 1 ? 1 : per > maxp ? maxp : per;
+}
+
 static void gemm(cpu_device *dev, const mm_problem *p, const float *panels)
 {
-    /* panels per task: as many as fit the L2 block, but at least eight
-     * tasks per thread: on a shared machine one core may run slower, and
-     * coarse tasks (two per thread) made 2 threads scale 1.3x, not 1.8x */
     const int64_t pans = (p->n + CPU_NR - 1) / CPU_NR;
-    const int64_t per = (pans + 8 * dev->n_threads - 1) / (8 * dev->n_threads);
-    const int64_t maxp = gemm_max_panels(p->k);
-    gemm_job j = {p, dev, per < 1 ? 1 : per > maxp ? maxp : per, gemm_on_bf16(dev, p),
-                  panels};
+    gemm_job j = {p, dev, gemm_task_panels(dev, pans, p->k), gemm_on_bf16(dev, p), panels};
     cpu_parallel(dev, (p->m + CPU_MR - 1) / CPU_MR, pack_a_task, &j);
     cpu_parallel(dev, (pans + j.npan - 1) / j.npan, block_task, &j);
+}
+
+/* Several GEMMs on one A (cpu_matmul_group): A packed once, then the block
+ * tasks of every member in one parallel run; member i owns tasks
+ * first[i] .. first[i + 1] - 1. */
+typedef struct group_job {
+    gemm_job j[CPU_MM_GROUP_MAX];
+    int64_t first[CPU_MM_GROUP_MAX + 1];
+} group_job;
+
+static void group_task(void *ctx, int64_t t, uint32_t thread)
+{
+    const group_job *g = ctx;
+    int i = 0;
+    while (t >= g->first[i + 1])
+        i++;
+    block_run(&g->j[i], t - g->first[i], thread);
 }
 
 /* ---------------------------------------------------------------- 5 ---- */
@@ -653,6 +680,71 @@ bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view 
             else if (!gemv(dev, &p))
                 return false; /* not reached: plain weights need no q8 */
         }
+    return true;
+}
+
+/* One member's problem for cpu_matmul_group, or false where the member
+ * would not take the blocked GEMM on its own (cpu_matmul_fast decides
+ * those). Batch dims must be 1: the model projections are 2-D. */
+static bool group_member(const cpu_device *dev, const plinth_view *out, const plinth_view *a,
+                         const plinth_view *b, bool packed, mm_problem *p, const float **panels)
+{
+    for (int d = 0; d < 2; d++)
+        if (out->shape[d] != 1 || a->shape[d] != 1 || b->shape[d] != 1)
+            return false;
+    const int64_t m = out->shape[2], n = out->shape[3], k = a->shape[3];
+    if (out->dtype != PLINTH_F32 || a->dtype != PLINTH_F32 || out->stride[3] != 4 ||
+        a->stride[3] != 4 || m < gemm_min_m() || n < 1 || k < 1 || a->shape[2] != m ||
+        b->shape[2] != n || b->shape[3] != k)
+        return false;
+    *p = (mm_problem){.a = a->data, .lda = a->stride[2], .out = out->data, .ldo = out->stride[2],
+                      .m = m, .n = n, .k = k, .tb = true};
+    *panels = NULL;
+    if (packed) { /* only our f32 panels: the 8-row groups are decode's */
+        if (plinth_dtype_block_elems(b->dtype) > 1)
+            return false;
+        p->wdt = PLINTH_F32;
+        *panels = (const float *)(const void *)b->data;
+        return true;
+    }
+    if ((b->dtype != PLINTH_F32 && b->dtype != PLINTH_BF16 && b->dtype != PLINTH_F16) ||
+        b->stride[3] != (int64_t)plinth_dtype_bytes(b->dtype))
+        return false;
+    p->w = b->data;
+    p->ldw = b->stride[2];
+    p->wdt = b->dtype;
+    return true;
+}
+
+bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
+                      const plinth_view *a, const plinth_view *const b[], const bool packed[])
+{
+    if (!dev->k->tile || n < 2 || n > CPU_MM_GROUP_MAX)
+        return false;
+    mm_problem p[CPU_MM_GROUP_MAX];
+    const float *panels[CPU_MM_GROUP_MAX];
+    int64_t pans = 0;
+    for (int i = 0; i < n; i++) {
+        if (!group_member(dev, out[i], a, b[i], packed[i], &p[i], &panels[i]) ||
+            gemm_on_bf16(dev, &p[i]) != gemm_on_bf16(dev, &p[0]))
+            return false; /* A is packed one way for all of them */
+        pans += (p[i].n + CPU_NR - 1) / CPU_NR;
+    }
+    if (!gemm_scratch(dev, p[0].m, p[0].k))
+        return false; /* out of memory: the members one by one (ref needs none) */
+    group_job g;
+    const int64_t npan = gemm_task_panels(dev, pans, p[0].k);
+    g.first[0] = 0;
+    for (int i = 0; i < n; i++) {
+        g.j[i] = (gemm_job){&p[i], dev, npan, gemm_on_bf16(dev, &p[i]), panels[i]};
+        g.first[i + 1] = g.first[i] + ((p[i].n + CPU_NR - 1) / CPU_NR + npan - 1) / npan;
+        cpu_count(dev, CPU_KC_GEMM, true);
+        if (g.j[i].bf16)
+            cpu_count(dev, CPU_KC_GEMM_BF16, true);
+    }
+    cpu_count(dev, CPU_KC_GEMM_GROUP, true);
+    cpu_parallel(dev, (p[0].m + CPU_MR - 1) / CPU_MR, pack_a_task, &g.j[0]);
+    cpu_parallel(dev, g.first[n], group_task, &g);
     return true;
 }
 

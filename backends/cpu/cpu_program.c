@@ -13,6 +13,11 @@
  * and nothing ran in between that could have read the intermediate.
  *   rms_norm(x[, w]) -> t ; mul(t, y) -> t   =>  one pass: x/rms * w * y
  *   gelu_tanh(g) -> t     ; mul(t, u) -> t   =>  one pass: gelu(g) * u
+ * Adjacent matmuls that read the same a into outputs apart from a and
+ * from each other (a layer's q, k and v; gate and up) become one GEMM job
+ * (cpu_matmul_group): a packed once, and k's and v's eight panels no
+ * longer a parallel run of their own (at 2 threads, 45-58% of the FMA
+ * peak alone).
  * Rope steps with the same base, n_dims and positions (q and k of every
  * layer) share one cos/sin table per execute instead of one sincos per
  * element pair per step; so do rope_factors steps with the same factors.
@@ -90,7 +95,7 @@ static void prof_add(int slot, int64_t ns)
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-enum step_kind { STEP_OP, STEP_NORM_MUL, STEP_GELU_MUL, STEP_ROPE };
+enum step_kind { STEP_OP, STEP_NORM_MUL, STEP_GELU_MUL, STEP_ROPE, STEP_MATMUL_GROUP };
 
 typedef struct step {
     int kind;
@@ -99,6 +104,7 @@ typedef struct step {
     const plinth_view *other; /* the mul's other operand (fused kinds)  */
     const plinth_view *out;   /* the pair's final output                */
     int table;                /* STEP_ROPE: index into tables           */
+    int n_group;              /* STEP_MATMUL_GROUP: matmuls ins[0 .. n-1] */
 } step;
 
 typedef struct program {
@@ -120,6 +126,52 @@ static bool same_view(const plinth_view *a, const plinth_view *b)
         return false;
     for (int k = 0; k < 4; k++)
         if (a->shape[k] != b->shape[k] || (a->shape[k] != 1 && a->stride[k] != b->stride[k]))
+            return false;
+    return true;
+}
+
+/* The bytes [lo, hi) a 2-D view (batch dims 1, rows stride[2] apart,
+ * elements packed) touches; false for any other view. */
+static bool span_2d(const plinth_view *v, uintptr_t *lo, uintptr_t *hi)
+{
+    const int64_t es = (int64_t)plinth_dtype_bytes(v->dtype);
+    if (!v->data || v->shape[0] != 1 || v->shape[1] != 1 || v->shape[2] < 1 ||
+        v->shape[3] < 1 || v->stride[3] != es || v->stride[2] < v->shape[3] * es)
+        return false;
+    *lo = (uintptr_t)v->data;
+    *hi = *lo + (uintptr_t)((v->shape[2] - 1) * v->stride[2] + v->shape[3] * es);
+    return true;
+}
+
+static bool apart(const plinth_view *x, const plinth_view *y)
+{
+    uintptr_t xl, xh, yl, yh;
+    return span_2d(x, &xl, &xh) && span_2d(y, &yl, &yh) && (xh <= yl || yh <= xl);
+}
+
+/* A matmul of b transposed (plain or packed) whose output is a 2-D f32
+ * view apart from its a: may start or join a group. */
+static bool groupable(const plinth_instruction *ins)
+{
+    if (ins->op != PLINTH_OP_MATMUL || ins->n_in != 2 || !ins->attrs)
+        return false;
+    const plinth_attr_matmul *m = ins->attrs;
+    return (m->transpose_b || m->b_packed) && ins->out->dtype == PLINTH_F32 &&
+           apart(ins->out, &ins->in[0]);
+}
+
+/* Can `next` run in one job with the group code[0 .. n-1], which it
+ * follows in the program? It must read the same a, and its output must not
+ * touch any member's output (nor a, groupable says): then running them
+ * together gives what running them in order gives. Decided once, at
+ * prepare: the views are final by then (plinth_plugin.h), as for the
+ * fused pairs. */
+static bool joins_group(const plinth_instruction *code, int n, const plinth_instruction *next)
+{
+    if (!groupable(next) || !same_view(&next->in[0], &code[0].in[0]))
+        return false;
+    for (int i = 0; i < n; i++)
+        if (!apart(next->out, code[i].out))
             return false;
     return true;
 }
@@ -288,6 +340,18 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *host_code, uint
             i++; /* the mul is part of this step */
             continue;
         }
+        if (groupable(ins)) { /* q, k and v; gate and up: one GEMM job */
+            int g = 1;
+            while (i + g < n && g < CPU_MM_GROUP_MAX && joins_group(ins, g, &code[i + g]))
+                g++;
+            if (g > 1) {
+                s.kind = STEP_MATMUL_GROUP;
+                s.n_group = g;
+                p->steps[p->n_steps++] = s;
+                i += (uint32_t)g - 1;
+                continue;
+            }
+        }
         if (ins->op == PLINTH_OP_ROPE || ins->op == PLINTH_OP_ROPE_FACTORS) {
             s.table = rope_table_for(p, ins);
             if (s.table >= 0)
@@ -357,6 +421,25 @@ int32_t cpu_execute(plinth_device *pd, void *prog)
                                        ins->op == PLINTH_OP_ROPE_FACTORS ? &ins->in[2] : NULL,
                                        ins->attrs, &p->tables[s->table]);
             break;
+        case STEP_MATMUL_GROUP: {
+            const plinth_view *outs[CPU_MM_GROUP_MAX], *bs[CPU_MM_GROUP_MAX];
+            bool packed[CPU_MM_GROUP_MAX];
+            for (int g = 0; g < s->n_group; g++) {
+                outs[g] = ins[g].out;
+                bs[g] = &ins[g].in[1];
+                packed[g] = ((const plinth_attr_matmul *)ins[g].attrs)->b_packed != 0;
+            }
+            if (cpu_matmul_group(dev, s->n_group, outs, &ins->in[0], bs, packed))
+                continue;
+            /* not one GEMM (too few rows, ...): each member on its own */
+            for (int g = 0; g < s->n_group; g++) {
+                const int32_t st = cpu_run_op(dev, ins[g].op, ins[g].out, ins[g].in,
+                                              ins[g].n_in, ins[g].attrs);
+                if (st != PLINTH_OK)
+                    return st;
+            }
+            continue;
+        }
         default:
             break;
         }
