@@ -686,8 +686,8 @@ bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view 
 /* One member's problem for cpu_matmul_group, or false where the member
  * would not take the blocked GEMM on its own (cpu_matmul_fast decides
  * those). Batch dims must be 1: the model projections are 2-D. */
-static bool group_member(const cpu_device *dev, const plinth_view *out, const plinth_view *a,
-                         const plinth_view *b, bool packed, mm_problem *p, const float **panels)
+static bool group_member(const plinth_view *out, const plinth_view *a, const plinth_view *b,
+                         bool packed, mm_problem *p, const float **panels)
 {
     for (int d = 0; d < 2; d++)
         if (out->shape[d] != 1 || a->shape[d] != 1 || b->shape[d] != 1)
@@ -725,7 +725,7 @@ bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
     const float *panels[CPU_MM_GROUP_MAX];
     int64_t pans = 0;
     for (int i = 0; i < n; i++) {
-        if (!group_member(dev, out[i], a, b[i], packed[i], &p[i], &panels[i]) ||
+        if (!group_member(out[i], a, b[i], packed[i], &p[i], &panels[i]) ||
             gemm_on_bf16(dev, &p[i]) != gemm_on_bf16(dev, &p[0]))
             return false; /* A is packed one way for all of them */
         pans += (p[i].n + CPU_NR - 1) / CPU_NR;
