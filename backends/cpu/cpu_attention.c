@@ -98,9 +98,8 @@ static void rope_task(void *ctx, int64_t task, uint32_t thread)
 {
     const rope_job *j = ctx;
     const int64_t rows = j->x->shape[0] * j->x->shape[1];
-    const int64_t end = (task + 1) * ROPE_ROWS_PER_TASK < rows ? (task + 1) * ROPE_ROWS_PER_TASK
-                                                               : rows;
-    for (int64_t bt = task * ROPE_ROWS_PER_TASK; bt < end; bt++)
+    for (int64_t bt = task * ROPE_ROWS_PER_TASK; bt < rows && bt < (task + 1) * ROPE_ROWS_PER_TASK;
+         bt++)
         rope_row(j, bt);
 }
 
@@ -115,10 +114,8 @@ typedef struct fill_job {
 static void fill_task(void *ctx, int64_t task, uint32_t thread)
 {
     const fill_job *j = ctx;
-    const int64_t end = (task + 1) * ROPE_ROWS_PER_TASK < j->t_len
-                            ? (task + 1) * ROPE_ROWS_PER_TASK
-                            : j->t_len;
-    for (int64_t t = task * ROPE_ROWS_PER_TASK; t < end; t++)
+    for (int64_t t = task * ROPE_ROWS_PER_TASK; t < j->t_len && t < (task + 1) * ROPE_ROWS_PER_TASK;
+         t++)
         angles(j->inv, j->fac, j->half, j->table->pos[t], j->table->cs + t * j->half * 2);
 }
 

@@ -724,9 +724,13 @@ bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
     mm_problem p[CPU_MM_GROUP_MAX];
     const float *panels[CPU_MM_GROUP_MAX];
     int64_t pans = 0;
+    bool bf16 = false;
     for (int i = 0; i < n; i++) {
-        if (!group_member(out[i], a, b[i], packed[i], &p[i], &panels[i]) ||
-            gemm_on_bf16(dev, &p[i]) != gemm_on_bf16(dev, &p[0]))
+        if (!group_member(out[i], a, b[i], packed[i], &p[i], &panels[i]))
+            return false;
+        if (i == 0)
+            bf16 = gemm_on_bf16(dev, &p[0]);
+        else if (gemm_on_bf16(dev, &p[i]) != bf16)
             return false; /* A is packed one way for all of them */
         pans += (p[i].n + CPU_NR - 1) / CPU_NR;
     }
@@ -736,10 +740,10 @@ bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
     const int64_t npan = gemm_task_panels(dev, pans, p[0].k);
     g.first[0] = 0;
     for (int i = 0; i < n; i++) {
-        g.j[i] = (gemm_job){&p[i], dev, npan, gemm_on_bf16(dev, &p[i]), panels[i]};
+        g.j[i] = (gemm_job){&p[i], dev, npan, bf16, panels[i]};
         g.first[i + 1] = g.first[i] + ((p[i].n + CPU_NR - 1) / CPU_NR + npan - 1) / npan;
         cpu_count(dev, CPU_KC_GEMM, true);
-        if (g.j[i].bf16)
+        if (bf16)
             cpu_count(dev, CPU_KC_GEMM_BF16, true);
     }
     cpu_count(dev, CPU_KC_GEMM_GROUP, true);
