@@ -24,7 +24,7 @@
 
 /* ------------------------------------------------------------------ 1 --- */
 
-#define MAX_GRAPHS 16 /* built-in ones and those registered */
+#define MAX_GRAPHS 24 /* built-in ones and those registered */
 
 static conf_graph_case registry[MAX_GRAPHS];
 static uint32_t n_registry;
@@ -217,32 +217,44 @@ done:
     return st;
 }
 
-/* q4_0, q4_K and q8_0 weights as params, which a plugin may pack at load
- * (pack_size): projections with N = 44, 20 and 12 (not whole groups of
- * 8) and a q4_0 tied table that get_rows reads too, in a decode program
- * (M = 1) and a prefill one (M = 7) of one model; the outputs of both. A
- * kernel that reads a packed weight as plain (strides 0) fails here. */
+/* Weights as params, which a plugin may pack at load (pack_size):
+ * projections with N = 44, 20 and 12 (not whole groups of 8, nor of 32)
+ * and a tied table that get_rows reads too, in a decode program (M = 1),
+ * one of 3 rows and a prefill one of one model; the outputs of each. A
+ * kernel that reads a packed weight as plain (strides 0) fails here.
+ *   q4_0 table, q4_0 / q4_K / q8_0 projections, K = 256, prefill 7;
+ *   all bf16, K = 75 (odd: the last pair half empty), prefill 23 (two
+ *   12-row blocks of a GEMM, the second short). */
 enum { PQ_T = 7, PQ_K = 256, PQ_N = 44, PQ_N2 = 20, PQ_N3 = 12, PQ_V = 40 };
+enum { PB_T = 23, PB_K = 75 };
 #define PQ_OUTS (PQ_N + PQ_N2 + PQ_N3 + PQ_V) /* floats per token */
 
-static plinth_status pq_program(plinth_model *m, plinth_backend *b, int64_t t,
+typedef struct pq_spec {
+    int32_t emb, w, w2, w3; /* dtypes */
+    int64_t k, t_prefill;
+} pq_spec;
+static const pq_spec pq_quant = {PLINTH_Q4_0, PLINTH_Q4_0, PLINTH_Q4_K, PLINTH_Q8_0, PQ_K, PQ_T};
+static const pq_spec pq_bf16 = {PLINTH_BF16, PLINTH_BF16, PLINTH_BF16, PLINTH_BF16, PB_K, PB_T};
+
+static plinth_status pq_program(plinth_model *m, plinth_backend *b, const pq_spec *sp, int64_t t,
                                 plinth_program **out, char *err, size_t err_size)
 {
     plinth_status st = PLINTH_OK;
     plinth_graph *g = NULL;
     TRY(plinth_graph_create(plinth_backend_context(b), &g));
-    int64_t xs[2] = {t, PQ_K}, is[1] = {t}, ws[2] = {PQ_N, PQ_K}, ws2[2] = {PQ_N2, PQ_K},
-            ws3[2] = {PQ_N3, PQ_K}, es[2] = {PQ_V, PQ_K};
+    const int64_t K = sp->k;
+    int64_t xs[2] = {t, K}, is[1] = {t}, ws[2] = {PQ_N, K}, ws2[2] = {PQ_N2, K},
+            ws3[2] = {PQ_N3, K}, es[2] = {PQ_V, K};
     plinth_node x = plinth_input(g, "x", PLINTH_F32, 2, xs);
-    plinth_node emb = plinth_param(g, "emb", PLINTH_Q4_0, 2, es);
+    plinth_node emb = plinth_param(g, "emb", (plinth_dtype)sp->emb, 2, es);
     plinth_node h = plinth_add(
         g, x, plinth_get_rows(g, emb, plinth_input(g, "ids", PLINTH_I32, 1, is), PLINTH_F32));
-    TRY(plinth_output(g, plinth_matmul(g, h, plinth_param(g, "w", PLINTH_Q4_0, 2, ws), true),
-                      "y"));
-    TRY(plinth_output(g, plinth_matmul(g, h, plinth_param(g, "w2", PLINTH_Q4_K, 2, ws2), true),
-                      "y2"));
-    TRY(plinth_output(g, plinth_matmul(g, h, plinth_param(g, "w3", PLINTH_Q8_0, 2, ws3), true),
-                      "y3"));
+    TRY(plinth_output(
+        g, plinth_matmul(g, h, plinth_param(g, "w", (plinth_dtype)sp->w, 2, ws), true), "y"));
+    TRY(plinth_output(
+        g, plinth_matmul(g, h, plinth_param(g, "w2", (plinth_dtype)sp->w2, 2, ws2), true), "y2"));
+    TRY(plinth_output(
+        g, plinth_matmul(g, h, plinth_param(g, "w3", (plinth_dtype)sp->w3, 2, ws3), true), "y3"));
     TRY(plinth_output(g, plinth_matmul(g, h, emb, true), "logits"));
     TRY(plinth_program_compile(m, g, NULL, out));
 done:
@@ -251,35 +263,36 @@ done:
 }
 
 /* arg "decode": one token (M = 1), "rows3": three (M = 3, still the
- * GEMV: its loop over a's rows), "prefill": PQ_T tokens. */
-static plinth_status graph_packed_q4(plinth_backend *const *list, uint32_t n, const char *arg,
-                                     uint32_t seed, float *out, uint64_t n_out,
-                                     conf_placement *pl, char *err, size_t err_size)
+ * GEMV: its loop over a's rows), "prefill": sp->t_prefill tokens. */
+static plinth_status packed_params(plinth_backend *const *list, uint32_t n, const pq_spec *sp,
+                                   const char *arg, uint32_t seed, float *out,
+                                   conf_placement *pl, char *err, size_t err_size)
 {
     plinth_backend *b = list[0];
     plinth_status st = PLINTH_OK;
     plinth_model *m = NULL;
     plinth_program *prog = NULL;
     uint64_t rng = 0xBF58476D1CE4E5B9ull ^ seed;
-    const int64_t t = strcmp(arg, "decode") == 0 ? 1 : strcmp(arg, "rows3") == 0 ? 3 : PQ_T;
-    float x[PQ_T * PQ_K];
-    int32_t ids[PQ_T];
-    (void)n_out;
+    const int64_t t =
+        strcmp(arg, "decode") == 0 ? 1 : strcmp(arg, "rows3") == 0 ? 3 : sp->t_prefill;
+    const int64_t K = sp->k;
+    float x[PB_T * PQ_K]; /* the larger of both specs' t * k */
+    int32_t ids[PB_T];
 
     TRY(plinth_model_create_multi(list, n, &m));
-    st = pq_program(m, b, t, &prog, err, err_size);
+    st = pq_program(m, b, sp, t, &prog, err, err_size);
     if (st != PLINTH_OK)
         goto done;
     conf_placement_add(pl, prog);
     TRY(plinth_model_load_empty(m));
-    TRY(set_random(m, "emb", PLINTH_Q4_0, PQ_V * PQ_K, 1.0, &rng));
-    TRY(set_random(m, "w", PLINTH_Q4_0, PQ_N * PQ_K, 1.0, &rng));
-    TRY(set_random(m, "w2", PLINTH_Q4_K, PQ_N2 * PQ_K, 1.0, &rng));
-    TRY(set_random(m, "w3", PLINTH_Q8_0, PQ_N3 * PQ_K, 1.0, &rng));
-    random_f32(x, (size_t)(t * PQ_K), &rng);
+    TRY(set_random(m, "emb", sp->emb, PQ_V * K, 1.0, &rng));
+    TRY(set_random(m, "w", sp->w, PQ_N * K, 1.0, &rng));
+    TRY(set_random(m, "w2", sp->w2, PQ_N2 * K, 1.0, &rng));
+    TRY(set_random(m, "w3", sp->w3, PQ_N3 * K, 1.0, &rng));
+    random_f32(x, (size_t)(t * K), &rng);
     for (int64_t r = 0; r < t; r++)
         ids[r] = (int32_t)(conf_rng_next(&rng) % PQ_V);
-    TRY(set_f32(prog, "x", x, (size_t)(t * PQ_K)));
+    TRY(set_f32(prog, "x", x, (size_t)(t * K)));
     TRY(set_i32(prog, "ids", ids, (size_t)t));
     TRY(plinth_program_run(prog));
     const int64_t widths[4] = {PQ_N, PQ_N2, PQ_N3, PQ_V};
@@ -291,6 +304,22 @@ done:
     plinth_program_destroy(prog);
     plinth_model_destroy(m);
     return st;
+}
+
+static plinth_status graph_packed_q4(plinth_backend *const *list, uint32_t n, const char *arg,
+                                     uint32_t seed, float *out, uint64_t n_out,
+                                     conf_placement *pl, char *err, size_t err_size)
+{
+    (void)n_out;
+    return packed_params(list, n, &pq_quant, arg, seed, out, pl, err, err_size);
+}
+
+static plinth_status graph_packed_bf16(plinth_backend *const *list, uint32_t n, const char *arg,
+                                       uint32_t seed, float *out, uint64_t n_out,
+                                       conf_placement *pl, char *err, size_t err_size)
+{
+    (void)n_out;
+    return packed_params(list, n, &pq_bf16, arg, seed, out, pl, err, err_size);
 }
 
 /* ------------------------------------------------------------------ 4 --- */
@@ -424,6 +453,18 @@ static void register_builtins(void)
     registry[n_registry++] = (conf_graph_case){
         "graph q4_0/q4_K/q8_0 params, packable, prefill 7 (N = 44/20/12, tied table)", graph_packed_q4,
         PQ_T * PQ_OUTS, 1e-5, "prefill"};
+    /* bf16 weights (the cpu backend keeps them as pairs of k, the tied
+     * table too): f32 arithmetic, the f32 bound. A kernel reading the
+     * pairs as plain, or a pair's halves swapped, is off by order 1. */
+    registry[n_registry++] = (conf_graph_case){
+        "graph bf16 params, packable, decode (K = 75, N = 44/20/12, tied table)",
+        graph_packed_bf16, PQ_OUTS, 1e-5, "decode"};
+    registry[n_registry++] = (conf_graph_case){
+        "graph bf16 params, packable, 3 rows (K = 75, N = 44/20/12, tied table)",
+        graph_packed_bf16, 3 * PQ_OUTS, 1e-5, "rows3"};
+    registry[n_registry++] = (conf_graph_case){
+        "graph bf16 params, packable, prefill 23 (K = 75, N = 44/20/12, tied table)",
+        graph_packed_bf16, PB_T * PQ_OUTS, 1e-5, "prefill"};
 }
 
 /* ------------------------------------------------------------------ 5 --- */

@@ -258,7 +258,8 @@ struct plinth_model {
  * the pools exist: each persistent tensor read as operand 1 of matmuls on
  * its backend whose pack_size gave one non-zero size gets a packed twin in
  * that backend's persistent pool, and those readers are rewritten to read
- * the twin (a packed view: strides 0, attrs b_packed = 1). The twin takes
+ * the twin (a packed view: strides 0, attrs b_packed = 1; get_rows'
+ * tables too where the plugin packs for them: table_packed). The twin takes
  * the plain tensor's place where nothing else reads it (pack_in_place). */
 plinth_status model_pack_plan(plinth_model *m);
 /* Appends the packed twin of tensor `plain`, in its place or beside it

@@ -7,8 +7,11 @@
  *      packed twin, and the readers rewritten to read it
  *   2. packing, after every load and every set_param
  *
- * Where something else reads the plain tensor too (get_rows of a tied
- * embedding, a fold, a reader on another backend) it stays beside its
+ * The readers that may read a packed view are matmul's b and get_rows'
+ * table: a tied embedding is one tensor for both, and a plugin that serves
+ * both from its layout (the cpu plugin's bf16 pairs) has it packed in place.
+ * Where something else reads the plain tensor too (a get_rows the plugin
+ * does not pack for, a fold, a reader on another backend) it stays beside its
  * twin, and the twin's bytes count in the persistent pool (plinth_plan_stats
  * persistent_bytes): llama.cpp loads a tied output matrix twice for the
  * same reason. Where the matmuls are its only readers, the param is packed
@@ -46,23 +49,34 @@ static bool whole(const plinth_view *v, const model_tensor *t)
     return true;
 }
 
-/* Whether instruction i's input k may read tensor ti packed: matmul's b on
- * the tensor's own backend, the whole tensor, not already packed. Other
- * readers (get_rows of a tied embedding, a reader on another backend)
- * keep reading the plain tensor, which stays beside its twin. */
-static bool packable_reader(const plinth_model *m, const instruction *i, uint32_t k,
-                            int32_t ti)
+/* The packed flag of the operands that may be packed: matmul's b and
+ * get_rows' table (plinth_plugin.h pack_size); NULL for any other. */
+static int32_t *packed_flag(instruction *i, uint32_t k)
+{
+    if (i->op == PLINTH_OP_MATMUL && k == 1)
+        return &i->attrs.matmul.b_packed;
+    if (i->op == PLINTH_OP_GET_ROWS && k == 0)
+        return &i->attrs.get_rows.table_packed;
+    return NULL;
+}
+
+/* Whether instruction i's input k may read tensor ti packed: matmul's b or
+ * get_rows' table on the tensor's own backend, the whole tensor, not
+ * already packed. Other readers (a fold, a reader on another backend) keep
+ * reading the plain tensor, which stays beside its twin. */
+static bool packable_reader(const plinth_model *m, instruction *i, uint32_t k, int32_t ti)
 {
     const model_tensor *t = &m->tensors[ti];
-    return i->op == PLINTH_OP_MATMUL && k == 1 && i->backend == t->backend &&
-           !i->attrs.matmul.b_packed && whole(&i->in[k], t);
+    const int32_t *flag = packed_flag(i, k);
+    return flag && !*flag && i->backend == t->backend && whole(&i->in[k], t);
 }
 
 /* The one size every packable reader of tensor ti asked for, or 0 when it
  * is not to be packed: no such reader, or answers that differ (a plugin
  * may decline some shapes: then every reader reads it plain). *sole: no
  * other reader (get_rows, a fold, another backend) reads it. */
-static uint64_t agreed_size(plinth_model *m, int32_t ti, bool *sole)
+static uint64_t agreed_size(plinth_model *m, int32_t ti, bool *sole, uint32_t *op,
+                            uint32_t *input)
 {
     const model_tensor *t = &m->tensors[ti];
     plinth_backend *b = m->be[t->backend].backend;
@@ -71,8 +85,8 @@ static uint64_t agreed_size(plinth_model *m, int32_t ti, bool *sole)
     *sole = true;
     for (uint32_t p = 0; p < m->n_programs; p++)
         for (int list = 0; list < 2; list++) {
-            const plinth_program *prog = m->programs[p];
-            const instruction *l = list ? prog->fold : prog->code;
+            plinth_program *prog = m->programs[p];
+            instruction *l = list ? prog->fold : prog->code;
             const uint32_t n = list ? prog->n_fold : prog->n_code;
             for (uint32_t i = 0; i < n; i++)
                 for (uint32_t k = 0; k < l[i].n_in; k++) {
@@ -84,8 +98,16 @@ static uint64_t agreed_size(plinth_model *m, int32_t ti, bool *sole)
                     }
                     const uint64_t s = slot_pack_size(b, l[i].op, k, &l[i].out, l[i].in,
                                                       l[i].n_in, &l[i].attrs);
+                    if (s == 0 && l[i].op == PLINTH_OP_GET_ROWS) {
+                        *sole = false; /* reads the plain tensor, as before */
+                        continue;
+                    }
                     if (s == 0 || (any && s != size))
                         return 0;
+                    if (!any) { /* pack() is told the first reader's op */
+                        *op = l[i].op;
+                        *input = k;
+                    }
                     size = s;
                     any = true;
                 }
@@ -95,23 +117,27 @@ static uint64_t agreed_size(plinth_model *m, int32_t ti, bool *sole)
 
 /* The packable readers of tensor `plain` read its twin: a view of the
  * plain dtype and shape with every stride 0, placed at the twin (bind
- * resolves it). */
+ * resolves it). A get_rows whose plugin said 0 keeps the plain tensor. */
 static void rewrite_readers(plinth_model *m, int32_t plain, int32_t twin)
 {
+    plinth_backend *b = m->be[m->tensors[plain].backend].backend;
     for (uint32_t p = 0; p < m->n_programs; p++)
         for (int list = 0; list < 2; list++) {
             plinth_program *prog = m->programs[p];
             instruction *l = list ? prog->fold : prog->code;
             const uint32_t n = list ? prog->n_fold : prog->n_code;
             for (uint32_t i = 0; i < n; i++)
-                if (l[i].n_in > 1 && l[i].in_tensor[1] == plain &&
-                    packable_reader(m, &l[i], 1, plain)) {
-                    plinth_view *v = &l[i].in[1];
-                    v->base = v->offset = m->tensors[twin].offset;
-                    memset(v->stride, 0, sizeof v->stride);
-                    l[i].in_tensor[1] = twin;
-                    l[i].attrs.matmul.b_packed = 1;
-                }
+                for (uint32_t k = 0; k < l[i].n_in; k++)
+                    if (l[i].in_tensor[k] == plain && packable_reader(m, &l[i], k, plain) &&
+                        (l[i].op != PLINTH_OP_GET_ROWS ||
+                         slot_pack_size(b, l[i].op, k, &l[i].out, l[i].in, l[i].n_in,
+                                        &l[i].attrs) != 0)) {
+                        plinth_view *v = &l[i].in[k];
+                        v->base = v->offset = m->tensors[twin].offset;
+                        memset(v->stride, 0, sizeof v->stride);
+                        l[i].in_tensor[k] = twin;
+                        *packed_flag(&l[i], k) = 1;
+                    }
         }
 }
 
@@ -130,7 +156,8 @@ plinth_status model_pack_plan(plinth_model *m)
             !slot_has_pack(m->be[t->backend].backend))
             continue;
         bool sole = false;
-        const uint64_t size = agreed_size(m, (int32_t)i, &sole);
+        uint32_t op = 0, input = 0;
+        const uint64_t size = agreed_size(m, (int32_t)i, &sole, &op, &input);
         if (size == 0)
             continue;
         /* In place: only a param (whose bytes come from outside, so a copy
@@ -143,8 +170,8 @@ plinth_status model_pack_plan(plinth_model *m)
         if (s != PLINTH_OK)
             return s;
         t = &m->tensors[i];
-        t->pack_op = PLINTH_OP_MATMUL;
-        t->pack_input = 1;
+        t->pack_op = op;
+        t->pack_input = input;
         rewrite_readers(m, (int32_t)i, twin);
     }
     return PLINTH_OK;

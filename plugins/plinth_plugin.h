@@ -504,7 +504,12 @@ typedef struct plinth_attr_matmul {
      * view, i.e. the plugin's own layout of a persistent weight. 0: v1. */
     int32_t b_packed;
 } plinth_attr_matmul;
-typedef struct plinth_attr_get_rows  { int32_t dtype; } plinth_attr_get_rows;
+typedef struct plinth_attr_get_rows {
+    int32_t dtype;
+    /* Appended (issue 17), as matmul's b_packed: non-zero when in[0] (the
+     * table) is a packed view of the plugin's own layout. 0: v1. */
+    int32_t table_packed;
+} plinth_attr_get_rows;
 typedef struct plinth_attr_rope      { float base; int32_t n_dims; } plinth_attr_rope;
 typedef struct plinth_attr_attention { float scale; int32_t window; } plinth_attr_attention;
 typedef struct plinth_attr_cast      { int32_t dtype; } plinth_attr_cast;
@@ -794,13 +799,17 @@ typedef struct plinth_backend_api {
      * (as supports()), for each instruction on this device whose operand
      * `input` is a whole persistent tensor (a param, a constant or a folded
      * value; contiguous, as stored): the bytes of the plugin's layout of
-     * it for this use, or 0 to read it plain (the default). Only matmul's
-     * b (input 1) is asked in this version. The answer may depend on the
-     * instruction (`out` gives M: a plugin may say 0 for M = 1 alone), but
-     * the host packs a tensor on a device only when every instruction it
-     * asked about the tensor answered the same non-zero size; then every one of
-     * them gets the packed view, and the plugin's kernels must read it for
-     * every case they accepted.
+     * it for this use, or 0 to read it plain (the default). Matmul's b
+     * (input 1) and get_rows' table (input 0) are asked in this version.
+     * The answer may depend on the instruction (`out` gives M: a plugin
+     * may say 0 for M = 1 alone), but the host packs a tensor on a device
+     * only when every matmul it asked about the tensor answered the same
+     * non-zero size, and every get_rows that did not answer 0 answered
+     * that size too; then every one of them gets the packed view, and the
+     * plugin's kernels must read it for every case they accepted. A
+     * get_rows that answered 0 keeps reading the plain tensor (below): a
+     * plugin without get_rows on its layout still packs a tied
+     * embedding's matmul, beside the plain copy.
      *
      * pack: at load, once the plain value is final (params loaded, folds
      * run; again after plinth_model_set_param changes it), writes the
@@ -809,15 +818,15 @@ typedef struct plinth_backend_api {
      * device's persistent pool). From then on the instructions above
      * receive that view as in[input] (strides 0: a kernel that reads it as
      * plain reads element 0 over and over, which conformance catches), with
-     * plinth_attr_matmul.b_packed = 1. `plain` is either the tensor in the
+     * plinth_attr_matmul.b_packed = 1 (get_rows:
+     * plinth_attr_get_rows.table_packed = 1). `plain` is either the tensor in the
      * same pool, or (a param whose only readers are those instructions,
      * on a device that declares PLINTH_CAP_HOST_MEMORY) a host copy of it
      * in no buffer (buffer NULL, offset 0, data set) while `packed` is the
      * tensor's own range: read plain->data, never plain's buffer.
      *
-     * Other readers of the tensor (get_rows of Gemma's tied embedding, a
-     * reader on another backend, a fold) are not asked and keep reading it
-     * plain: the host keeps the plain tensor beside its packed twin (folds
+     * Other readers of the tensor (a get_rows that answered 0, a reader on
+     * another backend, a fold) keep reading it plain: the host keeps the plain tensor beside its packed twin (folds
      * and set_param write it; the twin is packed from it again), and the
      * twin's bytes count in the device's persistent pool
      * (core/model_pack.c). */

@@ -235,6 +235,11 @@ bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
 uint64_t cpu_matmul_pack_size(cpu_device *dev, const plinth_view *out, const plinth_view *a,
                               const plinth_view *b, bool tb);
 int32_t cpu_matmul_pack(cpu_device *dev, const plinth_view *plain, const plinth_view *packed);
+/* get_rows' table (input 0): the bytes of a bf16 [V, K] table as the
+ * matmul's bf16 pairs, so a tied embedding is packed once for both (0:
+ * keep it plain). cpu_matmul_pack packs it. */
+uint64_t cpu_get_rows_pack_size(cpu_device *dev, const plinth_view *out,
+                                const plinth_view *table);
 bool cpu_binary_fast(cpu_device *dev, uint32_t op, const plinth_view *out,
                      const plinth_view *a, const plinth_view *b);
 bool cpu_unary_fast(cpu_device *dev, uint32_t op, const plinth_view *out,

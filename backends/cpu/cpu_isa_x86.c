@@ -110,7 +110,9 @@ static const cpu_kernels avx2 = {
 #define AVX512_SLOTS(X8)                                                                       \
     .isa = CPU_ISA_AVX512, .gemv = cpu_gemv_avx512, .pack_a = cpu_pack_a_avx512,               \
     .pack_b = cpu_pack_b_avx512, .tile = cpu_tile_avx512, .tile_scale = cpu_tile_scale_avx512, \
-    .pack_rows = cpu_pack_rows_avx512, .ew_row = cpu_ew_row_avx512,                            \
+    .pack_rows = cpu_pack_rows_avx512, .pack_b_pairs = cpu_pack_b_pairs_avx512,                \
+    .tile_pairs = cpu_tile_pairs_avx512, .gemv_pairs = cpu_gemv_pairs_avx512,                  \
+    .ew_row = cpu_ew_row_avx512,                                                               \
     .norm_row = cpu_norm_row_avx512, .rope_row = cpu_rope_row_avx512,                          \
     .dot = cpu_dot_avx512, .axpy = cpu_axpy_avx512, .fa_softmax = cpu_fa_softmax_avx512,     \
     .gemv_block = {cpu_gemv_q8_0_avx512, cpu_gemv_q4_0_avx512, cpu_gemv_q4_K_avx512,           \
@@ -123,7 +125,7 @@ static const cpu_kernels avx2 = {
     .gemv_x8_q8 = {cpu_gemv_q8_0x8_q8_##X8, cpu_gemv_q4_0x8_q8_##X8,                           \
                    cpu_gemv_q4_Kx8_q8_##X8, NULL}
 #define BF16_SLOTS                                                                             \
-    .pack_a_bf16 = cpu_pack_a_bf16, .pack_b_bf16 = cpu_pack_b_bf16, .tile_bf16 = cpu_tile_bf16, \
+    .pack_a_bf16 = cpu_pack_a_bf16, .pack_b_bf16 = cpu_pack_b_pairs_avx512, .tile_bf16 = cpu_tile_bf16, \
     .probe_f32 = cpu_probe_f32_avx512, .probe_bf16 = cpu_probe_bf16_avx512
 static const cpu_kernels avx512 = {AVX512_SLOTS(avx512)};
 static const cpu_kernels avx512_vnni = {AVX512_SLOTS(avx512vnni)};

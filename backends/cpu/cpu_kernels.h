@@ -141,6 +141,16 @@ struct cpu_kernels {
     void (*pack_b_bf16)(const mm_problem *p, int64_t n0, uint32_t *dst);
     void (*tile_bf16)(const uint32_t *ap, const uint32_t *bp, int64_t kp, uint8_t *c,
                       int64_t ldc, int64_t mr, int64_t nr);
+    /* bf16 weights [N][K] packed at load (pack_weights; cpu_matmul.c
+     * section 6) as the pairs above, [ceil(N/32)][ceil(K/2)][32]: the
+     * packing of the panel at column n0 (as pack_b_bf16, which the bf16
+     * levels point at the same function), the tile with f32 A (exact: the
+     * bits of `tile` on the widened panel), and decode's GEMV over panels
+     * [q0, q1) for every row of a. All three or none. */
+    void (*pack_b_pairs)(const mm_problem *p, int64_t n0, uint32_t *dst);
+    void (*tile_pairs)(const float *ap, const uint32_t *bp, int64_t k, uint8_t *c, int64_t ldc,
+                       int64_t mr, int64_t nr);
+    void (*gemv_pairs)(const mm_problem *p, const uint32_t *panels, int64_t q0, int64_t q1);
     /* The precision probe's loops (cpu_precision.c times them), set with
      * the bf16 slots: n iterations of 16 independent chains of the level's
      * f32 FMA, and of its bf16 dot-product instruction on the same vector
@@ -180,6 +190,11 @@ struct cpu_kernels {
  * back on where their table has no slot. */
 void cpu_gemv_block_portable(const mm_problem *p, int64_t n0, int64_t n1);
 void cpu_dequant_row_portable(int32_t dt, const uint8_t *src, float *dst, int64_t n);
+
+/* bf16 [n][k] packed as pairs (pack_b_pairs' layout, cpu_matmul.c
+ * section 6): its bytes, and row r (k long) of it as f32 or bf16 (ddt). */
+uint64_t cpu_pairs_bytes(int64_t n, int64_t k);
+void cpu_pairs_row(const uint32_t *panels, int64_t k, int64_t r, uint8_t *dst, int32_t ddt);
 
 /* q8_0, q4_0 and q4_K packed in groups of 8 rows (cpu_quant.c section 3),
  * dt one of the three: the bytes of n rows of k, group g packed from the plain

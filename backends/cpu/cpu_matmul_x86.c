@@ -13,6 +13,8 @@
  *      its rescale-and-accumulate twin for flash attention
  *   4. GEMM with vdpbf16ps (bf16_compute=1): packing into bf16 pairs, the
  *      12x32 tile on pairs
+ *   5. bf16 weights packed at load as those pairs (pack_weights): the f32
+ *      tile and the GEMV on them, widened in registers
  *
  * Decode is read-bound: the GEMV streams every weight byte once and does
  * its arithmetic in f32 in registers. Prefill is compute-bound: the GEMM
@@ -517,7 +519,9 @@ CPU_AVX512BF16 void cpu_pack_a_bf16(const mm_problem *p, int64_t blk, uint32_t *
     }
 }
 
-CPU_AVX512BF16 void cpu_pack_b_bf16(const mm_problem *p, int64_t n0, uint32_t *dst)
+/* B as pairs: no bf16 instruction (a 32-bit transpose), so every AVX-512
+ * level has it; bf16 weights packed at load use it too (section 5). */
+CPU_AVX512 void cpu_pack_b_pairs_avx512(const mm_problem *p, int64_t n0, uint32_t *dst)
 {
     const int64_t kp = (p->k + 1) / 2;
     for (int g = 0; g < CPU_NR; g += 16) {
@@ -568,3 +572,107 @@ CPU_AVX512BF16 void cpu_tile_bf16(const uint32_t *ap, const uint32_t *bp, int64_
 #undef W
 }
 
+
+/* ---------------------------------------------------------------- 5 ---- */
+
+/* bf16 weights packed at load in section 4's B layout, [ceil(n/32)]
+ * [ceil(k/2)][32] u32 pairs (k even in the low half, zeros past n and k):
+ * f32 arithmetic on them (exact), widened in registers. A bf16 is the
+ * high half of its f32, so the even k is the pair shifted left by 16 and
+ * the odd k the pair with its low half cleared: two integer operations
+ * per 32 weights, which on a Zen 5 left the tile's rate where the f32
+ * panels' is (205-210 GFLOP/s either, one thread, hot), and prefill no
+ * longer widens and transposes every panel on every call. */
+CPU_AVX512 static inline __m512 pair_even(__m512i u)
+{
+    return _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+}
+
+CPU_AVX512 static inline __m512 pair_odd(__m512i u)
+{
+    return _mm512_castsi512_ps(_mm512_and_si512(u, _mm512_set1_epi32((int)0xffff0000u)));
+}
+
+/* The 12x32 tile of section 3 with B as pairs: c[i][j] = sum_k ap[k][i] *
+ * b(k, j), k in order, so it gives the f32 panels' tile's bits. */
+CPU_AVX512 void cpu_tile_pairs_avx512(const float *ap, const uint32_t *bp, int64_t k, uint8_t *c,
+                                      int64_t ldc, int64_t mr, int64_t nr)
+{
+#define Z(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
+    Z(0) Z(1) Z(2) Z(3) Z(4) Z(5) Z(6) Z(7) Z(8) Z(9) Z(10) Z(11)
+#undef Z
+#define S(i)                                             \
+    {                                                    \
+        const __m512 av = _mm512_set1_ps(ap[i]);         \
+        c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);      \
+        c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);      \
+    }
+    int64_t kk = 0;
+    for (; kk + 1 < k; kk += 2) {
+        const __m512i u0 = _mm512_load_si512(bp), u1 = _mm512_load_si512(bp + 16);
+        __m512 b0 = pair_even(u0), b1 = pair_even(u1);
+        S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
+        ap += CPU_MR;
+        b0 = pair_odd(u0);
+        b1 = pair_odd(u1);
+        S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
+        ap += CPU_MR;
+        bp += CPU_NR;
+    }
+    if (kk < k) { /* odd k: the last pair's even half (A has no row k) */
+        const __m512 b0 = pair_even(_mm512_load_si512(bp)),
+                     b1 = pair_even(_mm512_load_si512(bp + 16));
+        S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
+    }
+#undef S
+    const __mmask16 m0 = tail16(nr), m1 = tail16(nr - 16 > 0 ? nr - 16 : 0);
+#define W(i)                                                 \
+    if (i < mr) {                                            \
+        float *o = (float *)(c + (i) * ldc);                 \
+        _mm512_mask_storeu_ps(o, m0, c##i##a);               \
+        _mm512_mask_storeu_ps(o + 16, m1, c##i##b);          \
+    }
+    W(0) W(1) W(2) W(3) W(4) W(5) W(6) W(7) W(8) W(9) W(10) W(11)
+#undef W
+}
+
+/* Decode on the pairs: panels [q0, q1) for every row of a, 32 outputs per
+ * panel. A panel is one contiguous run of k * 64 bytes and the panels
+ * follow each other, so a task streams its range front to back; the
+ * prefetch runs PAIRS_PF bytes ahead (into L1) of the 128 read per step. */
+#define PAIRS_PF 2048
+CPU_AVX512 void cpu_gemv_pairs_avx512(const mm_problem *p, const uint32_t *panels, int64_t q0,
+                                      int64_t q1)
+{
+    const int64_t kp = (p->k + 1) / 2, k2 = p->k / 2; /* k2 pairs with both halves */
+    for (int64_t q = q0; q < q1; q++) {
+        const uint32_t *pan = panels + q * kp * CPU_NR;
+        const int64_t n0 = q * CPU_NR, nr = p->n - n0 < CPU_NR ? p->n - n0 : CPU_NR;
+        for (int64_t i = 0; i < p->m; i++) {
+            const float *x = (const float *)(const void *)(p->a + i * p->lda);
+            __m512 e0 = _mm512_setzero_ps(), e1 = _mm512_setzero_ps();
+            __m512 o0 = _mm512_setzero_ps(), o1 = _mm512_setzero_ps();
+            const uint32_t *b = pan;
+            for (int64_t u = 0; u < k2; u++, b += CPU_NR) {
+                _mm_prefetch((const char *)b + PAIRS_PF, _MM_HINT_T0);
+                _mm_prefetch((const char *)b + PAIRS_PF + 64, _MM_HINT_T0);
+                const __m512i u0 = _mm512_load_si512(b), u1 = _mm512_load_si512(b + 16);
+                const __m512 xe = _mm512_set1_ps(x[2 * u]), xo = _mm512_set1_ps(x[2 * u + 1]);
+                e0 = _mm512_fmadd_ps(xe, pair_even(u0), e0);
+                e1 = _mm512_fmadd_ps(xe, pair_even(u1), e1);
+                o0 = _mm512_fmadd_ps(xo, pair_odd(u0), o0);
+                o1 = _mm512_fmadd_ps(xo, pair_odd(u1), o1);
+            }
+            if (k2 < kp) { /* odd k: the last even half */
+                const __m512 xe = _mm512_set1_ps(x[2 * k2]);
+                e0 = _mm512_fmadd_ps(xe, pair_even(_mm512_load_si512(b)), e0);
+                e1 = _mm512_fmadd_ps(xe, pair_even(_mm512_load_si512(b + 16)), e1);
+            }
+            float *o = (float *)(void *)(p->out + i * p->ldo) + n0;
+            _mm512_mask_storeu_ps(o, tail16(nr), _mm512_add_ps(e0, o0));
+            _mm512_mask_storeu_ps(o + 16, tail16(nr - 16 > 0 ? nr - 16 : 0),
+                                  _mm512_add_ps(e1, o1));
+        }
+    }
+}
+#undef PAIRS_PF

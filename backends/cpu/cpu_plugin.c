@@ -233,13 +233,15 @@ static int32_t cpu_device_describe(plinth_device *pd, plinth_device_info *out)
     return PLINTH_OK;
 }
 
-/* Weights in our own layout (plinth_plugin.h): q4_0 matmul weights as
- * 8-row groups, f32 ones as the GEMM's panels (cpu_matmul.c says which and
- * why). */
+/* Weights in our own layout (plinth_plugin.h): q8_0, q4_0 and q4_K matmul
+ * weights as 8-row groups, bf16 ones as pairs (get_rows' tables too), f32
+ * ones as the GEMM's panels (cpu_matmul.c says which and why). */
 static uint64_t cpu_pack_size(plinth_device *pd, uint32_t op, uint32_t input,
                               const plinth_view *out, const plinth_view *in, uint32_t n_in,
                               const void *attrs)
 {
+    if (op == PLINTH_OP_GET_ROWS && input == 0 && n_in == 2 && out && in)
+        return cpu_get_rows_pack_size(cpu_dev(pd), out, &in[0]);
     if (op != PLINTH_OP_MATMUL || input != 1 || n_in != 2 || !out || !in || !attrs)
         return 0;
     return cpu_matmul_pack_size(cpu_dev(pd), out, &in[0], &in[1],
@@ -249,7 +251,8 @@ static uint64_t cpu_pack_size(plinth_device *pd, uint32_t op, uint32_t input,
 static int32_t cpu_pack(plinth_device *pd, uint32_t op, uint32_t input, const plinth_view *plain,
                         const plinth_view *packed)
 {
-    if (op != PLINTH_OP_MATMUL || input != 1 || !plain || !packed)
+    if (!((op == PLINTH_OP_MATMUL && input == 1) || (op == PLINTH_OP_GET_ROWS && input == 0)) ||
+        !plain || !packed)
         return ref_fail(pd, PLINTH_ERR_INVALID, "cpu: pack: op %u input %u is not ours", op,
                         input);
     return cpu_matmul_pack(cpu_dev(pd), plain, packed);

@@ -255,17 +255,24 @@ static int rope_table_for(program *p, const plinth_instruction *ins)
 }
 
 /* The inputs ref's checks see: a matmul's packed b (b_packed, every
- * stride 0) as the contiguous tensor it was packed from, whose bytes our
- * layouts never undercut (cpu_matmul.c section 6), so the shape and the
- * buffer checks hold for the twin too. in2 holds the copy. */
+ * stride 0) or get_rows' packed table (table_packed) as the contiguous
+ * tensor it was packed from, whose bytes our layouts never undercut
+ * (cpu_matmul.c section 6), so the shape and the buffer checks hold for
+ * the twin too. in2 holds the copy. */
 static const plinth_view *checked_inputs(const plinth_instruction *ins, plinth_view in2[2])
 {
-    if (ins->op != PLINTH_OP_MATMUL || ins->n_in != 2 || !ins->attrs ||
-        !((const plinth_attr_matmul *)ins->attrs)->b_packed)
+    int which;
+    if (ins->n_in == 2 && ins->attrs && ins->op == PLINTH_OP_MATMUL &&
+        ((const plinth_attr_matmul *)ins->attrs)->b_packed)
+        which = 1;
+    else if (ins->n_in == 2 && ins->attrs && ins->op == PLINTH_OP_GET_ROWS &&
+             ((const plinth_attr_get_rows *)ins->attrs)->table_packed)
+        which = 0;
+    else
         return ins->in;
     in2[0] = ins->in[0];
     in2[1] = ins->in[1];
-    plinth_view *b = &in2[1];
+    plinth_view *b = &in2[which];
     b->stride[3] = (int64_t)plinth_dtype_block_bytes(b->dtype);
     b->stride[2] = (int64_t)plinth_dtype_row_bytes(b->dtype, b->shape[3]);
     b->stride[1] = b->stride[2] * b->shape[2];

@@ -178,6 +178,32 @@ static bool rows_contiguous(const plinth_view *v)
     return v->stride[3] == (int64_t)plinth_dtype_bytes(v->dtype);
 }
 
+/* get_rows of a table packed as bf16 pairs (table_packed; pack_size said
+ * so only for a bf16 [V, K] table into f32 or bf16 rows, contiguous): each
+ * row gathered from its panel's lane. An index out of range is an error
+ * here (ref cannot read this layout to report it). */
+static int32_t get_rows_packed(cpu_device *dev, const plinth_view *out, const plinth_view *table,
+                               const plinth_view *idx)
+{
+    if (table->dtype != PLINTH_BF16 || (out->dtype != PLINTH_F32 && out->dtype != PLINTH_BF16) ||
+        !rows_contiguous(out))
+        return ref_fail(&dev->base, PLINTH_ERR_INTERNAL, "cpu: get_rows on a packed table");
+    const int64_t n_rows = table->shape[2], k = table->shape[3];
+    for (int64_t p = 0; p < idx->shape[1]; p++)
+        for (int64_t q = 0; q < idx->shape[2]; q++)
+            for (int64_t r = 0; r < idx->shape[3]; r++) {
+                int32_t v;
+                memcpy(&v, ref_at(idx, 0, p, q, r), 4);
+                if (v < 0 || v >= n_rows)
+                    return ref_fail(&dev->base, PLINTH_ERR_INVALID,
+                                    "get_rows: index %d out of range [0, %lld)", v,
+                                    (long long)n_rows);
+                cpu_pairs_row((const uint32_t *)(const void *)table->data, k, v,
+                              ref_at(out, p, q, r, 0), out->dtype);
+            }
+    return PLINTH_OK;
+}
+
 bool cpu_get_rows_fast(cpu_device *dev, const plinth_view *out, const plinth_view *table,
                        const plinth_view *idx)
 {
@@ -296,6 +322,8 @@ int32_t cpu_run_op(cpu_device *dev, uint32_t op, const plinth_view *out,
                                ((const plinth_attr_matmul *)attrs)->transpose_b != 0, false);
         break;
     case PLINTH_OP_GET_ROWS:
+        if (((const plinth_attr_get_rows *)attrs)->table_packed) /* never ref's */
+            return get_rows_packed(dev, out, &in[0], &in[1]);
         done = cpu_get_rows_fast(dev, out, &in[0], &in[1]);
         break;
     case PLINTH_OP_SET_ROWS:

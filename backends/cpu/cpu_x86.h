@@ -26,9 +26,14 @@ void cpu_tile_scale_avx512(const float *ap, const float *bp, int64_t k, uint8_t 
                            int64_t ldc, int64_t mr, int64_t nr, const float *rs);
 void cpu_pack_rows_avx512(const float *const *rows, int nrows, int64_t k, float *dst);
 void cpu_pack_a_bf16(const mm_problem *p, int64_t blk, uint32_t *dst);
-void cpu_pack_b_bf16(const mm_problem *p, int64_t n0, uint32_t *dst);
 void cpu_tile_bf16(const uint32_t *ap, const uint32_t *bp, int64_t kp, uint8_t *c, int64_t ldc,
                    int64_t mr, int64_t nr);
+/* bf16 weights packed at load as pairs (cpu_matmul_x86.c section 5); the
+ * packing is section 4's B panel, which needs no bf16 instruction. */
+void cpu_pack_b_pairs_avx512(const mm_problem *p, int64_t n0, uint32_t *dst);
+void cpu_tile_pairs_avx512(const float *ap, const uint32_t *bp, int64_t k, uint8_t *c,
+                           int64_t ldc, int64_t mr, int64_t nr);
+void cpu_gemv_pairs_avx512(const mm_problem *p, const uint32_t *panels, int64_t q0, int64_t q1);
 /* cpu_probe_x86.c: the precision probe's loops (vfmadd, vdpbf16ps). */
 float cpu_probe_f32_avx512(int64_t n);
 float cpu_probe_bf16_avx512(int64_t n);

@@ -110,12 +110,14 @@ Test(abi, v1_struct_layouts)
     STRUCT(plinth_attr_softmax, 4);
     FIELD(plinth_attr_softmax, scale, 0, 4);
     /* attr structs grow by appending a member whose 0 is v1 (the header's
-     * growth rules), so matmul's is checked as sized since issue 17 */
+     * growth rules), so matmul's and get_rows' are checked as sized since
+     * issue 17 */
     SIZED(plinth_attr_matmul, 4);
     FIELD(plinth_attr_matmul, transpose_b, 0, 4);
     FIELD(plinth_attr_matmul, b_packed, 4, 4); /* appended (issue 17) */
-    STRUCT(plinth_attr_get_rows, 4);
+    SIZED(plinth_attr_get_rows, 4);
     FIELD(plinth_attr_get_rows, dtype, 0, 4);
+    FIELD(plinth_attr_get_rows, table_packed, 4, 4); /* appended (issue 17) */
     STRUCT(plinth_attr_rope, 8);
     FIELD(plinth_attr_rope, base, 0, 4);
     FIELD(plinth_attr_rope, n_dims, 4, 4);

@@ -455,6 +455,46 @@ Test(gemma, bf16_weights, .timeout = 120)
     rm_tree(d32);
 }
 
+/* cpu with bf16 weights: at a level with the pairs kernels (AVX-512) each
+ * weight is kept as pairs of k at load, in place, the tied embedding too
+ * (get_rows reads the pairs), so the persistent pool is the plain one to
+ * the byte (every N and K of this model is a multiple of 32 and 2).
+ * Prefill (all logits: the GEMM on the tied table) and decode (4-token
+ * chunks, then the GEMV) within the golden bound of the f32 run on the
+ * same bf16-rounded weights, as plain bf16 weights are. */
+Test(gemma, cpu_bf16_pairs, .timeout = 120)
+{
+    int32_t tok[N_GOLD];
+    golden_tokens(tok);
+    char d16[4096], d32[4096];
+    make_temp_dir(d16, sizeof d16);
+    make_temp_dir(d32, sizeof d32);
+    write_config(d16, NULL);
+    write_config(d32, NULL);
+    write_weights(d16, PLINTH_BF16, PLINTH_BF16, NULL, 0);
+    write_weights(d32, PLINTH_F32, PLINTH_BF16, NULL, 0);
+    const size_t n = (size_t)N_GOLD * VOCAB;
+    float *w32 = prefill_all_with("cpu", "pack_weights=0", d32, tok, N_GOLD, N_GOLD, false);
+    uint64_t packed = 0, plain = 0;
+    const char *configs[2] = {"pack_weights=auto", "pack_weights=0"};
+    for (int c = 0; c < 2; c++) {
+        float *pre = prefill_all_with("cpu", configs[c], d16, tok, N_GOLD, N_GOLD, false);
+        float *dec = decode_all_with("cpu", configs[c], d16, tok, N_GOLD, c ? &plain : &packed);
+        const double ep = rel_l2(pre, w32, n), ed = rel_l2(dec, w32, n);
+        cr_log_info("cpu bf16 %s: prefill %.3e, decode %.3e vs f32 on the rounded weights",
+                    configs[c], ep, ed);
+        cr_expect_leq(ep, tol("cpu"), "%s: prefill %.3e", configs[c], ep);
+        cr_expect_leq(ed, tol("cpu"), "%s: decode %.3e", configs[c], ed);
+        free(pre);
+        free(dec);
+    }
+    cr_expect_eq(packed, plain, "persistent %llu bytes packed, %llu plain: a twin was kept",
+                 (unsigned long long)packed, (unsigned long long)plain);
+    free(w32);
+    rm_tree(d16);
+    rm_tree(d32);
+}
+
 /* Whether the cpu plugin has a bf16_compute GEMM at the level it would
  * open with (vdpbf16ps at isa=avx512 with avx512_bf16, BFDOT at isa=neon
  * with FEAT_BF16): its device features say "bf16_compute" then (plinth

@@ -12,13 +12,14 @@
  *                place with other host-memory backends; 0: buffers have no
  *                host address (like device memory): every crossing is a
  *                transfer through upload/download
- *   pack=0|1|2   weights in its own layout (issue 17): 1 asks to pack
+ *   pack=0|1|2|3 weights in its own layout (issue 17): 1 asks to pack
  *                matmul's b when it is an f32 [N, K] weight read
  *                transposed, stores it as [K, N], and its matmul reads that
  *                (f64 sums in ref's order: ref's bits); 2 packs the same
  *                way but its matmul ignores b_packed and reads the packed
  *                view as plain (the broken plugin the tests must catch);
- *                0 (default): no packing
+ *                3 as 1, and get_rows' f32 table too (its get_rows reads
+ *                the [K, N] layout); 0 (default): no packing
  *
  * It always has the whole-program path (prepare records the list, execute
  * replays it), so programs that span it exercise the per-segment prepare.
@@ -34,7 +35,7 @@ typedef struct mask_device {
     struct plinth_device base; /* first: ref's kernels take it as theirs */
     uint64_t ops, dtypes;
     bool host;
-    uint32_t pack; /* 0, 1 or 2: see the config */
+    uint32_t pack; /* 0 to 3: see the config */
     uint64_t n_packed; /* pack() calls, for the tests (device_describe) */
 } mask_device;
 
@@ -81,7 +82,7 @@ static bool parse(mask_device *d, const char *config, char *why, size_t size)
             d->dtypes = v;
         else if (strcmp(key, "host") == 0)
             d->host = v != 0;
-        else if (strcmp(key, "pack") == 0 && v <= 2)
+        else if (strcmp(key, "pack") == 0 && v <= 3)
             d->pack = (uint32_t)v;
         else {
             snprintf(why, size, "mask: unknown key '%s'", key);
@@ -220,17 +221,19 @@ static int32_t call(plinth_device *dev, ref_fn fn, const plinth_view *out, const
 
 /* ------------------------------------------------------ packed weights --- */
 
-/* pack=1|2: an f32 [N, K] weight (rank 2, contiguous) read transposed as
- * matmul's b is stored [K, N]. */
+/* pack=1|2|3: an f32 [N, K] weight (rank 2, contiguous) read transposed as
+ * matmul's b is stored [K, N]; pack=3: so is get_rows' f32 table. */
 static uint64_t mask_pack_size(plinth_device *dev, uint32_t op, uint32_t input,
                                const plinth_view *out, const plinth_view *in, uint32_t n_in,
                                const void *attrs)
 {
     const mask_device *d = md(dev);
-    if (!d->pack || op != PLINTH_OP_MATMUL || input != 1 || n_in != 2 ||
-        !((const plinth_attr_matmul *)attrs)->transpose_b)
+    const bool rows = d->pack == 3 && op == PLINTH_OP_GET_ROWS && input == 0 && n_in == 2 &&
+                      out->dtype == PLINTH_F32;
+    if (!rows && (!d->pack || op != PLINTH_OP_MATMUL || input != 1 || n_in != 2 ||
+                  !((const plinth_attr_matmul *)attrs)->transpose_b))
         return 0;
-    const plinth_view *b = &in[1];
+    const plinth_view *b = &in[input];
     if (b->dtype != PLINTH_F32 || b->shape[0] != 1 || b->shape[1] != 1 || b->stride[3] != 4 ||
         b->stride[2] != 4 * b->shape[3])
         return 0;
@@ -279,13 +282,37 @@ static int32_t matmul_packed(plinth_device *dev, const plinth_view *out, const p
     return PLINTH_OK;
 }
 
+/* get_rows with table_packed (pack=3): out row r is column ids[r] of the
+ * [K, N] table. */
+static int32_t get_rows_packed(plinth_device *dev, const plinth_view *out, const plinth_view *in)
+{
+    plinth_view o = *out, t = in[0], ids = in[1];
+    locate(md(dev), &o);
+    locate(md(dev), &t);
+    locate(md(dev), &ids);
+    const int64_t n = t.shape[2], k = t.shape[3];
+    const float *w = (const float *)(const void *)t.data;
+    for (int64_t r = 0; r < ids.shape[3]; r++) {
+        int32_t v;
+        memcpy(&v, ref_at(&ids, 0, 0, 0, r), 4);
+        if (v < 0 || v >= n)
+            return ref_fail(dev, PLINTH_ERR_INVALID, "mask: get_rows: index %d out of range", v);
+        for (int64_t c = 0; c < k; c++)
+            *(float *)(void *)ref_at(&o, 0, 0, r, c) = w[c * n + v];
+    }
+    return PLINTH_OK;
+}
+
 #define X(E, n, lo, hi)                                                                    \
     static int32_t mask_##n(plinth_device *dev, const plinth_view *out, const plinth_view *in, \
                             uint32_t n_in, const void *attrs)                              \
     {                                                                                      \
-        if (PLINTH_OP_##E == PLINTH_OP_MATMUL && md(dev)->pack == 1 &&                     \
+        if (PLINTH_OP_##E == PLINTH_OP_MATMUL && (md(dev)->pack & 1) &&                    \
             ((const plinth_attr_matmul *)attrs)->b_packed)                                 \
             return matmul_packed(dev, out, in);                                            \
+        if (PLINTH_OP_##E == PLINTH_OP_GET_ROWS && md(dev)->pack == 3 &&                   \
+            ((const plinth_attr_get_rows *)attrs)->table_packed)                           \
+            return get_rows_packed(dev, out, in);                                          \
         return call(dev, ref_##n, out, in, n_in, attrs);                                   \
     }
 PLINTH_OP_LIST(X)
