@@ -223,8 +223,8 @@ done:
  * one of 3 rows and a prefill one of one model; the outputs of each. A
  * kernel that reads a packed weight as plain (strides 0) fails here.
  *   q4_0 table, q4_0 / q4_K / q8_0 projections, K = 256, prefill 7;
- *   all bf16, K = 75 (odd: the last pair half empty), prefill 23 (two
- *   12-row blocks of a GEMM, the second short). */
+ *   all bf16, or all f32, K = 75 (odd: the last pair half empty), prefill
+ *   23 (two 12-row blocks of a GEMM, the second short). */
 enum { PQ_T = 7, PQ_K = 256, PQ_N = 44, PQ_N2 = 20, PQ_N3 = 12, PQ_V = 40 };
 enum { PB_T = 23, PB_K = 75 };
 #define PQ_OUTS (PQ_N + PQ_N2 + PQ_N3 + PQ_V) /* floats per token */
@@ -235,6 +235,7 @@ typedef struct pq_spec {
 } pq_spec;
 static const pq_spec pq_quant = {PLINTH_Q4_0, PLINTH_Q4_0, PLINTH_Q4_K, PLINTH_Q8_0, PQ_K, PQ_T};
 static const pq_spec pq_bf16 = {PLINTH_BF16, PLINTH_BF16, PLINTH_BF16, PLINTH_BF16, PB_K, PB_T};
+static const pq_spec pq_f32 = {PLINTH_F32, PLINTH_F32, PLINTH_F32, PLINTH_F32, PB_K, PB_T};
 
 static plinth_status pq_program(plinth_model *m, plinth_backend *b, const pq_spec *sp, int64_t t,
                                 plinth_program **out, char *err, size_t err_size)
@@ -320,6 +321,14 @@ static plinth_status graph_packed_bf16(plinth_backend *const *list, uint32_t n, 
 {
     (void)n_out;
     return packed_params(list, n, &pq_bf16, arg, seed, out, pl, err, err_size);
+}
+
+static plinth_status graph_packed_f32(plinth_backend *const *list, uint32_t n, const char *arg,
+                                      uint32_t seed, float *out, uint64_t n_out,
+                                      conf_placement *pl, char *err, size_t err_size)
+{
+    (void)n_out;
+    return packed_params(list, n, &pq_f32, arg, seed, out, pl, err, err_size);
 }
 
 /* ------------------------------------------------------------------ 4 --- */
@@ -453,9 +462,10 @@ static void register_builtins(void)
     registry[n_registry++] = (conf_graph_case){
         "graph q4_0/q4_K/q8_0 params, packable, prefill 7 (N = 44/20/12, tied table)", graph_packed_q4,
         PQ_T * PQ_OUTS, 1e-5, "prefill"};
-    /* bf16 weights (the cpu backend keeps them as pairs of k, the tied
-     * table too): f32 arithmetic, the f32 bound. A kernel reading the
-     * pairs as plain, or a pair's halves swapped, is off by order 1. */
+    /* bf16 and f32 weights (the cpu backend keeps them as pairs of k and
+     * as panels, the tied table too): f32 arithmetic, the f32 bound. A
+     * kernel reading them as plain, or a pair's halves swapped, is off by
+     * order 1. */
     registry[n_registry++] = (conf_graph_case){
         "graph bf16 params, packable, decode (K = 75, N = 44/20/12, tied table)",
         graph_packed_bf16, PQ_OUTS, 1e-5, "decode"};
@@ -465,6 +475,12 @@ static void register_builtins(void)
     registry[n_registry++] = (conf_graph_case){
         "graph bf16 params, packable, prefill 23 (K = 75, N = 44/20/12, tied table)",
         graph_packed_bf16, PB_T * PQ_OUTS, 1e-5, "prefill"};
+    registry[n_registry++] = (conf_graph_case){
+        "graph f32 params, packable, decode (K = 75, N = 44/20/12, tied table)",
+        graph_packed_f32, PQ_OUTS, 1e-5, "decode"};
+    registry[n_registry++] = (conf_graph_case){
+        "graph f32 params, packable, prefill 23 (K = 75, N = 44/20/12, tied table)",
+        graph_packed_f32, PB_T * PQ_OUTS, 1e-5, "prefill"};
 }
 
 /* ------------------------------------------------------------------ 5 --- */

@@ -151,6 +151,10 @@ struct cpu_kernels {
     void (*tile_pairs)(const float *ap, const uint32_t *bp, int64_t k, uint8_t *c, int64_t ldc,
                        int64_t mr, int64_t nr);
     void (*gemv_pairs)(const mm_problem *p, const uint32_t *panels, int64_t q0, int64_t q1);
+    /* Decode's GEMV over f32 weights packed at load as pack_b's panels
+     * ([ceil(N/32)][K][32]; pack_weights=1), panels [q0, q1). NULL: the
+     * portable loop. */
+    void (*gemv_panels)(const mm_problem *p, const float *panels, int64_t q0, int64_t q1);
     /* The precision probe's loops (cpu_precision.c times them), set with
      * the bf16 slots: n iterations of 16 independent chains of the level's
      * f32 FMA, and of its bf16 dot-product instruction on the same vector
@@ -191,10 +195,12 @@ struct cpu_kernels {
 void cpu_gemv_block_portable(const mm_problem *p, int64_t n0, int64_t n1);
 void cpu_dequant_row_portable(int32_t dt, const uint8_t *src, float *dst, int64_t n);
 
-/* bf16 [n][k] packed as pairs (pack_b_pairs' layout, cpu_matmul.c
- * section 6): its bytes, and row r (k long) of it as f32 or bf16 (ddt). */
-uint64_t cpu_pairs_bytes(int64_t n, int64_t k);
-void cpu_pairs_row(const uint32_t *panels, int64_t k, int64_t r, uint8_t *dst, int32_t ddt);
+/* Weights [n][k] packed at load as the GEMM's panels (dt f32: pack_b's
+ * layout) or pairs (dt bf16: pack_b_pairs'; cpu_matmul.c section 6): the
+ * bytes, and row r (k long) of them as f32 or (pairs) bf16 (ddt). */
+uint64_t cpu_panels_bytes(int32_t dt, int64_t n, int64_t k);
+void cpu_panel_row(const void *panels, int32_t dt, int64_t k, int64_t r, uint8_t *dst,
+                   int32_t ddt);
 
 /* q8_0, q4_0 and q4_K packed in groups of 8 rows (cpu_quant.c section 3),
  * dt one of the three: the bytes of n rows of k, group g packed from the plain

@@ -485,8 +485,11 @@ static void block_prefill(cpu_device *dev, const mm_problem *p)
  *     bytes give or take the last panel's padding). Prefill then skips
  *     pack_b (the transpose of every panel on every call); decode reads the
  *     panels in order (gemv_panels). pack_weights=1 only: not measured
- *     faster on the shared machines where it was written, and f32 panels
- *     of the tied embedding would be a twin beside the plain table.
+ *     faster on the shared machines where it was written, nor on a Zen 5
+ *     guest with the SIMD GEMV on panels and the tied embedding packed in
+ *     place (2 threads, three alternating rounds, pack_weights=0 against
+ *     1: pp512 69-71% of the FMA peak either way, tg128 41-44 tok/s
+ *     either way): for f32 the per-call pack_b is a transpose only.
  *   - bf16 [N, K] read transposed, at a level with the pairs kernels
  *     (AVX-512): as the vdpbf16ps GEMM's B panels, [ceil(N/32)][ceil(K/2)]
  *     [32] u32 pairs of k (the same bytes, give or take padding). Exact
@@ -509,19 +512,36 @@ static bool packs_pairs(const cpu_device *dev, int32_t dt)
            dev->k->pack_a && dev->k->pack_b_pairs && dev->k->tile_pairs && dev->k->gemv_pairs;
 }
 
-uint64_t cpu_pairs_bytes(int64_t n, int64_t k)
+/* f32 [N, K] as the GEMM's panels: pack_weights=1 only (measured no faster
+ * at AVX-512 either: see above). */
+static bool packs_f32_panels(const cpu_device *dev, int32_t dt)
 {
-    return (uint64_t)((n + CPU_NR - 1) / CPU_NR) * (uint64_t)((k + 1) / 2) * CPU_NR * 4;
+    return dt == PLINTH_F32 && dev->k->tile && dev->k->pack_b &&
+           dev->pack_weights == CPU_PACK_ALL;
 }
 
-/* Row r of the pairs (k of them) into dst as f32 or bf16: lane r % 32 of
- * its panel, one u32 (two k) every 32. get_rows of a packed table: a tied
- * embedding is one tensor for it and the logits matmul, served from this
- * one layout instead of a plain copy beside it. */
-void cpu_pairs_row(const uint32_t *panels, int64_t k, int64_t r, uint8_t *dst, int32_t ddt)
+uint64_t cpu_panels_bytes(int32_t dt, int64_t n, int64_t k)
 {
+    const uint64_t pans = (uint64_t)((n + CPU_NR - 1) / CPU_NR);
+    return dt == PLINTH_BF16 ? pans * (uint64_t)((k + 1) / 2) * CPU_NR * 4
+                             : pans * (uint64_t)k * CPU_NR * 4;
+}
+
+/* Row r (k long) of f32 panels or bf16 pairs (dt) into dst as f32, or (bf16
+ * pairs) bf16: lane r % 32 of its panel, one unit every 32. get_rows of a
+ * packed table: a tied embedding is one tensor for it and the logits
+ * matmul, served from this one layout instead of a plain copy beside it. */
+void cpu_panel_row(const void *panels, int32_t dt, int64_t k, int64_t r, uint8_t *dst,
+                   int32_t ddt)
+{
+    if (dt == PLINTH_F32) {
+        const float *s = (const float *)panels + (r / CPU_NR) * k * CPU_NR + r % CPU_NR;
+        for (int64_t i = 0; i < k; i++)
+            memcpy(dst + i * 4, &s[i * CPU_NR], 4);
+        return;
+    }
     const int64_t kp = (k + 1) / 2;
-    const uint32_t *s = panels + (r / CPU_NR) * kp * CPU_NR + r % CPU_NR;
+    const uint32_t *s = (const uint32_t *)panels + (r / CPU_NR) * kp * CPU_NR + r % CPU_NR;
     for (int64_t i = 0; i < k; i++) {
         const uint32_t u = s[(i / 2) * CPU_NR];
         const uint16_t h = (uint16_t)(i % 2 ? u >> 16 : u & 0xffff);
@@ -537,13 +557,15 @@ void cpu_pairs_row(const uint32_t *panels, int64_t k, int64_t r, uint8_t *dst, i
 uint64_t cpu_get_rows_pack_size(cpu_device *dev, const plinth_view *out,
                                 const plinth_view *table)
 {
-    if (!packs_pairs(dev, table->dtype) || table->shape[0] != 1 || table->shape[1] != 1 ||
-        table->shape[2] < 1 || table->shape[3] < 1 || table->stride[3] != 2 ||
-        table->stride[2] != 2 * table->shape[3] ||
-        (out->dtype != PLINTH_F32 && out->dtype != PLINTH_BF16) ||
+    const int32_t dt = table->dtype;
+    const int64_t es = dt == PLINTH_BF16 ? 2 : 4;
+    if (!(packs_pairs(dev, dt) || packs_f32_panels(dev, dt)) || table->shape[0] != 1 ||
+        table->shape[1] != 1 || table->shape[2] < 1 || table->shape[3] < 1 ||
+        table->stride[3] != es || table->stride[2] != es * table->shape[3] ||
+        (out->dtype != PLINTH_F32 && out->dtype != dt) ||
         out->stride[3] != (int64_t)plinth_dtype_bytes(out->dtype))
         return 0;
-    return cpu_pairs_bytes(table->shape[2], table->shape[3]);
+    return cpu_panels_bytes(dt, table->shape[2], table->shape[3]);
 }
 
 static bool packs_x8(const cpu_device *dev, int32_t dt)
@@ -566,13 +588,9 @@ uint64_t cpu_matmul_pack_size(cpu_device *dev, const plinth_view *out, const pli
         return 0;
     if (packs_x8(dev, b->dtype))
         return cpu_x8_bytes(b->dtype, b->shape[2], b->shape[3]);
-    if (packs_pairs(dev, b->dtype))
-        return cpu_pairs_bytes(b->shape[2], b->shape[3]);
-    if (b->dtype != PLINTH_F32 || dev->pack_weights != CPU_PACK_ALL || !dev->k->tile ||
-        !dev->k->pack_b)
-        return 0;
-    const uint64_t panels = (uint64_t)(b->shape[2] + CPU_NR - 1) / CPU_NR;
-    return panels * (uint64_t)b->shape[3] * CPU_NR * 4;
+    if (packs_pairs(dev, b->dtype) || packs_f32_panels(dev, b->dtype))
+        return cpu_panels_bytes(b->dtype, b->shape[2], b->shape[3]);
+    return 0;
 }
 
 typedef struct pack_job {
@@ -603,7 +621,7 @@ int32_t cpu_matmul_pack(cpu_device *dev, const plinth_view *plain, const plinth_
 {
     const bool x8 = packs_x8(dev, plain->dtype);
     if (!plain->data || !packed->data ||
-        !(x8 || packs_pairs(dev, plain->dtype) || (plain->dtype == PLINTH_F32 && dev->k->pack_b)))
+        !(x8 || packs_pairs(dev, plain->dtype) || packs_f32_panels(dev, plain->dtype)))
         return ref_fail(&dev->base, PLINTH_ERR_INVALID,
                         "cpu: pack: not a q8_0, q4_0, q4_K, bf16 or f32 weight of ours");
     const mm_problem p = {.w = plain->data, .ldw = plain->stride[2], .n = plain->shape[2],
@@ -634,6 +652,10 @@ static void gemv_panels_task(void *ctx, int64_t t, uint32_t thread)
     const int64_t q1 = (t + 1) * j->per < pans ? (t + 1) * j->per : pans;
     if (p->wdt == PLINTH_BF16) {
         j->dev->k->gemv_pairs(p, j->panels, t * j->per, q1);
+        return;
+    }
+    if (j->dev->k->gemv_panels) {
+        j->dev->k->gemv_panels(p, j->panels, t * j->per, q1);
         return;
     }
     for (int64_t q = t * j->per; q < q1; q++) {

@@ -14,7 +14,8 @@
  *   4. GEMM with vdpbf16ps (bf16_compute=1): packing into bf16 pairs, the
  *      12x32 tile on pairs
  *   5. bf16 weights packed at load as those pairs (pack_weights): the f32
- *      tile and the GEMV on them, widened in registers
+ *      tile and the GEMV on them, widened in registers; the GEMV on f32
+ *      weights packed at load as section 3's panels
  *
  * Decode is read-bound: the GEMV streams every weight byte once and does
  * its arithmetic in f32 in registers. Prefill is compute-bound: the GEMM
@@ -667,6 +668,44 @@ CPU_AVX512 void cpu_gemv_pairs_avx512(const mm_problem *p, const uint32_t *panel
                 const __m512 xe = _mm512_set1_ps(x[2 * k2]);
                 e0 = _mm512_fmadd_ps(xe, pair_even(_mm512_load_si512(b)), e0);
                 e1 = _mm512_fmadd_ps(xe, pair_even(_mm512_load_si512(b + 16)), e1);
+            }
+            float *o = (float *)(void *)(p->out + i * p->ldo) + n0;
+            _mm512_mask_storeu_ps(o, tail16(nr), _mm512_add_ps(e0, o0));
+            _mm512_mask_storeu_ps(o + 16, tail16(nr - 16 > 0 ? nr - 16 : 0),
+                                  _mm512_add_ps(e1, o1));
+        }
+    }
+}
+
+/* Decode on f32 panels (pack_weights, f32 weights): the same stream, 128
+ * bytes (one k of 32 columns) per step, two accumulators per half. */
+CPU_AVX512 void cpu_gemv_panels_avx512(const mm_problem *p, const float *panels, int64_t q0,
+                                       int64_t q1)
+{
+    for (int64_t q = q0; q < q1; q++) {
+        const float *pan = panels + q * p->k * CPU_NR;
+        const int64_t n0 = q * CPU_NR, nr = p->n - n0 < CPU_NR ? p->n - n0 : CPU_NR;
+        for (int64_t i = 0; i < p->m; i++) {
+            const float *x = (const float *)(const void *)(p->a + i * p->lda);
+            __m512 e0 = _mm512_setzero_ps(), e1 = _mm512_setzero_ps();
+            __m512 o0 = _mm512_setzero_ps(), o1 = _mm512_setzero_ps();
+            const float *b = pan;
+            int64_t kk = 0;
+            for (; kk + 1 < p->k; kk += 2, b += 2 * CPU_NR) {
+                _mm_prefetch((const char *)b + 2 * PAIRS_PF, _MM_HINT_T0);
+                _mm_prefetch((const char *)b + 2 * PAIRS_PF + 64, _MM_HINT_T0);
+                _mm_prefetch((const char *)b + 2 * PAIRS_PF + 128, _MM_HINT_T0);
+                _mm_prefetch((const char *)b + 2 * PAIRS_PF + 192, _MM_HINT_T0);
+                const __m512 xe = _mm512_set1_ps(x[kk]), xo = _mm512_set1_ps(x[kk + 1]);
+                e0 = _mm512_fmadd_ps(xe, _mm512_load_ps(b), e0);
+                e1 = _mm512_fmadd_ps(xe, _mm512_load_ps(b + 16), e1);
+                o0 = _mm512_fmadd_ps(xo, _mm512_load_ps(b + 32), o0);
+                o1 = _mm512_fmadd_ps(xo, _mm512_load_ps(b + 48), o1);
+            }
+            if (kk < p->k) {
+                const __m512 xe = _mm512_set1_ps(x[kk]);
+                e0 = _mm512_fmadd_ps(xe, _mm512_load_ps(b), e0);
+                e1 = _mm512_fmadd_ps(xe, _mm512_load_ps(b + 16), e1);
             }
             float *o = (float *)(void *)(p->out + i * p->ldo) + n0;
             _mm512_mask_storeu_ps(o, tail16(nr), _mm512_add_ps(e0, o0));

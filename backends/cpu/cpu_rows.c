@@ -178,15 +178,16 @@ static bool rows_contiguous(const plinth_view *v)
     return v->stride[3] == (int64_t)plinth_dtype_bytes(v->dtype);
 }
 
-/* get_rows of a table packed as bf16 pairs (table_packed; pack_size said
- * so only for a bf16 [V, K] table into f32 or bf16 rows, contiguous): each
- * row gathered from its panel's lane. An index out of range is an error
- * here (ref cannot read this layout to report it). */
+/* get_rows of a table packed as f32 panels or bf16 pairs (table_packed;
+ * pack_size said so only for such a [V, K] table into f32 rows or its own
+ * dtype's, contiguous): each row gathered from its panel's lane. An index
+ * out of range is an error here (ref cannot read this layout to report
+ * it). */
 static int32_t get_rows_packed(cpu_device *dev, const plinth_view *out, const plinth_view *table,
                                const plinth_view *idx)
 {
-    if (table->dtype != PLINTH_BF16 || (out->dtype != PLINTH_F32 && out->dtype != PLINTH_BF16) ||
-        !rows_contiguous(out))
+    if ((table->dtype != PLINTH_BF16 && table->dtype != PLINTH_F32) ||
+        (out->dtype != PLINTH_F32 && out->dtype != table->dtype) || !rows_contiguous(out))
         return ref_fail(&dev->base, PLINTH_ERR_INTERNAL, "cpu: get_rows on a packed table");
     const int64_t n_rows = table->shape[2], k = table->shape[3];
     for (int64_t p = 0; p < idx->shape[1]; p++)
@@ -198,8 +199,8 @@ static int32_t get_rows_packed(cpu_device *dev, const plinth_view *out, const pl
                     return ref_fail(&dev->base, PLINTH_ERR_INVALID,
                                     "get_rows: index %d out of range [0, %lld)", v,
                                     (long long)n_rows);
-                cpu_pairs_row((const uint32_t *)(const void *)table->data, k, v,
-                              ref_at(out, p, q, r, 0), out->dtype);
+                cpu_panel_row(table->data, table->dtype, k, v, ref_at(out, p, q, r, 0),
+                              out->dtype);
             }
     return PLINTH_OK;
 }
