@@ -531,6 +531,7 @@ uint64_t cpu_panels_bytes(int32_t dt, int64_t n, int64_t k)
  * pairs) bf16: lane r % 32 of its panel, one unit every 32. get_rows of a
  * packed table: a tied embedding is one tensor for it and the logits
  * matmul, served from this one layout instead of a plain copy beside it. */
+#define ROW_PF 16
 void cpu_panel_row(const void *panels, int32_t dt, int64_t k, int64_t r, uint8_t *dst,
                    int32_t ddt)
 {
@@ -540,17 +541,28 @@ void cpu_panel_row(const void *panels, int32_t dt, int64_t k, int64_t r, uint8_t
             memcpy(dst + i * 4, &s[i * CPU_NR], 4);
         return;
     }
-    const int64_t kp = (k + 1) / 2;
+    const int64_t kp = (k + 1) / 2, k2 = k / 2; /* k2 pairs with both halves */
     const uint32_t *s = (const uint32_t *)panels + (r / CPU_NR) * kp * CPU_NR + r % CPU_NR;
-    for (int64_t i = 0; i < k; i++) {
-        const uint32_t u = s[(i / 2) * CPU_NR];
-        const uint16_t h = (uint16_t)(i % 2 ? u >> 16 : u & 0xffff);
-        if (ddt == PLINTH_BF16) {
-            memcpy(dst + i * 2, &h, 2);
-        } else {
-            const uint32_t f = (uint32_t)h << 16;
-            memcpy(dst + i * 4, &f, 4);
+    if (ddt == PLINTH_BF16) {
+        for (int64_t u = 0; u < k2; u++) /* little-endian: k even is the low half */
+            memcpy(dst + u * 4, &s[u * CPU_NR], 4);
+        if (k2 < kp) {
+            const uint16_t h = (uint16_t)(s[k2 * CPU_NR] & 0xffff);
+            memcpy(dst + k2 * 4, &h, 2);
         }
+        return;
+    }
+    float *o = (float *)(void *)dst;
+    for (int64_t u = 0; u < kp; u++) {
+        /* one cache line per pair: ask for those ahead (a prefill's 512
+         * rows of the 270M's table: 1.7-3.1 ms without, 1.1-1.6 with, at
+         * 2 threads; 48 ahead did no better) */
+        if (u + ROW_PF < kp)
+            __builtin_prefetch(&s[(u + ROW_PF) * CPU_NR]);
+        const uint32_t w = s[u * CPU_NR], lo = w << 16, hi = w & 0xffff0000u;
+        memcpy(&o[2 * u], &lo, 4);
+        if (2 * u + 1 < k)
+            memcpy(&o[2 * u + 1], &hi, 4);
     }
 }
 

@@ -183,13 +183,37 @@ static bool rows_contiguous(const plinth_view *v)
  * dtype's, contiguous): each row gathered from its panel's lane. An index
  * out of range is an error here (ref cannot read this layout to report
  * it). */
+typedef struct rows_job {
+    const plinth_view *out, *table, *idx;
+} rows_job;
+
+/* 16 rows per task: a row of a 640-wide table is 320 reads 128 bytes apart,
+ * each its own cache line (a prefill's 512 rows took 2.7 ms on one thread;
+ * the plain rows 0.5). */
+#define PACKED_ROWS_PER_TASK 16
+static void packed_rows_task(void *ctx, int64_t task, uint32_t thread)
+{
+    const rows_job *j = ctx;
+    const plinth_view *idx = j->idx;
+    const int64_t n = idx->shape[1] * idx->shape[2] * idx->shape[3];
+    for (int64_t e = task * PACKED_ROWS_PER_TASK; e < n && e < (task + 1) * PACKED_ROWS_PER_TASK;
+         e++) {
+        const int64_t r = e % idx->shape[3], q = e / idx->shape[3] % idx->shape[2],
+                      p = e / idx->shape[3] / idx->shape[2];
+        int32_t v;
+        memcpy(&v, ref_at(idx, 0, p, q, r), 4);
+        cpu_panel_row(j->table->data, j->table->dtype, j->table->shape[3], v,
+                      ref_at(j->out, p, q, r, 0), j->out->dtype);
+    }
+}
+
 static int32_t get_rows_packed(cpu_device *dev, const plinth_view *out, const plinth_view *table,
                                const plinth_view *idx)
 {
     if ((table->dtype != PLINTH_BF16 && table->dtype != PLINTH_F32) ||
         (out->dtype != PLINTH_F32 && out->dtype != table->dtype) || !rows_contiguous(out))
         return ref_fail(&dev->base, PLINTH_ERR_INTERNAL, "cpu: get_rows on a packed table");
-    const int64_t n_rows = table->shape[2], k = table->shape[3];
+    const int64_t n_rows = table->shape[2];
     for (int64_t p = 0; p < idx->shape[1]; p++)
         for (int64_t q = 0; q < idx->shape[2]; q++)
             for (int64_t r = 0; r < idx->shape[3]; r++) {
@@ -199,9 +223,10 @@ static int32_t get_rows_packed(cpu_device *dev, const plinth_view *out, const pl
                     return ref_fail(&dev->base, PLINTH_ERR_INVALID,
                                     "get_rows: index %d out of range [0, %lld)", v,
                                     (long long)n_rows);
-                cpu_panel_row(table->data, table->dtype, k, v, ref_at(out, p, q, r, 0),
-                              out->dtype);
             }
+    rows_job j = {out, table, idx};
+    const int64_t n = idx->shape[1] * idx->shape[2] * idx->shape[3];
+    cpu_parallel(dev, (n + PACKED_ROWS_PER_TASK - 1) / PACKED_ROWS_PER_TASK, packed_rows_task, &j);
     return PLINTH_OK;
 }
 
