@@ -18,7 +18,9 @@
  * in place: it loads into its own range as before, and packing reads a
  * host copy of it and writes the twin over it (so memory grows only by
  * any padding of the layout). That needs host memory (the copy is the
- * plugin's `plain`, a host view in no buffer) and a param (its value is
+ * plugin's `plain`, a host view in no buffer; a plugin that declares
+ * PLINTH_CAP_PACK_IN_PLACE packs over the plain bytes itself, without the
+ * copy: a transient allocation of the tensor's size) and a param (its value is
  * written again whole by set_param, then packed again; a folded tensor's
  * would have to be refolded first).
  */
@@ -217,7 +219,12 @@ plinth_status model_pack_all(plinth_model *m, const char *param)
         plain.data = mb->persistent.host ? mb->persistent.host + plain.offset : NULL;
         packed.data = mb->persistent.host ? mb->persistent.host + packed.offset : NULL;
         uint8_t *copy = NULL;
-        if (t->pack_in_place) { /* plain: a host copy, in no buffer */
+        if (t->pack_in_place && (mb->backend->caps & PLINTH_CAP_PACK_IN_PLACE)) {
+            /* the plugin packs over the plain bytes itself: plain is the
+             * start of packed's range (plinth_plugin.h) */
+            plain.base = plain.offset = packed.offset;
+            plain.data = packed.data;
+        } else if (t->pack_in_place) { /* plain: a host copy, in no buffer */
             plinth_status s = mb->persistent.host ? copy_plain(m, t, &copy)
                                                   : ctx_error(m->ctx, PLINTH_ERR_INTERNAL,
                                                               "packing '%s': no host memory",

@@ -823,7 +823,9 @@ typedef struct plinth_backend_api {
      * same pool, or (a param whose only readers are those instructions,
      * on a device that declares PLINTH_CAP_HOST_MEMORY) a host copy of it
      * in no buffer (buffer NULL, offset 0, data set) while `packed` is the
-     * tensor's own range: read plain->data, never plain's buffer.
+     * tensor's own range: read plain->data, never plain's buffer. A device
+     * that declares PLINTH_CAP_PACK_IN_PLACE gets no copy: `plain` is the
+     * start of `packed`'s own range (below).
      *
      * Other readers of the tensor (a get_rows that answered 0, a reader on
      * another backend, a fold) keep reading it plain: the host keeps the plain tensor beside its packed twin (folds
@@ -848,6 +850,18 @@ typedef struct plinth_backend_api {
  *     other in place: no transfer is planned (rule 15).
  */
 #define PLINTH_CAP_HOST_MEMORY ((uint64_t)1 << 0)
+
+/*
+ * PLINTH_CAP_PACK_IN_PLACE  (issue 17) With PLINTH_CAP_HOST_MEMORY and
+ *     pack: where the host packs a param in place (see pack), it passes
+ *     `plain` as the tensor's own bytes in the pool, at the start of
+ *     `packed`'s range (plain.data == packed.data, plain.buffer the pool),
+ *     instead of a host copy of them: pack() must read every plain byte it
+ *     needs before it writes over it. Without the bit the host copies the
+ *     tensor first, a transient host allocation of its size (for Gemma's
+ *     tied embedding, 60% of the 270M's weights, at load).
+ */
+#define PLINTH_CAP_PACK_IN_PLACE ((uint64_t)1 << 1)
 
 /* ---------------------------------------------------------------- 5 ---- */
 

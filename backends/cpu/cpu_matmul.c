@@ -605,30 +605,55 @@ uint64_t cpu_matmul_pack_size(cpu_device *dev, const plinth_view *out, const pli
     return 0;
 }
 
+/* Every layout is a run of units, each made from `rows` consecutive plain
+ * rows (8 for the x8 groups, 32 for panels and pairs) into `out_unit`
+ * bytes, never fewer than the rows' own bytes. */
 typedef struct pack_job {
     cpu_device *dev;
-    const mm_problem *p;
-    float *dst;
+    const mm_problem *p; /* the whole plain tensor */
+    uint8_t *dst;
+    bool x8;
+    int64_t rows, in_unit, out_unit; /* in_unit: rows * ldw */
+    uint8_t *scratch; /* in place: in_unit bytes per thread, or NULL */
 } pack_job;
 
-static void pack_panel_task(void *ctx, int64_t q, uint32_t thread)
+/* Unit u from its plain rows at src into its place in dst. */
+static void pack_unit(const pack_job *j, int64_t u, const uint8_t *src)
 {
-    const pack_job *j = ctx;
-    if (j->p->wdt == PLINTH_BF16)
-        j->dev->k->pack_b_pairs(j->p, q * CPU_NR,
-                                (uint32_t *)(void *)j->dst + q * ((j->p->k + 1) / 2) * CPU_NR);
-    else
-        j->dev->k->pack_b(j->p, q * CPU_NR, j->dst + q * j->p->k * CPU_NR);
-}
-
-static void pack_x8_task(void *ctx, int64_t g, uint32_t thread)
-{
-    const pack_job *j = ctx;
     const mm_problem *p = j->p;
-    cpu_x8_pack_group(p->wdt, p->w, p->ldw, p->n, p->k, g,
-                      (uint8_t *)j->dst + cpu_x8_bytes(p->wdt, g * CPU_X8_ROWS, p->k));
+    mm_problem q = *p;
+    q.w = src;
+    q.n = p->n - u * j->rows < j->rows ? p->n - u * j->rows : j->rows;
+    uint8_t *dst = j->dst + u * j->out_unit;
+    if (j->x8)
+        cpu_x8_pack_group(p->wdt, src, p->ldw, q.n, p->k, 0, dst);
+    else if (p->wdt == PLINTH_BF16)
+        j->dev->k->pack_b_pairs(&q, 0, (uint32_t *)(void *)dst);
+    else
+        j->dev->k->pack_b(&q, 0, (float *)(void *)dst);
 }
 
+/* Unit u, its rows first copied aside when dst is plain's own memory. */
+static void pack_task(void *ctx, int64_t u, uint32_t thread)
+{
+    const pack_job *j = ctx;
+    const uint8_t *src = j->p->w + u * j->in_unit;
+    if (j->scratch) {
+        uint8_t *s = j->scratch + thread * j->in_unit;
+        const int64_t left = j->p->n * j->p->ldw - u * j->in_unit;
+        memcpy(s, src, (size_t)(left < j->in_unit ? left : j->in_unit));
+        src = s;
+    }
+    pack_unit(j, u, src);
+}
+
+/* plain and packed may be one range (PLINTH_CAP_PACK_IN_PLACE: the host
+ * made no copy of a param packed in place). Then each unit's rows are
+ * copied aside before its unit is written over them; since a unit's bytes
+ * start no earlier than its rows do, units made from the last one down
+ * never write over rows not yet read, and where every unit is exactly its
+ * rows' size (even K: pairs; f32 panels; q8_0 and q4_0 groups) they are
+ * disjoint and run in parallel. */
 int32_t cpu_matmul_pack(cpu_device *dev, const plinth_view *plain, const plinth_view *packed)
 {
     const bool x8 = packs_x8(dev, plain->dtype);
@@ -638,11 +663,30 @@ int32_t cpu_matmul_pack(cpu_device *dev, const plinth_view *plain, const plinth_
                         "cpu: pack: not a q8_0, q4_0, q4_K, bf16 or f32 weight of ours");
     const mm_problem p = {.w = plain->data, .ldw = plain->stride[2], .n = plain->shape[2],
                           .k = plain->shape[3], .wdt = plain->dtype, .tb = true};
-    pack_job j = {dev, &p, (float *)(void *)packed->data};
-    if (x8)
-        cpu_parallel(dev, (p.n + CPU_X8_ROWS - 1) / CPU_X8_ROWS, pack_x8_task, &j);
-    else
-        cpu_parallel(dev, (p.n + CPU_NR - 1) / CPU_NR, pack_panel_task, &j);
+    pack_job j = {dev, &p, packed->data, x8, x8 ? CPU_X8_ROWS : CPU_NR, 0, 0, NULL};
+    j.in_unit = j.rows * p.ldw;
+    j.out_unit = (int64_t)(x8 ? cpu_x8_bytes(p.wdt, j.rows, p.k)
+                              : cpu_panels_bytes(p.wdt, j.rows, p.k));
+    const int64_t units = (p.n + j.rows - 1) / j.rows;
+    const uint8_t *pe = p.w + p.n * p.ldw, *de = j.dst + units * j.out_unit;
+    if (!(pe <= j.dst || de <= p.w)) { /* one range */
+        if (j.dst != p.w || j.out_unit < j.in_unit)
+            return ref_fail(&dev->base, PLINTH_ERR_INVALID,
+                            "cpu: pack: packed overlaps plain other than at its start");
+        const bool apart = j.out_unit == j.in_unit;
+        const uint32_t threads = apart ? cpu_pool_threads(dev) : 1;
+        j.scratch = plugin_malloc(dev->base.inst, (size_t)j.in_unit * threads);
+        if (!j.scratch)
+            return ref_fail(&dev->base, PLINTH_ERR_NO_MEMORY, "cpu: pack: out of memory");
+        if (apart && threads > 1)
+            cpu_parallel(dev, units, pack_task, &j);
+        else
+            for (int64_t u = units - 1; u >= 0; u--)
+                pack_task(&j, u, 0);
+        plugin_free(dev->base.inst, j.scratch);
+        return PLINTH_OK;
+    }
+    cpu_parallel(dev, units, pack_task, &j);
     return PLINTH_OK;
 }
 

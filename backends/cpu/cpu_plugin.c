@@ -333,11 +333,12 @@ static void cpu_buffer_free(plinth_device *dev, plinth_buffer *buf)
 
 /* Host memory, and kernels (prepare too) that reach views through `data`
  * alone: tensors of ref, template or another host-memory backend in the
- * same program are read in place. */
+ * same program are read in place. And pack() packs over a param's plain
+ * bytes (cpu_matmul_pack), so the host needs no copy of it at load. */
 static uint64_t cpu_device_caps(plinth_device *dev)
 {
     (void)dev;
-    return PLINTH_CAP_HOST_MEMORY;
+    return PLINTH_CAP_HOST_MEMORY | PLINTH_CAP_PACK_IN_PLACE;
 }
 
 /* ---------------------------------------------------------------- 4 ---- */

@@ -178,6 +178,7 @@ Test(abi, v1_numbers)
     cr_expect_eq(PLINTH_DEVICE_CPU, 0);
     cr_expect_eq(PLINTH_DEVICE_OTHER, 5);
     cr_expect_eq(PLINTH_CAP_HOST_MEMORY, 1u);
+    cr_expect_eq(PLINTH_CAP_PACK_IN_PLACE, 2u); /* issue 17 */
 }
 
 /* The public structs a caller passes in or gets filled are sized too:

@@ -20,6 +20,10 @@
  *                view as plain (the broken plugin the tests must catch);
  *                3 as 1, and get_rows' f32 table too (its get_rows reads
  *                the [K, N] layout); 0 (default): no packing
+ *   inplace=0|1  1: declares PLINTH_CAP_PACK_IN_PLACE (with host=1): its
+ *                pack() copies the plain bytes aside itself when they are
+ *                packed's own, and refuses a host copy (the host must not
+ *                make one for it)
  *
  * It always has the whole-program path (prepare records the list, execute
  * replays it), so programs that span it exercise the per-segment prepare.
@@ -36,6 +40,7 @@ typedef struct mask_device {
     uint64_t ops, dtypes;
     bool host;
     uint32_t pack; /* 0 to 3: see the config */
+    bool inplace;
     uint64_t n_packed; /* pack() calls, for the tests (device_describe) */
 } mask_device;
 
@@ -84,6 +89,8 @@ static bool parse(mask_device *d, const char *config, char *why, size_t size)
             d->host = v != 0;
         else if (strcmp(key, "pack") == 0 && v <= 3)
             d->pack = (uint32_t)v;
+        else if (strcmp(key, "inplace") == 0)
+            d->inplace = v != 0;
         else {
             snprintf(why, size, "mask: unknown key '%s'", key);
             return false;
@@ -125,7 +132,8 @@ static void mask_device_close(plinth_device *dev)
 
 static uint64_t mask_device_caps(plinth_device *dev)
 {
-    return md(dev)->host ? PLINTH_CAP_HOST_MEMORY : 0;
+    const mask_device *d = md(dev);
+    return d->host ? PLINTH_CAP_HOST_MEMORY | (d->inplace ? PLINTH_CAP_PACK_IN_PLACE : 0) : 0;
 }
 
 /* ------------------------------------------------------------ buffers --- */
@@ -249,10 +257,21 @@ static int32_t mask_pack(plinth_device *dev, uint32_t op, uint32_t input,
     locate(d, &q);
     const int64_t n = p.shape[2], k = p.shape[3];
     const float *src = (const float *)(const void *)p.data;
-    float *dst = (float *)(void *)q.data;
+    float *dst = (float *)(void *)q.data, *aside = NULL;
+    if (d->inplace && !plain->buffer)
+        return ref_fail(dev, PLINTH_ERR_INVALID,
+                        "mask: pack: given a host copy though it packs in place");
+    if ((const void *)src == (const void *)dst) { /* in place: read it all first */
+        aside = plugin_malloc(dev->inst, (size_t)(n * k) * sizeof *aside);
+        if (!aside)
+            return ref_fail(dev, PLINTH_ERR_NO_MEMORY, "mask: pack: out of memory");
+        memcpy(aside, src, (size_t)(n * k) * sizeof *aside);
+        src = aside;
+    }
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < k; j++)
             dst[j * n + i] = src[i * k + j];
+    plugin_free(dev->inst, aside);
     d->n_packed++;
     return PLINTH_OK;
 }

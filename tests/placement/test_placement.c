@@ -1175,9 +1175,13 @@ static plinth_backend *open_mask_config(const char *config)
  * Without, the twin sits beside it: the pool grows by its 256 bytes. */
 Test(placement, a_packed_weight_is_read_packed_and_equals_ref)
 {
-    for (int host = 1; host >= 0; host--) {
-        char config[64];
-        snprintf(config, sizeof config, "pack=1,host=%d", host);
+    /* host memory, packed from the host's copy; packed over its own bytes
+     * by the plugin (PLINTH_CAP_PACK_IN_PLACE: it refuses a copy); no host
+     * memory, a twin */
+    const char *const configs[3] = {"pack=1,host=1", "pack=1,host=1,inplace=1", "pack=1,host=0"};
+    for (int c = 0; c < 3; c++) {
+        const char *config = configs[c];
+        const int host = c < 2;
         plinth_backend *mask = open_mask_config(config), *ref = open_ref();
         small s = build_small();
         plinth_model *m = model_on(&mask, 1), *mr = model_on(&ref, 1);
