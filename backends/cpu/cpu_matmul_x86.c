@@ -543,6 +543,20 @@ CPU_AVX512 void cpu_pack_b_pairs_avx512(const mm_problem *p, int64_t n0, uint32_
     }
 }
 
+/* The accumulators c0a .. c11b of a 12x32 tile into rows i < mr of c (ldc
+ * bytes apart), columns < nr: the end of section 4's and 5's tiles. */
+#define STORE_TILE()                                                                           \
+    do {                                                                                       \
+        const __mmask16 m0 = tail16(nr), m1 = tail16(nr - 16 > 0 ? nr - 16 : 0);               \
+        W(0) W(1) W(2) W(3) W(4) W(5) W(6) W(7) W(8) W(9) W(10) W(11)                          \
+    } while (0)
+#define W(i)                                                                                   \
+    if (i < mr) {                                                                              \
+        float *o = (float *)(c + (i) * ldc);                                                   \
+        _mm512_mask_storeu_ps(o, m0, c##i##a);                                                 \
+        _mm512_mask_storeu_ps(o + 16, m1, c##i##b);                                            \
+    }
+
 CPU_AVX512BF16 void cpu_tile_bf16(const uint32_t *ap, const uint32_t *bp, int64_t kp, uint8_t *c,
                                   int64_t ldc, int64_t mr, int64_t nr)
 {
@@ -562,15 +576,7 @@ CPU_AVX512BF16 void cpu_tile_bf16(const uint32_t *ap, const uint32_t *bp, int64_
         ap += CPU_MR;
         bp += CPU_NR;
     }
-    const __mmask16 m0 = tail16(nr), m1 = tail16(nr - 16 > 0 ? nr - 16 : 0);
-#define W(i)                                                              \
-    if (i < mr) {                                                         \
-        float *o = (float *)(c + (i) * ldc);                              \
-        _mm512_mask_storeu_ps(o, m0, c##i##a);                            \
-        _mm512_mask_storeu_ps(o + 16, m1, c##i##b);                       \
-    }
-    W(0) W(1) W(2) W(3) W(4) W(5) W(6) W(7) W(8) W(9) W(10) W(11)
-#undef W
+    STORE_TILE();
 }
 
 
@@ -626,15 +632,19 @@ CPU_AVX512 void cpu_tile_pairs_avx512(const float *ap, const uint32_t *bp, int64
         S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
     }
 #undef S
-    const __mmask16 m0 = tail16(nr), m1 = tail16(nr - 16 > 0 ? nr - 16 : 0);
-#define W(i)                                                 \
-    if (i < mr) {                                            \
-        float *o = (float *)(c + (i) * ldc);                 \
-        _mm512_mask_storeu_ps(o, m0, c##i##a);               \
-        _mm512_mask_storeu_ps(o + 16, m1, c##i##b);          \
-    }
-    W(0) W(1) W(2) W(3) W(4) W(5) W(6) W(7) W(8) W(9) W(10) W(11)
+    STORE_TILE();
+}
+
 #undef W
+#undef STORE_TILE
+
+/* Outputs n0 .. n0+nr (nr <= 32) of row i: lo the first 16, hi the rest. */
+CPU_AVX512 static inline void store_panel_row(const mm_problem *p, int64_t i, int64_t n0,
+                                              int64_t nr, __m512 lo, __m512 hi)
+{
+    float *o = (float *)(void *)(p->out + i * p->ldo) + n0;
+    _mm512_mask_storeu_ps(o, tail16(nr), lo);
+    _mm512_mask_storeu_ps(o + 16, tail16(nr - 16 > 0 ? nr - 16 : 0), hi);
 }
 
 /* Decode on the pairs: panels [q0, q1) for every row of a, 32 outputs per
@@ -669,10 +679,7 @@ CPU_AVX512 void cpu_gemv_pairs_avx512(const mm_problem *p, const uint32_t *panel
                 e0 = _mm512_fmadd_ps(xe, pair_even(_mm512_load_si512(b)), e0);
                 e1 = _mm512_fmadd_ps(xe, pair_even(_mm512_load_si512(b + 16)), e1);
             }
-            float *o = (float *)(void *)(p->out + i * p->ldo) + n0;
-            _mm512_mask_storeu_ps(o, tail16(nr), _mm512_add_ps(e0, o0));
-            _mm512_mask_storeu_ps(o + 16, tail16(nr - 16 > 0 ? nr - 16 : 0),
-                                  _mm512_add_ps(e1, o1));
+            store_panel_row(p, i, n0, nr, _mm512_add_ps(e0, o0), _mm512_add_ps(e1, o1));
         }
     }
 }
@@ -707,10 +714,7 @@ CPU_AVX512 void cpu_gemv_panels_avx512(const mm_problem *p, const float *panels,
                 e0 = _mm512_fmadd_ps(xe, _mm512_load_ps(b), e0);
                 e1 = _mm512_fmadd_ps(xe, _mm512_load_ps(b + 16), e1);
             }
-            float *o = (float *)(void *)(p->out + i * p->ldo) + n0;
-            _mm512_mask_storeu_ps(o, tail16(nr), _mm512_add_ps(e0, o0));
-            _mm512_mask_storeu_ps(o + 16, tail16(nr - 16 > 0 ? nr - 16 : 0),
-                                  _mm512_add_ps(e1, o1));
+            store_panel_row(p, i, n0, nr, _mm512_add_ps(e0, o0), _mm512_add_ps(e1, o1));
         }
     }
 }

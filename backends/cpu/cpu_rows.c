@@ -143,15 +143,19 @@ bool cpu_softmax_fast(cpu_device *dev, const plinth_view *out, const plinth_view
 
 /* ---------------------------------------------------------------- 3 ---- */
 
-static bool indices_ok(const plinth_view *idx, int64_t n_rows)
+/* Whether every index is in [0, n_rows); if not, *bad is the first that
+ * is not. */
+static bool indices_ok(const plinth_view *idx, int64_t n_rows, int32_t *bad)
 {
     for (int64_t p = 0; p < idx->shape[1]; p++)
         for (int64_t q = 0; q < idx->shape[2]; q++)
             for (int64_t r = 0; r < idx->shape[3]; r++) {
                 int32_t v;
                 memcpy(&v, ref_at(idx, 0, p, q, r), 4);
-                if (v < 0 || v >= n_rows)
+                if (v < 0 || v >= n_rows) {
+                    *bad = v;
                     return false;
+                }
             }
     return true;
 }
@@ -213,17 +217,10 @@ static int32_t get_rows_packed(cpu_device *dev, const plinth_view *out, const pl
     if ((table->dtype != PLINTH_BF16 && table->dtype != PLINTH_F32) ||
         (out->dtype != PLINTH_F32 && out->dtype != table->dtype) || !rows_contiguous(out))
         return ref_fail(&dev->base, PLINTH_ERR_INTERNAL, "cpu: get_rows on a packed table");
-    const int64_t n_rows = table->shape[2];
-    for (int64_t p = 0; p < idx->shape[1]; p++)
-        for (int64_t q = 0; q < idx->shape[2]; q++)
-            for (int64_t r = 0; r < idx->shape[3]; r++) {
-                int32_t v;
-                memcpy(&v, ref_at(idx, 0, p, q, r), 4);
-                if (v < 0 || v >= n_rows)
-                    return ref_fail(&dev->base, PLINTH_ERR_INVALID,
-                                    "get_rows: index %d out of range [0, %lld)", v,
-                                    (long long)n_rows);
-            }
+    int32_t bad;
+    if (!indices_ok(idx, table->shape[2], &bad))
+        return ref_fail(&dev->base, PLINTH_ERR_INVALID, "get_rows: index %d out of range [0, %lld)",
+                        bad, (long long)table->shape[2]);
     rows_job j = {out, table, idx};
     const int64_t n = idx->shape[1] * idx->shape[2] * idx->shape[3];
     cpu_parallel(dev, (n + PACKED_ROWS_PER_TASK - 1) / PACKED_ROWS_PER_TASK, packed_rows_task, &j);
@@ -233,12 +230,13 @@ static int32_t get_rows_packed(cpu_device *dev, const plinth_view *out, const pl
 bool cpu_get_rows_fast(cpu_device *dev, const plinth_view *out, const plinth_view *table,
                        const plinth_view *idx)
 {
+    int32_t bad; /* out of range: ref's kernel reports it */
     if (plinth_dtype_block_elems(table->dtype) > 1)
-        return indices_ok(idx, table->shape[2]) && cpu_get_rows_block(dev, out, table, idx);
+        return indices_ok(idx, table->shape[2], &bad) && cpu_get_rows_block(dev, out, table, idx);
     if (!rows_contiguous(out) || !rows_contiguous(table) ||
         (out->dtype != table->dtype && out->dtype != PLINTH_F32) ||
         (out->dtype != table->dtype && table->dtype == PLINTH_I32) ||
-        !indices_ok(idx, table->shape[2]))
+        !indices_ok(idx, table->shape[2], &bad))
         return false;
     for (int64_t p = 0; p < idx->shape[1]; p++)
         for (int64_t q = 0; q < idx->shape[2]; q++)
@@ -254,8 +252,9 @@ bool cpu_get_rows_fast(cpu_device *dev, const plinth_view *out, const plinth_vie
 bool cpu_set_rows_fast(cpu_device *dev, const plinth_view *out, const plinth_view *src,
                        const plinth_view *idx)
 {
+    int32_t bad;
     if (out->dtype != src->dtype || !rows_contiguous(out) || !rows_contiguous(src) ||
-        !indices_ok(idx, out->shape[2]))
+        !indices_ok(idx, out->shape[2], &bad))
         return false;
     for (int64_t p = 0; p < idx->shape[1]; p++)
         for (int64_t q = 0; q < idx->shape[2]; q++)

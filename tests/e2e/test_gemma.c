@@ -419,6 +419,18 @@ Test(gemma, golden_chunked, .timeout = 120)
 
 /* --------------------------------------------------------------- bf16 --- */
 
+/* Two temporary models of the golden one, its weights rounded to bf16:
+ * stored bf16 (d16) and the same values stored f32 (d32). */
+static void write_bf16_models(char *d16, char *d32, size_t size)
+{
+    make_temp_dir(d16, size);
+    make_temp_dir(d32, size);
+    write_config(d16, NULL);
+    write_config(d32, NULL);
+    write_weights(d16, PLINTH_BF16, PLINTH_BF16, NULL, 0);
+    write_weights(d32, PLINTH_F32, PLINTH_BF16, NULL, 0);
+}
+
 Test(gemma, bf16_weights, .timeout = 120)
 {
     backends b;
@@ -426,12 +438,7 @@ Test(gemma, bf16_weights, .timeout = 120)
     int32_t tok[N_GOLD];
     golden_tokens(tok);
     char d16[4096], d32[4096];
-    make_temp_dir(d16, sizeof d16);
-    make_temp_dir(d32, sizeof d32);
-    write_config(d16, NULL);
-    write_config(d32, NULL);
-    write_weights(d16, PLINTH_BF16, PLINTH_BF16, NULL, 0); /* stored bf16           */
-    write_weights(d32, PLINTH_F32, PLINTH_BF16, NULL, 0);  /* same values, as f32   */
+    write_bf16_models(d16, d32, sizeof d16);
     float *ref = golden("reference_pytorch.f32");
     for (int i = 0; i < b.n; i++) {
         float *w16 = prefill_all(b.name[i], d16, tok, N_GOLD, N_GOLD, false);
@@ -467,12 +474,7 @@ Test(gemma, cpu_bf16_pairs, .timeout = 120)
     int32_t tok[N_GOLD];
     golden_tokens(tok);
     char d16[4096], d32[4096];
-    make_temp_dir(d16, sizeof d16);
-    make_temp_dir(d32, sizeof d32);
-    write_config(d16, NULL);
-    write_config(d32, NULL);
-    write_weights(d16, PLINTH_BF16, PLINTH_BF16, NULL, 0);
-    write_weights(d32, PLINTH_F32, PLINTH_BF16, NULL, 0);
+    write_bf16_models(d16, d32, sizeof d16);
     const size_t n = (size_t)N_GOLD * VOCAB;
     float *w32 = prefill_all_with("cpu", "pack_weights=0", d32, tok, N_GOLD, N_GOLD, false);
     uint64_t packed = 0, plain = 0;

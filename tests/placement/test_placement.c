@@ -1259,63 +1259,16 @@ Test(placement, a_kernel_reading_a_packed_weight_as_plain_is_caught)
     plinth_backend_close(ref);
 }
 
-/* The same tied weight on a plugin that packs get_rows' table too (the
- * cpu plugin's bf16 pairs): both readers get the packed view, the weight is
- * packed in place (the pool is ref's to the byte), and both give ref's
- * result, also after set_param. */
-Test(placement, a_tied_weight_packed_for_get_rows_too_is_packed_in_place)
-{
-    plinth_backend *mask = open_mask_config("pack=3"), *ref = open_ref();
-    plinth_graph *g = NULL;
-    OKC(plinth_graph_create(ctx, &g));
-    int64_t ids_shape[1] = {ST}, ws[2] = {SC, SC};
-    plinth_node ids = plinth_input(g, "ids", PLINTH_I32, 1, ids_shape);
-    plinth_node emb = plinth_param(g, "E", PLINTH_F32, 2, ws);
-    plinth_node h = plinth_get_rows(g, emb, ids, PLINTH_F32);
-    plinth_node logits = plinth_matmul(g, h, emb, true);
-    OKC(plinth_output(g, logits, "logits"));
-    plinth_model *m = model_on(&mask, 1), *mr = model_on(&ref, 1);
-    plinth_program *p = compile_on(m, g, false), *pr = compile_on(mr, g, false);
-    const char *names[1] = {"E"};
-    size_t floats[1] = {SC * SC};
-    load_params(m, names, floats, 1, 8);
-    load_params(mr, names, floats, 1, 8);
-    const instruction *mm = kernel_of(p, logits), *gr = kernel_of(p, h);
-    cr_expect_eq(mm->attrs.matmul.b_packed, 1, "the matmul of a tied weight not packed");
-    cr_expect_eq(gr->attrs.get_rows.table_packed, 1, "get_rows not given the packed table");
-    cr_expect_eq(gr->in[0].stride[3], 0, "get_rows' view is not the packed one");
-    cr_expect_eq(stats_of(p).persistent_bytes, stats_of(pr).persistent_bytes,
-                 "persistent %llu, plain %llu: packed in place, no twin",
-                 (unsigned long long)stats_of(p).persistent_bytes,
-                 (unsigned long long)stats_of(pr).persistent_bytes);
-    int32_t idx[ST] = {1, 7, 2};
-    float e[SC * SC];
-    rng r = {7};
-    for (int round = 0; round < 2; round++) {
-        if (round == 1) {
-            fill_floats(e, SC * SC, &r);
-            OKC(plinth_model_set_param(m, "E", e, sizeof e));
-            OKC(plinth_model_set_param(mr, "E", e, sizeof e));
-        }
-        expect_same_as_ref(p, pr, idx, sizeof idx, ST * SC,
-                           round ? "after set_param" : "after load");
-    }
-    plinth_program_destroy(p);
-    plinth_program_destroy(pr);
-    plinth_model_destroy(m);
-    plinth_model_destroy(mr);
-    plinth_graph_destroy(g);
-    plinth_backend_close(mask);
-    plinth_backend_close(ref);
-}
-
 /* A weight with another reader (a tied embedding: get_rows and the logits
- * matmul): the matmul reads the packed twin, get_rows the plain tensor,
- * which stays (the twin's 256 bytes are added), and both give ref's
+ * matmul) on mask with `config`. pack=1: the matmul reads the packed twin,
+ * get_rows the plain tensor, which stays (the twin's 256 bytes are added).
+ * pack=3, a plugin that packs get_rows' table too (the cpu plugin's bf16
+ * pairs): both readers get the packed view and the weight is packed in
+ * place (the pool is ref's to the byte). Either way both give ref's
  * result, also after set_param. */
-Test(placement, a_tied_weight_is_packed_for_the_matmul_and_plain_for_get_rows)
+static void tied_weight_case(const char *config, bool rows_packed)
 {
-    plinth_backend *mask = open_mask_config("pack=1"), *ref = open_ref();
+    plinth_backend *mask = open_mask_config(config), *ref = open_ref();
     plinth_graph *g = NULL;
     OKC(plinth_graph_create(ctx, &g));
     int64_t ids_shape[1] = {ST}, ws[2] = {SC, SC};
@@ -1331,12 +1284,16 @@ Test(placement, a_tied_weight_is_packed_for_the_matmul_and_plain_for_get_rows)
     load_params(m, names, floats, 1, 8);
     load_params(mr, names, floats, 1, 8);
     const instruction *mm = kernel_of(p, logits), *gr = kernel_of(p, h);
-    cr_expect_eq(mm->attrs.matmul.b_packed, 1, "the matmul of a tied weight not packed");
-    cr_expect_eq(mm->in[1].stride[3], 0, "the matmul's view is not the packed one");
-    cr_expect_neq(gr->in[0].stride[3], 0, "get_rows was given the packed view");
-    cr_expect_eq(stats_of(p).persistent_bytes, stats_of(pr).persistent_bytes + 256,
-                 "persistent %llu, plain %llu + the 256-byte twin",
-                 (unsigned long long)stats_of(p).persistent_bytes,
+    cr_expect_eq(mm->attrs.matmul.b_packed, 1, "[%s] the matmul of a tied weight not packed",
+                 config);
+    cr_expect_eq(mm->in[1].stride[3], 0, "[%s] the matmul's view is not the packed one", config);
+    cr_expect_eq(gr->attrs.get_rows.table_packed, rows_packed, "[%s] get_rows' table_packed",
+                 config);
+    cr_expect_eq(gr->in[0].stride[3] == 0, rows_packed, "[%s] get_rows' view", config);
+    cr_expect_eq(stats_of(p).persistent_bytes,
+                 stats_of(pr).persistent_bytes + (rows_packed ? 0 : 256),
+                 "[%s] persistent %llu, plain %llu (+ a 256-byte twin unless packed in place)",
+                 config, (unsigned long long)stats_of(p).persistent_bytes,
                  (unsigned long long)stats_of(pr).persistent_bytes);
     int32_t idx[ST] = {1, 7, 2};
     float e[SC * SC];
@@ -1347,8 +1304,9 @@ Test(placement, a_tied_weight_is_packed_for_the_matmul_and_plain_for_get_rows)
             OKC(plinth_model_set_param(m, "E", e, sizeof e));
             OKC(plinth_model_set_param(mr, "E", e, sizeof e));
         }
-        expect_same_as_ref(p, pr, idx, sizeof idx, ST * SC,
-                           round ? "after set_param" : "after load");
+        char what[64];
+        snprintf(what, sizeof what, "[%s] %s", config, round ? "after set_param" : "after load");
+        expect_same_as_ref(p, pr, idx, sizeof idx, ST * SC, what);
     }
     plinth_program_destroy(p);
     plinth_program_destroy(pr);
@@ -1357,4 +1315,15 @@ Test(placement, a_tied_weight_is_packed_for_the_matmul_and_plain_for_get_rows)
     plinth_graph_destroy(g);
     plinth_backend_close(mask);
     plinth_backend_close(ref);
+}
+
+Test(placement, a_tied_weight_is_packed_for_the_matmul_and_plain_for_get_rows)
+{
+    tied_weight_case("pack=1", false);
+}
+
+Test(placement, a_tied_weight_packed_for_get_rows_too_is_packed_in_place)
+{
+    tied_weight_case("pack=3", true);
+    tied_weight_case("pack=3,inplace=1", true);
 }
