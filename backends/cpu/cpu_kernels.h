@@ -197,10 +197,9 @@ void cpu_dequant_row_portable(int32_t dt, const uint8_t *src, float *dst, int64_
 
 /* Weights [n][k] packed at load as the GEMM's panels (dt f32: pack_b's
  * layout) or pairs (dt bf16: pack_b_pairs'; cpu_matmul.c section 6): the
- * bytes, and row r (k long) of them as f32 or (pairs) bf16 (ddt). */
+ * bytes, and row r (k long) of them as f32. */
 uint64_t cpu_panels_bytes(int32_t dt, int64_t n, int64_t k);
-void cpu_panel_row(const void *panels, int32_t dt, int64_t k, int64_t r, uint8_t *dst,
-                   int32_t ddt);
+void cpu_panel_row(const void *panels, int32_t dt, int64_t k, int64_t r, float *dst);
 
 /* q8_0, q4_0 and q4_K packed in groups of 8 rows (cpu_quant.c section 3),
  * dt one of the three: the bytes of n rows of k, group g packed from the plain

@@ -527,32 +527,21 @@ uint64_t cpu_panels_bytes(int32_t dt, int64_t n, int64_t k)
                              : pans * (uint64_t)k * CPU_NR * 4;
 }
 
-/* Row r (k long) of f32 panels or bf16 pairs (dt) into dst as f32, or (bf16
- * pairs) bf16: lane r % 32 of its panel, one unit every 32. get_rows of a
- * packed table: a tied embedding is one tensor for it and the logits
- * matmul, served from this one layout instead of a plain copy beside it. */
+/* Row r (k long) of f32 panels or bf16 pairs (dt) into dst as f32: lane
+ * r % 32 of its panel, one unit every 32. get_rows of a packed table: a
+ * tied embedding is one tensor for it and the logits matmul, served from
+ * this one layout instead of a plain copy beside it. */
 #define ROW_PF 16
-void cpu_panel_row(const void *panels, int32_t dt, int64_t k, int64_t r, uint8_t *dst,
-                   int32_t ddt)
+void cpu_panel_row(const void *panels, int32_t dt, int64_t k, int64_t r, float *dst)
 {
     if (dt == PLINTH_F32) {
         const float *s = (const float *)panels + (r / CPU_NR) * k * CPU_NR + r % CPU_NR;
         for (int64_t i = 0; i < k; i++)
-            memcpy(dst + i * 4, &s[i * CPU_NR], 4);
+            dst[i] = s[i * CPU_NR];
         return;
     }
-    const int64_t kp = (k + 1) / 2, k2 = k / 2; /* k2 pairs with both halves */
+    const int64_t kp = (k + 1) / 2;
     const uint32_t *s = (const uint32_t *)panels + (r / CPU_NR) * kp * CPU_NR + r % CPU_NR;
-    if (ddt == PLINTH_BF16) {
-        for (int64_t u = 0; u < k2; u++) /* little-endian: k even is the low half */
-            memcpy(dst + u * 4, &s[u * CPU_NR], 4);
-        if (k2 < kp) {
-            const uint16_t h = (uint16_t)(s[k2 * CPU_NR] & 0xffff);
-            memcpy(dst + k2 * 4, &h, 2);
-        }
-        return;
-    }
-    float *o = (float *)(void *)dst;
     for (int64_t u = 0; u < kp; u++) {
         /* one cache line per pair: ask for those ahead (a prefill's 512
          * rows of the 270M's table: 1.7-3.1 ms without, 1.1-1.6 with, at
@@ -560,9 +549,9 @@ void cpu_panel_row(const void *panels, int32_t dt, int64_t k, int64_t r, uint8_t
         if (u + ROW_PF < kp)
             __builtin_prefetch(&s[(u + ROW_PF) * CPU_NR]);
         const uint32_t w = s[u * CPU_NR], lo = w << 16, hi = w & 0xffff0000u;
-        memcpy(&o[2 * u], &lo, 4);
+        memcpy(&dst[2 * u], &lo, 4);
         if (2 * u + 1 < k)
-            memcpy(&o[2 * u + 1], &hi, 4);
+            memcpy(&dst[2 * u + 1], &hi, 4);
     }
 }
 
@@ -574,8 +563,7 @@ uint64_t cpu_get_rows_pack_size(cpu_device *dev, const plinth_view *out,
     if (!(packs_pairs(dev, dt) || packs_f32_panels(dev, dt)) || table->shape[0] != 1 ||
         table->shape[1] != 1 || table->shape[2] < 1 || table->shape[3] < 1 ||
         table->stride[3] != es || table->stride[2] != es * table->shape[3] ||
-        (out->dtype != PLINTH_F32 && out->dtype != dt) ||
-        out->stride[3] != (int64_t)plinth_dtype_bytes(out->dtype))
+        out->dtype != PLINTH_F32 || out->stride[3] != 4)
         return 0;
     return cpu_panels_bytes(dt, table->shape[2], table->shape[3]);
 }

@@ -183,10 +183,9 @@ static bool rows_contiguous(const plinth_view *v)
 }
 
 /* get_rows of a table packed as f32 panels or bf16 pairs (table_packed;
- * pack_size said so only for such a [V, K] table into f32 rows or its own
- * dtype's, contiguous): each row gathered from its panel's lane. An index
- * out of range is an error here (ref cannot read this layout to report
- * it). */
+ * pack_size said so only for such a [V, K] table into contiguous f32
+ * rows): each row gathered from its panel's lane. An index out of range is
+ * an error here (ref cannot read this layout to report it). */
 typedef struct rows_job {
     const plinth_view *out, *table, *idx;
 } rows_job;
@@ -207,15 +206,15 @@ static void packed_rows_task(void *ctx, int64_t task, uint32_t thread)
         int32_t v;
         memcpy(&v, ref_at(idx, 0, p, q, r), 4);
         cpu_panel_row(j->table->data, j->table->dtype, j->table->shape[3], v,
-                      ref_at(j->out, p, q, r, 0), j->out->dtype);
+                      (float *)(void *)ref_at(j->out, p, q, r, 0));
     }
 }
 
 static int32_t get_rows_packed(cpu_device *dev, const plinth_view *out, const plinth_view *table,
                                const plinth_view *idx)
 {
-    if ((table->dtype != PLINTH_BF16 && table->dtype != PLINTH_F32) ||
-        (out->dtype != PLINTH_F32 && out->dtype != table->dtype) || !rows_contiguous(out))
+    if ((table->dtype != PLINTH_BF16 && table->dtype != PLINTH_F32) || out->dtype != PLINTH_F32 ||
+        !rows_contiguous(out))
         return ref_fail(&dev->base, PLINTH_ERR_INTERNAL, "cpu: get_rows on a packed table");
     int32_t bad;
     if (!indices_ok(idx, table->shape[2], &bad))
