@@ -495,13 +495,13 @@ static void block_prefill(cpu_device *dev, const mm_problem *p)
  *     [32] u32 pairs of k (the same bytes, give or take padding). Exact
  *     prefill widens them in registers (tile_pairs: the f32 panels' bits),
  *     fast prefill feeds them to vdpbf16ps as they are, decode streams them
- *     (gemv_pairs), and get_rows reads its row out of them (cpu_pairs_row),
+ *     (gemv_pairs), and get_rows reads its row out of them (cpu_panel_row),
  *     so a tied embedding is packed in place for both its readers.
- *     Measured on a 2-vCPU Zen 5 guest (gemma-3-270m, 2 threads, three
- *     alternating rounds, pack_weights=0 against auto): exact pp512 72% ->
- *     77% of the FMA peak, fast +4-7%, tg128 70-79 -> 85-89 tok/s (one
- *     stream front to back instead of four rows at a time).
- *     pack_weights=auto (the default) and 1.
+ *     Measured on a 2-vCPU Zen 5 guest (gemma-3-270m, four alternating
+ *     rounds against the plugin before it): exact pp512 +10% at 2 threads
+ *     (73.0% -> 75.4% of the FMA peak), +8% at 1; tg128 +3% (median of
+ *     the per-round ratios, 0.98-1.37). pack_weights=auto (the default)
+ *     and 1.
  * f16 weights stay plain. A tensor that something else reads plain (a
  * fold, a reader on another backend) keeps its plain copy beside the twin,
  * whose bytes count in the persistent pool. */
