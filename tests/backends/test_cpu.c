@@ -169,7 +169,7 @@ static void build_cases(void)
         }
         in[0] = T(qdts[q], 33, 2 * e);
         in[1] = idx(7, 33);
-        add(PLINTH_OP_GET_ROWS, 2, in, T(F, 7, 2 * e), (plinth_attrs){.get_rows = {F}}, 0,
+        add(PLINTH_OP_GET_ROWS, 2, in, T(F, 7, 2 * e), (plinth_attrs){.get_rows = {.dtype = F}}, 0,
             "block table");
         in[0] = pad(T(qdts[q], 5, 2 * e), e);
         add(PLINTH_OP_CAST, 1, in, T(q % 2 ? B : H, 5, 2 * e),
@@ -180,12 +180,12 @@ static void build_cases(void)
     for (int w = 0; w < 3; w++) {
         in[0] = T(wdts[w], 33, 257);
         in[1] = idx(7, 33);
-        add(PLINTH_OP_GET_ROWS, 2, in, T(F, 7, 257), (plinth_attrs){.get_rows = {F}}, 0,
+        add(PLINTH_OP_GET_ROWS, 2, in, T(F, 7, 257), (plinth_attrs){.get_rows = {.dtype = F}}, 0,
             "widen");
     }
     in[0] = T(B, 33, 33);
     in[1] = idx(7, 33);
-    add(PLINTH_OP_GET_ROWS, 2, in, T(B, 7, 33), (plinth_attrs){.get_rows = {B}}, 0, "bf16");
+    add(PLINTH_OP_GET_ROWS, 2, in, T(B, 7, 33), (plinth_attrs){.get_rows = {.dtype = B}}, 0, "bf16");
     in[0] = T(F, 7, 257);
     in[1] = positions(7, 0);
     add(PLINTH_OP_SET_ROWS, 2, in, T(F, 33, 257), none, CONF_STATE_OUT, "rows 0..6");

@@ -277,10 +277,10 @@ Test(vulkan, rows_io)
         if (dt == I32)
             in[0] = small_int(in[0]);
         check(PLINTH_OP_GET_ROWS, 2, in, V(dt, 2, 1, 1, 7, 33, DENSE),
-              (plinth_attrs){.get_rows = {dt}}, 0, "validation=1");
+              (plinth_attrs){.get_rows = {.dtype = dt}}, 0, "validation=1");
         if (t < 3)
             check(PLINTH_OP_GET_ROWS, 2, in, V(F32, 2, 1, 1, 7, 33, DENSE),
-                  (plinth_attrs){.get_rows = {F32}}, 0, "validation=1");
+                  (plinth_attrs){.get_rows = {.dtype = F32}}, 0, "validation=1");
         in[0] = V(t == 3 ? dt : F32, 2, 1, 1, 7, 65, t == 1 ? STRIDED : DENSE);
         in[1] = conf_gen(CONF_DENSE(I32, 7), CONF_GEN_INDEX, 0, 33);
         if (dt == I32)
@@ -555,7 +555,7 @@ Test(vulkan, block_weights_split)
         conf_tensor in[2] = {conf_gen(CONF_DENSE(dts[t], n, k), CONF_GEN_UNIFORM, 0, 2),
                              conf_gen(CONF_DENSE(I32, 6), CONF_GEN_INDEX, 0, (double)n)};
         check(PLINTH_OP_GET_ROWS, 2, in, CONF_DENSE(F32, 6, k),
-              (plinth_attrs){.get_rows = {F32}}, 0, cfg);
+              (plinth_attrs){.get_rows = {.dtype = F32}}, 0, cfg);
     }
 }
 
