@@ -283,55 +283,39 @@ static void block_run(const gemm_job *j, int64_t t, uint32_t thread)
 {
     const mm_problem *p = j->p;
     const cpu_kernels *k = j->dev->k;
-    float *bp = j->dev->scratch[thread];
     const int64_t n0 = t * j->npan * CPU_NR;
     const int64_t n1 = n0 + j->npan * CPU_NR < p->n ? n0 + j->npan * CPU_NR : p->n;
     const int64_t np = (n1 - n0 + CPU_NR - 1) / CPU_NR;
-    if (j->bf16) { /* the same loops on bf16 pairs */
-        const int64_t kp = (p->k + 1) / 2;
-        uint32_t *bu = (uint32_t *)bp;
-        const uint32_t *au = (const uint32_t *)j->dev->apack;
-        if (j->panels) /* packed at load: the same pairs */
-            bu = (uint32_t *)j->panels + n0 * kp;
-        else
-            for (int64_t q = 0; q < np; q++)
-                k->pack_b_bf16(p, n0 + q * CPU_NR, bu + q * kp * CPU_NR);
-        for (int64_t i = 0; i < p->m; i += CPU_MR) {
-            const int64_t mr = p->m - i < CPU_MR ? p->m - i : CPU_MR;
-            for (int64_t q = 0; q < np; q++) {
-                const int64_t c0 = n0 + q * CPU_NR, nr = n1 - c0 < CPU_NR ? n1 - c0 : CPU_NR;
-                k->tile_bf16(au + i * kp, bu + q * kp * CPU_NR, kp,
-                             p->out + i * p->ldo + c0 * 4, p->ldo, mr, nr);
-            }
-        }
-        return;
-    }
-    if (j->panels && p->wdt == PLINTH_BF16) { /* pairs packed at load, f32 A */
-        const int64_t kp = (p->k + 1) / 2;
-        const uint32_t *bu = (const uint32_t *)j->panels + n0 * kp;
-        for (int64_t i = 0; i < p->m; i += CPU_MR) {
-            const int64_t mr = p->m - i < CPU_MR ? p->m - i : CPU_MR;
-            const float *ap = j->dev->apack + i * p->k;
-            for (int64_t q = 0; q < np; q++) {
-                const int64_t c0 = n0 + q * CPU_NR, nr = n1 - c0 < CPU_NR ? n1 - c0 : CPU_NR;
-                k->tile_pairs(ap, bu + q * kp * CPU_NR, p->k, p->out + i * p->ldo + c0 * 4,
-                              p->ldo, mr, nr);
-            }
-        }
-        return;
-    }
-    if (j->panels) /* packed at load: the panels are there already */
-        bp = (float *)j->panels + n0 * p->k;
-    else
+    /* B in pairs (bf16_compute, or bf16 packed at load) or f32: units of
+     * 32 columns per depth step, a panel `pan` units apart */
+    const bool pairs = j->bf16 || (j->panels && p->wdt == PLINTH_BF16);
+    const int64_t depth = pairs ? (p->k + 1) / 2 : p->k, pan = depth * CPU_NR;
+    const uint32_t *b; /* as u32 units: f32 and pairs alike */
+    if (j->panels) { /* packed at load: the panels are there already */
+        b = (const uint32_t *)j->panels + n0 * depth;
+    } else {
+        uint32_t *bs = (uint32_t *)(void *)j->dev->scratch[thread];
         for (int64_t q = 0; q < np; q++)
-            k->pack_b(p, n0 + q * CPU_NR, bp + q * p->k * CPU_NR);
+            if (j->bf16)
+                k->pack_b_bf16(p, n0 + q * CPU_NR, bs + q * pan);
+            else
+                k->pack_b(p, n0 + q * CPU_NR, (float *)(void *)(bs + q * pan));
+        b = bs;
+    }
     for (int64_t i = 0; i < p->m; i += CPU_MR) {
         const int64_t mr = p->m - i < CPU_MR ? p->m - i : CPU_MR;
-        const float *ap = j->dev->apack + i * p->k;
+        /* A: f32 rows, or (bf16_compute) bf16 pairs */
+        const float *ap = j->dev->apack + i * (j->bf16 ? depth : p->k);
         for (int64_t q = 0; q < np; q++) {
             const int64_t c0 = n0 + q * CPU_NR, nr = n1 - c0 < CPU_NR ? n1 - c0 : CPU_NR;
-            k->tile(ap, bp + q * p->k * CPU_NR, p->k, p->out + i * p->ldo + c0 * 4, p->ldo, mr,
-                    nr);
+            uint8_t *c = p->out + i * p->ldo + c0 * 4;
+            const uint32_t *bq = b + q * pan;
+            if (j->bf16)
+                k->tile_bf16((const uint32_t *)(const void *)ap, bq, depth, c, p->ldo, mr, nr);
+            else if (pairs)
+                k->tile_pairs(ap, bq, p->k, c, p->ldo, mr, nr);
+            else
+                k->tile(ap, (const float *)(const void *)bq, p->k, c, p->ldo, mr, nr);
         }
     }
 }
