@@ -160,8 +160,8 @@ bool cpu_rope_table_fast(cpu_device *dev, const plinth_view *out, const plinth_v
     }
     rope_job j = {out, x, pos, inv, factors ? fac : NULL, cs, half, dev->k->rope_row};
     cpu_count(dev, CPU_KC_ROPE, j.row != NULL);
-    cpu_parallel(dev, (x->shape[0] * t_len + ROPE_ROWS_PER_TASK - 1) / ROPE_ROWS_PER_TASK,
-                 rope_task, &j);
+    cpu_parallel_blocked(dev, (x->shape[0] * t_len + ROPE_ROWS_PER_TASK - 1) / ROPE_ROWS_PER_TASK,
+                         rope_task, &j);
     return true;
 }
 

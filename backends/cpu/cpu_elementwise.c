@@ -186,7 +186,7 @@ static bool run(cpu_device *dev, uint32_t op, float s, const plinth_view *out,
         (!b || j.st[2][in] == 4 || j.st[2][in] == 0))
         j.row = dev->k->ew_row;
     cpu_count(dev, CPU_KC_ELEMENTWISE, j.row != NULL);
-    cpu_parallel(dev, (total + CHUNK - 1) / CHUNK, ew_task, &j);
+    cpu_parallel_blocked(dev, (total + CHUNK - 1) / CHUNK, ew_task, &j);
     return true;
 }
 

@@ -10,7 +10,9 @@
  *   4. GEMM for many rows (prefill, levels with a tile): pack A once (shared), then
  *      one task per block of up to 8 32-column panels (packed into the
  *      thread's L2; disjoint column ranges per task, >= 2 tasks per
- *      thread): every 12-row block of A against every panel of the block
+ *      thread) and row part (one per thread with weights packed at load,
+ *      so a thread reads the rows it wrote): every 12-row block of the
+ *      part against every panel of the block
  *   5. block weights (q8_0, q4_0, q4_K, q6_K): the GEMV of section 3 with
  *      the level's block kernel; for many rows, chunks of weight rows
  *      dequantised into f32 scratch, then the f32 GEMM (or GEMV) on them
@@ -265,6 +267,9 @@ typedef struct gemm_job {
     /* B packed at load (section 6), or NULL: f32 panels, or (p->wdt bf16)
      * bf16 pairs */
     const void *panels;
+    /* Rows in `parts` contiguous ranges of 12-row blocks, one per thread
+     * (gemm_parts); tasks are [part][column block]. */
+    int64_t parts, col_tasks;
 } gemm_job;
 
 static void pack_a_task(void *ctx, int64_t blk, uint32_t thread)
@@ -277,12 +282,17 @@ static void pack_a_task(void *ctx, int64_t blk, uint32_t thread)
         j->dev->k->pack_a(j->p, blk, j->dev->apack + blk * CPU_MR * j->p->k);
 }
 
-/* One block of npan panels: pack them (L2), then every 12-row block of A
- * (L1) against each panel. Tasks are disjoint column ranges. */
-static void block_run(const gemm_job *j, int64_t t, uint32_t thread)
+/* One block of npan panels: pack them (L2), then every 12-row block of the
+ * task's part of A (L1) against each panel. Tasks are disjoint: a column
+ * range of a row part. */
+static void block_run(const gemm_job *j, int64_t task, uint32_t thread)
 {
     const mm_problem *p = j->p;
     const cpu_kernels *k = j->dev->k;
+    const int64_t part = task / j->col_tasks, t = task % j->col_tasks;
+    const int64_t blocks = (p->m + CPU_MR - 1) / CPU_MR;
+    const int64_t i0 = cpu_block_start(blocks, (uint32_t)j->parts, (uint32_t)part) * CPU_MR;
+    const int64_t i1 = cpu_block_start(blocks, (uint32_t)j->parts, (uint32_t)part + 1) * CPU_MR;
     const int64_t n0 = t * j->npan * CPU_NR;
     const int64_t n1 = n0 + j->npan * CPU_NR < p->n ? n0 + j->npan * CPU_NR : p->n;
     const int64_t np = (n1 - n0 + CPU_NR - 1) / CPU_NR;
@@ -302,7 +312,7 @@ static void block_run(const gemm_job *j, int64_t t, uint32_t thread)
                 k->pack_b(p, n0 + q * CPU_NR, (float *)(void *)(bs + q * pan));
         b = bs;
     }
-    for (int64_t i = 0; i < p->m; i += CPU_MR) {
+    for (int64_t i = i0; i < i1 && i < p->m; i += CPU_MR) {
         const int64_t mr = p->m - i < CPU_MR ? p->m - i : CPU_MR;
         /* A: f32 rows, or (bf16_compute) bf16 pairs */
         const float *ap = j->dev->apack + i * (j->bf16 ? depth : p->k);
@@ -342,12 +352,32 @@ static int64_t gemm_task_panels(const cpu_device *dev, int64_t pans, int64_t k)
     return per < 1 ? 1 : per > maxp ? maxp : per;
 }
 
+/* Row parts: one per thread where the weights were packed at load, else 1.
+ * Why: a row-wise op (norm, add, rope, the elementwise ops) runs its rows
+ * in contiguous blocks, one per thread (cpu_parallel_blocked), and so do
+ * pack_a and these parts: a thread reads the rows it wrote. On a 2-vCPU
+ * Zen 5 guest a core read what the other core had just written at 31
+ * GB/s, what it had written itself at 90-110 GB/s. Panels packed per
+ * call would be packed once per part, so those GEMMs keep one part and
+ * split columns only. */
+static int64_t gemm_parts(cpu_device *dev, const mm_problem *p, const void *panels)
+{
+    /* at least 8 row blocks per part: each task streams its panels once
+     * per part, so more, thinner parts would read the weights more often */
+    const int64_t most = (p->m + CPU_MR - 1) / CPU_MR / 8, threads = cpu_pool_threads(dev);
+    if (!panels || threads < 2 || most < 2)
+        return 1;
+    return most < threads ? most : threads;
+}
+
 static void gemm(cpu_device *dev, const mm_problem *p, const void *panels)
 {
     const int64_t pans = (p->n + CPU_NR - 1) / CPU_NR;
-    gemm_job j = {p, dev, gemm_task_panels(dev, pans, p->k), gemm_on_bf16(dev, p), panels};
-    cpu_parallel(dev, (p->m + CPU_MR - 1) / CPU_MR, pack_a_task, &j);
-    cpu_parallel(dev, (pans + j.npan - 1) / j.npan, block_task, &j);
+    gemm_job j = {p, dev, gemm_task_panels(dev, pans, p->k), gemm_on_bf16(dev, p), panels,
+                  gemm_parts(dev, p, panels), 0};
+    j.col_tasks = (pans + j.npan - 1) / j.npan;
+    cpu_parallel_blocked(dev, (p->m + CPU_MR - 1) / CPU_MR, pack_a_task, &j);
+    cpu_parallel_blocked(dev, j.parts * j.col_tasks, block_task, &j);
 }
 
 /* Several GEMMs on one A (cpu_matmul_group): A packed once, then the block
@@ -356,15 +386,20 @@ static void gemm(cpu_device *dev, const mm_problem *p, const void *panels)
 typedef struct group_job {
     gemm_job j[CPU_MM_GROUP_MAX];
     int64_t first[CPU_MM_GROUP_MAX + 1];
+    int n;
 } group_job;
 
-static void group_task(void *ctx, int64_t t, uint32_t thread)
+/* Tasks are [part][member's column blocks], so a thread's block of them is
+ * its rows of every member. */
+static void group_task(void *ctx, int64_t task, uint32_t thread)
 {
     const group_job *g = ctx;
     int i = 0;
+    const int64_t per_part = g->first[g->n];
+    const int64_t part = task / per_part, t = task % per_part;
     while (t >= g->first[i + 1])
         i++;
-    block_run(&g->j[i], t - g->first[i], thread);
+    block_run(&g->j[i], part * g->j[i].col_tasks + t - g->first[i], thread);
 }
 
 /* ---------------------------------------------------------------- 5 ---- */
@@ -879,17 +914,23 @@ bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
         return false; /* out of memory: the members one by one (ref needs none) */
     group_job g;
     const int64_t npan = gemm_task_panels(dev, pans, p[0].k);
+    int64_t parts = gemm_parts(dev, &p[0], panels[0]);
+    for (int i = 1; i < n; i++)
+        if (gemm_parts(dev, &p[i], panels[i]) != parts)
+            parts = 1; /* one member packs its panels per call */
     g.first[0] = 0;
+    g.n = n;
     for (int i = 0; i < n; i++) {
-        g.j[i] = (gemm_job){&p[i], dev, npan, bf16, panels[i]};
-        g.first[i + 1] = g.first[i] + ((p[i].n + CPU_NR - 1) / CPU_NR + npan - 1) / npan;
+        const int64_t col_tasks = ((p[i].n + CPU_NR - 1) / CPU_NR + npan - 1) / npan;
+        g.j[i] = (gemm_job){&p[i], dev, npan, bf16, panels[i], parts, col_tasks};
+        g.first[i + 1] = g.first[i] + col_tasks;
         cpu_count(dev, CPU_KC_GEMM, true);
         if (bf16)
             cpu_count(dev, CPU_KC_GEMM_BF16, true);
     }
     cpu_count(dev, CPU_KC_GEMM_GROUP, true);
-    cpu_parallel(dev, (p[0].m + CPU_MR - 1) / CPU_MR, pack_a_task, &g.j[0]);
-    cpu_parallel(dev, g.first[n], group_task, &g);
+    cpu_parallel_blocked(dev, (p[0].m + CPU_MR - 1) / CPU_MR, pack_a_task, &g.j[0]);
+    cpu_parallel_blocked(dev, parts * g.first[n], group_task, &g);
     return true;
 }
 

@@ -131,7 +131,7 @@ bool cpu_rms_norm_fast(cpu_device *dev, const plinth_view *out, const plinth_vie
     norm_job j = {out, x, w, mul, eps, dev->k->norm_row, 1};
     cpu_count(dev, CPU_KC_RMS_NORM, j.row != NULL);
     j.rows_per_task = (16384 + x->shape[3] - 1) / x->shape[3];
-    cpu_parallel(dev, (rows + j.rows_per_task - 1) / j.rows_per_task, norm_task, &j);
+    cpu_parallel_blocked(dev, (rows + j.rows_per_task - 1) / j.rows_per_task, norm_task, &j);
     return true;
 }
 
