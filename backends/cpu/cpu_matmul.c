@@ -531,12 +531,14 @@ static bool packs_pairs(const cpu_device *dev, int32_t dt)
            dev->k->pack_a && dev->k->pack_b_pairs && dev->k->tile_pairs && dev->k->gemv_pairs;
 }
 
-/* f32 [N, K] as the GEMM's panels: pack_weights=1 only (measured no faster
- * at AVX-512 either: see above). */
+/* f32 [N, K] as the GEMM's panels: pack_weights=1, and auto at a level with
+ * the SIMD GEMV on panels (AVX-512), where the GEMM's row parts pay (see
+ * above). */
 static bool packs_f32_panels(const cpu_device *dev, int32_t dt)
 {
     return dt == PLINTH_F32 && dev->k->tile && dev->k->pack_b &&
-           dev->pack_weights == CPU_PACK_ALL;
+           (dev->pack_weights == CPU_PACK_ALL ||
+            (dev->pack_weights == CPU_PACK_AUTO && dev->k->gemv_panels));
 }
 
 uint64_t cpu_panels_bytes(int32_t dt, int64_t n, int64_t k)
