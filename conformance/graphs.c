@@ -224,9 +224,10 @@ done:
  * kernel that reads a packed weight as plain (strides 0) fails here.
  *   q4_0 table, q4_0 / q4_K / q8_0 projections, K = 256, prefill 7;
  *   all bf16, or all f32, K = 75 (odd: the last pair half empty), prefill
- *   23 (two 12-row blocks of a GEMM, the second short). */
+ *   203 (17 12-row blocks of a GEMM, the last short: enough for the cpu
+ *   GEMM's row parts, one per thread, and its tile reading A in place). */
 enum { PQ_T = 7, PQ_K = 256, PQ_N = 44, PQ_N2 = 20, PQ_N3 = 12, PQ_V = 40 };
-enum { PB_T = 23, PB_K = 75 };
+enum { PB_T = 203, PB_K = 75 };
 #define PQ_OUTS (PQ_N + PQ_N2 + PQ_N3 + PQ_V) /* floats per token */
 
 typedef struct pq_spec {
@@ -277,7 +278,7 @@ static plinth_status packed_params(plinth_backend *const *list, uint32_t n, cons
     const int64_t t =
         strcmp(arg, "decode") == 0 ? 1 : strcmp(arg, "rows3") == 0 ? 3 : sp->t_prefill;
     const int64_t K = sp->k;
-    float x[PB_T * PQ_K]; /* the larger of both specs' t * k */
+    static _Thread_local float x[PB_T * PQ_K]; /* the larger of both specs' t * k */
     int32_t ids[PB_T];
 
     TRY(plinth_model_create_multi(list, n, &m));
@@ -473,13 +474,13 @@ static void register_builtins(void)
         "graph bf16 params, packable, 3 rows (K = 75, N = 44/20/12, tied table)",
         graph_packed_bf16, 3 * PQ_OUTS, 1e-5, "rows3"};
     registry[n_registry++] = (conf_graph_case){
-        "graph bf16 params, packable, prefill 23 (K = 75, N = 44/20/12, tied table)",
+        "graph bf16 params, packable, prefill 203 (K = 75, N = 44/20/12, tied table)",
         graph_packed_bf16, PB_T * PQ_OUTS, 1e-5, "prefill"};
     registry[n_registry++] = (conf_graph_case){
         "graph f32 params, packable, decode (K = 75, N = 44/20/12, tied table)",
         graph_packed_f32, PQ_OUTS, 1e-5, "decode"};
     registry[n_registry++] = (conf_graph_case){
-        "graph f32 params, packable, prefill 23 (K = 75, N = 44/20/12, tied table)",
+        "graph f32 params, packable, prefill 203 (K = 75, N = 44/20/12, tied table)",
         graph_packed_f32, PB_T * PQ_OUTS, 1e-5, "prefill"};
 }
 

@@ -113,9 +113,10 @@ Test(cpu_pool, a_lost_core_costs_a_few_jobs_then_twice_as_many)
                   first);
     /* It recurs at once: the next run is twice as long (up to 256), and
      * both end. A job the worker missed in between would halve it back,
-     * so one try of three must show it. */
+     * so one try of six must show it (of three, it failed now and then
+     * while other test processes loaded both cores). */
     bool doubled = false;
-    for (int k = 0; k < 3 && !doubled; k++) {
+    for (int k = 0; k < 6 && !doubled; k++) {
         settle(&dev);
         lose_a_core(&dev);
         const int a = jobs_alone(&dev);
