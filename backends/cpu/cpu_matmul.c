@@ -534,12 +534,14 @@ static void block_prefill(cpu_device *dev, const mm_problem *p)
  *     own B panels, [ceil(N/32)][K][32] f32 (columns past N zero: the same
  *     bytes give or take the last panel's padding). Prefill then skips
  *     pack_b (the transpose of every panel on every call); decode reads the
- *     panels in order (gemv_panels). pack_weights=1 only: not measured
- *     faster on the shared machines where it was written, nor on a Zen 5
- *     guest with the SIMD GEMV on panels and the tied embedding packed in
- *     place (2 threads, three alternating rounds, pack_weights=0 against
- *     1: pp512 69-71% of the FMA peak either way, tg128 41-44 tok/s
- *     either way): for f32 the per-call pack_b is a transpose only.
+ *     panels in order (gemv_panels). pack_weights=auto at AVX-512 (with
+ *     the SIMD GEMV on panels) and 1. It paid once the GEMM split rows
+ *     per thread (gemm_parts: both threads read every panel, which per
+ *     call each would pack): on a Zen 5 guest, four alternating rounds,
+ *     pack_weights=0 against auto, pp512 +4.5% at 2 threads, +3% at 1,
+ *     tg128 +6%. Before that split it measured no faster there (69-71% of
+ *     the FMA peak either way), and on an AVX2 host the plain layout was
+ *     ahead, so AVX2 packs f32 only with pack_weights=1.
  *   - bf16 [N, K] read transposed, at a level with the pairs kernels
  *     (AVX-512): as the vdpbf16ps GEMM's B panels, [ceil(N/32)][ceil(K/2)]
  *     [32] u32 pairs of k (the same bytes, give or take padding). Exact
