@@ -404,8 +404,13 @@ static void gemm(cpu_device *dev, const mm_problem *p, const void *panels)
 {
     const int64_t pans = (p->n + CPU_NR - 1) / CPU_NR;
     const bool bf16 = gemm_on_bf16(dev, p);
-    gemm_job j = {p,    dev, gemm_task_panels(dev, pans, p->k), bf16, panels, gemm_parts(dev, p, panels),
-                  0, gemm_rows(dev, p, bf16, panels)};
+    gemm_job j = {.p = p,
+                  .dev = dev,
+                  .npan = gemm_task_panels(dev, pans, p->k),
+                  .bf16 = bf16,
+                  .panels = panels,
+                  .parts = gemm_parts(dev, p, panels),
+                  .rows = gemm_rows(dev, p, bf16, panels)};
     j.col_tasks = (pans + j.npan - 1) / j.npan;
     gemm_pack_a(dev, &j);
     cpu_parallel_blocked(dev, j.parts * j.col_tasks, block_task, &j);
@@ -953,7 +958,7 @@ bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
     for (int i = 1; i < n; i++)
         if (gemm_parts(dev, &p[i], panels[i]) != parts)
             parts = 1; /* one member packs its panels per call */
-    bool rows = true; /* A is packed (or not) once, for every member */
+    bool rows = parts > 1; /* A is packed (or not) once, for every member */
     for (int i = 0; i < n; i++)
         rows = rows && gemm_rows(dev, &p[i], bf16, panels[i]);
     g.first[0] = 0;
