@@ -383,10 +383,11 @@ static int64_t gemm_parts(cpu_device *dev, const mm_problem *p, const void *pane
  * panels (not pairs: see cpu_tile_rows_avx512), at a level with the
  * in-place tile. Measured on the Zen 5 guest, f32 pp512, four alternating
  * rounds: +3.5% at 2 threads, but -8% at 1 (one part), which keeps pack_a. */
-static bool gemm_rows(cpu_device *dev, const mm_problem *p, bool bf16, const void *panels)
+static bool gemm_rows(const cpu_device *dev, const mm_problem *p, bool bf16, const void *panels,
+                      int64_t parts)
 {
-    return !bf16 && !(panels && p->wdt == PLINTH_BF16) && dev->k->tile_rows &&
-           p->lda % 4 == 0 && gemm_parts(dev, p, panels) > 1;
+    return parts > 1 && !bf16 && !(panels && p->wdt == PLINTH_BF16) && dev->k->tile_rows &&
+           p->lda % 4 == 0;
 }
 
 /* Packs A where the tiles need it: every block, or with rows only a last
@@ -409,8 +410,8 @@ static void gemm(cpu_device *dev, const mm_problem *p, const void *panels)
                   .npan = gemm_task_panels(dev, pans, p->k),
                   .bf16 = bf16,
                   .panels = panels,
-                  .parts = gemm_parts(dev, p, panels),
-                  .rows = gemm_rows(dev, p, bf16, panels)};
+                  .parts = gemm_parts(dev, p, panels)};
+    j.rows = gemm_rows(dev, p, bf16, panels, j.parts);
     j.col_tasks = (pans + j.npan - 1) / j.npan;
     gemm_pack_a(dev, &j);
     cpu_parallel_blocked(dev, j.parts * j.col_tasks, block_task, &j);
@@ -422,7 +423,7 @@ static void gemm(cpu_device *dev, const mm_problem *p, const void *panels)
 typedef struct group_job {
     gemm_job j[CPU_MM_GROUP_MAX];
     int64_t first[CPU_MM_GROUP_MAX + 1];
-    int n;
+    int64_t per_part; /* first[n]: the tasks of one row part */
 } group_job;
 
 /* Tasks are [part][member's column blocks], so a thread's block of them is
@@ -431,8 +432,7 @@ static void group_task(void *ctx, int64_t task, uint32_t thread)
 {
     const group_job *g = ctx;
     int i = 0;
-    const int64_t per_part = g->first[g->n];
-    const int64_t part = task / per_part, t = task % per_part;
+    const int64_t part = task / g->per_part, t = task % g->per_part;
     while (t >= g->first[i + 1])
         i++;
     block_run(&g->j[i], part * g->j[i].col_tasks + t - g->first[i], thread);
@@ -958,11 +958,10 @@ bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
     for (int i = 1; i < n; i++)
         if (gemm_parts(dev, &p[i], panels[i]) != parts)
             parts = 1; /* one member packs its panels per call */
-    bool rows = parts > 1; /* A is packed (or not) once, for every member */
+    bool rows = true; /* A is packed (or not) once, for every member */
     for (int i = 0; i < n; i++)
-        rows = rows && gemm_rows(dev, &p[i], bf16, panels[i]);
+        rows = rows && gemm_rows(dev, &p[i], bf16, panels[i], parts);
     g.first[0] = 0;
-    g.n = n;
     for (int i = 0; i < n; i++) {
         const int64_t col_tasks = ((p[i].n + CPU_NR - 1) / CPU_NR + npan - 1) / npan;
         g.j[i] = (gemm_job){&p[i], dev, npan, bf16, panels[i], parts, col_tasks, rows};
@@ -973,7 +972,8 @@ bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
     }
     cpu_count(dev, CPU_KC_GEMM_GROUP, true);
     gemm_pack_a(dev, &g.j[0]);
-    cpu_parallel_blocked(dev, parts * g.first[n], group_task, &g);
+    g.per_part = g.first[n];
+    cpu_parallel_blocked(dev, parts * g.per_part, group_task, &g);
     return true;
 }
 
