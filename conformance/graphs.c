@@ -222,13 +222,17 @@ done:
  * and a tied table that get_rows reads too, in a decode program (M = 1),
  * one of 3 rows and a prefill one of one model; the outputs of each. A
  * kernel that reads a packed weight as plain (strides 0) fails here.
+ * Then a gated MLP on the same weights' dtypes, gelu_tanh(h2 wg) * (h2
+ * wu), N = 40, into an f32 wd (N = 12, K = 40: no whole quant blocks):
+ * the gate and up GEMMs and their product
+ * that a plugin may fuse (the cpu backend does, on packed weights).
  *   q4_0 table, q4_0 / q4_K / q8_0 projections, K = 256, prefill 7;
  *   all bf16, or all f32, K = 75 (odd: the last pair half empty), prefill
  *   203 (17 12-row blocks of a GEMM, the last short: enough for the cpu
  *   GEMM's row parts, one per thread, and its tile reading A in place). */
 enum { PQ_T = 7, PQ_K = 256, PQ_N = 44, PQ_N2 = 20, PQ_N3 = 12, PQ_V = 40 };
-enum { PB_T = 203, PB_K = 75 };
-#define PQ_OUTS (PQ_N + PQ_N2 + PQ_N3 + PQ_V) /* floats per token */
+enum { PB_T = 203, PB_K = 75, PQ_NF = 40 };
+#define PQ_OUTS (PQ_N + PQ_N2 + PQ_N3 + PQ_V + PQ_N3) /* floats per token */
 
 typedef struct pq_spec {
     int32_t emb, w, w2, w3; /* dtypes */
@@ -258,6 +262,15 @@ static plinth_status pq_program(plinth_model *m, plinth_backend *b, const pq_spe
     TRY(plinth_output(
         g, plinth_matmul(g, h, plinth_param(g, "w3", (plinth_dtype)sp->w3, 2, ws3), true), "y3"));
     TRY(plinth_output(g, plinth_matmul(g, h, emb, true), "logits"));
+    /* the MLP reads its own a (not h): its two GEMMs are not mixed into a
+     * group with the four above */
+    int64_t fs[2] = {PQ_NF, K}, ds[2] = {PQ_N3, PQ_NF};
+    plinth_node h2 = plinth_scale(g, h, 0.5f);
+    plinth_node gate = plinth_matmul(g, h2, plinth_param(g, "wg", (plinth_dtype)sp->w, 2, fs), true);
+    plinth_node up = plinth_matmul(g, h2, plinth_param(g, "wu", (plinth_dtype)sp->w2, 2, fs), true);
+    plinth_node ffn = plinth_mul(g, plinth_gelu_tanh(g, gate), up);
+    TRY(plinth_output(
+        g, plinth_matmul(g, ffn, plinth_param(g, "wd", PLINTH_F32, 2, ds), true), "ffn"));
     TRY(plinth_program_compile(m, g, NULL, out));
 done:
     plinth_graph_destroy(g);
@@ -291,14 +304,17 @@ static plinth_status packed_params(plinth_backend *const *list, uint32_t n, cons
     TRY(set_random(m, "w", sp->w, PQ_N * K, 1.0, &rng));
     TRY(set_random(m, "w2", sp->w2, PQ_N2 * K, 1.0, &rng));
     TRY(set_random(m, "w3", sp->w3, PQ_N3 * K, 1.0, &rng));
+    TRY(set_random(m, "wg", sp->w, PQ_NF * K, 1.0, &rng));
+    TRY(set_random(m, "wu", sp->w2, PQ_NF * K, 1.0, &rng));
+    TRY(set_random(m, "wd", PLINTH_F32, PQ_N3 * PQ_NF, 1.0, &rng));
     random_f32(x, (size_t)(t * K), &rng);
     for (int64_t r = 0; r < t; r++)
         ids[r] = (int32_t)(conf_rng_next(&rng) % PQ_V);
     TRY(set_f32(prog, "x", x, (size_t)(t * K)));
     TRY(set_i32(prog, "ids", ids, (size_t)t));
     TRY(plinth_program_run(prog));
-    const int64_t widths[4] = {PQ_N, PQ_N2, PQ_N3, PQ_V};
-    for (uint32_t o = 0; o < 4; o++) {
+    const int64_t widths[5] = {PQ_N, PQ_N2, PQ_N3, PQ_V, PQ_N3};
+    for (uint32_t o = 0; o < 5; o++) {
         TRY(plinth_program_get_output(prog, o, out, (size_t)(t * widths[o]) * sizeof(float)));
         out += t * widths[o];
     }

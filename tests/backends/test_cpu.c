@@ -255,13 +255,18 @@ static void build_cases(void)
  * and positions (one shared angle table), two rope_factors steps with that
  * base and different factors (one more table, refilled when the factors
  * change: a table kept for the first factors would give the second step
- * wrong angles) and three bf16 matmuls of one input (one GEMM job of three
- * members: 2, 3 and 2 panels, the last ones partial). cpu runs it
+ * wrong angles), three bf16 matmuls of one input (one GEMM job of three
+ * members: 2, 3 and 2 panels, the last ones partial) and a gate (f32) and
+ * an up (bf16) projection of another whose outputs meet in gelu_tanh(gate)
+ * * up (one GEMM job with the product fused, 2 panels each), and a
+ * sandwich norm's residual step, rms_norm(y), + r, rms_norm of the sum
+ * (one pass: the sum and the last norm are outputs). cpu runs it
  * through prepare/execute, ref instruction by instruction; it runs twice,
  * with the positions changed in between. Every output, the fused pairs'
  * too (through a copy, so that the pair itself stays in place), must agree
  * within 1e-9. */
-enum { P_T = 33, P_E = 640, P_F = 257, P_H = 4, P_D = 64, P_O = 40, P_O2 = 72, P_O3 = 56 };
+enum { P_T = 33, P_E = 640, P_F = 257, P_H = 4, P_D = 64, P_O = 40, P_O2 = 72, P_O3 = 56,
+       P_G = 44 };
 
 static void run_program(plinth_backend *ref, plinth_backend *cpu, const char *cfg)
 {
@@ -271,10 +276,13 @@ static void run_program(plinth_backend *ref, plinth_backend *cpu, const char *cf
                   ts[1] = {P_T}, ws[1] = {P_E}, ms[2] = {P_O, P_E}, ms2[2] = {P_O2, P_E},
                   ms3[2] = {P_O3, P_E};
     plinth_node x = plinth_input(g, "x", F, 2, xe), y = plinth_input(g, "y", F, 2, xe);
+    plinth_node r = plinth_input(g, "r", F, 2, xe);
     plinth_node gate = plinth_input(g, "gate", F, 2, xf), up = plinth_input(g, "up", F, 2, xf);
     plinth_node q = plinth_input(g, "q", F, 3, qs), pos = plinth_input(g, "pos", I, 1, ts);
     plinth_node w = plinth_param(g, "w", B, 1, ws), mw = plinth_param(g, "mw", B, 2, ms);
     plinth_node mw2 = plinth_param(g, "mw2", B, 2, ms2), mw3 = plinth_param(g, "mw3", B, 2, ms3);
+    const int64_t gs[2] = {P_G, P_E};
+    plinth_node mg = plinth_param(g, "mg", F, 2, gs), mu = plinth_param(g, "mu", B, 2, gs);
     plinth_node t = plinth_mul(g, plinth_rms_norm(g, x, w, 1e-6f), y);
     plinth_node gu = plinth_mul(g, up, plinth_gelu_tanh(g, gate));
     plinth_node q2 = plinth_rope(g, q, pos, 10000.0f, P_D);
@@ -285,6 +293,8 @@ static void run_program(plinth_backend *ref, plinth_backend *cpu, const char *cf
     plinth_node k3 = plinth_rope_factors(g, q3, pos, f2, 10000.0f, P_D);
     plinth_node o = plinth_matmul(g, t, mw, true);
     plinth_node o2 = plinth_matmul(g, t, mw2, true), o3 = plinth_matmul(g, t, mw3, true);
+    plinth_node ffn = plinth_mul(g, plinth_gelu_tanh(g, plinth_matmul(g, x, mg, true)),
+                                 plinth_matmul(g, x, mu, true));
     plinth_output(g, plinth_copy(g, t), "t");
     plinth_output(g, plinth_copy(g, gu), "gu");
     plinth_output(g, q2, "q2");
@@ -294,6 +304,11 @@ static void run_program(plinth_backend *ref, plinth_backend *cpu, const char *cf
     plinth_output(g, o, "o");
     plinth_output(g, o2, "o2");
     plinth_output(g, o3, "o3");
+    plinth_output(g, plinth_copy(g, ffn), "ffn");
+    plinth_node nw = plinth_param(g, "nw", F, 1, ws);
+    plinth_node rs = plinth_add(g, r, plinth_rms_norm(g, y, nw, 1e-6f));
+    plinth_output(g, plinth_copy(g, plinth_rms_norm(g, rs, w, 1e-5f)), "nh");
+    plinth_output(g, plinth_copy(g, rs), "rs");
     cr_assert_eq(plinth_graph_status(g), PLINTH_OK, "%s",
                  plinth_context_error(plinth_backend_context(cpu)));
 
@@ -313,7 +328,10 @@ static void run_program(plinth_backend *ref, plinth_backend *cpu, const char *cf
     bt_pair_ok(p, conf_pair_fill_param(p, "mw", CONF_GEN_UNIFORM, 0, 2, &rng), "mw");
     bt_pair_ok(p, conf_pair_fill_param(p, "mw2", CONF_GEN_UNIFORM, 0, 2, &rng), "mw2");
     bt_pair_ok(p, conf_pair_fill_param(p, "mw3", CONF_GEN_UNIFORM, 0, 2, &rng), "mw3");
-    static const char *const ins[] = {"x", "y", "gate", "up", "q"};
+    bt_pair_ok(p, conf_pair_fill_param(p, "nw", CONF_GEN_UNIFORM, 0, 2, &rng), "nw");
+    bt_pair_ok(p, conf_pair_fill_param(p, "mg", CONF_GEN_UNIFORM, -1, 1, &rng), "mg");
+    bt_pair_ok(p, conf_pair_fill_param(p, "mu", CONF_GEN_UNIFORM, -1, 1, &rng), "mu");
+    static const char *const ins[] = {"x", "y", "r", "gate", "up", "q"};
     for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++)
         bt_pair_ok(p, conf_pair_fill_input(p, ins[i], CONF_GEN_UNIFORM, 0, 2, &rng), ins[i]);
     bt_pair_ok(p, conf_pair_fill_input(p, "f1", CONF_GEN_INT, 1, 32, &rng), "f1");
@@ -321,7 +339,8 @@ static void run_program(plinth_backend *ref, plinth_backend *cpu, const char *cf
     for (int pass = 0; pass < 2; pass++) {
         bt_pair_ok(p, conf_pair_fill_input(p, "pos", CONF_GEN_INDEX, 0, 4000, &rng), "pos");
         bt_pair_ok(p, conf_pair_run(p), "run");
-        static const char *const outs[] = {"t", "gu", "q2", "k2", "q3", "k3", "o", "o2", "o3"};
+        static const char *const outs[] = {"t", "gu", "q2", "k2",  "q3", "k3",
+                                           "o", "o2", "o3", "ffn", "nh", "rs"};
         char where[160];
         snprintf(where, sizeof where, "%s, program pass %d", cfg, pass);
         for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
@@ -349,11 +368,11 @@ static void keep_calls(void *user, int level, const char *message)
 static const struct {
     const char *level, *families;
 } expect_calls[] = {
-    {"avx512", "gemv gemm gemm_group elementwise rms_norm rope attention flash_attention "
-               "gemv_block dequant"},
+    {"avx512", "gemv gemm gemm_group gemm_gelu_mul norm_add_norm elementwise rms_norm rope "
+               "attention flash_attention gemv_block dequant"},
     {"avx2", "gemv gemv_block dequant"},
-    {"neon", "gemv gemm gemm_group elementwise rms_norm rope attention flash_attention "
-             "gemv_block dequant"},
+    {"neon", "gemv gemm gemm_group norm_add_norm elementwise rms_norm rope attention "
+             "flash_attention gemv_block dequant"},
     {"scalar", ""},
 };
 
