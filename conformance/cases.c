@@ -626,11 +626,12 @@ static void gen_attention(builder *b)
         attn_case(b, q, kv, 1, 257, 4, 1, 256, 199, 200, 0, 0, "decode");
         attn_case(b, q, kv, 33, 33, 2, 1, 16, 0, 33, 16, 0, "sliding window");
         attn_case(b, q, kv, 7, 40, 3, 3, 8, 20, 27, 5, 0, "window, pos offset");
-        /* Enough rows that one block of query rows (positions 63-65 under
-         * GQA 4:1) straddles a 64-key block: the earlier rows see none of
-         * the second block's keys. */
-        attn_case(b, q, kv, 97, 128, 4, 1, 32, 0, 97, 0, 0, "rows across key blocks");
-        attn_case(b, q, kv, 97, 128, 4, 2, 16, 0, 97, 40, 0, "window across key blocks");
+        /* Enough rows that a block of query rows (positions 126-128
+         * under GQA 4:1, the cpu backend's 12) straddles a block of keys
+         * (its 128; 64 and 32 too): the earlier rows see none of the next
+         * block's keys. */
+        attn_case(b, q, kv, 193, 256, 4, 1, 32, 0, 193, 0, 0, "rows across key blocks");
+        attn_case(b, q, kv, 193, 256, 4, 2, 16, 0, 193, 40, 0, "window across key blocks");
     }
     attn_case(b, F32, F32, 5, 16, 2, 2, 8, 3, 0, 0, 0, "kv_len 0 (zeros)");
     attn_case(b, F32, F32, 5, 16, 2, 1, 8, 10, 12, 0, 0, "kv_len < pos+1");
