@@ -112,7 +112,7 @@ static const cpu_kernels avx2 = {
     .pack_b = cpu_pack_b_avx512, .tile = cpu_tile_avx512, .tile_scale = cpu_tile_scale_avx512, \
     .pack_rows = cpu_pack_rows_avx512, .pack_b_pairs = cpu_pack_b_pairs_avx512,                \
     .tile_pairs = cpu_tile_pairs_avx512, .gemv_pairs = cpu_gemv_pairs_avx512,                  \
-    .gemv_panels = cpu_gemv_panels_avx512, .tile_rows = cpu_tile_rows_avx512,                  \
+    .gemv_panels = cpu_gemv_panels_avx512,                                                     \
     .ew_row = cpu_ew_row_avx512,                                                               \
     .norm_row = cpu_norm_row_avx512, .rope_row = cpu_rope_row_avx512,                          \
     .dot = cpu_dot_avx512, .axpy = cpu_axpy_avx512, .fa_softmax = cpu_fa_softmax_avx512,     \

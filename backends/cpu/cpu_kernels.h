@@ -151,10 +151,6 @@ struct cpu_kernels {
     void (*tile_pairs)(const float *ap, const uint32_t *bp, int64_t k, uint8_t *c, int64_t ldc,
                        int64_t mr, int64_t nr);
     void (*gemv_pairs)(const mm_problem *p, const uint32_t *panels, int64_t q0, int64_t q1);
-    /* `tile` with A read in place, 12 full rows lda floats apart (no
-     * pack_a); mr is 12. NULL: the level packs A. */
-    void (*tile_rows)(const float *a, int64_t lda, const float *bp, int64_t k, uint8_t *c,
-                      int64_t ldc, int64_t nr);
     /* Decode's GEMV over f32 weights packed at load as pack_b's panels
      * ([ceil(N/32)][K][32]; pack_weights=1), panels [q0, q1). NULL: the
      * portable loop. */

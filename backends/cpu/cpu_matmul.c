@@ -270,9 +270,6 @@ typedef struct gemm_job {
     /* Rows in `parts` contiguous ranges of 12-row blocks, one per thread
      * (gemm_parts); tasks are [part][column block]. */
     int64_t parts, col_tasks;
-    /* A read in place by the tile (gemm_rows); only a last, shorter block
-     * packed */
-    bool rows;
     /* The fused gelu_tanh * mul (cpu_mm_gelu_mul), or NULL: `with` is the
      * other member, whose tiles of the same columns run in the same task;
      * then ep_out = gelu_tanh(gelu side) * other side, row block by row
@@ -313,16 +310,16 @@ static const uint32_t *block_b(const gemm_job *j, int64_t n0, int64_t np, int64_
 }
 
 /* Job j's tiles of rows i .. i+mr, columns n0 .. n1, B from block_b. ap is
- * the packed A block, ar the rows in place or NULL. */
+ * the packed A block. */
 static void block_tiles(const gemm_job *j, const uint32_t *b, int64_t depth, const float *ap,
-                        const float *ar, int64_t i, int64_t mr, int64_t n0, int64_t n1)
+                        int64_t i, int64_t mr, int64_t n0, int64_t n1)
 {
     const mm_problem *p = j->p;
     const cpu_kernels *k = j->dev->k;
     /* B in pairs (bf16_compute, or bf16 packed at load) or f32: units of
      * 32 columns per depth step, a panel `pan` units apart */
     const bool pairs = j->bf16 || (j->panels && p->wdt == PLINTH_BF16);
-    const int64_t pan = depth * CPU_NR, lda = p->lda / 4;
+    const int64_t pan = depth * CPU_NR;
     for (int64_t c0 = n0; c0 < n1; c0 += CPU_NR) {
         const int64_t nr = n1 - c0 < CPU_NR ? n1 - c0 : CPU_NR;
         uint8_t *c = p->out + i * p->ldo + c0 * 4;
@@ -332,8 +329,6 @@ static void block_tiles(const gemm_job *j, const uint32_t *b, int64_t depth, con
             k->tile_bf16((const uint32_t *)(const void *)ap, bq, depth, c, p->ldo, mr, nr);
         else if (pairs)
             k->tile_pairs(ap, bq, p->k, c, p->ldo, mr, nr);
-        else if (ar)
-            k->tile_rows(ar, lda, bf, p->k, c, p->ldo, nr);
         else
             k->tile(ap, bf, p->k, c, p->ldo, mr, nr);
     }
@@ -377,14 +372,12 @@ static void block_run(const gemm_job *j, int64_t task, uint32_t thread)
     const uint32_t *wb = w ? block_b(w, n0, np, wdepth, thread) : NULL;
     for (int64_t i = i0; i < i1 && i < p->m; i += CPU_MR) {
         const int64_t mr = p->m - i < CPU_MR ? p->m - i : CPU_MR;
-        /* A: packed f32 rows, or (bf16_compute) bf16 pairs; or in place */
+        /* A: packed f32 rows, or (bf16_compute) bf16 pairs */
         const float *ap = j->dev->apack + i * (j->bf16 ? depth : p->k);
-        const float *ar = j->rows && mr == CPU_MR ? (const float *)(const void *)(p->a + i * p->lda)
-                                                  : NULL;
-        block_tiles(j, b, depth, ap, ar, i, mr, n0, n1);
+        block_tiles(j, b, depth, ap, i, mr, n0, n1);
         if (!w)
             continue;
-        block_tiles(w, wb, wdepth, ap, ar, i, mr, n0, n1);
+        block_tiles(w, wb, wdepth, ap, i, mr, n0, n1);
         /* the product one row block behind: a load right after the tile's
          * masked store of the same line waits for the store to retire
          * (no forwarding from masked stores) */
@@ -437,26 +430,11 @@ static int64_t gemm_parts(cpu_device *dev, const mm_problem *p, const void *pane
     return most < threads ? most : threads;
 }
 
-/* Whether the tile reads A in place: with row parts (gemm_parts), B as f32
- * panels (not pairs: see cpu_tile_rows_avx512), at a level with the
- * in-place tile. Measured on the Zen 5 guest, f32 pp512, four alternating
- * rounds: +3.5% at 2 threads, but -8% at 1 (one part), which keeps pack_a. */
-static bool gemm_rows(const cpu_device *dev, const mm_problem *p, bool bf16, const void *panels,
-                      int64_t parts)
-{
-    return parts > 1 && !bf16 && !(panels && p->wdt == PLINTH_BF16) && dev->k->tile_rows &&
-           p->lda % 4 == 0;
-}
-
-/* Packs A where the tiles need it: every block, or with rows only a last
- * block of fewer than 12 rows (on this thread: one block). */
+/* Packs every block of A, a contiguous range of blocks per thread (each
+ * packs the rows it wrote, and its row part reads them: gemm_parts). */
 static void gemm_pack_a(cpu_device *dev, const gemm_job *j)
 {
-    const int64_t blocks = (j->p->m + CPU_MR - 1) / CPU_MR;
-    if (!j->rows)
-        cpu_parallel_blocked(dev, blocks, pack_a_task, (void *)j);
-    else if (j->p->m % CPU_MR)
-        pack_a_task((void *)j, blocks - 1, 0);
+    cpu_parallel_blocked(dev, (j->p->m + CPU_MR - 1) / CPU_MR, pack_a_task, (void *)j);
 }
 
 static void gemm(cpu_device *dev, const mm_problem *p, const void *panels)
@@ -469,7 +447,6 @@ static void gemm(cpu_device *dev, const mm_problem *p, const void *panels)
                   .bf16 = bf16,
                   .panels = panels,
                   .parts = gemm_parts(dev, p, panels)};
-    j.rows = gemm_rows(dev, p, bf16, panels, j.parts);
     j.col_tasks = (pans + j.npan - 1) / j.npan;
     gemm_pack_a(dev, &j);
     cpu_parallel_blocked(dev, j.parts * j.col_tasks, block_task, &j);
@@ -1035,15 +1012,11 @@ bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
     for (int i = 1; i < n; i++)
         if (gemm_parts(dev, &p[i], panels[i]) != parts)
             parts = 1; /* one member packs its panels per call */
-    bool rows = true; /* A is packed (or not) once, for every member */
-    for (int i = 0; i < n; i++)
-        rows = rows && gemm_rows(dev, &p[i], bf16, panels[i], parts);
     g.first[0] = 0;
     for (int i = 0; i < n; i++) {
         const int64_t col_tasks = ((p[i].n + CPU_NR - 1) / CPU_NR + npan - 1) / npan;
         g.j[i] = (gemm_job){.p = &p[i], .dev = dev, .npan = npan, .bf16 = bf16,
-                            .panels = panels[i], .parts = parts, .col_tasks = col_tasks,
-                            .rows = rows};
+                            .panels = panels[i], .parts = parts, .col_tasks = col_tasks};
         g.first[i + 1] = g.first[i] + col_tasks;
         cpu_count(dev, CPU_KC_GEMM, true);
         if (bf16)

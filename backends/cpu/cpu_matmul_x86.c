@@ -635,42 +635,6 @@ CPU_AVX512 void cpu_tile_pairs_avx512(const float *ap, const uint32_t *bp, int64
     STORE_TILE();
 }
 
-/* Section 3's f32 tile with A read in place: 12 whole rows, row i at a +
- * i * lda floats, instead of a packed block. Prefill's pack_a reads all of
- * A and writes it again before the tiles read it (a copy whose source has
- * mostly left the L2: ~10 ms of a 2-thread pp512 of the 270M, 3%); here
- * the tiles read the rows themselves. Four row pointers and the offsets
- * 0, lda, 2 lda address all twelve. mr is always 12: the caller packs a
- * last, shorter block (so no row past A is read). The same for the pairs
- * tile measured 2% slower in prefill (bf16, 2 threads, three runs), so
- * bf16 weights keep pack_a. */
-#define ROWS_A(i) (((i) < 3 ? a0 : (i) < 6 ? a3 : (i) < 9 ? a6 : a9)[((i) % 3) * lda])
-#define S(i)                                             \
-    {                                                    \
-        const __m512 av = _mm512_set1_ps(ROWS_A(i));     \
-        c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);      \
-        c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);      \
-    }
-CPU_AVX512 void cpu_tile_rows_avx512(const float *a, int64_t lda, const float *bp, int64_t k,
-                                     uint8_t *c, int64_t ldc, int64_t nr)
-{
-    const int64_t mr = CPU_MR;
-    const float *a0 = a, *a3 = a + 3 * lda, *a6 = a + 6 * lda, *a9 = a + 9 * lda;
-#define Z(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
-    Z(0) Z(1) Z(2) Z(3) Z(4) Z(5) Z(6) Z(7) Z(8) Z(9) Z(10) Z(11)
-#undef Z
-    for (int64_t kk = 0; kk < k; kk++) {
-        const __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
-        S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
-        a0++, a3++, a6++, a9++;
-        bp += CPU_NR;
-    }
-    STORE_TILE();
-}
-
-#undef S
-#undef ROWS_A
-
 #undef W
 #undef STORE_TILE
 

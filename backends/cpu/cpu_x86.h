@@ -33,8 +33,6 @@ void cpu_tile_bf16(const uint32_t *ap, const uint32_t *bp, int64_t kp, uint8_t *
 void cpu_pack_b_pairs_avx512(const mm_problem *p, int64_t n0, uint32_t *dst);
 void cpu_tile_pairs_avx512(const float *ap, const uint32_t *bp, int64_t k, uint8_t *c,
                            int64_t ldc, int64_t mr, int64_t nr);
-void cpu_tile_rows_avx512(const float *a, int64_t lda, const float *bp, int64_t k, uint8_t *c,
-                          int64_t ldc, int64_t nr);
 void cpu_gemv_pairs_avx512(const mm_problem *p, const uint32_t *panels, int64_t q0, int64_t q1);
 void cpu_gemv_panels_avx512(const mm_problem *p, const float *panels, int64_t q0, int64_t q1);
 /* cpu_probe_x86.c: the precision probe's loops (vfmadd, vdpbf16ps). */
