@@ -224,12 +224,12 @@ done:
  * kernel that reads a packed weight as plain (strides 0) fails here.
  * Then a gated MLP on the same weights' dtypes, gelu_tanh(h2 wg) * (h2
  * wu), N = 40, into an f32 wd (N = 12, K = 40: no whole quant blocks):
- * the gate and up GEMMs and their product
- * that a plugin may fuse (the cpu backend does, on packed weights).
+ * two GEMMs on one input (one job in the cpu backend) whose outputs meet
+ * in the product, on packed weights.
  *   q4_0 table, q4_0 / q4_K / q8_0 projections, K = 256, prefill 7;
  *   all bf16, or all f32, K = 75 (odd: the last pair half empty), prefill
  *   203 (17 12-row blocks of a GEMM, the last short: enough for the cpu
- *   GEMM's row parts, one per thread, and its fused gate and up). */
+ *   GEMM's row parts, one per thread). */
 enum { PQ_T = 7, PQ_K = 256, PQ_N = 44, PQ_N2 = 20, PQ_N3 = 12, PQ_V = 40 };
 enum { PB_T = 203, PB_K = 75, PQ_NF = 40 };
 #define PQ_OUTS (PQ_N + PQ_N2 + PQ_N3 + PQ_V + PQ_N3) /* floats per token */

@@ -43,8 +43,6 @@ enum cpu_kc {
     CPU_KC_ATTENTION, CPU_KC_FLASH, CPU_KC_GEMV_BLOCK, CPU_KC_DEQUANT,
     CPU_KC_GEMM_BF16, /* the GEMMs of CPU_KC_GEMM that ran on bf16 pairs */
     CPU_KC_GEMM_GROUP, /* jobs of several GEMMs on one A (cpu_matmul_group) */
-    CPU_KC_GEMM_GELU_MUL, /* of those, gate and up with gelu_tanh * mul fused */
-    CPU_KC_NORM_ADD_NORM, /* rms_norm, residual add, rms_norm in one pass */
     CPU_KC_COUNT
 };
 
@@ -232,21 +230,8 @@ bool cpu_matmul_fast(cpu_device *dev, const plinth_view *out, const plinth_view 
  * cpu_matmul_fast then. The caller has made sure no out overlaps a or
  * another out. */
 #define CPU_MM_GROUP_MAX 4
-/* A group of two whose outputs meet in gelu_tanh(out[gelu]) * out[1 -
- * gelu] -> out (a layer's gate and up): each tile pair's product is
- * written as soon as both tiles are, while they are in L1, and no
- * elementwise pass reads both outputs back. out is out[gelu] itself or
- * apart from both outputs and a (the caller checks); both outputs are
- * still written, so memory ends as the unfused steps leave it. */
-typedef struct cpu_mm_gelu_mul {
-    int gelu;
-    const plinth_view *out;
-} cpu_mm_gelu_mul;
-/* ep: NULL, or the gelu_tanh * mul to fuse (n == 2; false where it cannot
- * be: the caller then runs the group and the pair itself). */
 bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
-                      const plinth_view *a, const plinth_view *const b[], const bool packed[],
-                      const cpu_mm_gelu_mul *ep);
+                      const plinth_view *a, const plinth_view *const b[], const bool packed[]);
 /* The plugin's pack_size/pack for matmul's b (cpu_matmul.c): the bytes of
  * a q4_0 [N, K] weight as 8-row groups or of an f32 one as the GEMM's
  * panels (0: keep it plain), and the packing. */
@@ -266,16 +251,6 @@ bool cpu_unary_fast(cpu_device *dev, uint32_t op, const plinth_view *out,
  * elementwise (the fused rms_norm -> mul step), mul being out-shaped f32. */
 bool cpu_rms_norm_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
                        const plinth_view *w, float eps, const plinth_view *mul);
-/* A sandwich norm's residual step, three ops in one pass over the rows:
- * t = rms_norm(o)[*w1]; s = x + t; h = rms_norm(s)[*w2] (w1, w2 may be
- * NULL). Every view f32 of one shape, rows contiguous; the caller has
- * made sure that any two of o, t, x, s, h are the same view or apart.
- * false, having done nothing, where the level lacks the row kernels. */
-typedef struct cpu_norm_add_norm {
-    const plinth_view *o, *w1, *t, *x, *s, *w2, *h;
-    float eps1, eps2;
-} cpu_norm_add_norm;
-bool cpu_norm_add_norm_fast(cpu_device *dev, const cpu_norm_add_norm *f);
 bool cpu_softmax_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
                       const plinth_view *mask, float scale);
 /* rope, or rope_factors when factors is not NULL (f32 [n_dims/2]). */

@@ -73,8 +73,6 @@ static const char *const families[CPU_KC_COUNT] = {
     [CPU_KC_DEQUANT] = "dequant",
     [CPU_KC_GEMM_BF16] = "gemm_bf16",
     [CPU_KC_GEMM_GROUP] = "gemm_group",
-    [CPU_KC_GEMM_GELU_MUL] = "gemm_gelu_mul",
-    [CPU_KC_NORM_ADD_NORM] = "norm_add_norm",
 };
 
 void cpu_calls_format(const cpu_device *dev, char *buf, size_t size)

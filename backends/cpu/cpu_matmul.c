@@ -270,14 +270,6 @@ typedef struct gemm_job {
     /* Rows in `parts` contiguous ranges of 12-row blocks, one per thread
      * (gemm_parts); tasks are [part][column block]. */
     int64_t parts, col_tasks;
-    /* The fused gelu_tanh * mul (cpu_mm_gelu_mul), or NULL: `with` is the
-     * other member, whose tiles of the same columns run in the same task;
-     * then ep_out = gelu_tanh(gelu side) * other side, row block by row
-     * block. */
-    const struct gemm_job *with;
-    bool gelu_self; /* this job's output is the one through gelu_tanh */
-    uint8_t *ep_out;
-    int64_t ep_ldo;
 } gemm_job;
 
 static void pack_a_task(void *ctx, int64_t blk, uint32_t thread)
@@ -340,22 +332,9 @@ static int64_t job_depth(const gemm_job *j)
     return pairs ? (j->p->k + 1) / 2 : j->p->k;
 }
 
-/* The fused product of rows i .. i+mr, columns n0 .. n1 (both members'
- * tiles of them written). */
-static void gelu_mul_rows(const gemm_job *j, int64_t i, int64_t mr, int64_t n0, int64_t n1)
-{
-    const gemm_job *g = j->gelu_self ? j : j->with, *u = j->gelu_self ? j->with : j;
-    for (int64_t r = i; r < i + mr; r++)
-        j->dev->k->ew_row(CPU_OP_GELU_MUL, 0.0f, (float *)(void *)(j->ep_out + r * j->ep_ldo) + n0,
-                          (const float *)(const void *)(g->p->out + r * g->p->ldo) + n0,
-                          (const float *)(const void *)(u->p->out + r * u->p->ldo) + n0, false,
-                          false, n1 - n0);
-}
-
 /* One block of npan panels: pack them (L2), then every 12-row block of the
  * task's part of A (L1) against each panel. Tasks are disjoint: a column
- * range of a row part. With a partner (j->with), its tiles of the same
- * columns follow each row block's, then the fused gelu_tanh * mul. */
+ * range of a row part. */
 static void block_run(const gemm_job *j, int64_t task, uint32_t thread)
 {
     const mm_problem *p = j->p;
@@ -366,27 +345,12 @@ static void block_run(const gemm_job *j, int64_t task, uint32_t thread)
     const int64_t n0 = t * j->npan * CPU_NR;
     const int64_t n1 = n0 + j->npan * CPU_NR < p->n ? n0 + j->npan * CPU_NR : p->n;
     const int64_t np = (n1 - n0 + CPU_NR - 1) / CPU_NR;
-    const gemm_job *w = j->with;
-    const int64_t depth = job_depth(j), wdepth = w ? job_depth(w) : 0;
+    const int64_t depth = job_depth(j);
     const uint32_t *b = block_b(j, n0, np, depth, thread);
-    const uint32_t *wb = w ? block_b(w, n0, np, wdepth, thread) : NULL;
     for (int64_t i = i0; i < i1 && i < p->m; i += CPU_MR) {
         const int64_t mr = p->m - i < CPU_MR ? p->m - i : CPU_MR;
         /* A: packed f32 rows, or (bf16_compute) bf16 pairs */
-        const float *ap = j->dev->apack + i * (j->bf16 ? depth : p->k);
-        block_tiles(j, b, depth, ap, i, mr, n0, n1);
-        if (!w)
-            continue;
-        block_tiles(w, wb, wdepth, ap, i, mr, n0, n1);
-        /* the product one row block behind: a load right after the tile's
-         * masked store of the same line waits for the store to retire
-         * (no forwarding from masked stores) */
-        if (i > i0)
-            gelu_mul_rows(j, i - CPU_MR, CPU_MR, n0, n1);
-    }
-    if (w && i0 < i1 && i0 < p->m) {
-        const int64_t last = ((i1 < p->m ? i1 : p->m) - 1) / CPU_MR * CPU_MR;
-        gelu_mul_rows(j, last, (i1 < p->m ? i1 : p->m) - last, n0, n1);
+        block_tiles(j, b, depth, j->dev->apack + i * (j->bf16 ? depth : p->k), i, mr, n0, n1);
     }
 }
 
@@ -967,25 +931,10 @@ static bool group_member(const plinth_view *out, const plinth_view *a, const pli
     return true;
 }
 
-/* Can the group's two members run with ep fused: the same columns (so
- * one task holds both tiles of them), both packed at load (no second
- * panel scratch), a level with the elementwise row kernel, and ep's out
- * the gelu member's own view or a 2-D f32 view of the same rows and
- * columns (the caller has checked that it overlaps nothing else). */
-static bool gelu_mul_fits(const cpu_device *dev, const mm_problem p[2], const void *const panels[2],
-                          const cpu_mm_gelu_mul *ep)
-{
-    const plinth_view *o = ep->out;
-    return dev->k->ew_row && (ep->gelu == 0 || ep->gelu == 1) && p[0].n == p[1].n && panels[0] &&
-           panels[1] && o->dtype == PLINTH_F32 && o->shape[0] == 1 && o->shape[1] == 1 &&
-           o->shape[2] == p[0].m && o->shape[3] == p[0].n && o->stride[3] == 4;
-}
-
 bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
-                      const plinth_view *a, const plinth_view *const b[], const bool packed[],
-                      const cpu_mm_gelu_mul *ep)
+                      const plinth_view *a, const plinth_view *const b[], const bool packed[])
 {
-    if (!dev->k->tile || n < 2 || n > CPU_MM_GROUP_MAX || (ep && n != 2))
+    if (!dev->k->tile || n < 2 || n > CPU_MM_GROUP_MAX)
         return false;
     mm_problem p[CPU_MM_GROUP_MAX];
     const void *panels[CPU_MM_GROUP_MAX];
@@ -1000,14 +949,10 @@ bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
             return false; /* A is packed one way for all of them */
         pans += (p[i].n + CPU_NR - 1) / CPU_NR;
     }
-    if (ep && !gelu_mul_fits(dev, p, panels, ep))
-        return false;
     if (!gemm_scratch(dev, p[0].m, p[0].k))
         return false; /* out of memory: the members one by one (ref needs none) */
     group_job g;
-    /* fused, a task streams both members' panels of its columns: the L2
-     * budget per panel is as for twice the depth */
-    const int64_t npan = gemm_task_panels(dev, pans, ep ? 2 * p[0].k : p[0].k);
+    const int64_t npan = gemm_task_panels(dev, pans, p[0].k);
     int64_t parts = gemm_parts(dev, &p[0], panels[0]);
     for (int i = 1; i < n; i++)
         if (gemm_parts(dev, &p[i], panels[i]) != parts)
@@ -1024,15 +969,6 @@ bool cpu_matmul_group(cpu_device *dev, int n, const plinth_view *const out[],
     }
     cpu_count(dev, CPU_KC_GEMM_GROUP, true);
     gemm_pack_a(dev, &g.j[0]);
-    if (ep) { /* one member's tasks, each with the other's tiles */
-        const int e = ep->gelu;
-        g.j[0].with = &g.j[1];
-        g.j[0].gelu_self = e == 0;
-        g.j[0].ep_out = ep->out->data;
-        g.j[0].ep_ldo = ep->out->stride[2];
-        g.first[2] = g.first[1];
-        cpu_count(dev, CPU_KC_GEMM_GELU_MUL, true);
-    }
     g.per_part = g.first[n];
     cpu_parallel_blocked(dev, parts * g.per_part, group_task, &g);
     return true;

@@ -48,7 +48,7 @@ static const char *const prof_names[PROF_SLOTS] = {
     PLINTH_OP_LIST(X)
 #undef X
     [PLINTH_OP_COUNT] = "matmul>16MB",
-    [PLINTH_OP_COUNT + 1] = "(fused steps)",
+    [PLINTH_OP_COUNT + 1] = "(fused pairs)",
 };
 
 static void prof_report(void)
@@ -95,27 +95,16 @@ static void prof_add(int slot, int64_t ns)
 
 /* ---------------------------------------------------------------- 1 ---- */
 
-enum step_kind {
-    STEP_OP,
-    STEP_NORM_MUL,
-    STEP_GELU_MUL,
-    STEP_ROPE,
-    STEP_MATMUL_GROUP,
-    STEP_GROUP_GELU_MUL, /* a group of two, then a gelu_tanh / mul pair on its outputs */
-    STEP_NORM_ADD_NORM,  /* rms_norm, the residual add of its output, rms_norm of the sum */
-};
+enum step_kind { STEP_OP, STEP_NORM_MUL, STEP_GELU_MUL, STEP_ROPE, STEP_MATMUL_GROUP };
 
 typedef struct step {
     int kind;
     const plinth_instruction *ins; /* into program.code; a fused pair's
                                       mul is ins + 1                    */
-    const plinth_view *other; /* the mul's other operand (fused kinds);
-                                 STEP_NORM_ADD_NORM: the add's         */
+    const plinth_view *other; /* the mul's other operand (fused kinds)  */
     const plinth_view *out;   /* the pair's final output                */
     int table;                /* STEP_ROPE: index into tables           */
-    int n_group;              /* the groups: matmuls ins[0 .. n-1]      */
-    int gelu;                 /* STEP_GROUP_GELU_MUL: the member through
-                                 gelu_tanh; the pair is ins[2], ins[3]  */
+    int n_group;              /* STEP_MATMUL_GROUP: matmuls ins[0 .. n-1] */
 } step;
 
 typedef struct program {
@@ -203,56 +192,6 @@ static bool mul_in_place(const plinth_instruction *first, const plinth_instructi
         return false;
     /* the fused kernels read `other` with the output's shape */
     return (*other)->dtype == PLINTH_F32 && ref_same_shape(*other, t) && t->dtype == PLINTH_F32;
-}
-
-/* Does the pair code[2] (gelu_tanh), code[3] (its mul in place) take one
- * output of the group code[0..1] each, gelu_tanh the one that *gelu
- * names? Its output must be that member's own view, or apart from a and
- * from both outputs: then writing it tile by tile, as soon as both tiles
- * are in, cannot be seen by any tile still to run (they read a only). */
-static bool group_then_gelu_mul(const plinth_instruction *code, const plinth_view **other,
-                                int *gelu)
-{
-    const plinth_instruction *ge = &code[2];
-    if (ge->op != PLINTH_OP_GELU_TANH || !mul_in_place(ge, &code[3], other))
-        return false;
-    for (int e = 0; e < 2; e++)
-        if (same_view(&ge->in[0], code[e].out) && same_view(*other, code[1 - e].out)) {
-            *gelu = e;
-            return same_view(ge->out, code[e].out) ||
-                   (apart(ge->out, &code[0].in[0]) && apart(ge->out, code[0].out) &&
-                    apart(ge->out, code[1].out));
-        }
-    return false;
-}
-
-/* Are code[0..2] rms_norm(o) -> t, add(t, x) -> s (either order), rms_norm(s)
- * -> h, with any two of o, t, x, s, h and the weights the same view or
- * apart? Then one pass, row by row, leaves what the three steps leave: a
- * row's steps run in order, and no row reads another. Sets *x. Not where
- * the second norm starts a norm / mul pair (that fusion is kept). */
-static bool norm_add_norm(const plinth_instruction *code, uint32_t left, const plinth_view **x)
-{
-    const plinth_instruction *n1 = &code[0], *ad = &code[1], *n2 = &code[2];
-    const plinth_view *other;
-    if (left < 3 || n1->op != PLINTH_OP_RMS_NORM || ad->op != PLINTH_OP_ADD || ad->n_in != 2 ||
-        n2->op != PLINTH_OP_RMS_NORM || !same_view(&n2->in[0], ad->out) ||
-        (left > 3 && mul_in_place(n2, &code[3], &other)))
-        return false;
-    if (same_view(&ad->in[0], n1->out) && !same_view(&ad->in[1], n1->out))
-        *x = &ad->in[1];
-    else if (same_view(&ad->in[1], n1->out) && !same_view(&ad->in[0], n1->out))
-        *x = &ad->in[0];
-    else
-        return false;
-    const plinth_view *v[7] = {&n1->in[0], n1->out, *x, ad->out, n2->out,
-                               n1->n_in == 2 ? &n1->in[1] : NULL, n2->n_in == 2 ? &n2->in[1] : NULL};
-    for (int i = 0; i < 7; i++)
-        for (int k = i + 1; k < 7; k++)
-            if (v[i] && v[k] && !same_view(v[i], v[k]) && !apart(v[i], v[k]) &&
-                (i < 5 || k < 5)) /* two weights may share bytes: both are only read */
-                return false;
-    return true;
 }
 
 /* ---------------------------------------------------------------- 3 ---- */
@@ -408,14 +347,6 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *host_code, uint
             i++; /* the mul is part of this step */
             continue;
         }
-        if (norm_add_norm(ins, n - i, &other)) {
-            s.kind = STEP_NORM_ADD_NORM;
-            s.other = other;
-            s.out = code[i + 2].out;
-            p->steps[p->n_steps++] = s;
-            i += 2; /* the add and the second norm are part of this step */
-            continue;
-        }
         if (groupable(ins)) { /* q, k and v; gate and up: one GEMM job */
             int g = 1;
             while (i + g < n && g < CPU_MM_GROUP_MAX && joins_group(ins, g, &code[i + g]))
@@ -423,12 +354,6 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *host_code, uint
             if (g > 1) {
                 s.kind = STEP_MATMUL_GROUP;
                 s.n_group = g;
-                if (g == 2 && i + 3 < n && group_then_gelu_mul(ins, &other, &s.gelu)) {
-                    s.kind = STEP_GROUP_GELU_MUL;
-                    s.other = other;
-                    s.out = code[i + 3].out;
-                    g += 2; /* the pair is part of this step */
-                }
                 p->steps[p->n_steps++] = s;
                 i += (uint32_t)g - 1;
                 continue;
@@ -462,40 +387,13 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *host_code, uint
 
 static int prof_slot(const step *q)
 {
-    if (q->kind == STEP_NORM_MUL || q->kind == STEP_GELU_MUL || q->kind == STEP_NORM_ADD_NORM)
+    if (q->kind == STEP_NORM_MUL || q->kind == STEP_GELU_MUL)
         return PLINTH_OP_COUNT + 1;
     if (q->ins->op == PLINTH_OP_MATMUL &&
         (int64_t)plinth_dtype_row_bytes(q->ins->in[1].dtype, ref_numel(&q->ins->in[1])) >
             (16 << 20))
         return PLINTH_OP_COUNT;
     return (int)q->ins->op;
-}
-
-/* The group step s as one GEMM job (with ep fused, if not NULL); false,
- * having run nothing, where cpu_matmul_group declines. */
-static bool run_group(cpu_device *dev, const step *s, const cpu_mm_gelu_mul *ep)
-{
-    const plinth_instruction *ins = s->ins;
-    const plinth_view *outs[CPU_MM_GROUP_MAX], *bs[CPU_MM_GROUP_MAX];
-    bool packed[CPU_MM_GROUP_MAX];
-    for (int g = 0; g < s->n_group; g++) {
-        outs[g] = ins[g].out;
-        bs[g] = &ins[g].in[1];
-        packed[g] = ((const plinth_attr_matmul *)ins[g].attrs)->b_packed != 0;
-    }
-    return cpu_matmul_group(dev, s->n_group, outs, &ins->in[0], bs, packed, ep);
-}
-
-/* The fused pair gelu_tanh ins[0], its in-place mul ins[1] by other. */
-static int32_t run_gelu_mul(cpu_device *dev, const plinth_instruction *ins,
-                            const plinth_view *other)
-{
-    if (cpu_gelu_mul_fast(dev, ins[1].out, &ins[0].in[0], other))
-        return PLINTH_OK;
-    int32_t st = cpu_run_op(dev, ins[0].op, ins[0].out, ins[0].in, ins[0].n_in, ins[0].attrs);
-    return st == PLINTH_OK ? cpu_run_op(dev, ins[1].op, ins[1].out, ins[1].in, ins[1].n_in,
-                                        ins[1].attrs)
-                           : st;
 }
 
 int32_t cpu_execute(plinth_device *pd, void *prog)
@@ -522,48 +420,31 @@ int32_t cpu_execute(plinth_device *pd, void *prog)
             done = cpu_rms_norm_fast(dev, s->out, &ins->in[0], ins->n_in == 2 ? &ins->in[1] : NULL,
                                      ((const plinth_attr_rms_norm *)ins->attrs)->eps, s->other);
             break;
-        case STEP_NORM_ADD_NORM: {
-            const cpu_norm_add_norm f = {
-                .o = &ins[0].in[0], .w1 = ins[0].n_in == 2 ? &ins[0].in[1] : NULL,
-                .t = ins[0].out, .x = s->other, .s = ins[1].out,
-                .w2 = ins[2].n_in == 2 ? &ins[2].in[1] : NULL, .h = ins[2].out,
-                .eps1 = ((const plinth_attr_rms_norm *)ins[0].attrs)->eps,
-                .eps2 = ((const plinth_attr_rms_norm *)ins[2].attrs)->eps};
-            int32_t st = PLINTH_OK;
-            if (!cpu_norm_add_norm_fast(dev, &f))
-                for (int k = 0; k < 3 && st == PLINTH_OK; k++)
-                    st = cpu_run_op(dev, ins[k].op, ins[k].out, ins[k].in, ins[k].n_in,
-                                    ins[k].attrs);
-            if (st != PLINTH_OK)
-                return st;
-            continue;
-        }
-        case STEP_GELU_MUL: {
-            const int32_t st = run_gelu_mul(dev, ins, s->other);
-            if (st != PLINTH_OK)
-                return st;
-            continue;
-        }
+        case STEP_GELU_MUL:
+            done = cpu_gelu_mul_fast(dev, s->out, &ins->in[0], s->other);
+            break;
         case STEP_ROPE:
             done = cpu_rope_table_fast(dev, ins->out, &ins->in[0], &ins->in[1],
                                        ins->op == PLINTH_OP_ROPE_FACTORS ? &ins->in[2] : NULL,
                                        ins->attrs, &p->tables[s->table]);
             break;
-        case STEP_MATMUL_GROUP:
-        case STEP_GROUP_GELU_MUL: {
-            const cpu_mm_gelu_mul ep = {.gelu = s->gelu, .out = s->out};
-            const bool fuse = s->kind == STEP_GROUP_GELU_MUL;
-            if (run_group(dev, s, fuse ? &ep : NULL))
-                continue; /* with the pair, if there is one */
-            int32_t st = PLINTH_OK;
-            if (!run_group(dev, s, NULL)) /* not one GEMM (too few rows, ...) */
-                for (int g = 0; g < s->n_group && st == PLINTH_OK; g++)
-                    st = cpu_run_op(dev, ins[g].op, ins[g].out, ins[g].in, ins[g].n_in,
-                                    ins[g].attrs);
-            if (st == PLINTH_OK && fuse)
-                st = run_gelu_mul(dev, ins + 2, s->other);
-            if (st != PLINTH_OK)
-                return st;
+        case STEP_MATMUL_GROUP: {
+            const plinth_view *outs[CPU_MM_GROUP_MAX], *bs[CPU_MM_GROUP_MAX];
+            bool packed[CPU_MM_GROUP_MAX];
+            for (int g = 0; g < s->n_group; g++) {
+                outs[g] = ins[g].out;
+                bs[g] = &ins[g].in[1];
+                packed[g] = ((const plinth_attr_matmul *)ins[g].attrs)->b_packed != 0;
+            }
+            if (cpu_matmul_group(dev, s->n_group, outs, &ins->in[0], bs, packed))
+                continue;
+            /* not one GEMM (too few rows, ...): each member on its own */
+            for (int g = 0; g < s->n_group; g++) {
+                const int32_t st = cpu_run_op(dev, ins[g].op, ins[g].out, ins[g].in,
+                                              ins[g].n_in, ins[g].attrs);
+                if (st != PLINTH_OK)
+                    return st;
+            }
             continue;
         }
         default:
@@ -572,7 +453,7 @@ int32_t cpu_execute(plinth_device *pd, void *prog)
         if (done)
             continue;
         int32_t st = cpu_run_op(dev, ins->op, ins->out, ins->in, ins->n_in, ins->attrs);
-        if (st == PLINTH_OK && s->kind == STEP_NORM_MUL) {
+        if (st == PLINTH_OK && s->kind != STEP_OP && s->kind != STEP_ROPE) {
             /* a fused pair the fast kernel declined: run its mul too */
             const plinth_instruction *mul = ins + 1;
             st = cpu_run_op(dev, mul->op, mul->out, mul->in, mul->n_in, mul->attrs);

@@ -135,56 +135,6 @@ bool cpu_rms_norm_fast(cpu_device *dev, const plinth_view *out, const plinth_vie
     return true;
 }
 
-static bool norm_weight_fits(const plinth_view *w, int64_t n)
-{
-    return !w || (w->shape[3] == n && w->stride[3] == (int64_t)plinth_dtype_bytes(w->dtype) &&
-                  w->shape[0] * w->shape[1] * w->shape[2] == 1);
-}
-
-typedef struct nan_job {
-    const cpu_norm_add_norm *f;
-    const cpu_kernels *k;
-    int64_t rows_per_task;
-} nan_job;
-
-/* One row through the three steps, each with the kernel its op uses
- * alone (so the bits are the unfused steps'); the row stays in L1. */
-static void nan_task(void *ctx, int64_t task, uint32_t thread)
-{
-    const nan_job *j = ctx;
-    const cpu_norm_add_norm *f = j->f;
-    const int64_t rows = f->t->shape[0] * f->t->shape[1] * f->t->shape[2], n = f->t->shape[3];
-    const uint8_t *w1 = f->w1 ? f->w1->data : NULL, *w2 = f->w2 ? f->w2->data : NULL;
-    const int32_t dt1 = f->w1 ? f->w1->dtype : PLINTH_F32, dt2 = f->w2 ? f->w2->dtype : PLINTH_F32;
-    for (int64_t r = task * j->rows_per_task; r < rows && r < (task + 1) * j->rows_per_task; r++) {
-        int64_t idx[3];
-        row_index(f->t, r, idx);
-        float *t = (float *)row_ptr(f->t, idx), *s = (float *)row_ptr(f->s, idx);
-        j->k->norm_row(t, (const float *)row_ptr(f->o, idx), w1, dt1, NULL, n, f->eps1);
-        j->k->ew_row(PLINTH_OP_ADD, 0.0f, s, (const float *)row_ptr(f->x, idx), t, false, false, n);
-        j->k->norm_row((float *)row_ptr(f->h, idx), s, w2, dt2, NULL, n, f->eps2);
-    }
-}
-
-bool cpu_norm_add_norm_fast(cpu_device *dev, const cpu_norm_add_norm *f)
-{
-    const plinth_view *v[5] = {f->o, f->t, f->x, f->s, f->h};
-    if (!dev->k->norm_row || !dev->k->ew_row)
-        return false;
-    for (int i = 0; i < 5; i++)
-        if (v[i]->dtype != PLINTH_F32 || v[i]->stride[3] != 4 || !ref_same_shape(v[i], f->t))
-            return false;
-    const int64_t n = f->t->shape[3], rows = f->t->shape[0] * f->t->shape[1] * f->t->shape[2];
-    if (!norm_weight_fits(f->w1, n) || !norm_weight_fits(f->w2, n))
-        return false;
-    if (rows == 0 || n == 0)
-        return true;
-    nan_job j = {f, dev->k, (16384 + n - 1) / n}; /* rows as rms_norm's tasks */
-    cpu_count(dev, CPU_KC_NORM_ADD_NORM, true);
-    cpu_parallel_blocked(dev, (rows + j.rows_per_task - 1) / j.rows_per_task, nan_task, &j);
-    return true;
-}
-
 bool cpu_softmax_fast(cpu_device *dev, const plinth_view *out, const plinth_view *x,
                       const plinth_view *mask, float scale)
 {
