@@ -282,6 +282,18 @@ static void pack_a_task(void *ctx, int64_t blk, uint32_t thread)
         j->dev->k->pack_a(j->p, blk, j->dev->apack + blk * CPU_MR * j->p->k);
 }
 
+/* B in pairs (bf16_compute, or bf16 packed at load) or f32: units of 32
+ * columns per depth step, a panel depth * 32 units apart. */
+static bool job_pairs(const gemm_job *j)
+{
+    return j->bf16 || (j->panels && j->p->wdt == PLINTH_BF16);
+}
+
+static int64_t job_depth(const gemm_job *j)
+{
+    return job_pairs(j) ? (j->p->k + 1) / 2 : j->p->k;
+}
+
 /* Job j's B for columns n0.. (np panels): its panels packed at load, or
  * packed now into this thread's scratch (L2). */
 static const uint32_t *block_b(const gemm_job *j, int64_t n0, int64_t np, int64_t depth,
@@ -308,9 +320,7 @@ static void block_tiles(const gemm_job *j, const uint32_t *b, int64_t depth, con
 {
     const mm_problem *p = j->p;
     const cpu_kernels *k = j->dev->k;
-    /* B in pairs (bf16_compute, or bf16 packed at load) or f32: units of
-     * 32 columns per depth step, a panel `pan` units apart */
-    const bool pairs = j->bf16 || (j->panels && p->wdt == PLINTH_BF16);
+    const bool pairs = job_pairs(j);
     const int64_t pan = depth * CPU_NR;
     for (int64_t c0 = n0; c0 < n1; c0 += CPU_NR) {
         const int64_t nr = n1 - c0 < CPU_NR ? n1 - c0 : CPU_NR;
@@ -324,12 +334,6 @@ static void block_tiles(const gemm_job *j, const uint32_t *b, int64_t depth, con
         else
             k->tile(ap, bf, p->k, c, p->ldo, mr, nr);
     }
-}
-
-static int64_t job_depth(const gemm_job *j)
-{
-    const bool pairs = j->bf16 || (j->panels && j->p->wdt == PLINTH_BF16);
-    return pairs ? (j->p->k + 1) / 2 : j->p->k;
 }
 
 /* One block of npan panels: pack them (L2), then every 12-row block of the
