@@ -231,8 +231,8 @@ done:
  *   203 (17 12-row blocks of a GEMM, the last short: enough for the cpu
  *   GEMM's row parts, one per thread). */
 enum { PQ_T = 7, PQ_K = 256, PQ_N = 44, PQ_N2 = 20, PQ_N3 = 12, PQ_V = 40 };
-enum { PB_T = 203, PB_K = 75, PQ_NF = 40 };
-#define PQ_OUTS (PQ_N + PQ_N2 + PQ_N3 + PQ_V + PQ_N3) /* floats per token */
+enum { PB_T = 203, PB_K = 75, PQ_NF = 40, PQ_ND = 12 }; /* the MLP's hidden and output widths */
+#define PQ_OUTS (PQ_N + PQ_N2 + PQ_N3 + PQ_V + PQ_ND) /* floats per token */
 
 typedef struct pq_spec {
     int32_t emb, w, w2, w3; /* dtypes */
@@ -264,7 +264,7 @@ static plinth_status pq_program(plinth_model *m, plinth_backend *b, const pq_spe
     TRY(plinth_output(g, plinth_matmul(g, h, emb, true), "logits"));
     /* the MLP reads its own a (not h): its two GEMMs are not mixed into a
      * group with the four above */
-    int64_t fs[2] = {PQ_NF, K}, ds[2] = {PQ_N3, PQ_NF};
+    int64_t fs[2] = {PQ_NF, K}, ds[2] = {PQ_ND, PQ_NF};
     plinth_node h2 = plinth_scale(g, h, 0.5f);
     plinth_node gate = plinth_matmul(g, h2, plinth_param(g, "wg", (plinth_dtype)sp->w, 2, fs), true);
     plinth_node up = plinth_matmul(g, h2, plinth_param(g, "wu", (plinth_dtype)sp->w2, 2, fs), true);
@@ -306,14 +306,14 @@ static plinth_status packed_params(plinth_backend *const *list, uint32_t n, cons
     TRY(set_random(m, "w3", sp->w3, PQ_N3 * K, 1.0, &rng));
     TRY(set_random(m, "wg", sp->w, PQ_NF * K, 1.0, &rng));
     TRY(set_random(m, "wu", sp->w2, PQ_NF * K, 1.0, &rng));
-    TRY(set_random(m, "wd", PLINTH_F32, PQ_N3 * PQ_NF, 1.0, &rng));
+    TRY(set_random(m, "wd", PLINTH_F32, PQ_ND * PQ_NF, 1.0, &rng));
     random_f32(x, (size_t)(t * K), &rng);
     for (int64_t r = 0; r < t; r++)
         ids[r] = (int32_t)(conf_rng_next(&rng) % PQ_V);
     TRY(set_f32(prog, "x", x, (size_t)(t * K)));
     TRY(set_i32(prog, "ids", ids, (size_t)t));
     TRY(plinth_program_run(prog));
-    const int64_t widths[5] = {PQ_N, PQ_N2, PQ_N3, PQ_V, PQ_N3};
+    const int64_t widths[5] = {PQ_N, PQ_N2, PQ_N3, PQ_V, PQ_ND};
     for (uint32_t o = 0; o < 5; o++) {
         TRY(plinth_program_get_output(prog, o, out, (size_t)(t * widths[o]) * sizeof(float)));
         out += t * widths[o];
