@@ -153,6 +153,13 @@ void cpu_parallel_blocked(cpu_device *dev, int64_t n_tasks, cpu_task_fn fn, void
 int64_t cpu_block_start(int64_t n_tasks, uint32_t n_blocks, uint32_t b);
 /* Threads the next job will run on (1 while the pool runs jobs inline). */
 uint32_t cpu_pool_threads(cpu_device *dev);
+/* PLINTH_CPU_PROFILE's account of the pools (process-wide, as the rest of
+ * that profile): after cpu_pool_profile_start, every job adds its wall
+ * time times its pool's threads to *thread_ns, every task its own time to
+ * *task_ns, and the difference is what the threads spent waiting at job
+ * ends and in hand-offs (or idle while the pool ran jobs inline). */
+void cpu_pool_profile_start(void);
+void cpu_pool_profile_read(int64_t *jobs, int64_t *thread_ns, int64_t *task_ns);
 /* One spin-wait step: the architecture's hint (pause, yield) or nothing;
  * in its ISA file (cpu_isa_x86.c, cpu_isa_arm.c, cpu_isa_generic.c). */
 void cpu_relax(void);

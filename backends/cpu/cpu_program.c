@@ -31,8 +31,9 @@
 #include "cpu_kernels.h"
 
 /* PLINTH_CPU_PROFILE=1: wall time per op kind (matmuls split by whether
- * they stream more than 16 MB of weights, i.e. the logits), printed to
- * stderr when the process exits. Costs two clock reads per step; off, one
+ * they stream more than 16 MB of weights, i.e. the logits), and the share
+ * of the thread pools' time spent inside tasks (cpu_pool_profile_read),
+ * printed to stderr when the process exits. Costs two clock reads per step; off, one
  * predictable branch. For finding the per-token overhead outside the
  * matmuls, which bandwidth-bound decode cannot afford. A process-wide
  * diagnostic by design (the sum over every device): the switch is read
@@ -64,14 +65,23 @@ static void prof_report(void)
                     prof_names[i] ? prof_names[i] : "?", (long long)n, ns[i] / 1e6,
                     100 * ns[i] / total, ns[i] / 1e3 / (double)n);
     }
+    int64_t jobs, thread_ns, task_ns;
+    cpu_pool_profile_read(&jobs, &thread_ns, &task_ns);
+    if (jobs && thread_ns)
+        fprintf(stderr,
+                "  threads: %lld jobs, %.1f ms of thread time, %.1f%% of it inside tasks "
+                "(the rest waits at job ends)\n",
+                (long long)jobs, (double)thread_ns / 1e6, 100.0 * (double)task_ns / (double)thread_ns);
 }
 
 static void prof_init(void)
 {
     const char *e = getenv("PLINTH_CPU_PROFILE");
     prof_on = e && e[0] == '1';
-    if (prof_on)
+    if (prof_on) {
+        cpu_pool_profile_start();
         atexit(prof_report);
+    }
 }
 
 static bool prof_enabled(void)

@@ -131,3 +131,64 @@ Test(cpu_pool, a_lost_core_costs_a_few_jobs_then_twice_as_many)
     cpu_pool_destroy(dev.pool);
     plugin_instance_destroy(inst);
 }
+
+/* --- PLINTH_CPU_PROFILE's account of the pool ----------------------------- */
+
+/* Task 0 spins 5 ms, every other task returns at once. */
+static void lopsided(void *ctx, int64_t t, uint32_t thread)
+{
+    if (t == 0)
+        spin_us(5000);
+}
+
+static cpu_device *open_pool(plinth_instance **inst, cpu_device *dev)
+{
+    cr_assert_eq(plugin_instance_create(&host, inst), PLINTH_OK);
+    *dev = (cpu_device){0};
+    cr_assert_eq(cpu_pool_create(*inst, 2, &dev->pool), PLINTH_OK);
+    cr_assert_eq(cpu_pool_threads(dev), 2, "the pool did not start its worker");
+    return dev;
+}
+
+Test(cpu_pool, the_profile_counts_nothing_until_started)
+{
+    plinth_instance *inst;
+    cpu_device dev;
+    open_pool(&inst, &dev);
+    cpu_parallel_blocked(&dev, 2, lopsided, NULL);
+    int64_t jobs, thread_ns, task_ns;
+    cpu_pool_profile_read(&jobs, &thread_ns, &task_ns);
+    cr_expect_eq(jobs, 0);
+    cr_expect_eq(thread_ns, 0);
+    cr_expect_eq(task_ns, 0);
+    cpu_pool_destroy(dev.pool);
+    plugin_instance_destroy(inst);
+}
+
+/* One job of two tasks, one thread's worth of work: however the two
+ * threads share them (the caller may take both), the job's wall time is at
+ * least the 5 ms task, counted once per thread, so at most about half of
+ * the thread time is inside tasks. A profile that took the wall time once
+ * (not per thread) would say ~100%, one that missed the tasks 0%. */
+Test(cpu_pool, the_profile_counts_thread_time_waiting_at_the_end_of_a_job)
+{
+    plinth_instance *inst;
+    cpu_device dev;
+    open_pool(&inst, &dev);
+    cpu_pool_profile_start();
+    cpu_parallel_blocked(&dev, 2, lopsided, NULL);
+    int64_t jobs, thread_ns, task_ns;
+    cpu_pool_profile_read(&jobs, &thread_ns, &task_ns);
+    cr_expect_eq(jobs, 1);
+    cr_expect_geq(task_ns, 5000000, "%lld ns in tasks", (long long)task_ns);
+    cr_expect_geq(thread_ns, 2 * 5000000, "%lld ns of thread time", (long long)thread_ns);
+    const double share = (double)task_ns / (double)thread_ns;
+    cr_expect_leq(share, 0.55, "%.3f of the thread time inside tasks", share);
+    /* a job of one task runs inline and counts too */
+    cpu_parallel(&dev, 1, lopsided, NULL);
+    cpu_pool_profile_read(&jobs, &thread_ns, &task_ns);
+    cr_expect_eq(jobs, 2);
+    cr_expect_geq(task_ns, 2 * 5000000, "%lld ns in tasks", (long long)task_ns);
+    cpu_pool_destroy(dev.pool);
+    plugin_instance_destroy(inst);
+}
