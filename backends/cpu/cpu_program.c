@@ -33,12 +33,12 @@
 /* PLINTH_CPU_PROFILE=1: wall time per op kind (matmuls split by whether
  * they stream more than 16 MB of weights, i.e. the logits), and the share
  * of the thread pools' time spent inside tasks (cpu_pool_profile_read),
- * printed to stderr when the process exits. Costs two clock reads per step; off, one
- * predictable branch. For finding the per-token overhead outside the
- * matmuls, which bandwidth-bound decode cannot afford. A process-wide
- * diagnostic by design (the sum over every device): the switch is read
- * once and the counters are atomic, since devices of different instances
- * may execute on different threads at once. */
+ * printed to stderr when the process exits. Costs two clock reads per
+ * step; off, one predictable branch. For finding the per-token overhead
+ * outside the matmuls, which bandwidth-bound decode cannot afford. A
+ * process-wide diagnostic by design (the sum over every device): the
+ * switch is read once and the counters are atomic, since devices of
+ * different instances may execute on different threads at once. */
 #define PROF_SLOTS (PLINTH_OP_COUNT + 2)
 static pthread_once_t prof_once = PTHREAD_ONCE_INIT;
 static bool prof_on; /* written once, under prof_once */
@@ -71,7 +71,8 @@ static void prof_report(void)
         fprintf(stderr,
                 "  threads: %lld jobs, %.1f ms of thread time, %.1f%% of it inside tasks "
                 "(the rest waits at job ends)\n",
-                (long long)jobs, (double)thread_ns / 1e6, 100.0 * (double)task_ns / (double)thread_ns);
+                (long long)jobs, (double)thread_ns / 1e6,
+                100.0 * (double)task_ns / (double)thread_ns);
 }
 
 static void prof_init(void)
@@ -395,9 +396,15 @@ int32_t cpu_prepare(plinth_device *pd, const plinth_instruction *host_code, uint
     return PLINTH_OK;
 }
 
+/* A step of two instructions, an op and the mul that takes its output. */
+static bool fused_pair(const step *s)
+{
+    return s->kind == STEP_NORM_MUL || s->kind == STEP_GELU_MUL;
+}
+
 static int prof_slot(const step *q)
 {
-    if (q->kind == STEP_NORM_MUL || q->kind == STEP_GELU_MUL)
+    if (fused_pair(q))
         return PLINTH_OP_COUNT + 1;
     if (q->ins->op == PLINTH_OP_MATMUL &&
         (int64_t)plinth_dtype_row_bytes(q->ins->in[1].dtype, ref_numel(&q->ins->in[1])) >
@@ -463,7 +470,7 @@ int32_t cpu_execute(plinth_device *pd, void *prog)
         if (done)
             continue;
         int32_t st = cpu_run_op(dev, ins->op, ins->out, ins->in, ins->n_in, ins->attrs);
-        if (st == PLINTH_OK && s->kind != STEP_OP && s->kind != STEP_ROPE) {
+        if (st == PLINTH_OK && fused_pair(s)) {
             /* a fused pair the fast kernel declined: run its mul too */
             const plinth_instruction *mul = ins + 1;
             st = cpu_run_op(dev, mul->op, mul->out, mul->in, mul->n_in, mul->attrs);
