@@ -114,6 +114,16 @@ double conf_cancellation_bound(const conf_case *c, const double *want, const dou
     return out_term + sum_term * (eff / norm);
 }
 
+/* Both are ref's f32 sums of the same K terms, so |want| can pass mag only
+ * by their rounding, ~K·u relative: 1e-3 covers K up to ~16k. */
+int64_t conf_magnitude_below(const double *want, const double *mag, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(want[i]) && isfinite(mag[i]) && fabs(want[i]) > mag[i] * (1.0 + 1e-3))
+            return i;
+    return -1;
+}
+
 /* ------------------------------------------------------------------ 2 --- */
 
 static const char *fmt_val(double v, int32_t dtype, char *buf, size_t size)

@@ -31,6 +31,10 @@ void conf_nmse_terms(const conf_case *c, double *out_term, double *sum_term);
  * mag[i] = Σ|terms| of each output element (ref run on |inputs|). */
 double conf_cancellation_bound(const conf_case *c, const double *want, const double *mag,
                                int64_t n);
+/* The first element whose mag is below |want| by more than rounding (a
+ * sum of |terms| cannot be smaller than the sum's own size), or -1: mag
+ * was not computed from the inputs' magnitudes. */
+int64_t conf_magnitude_below(const double *want, const double *mag, int64_t n);
 /* Compares got with want (n logical elements of `dtype`, as doubles). Fills
  * r->fail, r->nmse, r->max_nmse and the message (without the op prefix);
  * returns true when they agree. `exact`: equal values required. */

@@ -19,6 +19,7 @@
 
 #include <criterion/criterion.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,4 +467,20 @@ Test(bounds, cancellation_widens_only_what_rounding_can_explain)
     const double f16_err = 20.0 * 0x1p-11;
     cr_expect_gt(f16_err * f16_err / (0.009 * 0.009), wide,
                  "an f16-accumulated result would pass: bound %g", wide);
+}
+
+/* The harness's magnitudes must be sums of |terms|: a "magnitude" that kept
+ * the signs (what clearing a fixed byte's bit 7 gave on a big-endian host)
+ * is caught, a true one passes, rounding in either direction included. */
+Test(bounds, magnitudes_below_the_result_are_refused)
+{
+    const double want[3] = {-0.0666, 3.0, 2.0};
+    const double true_mag[3] = {150.0, 3.0, 2.0 * (1 - 1e-6)}; /* the last: no cancellation */
+    cr_expect_eq(conf_magnitude_below(want, true_mag, 3), -1);
+    const double signed_mag[3] = {-0.0666, 3.0, 2.0};
+    cr_expect_eq(conf_magnitude_below(want, signed_mag, 3), 0);
+    const double small[3] = {150.0, 3.0, 1.9};
+    cr_expect_eq(conf_magnitude_below(want, small, 3), 2);
+    const double nan_mag[3] = {NAN, 3.0, 2.0}; /* non-finite: not judged */
+    cr_expect_eq(conf_magnitude_below(want, nan_mag, 3), -1);
 }
